@@ -1,0 +1,36 @@
+//! SeaORM entities for attest: one module per table, see `docs/data-model.md`.
+
+pub mod enums;
+
+pub mod account;
+pub mod audit_event;
+pub mod campaign;
+pub mod campaign_definition;
+pub mod decision;
+pub mod eligibility;
+pub mod outbox_mail;
+pub mod principal;
+pub mod remediation;
+pub mod review_item;
+pub mod reviewer_token;
+pub mod role;
+pub mod source;
+
+/// The entity types under their table names, plus the shared enums.
+pub mod prelude {
+    pub use crate::enums::*;
+
+    pub use crate::account::Entity as Account;
+    pub use crate::audit_event::Entity as AuditEvent;
+    pub use crate::campaign::Entity as Campaign;
+    pub use crate::campaign_definition::Entity as CampaignDefinition;
+    pub use crate::decision::Entity as Decision;
+    pub use crate::eligibility::Entity as Eligibility;
+    pub use crate::outbox_mail::Entity as OutboxMail;
+    pub use crate::principal::Entity as Principal;
+    pub use crate::remediation::Entity as Remediation;
+    pub use crate::review_item::Entity as ReviewItem;
+    pub use crate::reviewer_token::Entity as ReviewerToken;
+    pub use crate::role::Entity as Role;
+    pub use crate::source::Entity as Source;
+}

@@ -1,0 +1,52 @@
+//! `reviewer_token`: A reviewer's access token for one campaign.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "reviewer_token")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub campaign_id: i64,
+    pub reviewer_id: i64,
+    /// Hex SHA-256 of the token.
+    pub token_hash: String,
+    pub created_at: DateTimeUtc,
+    pub expires_at: DateTimeUtc,
+    pub signed_off_at: Option<DateTimeUtc>,
+    pub signed_off_addr: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::campaign::Entity",
+        from = "Column::CampaignId",
+        to = "super::campaign::Column::Id",
+        on_delete = "Restrict",
+        fk_name = "fk_reviewer_token_campaign_id"
+    )]
+    Campaign,
+    #[sea_orm(
+        belongs_to = "super::principal::Entity",
+        from = "Column::ReviewerId",
+        to = "super::principal::Column::Id",
+        on_delete = "Restrict",
+        fk_name = "fk_reviewer_token_reviewer_id"
+    )]
+    Reviewer,
+}
+
+impl Related<super::campaign::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Campaign.def()
+    }
+}
+
+impl Related<super::principal::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Reviewer.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

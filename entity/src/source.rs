@@ -1,0 +1,47 @@
+//! `source`: A place principals, roles and eligibilities are imported from.
+
+use crate::enums::SourceKind;
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "source")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub name: String,
+    pub kind: SourceKind,
+    /// Source configuration as JSON text.
+    #[sea_orm(column_type = "Text")]
+    pub config: Option<String>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_many = "super::principal::Entity")]
+    Principal,
+    #[sea_orm(has_many = "super::role::Entity")]
+    Role,
+    #[sea_orm(has_many = "super::eligibility::Entity")]
+    Eligibility,
+}
+
+impl Related<super::principal::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Principal.def()
+    }
+}
+
+impl Related<super::role::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Role.def()
+    }
+}
+
+impl Related<super::eligibility::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Eligibility.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

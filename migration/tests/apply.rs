@@ -1,0 +1,437 @@
+//! Applies the migrations on in-memory SQLite and, when `ATTEST_TEST_POSTGRES_URL`
+//! is set, on a throw-away PostgreSQL database; then checks that every entity
+//! round-trips through the resulting schema.
+
+use chrono::{DurationRound, TimeDelta, Utc};
+use entity::enums::*;
+use entity::*;
+use migration::{Migrator, MigratorTrait, SchemaManager};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait,
+    ModelTrait, Set,
+};
+
+const TABLES: [&str; 13] = [
+    "source",
+    "principal",
+    "role",
+    "campaign_definition",
+    "campaign",
+    "eligibility",
+    "review_item",
+    "decision",
+    "remediation",
+    "reviewer_token",
+    "outbox_mail",
+    "audit_event",
+    "account",
+];
+
+async fn migrate_twice(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await?;
+    Migrator::up(db, None).await?;
+    let manager = SchemaManager::new(db);
+    for table in TABLES {
+        assert!(manager.has_table(table).await?, "table {table} missing");
+    }
+    assert!(Migrator::get_pending_migrations(db).await?.is_empty());
+    Ok(())
+}
+
+/// Down then up again, so that `down` is exercised too.
+async fn redo(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::down(db, None).await?;
+    let manager = SchemaManager::new(db);
+    for table in TABLES {
+        assert!(
+            !manager.has_table(table).await?,
+            "table {table} left behind"
+        );
+    }
+    Migrator::up(db, None).await
+}
+
+/// Inserts one row into every table through the entities and reads it back.
+async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let now = Utc::now()
+        .duration_trunc(TimeDelta::microseconds(1))
+        .expect("truncate");
+
+    let src = source::ActiveModel {
+        name: Set("builtin".into()),
+        kind: Set(SourceKind::Builtin),
+        config: Set(Some("{}".into())),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+
+    let boss = principal::ActiveModel {
+        external_id: Set("boss".into()),
+        display_name: Set("Boss".into()),
+        email: Set(Some("boss@example.com".into())),
+        manager_id: Set(None),
+        kind: Set(PrincipalKind::User),
+        enabled: Set(true),
+        timezone: Set(Some("Europe/Berlin".into())),
+        source_id: Set(Some(src.id)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let holder = principal::ActiveModel {
+        external_id: Set("glass".into()),
+        display_name: Set("Break glass".into()),
+        email: Set(None),
+        manager_id: Set(Some(boss.id)),
+        kind: Set(PrincipalKind::BreakGlass),
+        enabled: Set(true),
+        timezone: Set(None),
+        source_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+
+    let role = role::ActiveModel {
+        name: Set("Global Administrator".into()),
+        owner_id: Set(Some(boss.id)),
+        risk: Set(Risk::High),
+        description: Set(None),
+        source_id: Set(src.id),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+
+    let def = campaign_definition::ActiveModel {
+        name: Set("quarterly".into()),
+        version: Set(1),
+        description: Set(None),
+        owner_id: Set(Some(boss.id)),
+        schedule: Set("quarterly".into()),
+        timezone: Set("UTC".into()),
+        body: Set("name = \"quarterly\"".into()),
+        spec: Set("{}".into()),
+        spec_hash: Set("00".into()),
+        created_by: Set("admin@example.com".into()),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+
+    let camp = campaign::ActiveModel {
+        definition_id: Set(def.id),
+        definition_name: Set(def.name.clone()),
+        definition_version: Set(def.version),
+        period: Set("2026-Q4".into()),
+        launch_key: Set("2026-Q4".into()),
+        adhoc: Set(false),
+        state: Set(CampaignState::Active),
+        frozen_definition: Set("{}".into()),
+        scheduled_for: Set(Some(now)),
+        launched_at: Set(Some(now)),
+        due_at: Set(Some(now)),
+        closed_at: Set(None),
+        completed_at: Set(None),
+        cancelled_at: Set(None),
+        population: Set(1),
+        items_created: Set(1),
+        launch_cursor: Set(None),
+        lease_owner: Set(None),
+        lease_until: Set(None),
+        created_by: Set("scheduler".into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+
+    let elig = eligibility::ActiveModel {
+        principal_id: Set(holder.id),
+        role_id: Set(role.id),
+        scope: Set("/".into()),
+        start_at: Set(Some(now)),
+        end_at: Set(None),
+        granted_via: Set("direct".into()),
+        last_activated_at: Set(None),
+        status: Set(EligibilityStatus::Active),
+        removed_at: Set(None),
+        removed_by_campaign_id: Set(None),
+        removal_reason: Set(None),
+        removal_receipt: Set(None),
+        source_id: Set(src.id),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+
+    let item = review_item::ActiveModel {
+        campaign_id: Set(camp.id),
+        eligibility_id: Set(elig.id),
+        principal_id: Set(holder.id),
+        role_id: Set(role.id),
+        scope: Set(elig.scope.clone()),
+        holder_external_id: Set(holder.external_id.clone()),
+        holder_name: Set(holder.display_name.clone()),
+        holder_email: Set(None),
+        holder_kind: Set(holder.kind),
+        role_name: Set(role.name.clone()),
+        role_risk: Set(role.risk),
+        since: Set(Some(now)),
+        last_activated_at: Set(None),
+        reviewer_id: Set(Some(boss.id)),
+        reviewer_reason: Set(Some("manager".into())),
+        flagged: Set(true),
+        flag_reason: Set(Some("break-glass".into())),
+        recommendation: Set(Recommendation::Revoke),
+        recommendation_reason: Set(None),
+        excluded: Set(false),
+        escalated_at: Set(None),
+        current_decision_id: Set(None),
+        verdict: Set(None),
+        decided_at: Set(None),
+        outcome: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+
+    let dec = decision::ActiveModel {
+        item_id: Set(item.id),
+        campaign_id: Set(camp.id),
+        verdict: Set(Verdict::Revoke),
+        made_by: Set(MadeBy::Human),
+        reviewer_id: Set(Some(boss.id)),
+        acting_for_id: Set(None),
+        justification: Set(Some("not needed".into())),
+        channel: Set(Channel::Link),
+        client_addr: Set(Some("127.0.0.1".into())),
+        decided_at: Set(now),
+        supersedes_id: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let mut item_am: review_item::ActiveModel = item.into();
+    item_am.current_decision_id = Set(Some(dec.id));
+    item_am.verdict = Set(Some(Verdict::Revoke));
+    item_am.decided_at = Set(Some(now));
+    let item = item_am.update(db).await?;
+
+    remediation::ActiveModel {
+        item_id: Set(item.id),
+        campaign_id: Set(camp.id),
+        eligibility_id: Set(elig.id),
+        state: Set(RemediationState::AwaitingConfirmation),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        last_error: Set(None),
+        receipt: Set(None),
+        removed_at: Set(None),
+        verified_at: Set(None),
+        lease_until: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+
+    reviewer_token::ActiveModel {
+        campaign_id: Set(camp.id),
+        reviewer_id: Set(boss.id),
+        token_hash: Set("ab".repeat(32)),
+        created_at: Set(now),
+        expires_at: Set(now),
+        signed_off_at: Set(None),
+        signed_off_addr: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+
+    outbox_mail::ActiveModel {
+        idempotency_key: Set("invite:1:1".into()),
+        campaign_id: Set(Some(camp.id)),
+        recipient_id: Set(Some(boss.id)),
+        to_address: Set("boss@example.com".into()),
+        template: Set("invite".into()),
+        payload: Set("{}".into()),
+        state: Set(MailState::Pending),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        lease_until: Set(None),
+        message_id: Set(None),
+        smtp_response: Set(None),
+        last_error: Set(None),
+        sent_at: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+
+    audit_event::ActiveModel {
+        seq: Set(1),
+        at: Set(now),
+        actor: Set("system".into()),
+        action: Set("campaign.launched".into()),
+        target: Set(Some(format!("campaign:{}", camp.id))),
+        details: Set("{}".into()),
+        prev_hash: Set("0".repeat(64)),
+        hash: Set("1".repeat(64)),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+
+    account::ActiveModel {
+        email: Set("admin@example.com".into()),
+        role: Set(AccountRole::Admin),
+        password_hash: Set("$argon2id$...".into()),
+        enabled: Set(true),
+        failed_logins: Set(0),
+        locked_until: Set(None),
+        last_login_at: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+
+    // Read back.
+    let got = review_item::Entity::find_by_id(item.id)
+        .one(db)
+        .await?
+        .expect("review item");
+    assert_eq!(got, item);
+    assert_eq!(got.holder_kind, PrincipalKind::BreakGlass);
+    assert_eq!(got.since, Some(now));
+    let got = principal::Entity::find_by_id(holder.id)
+        .one(db)
+        .await?
+        .expect("principal");
+    assert_eq!(got, holder);
+    let (_, manager) = principal::Entity::find_by_id(holder.id)
+        .find_also_linked(principal::ManagerLink)
+        .one(db)
+        .await?
+        .expect("principal");
+    assert_eq!(manager, Some(boss));
+    let items = camp.find_related(review_item::Entity).all(db).await?;
+    assert_eq!(items.len(), 1);
+    let decisions = items[0].find_related(decision::Entity).all(db).await?;
+    assert_eq!(decisions, vec![dec]);
+    assert_eq!(
+        remediation::Entity::find().all(db).await?[0].state,
+        RemediationState::AwaitingConfirmation
+    );
+
+    // Server-side defaults.
+    db.execute_unprepared(&format!(
+        "INSERT INTO campaign (definition_id, definition_name, definition_version, period, \
+         launch_key, state, frozen_definition, created_by, created_at, updated_at) \
+         SELECT definition_id, definition_name, definition_version, period, '2026-Q4-x', \
+         state, frozen_definition, created_by, created_at, updated_at FROM campaign WHERE id = {}",
+        camp.id
+    ))
+    .await?;
+    let all = campaign::Entity::find().all(db).await?;
+    let extra = all
+        .iter()
+        .find(|c| c.launch_key == "2026-Q4-x")
+        .expect("row");
+    assert_eq!(
+        (extra.population, extra.items_created, extra.adhoc),
+        (0, 0, false)
+    );
+
+    // Unique constraints hold.
+    let dup = audit_event::ActiveModel {
+        seq: Set(2),
+        at: Set(now),
+        actor: Set("system".into()),
+        action: Set("fork".into()),
+        target: Set(None),
+        details: Set("{}".into()),
+        prev_hash: Set("0".repeat(64)),
+        hash: Set("2".repeat(64)),
+        ..Default::default()
+    }
+    .insert(db)
+    .await;
+    assert!(dup.is_err(), "audit chain fork must be rejected");
+
+    // Foreign keys are enforced (ON DELETE RESTRICT).
+    let del = role::Entity::delete_by_id(role.id).exec(db).await;
+    assert!(del.is_err(), "deleting a referenced role must fail");
+    Ok(())
+}
+
+async fn exercise(db: &DatabaseConnection) {
+    migrate_twice(db).await.expect("migrate");
+    redo(db).await.expect("down and up again");
+    round_trip(db).await.expect("round trip");
+}
+
+#[tokio::test]
+async fn applies_on_sqlite_twice() {
+    let db = Database::connect("sqlite::memory:").await.expect("connect");
+    db.execute_unprepared("PRAGMA foreign_keys = ON")
+        .await
+        .expect("pragma");
+    exercise(&db).await;
+}
+
+#[tokio::test]
+async fn applies_on_postgres_twice() {
+    let Ok(url) = std::env::var("ATTEST_TEST_POSTGRES_URL") else {
+        eprintln!("ATTEST_TEST_POSTGRES_URL not set; skipping PostgreSQL");
+        return;
+    };
+    let admin = Database::connect(&url).await.expect("connect admin");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    let name = format!("mig_{}_{}", std::process::id(), nanos);
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+
+    let db_url = match url.rsplit_once('/') {
+        Some((base, last)) => {
+            let query = last.split_once('?').map(|(_, q)| format!("?{q}"));
+            format!("{base}/{name}{}", query.unwrap_or_default())
+        }
+        None => panic!("ATTEST_TEST_POSTGRES_URL has no database path: {url}"),
+    };
+    let db = Database::connect(&db_url).await.expect("connect test db");
+    let outcome = tokio::spawn(async move {
+        exercise(&db).await;
+        db.close().await.expect("close");
+    })
+    .await;
+
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .expect("drop database");
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic.into_panic());
+    }
+}

@@ -1,0 +1,248 @@
+//! The `attest` command line: parses arguments, calls the engine, prints for people or `--json`.
+
+mod output;
+
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::domain::records::ImportKind;
+use crate::engine::import::ImportOptions;
+use crate::engine::{Engine, EngineError};
+use crate::store::directory::{list_eligibility, EligibilityFilter};
+use crate::store::Store;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// attest runs access review campaigns for privileged-role eligibility: it imports who is
+/// eligible for what, asks reviewers to keep or revoke each eligibility, removes what is not
+/// kept, and keeps evidence auditors can verify.
+#[derive(Debug, Parser)]
+#[command(
+    name = "attest",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Configuration file (default: ./attest.toml when present). ATTEST_* variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import people, roles or eligibility from a CSV or JSON file (all of it, or nothing).
+    ///
+    /// CSV files have a header row; JSON files are an array of objects or one object a line
+    /// (.jsonl). Columns may come in any order; unknown ones are ignored with a warning.
+    ///
+    ///   people:      id,name,email,manager_id[,kind][,enabled][,timezone]
+    ///   roles:       name,owner_id,risk[,description]
+    ///   eligibility: principal_id,role,scope[,start][,end][,last_activated_at]
+    ///
+    /// A file with any bad row changes nothing: the bad rows are listed (file, line, field and
+    /// reason) and the exit code is 2. Importing the same file again changes nothing.
+    #[command(verbatim_doc_comment)]
+    Import(ImportArgs),
+    /// Look at the eligibility attest knows about.
+    #[command(subcommand)]
+    Eligibility(EligibilityCommand),
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Print the effective configuration (passwords masked).
+    Config,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// What the file holds.
+    pub kind: KindArg,
+    /// The file: .csv, .json, .jsonl or .ndjson.
+    pub file: PathBuf,
+    /// Full sync: eligibility the file no longer lists is marked removed; people it no longer
+    /// lists are disabled.
+    #[arg(long)]
+    pub prune: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    People,
+    Roles,
+    Eligibility,
+}
+
+impl From<KindArg> for ImportKind {
+    fn from(kind: KindArg) -> Self {
+        match kind {
+            KindArg::People => ImportKind::People,
+            KindArg::Roles => ImportKind::Roles,
+            KindArg::Eligibility => ImportKind::Eligibility,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EligibilityCommand {
+    /// List eligibility (active only, unless --all).
+    List {
+        /// Only this principal (external id).
+        #[arg(long, value_name = "ID")]
+        principal: Option<String>,
+        /// Only this role (name).
+        #[arg(long, value_name = "NAME")]
+        role: Option<String>,
+        /// Include removed eligibility.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain of the audit log from its first event; exit 1 at the first break.
+    Verify,
+    /// Show the most recent audit events.
+    Log {
+        /// How many events.
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A failed command: what to tell the user and which exit code to leave with.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub code: i32,
+}
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Self {
+        Failure {
+            code: e.exit_code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl Failure {
+    fn runtime(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            code: 1,
+        }
+    }
+
+    fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            code: 2,
+        }
+    }
+}
+
+/// The user running the CLI, as audit events name them.
+fn cli_actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
+}
+
+async fn engine(config: &Config) -> Result<Engine, Failure> {
+    let store = Store::connect(&config.database_url).await.map_err(|e| {
+        Failure::runtime(format!(
+            "cannot open the database {}: {e}",
+            crate::config::mask_url(&config.database_url)
+        ))
+    })?;
+    Ok(Engine::new(store, Arc::new(SystemClock)))
+}
+
+/// Runs one command to the end.
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    let config = Config::load(cli.config.as_deref()).map_err(|e| Failure::usage(e.to_string()))?;
+    match cli.command {
+        Command::Config => output::print_toml(&config.masked()),
+        Command::Import(args) => {
+            let engine = engine(&config).await?;
+            let progress = output::RowProgress::new("rows read");
+            let report = engine
+                .import(
+                    args.kind.into(),
+                    &args.file,
+                    ImportOptions { prune: args.prune },
+                    &cli_actor(),
+                    &progress,
+                )
+                .await;
+            progress.finish();
+            let report = report?;
+            if args.json {
+                output::print_json(&report)
+            } else {
+                output::print_import(&report);
+                Ok(())
+            }
+        }
+        Command::Eligibility(EligibilityCommand::List {
+            principal,
+            role,
+            all,
+            json,
+        }) => {
+            let engine = engine(&config).await?;
+            let filter = EligibilityFilter {
+                principal,
+                role,
+                all,
+            };
+            let rows = list_eligibility(engine.store().conn(), &filter)
+                .await
+                .map_err(|e| Failure::from(EngineError::from(e)))?;
+            if json {
+                output::print_json(&rows)
+            } else {
+                output::print_eligibility(&rows);
+                Ok(())
+            }
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let engine = engine(&config).await?;
+            match engine.verify_audit_log().await? {
+                Ok(n) => {
+                    output::say!("audit log intact: {n} events, hash chain unbroken");
+                    Ok(())
+                }
+                Err(broken) => Err(Failure::runtime(format!("audit log broken: {broken}"))),
+            }
+        }
+        Command::Audit(AuditCommand::Log { limit, json }) => {
+            let engine = engine(&config).await?;
+            let events = crate::store::audit::recent(engine.store().conn(), limit)
+                .await
+                .map_err(|e| Failure::from(EngineError::from(e)))?;
+            if json {
+                output::print_json(&events)
+            } else {
+                output::print_audit(&events);
+                Ok(())
+            }
+        }
+    }
+}

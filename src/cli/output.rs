@@ -1,0 +1,132 @@
+//! How the CLI prints: tables and sentences for people, JSON for scripts, progress on stderr.
+
+use super::Failure;
+use crate::domain::audit_chain::ChainedEvent;
+use crate::engine::import::ImportReport;
+use crate::engine::Progress;
+use crate::store::directory::EligibilityView;
+use chrono::{DateTime, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use std::time::Duration;
+
+/// `println!` that ends quietly when stdout is closed early (`attest … | head`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+pub(crate) use say;
+
+pub fn print_json(value: &impl Serialize) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Failure::runtime(e.to_string()))?;
+    say!("{text}");
+    Ok(())
+}
+
+pub fn print_toml(value: &impl Serialize) -> Result<(), Failure> {
+    let text = toml::to_string(value).map_err(|e| Failure::runtime(e.to_string()))?;
+    say!("{}", text.trim_end());
+    Ok(())
+}
+
+pub fn print_import(r: &ImportReport) {
+    say!(
+        "imported {} from {}: {} rows ({} new, {} changed, {} unchanged)",
+        r.kind,
+        r.file,
+        r.rows,
+        r.inserted,
+        r.updated,
+        r.unchanged
+    );
+    if r.kind == "people" {
+        say!("  manager links set or changed: {}", r.managers_changed);
+    }
+    if r.prune {
+        let what = if r.kind == "people" {
+            "disabled"
+        } else {
+            "removed"
+        };
+        say!(
+            "  {what} because the file no longer lists them: {}",
+            r.pruned
+        );
+    }
+    for warning in &r.warnings {
+        say!("  warning: {warning}");
+    }
+    say!("  sha256 {}; audit event #{}", r.sha256, r.audit_seq);
+}
+
+fn day(at: &Option<DateTime<Utc>>) -> String {
+    at.map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+pub fn print_eligibility(rows: &[EligibilityView]) {
+    say!(
+        "{:<12} {:<24} {:<32} {:<20} {:<10} {:<10} {:<8}",
+        "PRINCIPAL",
+        "NAME",
+        "ROLE",
+        "SCOPE",
+        "SINCE",
+        "ACTIVATED",
+        "STATUS"
+    );
+    for e in rows {
+        say!(
+            "{:<12} {:<24} {:<32} {:<20} {:<10} {:<10} {:<8}",
+            e.principal,
+            e.principal_name,
+            e.role,
+            e.scope,
+            day(&e.start),
+            day(&e.last_activated_at),
+            e.status
+        );
+    }
+    say!("{} eligibilities", rows.len());
+}
+
+pub fn print_audit(events: &[ChainedEvent]) {
+    for e in events {
+        say!(
+            "#{:<6} {} {:<20} {:<24} {}",
+            e.seq,
+            e.at.format("%Y-%m-%d %H:%M:%S"),
+            e.actor,
+            e.action,
+            e.target.as_deref().unwrap_or("")
+        );
+    }
+}
+
+/// A spinner counting rows on stderr; invisible when stderr is not a terminal.
+pub struct RowProgress(ProgressBar);
+
+impl RowProgress {
+    pub fn new(what: &str) -> Self {
+        let bar = ProgressBar::new_spinner();
+        let style = ProgressStyle::with_template(&format!(
+            "{{spinner}} {{human_pos}} {what} ({{per_sec}})"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        bar.set_style(style);
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Self(bar)
+    }
+
+    pub fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+impl Progress for RowProgress {
+    fn update(&self, done: u64) {
+        self.0.set_position(done);
+    }
+}

@@ -1,0 +1,114 @@
+//! Effective configuration: built-in defaults, then `attest.toml`, then `ATTEST_*` variables.
+//!
+//! Secrets (passwords inside URLs) never leave this module unmasked: [`Config::masked`] is what
+//! `attest config` prints and what logs may show.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The default database: a SQLite file in the working directory, created on first use.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://attest.db?mode=rwc";
+
+/// The settings an `ATTEST_*` variable may set (other `ATTEST_*` variables belong to tests and tools).
+const KEYS: [&str; 6] = [
+    "database_url",
+    "smtp_url",
+    "base_url",
+    "bind",
+    "outbox_dir",
+    "mail_from",
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// `smtp://host:port`, `smtps://…` or `smtp://…?tls=starttls`; unset = `.eml` files in `outbox_dir`.
+    pub smtp_url: Option<String>,
+    /// The address mail and links send people to.
+    pub base_url: String,
+    /// Where `attest serve` listens.
+    pub bind: String,
+    /// Where mail goes as `.eml` files when no SMTP server is configured.
+    pub outbox_dir: PathBuf,
+    /// The From: address of outgoing mail.
+    pub mail_from: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: DEFAULT_DATABASE_URL.to_string(),
+            smtp_url: None,
+            base_url: "http://127.0.0.1:8080".to_string(),
+            bind: "127.0.0.1:8080".to_string(),
+            outbox_dir: PathBuf::from("outbox"),
+            mail_from: "attest <attest@localhost>".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Loads defaults, then `file` (which must exist when given explicitly; `attest.toml` in the
+    /// working directory is read when present), then `ATTEST_*` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(ConfigError(format!("{}: no such file", path.display())));
+                }
+                figment = figment.merge(Toml::file(path));
+            }
+            None => figment = figment.merge(Toml::file("attest.toml")),
+        }
+        figment = figment.merge(Env::prefixed("ATTEST_").only(&KEYS));
+        figment.extract().map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// The configuration with every password replaced by `****`, for printing.
+    pub fn masked(&self) -> Self {
+        Self {
+            database_url: mask_url(&self.database_url),
+            smtp_url: self.smtp_url.as_deref().map(mask_url),
+            ..self.clone()
+        }
+    }
+}
+
+/// Hides the password of `scheme://user:password@host/…`; anything else is returned unchanged.
+pub fn mask_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            // set_password only fails for URLs that cannot have one, which had none to hide.
+            let _ = url.set_password(Some("****"));
+            url.to_string()
+        }
+        _ => raw.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(
+            mask_url("postgres://attest:s3cret@db.example:5432/attest"),
+            "postgres://attest:****@db.example:5432/attest"
+        );
+        assert_eq!(mask_url(DEFAULT_DATABASE_URL), DEFAULT_DATABASE_URL);
+        assert_eq!(
+            mask_url("smtp://mailer:pw@127.0.0.1:2525"),
+            "smtp://mailer:****@127.0.0.1:2525"
+        );
+    }
+}

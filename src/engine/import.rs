@@ -1,0 +1,439 @@
+//! `attest import people|roles|eligibility FILE`: a whole file or nothing.
+//!
+//! The file is read on a blocking thread and handed over in batches, so parsing and database
+//! writes overlap and memory stays flat whatever the file's size. Everything happens in one
+//! transaction; the first bad row stops all writing (reading goes on, to report up to
+//! [`super::MAX_PROBLEMS_SHOWN`] problems), and the transaction is dropped, changing nothing.
+
+use super::{Engine, EngineError, Progress, Rejection};
+use crate::domain::records::{
+    key_of, EligibilityRow, ImportKind, PersonRow, Record, RoleRow, RowError,
+};
+use crate::sources::file::{read_records, FileSummary, ReadError};
+use crate::store::{self, directory as dir};
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseTransaction;
+use serde::Serialize;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Rows handed from the reader thread to the writer at a time.
+const BATCH: usize = 1000;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    /// Full sync: what the file no longer lists is removed (eligibility) or disabled (people).
+    pub prune: bool,
+}
+
+/// What an import did; also the details of its audit event.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportReport {
+    pub kind: String,
+    pub file: String,
+    pub sha256: String,
+    pub rows: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    /// People only: manager links set or changed.
+    pub managers_changed: u64,
+    /// With `--prune`: eligibilities removed or people disabled because the file no longer lists them.
+    pub pruned: u64,
+    pub prune: bool,
+    pub warnings: Vec<String>,
+    pub audit_seq: i64,
+}
+
+impl Engine {
+    pub async fn import(
+        &self,
+        kind: ImportKind,
+        path: &Path,
+        options: ImportOptions,
+        actor: &str,
+        progress: &dyn Progress,
+    ) -> Result<ImportReport, EngineError> {
+        if options.prune && kind == ImportKind::Roles {
+            return Err(EngineError::Invalid(
+                "--prune applies to people and eligibility files; an import never deletes roles"
+                    .into(),
+            ));
+        }
+        if !path.is_file() {
+            return Err(EngineError::Invalid(format!(
+                "{}: no such file",
+                path.display()
+            )));
+        }
+        let now = self.now();
+        let txn = self.store().begin().await?;
+        let source_id = dir::ensure_source(&txn, dir::BUILTIN_SOURCE, "builtin", now).await?;
+        let mut job = Job {
+            txn: &txn,
+            path,
+            now,
+            source_id,
+            progress,
+            problems: Rejection::new(&path.display().to_string()),
+            report: ImportReport {
+                kind: kind.as_str().into(),
+                file: path.display().to_string(),
+                prune: options.prune,
+                ..ImportReport::default()
+            },
+        };
+        match kind {
+            ImportKind::People => job.people(options).await?,
+            ImportKind::Roles => job.roles().await?,
+            ImportKind::Eligibility => job.eligibility(options).await?,
+        }
+        let mut report = job.report;
+        for warning in &report.warnings {
+            tracing::warn!(file = %report.file, "{warning}");
+        }
+        let details = serde_json::to_value(&report).map_err(|e| EngineError::Io(e.to_string()))?;
+        let event = store::audit::append(
+            &txn,
+            now,
+            actor,
+            &format!("import.{}", kind.as_str()),
+            Some(&report.file),
+            &details,
+        )
+        .await?;
+        txn.commit().await?;
+        report.audit_seq = event.seq;
+        Ok(report)
+    }
+}
+
+/// One import in progress.
+struct Job<'a> {
+    txn: &'a DatabaseTransaction,
+    path: &'a Path,
+    now: DateTime<Utc>,
+    source_id: i64,
+    progress: &'a dyn Progress,
+    problems: Rejection,
+    report: ImportReport,
+}
+
+impl Job<'_> {
+    /// Fails the import if any row was bad; the caller's transaction is then dropped unused.
+    fn check(&mut self) -> Result<(), EngineError> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Rejected(std::mem::replace(
+                &mut self.problems,
+                Rejection::new(""),
+            )))
+        }
+    }
+
+    /// Waits for the reader; a file-level problem (bad header, malformed JSON) rejects the import.
+    async fn finish(&mut self, records: Records) -> Result<FileSummary, EngineError> {
+        records.finish().await?.map_err(|problem| {
+            self.problems.add(problem);
+            EngineError::Rejected(std::mem::replace(&mut self.problems, Rejection::new("")))
+        })
+    }
+
+    fn count(&mut self, rows: usize) {
+        self.report.rows += rows as u64;
+        self.progress.update(self.report.rows);
+    }
+
+    fn tally(&mut self, before: i64, after: i64, changed: u64, summary: FileSummary) {
+        let inserted = (after - before).max(0) as u64;
+        self.report.inserted = inserted;
+        self.report.updated = changed.saturating_sub(inserted);
+        self.report.unchanged = self.report.rows.saturating_sub(changed);
+        self.report.sha256 = summary.sha256;
+        self.report.warnings = summary.warnings;
+    }
+
+    async fn eligibility(&mut self, options: ImportOptions) -> Result<(), EngineError> {
+        let before = dir::count(self.txn, "eligibility").await?;
+        let roles = dir::role_ids(self.txn).await?;
+        let mut seen: HashMap<u128, u64> = HashMap::new();
+        let mut changed = 0;
+        let mut records = Records::open(self.path, ImportKind::Eligibility);
+        while let Some(batch) = records.next().await {
+            self.count(batch.len());
+            let mut rows = Vec::with_capacity(batch.len());
+            for record in batch {
+                match record.and_then(|r| EligibilityRow::parse(&r)) {
+                    Err(problem) => self.problems.add(problem),
+                    Ok(row) => match seen.entry(row.key()) {
+                        Entry::Occupied(first) => self.problems.add(RowError::new(
+                            row.line,
+                            None,
+                            format!(
+                                "duplicate: line {} already lists {} × {} × {}",
+                                first.get(),
+                                row.principal,
+                                row.role,
+                                row.scope
+                            ),
+                        )),
+                        Entry::Vacant(slot) => {
+                            slot.insert(row.line);
+                            rows.push(row);
+                        }
+                    },
+                }
+            }
+            let ids: Vec<&str> = rows.iter().map(|r| r.principal.as_str()).collect();
+            let principals = dir::principal_refs(self.txn, &ids).await?;
+            let mut writes = Vec::with_capacity(rows.len());
+            for row in &rows {
+                match (principals.get(&row.principal), roles.get(&row.role)) {
+                    (None, _) => self.problems.add(unknown(
+                        row.line,
+                        "principal_id",
+                        "person",
+                        &row.principal,
+                    )),
+                    (_, None) => self
+                        .problems
+                        .add(unknown(row.line, "role", "role", &row.role)),
+                    (Some(p), Some(role_id)) => writes.push(dir::EligibilityWrite {
+                        principal_id: p.id,
+                        role_id: *role_id,
+                        scope: row.scope.clone(),
+                        start: row.start,
+                        end: row.end,
+                        last_activated_at: row.last_activated_at,
+                    }),
+                }
+            }
+            if self.problems.is_empty() {
+                changed +=
+                    dir::upsert_eligibility(self.txn, &writes, self.source_id, "import", self.now)
+                        .await?;
+            }
+        }
+        let summary = self.finish(records).await?;
+        self.check()?;
+        let after = dir::count(self.txn, "eligibility").await?;
+        self.tally(before, after, changed, summary);
+        if options.prune {
+            let gone = dir::active_eligibility_not_kept(self.txn, self.source_id, |p, r, s| {
+                seen.contains_key(&key_of(&[p, r, s]))
+            })
+            .await?;
+            let reason = format!("import --prune: not listed in {}", self.report.file);
+            self.report.pruned =
+                dir::mark_eligibility_removed(self.txn, &gone, &reason, self.now).await?;
+        }
+        Ok(())
+    }
+
+    async fn roles(&mut self) -> Result<(), EngineError> {
+        let before = dir::count(self.txn, "role").await?;
+        let mut seen: HashMap<u128, u64> = HashMap::new();
+        let mut changed = 0;
+        let mut records = Records::open(self.path, ImportKind::Roles);
+        while let Some(batch) = records.next().await {
+            self.count(batch.len());
+            let mut rows = Vec::with_capacity(batch.len());
+            for record in batch {
+                match record.and_then(|r| RoleRow::parse(&r)) {
+                    Err(problem) => self.problems.add(problem),
+                    Ok(row) => match seen.entry(key_of(&[&row.name])) {
+                        Entry::Occupied(first) => {
+                            self.problems
+                                .add(duplicate(row.line, "name", &row.name, *first.get()))
+                        }
+                        Entry::Vacant(slot) => {
+                            slot.insert(row.line);
+                            rows.push(row);
+                        }
+                    },
+                }
+            }
+            let owners: Vec<&str> = rows.iter().filter_map(|r| r.owner.as_deref()).collect();
+            let principals = dir::principal_refs(self.txn, &owners).await?;
+            let mut writes = Vec::with_capacity(rows.len());
+            for row in rows {
+                let owner = match &row.owner {
+                    None => None,
+                    Some(owner) => match principals.get(owner) {
+                        Some(p) => Some(p.id),
+                        None => {
+                            self.problems
+                                .add(unknown(row.line, "owner_id", "person", owner));
+                            continue;
+                        }
+                    },
+                };
+                writes.push((row, owner));
+            }
+            if self.problems.is_empty() {
+                changed += dir::upsert_roles(self.txn, &writes, self.source_id, self.now).await?;
+            }
+        }
+        let summary = self.finish(records).await?;
+        self.check()?;
+        let after = dir::count(self.txn, "role").await?;
+        self.tally(before, after, changed, summary);
+        Ok(())
+    }
+
+    /// Two passes: people first, then manager links, because a manager may appear anywhere in
+    /// the file. The second pass re-reads the file rather than keeping it in memory.
+    async fn people(&mut self, options: ImportOptions) -> Result<(), EngineError> {
+        let before = dir::count(self.txn, "principal").await?;
+        let mut seen: HashMap<u128, u64> = HashMap::new();
+        let mut changed = 0;
+        let mut records = Records::open(self.path, ImportKind::People);
+        while let Some(batch) = records.next().await {
+            self.count(batch.len());
+            let mut rows = Vec::with_capacity(batch.len());
+            for record in batch {
+                match record.and_then(|r| PersonRow::parse(&r)) {
+                    Err(problem) => self.problems.add(problem),
+                    Ok(row) => match seen.entry(key_of(&[&row.external_id])) {
+                        Entry::Occupied(first) => self.problems.add(duplicate(
+                            row.line,
+                            "id",
+                            &row.external_id,
+                            *first.get(),
+                        )),
+                        Entry::Vacant(slot) => {
+                            slot.insert(row.line);
+                            rows.push(row);
+                        }
+                    },
+                }
+            }
+            if self.problems.is_empty() {
+                changed += dir::upsert_people(self.txn, &rows, self.source_id, self.now).await?;
+            }
+        }
+        let summary = self.finish(records).await?;
+        self.check()?;
+
+        let mut records = Records::open(self.path, ImportKind::People);
+        while let Some(batch) = records.next().await {
+            let rows: Vec<PersonRow> = batch
+                .into_iter()
+                .filter_map(|r| r.and_then(|r| PersonRow::parse(&r)).ok())
+                .collect();
+            let mut wanted: Vec<&str> = rows.iter().map(|r| r.external_id.as_str()).collect();
+            wanted.extend(rows.iter().filter_map(|r| r.manager.as_deref()));
+            let principals = dir::principal_refs(self.txn, &wanted).await?;
+            let mut changes = Vec::new();
+            for row in &rows {
+                let Some(person) = principals.get(&row.external_id) else {
+                    self.problems.add(RowError::new(
+                        row.line,
+                        Some("id"),
+                        "the file changed during the import",
+                    ));
+                    continue;
+                };
+                let manager = match &row.manager {
+                    None => None,
+                    Some(m) => match principals.get(m) {
+                        Some(found) => Some(found.id),
+                        None => {
+                            self.problems
+                                .add(unknown(row.line, "manager_id", "person", m));
+                            continue;
+                        }
+                    },
+                };
+                if person.manager_id != manager {
+                    changes.push((person.id, manager));
+                }
+            }
+            if self.problems.is_empty() {
+                self.report.managers_changed +=
+                    dir::set_managers(self.txn, &changes, self.now).await?;
+            }
+        }
+        let second = self.finish(records).await?;
+        if second.sha256 != summary.sha256 {
+            self.problems
+                .add(RowError::new(0, None, "the file changed during the import"));
+        }
+        self.check()?;
+        let after = dir::count(self.txn, "principal").await?;
+        self.tally(before, after, changed, summary);
+        if options.prune {
+            let gone = dir::enabled_principals_not_kept(self.txn, self.source_id, |id| {
+                seen.contains_key(&key_of(&[id]))
+            })
+            .await?;
+            self.report.pruned = dir::disable_principals(self.txn, &gone, self.now).await?;
+        }
+        Ok(())
+    }
+}
+
+fn unknown(line: u64, field: &str, what: &str, value: &str) -> RowError {
+    RowError::new(
+        line,
+        Some(field),
+        format!("unknown {what} \"{value}\" (not in the database)"),
+    )
+}
+
+fn duplicate(line: u64, field: &str, value: &str, first: u64) -> RowError {
+    RowError::new(
+        line,
+        Some(field),
+        format!("duplicate: \"{value}\" is already on line {first}"),
+    )
+}
+
+/// The records of a file, read on a blocking thread and received in batches.
+struct Records {
+    rx: mpsc::Receiver<Vec<Result<Record, RowError>>>,
+    reader: JoinHandle<Result<FileSummary, ReadError>>,
+}
+
+impl Records {
+    fn open(path: &Path, kind: ImportKind) -> Self {
+        let (tx, rx) = mpsc::channel(4);
+        let path: PathBuf = path.to_path_buf();
+        let reader = tokio::task::spawn_blocking(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            let summary = read_records(&path, kind, |record| {
+                batch.push(record);
+                if batch.len() < BATCH {
+                    return true;
+                }
+                tx.blocking_send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                    .is_ok()
+            });
+            if !batch.is_empty() {
+                // The receiver only hangs up when the import already failed.
+                let _ = tx.blocking_send(batch);
+            }
+            summary
+        });
+        Self { rx, reader }
+    }
+
+    async fn next(&mut self) -> Option<Vec<Result<Record, RowError>>> {
+        self.rx.recv().await
+    }
+
+    /// Waits for the reader: `Ok(Err(problem))` when the file itself is malformed.
+    async fn finish(self) -> Result<Result<FileSummary, RowError>, EngineError> {
+        drop(self.rx);
+        match self.reader.await {
+            Ok(Ok(summary)) => Ok(Ok(summary)),
+            Ok(Err(ReadError::Invalid(problem))) => Ok(Err(problem)),
+            Ok(Err(ReadError::Io(e))) => Err(EngineError::Io(e.to_string())),
+            Err(e) => Err(EngineError::Io(format!("reading the file failed: {e}"))),
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Use cases, one function each, each owning its transaction. The CLI, the web layer and the
+//! scheduler all come through here; nothing else writes state.
+
+pub mod audit;
+pub mod import;
+
+use crate::clock::Clock;
+use crate::domain::records::RowError;
+use crate::store::Store;
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::DbErr;
+use std::fmt;
+use std::sync::Arc;
+
+/// The application: a store and a clock.
+#[derive(Clone)]
+pub struct Engine {
+    store: Store,
+    clock: Arc<dyn Clock>,
+}
+
+impl Engine {
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Now, at the microsecond precision both databases keep.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(6)
+    }
+}
+
+/// Reports how far a long use case has got, for progress bars and job pages.
+pub trait Progress: Send + Sync {
+    /// `done` units of work finished so far (rows read, items inserted, …).
+    fn update(&self, done: u64);
+}
+
+/// For callers that show no progress.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn update(&self, _done: u64) {}
+}
+
+/// Why a use case did not happen. Every variant leaves the database as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The request itself is wrong (bad argument, unknown name); exit code 2.
+    #[error("{0}")]
+    Invalid(String),
+    /// A file had bad rows; exit code 2.
+    #[error("{0}")]
+    Rejected(Rejection),
+    /// It would duplicate or contradict what exists; exit code 2.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl EngineError {
+    /// The CLI's exit code: 2 for bad input, 1 for anything else.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            EngineError::Invalid(_) | EngineError::Rejected(_) | EngineError::Conflict(_) => 2,
+            EngineError::Db(_) | EngineError::Io(_) => 1,
+        }
+    }
+}
+
+/// The bad rows of a file (the first few, and how many in all).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Rejection {
+    pub file: String,
+    pub problems: Vec<RowError>,
+    pub total: u64,
+}
+
+/// How many bad rows a rejection lists; the rest are counted.
+pub const MAX_PROBLEMS_SHOWN: usize = 20;
+
+impl Rejection {
+    pub fn new(file: &str) -> Self {
+        Self {
+            file: file.to_string(),
+            problems: Vec::new(),
+            total: 0,
+        }
+    }
+
+    pub fn add(&mut self, problem: RowError) {
+        self.total += 1;
+        if self.problems.len() < MAX_PROBLEMS_SHOWN {
+            self.problems.push(problem);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = if self.total == 1 { "" } else { "s" };
+        write!(
+            f,
+            "{}: {} problem{s}; nothing was imported",
+            self.file, self.total
+        )?;
+        for p in &self.problems {
+            write!(f, "\n  {}:{}: ", self.file, p.line)?;
+            if let Some(field) = &p.field {
+                write!(f, "{field}: ")?;
+            }
+            f.write_str(&p.reason)?;
+        }
+        if self.total > self.problems.len() as u64 {
+            write!(
+                f,
+                "\n  … and {} more",
+                self.total - self.problems.len() as u64
+            )?;
+        }
+        Ok(())
+    }
+}

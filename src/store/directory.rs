@@ -1,0 +1,411 @@
+//! People, roles and eligibility: the bulk writes of an import and the reads that check it.
+
+use super::sql::Sql;
+use crate::domain::records::{PersonRow, RoleRow};
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use sea_orm::{ConnectionTrait, DbErr, StreamTrait, Value};
+use std::collections::HashMap;
+
+/// The name of the source that the database itself is: imports land here.
+pub const BUILTIN_SOURCE: &str = "builtin";
+
+/// A principal as other rows refer to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrincipalRef {
+    pub id: i64,
+    pub manager_id: Option<i64>,
+}
+
+/// An eligibility row whose principal and role have been resolved to ids.
+#[derive(Debug, Clone)]
+pub struct EligibilityWrite {
+    pub principal_id: i64,
+    pub role_id: i64,
+    pub scope: String,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub last_activated_at: Option<DateTime<Utc>>,
+}
+
+/// The id of the named source, created on first use.
+pub async fn ensure_source(
+    conn: &impl ConnectionTrait,
+    name: &str,
+    kind: &str,
+    now: DateTime<Utc>,
+) -> Result<i64, DbErr> {
+    let backend = ConnectionTrait::get_database_backend(conn);
+    let mut insert = Sql::new(
+        backend,
+        "INSERT INTO source (name, kind, created_at) VALUES ",
+    );
+    insert
+        .tuple([name.into(), kind.into(), now.into()])
+        .push(" ON CONFLICT (name) DO NOTHING");
+    conn.execute_raw(insert.build()).await?;
+    let mut select = Sql::new(backend, "SELECT id FROM source WHERE name = ");
+    select.bind(name);
+    let row = conn
+        .query_one_raw(select.build())
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("source {name}")))?;
+    row.try_get("", "id")
+}
+
+/// Looks up principals by external id; ids that do not exist are absent from the map.
+pub async fn principal_refs(
+    conn: &impl ConnectionTrait,
+    external_ids: &[&str],
+) -> Result<HashMap<String, PrincipalRef>, DbErr> {
+    let mut found = HashMap::with_capacity(external_ids.len());
+    if external_ids.is_empty() {
+        return Ok(found);
+    }
+    let mut sql = Sql::new(
+        ConnectionTrait::get_database_backend(conn),
+        "SELECT id, external_id, manager_id FROM principal WHERE external_id IN ",
+    );
+    sql.tuple(external_ids.iter().map(|id| Value::from(*id)));
+    for row in conn.query_all_raw(sql.build()).await? {
+        let external_id: String = row.try_get("", "external_id")?;
+        found.insert(
+            external_id,
+            PrincipalRef {
+                id: row.try_get("", "id")?,
+                manager_id: row.try_get("", "manager_id")?,
+            },
+        );
+    }
+    Ok(found)
+}
+
+/// Every role's id by name (roles number in the hundreds at most).
+pub async fn role_ids(conn: &impl ConnectionTrait) -> Result<HashMap<String, i64>, DbErr> {
+    let sql = Sql::new(
+        ConnectionTrait::get_database_backend(conn),
+        "SELECT id, name FROM \"role\"",
+    );
+    conn.query_all_raw(sql.build())
+        .await?
+        .into_iter()
+        .map(|row| Ok((row.try_get("", "name")?, row.try_get("", "id")?)))
+        .collect()
+}
+
+/// Inserts or updates people by external id; returns how many rows were inserted or changed.
+/// The manager link is set separately ([`set_managers`]) because a manager may come later in the file.
+pub async fn upsert_people(
+    conn: &impl ConnectionTrait,
+    rows: &[PersonRow],
+    source_id: i64,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut sql = Sql::new(
+        ConnectionTrait::get_database_backend(conn),
+        "INSERT INTO principal (external_id, display_name, email, kind, enabled, timezone, source_id, created_at, updated_at) VALUES ",
+    );
+    sql.rows(rows.iter().map(|p| {
+        [
+            p.external_id.as_str().into(),
+            p.name.as_str().into(),
+            p.email.clone().into(),
+            p.kind.as_str().into(),
+            p.enabled.into(),
+            p.timezone.clone().into(),
+            source_id.into(),
+            now.into(),
+            now.into(),
+        ]
+    }));
+    sql.push(
+        " ON CONFLICT (external_id) DO UPDATE SET display_name = excluded.display_name, email = excluded.email, \
+         kind = excluded.kind, enabled = excluded.enabled, timezone = excluded.timezone, updated_at = excluded.updated_at \
+         WHERE principal.display_name IS DISTINCT FROM excluded.display_name OR principal.email IS DISTINCT FROM excluded.email \
+         OR principal.kind IS DISTINCT FROM excluded.kind OR principal.enabled IS DISTINCT FROM excluded.enabled \
+         OR principal.timezone IS DISTINCT FROM excluded.timezone",
+    );
+    Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+}
+
+/// Sets `manager_id` for each `(principal id, manager id)` pair.
+pub async fn set_managers(
+    conn: &impl ConnectionTrait,
+    changes: &[(i64, Option<i64>)],
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    if changes.is_empty() {
+        return Ok(0);
+    }
+    let mut sql = Sql::new(
+        ConnectionTrait::get_database_backend(conn),
+        "UPDATE principal SET manager_id = CASE id",
+    );
+    for (id, manager) in changes {
+        sql.push(" WHEN ").bind(*id).push(" THEN ").bind(*manager);
+    }
+    sql.push(" END, updated_at = ")
+        .bind(now)
+        .push(" WHERE id IN ");
+    sql.tuple(changes.iter().map(|(id, _)| Value::from(*id)));
+    Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+}
+
+/// Inserts or updates roles by name; returns how many rows were inserted or changed.
+pub async fn upsert_roles(
+    conn: &impl ConnectionTrait,
+    rows: &[(RoleRow, Option<i64>)],
+    source_id: i64,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut sql = Sql::new(
+        ConnectionTrait::get_database_backend(conn),
+        "INSERT INTO \"role\" (name, owner_id, risk, description, source_id, created_at, updated_at) VALUES ",
+    );
+    sql.rows(rows.iter().map(|(r, owner)| {
+        [
+            r.name.as_str().into(),
+            (*owner).into(),
+            r.risk.as_str().into(),
+            r.description.clone().into(),
+            source_id.into(),
+            now.into(),
+            now.into(),
+        ]
+    }));
+    sql.push(
+        " ON CONFLICT (name) DO UPDATE SET owner_id = excluded.owner_id, risk = excluded.risk, \
+         description = excluded.description, updated_at = excluded.updated_at \
+         WHERE \"role\".owner_id IS DISTINCT FROM excluded.owner_id OR \"role\".risk IS DISTINCT FROM excluded.risk \
+         OR \"role\".description IS DISTINCT FROM excluded.description",
+    );
+    Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+}
+
+/// Inserts or updates eligibility by principal × role × scope; a removed one listed again becomes
+/// active. Returns how many rows were inserted or changed.
+pub async fn upsert_eligibility(
+    conn: &impl ConnectionTrait,
+    rows: &[EligibilityWrite],
+    source_id: i64,
+    granted_via: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut sql = Sql::new(
+        ConnectionTrait::get_database_backend(conn),
+        "INSERT INTO eligibility (principal_id, role_id, scope, start_at, end_at, last_activated_at, granted_via, status, source_id, created_at, updated_at) VALUES ",
+    );
+    sql.rows(rows.iter().map(|e| {
+        [
+            e.principal_id.into(),
+            e.role_id.into(),
+            e.scope.as_str().into(),
+            e.start.into(),
+            e.end.into(),
+            e.last_activated_at.into(),
+            granted_via.into(),
+            "active".into(),
+            source_id.into(),
+            now.into(),
+            now.into(),
+        ]
+    }));
+    sql.push(
+        " ON CONFLICT (principal_id, role_id, scope) DO UPDATE SET start_at = excluded.start_at, end_at = excluded.end_at, \
+         last_activated_at = excluded.last_activated_at, status = 'active', removed_at = NULL, removed_by_campaign_id = NULL, \
+         removal_reason = NULL, removal_receipt = NULL, updated_at = excluded.updated_at \
+         WHERE eligibility.start_at IS DISTINCT FROM excluded.start_at OR eligibility.end_at IS DISTINCT FROM excluded.end_at \
+         OR eligibility.last_activated_at IS DISTINCT FROM excluded.last_activated_at OR eligibility.status <> 'active'",
+    );
+    Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+}
+
+/// The number of rows in `table` (one of ours; never user input).
+pub async fn count(conn: &impl ConnectionTrait, table: &'static str) -> Result<i64, DbErr> {
+    let sql = Sql::new(
+        ConnectionTrait::get_database_backend(conn),
+        &format!("SELECT COUNT(*) AS n FROM \"{table}\""),
+    );
+    let row = conn
+        .query_one_raw(sql.build())
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(table.into()))?;
+    row.try_get("", "n")
+}
+
+/// Ids of the active eligibilities of `source_id` for which `keep(principal, role, scope)` is false.
+pub async fn active_eligibility_not_kept<C>(
+    conn: &C,
+    source_id: i64,
+    keep: impl Fn(&str, &str, &str) -> bool,
+) -> Result<Vec<i64>, DbErr>
+where
+    C: ConnectionTrait + StreamTrait,
+{
+    let mut sql = Sql::new(
+        ConnectionTrait::get_database_backend(conn),
+        "SELECT e.id, p.external_id, r.name, e.scope FROM eligibility e \
+         JOIN principal p ON p.id = e.principal_id JOIN \"role\" r ON r.id = e.role_id \
+         WHERE e.status = 'active' AND e.source_id = ",
+    );
+    sql.bind(source_id);
+    let rows = conn.stream_raw(sql.build()).await?;
+    let mut rows = std::pin::pin!(rows);
+    let mut gone = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        let principal: String = row.try_get("", "external_id")?;
+        let role: String = row.try_get("", "name")?;
+        let scope: String = row.try_get("", "scope")?;
+        if !keep(&principal, &role, &scope) {
+            gone.push(row.try_get("", "id")?);
+        }
+    }
+    Ok(gone)
+}
+
+/// Marks eligibilities removed, with a reason (an import's prune, or a campaign).
+pub async fn mark_eligibility_removed(
+    conn: &impl ConnectionTrait,
+    ids: &[i64],
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let mut removed = 0;
+    for chunk in ids.chunks(1000) {
+        let mut sql = Sql::new(
+            ConnectionTrait::get_database_backend(conn),
+            "UPDATE eligibility SET status = 'removed', removed_at = ",
+        );
+        sql.bind(now)
+            .push(", removal_reason = ")
+            .bind(reason)
+            .push(", updated_at = ")
+            .bind(now)
+            .push(" WHERE status = 'active' AND id IN ");
+        sql.tuple(chunk.iter().map(|id| Value::from(*id)));
+        removed += conn.execute_raw(sql.build()).await?.rows_affected();
+    }
+    Ok(removed)
+}
+
+/// Ids of the enabled principals of `source_id` whose external id `keep` rejects.
+pub async fn enabled_principals_not_kept<C>(
+    conn: &C,
+    source_id: i64,
+    keep: impl Fn(&str) -> bool,
+) -> Result<Vec<i64>, DbErr>
+where
+    C: ConnectionTrait + StreamTrait,
+{
+    let mut sql = Sql::new(
+        ConnectionTrait::get_database_backend(conn),
+        "SELECT id, external_id FROM principal WHERE enabled = ",
+    );
+    sql.bind(true).push(" AND source_id = ").bind(source_id);
+    let rows = conn.stream_raw(sql.build()).await?;
+    let mut rows = std::pin::pin!(rows);
+    let mut gone = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        let external_id: String = row.try_get("", "external_id")?;
+        if !keep(&external_id) {
+            gone.push(row.try_get("", "id")?);
+        }
+    }
+    Ok(gone)
+}
+
+/// Disables principals (a pruned people file): they keep their history but may no longer review.
+pub async fn disable_principals(
+    conn: &impl ConnectionTrait,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let mut changed = 0;
+    for chunk in ids.chunks(1000) {
+        let mut sql = Sql::new(
+            ConnectionTrait::get_database_backend(conn),
+            "UPDATE principal SET enabled = ",
+        );
+        sql.bind(false)
+            .push(", updated_at = ")
+            .bind(now)
+            .push(" WHERE id IN ");
+        sql.tuple(chunk.iter().map(|id| Value::from(*id)));
+        changed += conn.execute_raw(sql.build()).await?.rows_affected();
+    }
+    Ok(changed)
+}
+
+/// One eligibility as people read it: names instead of ids.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EligibilityView {
+    pub principal: String,
+    pub principal_name: String,
+    pub role: String,
+    pub risk: String,
+    pub scope: String,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub last_activated_at: Option<DateTime<Utc>>,
+    pub status: String,
+    pub removal_reason: Option<String>,
+}
+
+/// Which eligibilities to list.
+#[derive(Debug, Clone, Default)]
+pub struct EligibilityFilter {
+    pub principal: Option<String>,
+    pub role: Option<String>,
+    /// Include removed ones too.
+    pub all: bool,
+}
+
+/// Eligibilities matching `filter`, ordered by principal, role and scope.
+pub async fn list_eligibility(
+    conn: &impl ConnectionTrait,
+    filter: &EligibilityFilter,
+) -> Result<Vec<EligibilityView>, DbErr> {
+    let mut sql = Sql::new(
+        ConnectionTrait::get_database_backend(conn),
+        "SELECT p.external_id, p.display_name, r.name, r.risk, e.scope, e.start_at, e.end_at, e.last_activated_at, \
+         e.status, e.removal_reason FROM eligibility e JOIN principal p ON p.id = e.principal_id \
+         JOIN \"role\" r ON r.id = e.role_id WHERE 1 = 1",
+    );
+    if let Some(principal) = &filter.principal {
+        sql.push(" AND p.external_id = ").bind(principal.as_str());
+    }
+    if let Some(role) = &filter.role {
+        sql.push(" AND r.name = ").bind(role.as_str());
+    }
+    if !filter.all {
+        sql.push(" AND e.status = 'active'");
+    }
+    sql.push(" ORDER BY p.external_id, r.name, e.scope");
+    conn.query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(EligibilityView {
+                principal: row.try_get("", "external_id")?,
+                principal_name: row.try_get("", "display_name")?,
+                role: row.try_get("", "name")?,
+                risk: row.try_get("", "risk")?,
+                scope: row.try_get("", "scope")?,
+                start: row.try_get("", "start_at")?,
+                end: row.try_get("", "end_at")?,
+                last_activated_at: row.try_get("", "last_activated_at")?,
+                status: row.try_get("", "status")?,
+                removal_reason: row.try_get("", "removal_reason")?,
+            })
+        })
+        .collect()
+}

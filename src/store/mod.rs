@@ -1,0 +1,73 @@
+//! The database: SQLite (the embedded default) or PostgreSQL (the scale path), one code path.
+//!
+//! Everything here takes `&impl ConnectionTrait`, so a use case can run it inside its own
+//! transaction. Bulk paths use hand-built multi-row statements ([`sql::Sql`]); the rest uses the
+//! sea-orm entities.
+
+pub mod audit;
+pub mod directory;
+pub mod sql;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, TransactionTrait,
+};
+use std::time::Duration;
+
+/// A connected, migrated database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `url` and brings the schema up to date (safe to run any number of times).
+    pub async fn connect(url: &str) -> Result<Self, DbErr> {
+        let mut options = ConnectOptions::new(url.to_string());
+        options
+            .sqlx_logging(false)
+            .acquire_timeout(Duration::from_secs(30))
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(30))
+            });
+        let db = Database::connect(options).await?;
+        let store = Self { db };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), DbErr> {
+        if self.backend() == DbBackend::Postgres {
+            // Several instances may start at once; only one may migrate at a time. A session
+            // lock on one pooled connection would not cover the others, so hold it in a
+            // transaction that spans the migration.
+            let txn = self.db.begin().await?;
+            txn.execute_unprepared("SELECT pg_advisory_xact_lock(7422000)")
+                .await?;
+            Migrator::up(&txn, None).await?;
+            return txn.commit().await;
+        }
+        Migrator::up(&self.db, None).await
+    }
+
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.db.begin().await
+    }
+
+    pub async fn close(self) -> Result<(), DbErr> {
+        self.db.close().await
+    }
+}
