@@ -10,8 +10,11 @@
 //! - [`sources`]: where eligibility comes from: CSV/JSON files now, LDAP and Graph later.
 //! - [`config`]: `attest.toml` plus `ATTEST_*` variables.
 //! - [`clock`]: the system clock, and a manual one so tests can drive a quarter in milliseconds.
+//! - [`bench`]: `attest bench`, stage timings on the real code path.
+//! - [`synth`]: a synthetic organisation for `attest demo` and `attest bench`.
 //! - [`cli`]: the `attest` command line.
 
+pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -19,3 +22,4 @@ pub mod domain;
 pub mod engine;
 pub mod sources;
 pub mod store;
+pub mod synth;

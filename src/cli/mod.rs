@@ -1,5 +1,6 @@
 //! The `attest` command line: parses arguments, calls the engine, prints for people or `--json`.
 
+mod demo;
 mod output;
 
 use crate::clock::SystemClock;
@@ -34,6 +35,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Seed a realistic demo organisation (a few hundred people in a manager tree, the usual
+    /// privileged roles, break-glass accounts, activation history) into the configured
+    /// database, through the same import path as real files. Running it again changes nothing.
+    Demo,
     /// Import people, roles or eligibility from a CSV or JSON file (all of it, or nothing).
     ///
     /// CSV files have a header row; JSON files are an array of objects or one object a line
@@ -55,6 +60,23 @@ pub enum Command {
     Audit(AuditCommand),
     /// Print the effective configuration (passwords masked).
     Config,
+    /// Time each stage on a synthetic organisation of N eligibilities over N/10 people, in a
+    /// database of its own (never the configured one), and print the stage table.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Number of eligibilities.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub items: usize,
+    /// Database server to run on: unset = a new SQLite file; postgres://…/db = a new database
+    /// created beside db and dropped afterwards.
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +201,20 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     let config = Config::load(cli.config.as_deref()).map_err(|e| Failure::usage(e.to_string()))?;
     match cli.command {
         Command::Config => output::print_toml(&config.masked()),
+        Command::Demo => demo::run(&engine(&config).await?, &cli_actor()).await,
+        Command::Bench(args) => {
+            let options = crate::bench::BenchOptions {
+                items: args.items,
+                database: args.database,
+            };
+            let report = crate::bench::run(&options).await?;
+            if args.json {
+                output::print_json(&report)
+            } else {
+                output::print_bench(&report);
+                Ok(())
+            }
+        }
         Command::Import(args) => {
             let engine = engine(&config).await?;
             let progress = output::RowProgress::new("rows read");

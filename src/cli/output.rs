@@ -1,6 +1,7 @@
 //! How the CLI prints: tables and sentences for people, JSON for scripts, progress on stderr.
 
 use super::Failure;
+use crate::bench::BenchReport;
 use crate::domain::audit_chain::ChainedEvent;
 use crate::engine::import::ImportReport;
 use crate::engine::Progress;
@@ -128,5 +129,33 @@ impl RowProgress {
 impl Progress for RowProgress {
     fn update(&self, done: u64) {
         self.0.set_position(done);
+    }
+}
+
+pub fn print_bench(r: &BenchReport) {
+    say!(
+        "attest bench: {} eligibilities over {} people on {} ({} cores)",
+        r.items,
+        r.people,
+        r.database,
+        r.cores
+    );
+    say!(
+        "{:<22} {:>10} {:>10} {:>12} {:>10}",
+        "STAGE",
+        "ROWS",
+        "SECONDS",
+        "ROWS/S",
+        "PEAK MiB"
+    );
+    for s in &r.stages {
+        say!(
+            "{:<22} {:>10} {:>10.2} {:>12.0} {:>10.1}",
+            s.name,
+            s.rows,
+            s.seconds,
+            s.rows_per_second,
+            s.peak_rss_mib
+        );
     }
 }

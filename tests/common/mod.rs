@@ -1,0 +1,174 @@
+//! Shared helpers for integration tests: a fresh database per test, on the backend the run
+//! selected, so tests run in parallel and never see each other's rows.
+//!
+//! `cargo test` uses SQLite files. With `ATTEST_TEST_DATABASE_URL=postgres://…/test` every test
+//! gets its own PostgreSQL database created beside that one (and dropped afterwards).
+#![allow(dead_code)]
+
+use attest::clock::{Clock, ManualClock, SystemClock};
+use attest::engine::Engine;
+use attest::store::Store;
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, Database};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+/// The selected PostgreSQL server, if the run selected one.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("ATTEST_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+}
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub url: String,
+    dir: tempfile::TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// A fresh, empty database on the selected backend.
+    pub async fn new() -> Self {
+        match postgres_url() {
+            Some(admin) => Self::postgres(&admin).await,
+            None => Self::sqlite(),
+        }
+    }
+
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("attest.db").display()
+        );
+        Self {
+            url,
+            dir,
+            postgres: None,
+        }
+    }
+
+    /// A fresh database on the PostgreSQL server at `admin_url`.
+    pub async fn postgres(admin_url: &str) -> Self {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let name = format!(
+            "attest_t_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            nanos
+        );
+        let admin = Database::connect(admin_url)
+            .await
+            .expect("connect to the PostgreSQL admin database");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url, |(base, _)| base);
+        Self {
+            url: format!("{base}/{name}"),
+            dir: tempfile::tempdir().expect("temp dir"),
+            postgres: Some((admin_url.to_string(), name)),
+        }
+    }
+
+    /// A scratch folder that lives as long as the database.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub async fn store(&self) -> Store {
+        Store::connect(&self.url)
+            .await
+            .expect("connect and migrate")
+    }
+
+    pub async fn engine(&self) -> Engine {
+        Engine::new(self.store().await, Arc::new(SystemClock))
+    }
+
+    pub async fn engine_at(&self, clock: Arc<ManualClock>) -> Engine {
+        let clock: Arc<dyn Clock> = clock;
+        Engine::new(self.store().await, clock)
+    }
+
+    /// Writes `content` to a file named `name` in the scratch folder.
+    pub fn file(&self, name: &str, content: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, content).expect("write test file");
+        path
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime; a short-lived thread with its own runtime may block.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(admin) = Database::connect(&admin_url).await {
+                    let _ = admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The PostgreSQL server CI runs beside every build.
+pub const CI_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// For tests that only make sense on PostgreSQL (several instances on one database): the server
+/// to use, or `None` after printing why the test is skipped. Under CI they always run.
+pub fn require_postgres(test: &str) -> Option<String> {
+    if let Some(url) = postgres_url() {
+        return Some(url);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        return Some(CI_POSTGRES.to_string());
+    }
+    eprintln!("SKIPPED {test}: needs PostgreSQL (set ATTEST_TEST_DATABASE_URL={CI_POSTGRES})");
+    None
+}
+
+pub fn at(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .expect("valid time")
+        .with_timezone(&Utc)
+}
+
+/// Runs the `attest` binary against `db` in its scratch folder; returns (exit code, stdout, stderr).
+pub fn attest_cli(db: &TestDb, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_attest"))
+        .args(args)
+        .current_dir(db.dir())
+        .env("ATTEST_DATABASE_URL", &db.url)
+        .env("ATTEST_LOG", "warn")
+        .output()
+        .expect("run attest");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
