@@ -32,6 +32,9 @@ pub struct Model {
     pub launch_cursor: Option<i64>,
     pub lease_owner: Option<String>,
     pub lease_until: Option<DateTimeUtc>,
+    /// Why automatic removals wait for an admin's confirmation.
+    #[sea_orm(column_type = "Text")]
+    pub rail_reason: Option<String>,
     pub created_by: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
@@ -57,6 +60,8 @@ pub enum Relation {
     Remediation,
     #[sea_orm(has_many = "super::reviewer_token::Entity")]
     ReviewerToken,
+    #[sea_orm(has_many = "super::campaign_reviewer::Entity")]
+    CampaignReviewer,
     #[sea_orm(has_many = "super::outbox_mail::Entity")]
     OutboxMail,
 }
@@ -94,6 +99,12 @@ impl Related<super::remediation::Entity> for Entity {
 impl Related<super::reviewer_token::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::ReviewerToken.def()
+    }
+}
+
+impl Related<super::campaign_reviewer::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::CampaignReviewer.def()
     }
 }
 

@@ -269,7 +269,7 @@ impl Verdict {
     }
 }
 
-/// Who made a decision (`decision.made_by`).
+/// Who made a decision (`decision.made_by`, `review_item.made_by`).
 #[derive(
     Debug,
     Clone,
@@ -415,6 +415,48 @@ impl RemediationState {
     }
 }
 
+/// Result of one attempt to remove an eligibility, or of the re-read that
+/// proves it gone (`remediation_attempt.outcome`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    #[sea_orm(string_value = "removed")]
+    Removed,
+    #[sea_orm(string_value = "already_gone")]
+    AlreadyGone,
+    #[sea_orm(string_value = "error")]
+    Error,
+    #[sea_orm(string_value = "verified_gone")]
+    VerifiedGone,
+    #[sea_orm(string_value = "still_present")]
+    StillPresent,
+}
+
+impl AttemptOutcome {
+    /// The string stored in the database.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Removed => "removed",
+            Self::AlreadyGone => "already_gone",
+            Self::Error => "error",
+            Self::VerifiedGone => "verified_gone",
+            Self::StillPresent => "still_present",
+        }
+    }
+}
+
 /// Delivery state of an outbox message (`outbox_mail.state`).
 #[derive(
     Debug,
@@ -496,6 +538,7 @@ string_enum_text!(
     Channel,
     Recommendation,
     RemediationState,
+    AttemptOutcome,
     MailState,
     AccountRole,
 );
@@ -540,6 +583,7 @@ mod tests {
         check::<Channel>();
         check::<Recommendation>();
         check::<RemediationState>();
+        check::<AttemptOutcome>();
         check::<MailState>();
         check::<AccountRole>();
     }

@@ -47,6 +47,8 @@ pub enum Relation {
     Eligibility,
     #[sea_orm(has_many = "super::reviewer_token::Entity")]
     ReviewerToken,
+    #[sea_orm(has_many = "super::campaign_reviewer::Entity")]
+    CampaignReviewer,
     #[sea_orm(has_many = "super::outbox_mail::Entity")]
     OutboxMail,
 }
@@ -78,6 +80,12 @@ impl Related<super::eligibility::Entity> for Entity {
 impl Related<super::reviewer_token::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::ReviewerToken.def()
+    }
+}
+
+impl Related<super::campaign_reviewer::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::CampaignReviewer.def()
     }
 }
 

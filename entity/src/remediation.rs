@@ -51,6 +51,8 @@ pub enum Relation {
         fk_name = "fk_remediation_eligibility_id"
     )]
     Eligibility,
+    #[sea_orm(has_many = "super::remediation_attempt::Entity")]
+    Attempt,
 }
 
 impl Related<super::review_item::Entity> for Entity {
@@ -68,6 +70,12 @@ impl Related<super::campaign::Entity> for Entity {
 impl Related<super::eligibility::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Eligibility.def()
+    }
+}
+
+impl Related<super::remediation_attempt::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Attempt.def()
     }
 }
 

@@ -1,6 +1,6 @@
 //! `review_item`: One eligibility to be reviewed in a campaign, with the holder and role frozen at launch.
 
-use crate::enums::{PrincipalKind, Recommendation, Risk, Verdict};
+use crate::enums::{MadeBy, PrincipalKind, Recommendation, Risk, Verdict};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -32,9 +32,13 @@ pub struct Model {
     pub recommendation_reason: Option<String>,
     pub excluded: bool,
     pub escalated_at: Option<DateTimeUtc>,
+    /// The reviewer the item was escalated away from.
+    pub escalated_from_id: Option<i64>,
     /// The decision currently in force (`decision.id`; no foreign key, the decision table is created later).
     pub current_decision_id: Option<i64>,
     pub verdict: Option<Verdict>,
+    /// Whether the current verdict came from a person or the policy.
+    pub made_by: Option<MadeBy>,
     pub decided_at: Option<DateTimeUtc>,
     pub outcome: Option<String>,
     pub created_at: DateTimeUtc,
@@ -82,6 +86,14 @@ pub enum Relation {
         fk_name = "fk_review_item_reviewer_id"
     )]
     Reviewer,
+    #[sea_orm(
+        belongs_to = "super::principal::Entity",
+        from = "Column::EscalatedFromId",
+        to = "super::principal::Column::Id",
+        on_delete = "Restrict",
+        fk_name = "fk_review_item_escalated_from_id"
+    )]
+    EscalatedFrom,
     #[sea_orm(has_many = "super::decision::Entity")]
     Decision,
     #[sea_orm(has_one = "super::remediation::Entity")]

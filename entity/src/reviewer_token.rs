@@ -1,4 +1,5 @@
-//! `reviewer_token`: A reviewer's access token for one campaign.
+//! `reviewer_token`: A reviewer's access token for one campaign; each mail carries its own,
+//! so a reviewer may hold several for the same campaign.
 
 use sea_orm::entity::prelude::*;
 
@@ -13,8 +14,9 @@ pub struct Model {
     pub token_hash: String,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
-    pub signed_off_at: Option<DateTimeUtc>,
-    pub signed_off_addr: Option<String>,
+    /// The outbox mail that carried the token (`outbox_mail.id`; no foreign key).
+    pub mail_id: Option<i64>,
+    pub revoked_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -207,6 +207,7 @@ impl MigrationTrait for Migration {
                     .col(big_integer_null(Campaign::LaunchCursor))
                     .col(string_null(Campaign::LeaseOwner))
                     .col(timestamp_with_time_zone_null(Campaign::LeaseUntil))
+                    .col(text_null(Campaign::RailReason))
                     .col(string(Campaign::CreatedBy))
                     .col(timestamp_with_time_zone(Campaign::CreatedAt))
                     .col(timestamp_with_time_zone(Campaign::UpdatedAt))
@@ -359,8 +360,10 @@ impl MigrationTrait for Migration {
                     .col(text_null(ReviewItem::RecommendationReason))
                     .col(boolean(ReviewItem::Excluded).default(false))
                     .col(timestamp_with_time_zone_null(ReviewItem::EscalatedAt))
+                    .col(big_integer_null(ReviewItem::EscalatedFromId))
                     .col(big_integer_null(ReviewItem::CurrentDecisionId))
                     .col(string_len_null(ReviewItem::Verdict, ENUM_LEN))
+                    .col(string_len_null(ReviewItem::MadeBy, ENUM_LEN))
                     .col(timestamp_with_time_zone_null(ReviewItem::DecidedAt))
                     .col(string_null(ReviewItem::Outcome))
                     .col(timestamp_with_time_zone(ReviewItem::CreatedAt))
@@ -396,6 +399,13 @@ impl MigrationTrait for Migration {
                         ForeignKey::create()
                             .name("fk_review_item_reviewer_id")
                             .from(ReviewItem::Table, ReviewItem::ReviewerId)
+                            .to(Principal::Table, Principal::Id)
+                            .on_delete(ForeignKeyAction::Restrict),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_review_item_escalated_from_id")
+                            .from(ReviewItem::Table, ReviewItem::EscalatedFromId)
                             .to(Principal::Table, Principal::Id)
                             .on_delete(ForeignKeyAction::Restrict),
                     )
@@ -592,6 +602,40 @@ impl MigrationTrait for Migration {
             )
             .await?;
 
+        // remediation_attempt
+        manager
+            .create_table(
+                Table::create()
+                    .table(RemediationAttempt::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(RemediationAttempt::Id))
+                    .col(big_integer(RemediationAttempt::RemediationId))
+                    .col(integer(RemediationAttempt::Attempt))
+                    .col(timestamp_with_time_zone(RemediationAttempt::At))
+                    .col(string_len(RemediationAttempt::Outcome, ENUM_LEN))
+                    .col(text_null(RemediationAttempt::Receipt))
+                    .col(text_null(RemediationAttempt::Error))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_remediation_attempt_remediation_id")
+                            .from(RemediationAttempt::Table, RemediationAttempt::RemediationId)
+                            .to(Remediation::Table, Remediation::Id)
+                            .on_delete(ForeignKeyAction::Restrict),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_remediation_attempt_remediation_id")
+                    .table(RemediationAttempt::Table)
+                    .col(RemediationAttempt::RemediationId)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+
         // reviewer_token
         manager
             .create_table(
@@ -604,8 +648,8 @@ impl MigrationTrait for Migration {
                     .col(string(ReviewerToken::TokenHash))
                     .col(timestamp_with_time_zone(ReviewerToken::CreatedAt))
                     .col(timestamp_with_time_zone(ReviewerToken::ExpiresAt))
-                    .col(timestamp_with_time_zone_null(ReviewerToken::SignedOffAt))
-                    .col(string_null(ReviewerToken::SignedOffAddr))
+                    .col(big_integer_null(ReviewerToken::MailId))
+                    .col(timestamp_with_time_zone_null(ReviewerToken::RevokedAt))
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_reviewer_token_campaign_id")
@@ -637,10 +681,55 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
-                    .name("uq_reviewer_token_campaign_reviewer")
+                    .name("idx_reviewer_token_campaign_reviewer")
                     .table(ReviewerToken::Table)
                     .col(ReviewerToken::CampaignId)
                     .col(ReviewerToken::ReviewerId)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+
+        // campaign_reviewer
+        manager
+            .create_table(
+                Table::create()
+                    .table(CampaignReviewer::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(CampaignReviewer::Id))
+                    .col(big_integer(CampaignReviewer::CampaignId))
+                    .col(big_integer(CampaignReviewer::ReviewerId))
+                    .col(big_integer(CampaignReviewer::ItemsAssigned).default(0))
+                    .col(timestamp_with_time_zone_null(CampaignReviewer::SignedOffAt))
+                    .col(string_null(CampaignReviewer::SignedOffAddr))
+                    .col(timestamp_with_time_zone_null(
+                        CampaignReviewer::LastRemindedAt,
+                    ))
+                    .col(timestamp_with_time_zone(CampaignReviewer::CreatedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_campaign_reviewer_campaign_id")
+                            .from(CampaignReviewer::Table, CampaignReviewer::CampaignId)
+                            .to(Campaign::Table, Campaign::Id)
+                            .on_delete(ForeignKeyAction::Restrict),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_campaign_reviewer_reviewer_id")
+                            .from(CampaignReviewer::Table, CampaignReviewer::ReviewerId)
+                            .to(Principal::Table, Principal::Id)
+                            .on_delete(ForeignKeyAction::Restrict),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("uq_campaign_reviewer_campaign_reviewer")
+                    .table(CampaignReviewer::Table)
+                    .col(CampaignReviewer::CampaignId)
+                    .col(CampaignReviewer::ReviewerId)
                     .unique()
                     .if_not_exists()
                     .to_owned(),
@@ -795,11 +884,13 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // Reverse dependency order; indexes and foreign keys go with their tables.
-        let tables: [DynIden; 13] = [
+        let tables: [DynIden; 15] = [
             Account::Table.into_iden(),
             AuditEvent::Table.into_iden(),
             OutboxMail::Table.into_iden(),
+            CampaignReviewer::Table.into_iden(),
             ReviewerToken::Table.into_iden(),
+            RemediationAttempt::Table.into_iden(),
             Remediation::Table.into_iden(),
             Decision::Table.into_iden(),
             ReviewItem::Table.into_iden(),
@@ -898,6 +989,7 @@ enum Campaign {
     LaunchCursor,
     LeaseOwner,
     LeaseUntil,
+    RailReason,
     CreatedBy,
     CreatedAt,
     UpdatedAt,
@@ -949,8 +1041,10 @@ enum ReviewItem {
     RecommendationReason,
     Excluded,
     EscalatedAt,
+    EscalatedFromId,
     CurrentDecisionId,
     Verdict,
+    MadeBy,
     DecidedAt,
     Outcome,
     CreatedAt,
@@ -993,6 +1087,18 @@ enum Remediation {
 }
 
 #[derive(DeriveIden)]
+enum RemediationAttempt {
+    Table,
+    Id,
+    RemediationId,
+    Attempt,
+    At,
+    Outcome,
+    Receipt,
+    Error,
+}
+
+#[derive(DeriveIden)]
 enum ReviewerToken {
     Table,
     Id,
@@ -1001,8 +1107,21 @@ enum ReviewerToken {
     TokenHash,
     CreatedAt,
     ExpiresAt,
+    MailId,
+    RevokedAt,
+}
+
+#[derive(DeriveIden)]
+enum CampaignReviewer {
+    Table,
+    Id,
+    CampaignId,
+    ReviewerId,
+    ItemsAssigned,
     SignedOffAt,
     SignedOffAddr,
+    LastRemindedAt,
+    CreatedAt,
 }
 
 #[derive(DeriveIden)]

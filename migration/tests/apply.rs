@@ -1,4 +1,4 @@
-//! Applies the migrations on in-memory SQLite and, when `ATTEST_TEST_POSTGRES_URL`
+//! Applies the migrations on in-memory SQLite and, when `ATTEST_TEST_DATABASE_URL`
 //! is set, on a throw-away PostgreSQL database; then checks that every entity
 //! round-trips through the resulting schema.
 
@@ -11,7 +11,7 @@ use sea_orm::{
     ModelTrait, Set,
 };
 
-const TABLES: [&str; 13] = [
+const TABLES: [&str; 15] = [
     "source",
     "principal",
     "role",
@@ -21,7 +21,9 @@ const TABLES: [&str; 13] = [
     "review_item",
     "decision",
     "remediation",
+    "remediation_attempt",
     "reviewer_token",
+    "campaign_reviewer",
     "outbox_mail",
     "audit_event",
     "account",
@@ -148,6 +150,7 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
         launch_cursor: Set(None),
         lease_owner: Set(None),
         lease_until: Set(None),
+        rail_reason: Set(Some("first run of this definition".into())),
         created_by: Set("scheduler".into()),
         created_at: Set(now),
         updated_at: Set(now),
@@ -198,9 +201,11 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
         recommendation: Set(Recommendation::Revoke),
         recommendation_reason: Set(None),
         excluded: Set(false),
-        escalated_at: Set(None),
+        escalated_at: Set(Some(now)),
+        escalated_from_id: Set(Some(holder.id)),
         current_decision_id: Set(None),
         verdict: Set(None),
+        made_by: Set(None),
         decided_at: Set(None),
         outcome: Set(None),
         created_at: Set(now),
@@ -228,10 +233,11 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
     let mut item_am: review_item::ActiveModel = item.into();
     item_am.current_decision_id = Set(Some(dec.id));
     item_am.verdict = Set(Some(Verdict::Revoke));
+    item_am.made_by = Set(Some(MadeBy::Human));
     item_am.decided_at = Set(Some(now));
     let item = item_am.update(db).await?;
 
-    remediation::ActiveModel {
+    let rem = remediation::ActiveModel {
         item_id: Set(item.id),
         campaign_id: Set(camp.id),
         eligibility_id: Set(elig.id),
@@ -250,14 +256,63 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
     .insert(db)
     .await?;
 
-    reviewer_token::ActiveModel {
+    let removal = remediation_attempt::ActiveModel {
+        remediation_id: Set(rem.id),
+        attempt: Set(1),
+        at: Set(now),
+        outcome: Set(AttemptOutcome::Removed),
+        receipt: Set(Some("{\"request\":\"r-1\"}".into())),
+        error: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let reread = remediation_attempt::ActiveModel {
+        remediation_id: Set(rem.id),
+        attempt: Set(2),
+        at: Set(now),
+        outcome: Set(AttemptOutcome::StillPresent),
+        receipt: Set(None),
+        error: Set(Some("still listed".into())),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+
+    // Each mail carries its own token: two for the same reviewer and campaign.
+    let first_token = reviewer_token::ActiveModel {
         campaign_id: Set(camp.id),
         reviewer_id: Set(boss.id),
         token_hash: Set("ab".repeat(32)),
         created_at: Set(now),
         expires_at: Set(now),
-        signed_off_at: Set(None),
-        signed_off_addr: Set(None),
+        mail_id: Set(Some(1)),
+        revoked_at: Set(Some(now)),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let second_token = reviewer_token::ActiveModel {
+        campaign_id: Set(camp.id),
+        reviewer_id: Set(boss.id),
+        token_hash: Set("cd".repeat(32)),
+        created_at: Set(now),
+        expires_at: Set(now),
+        mail_id: Set(None),
+        revoked_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+
+    let signer = campaign_reviewer::ActiveModel {
+        campaign_id: Set(camp.id),
+        reviewer_id: Set(boss.id),
+        items_assigned: Set(1),
+        signed_off_at: Set(Some(now)),
+        signed_off_addr: Set(Some("127.0.0.1".into())),
+        last_reminded_at: Set(Some(now)),
+        created_at: Set(now),
         ..Default::default()
     }
     .insert(db)
@@ -330,7 +385,7 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
         .one(db)
         .await?
         .expect("principal");
-    assert_eq!(manager, Some(boss));
+    assert_eq!(manager.as_ref(), Some(&boss));
     let items = camp.find_related(review_item::Entity).all(db).await?;
     assert_eq!(items.len(), 1);
     let decisions = items[0].find_related(decision::Entity).all(db).await?;
@@ -339,6 +394,28 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
         remediation::Entity::find().all(db).await?[0].state,
         RemediationState::AwaitingConfirmation
     );
+    let got = campaign::Entity::find_by_id(camp.id)
+        .one(db)
+        .await?
+        .expect("campaign");
+    assert_eq!(got, camp);
+    let mut attempts = rem
+        .find_related(remediation_attempt::Entity)
+        .all(db)
+        .await?;
+    attempts.sort_by_key(|a| a.attempt);
+    assert_eq!(attempts, vec![removal, reread]);
+    let mut tokens = camp.find_related(reviewer_token::Entity).all(db).await?;
+    tokens.sort_by_key(|t| t.id);
+    assert_eq!(tokens, vec![first_token, second_token]);
+    let reviewers = camp.find_related(campaign_reviewer::Entity).all(db).await?;
+    assert_eq!(reviewers, vec![signer.clone()]);
+    let got = signer
+        .find_related(principal::Entity)
+        .one(db)
+        .await?
+        .expect("reviewer");
+    assert_eq!(got.id, boss.id);
 
     // Server-side defaults.
     db.execute_unprepared(&format!(
@@ -358,6 +435,27 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
         (extra.population, extra.items_created, extra.adhoc),
         (0, 0, false)
     );
+    assert_eq!(extra.rail_reason, None);
+    db.execute_unprepared(&format!(
+        "INSERT INTO campaign_reviewer (campaign_id, reviewer_id, created_at) \
+         SELECT {}, reviewer_id, created_at FROM campaign_reviewer WHERE id = {}",
+        extra.id, signer.id
+    ))
+    .await?;
+    let extra_reviewer = campaign_reviewer::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .find(|r| r.campaign_id == extra.id)
+        .expect("row");
+    assert_eq!(
+        (
+            extra_reviewer.items_assigned,
+            extra_reviewer.signed_off_at,
+            extra_reviewer.last_reminded_at
+        ),
+        (0, None, None)
+    );
 
     // Unique constraints hold.
     let dup = audit_event::ActiveModel {
@@ -374,10 +472,31 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
     .insert(db)
     .await;
     assert!(dup.is_err(), "audit chain fork must be rejected");
+    let dup = campaign_reviewer::ActiveModel {
+        campaign_id: Set(camp.id),
+        reviewer_id: Set(boss.id),
+        items_assigned: Set(0),
+        signed_off_at: Set(None),
+        signed_off_addr: Set(None),
+        last_reminded_at: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await;
+    assert!(
+        dup.is_err(),
+        "one campaign_reviewer row per reviewer and campaign"
+    );
 
     // Foreign keys are enforced (ON DELETE RESTRICT).
     let del = role::Entity::delete_by_id(role.id).exec(db).await;
     assert!(del.is_err(), "deleting a referenced role must fail");
+    let del = remediation::Entity::delete_by_id(rem.id).exec(db).await;
+    assert!(
+        del.is_err(),
+        "deleting a remediation with attempts must fail"
+    );
     Ok(())
 }
 
@@ -398,9 +517,16 @@ async fn applies_on_sqlite_twice() {
 
 #[tokio::test]
 async fn applies_on_postgres_twice() {
-    let Ok(url) = std::env::var("ATTEST_TEST_POSTGRES_URL") else {
-        eprintln!("ATTEST_TEST_POSTGRES_URL not set; skipping PostgreSQL");
-        return;
+    // Under CI PostgreSQL always runs beside the build; locally it is optional.
+    let url = match std::env::var("ATTEST_TEST_DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => url,
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            "postgres://postgres@127.0.0.1:5432/test".to_string()
+        }
+        _ => {
+            eprintln!("SKIPPED applies_on_postgres_twice: needs PostgreSQL (set ATTEST_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test)");
+            return;
+        }
     };
     let admin = Database::connect(&url).await.expect("connect admin");
     let nanos = std::time::SystemTime::now()
@@ -418,7 +544,7 @@ async fn applies_on_postgres_twice() {
             let query = last.split_once('?').map(|(_, q)| format!("?{q}"));
             format!("{base}/{name}{}", query.unwrap_or_default())
         }
-        None => panic!("ATTEST_TEST_POSTGRES_URL has no database path: {url}"),
+        None => panic!("ATTEST_TEST_DATABASE_URL has no database path: {url}"),
     };
     let db = Database::connect(&db_url).await.expect("connect test db");
     let outcome = tokio::spawn(async move {

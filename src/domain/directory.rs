@@ -1,8 +1,5 @@
 //! The organisation as attest sees it: people, privileged roles and who is eligible for what.
 
-use std::fmt;
-use std::str::FromStr;
-
 /// What kind of account a principal is. Break-glass accounts are reviewed but never auto-removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -19,39 +16,6 @@ pub enum Risk {
     High,
     Medium,
     Low,
-}
-
-macro_rules! string_enum {
-    ($ty:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
-        impl $ty {
-            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
-
-            /// The spelling used in files, the database and JSON.
-            pub fn as_str(self) -> &'static str {
-                match self { $($ty::$variant => $text),+ }
-            }
-        }
-
-        impl FromStr for $ty {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s.trim().to_ascii_lowercase().as_str() {
-                    $($text => Ok($ty::$variant),)+
-                    other => Err(format!(
-                        concat!("unknown ", $what, " \"{}\" (expected {})"),
-                        other,
-                        [$($text),+].join(", ")
-                    )),
-                }
-            }
-        }
-
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
 }
 
 string_enum!(PrincipalKind, "kind", { User => "user", Service => "service", BreakGlass => "break_glass" });

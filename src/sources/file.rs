@@ -108,15 +108,18 @@ fn read_csv(
     kind: ImportKind,
     sink: &mut impl FnMut(Result<Record, RowError>) -> bool,
 ) -> Result<(u64, Vec<String>), ReadError> {
-    let mut input = BufReader::with_capacity(64 * 1024, input);
-    // The csv crate reports a record that follows a CRLF at the line before it (its position
-    // points at the "\n"), so CRLF files need one added. Line ends are judged by the header's.
+    let mut input = BufReader::with_capacity(
+        64 * 1024,
+        TailReader {
+            inner: input,
+            last: 0,
+        },
+    );
     let head = input.fill_buf()?;
     let crlf = head
         .iter()
         .position(|b| *b == b'\n')
         .is_some_and(|i| i > 0 && head[i - 1] == b'\r');
-    let line_offset = u64::from(crlf);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -137,33 +140,64 @@ fn read_csv(
         .collect();
     let (positions, warnings) = map_header(&names, kind.columns())?;
 
+    // The csv crate skips blank lines silently and reports a record at the line where it
+    // started looking, and after a CRLF it has not yet counted the "\n". So a record's line is
+    // worked out from where it ended: the reader's line after it, less the line breaks inside
+    // its fields, less the one ending it (if the reader has consumed it). Whether the last
+    // record was ended by a line break is only known at the end of the file, hence one record
+    // of look-ahead.
     let mut count = 0;
-    let mut row = csv::ByteRecord::new();
-    loop {
-        match reader.read_byte_record(&mut row) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(csv_fatal(e)),
+    let mut current = csv::ByteRecord::new();
+    let mut next = csv::ByteRecord::new();
+    let mut has_current = reader.read_byte_record(&mut current).map_err(csv_fatal)?;
+    let mut current_end = reader.position().line();
+    while has_current {
+        let has_next = reader.read_byte_record(&mut next).map_err(csv_fatal)?;
+        let next_end = reader.position().line();
+        let ended_by_newline = !crlf && (has_next || reader.get_ref().get_ref().last == b'\n');
+        let breaks_inside = current.as_slice().iter().filter(|b| **b == b'\n').count() as u64;
+        let started = current.position().map_or(0, |p| p.line());
+        let line = started.max(current_end - breaks_inside - u64::from(ended_by_newline));
+        if !(current.len() == 1 && current.get(0).is_some_and(<[u8]>::is_empty)) {
+            count += 1;
+            let record = if current.len() != names.len() {
+                Err(RowError::new(
+                    line,
+                    None,
+                    format!(
+                        "has {} fields, the header has {}",
+                        current.len(),
+                        names.len()
+                    ),
+                ))
+            } else {
+                csv_record(&current, line, &positions, kind.columns())
+            };
+            if !sink(record) {
+                break;
+            }
         }
-        let line = row.position().map_or(0, |p| p.line()) + line_offset;
-        if row.len() == 1 && row.get(0).is_some_and(<[u8]>::is_empty) {
-            continue; // a blank line
-        }
-        count += 1;
-        let record = if row.len() != names.len() {
-            Err(RowError::new(
-                line,
-                None,
-                format!("has {} fields, the header has {}", row.len(), names.len()),
-            ))
-        } else {
-            csv_record(&row, line, &positions, kind.columns())
-        };
-        if !sink(record) {
-            break;
-        }
+        std::mem::swap(&mut current, &mut next);
+        current_end = next_end;
+        has_current = has_next;
     }
     Ok((count, warnings))
+}
+
+/// Remembers the last byte read, so the CSV reader can tell whether the file ends with a newline.
+struct TailReader<R> {
+    inner: R,
+    last: u8,
+}
+
+impl<R: Read> Read for TailReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.last = buf[n - 1];
+        }
+        Ok(n)
+    }
 }
 
 /// For each expected column, its position in the header; unknown columns become warnings and a
@@ -494,6 +528,26 @@ mod tests {
             vec!["unknown column \"extra\" ignored".to_string()]
         );
         assert_eq!(summary.sha256, hex::encode(Sha256::digest(csv.as_bytes())));
+    }
+
+    #[test]
+    fn csv_lines_survive_blank_lines_quoted_breaks_and_a_missing_final_newline() {
+        for (text, expected) in [
+            ("principal_id,role,scope\nu1,R,/\n\n\nu2,R,/", vec![2, 5]),
+            (
+                "principal_id,role,scope\r\n\r\nu1,R,/\r\n\"u\r\n2\",R,/\r\nu3,R,/\r\n",
+                vec![3, 4, 6],
+            ),
+            (
+                "principal_id,role,scope\nu1,R,\"/a\n/b\"\nu2,R,/\n",
+                vec![2, 4],
+            ),
+        ] {
+            let (rows, summary) = read("e.csv", text.as_bytes(), ImportKind::Eligibility);
+            summary.unwrap();
+            let lines: Vec<u64> = rows.iter().map(|r| r.as_ref().unwrap().line).collect();
+            assert_eq!(lines, expected, "{text:?}");
+        }
     }
 
     #[test]

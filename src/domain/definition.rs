@@ -1,0 +1,382 @@
+//! Campaign definitions as admins write them (TOML, design section 8), checked key by key.
+//! Checks that need the database (does this role exist?) are the engine's; everything that can
+//! be judged from the file alone is judged here.
+
+use super::closing::{OnNoResponse, Verdict};
+use super::directory::{PrincipalKind, Risk};
+use super::reviewers::Strategy;
+use super::schedule::LaunchSchedule;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The default share of a campaign's population that may be removed automatically for lack of
+/// an answer before an admin must confirm.
+pub const DEFAULT_MAX_AUTO_REMOVE_PERCENT: u32 = 50;
+/// The default inactivity after which attest recommends revoking.
+pub const DEFAULT_INACTIVE_DAYS: u32 = 90;
+
+/// A campaign definition, validated. Stored as JSON with each version and frozen into every
+/// campaign launched from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CampaignSpec {
+    pub name: String,
+    pub description: Option<String>,
+    pub owner: String,
+    pub schedule: String,
+    pub timezone: String,
+    pub duration_days: u32,
+    pub reviewers: Strategy,
+    pub named_reviewers: Vec<String>,
+    pub fallback_reviewer: Option<String>,
+    pub on_no_response: OnNoResponse,
+    pub reminders_days_before: Vec<u32>,
+    pub escalate_after_days: Option<u32>,
+    pub require_justification: Vec<Verdict>,
+    pub recommend_revoke_after_inactive_days: u32,
+    pub max_auto_remove_percent: u32,
+    pub scope: ScopeFilter,
+}
+
+/// Which eligibility a campaign reviews. An empty list means no restriction.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScopeFilter {
+    pub roles: Vec<String>,
+    pub risk: Vec<Risk>,
+    pub scopes: Vec<String>,
+    pub principal_kinds: Vec<PrincipalKind>,
+    /// Reviewed like everyone else, but never removed automatically.
+    pub exclude_principals: Vec<String>,
+}
+
+/// The file as written, before validation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    name: String,
+    description: Option<String>,
+    owner: String,
+    schedule: String,
+    #[serde(default = "utc")]
+    timezone: String,
+    duration_days: i64,
+    reviewers: String,
+    #[serde(default)]
+    named_reviewers: Vec<String>,
+    fallback_reviewer: Option<String>,
+    on_no_response: String,
+    #[serde(default)]
+    reminders_days_before: Vec<i64>,
+    escalate_after_days: Option<i64>,
+    #[serde(default)]
+    require_justification: Vec<String>,
+    recommend_revoke_after_inactive_days: Option<i64>,
+    max_auto_remove_percent: Option<i64>,
+    #[serde(default)]
+    scope: RawScope,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScope {
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    risk: Vec<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    principal_kinds: Vec<String>,
+    #[serde(default)]
+    exclude_principals: Vec<String>,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+/// One thing wrong with a definition: the key and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SpecError {
+    pub key: String,
+    pub reason: String,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.reason)
+    }
+}
+
+fn problem(key: &str, reason: impl Into<String>) -> SpecError {
+    SpecError {
+        key: key.to_string(),
+        reason: reason.into(),
+    }
+}
+
+impl CampaignSpec {
+    /// Parses and checks a definition file; every problem found is returned, each with its key.
+    pub fn from_toml(text: &str) -> Result<Self, Vec<SpecError>> {
+        let raw: RawSpec = toml::from_str(text).map_err(|e| {
+            let key = e.span().map_or_else(String::new, |span| {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                format!("line {line}")
+            });
+            vec![problem(
+                if key.is_empty() { "file" } else { &key },
+                e.message().to_string(),
+            )]
+        })?;
+        let mut errors = Vec::new();
+        let mut check = |ok: bool, key: &str, reason: &str| {
+            if !ok {
+                errors.push(problem(key, reason));
+            }
+        };
+        let name_ok = !raw.name.is_empty()
+            && raw
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        check(
+            name_ok,
+            "name",
+            "must be non-empty letters, digits, '-' or '_' (it is used on the command line)",
+        );
+        check(
+            !raw.owner.trim().is_empty(),
+            "owner",
+            "must name a principal",
+        );
+        check(
+            raw.duration_days >= 1,
+            "duration_days",
+            "must be at least 1",
+        );
+        check(
+            raw.duration_days <= 366,
+            "duration_days",
+            "must be at most 366",
+        );
+        let duration = raw.duration_days.max(1);
+        for d in &raw.reminders_days_before {
+            check(
+                *d >= 0 && *d < duration,
+                "reminders_days_before",
+                "each must be between 0 and duration_days - 1",
+            );
+        }
+        if let Some(d) = raw.escalate_after_days {
+            check(
+                d >= 1 && d < duration,
+                "escalate_after_days",
+                "must be between 1 and duration_days - 1",
+            );
+        }
+        if let Some(d) = raw.recommend_revoke_after_inactive_days {
+            check(
+                (1..=3650).contains(&d),
+                "recommend_revoke_after_inactive_days",
+                "must be between 1 and 3650",
+            );
+        }
+        if let Some(p) = raw.max_auto_remove_percent {
+            check(
+                (0..=100).contains(&p),
+                "max_auto_remove_percent",
+                "must be between 0 and 100",
+            );
+        }
+
+        let timezone = raw.timezone.parse::<chrono_tz::Tz>();
+        if timezone.is_err() {
+            errors.push(problem(
+                "timezone",
+                format!(
+                    "\"{}\" is not an IANA time zone (like Europe/Berlin)",
+                    raw.timezone
+                ),
+            ));
+        }
+        if let Err(e) = LaunchSchedule::parse(&raw.schedule, timezone.unwrap_or(chrono_tz::UTC)) {
+            errors.push(problem("schedule", e));
+        }
+        let reviewers = raw
+            .reviewers
+            .parse::<Strategy>()
+            .map_err(|e| errors.push(problem("reviewers", e)))
+            .ok();
+        if reviewers == Some(Strategy::Named) && raw.named_reviewers.is_empty() {
+            errors.push(problem(
+                "named_reviewers",
+                "reviewers = \"named\" needs at least one named reviewer",
+            ));
+        }
+        let on_no_response = raw
+            .on_no_response
+            .parse::<OnNoResponse>()
+            .map_err(|e| errors.push(problem("on_no_response", e)))
+            .ok();
+        let require_justification = parse_all(
+            &raw.require_justification,
+            "require_justification",
+            &mut errors,
+        );
+        let risk = parse_all(&raw.scope.risk, "scope.risk", &mut errors);
+        let principal_kinds = parse_all(
+            &raw.scope.principal_kinds,
+            "scope.principal_kinds",
+            &mut errors,
+        );
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let (Some(reviewers), Some(on_no_response)) = (reviewers, on_no_response) else {
+            return Err(errors);
+        };
+        let mut reminders: Vec<u32> = raw
+            .reminders_days_before
+            .iter()
+            .map(|d| *d as u32)
+            .collect();
+        reminders.sort_unstable_by(|a, b| b.cmp(a));
+        reminders.dedup();
+        Ok(Self {
+            name: raw.name,
+            description: raw.description,
+            owner: raw.owner,
+            schedule: raw.schedule.trim().to_string(),
+            timezone: raw.timezone,
+            duration_days: raw.duration_days as u32,
+            reviewers,
+            named_reviewers: raw.named_reviewers,
+            fallback_reviewer: raw.fallback_reviewer,
+            on_no_response,
+            reminders_days_before: reminders,
+            escalate_after_days: raw.escalate_after_days.map(|d| d as u32),
+            require_justification,
+            recommend_revoke_after_inactive_days: raw
+                .recommend_revoke_after_inactive_days
+                .map_or(DEFAULT_INACTIVE_DAYS, |d| d as u32),
+            max_auto_remove_percent: raw
+                .max_auto_remove_percent
+                .map_or(DEFAULT_MAX_AUTO_REMOVE_PERCENT, |p| p as u32),
+            scope: ScopeFilter {
+                roles: raw.scope.roles,
+                risk,
+                scopes: raw.scope.scopes,
+                principal_kinds,
+                exclude_principals: raw.scope.exclude_principals,
+            },
+        })
+    }
+
+    /// The schedule in the definition's time zone (both were checked at parse time).
+    pub fn launch_schedule(&self) -> Result<LaunchSchedule, String> {
+        let tz = self
+            .timezone
+            .parse::<chrono_tz::Tz>()
+            .map_err(|_| format!("bad timezone {}", self.timezone))?;
+        LaunchSchedule::parse(&self.schedule, tz)
+    }
+
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
+
+    /// Whether a decision of this kind needs a justification.
+    pub fn requires_justification(&self, verdict: Verdict) -> bool {
+        self.require_justification.contains(&verdict)
+    }
+
+    /// The people the definition names, with the key that names each; the engine checks they exist.
+    pub fn named_principals(&self) -> Vec<(&'static str, &str)> {
+        let mut named = vec![("owner", self.owner.as_str())];
+        named.extend(
+            self.fallback_reviewer
+                .as_deref()
+                .map(|f| ("fallback_reviewer", f)),
+        );
+        named.extend(
+            self.named_reviewers
+                .iter()
+                .map(|n| ("named_reviewers", n.as_str())),
+        );
+        named.extend(
+            self.scope
+                .exclude_principals
+                .iter()
+                .map(|e| ("scope.exclude_principals", e.as_str())),
+        );
+        named
+    }
+}
+
+fn parse_all<T: std::str::FromStr<Err = String>>(
+    words: &[String],
+    key: &str,
+    errors: &mut Vec<SpecError>,
+) -> Vec<T> {
+    words
+        .iter()
+        .filter_map(|w| w.parse().map_err(|e| errors.push(problem(key, e))).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"
+name = "high-risk-quarterly"
+owner = "u000"
+schedule = "quarterly"
+timezone = "Europe/Berlin"
+duration_days = 14
+reviewers = "manager"
+fallback_reviewer = "u000"
+on_no_response = "remove"
+reminders_days_before = [2, 7]
+escalate_after_days = 10
+require_justification = ["revoke"]
+recommend_revoke_after_inactive_days = 90
+
+[scope]
+risk = ["high"]
+"#;
+
+    #[test]
+    fn the_sample_definition_parses() {
+        let spec = CampaignSpec::from_toml(SAMPLE).unwrap();
+        assert_eq!(spec.reminders_days_before, vec![7, 2]);
+        assert_eq!(spec.scope.risk, vec![Risk::High]);
+        assert!(spec.requires_justification(Verdict::Revoke));
+        assert!(!spec.requires_justification(Verdict::Attest));
+        assert_eq!(spec.max_auto_remove_percent, 50);
+    }
+
+    #[test]
+    fn each_bad_key_is_named() {
+        let bad = SAMPLE
+            .replace("duration_days = 14", "duration_days = 0")
+            .replace("\"quarterly\"", "\"every tuesday\"")
+            .replace("\"remove\"", "\"delete\"")
+            .replace("\"Europe/Berlin\"", "\"Mars/Olympus\"");
+        let keys: Vec<String> = CampaignSpec::from_toml(&bad)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.key)
+            .collect();
+        for key in ["duration_days", "schedule", "on_no_response", "timezone"] {
+            assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_syntax_errors_name_the_line() {
+        let err = CampaignSpec::from_toml(&format!("{SAMPLE}\nfrequency = 3\n")).unwrap_err();
+        assert!(err[0].reason.contains("frequency"), "{err:?}");
+        let err = CampaignSpec::from_toml("name = \"x\"\nowner = \n").unwrap_err();
+        assert_eq!(err[0].key, "line 2");
+    }
+}

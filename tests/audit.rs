@@ -1,0 +1,186 @@
+//! Acceptance tests for `attest audit verify`: an intact log verifies; an edited, deleted or
+//! re-hashed event is found and named.
+
+mod common;
+
+use attest::domain::audit_chain::{event_hash, ChainBreak};
+use attest::engine::Engine;
+use common::{attest_cli, TestDb};
+use entity::audit_event;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+
+/// Three imports through the CLI: audit events #1, #2 and #3.
+fn three_imports(db: &TestDb) {
+    db.file(
+        "people.csv",
+        "id,name,email,manager_id\nu1,Zoë O'Brien,zoe@example.test,\nu2,Søren Ødegård,soren@example.test,u1\n",
+    );
+    db.file(
+        "roles.csv",
+        "name,owner_id,risk,description\nGlobal Administrator,u1,high,\"Full control, everything\"\n",
+    );
+    db.file(
+        "eligibility.csv",
+        "principal_id,role,scope,last_activated_at\nu2,Global Administrator,/,2026-10-01T10:00:00+02:00\n",
+    );
+    for (kind, file) in [
+        ("people", "people.csv"),
+        ("roles", "roles.csv"),
+        ("eligibility", "eligibility.csv"),
+    ] {
+        let (code, stdout, stderr) = attest_cli(db, &["import", kind, file]);
+        assert_eq!(code, 0, "import {kind}: {stdout}\n{stderr}");
+    }
+}
+
+async fn events(engine: &Engine) -> Vec<audit_event::Model> {
+    audit_event::Entity::find()
+        .order_by_asc(audit_event::Column::Seq)
+        .all(engine.store().conn())
+        .await
+        .expect("read audit events")
+}
+
+async fn execute(engine: &Engine, sql: &str) -> u64 {
+    engine
+        .store()
+        .conn()
+        .execute_unprepared(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .rows_affected()
+}
+
+/// `attest audit verify`: (exit code, stdout and stderr together).
+fn verify(db: &TestDb) -> (i32, String) {
+    let (code, stdout, stderr) = attest_cli(db, &["audit", "verify"]);
+    (code, format!("{stdout}{stderr}"))
+}
+
+#[tokio::test]
+async fn verify_passes_after_imports_and_names_an_edited_event() {
+    let db = TestDb::new().await;
+    let engine = db.engine().await;
+    three_imports(&db);
+
+    let logged = events(&engine).await;
+    assert_eq!(
+        logged
+            .iter()
+            .map(|e| (e.seq, e.action.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            (1, "import.people"),
+            (2, "import.roles"),
+            (3, "import.eligibility")
+        ]
+    );
+
+    let (code, output) = verify(&db);
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("audit log intact: 3 events"), "{output}");
+    assert_eq!(engine.verify_audit_log().await.expect("verify"), Ok(3));
+
+    let changed = execute(
+        &engine,
+        "UPDATE audit_event SET actor = 'mallory' WHERE seq = 2",
+    )
+    .await;
+    assert_eq!(changed, 1);
+
+    let (code, output) = verify(&db);
+    assert_ne!(code, 0, "a tampered log must not verify: {output}");
+    assert!(output.contains("event #2"), "must name event #2: {output}");
+    assert!(output.contains("altered"), "{output}");
+    assert!(!output.contains("intact"), "{output}");
+    assert_eq!(
+        engine.verify_audit_log().await.expect("verify"),
+        Err(ChainBreak::Altered { seq: 2 })
+    );
+}
+
+#[tokio::test]
+async fn verify_reports_a_deleted_event_as_missing() {
+    let db = TestDb::new().await;
+    let engine = db.engine().await;
+    three_imports(&db);
+    let (code, output) = verify(&db);
+    assert_eq!(code, 0, "{output}");
+
+    let deleted = execute(&engine, "DELETE FROM audit_event WHERE seq = 2").await;
+    assert_eq!(deleted, 1);
+
+    let (code, output) = verify(&db);
+    assert_ne!(code, 0, "a log with a hole must not verify: {output}");
+    assert!(
+        output.contains("event #2 is missing"),
+        "must say event #2 is missing: {output}"
+    );
+    assert_eq!(
+        engine.verify_audit_log().await.expect("verify"),
+        Err(ChainBreak::Gap {
+            expected: 2,
+            found: 3
+        })
+    );
+}
+
+/// Someone who edits an event and recomputes its hash still breaks the link to the next event.
+#[tokio::test]
+async fn verify_catches_an_edit_whose_hash_was_recomputed() {
+    let db = TestDb::new().await;
+    let engine = db.engine().await;
+    three_imports(&db);
+
+    let second = audit_event::Entity::find()
+        .filter(audit_event::Column::Seq.eq(2))
+        .one(engine.store().conn())
+        .await
+        .expect("read")
+        .expect("event #2");
+    let forged_details = r#"{"kind":"roles","rows":0}"#;
+    let forged_hash = event_hash(
+        second.seq,
+        second.at,
+        &second.actor,
+        &second.action,
+        second.target.as_deref(),
+        forged_details,
+        &second.prev_hash,
+    );
+    let changed = execute(
+        &engine,
+        &format!(
+            "UPDATE audit_event SET details = '{forged_details}', hash = '{forged_hash}' WHERE seq = 2"
+        ),
+    )
+    .await;
+    assert_eq!(changed, 1);
+
+    let (code, output) = verify(&db);
+    assert_ne!(code, 0, "{output}");
+    assert!(output.contains("event #3"), "{output}");
+    assert_eq!(
+        engine.verify_audit_log().await.expect("verify"),
+        Err(ChainBreak::Unlinked { seq: 3 })
+    );
+}
+
+/// A rejected import writes no audit event, so the log stays intact and gap-free.
+#[tokio::test]
+async fn a_rejected_import_leaves_the_log_intact() {
+    let db = TestDb::new().await;
+    let engine = db.engine().await;
+    three_imports(&db);
+    db.file(
+        "bad.csv",
+        "principal_id,role,scope\nu1,Global Administrator,/x\nu9,Global Administrator,/\n",
+    );
+    let (code, _, stderr) = attest_cli(&db, &["import", "eligibility", "bad.csv"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(events(&engine).await.len(), 3);
+
+    let (code, output) = verify(&db);
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("3 events"), "{output}");
+}
