@@ -1,5 +1,6 @@
 //! The `attest` command line: parses arguments, calls the engine, prints for people or `--json`.
 
+mod campaign;
 mod demo;
 mod output;
 
@@ -52,6 +53,16 @@ pub enum Command {
     /// reason) and the exit code is 2. Importing the same file again changes nothing.
     #[command(verbatim_doc_comment)]
     Import(ImportArgs),
+    /// Define, preview, launch, watch, close and cancel access review campaigns.
+    #[command(subcommand)]
+    Campaign(campaign::CampaignCommand),
+    /// Run the scheduler and workers: launches on schedule, reminders, escalations, closes at
+    /// the deadline, removals. Several instances may share one PostgreSQL database.
+    Serve {
+        /// Seconds between scheduler ticks.
+        #[arg(long, default_value_t = 30)]
+        tick: u64,
+    },
     /// Look at the eligibility attest knows about.
     #[command(subcommand)]
     Eligibility(EligibilityCommand),
@@ -201,6 +212,23 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     let config = Config::load(cli.config.as_deref()).map_err(|e| Failure::usage(e.to_string()))?;
     match cli.command {
         Command::Config => output::print_toml(&config.masked()),
+        Command::Campaign(command) => {
+            campaign::run(&engine(&config).await?, command, &cli_actor()).await
+        }
+        Command::Serve { tick } => {
+            let engine = engine(&config).await?;
+            tracing::info!(database = %crate::config::mask_url(&config.database_url), "attest serve: scheduler running every {tick} s; Ctrl-C stops");
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            crate::scheduler::run(
+                &engine,
+                std::time::Duration::from_secs(tick.max(1)),
+                shutdown,
+            )
+            .await;
+            Ok(())
+        }
         Command::Demo => demo::run(&engine(&config).await?, &cli_actor()).await,
         Command::Bench(args) => {
             let options = crate::bench::BenchOptions {

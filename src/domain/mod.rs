@@ -41,5 +41,7 @@ pub mod directory;
 pub mod lifecycle;
 pub mod recommendation;
 pub mod records;
+pub mod reminders;
+pub mod retry;
 pub mod reviewers;
 pub mod schedule;

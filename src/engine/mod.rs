@@ -2,26 +2,60 @@
 //! scheduler all come through here; nothing else writes state.
 
 pub mod audit;
+pub mod campaigns;
+pub mod close;
+pub mod decide;
+pub mod definitions;
 pub mod import;
+pub mod launch;
+pub mod remediate;
+pub mod remind;
 
 use crate::clock::Clock;
 use crate::domain::records::RowError;
+use crate::sources::builtin::BuiltinSource;
+use crate::sources::EligibilitySource;
 use crate::store::Store;
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::DbErr;
 use std::fmt;
 use std::sync::Arc;
 
-/// The application: a store and a clock.
+/// The application: a store, a clock and the eligibility source.
 #[derive(Clone)]
 pub struct Engine {
     store: Store,
     clock: Arc<dyn Clock>,
+    source: Arc<dyn EligibilitySource>,
+    /// Names this process in leases, so several instances can share one database.
+    instance: String,
 }
 
 impl Engine {
+    /// An engine on the built-in source.
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        let source = Arc::new(BuiltinSource::new(store.conn().clone()));
+        let instance = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+        Self {
+            store,
+            clock,
+            source,
+            instance,
+        }
+    }
+
+    /// The same engine removing through another source (tests use a failing one).
+    pub fn with_source(mut self, source: Arc<dyn EligibilitySource>) -> Self {
+        self.source = source;
+        self
+    }
+
+    pub fn source(&self) -> &dyn EligibilitySource {
+        self.source.as_ref()
+    }
+
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     pub fn store(&self) -> &Store {
@@ -63,14 +97,27 @@ pub enum EngineError {
     Db(#[from] DbErr),
     #[error("{0}")]
     Io(String),
+    /// The eligibility source failed; the work is retried.
+    #[error("eligibility source: {0}")]
+    Source(#[from] crate::sources::SourceError),
+    /// No such campaign, definition or item; exit code 2.
+    #[error("{0}")]
+    NotFound(String),
+    /// The caller may not do this (a reviewer deciding another's item); exit code 2.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl EngineError {
     /// The CLI's exit code: 2 for bad input, 1 for anything else.
     pub fn exit_code(&self) -> i32 {
         match self {
-            EngineError::Invalid(_) | EngineError::Rejected(_) | EngineError::Conflict(_) => 2,
-            EngineError::Db(_) | EngineError::Io(_) => 1,
+            EngineError::Invalid(_)
+            | EngineError::Rejected(_)
+            | EngineError::Conflict(_)
+            | EngineError::NotFound(_)
+            | EngineError::Forbidden(_) => 2,
+            EngineError::Db(_) | EngineError::Io(_) | EngineError::Source(_) => 1,
         }
     }
 }

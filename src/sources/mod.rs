@@ -1,4 +1,79 @@
-//! Where eligibility comes from. Files (CSV and JSON) are read here; LDAP and Microsoft Graph
-//! sources will sit beside them behind one trait once campaigns enumerate through it.
+//! Where eligibility comes from and where removals go. One trait, [`EligibilitySource`], that
+//! campaigns enumerate through at launch and remediation removes through at close. The built-in
+//! source is the database itself; files feed it through imports. LDAP and Microsoft Graph will
+//! be further implementations.
 
+pub mod builtin;
 pub mod file;
+
+use crate::domain::definition::ScopeFilter;
+use crate::domain::directory::{PrincipalKind, Risk};
+use chrono::{DateTime, Utc};
+
+/// One eligibility as a source reports it, with what a review item freezes about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceEligibility {
+    pub eligibility_id: i64,
+    pub principal_id: i64,
+    pub principal_external_id: String,
+    pub principal_name: String,
+    pub principal_email: Option<String>,
+    pub principal_kind: PrincipalKind,
+    pub role_id: i64,
+    pub role_name: String,
+    pub role_risk: Risk,
+    pub role_owner_id: Option<i64>,
+    pub scope: String,
+    pub since: Option<DateTime<Utc>>,
+    pub last_activated_at: Option<DateTime<Utc>>,
+}
+
+/// What to remove, and on whose behalf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovalTarget {
+    pub eligibility_id: i64,
+    pub principal_external_id: String,
+    pub role_name: String,
+    pub scope: String,
+    pub campaign_id: i64,
+}
+
+/// The source's answer to a removal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removal {
+    /// Removed now; the receipt identifies the change in the source.
+    Removed { receipt: String },
+    /// It was not there any more (removed by someone else); nothing to do.
+    AlreadyGone { receipt: String },
+}
+
+/// A source that could not be reached or refused; the removal is retried later.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct SourceError(pub String);
+
+/// Eligibility in, removals out.
+#[async_trait::async_trait]
+pub trait EligibilitySource: Send + Sync {
+    /// A name for receipts and evidence ("builtin", "graph:contoso", …).
+    fn name(&self) -> &str;
+
+    /// The next `limit` active eligibilities matching `filter` after `cursor` (in a stable
+    /// order), so a launch can read any population in batches and resume where it stopped.
+    async fn enumerate(
+        &self,
+        filter: &ScopeFilter,
+        cursor: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<SourceEligibility>, SourceError>;
+
+    /// Removes one eligibility. Removing one that is already gone is not an error.
+    async fn remove(
+        &self,
+        target: &RemovalTarget,
+        now: DateTime<Utc>,
+    ) -> Result<Removal, SourceError>;
+
+    /// Reads the eligibility back: is it still there? The proof that a removal took effect.
+    async fn is_present(&self, target: &RemovalTarget) -> Result<bool, SourceError>;
+}

@@ -409,3 +409,60 @@ pub async fn list_eligibility(
         })
         .collect()
 }
+
+/// Every principal as reviewer resolution sees it. Bounded by the number of people (not of
+/// eligibilities), which reviewer resolution needs at hand to walk manager chains.
+pub async fn people(
+    conn: &impl ConnectionTrait,
+) -> Result<HashMap<i64, crate::domain::reviewers::Person>, DbErr> {
+    let sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT id, manager_id, enabled, kind FROM principal",
+    );
+    let mut people = HashMap::new();
+    for row in conn.query_all_raw(sql.build()).await? {
+        let kind: String = row.try_get("", "kind")?;
+        people.insert(
+            row.try_get("", "id")?,
+            crate::domain::reviewers::Person {
+                manager_id: row.try_get("", "manager_id")?,
+                enabled: row.try_get("", "enabled")?,
+                kind: kind.parse().map_err(DbErr::Type)?,
+            },
+        );
+    }
+    Ok(people)
+}
+
+/// A principal's external id, name and email, by id.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PrincipalName {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+}
+
+pub async fn names_by_id(
+    conn: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<HashMap<i64, PrincipalName>, DbErr> {
+    let mut found = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(1000) {
+        let mut sql = Sql::new(
+            conn.get_database_backend(),
+            "SELECT id, external_id, display_name, email FROM principal WHERE id IN ",
+        );
+        sql.tuple(chunk.iter().map(|id| Value::from(*id)));
+        for row in conn.query_all_raw(sql.build()).await? {
+            found.insert(
+                row.try_get("", "id")?,
+                PrincipalName {
+                    id: row.try_get("", "external_id")?,
+                    name: row.try_get("", "display_name")?,
+                    email: row.try_get("", "email")?,
+                },
+            );
+        }
+    }
+    Ok(found)
+}

@@ -5,7 +5,11 @@
 //! sea-orm entities.
 
 pub mod audit;
+pub mod campaigns;
 pub mod directory;
+pub mod items;
+pub mod outbox;
+pub mod remediation;
 pub mod sql;
 
 use migration::{Migrator, MigratorTrait};

@@ -1,0 +1,302 @@
+//! `attest campaign …` and `attest serve`.
+
+use super::output::{self, say};
+use super::Failure;
+use crate::domain::lifecycle::CampaignState;
+use crate::engine::campaigns::CampaignView;
+use crate::engine::Engine;
+use clap::Subcommand;
+use std::path::PathBuf;
+
+#[derive(Debug, Subcommand)]
+pub enum CampaignCommand {
+    /// Validate and store a campaign definition (TOML); a changed file becomes a new version,
+    /// and running campaigns keep the version they started with.
+    Define {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List definitions with their schedule and next launch.
+    Definitions {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List campaigns, newest first.
+    List {
+        /// Only campaigns in this state (scheduled, launching, active, closing, remediating,
+        /// completed, cancelled).
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one campaign's state and progress.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show who would be reviewed and by whom, without creating anything.
+    Preview {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Launch a definition for the current period. A period launches once: a second launch
+    /// exits 2 naming the campaign that covers it, unless --adhoc starts an extra, off-cycle one.
+    Launch {
+        name: String,
+        #[arg(long)]
+        adhoc: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Close a campaign now: unanswered items are settled by its on_no_response policy and the
+    /// removals are planned (the scheduler of `attest serve` carries them out).
+    Close {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Release the automatic removals a safety rail held back for an admin's confirmation.
+    ConfirmRemovals { id: i64 },
+    /// Stop a campaign: no more decisions, and nothing (more) is removed.
+    Cancel { id: i64 },
+}
+
+pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Result<(), Failure> {
+    match command {
+        CampaignCommand::Define { file, json } => {
+            let report = engine.define(&file, actor).await?;
+            if json {
+                return output::print_json(&report);
+            }
+            let what = if report.changed {
+                "stored as"
+            } else {
+                "unchanged, still"
+            };
+            say!("{}: {what} version {}", report.name, report.version);
+            if let Some(next) = report.next_launch {
+                say!("  next launch: {}", next.to_rfc3339());
+            }
+            Ok(())
+        }
+        CampaignCommand::Definitions { json } => {
+            let definitions = engine.definitions().await?;
+            if json {
+                return output::print_json(&definitions);
+            }
+            say!(
+                "{:<28} {:>3} {:<14} {:<16} {:<26} {}",
+                "NAME",
+                "VER",
+                "SCHEDULE",
+                "TIMEZONE",
+                "NEXT LAUNCH",
+                "PERIOD"
+            );
+            for d in &definitions {
+                say!(
+                    "{:<28} {:>3} {:<14} {:<16} {:<26} {}",
+                    d.name,
+                    d.version,
+                    d.schedule,
+                    d.timezone,
+                    d.next_launch
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_else(|| "-".into()),
+                    d.next_period.as_deref().unwrap_or("-")
+                );
+            }
+            Ok(())
+        }
+        CampaignCommand::List { state, json } => {
+            let states: Vec<CampaignState> = match state {
+                Some(s) => vec![s.parse().map_err(Failure::usage)?],
+                None => vec![],
+            };
+            let campaigns = engine.campaigns(&states).await?;
+            if json {
+                return output::print_json(&campaigns);
+            }
+            say!(
+                "{:>5} {:<28} {:<10} {:<12} {:>8} {:>8} {:<20}",
+                "ID",
+                "DEFINITION",
+                "PERIOD",
+                "STATE",
+                "ITEMS",
+                "DECIDED",
+                "DEADLINE"
+            );
+            for c in &campaigns {
+                say!(
+                    "{:>5} {:<28} {:<10} {:<12} {:>8} {:>8} {:<20}",
+                    c.campaign.id,
+                    c.campaign.name,
+                    c.campaign.period,
+                    c.campaign.state.as_str(),
+                    c.counts.items,
+                    c.counts.decided,
+                    c.campaign
+                        .due_at
+                        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                        .unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        CampaignCommand::Show { id, json } => show(&engine.campaign(id).await?, json),
+        CampaignCommand::Preview { name, json } => {
+            let preview = engine.preview(&name).await?;
+            if json {
+                return output::print_json(&preview);
+            }
+            say!(
+                "{} (version {}), period {}",
+                preview.name,
+                preview.version,
+                preview.period
+            );
+            say!(
+                "  population: {} eligibilities, {} reviewers",
+                preview.population,
+                preview.reviewer_count
+            );
+            for (reason, n) in &preview.items_by_reason {
+                say!("  reviewed via {reason}: {n}");
+            }
+            say!(
+                "  flagged (no one but the owner may review): {}",
+                preview.flagged
+            );
+            say!(
+                "  recommended for revocation: {}",
+                preview.recommended_revoke
+            );
+            for e in &preview.excluded {
+                say!(
+                    "  excluded from automatic removal: {} ({} items)",
+                    e.principal,
+                    e.items
+                );
+            }
+            say!("  busiest reviewers:");
+            for r in preview.reviewers.iter().take(10) {
+                say!("    {:<12} {:<28} {:>6} items", r.id, r.name, r.items);
+            }
+            Ok(())
+        }
+        CampaignCommand::Launch { name, adhoc, json } => {
+            let progress = output::RowProgress::new("items");
+            let launched = engine.launch(&name, adhoc, actor, &progress).await;
+            progress.finish();
+            let view = engine.campaign(launched?.id).await?;
+            show(&view, json)
+        }
+        CampaignCommand::Close { id, json } => {
+            let closed = engine.close(id, actor).await?;
+            carry_out_removals(engine).await?;
+            show(&engine.campaign(closed.id).await?, json)
+        }
+        CampaignCommand::ConfirmRemovals { id } => {
+            let confirmed = engine.confirm_removals(id, actor).await?;
+            say!("campaign #{id}: {confirmed} removals confirmed");
+            carry_out_removals(engine).await?;
+            show(&engine.campaign(id).await?, false)
+        }
+        CampaignCommand::Cancel { id } => {
+            let cancelled = engine.cancel(id, actor).await?;
+            say!(
+                "campaign #{} cancelled; nothing more will be removed",
+                cancelled.id
+            );
+            Ok(())
+        }
+    }
+}
+
+fn show(view: &CampaignView, json: bool) -> Result<(), Failure> {
+    if json {
+        return output::print_json(view);
+    }
+    let c = &view.campaign;
+    let n = &view.counts;
+    let kind = if c.adhoc { " (ad hoc)" } else { "" };
+    say!(
+        "campaign #{}: {} v{} for {}{kind}",
+        c.id,
+        c.name,
+        c.version,
+        c.period
+    );
+    say!("  state:      {}", c.state);
+    if let Some(at) = c.launched_at {
+        say!("  launched:   {}", at.to_rfc3339());
+    }
+    if let Some(at) = c.due_at {
+        say!("  deadline:   {}", at.to_rfc3339());
+    }
+    say!(
+        "  items:      {} ({} reviewers), launched so far {}",
+        n.items,
+        n.reviewers,
+        c.items_created
+    );
+    say!(
+        "  decided:    {} by people ({} attested, {} revoked), {} undecided",
+        n.decided,
+        n.attested,
+        n.revoked,
+        n.undecided
+    );
+    say!(
+        "  by policy:  {} kept, {} removed; {} excluded and kept (flagged)",
+        n.kept_by_policy,
+        n.removed_by_policy,
+        n.excluded
+    );
+    say!("  flagged:    {}, escalated: {}", n.flagged, n.escalated);
+    say!(
+        "  removals:   {} pending, {} awaiting confirmation, {} removed, {} already gone, {} failed",
+        n.removals_pending,
+        n.removals_awaiting_confirmation,
+        n.removed,
+        n.already_gone,
+        n.removals_failed
+    );
+    if let Some(reason) = &c.rail_reason {
+        say!("  held back:  {reason}");
+        say!(
+            "              confirm with: attest campaign confirm-removals {}",
+            c.id
+        );
+    }
+    Ok(())
+}
+
+/// Carries out the removals that are due now, as `attest serve` would, so a close from the
+/// command line takes effect without a running server. Failed removals stay scheduled for retry.
+async fn carry_out_removals(engine: &Engine) -> Result<(), Failure> {
+    let progress = output::RowProgress::new("removals");
+    let mut handled = 0;
+    loop {
+        let step = engine.remediate_step().await;
+        match step {
+            Ok(0) => break,
+            Ok(n) => {
+                handled += n as u64;
+                crate::engine::Progress::update(&progress, handled);
+            }
+            Err(e) => {
+                progress.finish();
+                return Err(e.into());
+            }
+        }
+    }
+    progress.finish();
+    engine.complete_finished().await?;
+    Ok(())
+}

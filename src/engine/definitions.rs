@@ -1,0 +1,133 @@
+//! `attest campaign define FILE.toml` and `attest campaign definitions`: campaign definitions are
+//! versioned; a campaign keeps the version it launched with.
+
+use super::{Engine, EngineError};
+use crate::domain::definition::CampaignSpec;
+use crate::store::{self, campaigns, directory};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DefineReport {
+    pub name: String,
+    pub version: i32,
+    /// False when the file matches the newest stored version (nothing new was stored).
+    pub changed: bool,
+    pub next_launch: Option<DateTime<Utc>>,
+}
+
+/// A definition with its next scheduled launch.
+#[derive(Debug, Clone, Serialize)]
+pub struct DefinitionView {
+    pub name: String,
+    pub version: i32,
+    pub description: Option<String>,
+    pub schedule: String,
+    pub timezone: String,
+    pub duration_days: u32,
+    pub next_launch: Option<DateTime<Utc>>,
+    pub next_period: Option<String>,
+    pub defined_at: DateTime<Utc>,
+}
+
+impl Engine {
+    /// Validates and stores a definition file (a new version when it differs from the newest).
+    pub async fn define(&self, path: &Path, actor: &str) -> Result<DefineReport, EngineError> {
+        let file = path.display().to_string();
+        let body = std::fs::read_to_string(path)
+            .map_err(|e| EngineError::Invalid(format!("{file}: {e}")))?;
+        let spec = CampaignSpec::from_toml(&body).map_err(|errors| {
+            let lines: Vec<String> = errors.iter().map(|e| format!("  {file}: {e}")).collect();
+            EngineError::Invalid(format!(
+                "{file}: the definition is not valid:\n{}",
+                lines.join("\n")
+            ))
+        })?;
+        let now = self.now();
+        let txn = self.store().begin().await?;
+        let mut problems = Vec::new();
+        let named = spec.named_principals();
+        let ids: Vec<&str> = named.iter().map(|(_, id)| *id).collect();
+        let found = directory::principal_refs(&txn, &ids).await?;
+        for (key, id) in &named {
+            if !found.contains_key(*id) {
+                problems.push(format!("  {file}: {key}: unknown principal \"{id}\""));
+            }
+        }
+        let roles = directory::role_ids(&txn).await?;
+        for role in &spec.scope.roles {
+            if !roles.contains_key(role) {
+                problems.push(format!("  {file}: scope.roles: unknown role \"{role}\""));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(EngineError::Invalid(format!(
+                "{file}: the definition is not valid:\n{}",
+                problems.join("\n")
+            )));
+        }
+        let spec_json = serde_json::to_string(&spec).map_err(|e| EngineError::Io(e.to_string()))?;
+        let spec_hash = hex::encode(Sha256::digest(spec_json.as_bytes()));
+        let latest = campaigns::latest_definition(&txn, &spec.name).await?;
+        let (version, changed) = match &latest {
+            Some(latest) if latest.spec_hash == spec_hash => (latest.version, false),
+            Some(latest) => (latest.version + 1, true),
+            None => (1, true),
+        };
+        if changed {
+            let owner_id = found.get(&spec.owner).map(|p| p.id);
+            campaigns::insert_definition(
+                &txn, &spec, version, &body, &spec_json, &spec_hash, owner_id, actor, now,
+            )
+            .await?;
+        }
+        store::audit::append(
+            &txn,
+            now,
+            actor,
+            "definition.define",
+            Some(&spec.name),
+            &serde_json::json!({ "file": file, "version": version, "changed": changed, "spec_sha256": spec_hash }),
+        )
+        .await?;
+        txn.commit().await?;
+        let next_launch = spec.launch_schedule().ok().and_then(|s| s.next_after(now));
+        Ok(DefineReport {
+            name: spec.name,
+            version,
+            changed,
+            next_launch,
+        })
+    }
+
+    /// Every definition (newest version) with its next launch.
+    pub async fn definitions(&self) -> Result<Vec<DefinitionView>, EngineError> {
+        let now = self.now();
+        let conn = self.store().conn();
+        let mut views = Vec::new();
+        for d in campaigns::latest_definitions(conn).await? {
+            let schedule = d.spec.launch_schedule().ok();
+            let next_launch = schedule.as_ref().and_then(|s| s.next_after(now));
+            let defined_at = campaigns::first_defined_at(conn, &d.spec.name)
+                .await?
+                .unwrap_or(d.created_at);
+            views.push(DefinitionView {
+                next_period: schedule
+                    .as_ref()
+                    .zip(next_launch)
+                    .map(|(s, at)| s.period_of(at)),
+                name: d.spec.name,
+                version: d.version,
+                description: d.spec.description,
+                schedule: d.spec.schedule,
+                timezone: d.spec.timezone,
+                duration_days: d.spec.duration_days,
+                next_launch,
+                defined_at,
+            });
+        }
+        Ok(views)
+    }
+}

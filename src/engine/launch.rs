@@ -1,0 +1,434 @@
+//! `attest campaign launch` and the scheduler's launches: freeze the population in scope as
+//! review items, in batches, with a reviewer and a recommendation for each, then queue one
+//! invitation per reviewer. A launch is resumable: every batch commits with the cursor it
+//! reached, items are unique per campaign × eligibility and mails per idempotency key, so a
+//! crash and a restart finish it with nothing twice.
+
+use super::{Engine, EngineError, Progress};
+use crate::domain::definition::CampaignSpec;
+use crate::domain::directory::PrincipalKind;
+use crate::domain::lifecycle::CampaignState;
+use crate::domain::recommendation::{recommend, Recommendation};
+use crate::domain::reviewers::{ReviewerReason, ReviewerRules};
+use crate::store::campaigns::{self, CampaignRow, NewCampaign};
+use crate::store::items::{self, NewItem};
+use crate::store::outbox::{self, template};
+use crate::store::{self as st, directory};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Eligibilities read from the source per committed batch.
+const LAUNCH_BATCH: u64 = 1000;
+/// How long a launcher owns a launch before another instance may take it over.
+fn lease() -> Duration {
+    Duration::minutes(2)
+}
+
+/// The reviewer rules and exclusions of a spec, resolved to principal ids.
+struct Resolved {
+    rules: ReviewerRules,
+    excluded: HashSet<i64>,
+}
+
+impl Engine {
+    /// Launches the named definition for the current period (or an extra, off-cycle campaign
+    /// with `adhoc`). A second launch for a period that has a campaign is a conflict; one whose
+    /// launch was interrupted is resumed instead.
+    pub async fn launch(
+        &self,
+        name: &str,
+        adhoc: bool,
+        actor: &str,
+        progress: &dyn Progress,
+    ) -> Result<CampaignRow, EngineError> {
+        self.start_launch(name, adhoc, None, actor, progress).await
+    }
+
+    async fn start_launch(
+        &self,
+        name: &str,
+        adhoc: bool,
+        scheduled_for: Option<DateTime<Utc>>,
+        actor: &str,
+        progress: &dyn Progress,
+    ) -> Result<CampaignRow, EngineError> {
+        let conn = self.store().conn();
+        let definition = campaigns::latest_definition(conn, name)
+            .await?
+            .ok_or_else(|| {
+                EngineError::NotFound(format!(
+                    "no campaign definition named \"{name}\" (see attest campaign definitions)"
+                ))
+            })?;
+        let schedule = definition
+            .spec
+            .launch_schedule()
+            .map_err(EngineError::Invalid)?;
+        let now = self.now();
+        let period = schedule.period_of(scheduled_for.unwrap_or(now));
+        let launch_key = if adhoc {
+            format!("{period}/adhoc/{}", now.format("%Y%m%dT%H%M%S%.6f"))
+        } else {
+            period.clone()
+        };
+        let spec_json =
+            serde_json::to_string(&definition.spec).map_err(|e| EngineError::Io(e.to_string()))?;
+        let txn = self.store().begin().await?;
+        let inserted = campaigns::insert_campaign(
+            &txn,
+            &NewCampaign {
+                definition: &definition,
+                spec_json: &spec_json,
+                period: &period,
+                launch_key: &launch_key,
+                adhoc,
+                scheduled_for,
+                due_at: now + Duration::days(i64::from(definition.spec.duration_days)),
+                lease_owner: self.instance(),
+                lease_until: now + lease(),
+                actor,
+                now,
+            },
+        )
+        .await?;
+        let Some(id) = inserted else {
+            drop(txn);
+            let existing = campaigns::campaign_by_key(conn, name, &launch_key)
+                .await?
+                .ok_or_else(|| {
+                    EngineError::Conflict(format!(
+                        "{name}: a campaign for {period} is being created"
+                    ))
+                })?;
+            if existing.state == CampaignState::Launching {
+                return self.continue_launch(existing.id, progress).await;
+            }
+            return Err(EngineError::Conflict(format!(
+                "{name} already has campaign #{} for {period} (state {}); use --adhoc to start an extra, off-cycle campaign",
+                existing.id, existing.state
+            )));
+        };
+        st::audit::append(
+            &txn,
+            now,
+            actor,
+            "campaign.launch",
+            Some(&format!("campaign:{id}")),
+            &serde_json::json!({
+                "definition": name, "version": definition.version, "period": period,
+                "adhoc": adhoc, "scheduled_for": scheduled_for,
+            }),
+        )
+        .await?;
+        txn.commit().await?;
+        self.continue_launch(id, progress).await
+    }
+
+    /// Carries a launch on from where it stopped, if no other instance is at it.
+    pub async fn continue_launch(
+        &self,
+        id: i64,
+        progress: &dyn Progress,
+    ) -> Result<CampaignRow, EngineError> {
+        let conn = self.store().conn();
+        let now = self.now();
+        if campaigns::claim_launch(conn, id, self.instance(), now, now + lease()).await? {
+            let outcome = self.run_launch(id, progress).await;
+            if outcome.is_err() {
+                // Let a restart resume at once rather than wait for the lease to run out.
+                let _ = campaigns::release_launch(conn, id, self.instance()).await;
+            }
+            outcome?;
+        }
+        campaigns::campaign(conn, id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("no campaign #{id}")))
+    }
+
+    async fn resolve(&self, spec: &CampaignSpec) -> Result<Resolved, EngineError> {
+        let named = spec.named_principals();
+        let ids: Vec<&str> = named.iter().map(|(_, id)| *id).collect();
+        let refs = directory::principal_refs(self.store().conn(), &ids).await?;
+        let id_of = |external: &str| refs.get(external).map(|p| p.id);
+        let owner = id_of(&spec.owner).ok_or_else(|| {
+            EngineError::Invalid(format!(
+                "{}: the owner \"{}\" no longer exists",
+                spec.name, spec.owner
+            ))
+        })?;
+        Ok(Resolved {
+            rules: ReviewerRules {
+                strategy: spec.reviewers,
+                named: spec
+                    .named_reviewers
+                    .iter()
+                    .filter_map(|n| id_of(n))
+                    .collect(),
+                fallback: spec.fallback_reviewer.as_deref().and_then(id_of),
+                owner,
+            },
+            excluded: spec
+                .scope
+                .exclude_principals
+                .iter()
+                .filter_map(|e| id_of(e))
+                .collect(),
+        })
+    }
+
+    async fn run_launch(&self, id: i64, progress: &dyn Progress) -> Result<(), EngineError> {
+        let conn = self.store().conn();
+        let campaign = campaigns::campaign(conn, id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("no campaign #{id}")))?;
+        let spec = &campaign.spec;
+        let resolved = self.resolve(spec).await?;
+        let people = directory::people(conn).await?;
+        let mut cursor = campaign.launch_cursor;
+        let mut done = campaign.items_created as u64;
+        loop {
+            let batch = self
+                .source()
+                .enumerate(&spec.scope, cursor, LAUNCH_BATCH)
+                .await?;
+            let Some(last) = batch.last().map(|e| e.eligibility_id) else {
+                break;
+            };
+            let now = self.now();
+            let new_items: Vec<NewItem> = batch
+                .iter()
+                .map(|e| {
+                    let assignment =
+                        resolved
+                            .rules
+                            .resolve(&people, e.principal_id, e.role_owner_id);
+                    let (recommendation, why) = recommend(
+                        e.since,
+                        e.last_activated_at,
+                        spec.recommend_revoke_after_inactive_days,
+                        now,
+                    );
+                    NewItem {
+                        eligibility: e,
+                        reviewer_id: assignment.reviewer,
+                        reviewer_reason: assignment.reason,
+                        flag: assignment.flag,
+                        recommendation,
+                        recommendation_reason: why,
+                        excluded: e.principal_kind == PrincipalKind::BreakGlass
+                            || resolved.excluded.contains(&e.principal_id),
+                    }
+                })
+                .collect();
+            let txn = self.store().begin().await?;
+            if !campaigns::claim_launch(&txn, id, self.instance(), now, now + lease()).await? {
+                return Err(EngineError::Conflict(format!(
+                    "campaign #{id}: another instance took over the launch"
+                )));
+            }
+            let added = items::insert_items(&txn, id, &new_items, now).await?;
+            campaigns::advance_launch(&txn, id, last, added, now).await?;
+            txn.commit().await?;
+            cursor = Some(last);
+            done += added;
+            progress.update(done);
+        }
+        self.finish_launch(id).await
+    }
+
+    async fn finish_launch(&self, id: i64) -> Result<(), EngineError> {
+        let now = self.now();
+        let txn = self.store().begin().await?;
+        let loads = items::reviewer_loads(&txn, id).await?;
+        items::upsert_campaign_reviewers(&txn, id, &loads, now).await?;
+        let invitations =
+            outbox::queue_for_reviewers(&txn, id, template::INVITATION, None, false, now).await?;
+        let population: i64 = loads.iter().map(|(_, n)| n).sum();
+        if !campaigns::finish_launch(&txn, id, population, now).await? {
+            return Ok(()); // cancelled meanwhile: leave it as it is
+        }
+        st::audit::append(
+            &txn,
+            now,
+            "engine",
+            "campaign.launched",
+            Some(&format!("campaign:{id}")),
+            &serde_json::json!({ "population": population, "reviewers": loads.len(), "invitations_queued": invitations }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// What a launch of `name` would create, without creating anything.
+    pub async fn preview(&self, name: &str) -> Result<Preview, EngineError> {
+        let conn = self.store().conn();
+        let definition = campaigns::latest_definition(conn, name)
+            .await?
+            .ok_or_else(|| {
+                EngineError::NotFound(format!("no campaign definition named \"{name}\""))
+            })?;
+        let spec = &definition.spec;
+        let schedule = spec.launch_schedule().map_err(EngineError::Invalid)?;
+        let resolved = self.resolve(spec).await?;
+        let people = directory::people(conn).await?;
+        let now = self.now();
+        let mut loads: HashMap<i64, u64> = HashMap::new();
+        let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
+        let mut excluded = BTreeMap::new();
+        let (mut population, mut flagged, mut recommended_revoke) = (0u64, 0u64, 0u64);
+        let mut cursor = None;
+        loop {
+            let batch = self
+                .source()
+                .enumerate(&spec.scope, cursor, LAUNCH_BATCH)
+                .await?;
+            let Some(last) = batch.last().map(|e| e.eligibility_id) else {
+                break;
+            };
+            cursor = Some(last);
+            for e in &batch {
+                population += 1;
+                let a = resolved
+                    .rules
+                    .resolve(&people, e.principal_id, e.role_owner_id);
+                *loads.entry(a.reviewer).or_default() += 1;
+                *by_reason.entry(a.reason.as_str().to_string()).or_default() += 1;
+                flagged += u64::from(a.flag.is_some());
+                let (rec, _) = recommend(
+                    e.since,
+                    e.last_activated_at,
+                    spec.recommend_revoke_after_inactive_days,
+                    now,
+                );
+                recommended_revoke += u64::from(rec == Recommendation::Revoke);
+                if e.principal_kind == PrincipalKind::BreakGlass
+                    || resolved.excluded.contains(&e.principal_id)
+                {
+                    *excluded
+                        .entry(e.principal_external_id.clone())
+                        .or_insert(0u64) += 1;
+                }
+            }
+        }
+        let ids: Vec<i64> = loads.keys().copied().collect();
+        let names = directory::names_by_id(conn, &ids).await?;
+        let mut reviewers: Vec<ReviewerLoad> = loads
+            .into_iter()
+            .map(|(id, items)| {
+                let n = names.get(&id);
+                ReviewerLoad {
+                    id: n.map_or_else(|| id.to_string(), |n| n.id.clone()),
+                    name: n.map(|n| n.name.clone()).unwrap_or_default(),
+                    items,
+                }
+            })
+            .collect();
+        reviewers.sort_by(|a, b| b.items.cmp(&a.items).then_with(|| a.id.cmp(&b.id)));
+        Ok(Preview {
+            name: name.to_string(),
+            version: definition.version,
+            period: schedule.period_of(now),
+            population,
+            reviewer_count: reviewers.len(),
+            items_by_reason: by_reason,
+            fallback_items: 0,
+            flagged,
+            recommended_revoke,
+            excluded: excluded
+                .into_iter()
+                .map(|(principal, items)| ExcludedPrincipal { principal, items })
+                .collect(),
+            reviewers,
+        }
+        .with_fallback_count())
+    }
+
+    /// The scheduler's launches: each definition whose schedule has come due since it was
+    /// defined, once for the latest due period (a scheduler that was down launches on start-up,
+    /// once). Returns the campaigns it launched or resumed.
+    pub async fn launch_due(
+        &self,
+        progress: &dyn Progress,
+    ) -> Result<Vec<CampaignRow>, EngineError> {
+        let conn = self.store().conn();
+        let now = self.now();
+        let mut launched = Vec::new();
+        for definition in campaigns::latest_definitions(conn).await? {
+            let name = definition.spec.name.clone();
+            let Ok(schedule) = definition.spec.launch_schedule() else {
+                continue;
+            };
+            let since = campaigns::first_defined_at(conn, &name)
+                .await?
+                .unwrap_or(definition.created_at);
+            let Some(due) = schedule.due(since, now) else {
+                continue;
+            };
+            if campaigns::campaign_by_key(conn, &name, &schedule.period_of(due))
+                .await?
+                .is_some()
+            {
+                continue;
+            }
+            match self
+                .start_launch(&name, false, Some(due), "scheduler", progress)
+                .await
+            {
+                Ok(campaign) => launched.push(campaign),
+                // Another instance launched this period first.
+                Err(EngineError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        for campaign in campaigns::campaigns(conn, &[CampaignState::Launching]).await? {
+            launched.push(self.continue_launch(campaign.id, progress).await?);
+        }
+        Ok(launched)
+    }
+}
+
+/// What `attest campaign preview` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    pub name: String,
+    pub version: i32,
+    pub period: String,
+    pub population: u64,
+    pub reviewer_count: usize,
+    /// Items per way their reviewer was found (manager, manager_chain, role_owner, named, fallback, owner).
+    pub items_by_reason: BTreeMap<String, u64>,
+    /// Items whose only possible reviewer is the fallback.
+    pub fallback_items: u64,
+    /// Items no one regular may review: they go to the owner, flagged.
+    pub flagged: u64,
+    pub recommended_revoke: u64,
+    /// Principals reviewed but never removed automatically (break-glass, listed exclusions).
+    pub excluded: Vec<ExcludedPrincipal>,
+    pub reviewers: Vec<ReviewerLoad>,
+}
+
+impl Preview {
+    fn with_fallback_count(mut self) -> Self {
+        self.fallback_items = self
+            .items_by_reason
+            .get(ReviewerReason::Fallback.as_str())
+            .copied()
+            .unwrap_or(0);
+        self
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewerLoad {
+    pub id: String,
+    pub name: String,
+    pub items: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExcludedPrincipal {
+    pub principal: String,
+    pub items: u64,
+}

@@ -1,0 +1,127 @@
+//! Reminders and escalations of active campaigns: one digest per reviewer with undecided items
+//! (never one per item, never to someone who has finished or signed off), and after
+//! `escalate_after_days` the undecided items move to the fallback reviewer.
+
+use super::{Engine, EngineError};
+use crate::domain::lifecycle::CampaignState;
+use crate::domain::reminders::{due_reminder, escalation_due};
+use crate::store::campaigns::{self, CampaignRow};
+use crate::store::items;
+use crate::store::outbox::{self, template};
+use crate::store::sql::Sql;
+use crate::store::{self as st, directory};
+use sea_orm::ConnectionTrait;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct RemindReport {
+    pub reminders: u64,
+    pub escalated_items: u64,
+}
+
+impl Engine {
+    /// Sends the reminders and escalations due now across active campaigns.
+    pub async fn remind_step(&self) -> Result<RemindReport, EngineError> {
+        let mut report = RemindReport::default();
+        for campaign in campaigns::campaigns(self.store().conn(), &[CampaignState::Active]).await? {
+            report.reminders += self.remind(&campaign).await?;
+            report.escalated_items += self.escalate(&campaign).await?;
+        }
+        Ok(report)
+    }
+
+    async fn remind(&self, campaign: &CampaignRow) -> Result<u64, EngineError> {
+        let now = self.now();
+        let Some(due_at) = campaign.due_at else {
+            return Ok(0);
+        };
+        let Some(days) = due_reminder(&campaign.spec.reminders_days_before, due_at, now) else {
+            return Ok(0);
+        };
+        let txn = self.store().begin().await?;
+        let queued = outbox::queue_for_reviewers(
+            &txn,
+            campaign.id,
+            template::REMINDER,
+            Some(&format!("{days}d")),
+            true,
+            now,
+        )
+        .await?;
+        if queued > 0 {
+            st::audit::append(
+                &txn,
+                now,
+                "scheduler",
+                "campaign.remind",
+                Some(&format!("campaign:{}", campaign.id)),
+                &serde_json::json!({ "days_before_deadline": days, "reminders": queued }),
+            )
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(queued)
+    }
+
+    async fn escalate(&self, campaign: &CampaignRow) -> Result<u64, EngineError> {
+        let now = self.now();
+        let Some(launched_at) = campaign.launched_at else {
+            return Ok(0);
+        };
+        if !escalation_due(launched_at, campaign.spec.escalate_after_days, now) {
+            return Ok(0);
+        }
+        let Some(fallback) = campaign.spec.fallback_reviewer.as_deref() else {
+            return Ok(0);
+        };
+        let conn = self.store().conn();
+        let Some(fallback) = directory::principal_refs(conn, &[fallback])
+            .await?
+            .get(fallback)
+            .map(|p| p.id)
+        else {
+            return Ok(0);
+        };
+        let txn = self.store().begin().await?;
+        // The fallback never receives an item they hold themselves; those stay where they are.
+        let mut sql = Sql::new(
+            txn.get_database_backend(),
+            "UPDATE review_item SET escalated_from_id = reviewer_id, reviewer_id = ",
+        );
+        sql.bind(fallback)
+            .push(", escalated_at = ")
+            .bind(now)
+            .push(" WHERE verdict IS NULL AND escalated_at IS NULL AND reviewer_id <> ")
+            .bind(fallback)
+            .push(" AND principal_id <> ")
+            .bind(fallback)
+            .push(" AND campaign_id = ")
+            .bind(campaign.id);
+        let moved = txn.execute_raw(sql.build()).await?.rows_affected();
+        if moved > 0 {
+            let loads = items::reviewer_loads(&txn, campaign.id).await?;
+            items::upsert_campaign_reviewers(&txn, campaign.id, &loads, now).await?;
+            outbox::queue_to_principal(
+                &txn,
+                &format!("{}/{}/{fallback}", template::ESCALATION, campaign.id),
+                Some(campaign.id),
+                fallback,
+                template::ESCALATION,
+                &serde_json::json!({ "items": moved }),
+                now,
+            )
+            .await?;
+            st::audit::append(
+                &txn,
+                now,
+                "scheduler",
+                "campaign.escalate",
+                Some(&format!("campaign:{}", campaign.id)),
+                &serde_json::json!({ "items": moved, "to": fallback }),
+            )
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(moved)
+    }
+}

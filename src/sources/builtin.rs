@@ -1,0 +1,185 @@
+//! The built-in source: the database is the source of truth; removing an eligibility marks it
+//! removed, naming the campaign.
+
+use super::{EligibilitySource, Removal, RemovalTarget, SourceEligibility, SourceError};
+use crate::domain::definition::ScopeFilter;
+use crate::store::sql::Sql;
+use chrono::{DateTime, SecondsFormat, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryResult, Value};
+
+pub struct BuiltinSource {
+    db: DatabaseConnection,
+}
+
+impl BuiltinSource {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+fn source_error(e: DbErr) -> SourceError {
+    SourceError(format!("database: {e}"))
+}
+
+/// Appends `AND column IN (…)` when `values` restricts anything.
+fn restrict(sql: &mut Sql, column: &str, values: impl IntoIterator<Item = Value>) {
+    let values: Vec<Value> = values.into_iter().collect();
+    if !values.is_empty() {
+        sql.push(&format!(" AND {column} IN "));
+        sql.tuple(values);
+    }
+}
+
+fn eligibility_from_row(row: &QueryResult) -> Result<SourceEligibility, DbErr> {
+    fn parse<T: std::str::FromStr<Err = String>>(column: &str, text: String) -> Result<T, DbErr> {
+        text.parse()
+            .map_err(|e: String| DbErr::Type(format!("{column}: {e}")))
+    }
+    Ok(SourceEligibility {
+        eligibility_id: row.try_get("", "id")?,
+        principal_id: row.try_get("", "principal_id")?,
+        principal_external_id: row.try_get("", "external_id")?,
+        principal_name: row.try_get("", "display_name")?,
+        principal_email: row.try_get("", "email")?,
+        principal_kind: parse("kind", row.try_get("", "kind")?)?,
+        role_id: row.try_get("", "role_id")?,
+        role_name: row.try_get("", "role_name")?,
+        role_risk: parse("risk", row.try_get("", "risk")?)?,
+        role_owner_id: row.try_get("", "owner_id")?,
+        scope: row.try_get("", "scope")?,
+        since: row.try_get("", "start_at")?,
+        last_activated_at: row.try_get("", "last_activated_at")?,
+    })
+}
+
+#[async_trait::async_trait]
+impl EligibilitySource for BuiltinSource {
+    fn name(&self) -> &str {
+        "builtin"
+    }
+
+    async fn enumerate(
+        &self,
+        filter: &ScopeFilter,
+        cursor: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<SourceEligibility>, SourceError> {
+        let mut sql = Sql::new(
+            self.db.get_database_backend(),
+            "SELECT e.id, e.principal_id, p.external_id, p.display_name, p.email, p.kind, e.role_id, \
+             r.name AS role_name, r.risk, r.owner_id, e.scope, e.start_at, e.last_activated_at \
+             FROM eligibility e JOIN principal p ON p.id = e.principal_id JOIN \"role\" r ON r.id = e.role_id \
+             WHERE e.status = 'active' AND e.id > ",
+        );
+        sql.bind(cursor.unwrap_or(0));
+        restrict(
+            &mut sql,
+            "r.name",
+            filter.roles.iter().map(|r| Value::from(r.as_str())),
+        );
+        restrict(
+            &mut sql,
+            "r.risk",
+            filter.risk.iter().map(|r| Value::from(r.as_str())),
+        );
+        restrict(
+            &mut sql,
+            "p.kind",
+            filter
+                .principal_kinds
+                .iter()
+                .map(|k| Value::from(k.as_str())),
+        );
+        if !filter.scopes.is_empty() {
+            // A scope covers itself and everything below it.
+            sql.push(" AND (");
+            for (i, scope) in filter.scopes.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" OR ");
+                }
+                let below = format!("{}/%", scope.trim_end_matches('/'));
+                sql.push("e.scope = ")
+                    .bind(scope.as_str())
+                    .push(" OR e.scope LIKE ")
+                    .bind(below);
+            }
+            sql.push(")");
+        }
+        sql.push(" ORDER BY e.id LIMIT ").bind(limit as i64);
+        let rows = self
+            .db
+            .query_all_raw(sql.build())
+            .await
+            .map_err(source_error)?;
+        rows.iter()
+            .map(eligibility_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(source_error)
+    }
+
+    async fn remove(
+        &self,
+        target: &RemovalTarget,
+        now: DateTime<Utc>,
+    ) -> Result<Removal, SourceError> {
+        let mut sql = Sql::new(
+            self.db.get_database_backend(),
+            "UPDATE eligibility SET status = 'removed', removed_at = ",
+        );
+        sql.bind(now)
+            .push(", removed_by_campaign_id = ")
+            .bind(target.campaign_id)
+            .push(", removal_reason = ")
+            .bind(format!("access review campaign #{}", target.campaign_id))
+            .push(", removal_receipt = ")
+            .bind(receipt(target, now))
+            .push(", updated_at = ")
+            .bind(now)
+            .push(" WHERE id = ")
+            .bind(target.eligibility_id)
+            .push(" AND status = 'active'");
+        let changed = self
+            .db
+            .execute_raw(sql.build())
+            .await
+            .map_err(source_error)?
+            .rows_affected();
+        Ok(if changed == 1 {
+            Removal::Removed {
+                receipt: receipt(target, now),
+            }
+        } else {
+            Removal::AlreadyGone {
+                receipt: format!("builtin:eligibility/{}:not-active", target.eligibility_id),
+            }
+        })
+    }
+
+    async fn is_present(&self, target: &RemovalTarget) -> Result<bool, SourceError> {
+        let mut sql = Sql::new(
+            self.db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM eligibility WHERE status = 'active' AND id = ",
+        );
+        sql.bind(target.eligibility_id);
+        let row = self
+            .db
+            .query_one_raw(sql.build())
+            .await
+            .map_err(source_error)?;
+        let n: i64 = match row {
+            Some(row) => row.try_get("", "n").map_err(source_error)?,
+            None => 0,
+        };
+        Ok(n > 0)
+    }
+}
+
+/// What the built-in source writes as proof of a removal.
+fn receipt(target: &RemovalTarget, now: DateTime<Utc>) -> String {
+    format!(
+        "builtin:eligibility/{}:removed-by-campaign/{}@{}",
+        target.eligibility_id,
+        target.campaign_id,
+        now.to_rfc3339_opts(SecondsFormat::Micros, true)
+    )
+}

@@ -1,0 +1,360 @@
+//! Review items and decisions: frozen at launch in batches, decided append-only, settled at close
+//! with set-based statements (a close must handle a million items in seconds).
+
+use super::sql::Sql;
+use crate::domain::closing::{MadeBy, Outcome, Verdict};
+use crate::domain::recommendation::Recommendation;
+use crate::domain::reviewers::ReviewerReason;
+use crate::sources::SourceEligibility;
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbErr, Value};
+
+/// One review item to insert at launch.
+#[derive(Debug, Clone)]
+pub struct NewItem<'a> {
+    pub eligibility: &'a SourceEligibility,
+    pub reviewer_id: i64,
+    pub reviewer_reason: ReviewerReason,
+    pub flag: Option<String>,
+    pub recommendation: Recommendation,
+    pub recommendation_reason: String,
+    pub excluded: bool,
+}
+
+/// Inserts a batch of items; an item already there (a resumed launch) is left alone.
+/// Returns how many were new.
+pub async fn insert_items(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+    items: &[NewItem<'_>],
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    if items.is_empty() {
+        return Ok(0);
+    }
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "INSERT INTO review_item (campaign_id, eligibility_id, principal_id, role_id, scope, holder_external_id, \
+         holder_name, holder_email, holder_kind, role_name, role_risk, since, last_activated_at, reviewer_id, \
+         reviewer_reason, flagged, flag_reason, recommendation, recommendation_reason, excluded, created_at) VALUES ",
+    );
+    sql.rows(items.iter().map(|i| {
+        let e = i.eligibility;
+        [
+            campaign_id.into(),
+            e.eligibility_id.into(),
+            e.principal_id.into(),
+            e.role_id.into(),
+            e.scope.as_str().into(),
+            e.principal_external_id.as_str().into(),
+            e.principal_name.as_str().into(),
+            e.principal_email.clone().into(),
+            e.principal_kind.as_str().into(),
+            e.role_name.as_str().into(),
+            e.role_risk.as_str().into(),
+            e.since.into(),
+            e.last_activated_at.into(),
+            i.reviewer_id.into(),
+            i.reviewer_reason.as_str().into(),
+            (i.flag.is_some() || i.excluded).into(),
+            i.flag
+                .clone()
+                .or_else(|| i.excluded.then(|| EXCLUDED_FLAG.to_string()))
+                .into(),
+            i.recommendation.as_str().into(),
+            i.recommendation_reason.as_str().into(),
+            i.excluded.into(),
+            now.into(),
+        ]
+    }));
+    sql.push(" ON CONFLICT (campaign_id, eligibility_id) DO NOTHING");
+    Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+}
+
+/// Why an excluded item is flagged.
+pub const EXCLUDED_FLAG: &str =
+    "excluded from automatic removal (break-glass account or listed exclusion)";
+
+/// Each reviewer of a campaign and how many items they hold.
+pub async fn reviewer_loads(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+) -> Result<Vec<(i64, i64)>, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT reviewer_id, COUNT(*) AS n FROM review_item WHERE campaign_id = ",
+    );
+    sql.bind(campaign_id)
+        .push(" GROUP BY reviewer_id ORDER BY reviewer_id");
+    conn.query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("", "reviewer_id")?, row.try_get("", "n")?)))
+        .collect()
+}
+
+/// Records each reviewer of the campaign (once) with their item count.
+pub async fn upsert_campaign_reviewers(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+    loads: &[(i64, i64)],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    for chunk in loads.chunks(1000) {
+        let mut sql = Sql::new(
+            conn.get_database_backend(),
+            "INSERT INTO campaign_reviewer (campaign_id, reviewer_id, items_assigned, created_at) VALUES ",
+        );
+        sql.rows(chunk.iter().map(|(reviewer, n)| {
+            [
+                campaign_id.into(),
+                (*reviewer).into(),
+                (*n).into(),
+                now.into(),
+            ]
+        }));
+        sql.push(" ON CONFLICT (campaign_id, reviewer_id) DO UPDATE SET items_assigned = excluded.items_assigned");
+        conn.execute_raw(sql.build()).await?;
+    }
+    Ok(())
+}
+
+/// An item as a decision sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemForDecision {
+    pub id: i64,
+    pub reviewer_id: Option<i64>,
+    pub current_decision_id: Option<i64>,
+    pub verdict: Option<Verdict>,
+    /// The justification of the current decision.
+    pub justification: Option<String>,
+}
+
+pub async fn items_for_decision(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+    ids: &[i64],
+) -> Result<Vec<ItemForDecision>, DbErr> {
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(1000) {
+        let mut sql = Sql::new(
+            conn.get_database_backend(),
+            "SELECT i.id, i.reviewer_id, i.current_decision_id, i.verdict, d.justification FROM review_item i \
+             LEFT JOIN decision d ON d.id = i.current_decision_id WHERE i.campaign_id = ",
+        );
+        sql.bind(campaign_id).push(" AND i.id IN ");
+        sql.tuple(chunk.iter().map(|id| Value::from(*id)));
+        for row in conn.query_all_raw(sql.build()).await? {
+            let verdict: Option<String> = row.try_get("", "verdict")?;
+            found.push(ItemForDecision {
+                id: row.try_get("", "id")?,
+                reviewer_id: row.try_get("", "reviewer_id")?,
+                current_decision_id: row.try_get("", "current_decision_id")?,
+                verdict: verdict
+                    .map(|v| v.parse().map_err(DbErr::Type))
+                    .transpose()?,
+                justification: row.try_get("", "justification")?,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// One person's decision on one item.
+#[derive(Debug, Clone)]
+pub struct NewDecision<'a> {
+    pub item: &'a ItemForDecision,
+    pub verdict: Verdict,
+    pub reviewer_id: Option<i64>,
+    pub acting_for_id: Option<i64>,
+    pub justification: Option<&'a str>,
+    pub channel: &'a str,
+    pub client_addr: Option<&'a str>,
+}
+
+/// Appends decisions (each superseding the item's previous one) and points the items at them.
+pub async fn record_decisions(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+    decisions: &[NewDecision<'_>],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let backend = conn.get_database_backend();
+    for chunk in decisions.chunks(500) {
+        let mut sql = Sql::new(
+            backend,
+            "INSERT INTO decision (item_id, campaign_id, verdict, made_by, reviewer_id, acting_for_id, justification, \
+             channel, client_addr, decided_at, supersedes_id) VALUES ",
+        );
+        sql.rows(chunk.iter().map(|d| {
+            [
+                d.item.id.into(),
+                campaign_id.into(),
+                d.verdict.as_str().into(),
+                MadeBy::Human.as_str().into(),
+                d.reviewer_id.into(),
+                d.acting_for_id.into(),
+                d.justification.map(str::to_string).into(),
+                d.channel.into(),
+                d.client_addr.map(str::to_string).into(),
+                now.into(),
+                d.item.current_decision_id.into(),
+            ]
+        }));
+        sql.push(" RETURNING id, item_id, verdict");
+        let rows = conn.query_all_raw(sql.build()).await?;
+        let mut update = Sql::new(
+            backend,
+            "UPDATE review_item SET made_by = 'human', decided_at = ",
+        );
+        update.bind(now).push(", current_decision_id = CASE id");
+        let mut verdicts = Vec::with_capacity(rows.len());
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: i64 = row.try_get("", "id")?;
+            let item: i64 = row.try_get("", "item_id")?;
+            let verdict: String = row.try_get("", "verdict")?;
+            update.push(" WHEN ").bind(item).push(" THEN ").bind(id);
+            verdicts.push((item, verdict));
+            ids.push(Value::from(item));
+        }
+        update.push(" END, verdict = CASE id");
+        for (item, verdict) in verdicts {
+            update
+                .push(" WHEN ")
+                .bind(item)
+                .push(" THEN ")
+                .bind(verdict);
+        }
+        update.push(" END WHERE id IN ");
+        update.tuple(ids);
+        conn.execute_raw(update.build()).await?;
+    }
+    Ok(())
+}
+
+/// Which undecided items a closing rule applies to.
+#[derive(Debug, Clone, Copy)]
+pub struct UndecidedClass {
+    pub excluded: bool,
+    pub recommendation: Recommendation,
+}
+
+/// Records the policy's decision for every undecided item of one class: a `decision` row made
+/// by the policy, and the item's verdict and outcome. Returns how many items it settled.
+pub async fn settle_undecided(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+    class: UndecidedClass,
+    outcome: Outcome,
+    justification: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let Some(verdict) = outcome.policy_verdict() else {
+        return Ok(0);
+    };
+    let backend = conn.get_database_backend();
+    let filter = |sql: &mut Sql| {
+        sql.push(" WHERE campaign_id = ")
+            .bind(campaign_id)
+            .push(" AND verdict IS NULL AND excluded = ")
+            .bind(class.excluded)
+            .push(" AND recommendation = ")
+            .bind(class.recommendation.as_str());
+    };
+    let mut insert = Sql::new(
+        backend,
+        "INSERT INTO decision (item_id, campaign_id, verdict, made_by, justification, channel, decided_at, supersedes_id) \
+         SELECT id, campaign_id, ",
+    );
+    insert
+        .bind(verdict.as_str())
+        .push(", 'policy', ")
+        .bind(justification)
+        .push(", 'policy', ")
+        .bind(now)
+        .push(", current_decision_id FROM review_item");
+    filter(&mut insert);
+    conn.execute_raw(insert.build()).await?;
+    let mut update = Sql::new(backend, "UPDATE review_item SET verdict = ");
+    update
+        .bind(verdict.as_str())
+        .push(", made_by = 'policy', decided_at = ")
+        .bind(now)
+        .push(", outcome = ")
+        .bind(outcome.as_str())
+        .push(
+            ", current_decision_id = (SELECT MAX(d.id) FROM decision d WHERE d.item_id = review_item.id AND d.made_by = 'policy')",
+        );
+    filter(&mut update);
+    Ok(conn.execute_raw(update.build()).await?.rows_affected())
+}
+
+/// Sets the outcome of every item a person decided.
+pub async fn settle_human(conn: &impl ConnectionTrait, campaign_id: i64) -> Result<(), DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "UPDATE review_item SET outcome = CASE verdict WHEN 'attest' THEN 'kept' ELSE 'revoked' END \
+         WHERE made_by = 'human' AND campaign_id = ",
+    );
+    sql.bind(campaign_id);
+    conn.execute_raw(sql.build()).await?;
+    Ok(())
+}
+
+/// Roles that would have no active holder left once this campaign's removals are done, among
+/// roles where the policy (not only people) removes something.
+pub async fn roles_emptied_by_policy(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+) -> Result<Vec<String>, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT r.name FROM \"role\" r WHERE EXISTS (SELECT 1 FROM review_item i WHERE i.role_id = r.id \
+         AND i.outcome = 'removed_by_policy' AND i.campaign_id = ",
+    );
+    sql.bind(campaign_id)
+        .push(
+            ") AND NOT EXISTS (SELECT 1 FROM eligibility e WHERE e.role_id = r.id AND e.status = 'active' \
+             AND NOT EXISTS (SELECT 1 FROM review_item j WHERE j.eligibility_id = e.id \
+             AND j.outcome IN ('revoked', 'removed_by_policy') AND j.campaign_id = ",
+        )
+        .bind(campaign_id)
+        .push(")) ORDER BY r.name");
+    conn.query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(|row| row.try_get("", "name"))
+        .collect()
+}
+
+/// Creates one remediation per item to remove: people's revocations pending at once, the
+/// policy's pending too unless a safety rail holds them for an admin.
+pub async fn plan_remediation(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+    hold_policy: bool,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let policy_state = if hold_policy {
+        "awaiting_confirmation"
+    } else {
+        "pending"
+    };
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "INSERT INTO remediation (item_id, campaign_id, eligibility_id, state, attempts, next_attempt_at, created_at, updated_at) \
+         SELECT id, campaign_id, eligibility_id, CASE WHEN outcome = 'revoked' THEN 'pending' ELSE ",
+    );
+    sql.bind(policy_state)
+        .push(" END, 0, ")
+        .bind(now)
+        .push(", ")
+        .bind(now)
+        .push(", ")
+        .bind(now)
+        .push(" FROM review_item WHERE outcome IN ('revoked', 'removed_by_policy') AND campaign_id = ")
+        .bind(campaign_id)
+        .push(" ON CONFLICT (item_id) DO NOTHING");
+    Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+}
