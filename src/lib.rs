@@ -5,7 +5,9 @@
 //! - [`domain`]: pure rules with no I/O and no clock: import row validation, the audit hash chain.
 //! - [`engine`]: one function per use case (import, audit verification, …), each owning its
 //!   transaction. The CLI, the web layer and the scheduler call these; nothing else writes state.
+//! - [`mail`]: the outbox worker: composes (askama) and sends (SMTP pool or .eml files).
 //! - [`scheduler`]: one tick runs what is due (launches, reminders, closes, removals); `serve` loops it.
+//! - [`web`]: axum pages (the reviewer page today).
 //! - [`store`]: the database (SQLite or PostgreSQL through sea-orm); the only place where
 //!   `entity` rows and domain types meet.
 //! - [`sources`]: where eligibility comes from: CSV/JSON files now, LDAP and Graph later.
@@ -21,7 +23,9 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod mail;
 pub mod scheduler;
 pub mod sources;
 pub mod store;
 pub mod synth;
+pub mod web;

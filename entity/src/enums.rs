@@ -481,6 +481,9 @@ pub enum MailState {
     Sent,
     #[sea_orm(string_value = "failed")]
     Failed,
+    /// Not sent because it no longer applied (a reminder to someone who had finished).
+    #[sea_orm(string_value = "skipped")]
+    Skipped,
 }
 
 impl MailState {
@@ -491,6 +494,7 @@ impl MailState {
             Self::Sending => "sending",
             Self::Sent => "sent",
             Self::Failed => "failed",
+            Self::Skipped => "skipped",
         }
     }
 }

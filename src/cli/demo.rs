@@ -1,11 +1,15 @@
 //! `attest demo`: a realistic organisation in the configured database, seeded through the same
-//! import path a real file takes, so what the demo shows is what attest does.
+//! import path a real file takes; a campaign launched over it; and the server running, with a
+//! reviewer's link printed that works when clicked. What the demo shows is what attest does.
 
 use super::output::say;
 use super::Failure;
+use crate::config::Config;
+use crate::domain::lifecycle::CampaignState;
 use crate::domain::records::ImportKind;
 use crate::engine::import::ImportOptions;
-use crate::engine::{Engine, NoProgress};
+use crate::engine::{Engine, EngineError, NoProgress};
+use crate::store::{directory, items};
 use crate::synth::{write_org, OrgSpec};
 
 /// The demo organisation: 300 people, about four eligibilities each.
@@ -15,7 +19,27 @@ const DEMO: OrgSpec = OrgSpec {
     seed: 2026,
 };
 
-pub async fn run(engine: &Engine, actor: &str) -> Result<(), Failure> {
+/// The demo's campaign: the high-risk roles, reviewed by managers every quarter.
+const DEFINITION: &str = r#"
+name = "demo-high-risk-quarterly"
+description = "Quarterly review of eligibility for high-risk privileged roles (demo data)"
+owner = "p0000000"
+schedule = "quarterly"
+timezone = "Europe/Berlin"
+duration_days = 14
+reviewers = "manager"
+fallback_reviewer = "p0000001"
+on_no_response = "recommendation"
+reminders_days_before = [7, 2]
+escalate_after_days = 10
+require_justification = ["revoke"]
+recommend_revoke_after_inactive_days = 90
+
+[scope]
+risk = ["high"]
+"#;
+
+pub async fn run(engine: Engine, config: &Config, actor: &str) -> Result<(), Failure> {
     let dir = tempfile::tempdir().map_err(|e| Failure::runtime(e.to_string()))?;
     // Anchored at the start of today, so running the demo again the same day changes nothing.
     let today = engine
@@ -24,7 +48,10 @@ pub async fn run(engine: &Engine, actor: &str) -> Result<(), Failure> {
         .and_time(chrono::NaiveTime::MIN)
         .and_utc();
     let files = write_org(&DEMO, dir.path(), today).map_err(|e| Failure::runtime(e.to_string()))?;
-    say!("Seeding the demo organisation into the database:");
+    say!(
+        "Seeding the demo organisation into {}:",
+        crate::config::mask_url(&config.database_url)
+    );
     for (kind, path) in [
         (ImportKind::People, &files.people),
         (ImportKind::Roles, &files.roles),
@@ -42,15 +69,77 @@ pub async fn run(engine: &Engine, actor: &str) -> Result<(), Failure> {
             report.unchanged
         );
     }
-    let audit = engine.verify_audit_log().await?;
-    match audit {
-        Ok(events) => say!("Audit log: {events} events, hash chain intact."),
-        Err(broken) => return Err(Failure::runtime(format!("audit log broken: {broken}"))),
-    }
-    say!("");
-    say!("Look around:");
-    say!("  attest eligibility list --role \"Global Administrator\"");
-    say!("  attest eligibility list --principal breakglass1");
-    say!("  attest audit log");
-    Ok(())
+    let definition = dir.path().join("demo-high-risk-quarterly.toml");
+    std::fs::write(&definition, DEFINITION).map_err(|e| Failure::runtime(e.to_string()))?;
+    engine.define(&definition, actor).await?;
+    let campaign = match engine
+        .launch("demo-high-risk-quarterly", false, actor, &NoProgress)
+        .await
+    {
+        Ok(campaign) => campaign,
+        // Run before in this period: show that campaign again if it is still open.
+        Err(EngineError::Conflict(message)) => {
+            let open = engine.campaigns(&[CampaignState::Active]).await?;
+            match open
+                .into_iter()
+                .find(|c| c.campaign.name == "demo-high-risk-quarterly")
+            {
+                Some(view) => view.campaign,
+                None => {
+                    return Err(Failure::usage(format!(
+                        "{message}; start from an empty database to run the demo again"
+                    )))
+                }
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let view = engine.campaign(campaign.id).await?;
+    let loads = items::reviewer_loads(engine.store().conn(), campaign.id)
+        .await
+        .map_err(EngineError::from)?;
+    let Some(&(reviewer, count)) = loads.iter().max_by_key(|(_, n)| *n) else {
+        return Err(Failure::runtime(
+            "the demo campaign has no items".to_string(),
+        ));
+    };
+    let names = directory::names_by_id(engine.store().conn(), &[reviewer])
+        .await
+        .map_err(EngineError::from)?;
+    let token = engine.issue_token(campaign.id, reviewer, None).await?;
+    let base = config.base_url.trim_end_matches('/').to_string();
+    let reviewer_name = names
+        .get(&reviewer)
+        .map(|n| n.name.clone())
+        .unwrap_or_default();
+    say!(
+        "Campaign #{} ({} {}): {} items for {} reviewers, deadline {}.",
+        campaign.id,
+        campaign.name,
+        campaign.period,
+        view.counts.items,
+        view.counts.reviewers,
+        campaign.due_at.map(|t| t.to_rfc3339()).unwrap_or_default()
+    );
+    let link = format!("{base}/r/{token}");
+    let outbox = match &config.smtp_url {
+        Some(url) => format!("through {}", crate::config::mask_url(url)),
+        None => format!("as .eml files into {}/", config.outbox_dir.display()),
+    };
+    super::serve::serve(
+        engine,
+        config,
+        std::time::Duration::from_secs(30),
+        move || {
+            say!("");
+            say!("attest is running on {base}  (Ctrl-C stops it)");
+            say!("Invitations to every reviewer are being sent {outbox}.");
+            say!("");
+            say!(
+                "Open {reviewer_name}'s review ({count} items) — no password, the link is the key:"
+            );
+            say!("  {link}");
+        },
+    )
+    .await
 }

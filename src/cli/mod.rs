@@ -3,6 +3,7 @@
 mod campaign;
 mod demo;
 mod output;
+mod serve;
 
 use crate::clock::SystemClock;
 use crate::config::Config;
@@ -56,8 +57,9 @@ pub enum Command {
     /// Define, preview, launch, watch, close and cancel access review campaigns.
     #[command(subcommand)]
     Campaign(campaign::CampaignCommand),
-    /// Run the scheduler and workers: launches on schedule, reminders, escalations, closes at
-    /// the deadline, removals. Several instances may share one PostgreSQL database.
+    /// Run the web pages, the scheduler and the mail worker: launches on schedule, invitations,
+    /// reminders, escalations, closes at the deadline, removals. Several instances may share one
+    /// PostgreSQL database.
     Serve {
         /// Seconds between scheduler ticks.
         #[arg(long, default_value_t = 30)]
@@ -217,19 +219,15 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Serve { tick } => {
             let engine = engine(&config).await?;
-            tracing::info!(database = %crate::config::mask_url(&config.database_url), "attest serve: scheduler running every {tick} s; Ctrl-C stops");
-            let shutdown = async {
-                let _ = tokio::signal::ctrl_c().await;
-            };
-            crate::scheduler::run(
-                &engine,
+            serve::serve(
+                engine,
+                &config,
                 std::time::Duration::from_secs(tick.max(1)),
-                shutdown,
+                || {},
             )
-            .await;
-            Ok(())
+            .await
         }
-        Command::Demo => demo::run(&engine(&config).await?, &cli_actor()).await,
+        Command::Demo => demo::run(engine(&config).await?, &config, &cli_actor()).await,
         Command::Bench(args) => {
             let options = crate::bench::BenchOptions {
                 items: args.items,

@@ -28,6 +28,8 @@ pub enum ReviewerReason {
     Fallback,
     /// Nobody else may review it: the definition's owner, flagged.
     Owner,
+    /// Handed over by the previous reviewer.
+    Reassigned,
 }
 
 string_enum!(ReviewerReason, "reviewer reason", {
@@ -37,6 +39,7 @@ string_enum!(ReviewerReason, "reviewer reason", {
     Named => "named",
     Fallback => "fallback",
     Owner => "owner",
+    Reassigned => "reassigned",
 });
 
 /// What reviewer resolution needs to know of a principal.

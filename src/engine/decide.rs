@@ -1,13 +1,15 @@
 //! Decisions: attest or revoke one item or many, by the reviewer or a delegate. Append-only:
 //! a change of mind is a new decision superseding the last; nothing is overwritten; nothing is
-//! accepted once the campaign has closed.
+//! accepted once the campaign has closed. A request is checked whole before anything is
+//! written, so it lands entirely or not at all.
 
 use super::{Engine, EngineError};
 use crate::domain::closing::Verdict;
 use crate::store::items::{self, NewDecision};
+use crate::store::outbox::{self, template};
 use crate::store::{self as st, campaigns};
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// How a decision arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -32,7 +34,7 @@ impl Channel {
     }
 }
 
-/// One request to decide items of one campaign.
+/// One request to give the same answer for items of one campaign.
 #[derive(Debug, Clone)]
 pub struct DecisionRequest<'a> {
     pub campaign_id: i64,
@@ -49,6 +51,24 @@ pub struct DecisionRequest<'a> {
     pub actor: &'a str,
 }
 
+/// One item's answer within a request that answers items differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Choice<'a> {
+    pub item_id: i64,
+    pub verdict: Verdict,
+    pub justification: Option<&'a str>,
+}
+
+/// Who decides, and how the decision arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct Decider<'a> {
+    pub reviewer: Option<i64>,
+    pub acting_for: Option<i64>,
+    pub channel: Channel,
+    pub client_addr: Option<&'a str>,
+    pub actor: &'a str,
+}
+
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct DecideReport {
     /// Items whose decision was recorded.
@@ -59,14 +79,58 @@ pub struct DecideReport {
 
 impl Engine {
     pub async fn decide(&self, request: &DecisionRequest<'_>) -> Result<DecideReport, EngineError> {
-        let id = request.campaign_id;
-        if request.item_ids.is_empty() {
+        let choices: Vec<Choice> = request
+            .item_ids
+            .iter()
+            .map(|&item_id| Choice {
+                item_id,
+                verdict: request.verdict,
+                justification: request.justification,
+            })
+            .collect();
+        let decider = Decider {
+            reviewer: request.reviewer,
+            acting_for: request.acting_for,
+            channel: request.channel,
+            client_addr: request.client_addr,
+            actor: request.actor,
+        };
+        self.decide_each(request.campaign_id, &choices, &decider)
+            .await
+    }
+
+    /// Records a different answer per item, all or nothing.
+    pub async fn decide_each(
+        &self,
+        id: i64,
+        choices: &[Choice<'_>],
+        by: &Decider<'_>,
+    ) -> Result<DecideReport, EngineError> {
+        if choices.is_empty() {
             return Err(EngineError::Invalid("no items were chosen".into()));
         }
-        let justification = request
-            .justification
-            .map(str::trim)
-            .filter(|j| !j.is_empty());
+        let mut wanted: HashMap<i64, Choice> = HashMap::new();
+        for choice in choices {
+            let justification = choice
+                .justification
+                .map(str::trim)
+                .filter(|j| !j.is_empty());
+            if wanted
+                .insert(
+                    choice.item_id,
+                    Choice {
+                        justification,
+                        ..*choice
+                    },
+                )
+                .is_some()
+            {
+                return Err(EngineError::Invalid(format!(
+                    "item {} was chosen twice",
+                    choice.item_id
+                )));
+            }
+        }
         let now = self.now();
         let txn = self.store().begin().await?;
         let state = campaigns::lock_state(&txn, id)
@@ -80,25 +144,28 @@ impl Engine {
         let campaign = campaigns::campaign(&txn, id)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("no campaign #{id}")))?;
-        if campaign.spec.requires_justification(request.verdict) && justification.is_none() {
-            return Err(EngineError::Invalid(format!(
-                "a justification is required to {} (campaign policy)",
-                request.verdict
-            )));
+        let mut ids: Vec<i64> = wanted.keys().copied().collect();
+        ids.sort_unstable();
+        for item in &ids {
+            let choice = &wanted[item];
+            if campaign.spec.requires_justification(choice.verdict)
+                && choice.justification.is_none()
+            {
+                return Err(EngineError::Invalid(format!(
+                    "item {item}: a justification is required to {} (campaign policy)",
+                    choice.verdict
+                )));
+            }
         }
-        let wanted: HashSet<i64> = request.item_ids.iter().copied().collect();
-        let found =
-            items::items_for_decision(&txn, id, &wanted.iter().copied().collect::<Vec<_>>())
-                .await?;
-        if found.len() != wanted.len() {
+        let found = items::items_for_decision(&txn, id, &ids).await?;
+        if found.len() != ids.len() {
             let known: HashSet<i64> = found.iter().map(|i| i.id).collect();
-            let mut missing: Vec<i64> = wanted.difference(&known).copied().collect();
-            missing.sort_unstable();
+            let missing: Vec<i64> = ids.iter().copied().filter(|i| !known.contains(i)).collect();
             return Err(EngineError::NotFound(format!(
                 "campaign #{id} has no item {missing:?}"
             )));
         }
-        if let Some(reviewer) = request.reviewer {
+        if let Some(reviewer) = by.reviewer {
             if let Some(other) = found.iter().find(|i| i.reviewer_id != Some(reviewer)) {
                 return Err(EngineError::Forbidden(format!(
                     "item {} is not assigned to you",
@@ -108,17 +175,19 @@ impl Engine {
         }
         let decisions: Vec<NewDecision> = found
             .iter()
-            .filter(|i| {
-                i.verdict != Some(request.verdict) || i.justification.as_deref() != justification
-            })
-            .map(|item| NewDecision {
-                item,
-                verdict: request.verdict,
-                reviewer_id: request.reviewer,
-                acting_for_id: request.acting_for,
-                justification,
-                channel: request.channel.as_str(),
-                client_addr: request.client_addr,
+            .filter_map(|item| {
+                let choice = &wanted[&item.id];
+                let same = item.verdict == Some(choice.verdict)
+                    && item.justification.as_deref() == choice.justification;
+                (!same).then_some(NewDecision {
+                    item,
+                    verdict: choice.verdict,
+                    reviewer_id: by.reviewer,
+                    acting_for_id: by.acting_for,
+                    justification: choice.justification,
+                    channel: by.channel.as_str(),
+                    client_addr: by.client_addr,
+                })
             })
             .collect();
         let report = DecideReport {
@@ -129,20 +198,33 @@ impl Engine {
             return Ok(report);
         }
         items::record_decisions(&txn, id, &decisions, now).await?;
-        let mut ids: Vec<i64> = decisions.iter().map(|d| d.item.id).collect();
-        ids.sort_unstable();
+        let recorded: Vec<serde_json::Value> = decisions
+            .iter()
+            .map(|d| serde_json::json!({ "item": d.item.id, "verdict": d.verdict, "justification": d.justification }))
+            .collect();
         st::audit::append(
             &txn,
             now,
-            request.actor,
+            by.actor,
             "decision.record",
             Some(&format!("campaign:{id}")),
-            &serde_json::json!({
-                "verdict": request.verdict, "items": ids, "channel": request.channel,
-                "justification": justification, "client_addr": request.client_addr,
-            }),
+            &serde_json::json!({ "decisions": recorded, "channel": by.channel, "client_addr": by.client_addr }),
         )
         .await?;
+        if let Some(reviewer) = by.reviewer {
+            if items::undecided_for(&txn, id, reviewer).await? == 0 {
+                outbox::queue_to_principal(
+                    &txn,
+                    &format!("{}/{id}/{reviewer}", template::THANKS),
+                    Some(id),
+                    reviewer,
+                    template::THANKS,
+                    &serde_json::json!({}),
+                    now,
+                )
+                .await?;
+            }
+        }
         txn.commit().await?;
         Ok(report)
     }

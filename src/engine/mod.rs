@@ -10,6 +10,7 @@ pub mod import;
 pub mod launch;
 pub mod remediate;
 pub mod remind;
+pub mod review;
 
 use crate::clock::Clock;
 use crate::domain::records::RowError;

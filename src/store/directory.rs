@@ -466,3 +466,37 @@ pub async fn names_by_id(
     }
     Ok(found)
 }
+
+/// A principal's own time zone, if their record has one.
+pub async fn timezone_of(conn: &impl ConnectionTrait, id: i64) -> Result<Option<String>, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT timezone FROM principal WHERE id = ",
+    );
+    sql.bind(id);
+    Ok(match conn.query_one_raw(sql.build()).await? {
+        Some(row) => row.try_get("", "timezone")?,
+        None => None,
+    })
+}
+
+/// The id of the enabled user with this external id or email, who could be handed items.
+pub async fn reviewer_candidate(
+    conn: &impl ConnectionTrait,
+    id_or_email: &str,
+) -> Result<Option<i64>, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT id FROM principal WHERE kind = 'user' AND enabled = ",
+    );
+    sql.bind(true)
+        .push(" AND (external_id = ")
+        .bind(id_or_email)
+        .push(" OR LOWER(email) = ")
+        .bind(id_or_email.to_lowercase())
+        .push(") ORDER BY id LIMIT 1");
+    Ok(match conn.query_one_raw(sql.build()).await? {
+        Some(row) => Some(row.try_get("", "id")?),
+        None => None,
+    })
+}

@@ -358,3 +358,23 @@ pub async fn plan_remediation(
         .push(" ON CONFLICT (item_id) DO NOTHING");
     Ok(conn.execute_raw(sql.build()).await?.rows_affected())
 }
+
+/// How many items of the campaign still wait for this reviewer's answer.
+pub async fn undecided_for(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+    reviewer_id: i64,
+) -> Result<i64, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT COUNT(*) AS n FROM review_item WHERE verdict IS NULL AND campaign_id = ",
+    );
+    sql.bind(campaign_id)
+        .push(" AND reviewer_id = ")
+        .bind(reviewer_id);
+    let row = conn
+        .query_one_raw(sql.build())
+        .await?
+        .ok_or(DbErr::RecordNotFound("undecided".into()))?;
+    row.try_get("", "n")
+}

@@ -10,6 +10,7 @@ pub mod directory;
 pub mod items;
 pub mod outbox;
 pub mod remediation;
+pub mod review;
 pub mod sql;
 
 use migration::{Migrator, MigratorTrait};

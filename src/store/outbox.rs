@@ -12,6 +12,7 @@ pub mod template {
     pub const ESCALATION: &str = "escalation";
     pub const REMOVALS_AWAITING_CONFIRMATION: &str = "removals_awaiting_confirmation";
     pub const OUTCOME: &str = "outcome";
+    pub const THANKS: &str = "thanks";
 }
 
 /// Queues `template` to every reviewer of the campaign (only those with undecided items who
@@ -102,4 +103,131 @@ pub async fn count(
         .await?
         .ok_or(DbErr::RecordNotFound("outbox".into()))?;
     row.try_get("", "n")
+}
+
+/// A mail the worker is about to send.
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub campaign_id: Option<i64>,
+    pub recipient_id: Option<i64>,
+    pub to_address: String,
+    pub template: String,
+    pub payload: String,
+    pub attempts: i32,
+}
+
+/// Claims up to `limit` pending mails that are due, until `lease_until` (SKIP LOCKED on
+/// PostgreSQL, so several workers take disjoint mails). Call it in a transaction.
+pub async fn lease_due(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+    lease_until: DateTime<Utc>,
+) -> Result<Vec<OutboxRow>, DbErr> {
+    let backend = conn.get_database_backend();
+    let mut sql = Sql::new(
+        backend,
+        "SELECT id, idempotency_key, campaign_id, recipient_id, to_address, template, payload, attempts FROM outbox_mail \
+         WHERE state = 'pending' AND next_attempt_at <= ",
+    );
+    sql.bind(now)
+        .push(" AND (lease_until IS NULL OR lease_until < ")
+        .bind(now)
+        .push(") ORDER BY next_attempt_at, id LIMIT ")
+        .bind(limit as i64);
+    if backend == sea_orm::DbBackend::Postgres {
+        sql.push(" FOR UPDATE SKIP LOCKED");
+    }
+    let rows = conn
+        .query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(OutboxRow {
+                id: row.try_get("", "id")?,
+                idempotency_key: row.try_get("", "idempotency_key")?,
+                campaign_id: row.try_get("", "campaign_id")?,
+                recipient_id: row.try_get("", "recipient_id")?,
+                to_address: row.try_get("", "to_address")?,
+                template: row.try_get("", "template")?,
+                payload: row.try_get("", "payload")?,
+                attempts: row.try_get("", "attempts")?,
+            })
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    if !rows.is_empty() {
+        let mut lease = Sql::new(backend, "UPDATE outbox_mail SET lease_until = ");
+        lease.bind(lease_until).push(" WHERE id IN ");
+        lease.tuple(rows.iter().map(|r| sea_orm::Value::from(r.id)));
+        conn.execute_raw(lease.build()).await?;
+    }
+    Ok(rows)
+}
+
+/// How a send attempt ended.
+pub enum Delivery<'a> {
+    Sent {
+        response: &'a str,
+        message_id: &'a str,
+    },
+    Retry {
+        error: &'a str,
+        next_attempt_at: DateTime<Utc>,
+    },
+    Failed {
+        error: &'a str,
+    },
+    Skipped {
+        reason: &'a str,
+    },
+}
+
+/// Records a send attempt; only a mail still pending is touched, so a late duplicate worker
+/// cannot undo a recorded send.
+pub async fn record_delivery(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    attempts: i32,
+    delivery: Delivery<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "UPDATE outbox_mail SET attempts = ",
+    );
+    sql.bind(attempts).push(", lease_until = NULL");
+    match delivery {
+        Delivery::Sent {
+            response,
+            message_id,
+        } => {
+            sql.push(", state = 'sent', smtp_response = ")
+                .bind(response)
+                .push(", message_id = ")
+                .bind(message_id)
+                .push(", sent_at = ")
+                .bind(now)
+                .push(", last_error = NULL");
+        }
+        Delivery::Retry {
+            error,
+            next_attempt_at,
+        } => {
+            sql.push(", last_error = ")
+                .bind(error)
+                .push(", next_attempt_at = ")
+                .bind(next_attempt_at);
+        }
+        Delivery::Failed { error } => {
+            sql.push(", state = 'failed', last_error = ").bind(error);
+        }
+        Delivery::Skipped { reason } => {
+            sql.push(", state = 'skipped', last_error = ").bind(reason);
+        }
+    }
+    sql.push(" WHERE state = 'pending' AND id = ").bind(id);
+    conn.execute_raw(sql.build()).await?;
+    Ok(())
 }

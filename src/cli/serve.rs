@@ -1,0 +1,90 @@
+//! `attest serve`: the web, the scheduler and the mail worker in one process, until Ctrl-C.
+//! Several may run against one PostgreSQL database.
+
+use super::Failure;
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::mail::{transport_from_config, Mailer};
+use crate::web::{self, AppState};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How often the mail worker looks at the outbox.
+const MAIL_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Binds the web address, then runs everything until Ctrl-C. `on_ready` runs once the address
+/// is bound (the demo prints its links then).
+pub async fn serve(
+    engine: Engine,
+    config: &Config,
+    tick: Duration,
+    on_ready: impl FnOnce(),
+) -> Result<(), Failure> {
+    let transport = transport_from_config(config).map_err(Failure::usage)?;
+    let mailer = Mailer::new(
+        engine.clone(),
+        transport,
+        &config.mail_from,
+        &config.base_url,
+    )
+    .map_err(Failure::usage)?;
+    let listener = tokio::net::TcpListener::bind(&config.bind).await.map_err(|e| {
+        Failure::runtime(format!(
+            "cannot listen on {}: {e} (is another attest running? set ATTEST_BIND to another address)",
+            config.bind
+        ))
+    })?;
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = stop.send(true);
+    });
+    let web_stopped = wait(stopped.clone());
+    let web = tokio::spawn(web::serve(
+        listener,
+        AppState {
+            engine: engine.clone(),
+        },
+        web_stopped,
+    ));
+    tracing::info!(
+        bind = %config.bind,
+        database = %crate::config::mask_url(&config.database_url),
+        smtp = %config.smtp_url.as_deref().map_or_else(|| format!(".eml files in {}", config.outbox_dir.display()), crate::config::mask_url),
+        "attest serve: web, scheduler every {} s, mail every {} s; Ctrl-C stops",
+        tick.as_secs(),
+        MAIL_INTERVAL.as_secs()
+    );
+    on_ready();
+    let mut scheduler = tokio::time::interval(tick);
+    let mut mail = tokio::time::interval(MAIL_INTERVAL);
+    let mut shutdown = stopped;
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = scheduler.tick() => match crate::scheduler::tick(&engine).await {
+                Ok(report) if !report.is_idle() => tracing::info!(?report, "scheduler tick"),
+                Ok(_) => {}
+                Err(e) => tracing::error!("scheduler tick failed (retried at the next): {e}"),
+            },
+            _ = mail.tick() => {
+                if let Err(e) = mailer.drain().await {
+                    tracing::error!("mail worker failed (retried shortly): {e}");
+                }
+            }
+        }
+    }
+    match web.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Failure::runtime(format!("web server: {e}"))),
+        Err(e) => Err(Failure::runtime(format!("web server: {e}"))),
+    }
+}
+
+async fn wait(mut stopped: watch::Receiver<bool>) {
+    while !*stopped.borrow() {
+        if stopped.changed().await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Composes the mails attest sends, each as plain text and HTML (askama templates in
+//! `templates/mail/`). One mail per reviewer per event, never one per item.
+
+use askama::Template;
+use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::Message;
+use sha2::{Digest, Sha256};
+
+/// Everything a mail may mention.
+#[derive(Debug, Clone, Default)]
+pub struct MailContext {
+    pub recipient_name: String,
+    pub campaign_name: String,
+    pub description: Option<String>,
+    pub period: String,
+    /// Items the recipient holds as reviewer, and how many still wait for an answer.
+    pub items: i64,
+    pub undecided: i64,
+    /// The deadline in the recipient's time zone, written out.
+    pub deadline: String,
+    /// The recipient's personal review link, for mails that carry one.
+    pub link: Option<String>,
+    /// Why removals wait for confirmation (rail mails).
+    pub reason: Option<String>,
+    /// A campaign summary for outcome mails: (label, value) lines.
+    pub summary: Vec<(String, String)>,
+    pub campaign_id: i64,
+    /// Set when another reviewer handed these items over.
+    pub handed_over: bool,
+}
+
+macro_rules! mail_templates {
+    ($($name:literal: $text:ident = $text_path:literal, $html:ident = $html_path:literal;)+) => {
+        $(
+            #[derive(Template)]
+            #[template(path = $text_path)]
+            struct $text<'a> { m: &'a MailContext }
+
+            #[derive(Template)]
+            #[template(path = $html_path)]
+            struct $html<'a> { m: &'a MailContext }
+        )+
+
+        /// Renders the text and HTML bodies of `template`.
+        fn render(template: &str, m: &MailContext) -> Result<(String, String), String> {
+            let rendered = match template {
+                $($name => ($text { m }.render(), $html { m }.render()),)+
+                other => return Err(format!("no mail template named {other}")),
+            };
+            match rendered {
+                (Ok(text), Ok(html)) => Ok((text, html)),
+                (Err(e), _) | (_, Err(e)) => Err(format!("{template}: {e}")),
+            }
+        }
+    };
+}
+
+mail_templates!(
+    "invitation": InvitationText = "mail/invitation.txt", InvitationHtml = "mail/invitation.html";
+    "reminder": ReminderText = "mail/reminder.txt", ReminderHtml = "mail/reminder.html";
+    "escalation": EscalationText = "mail/escalation.txt", EscalationHtml = "mail/escalation.html";
+    "thanks": ThanksText = "mail/thanks.txt", ThanksHtml = "mail/thanks.html";
+    "outcome": OutcomeText = "mail/outcome.txt", OutcomeHtml = "mail/outcome.html";
+    "removals_awaiting_confirmation": RailText = "mail/removals_awaiting_confirmation.txt",
+        RailHtml = "mail/removals_awaiting_confirmation.html";
+);
+
+/// The subject line of each mail.
+fn subject(template: &str, m: &MailContext) -> String {
+    match template {
+        "invitation" if m.handed_over => format!(
+            "Access review handed to you: {} eligibilities to review by {}",
+            m.undecided, m.deadline
+        ),
+        "invitation" => format!(
+            "Access review: {} eligibilities to review by {}",
+            m.undecided, m.deadline
+        ),
+        "reminder" => format!(
+            "Reminder: {} eligibilities still wait for your review (due {})",
+            m.undecided, m.deadline
+        ),
+        "escalation" => format!(
+            "Escalated to you: {} unanswered eligibilities in {}",
+            m.undecided, m.campaign_name
+        ),
+        "thanks" => format!("Thank you: your review for {} is complete", m.campaign_name),
+        "outcome" => format!("{} {} is complete", m.campaign_name, m.period),
+        "removals_awaiting_confirmation" => {
+            format!(
+                "Action needed: automatic removals in {} {} wait for your confirmation",
+                m.campaign_name, m.period
+            )
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The Message-ID of the mail with this idempotency key: the same key always gives the same
+/// id, so a receiving system can tell a resend from a new mail.
+pub fn message_id(idempotency_key: &str, from: &Mailbox) -> String {
+    let digest = hex::encode(Sha256::digest(idempotency_key.as_bytes()));
+    format!("<{}@{}>", &digest[..40], from.email.domain())
+}
+
+/// Builds the multipart (text + HTML) message.
+pub fn compose(
+    template: &str,
+    m: &MailContext,
+    from: &Mailbox,
+    to: &str,
+    idempotency_key: &str,
+) -> Result<(Message, String), String> {
+    let to: Mailbox = match to.parse::<lettre::Address>() {
+        Ok(address) => Mailbox::new(
+            Some(m.recipient_name.clone()).filter(|n| !n.is_empty()),
+            address,
+        ),
+        Err(e) => return Err(format!("bad recipient address \"{to}\": {e}")),
+    };
+    let (text, html) = render(template, m)?;
+    let id = message_id(idempotency_key, from);
+    let message = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(subject(template, m))
+        .message_id(Some(id.clone()))
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(text),
+                )
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(html),
+                ),
+        )
+        .map_err(|e| e.to_string())?;
+    Ok((message, id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invitation_has_text_and_html_with_the_link() {
+        let m = MailContext {
+            recipient_name: "Ana Bauer".into(),
+            campaign_name: "high-risk-quarterly".into(),
+            period: "2027-Q1".into(),
+            items: 3,
+            undecided: 3,
+            deadline: "Friday 15 January 2027, 09:00 (Europe/Berlin)".into(),
+            link: Some("https://attest.example/r/abc".into()),
+            ..MailContext::default()
+        };
+        let from: Mailbox = "attest <attest@example.test>".parse().unwrap();
+        let (message, id) = compose(
+            "invitation",
+            &m,
+            &from,
+            "ana@example.test",
+            "invitation/1/2",
+        )
+        .unwrap();
+        let raw = String::from_utf8(message.formatted()).unwrap();
+        assert!(raw.contains("multipart/alternative"));
+        assert!(raw.contains("text/plain") && raw.contains("text/html"));
+        assert!(raw.contains("https://attest.example/r/abc"));
+        assert_eq!(id, message_id("invitation/1/2", &from));
+        assert!(compose("invitation", &m, &from, "not an address", "k").is_err());
+    }
+}
