@@ -383,7 +383,11 @@ impl Engine {
             }
         }
         for campaign in campaigns::campaigns(conn, &[CampaignState::Launching]).await? {
-            launched.push(self.continue_launch(campaign.id, progress).await?);
+            let after = self.continue_launch(campaign.id, progress).await?;
+            // Another instance may hold the launch: only report what this one moved on.
+            if after.state != campaign.state || after.items_created != campaign.items_created {
+                launched.push(after);
+            }
         }
         Ok(launched)
     }

@@ -1,0 +1,641 @@
+//! Acceptance tests for what happens after a close: removals that fail in the source are retried
+//! with backoff and either succeed or end reported as failed (never dropped), and the safety
+//! rails hold automatic removals for an admin when they would remove too much or empty a role.
+//!
+//! Every test gets its own database (SQLite, or PostgreSQL with ATTEST_TEST_DATABASE_URL).
+
+mod campaign_support;
+mod common;
+
+use attest::clock::ManualClock;
+use attest::domain::closing::Verdict;
+use attest::domain::retry::{backoff, MAX_ATTEMPTS};
+use attest::engine::{Engine, EngineError, NoProgress};
+use attest::scheduler::tick;
+use campaign_support::*;
+use chrono::Duration;
+use common::{at, TestDb};
+use std::sync::Arc;
+
+const GA: &str = "Global Administrator";
+
+const PEOPLE: &str = "\
+id,name,email,manager_id,kind,enabled
+own,Olga Owner,olga@org.test,,user,true
+fb,Frank Fallback,frank@org.test,own,user,true
+m1,Maria Manager,maria@org.test,own,user,true
+a1,Anna One,anna@org.test,m1,user,true
+a2,Arne Two,arne@org.test,m1,user,true
+a3,Aiko Three,aiko@org.test,m1,user,true
+a4,Alva Four,alva@org.test,m1,user,true
+s1,Sam Solo,sam@org.test,m1,user,true
+t1,Tove Solo,tove@org.test,m1,user,true
+";
+
+const ROLES: &str = "\
+name,owner_id,risk,description
+Global Administrator,own,high,
+Solo Role,own,high,Only one person holds it
+Solo Human,own,high,Only one person holds it
+";
+
+fn definition(name: &str, on_no_response: &str, scope: &str) -> String {
+    format!(
+        r#"
+name = "{name}"
+owner = "own"
+schedule = "quarterly"
+timezone = "UTC"
+duration_days = 14
+reviewers = "manager"
+fallback_reviewer = "fb"
+on_no_response = "{on_no_response}"
+require_justification = ["revoke"]
+{scope}
+"#
+    )
+}
+
+/// An organisation, a definition and a launched campaign on 10 February 2027 (through `source`
+/// when given). Returns the engine, its clock and the campaign id.
+async fn launched(
+    db: &TestDb,
+    eligibility: &str,
+    definition_toml: &str,
+    faults: Option<Faults>,
+) -> (Engine, Arc<ManualClock>, i64, Option<Arc<FlakySource>>) {
+    let clock = clock_at(at("2027-02-10T10:00:00Z"));
+    let plain = db.engine_at(clock.clone()).await;
+    import_org(
+        db,
+        &plain,
+        &OrgFiles {
+            people: PEOPLE,
+            roles: ROLES,
+            eligibility,
+        },
+    )
+    .await;
+    define(db, &plain, "definition.toml", definition_toml).await;
+    let (engine, source) = match faults {
+        Some(faults) => {
+            let source = FlakySource::new(&plain, faults);
+            (plain.with_source(source.clone()), Some(source))
+        }
+        None => (plain, None),
+    };
+    let name = definition_toml
+        .lines()
+        .find_map(|l| l.strip_prefix("name = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("a name");
+    let campaign = engine
+        .launch(name, false, "admin", &NoProgress)
+        .await
+        .expect("launch");
+    assert_eq!(campaign.state.as_str(), "active");
+    (engine, clock, campaign.id, source)
+}
+
+/// Moves the clock to the campaign's deadline and ticks (close, then removals).
+async fn close_at_deadline(engine: &Engine, clock: &ManualClock, id: i64) {
+    let due = engine
+        .campaign(id)
+        .await
+        .expect("show")
+        .campaign
+        .due_at
+        .expect("due_at");
+    clock.set(due);
+    let report = tick(engine).await.expect("tick at the deadline");
+    assert_eq!(report.closed, vec![id], "{report:?}");
+}
+
+const FOUR_HOLDERS: &str = "\
+principal_id,role,scope,start,end,last_activated_at
+a1,Global Administrator,/,2025-01-10,,2027-02-01
+a2,Global Administrator,/,2025-01-10,,2027-02-01
+a3,Global Administrator,/,2025-01-10,,2027-02-01
+a4,Global Administrator,/,2025-01-10,,2027-02-01
+";
+
+// ---------------------------------------------------------------------------------------------
+// 4. Removals that fail in the source.
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_removal_that_fails_is_retried_with_backoff_until_the_source_recovers() {
+    let db = TestDb::new().await;
+    let (engine, clock, cid, _source) = launched(
+        &db,
+        FOUR_HOLDERS,
+        &definition("retry-review", "keep", ""),
+        Some(Faults {
+            remove_fails_for: Some(vec!["a1".into()]),
+            remove_failures_left: 2,
+            ..Faults::default()
+        }),
+    )
+    .await;
+    let p = principal_ids(&engine).await;
+    let its = items(&engine, cid).await;
+    let (a1, a2, a3, a4) = (
+        item(&its, "a1", GA).id,
+        item(&its, "a2", GA).id,
+        item(&its, "a3", GA).id,
+        item(&its, "a4", GA).id,
+    );
+    decide(
+        &engine,
+        cid,
+        p["m1"],
+        &[a1, a2],
+        Verdict::Revoke,
+        Some("left the team"),
+    )
+    .await
+    .expect("revoke a1 and a2");
+    decide(&engine, cid, p["m1"], &[a3, a4], Verdict::Attest, None)
+        .await
+        .expect("attest a3 and a4");
+
+    close_at_deadline(&engine, &clock, cid).await;
+    let due = clock_now(&clock);
+
+    // a2 went through; a1's removal failed once and waits for its retry.
+    let rems = remediations(&engine, cid).await;
+    assert_eq!(rems.len(), 2, "{rems:?}");
+    let r2 = rems.iter().find(|r| r.item_id == a2).expect("a2's removal");
+    assert_eq!(r2.state.as_str(), "removed", "{r2:?}");
+    let r1 = rems
+        .iter()
+        .find(|r| r.item_id == a1)
+        .expect("a1's removal")
+        .clone();
+    assert_eq!(r1.state.as_str(), "pending", "{r1:?}");
+    assert_eq!(r1.attempts, 1);
+    assert!(
+        r1.last_error.as_deref().is_some_and(|e| e.contains("503")),
+        "{r1:?}"
+    );
+    assert!(
+        r1.next_attempt_at > due,
+        "the retry is not in the future: {r1:?}"
+    );
+    assert_eq!(r1.next_attempt_at, due + backoff(1));
+    let tries = attempts(&engine, r1.id).await;
+    assert_eq!(tries.len(), 1, "{tries:?}");
+    assert_eq!(tries[0].outcome.as_str(), "error");
+    assert!(
+        tries[0].error.as_deref().is_some_and(|e| e.contains("503")),
+        "{tries:?}"
+    );
+    assert_eq!(
+        eligibility_of(&engine, "a1", GA, "/").await.status.as_str(),
+        "active"
+    );
+    assert_eq!(
+        eligibility_of(&engine, "a2", GA, "/").await.status.as_str(),
+        "removed"
+    );
+    assert_eq!(
+        engine
+            .campaign(cid)
+            .await
+            .expect("show")
+            .campaign
+            .state
+            .as_str(),
+        "remediating",
+        "completed with a removal still to do"
+    );
+
+    // Not before its time.
+    clock.set(r1.next_attempt_at - Duration::seconds(1));
+    let report = tick(&engine).await.expect("tick before the retry");
+    assert_eq!(report.removals_handled, 0, "{report:?}");
+    assert_eq!(attempts(&engine, r1.id).await.len(), 1);
+
+    // Second attempt fails too; the wait doubles.
+    clock.set(r1.next_attempt_at);
+    let report = tick(&engine).await.expect("tick at the retry");
+    assert_eq!(report.removals_handled, 1, "{report:?}");
+    let r1 = reload_remediation(&engine, cid, a1).await;
+    assert_eq!((r1.state.as_str(), r1.attempts), ("pending", 2), "{r1:?}");
+    assert_eq!(r1.next_attempt_at, clock_now(&clock) + backoff(2));
+
+    // Third attempt: the source has recovered.
+    clock.set(r1.next_attempt_at);
+    tick(&engine).await.expect("tick at the second retry");
+    let r1 = reload_remediation(&engine, cid, a1).await;
+    assert_eq!(r1.state.as_str(), "removed", "{r1:?}");
+    assert_eq!(r1.attempts, 3);
+    assert!(r1.receipt.is_some() && r1.verified_at.is_some(), "{r1:?}");
+    assert_eq!(r1.last_error, None, "{r1:?}");
+    let outcomes: Vec<String> = attempts(&engine, r1.id)
+        .await
+        .iter()
+        .map(|a| a.outcome.as_str().to_string())
+        .collect();
+    assert_eq!(outcomes[..2], ["error", "error"], "{outcomes:?}");
+    assert!(outcomes[2..].iter().any(|o| o == "removed"), "{outcomes:?}");
+    assert!(
+        outcomes[2..].iter().any(|o| o == "verified_gone"),
+        "{outcomes:?}"
+    );
+    let e = eligibility_of(&engine, "a1", GA, "/").await;
+    assert_eq!(
+        (e.status.as_str(), e.removed_by_campaign_id),
+        ("removed", Some(cid))
+    );
+
+    let view = engine.campaign(cid).await.expect("show");
+    assert_eq!(view.campaign.state.as_str(), "completed");
+    assert_eq!((view.counts.removed, view.counts.removals_failed), (2, 0));
+    for kept in ["a3", "a4"] {
+        assert_eq!(
+            eligibility_of(&engine, kept, GA, "/").await.status.as_str(),
+            "active"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_removal_the_source_never_accepts_ends_failed_and_is_reported() {
+    let db = TestDb::new().await;
+    let (engine, clock, cid, source) = launched(
+        &db,
+        FOUR_HOLDERS,
+        &definition("doomed-review", "keep", ""),
+        Some(Faults {
+            remove_fails_for: None,
+            remove_failures_left: u32::MAX,
+            ..Faults::default()
+        }),
+    )
+    .await;
+    let source = source.expect("the flaky source");
+    let p = principal_ids(&engine).await;
+    let its = items(&engine, cid).await;
+    let a1 = item(&its, "a1", GA).id;
+    decide(
+        &engine,
+        cid,
+        p["m1"],
+        &[a1],
+        Verdict::Revoke,
+        Some("left the company"),
+    )
+    .await
+    .expect("revoke a1");
+    let others: Vec<i64> = its.iter().map(|i| i.id).filter(|id| *id != a1).collect();
+    decide(&engine, cid, p["m1"], &others, Verdict::Attest, None)
+        .await
+        .expect("attest the rest");
+
+    close_at_deadline(&engine, &clock, cid).await;
+    let mut rounds = 1;
+    loop {
+        let r = reload_remediation(&engine, cid, a1).await;
+        assert_eq!(r.attempts, rounds, "{r:?}");
+        if r.state.as_str() != "pending" {
+            break;
+        }
+        assert!(r.next_attempt_at > clock_now(&clock), "{r:?}");
+        assert_eq!(r.next_attempt_at, clock_now(&clock) + backoff(rounds));
+        assert!(
+            rounds < MAX_ATTEMPTS,
+            "still pending after {rounds} attempts: {r:?}"
+        );
+        assert_eq!(
+            engine
+                .campaign(cid)
+                .await
+                .expect("show")
+                .campaign
+                .state
+                .as_str(),
+            "remediating"
+        );
+        clock.set(r.next_attempt_at);
+        tick(&engine).await.expect("tick at the retry");
+        rounds += 1;
+    }
+
+    let r = reload_remediation(&engine, cid, a1).await;
+    assert_eq!(r.state.as_str(), "failed", "{r:?}");
+    assert_eq!(r.attempts, MAX_ATTEMPTS);
+    assert!(
+        r.last_error.as_deref().is_some_and(|e| e.contains("503")),
+        "the source's error is not recorded: {r:?}"
+    );
+    let tries = attempts(&engine, r.id).await;
+    assert_eq!(tries.len(), MAX_ATTEMPTS as usize, "{tries:?}");
+    assert!(
+        tries
+            .iter()
+            .all(|t| t.outcome.as_str() == "error" && t.error.is_some()),
+        "{tries:?}"
+    );
+
+    // Nothing dropped: the eligibility is still there, and the item still says revoked.
+    let e = eligibility_of(&engine, "a1", GA, "/").await;
+    assert_eq!(
+        (e.status.as_str(), e.removed_by_campaign_id),
+        ("active", None),
+        "{e:?}"
+    );
+    assert_eq!(
+        reload_item(&engine, a1).await.outcome.as_deref(),
+        Some("revoked")
+    );
+
+    // The campaign completes and tells its owner about the failure.
+    let view = engine.campaign(cid).await.expect("show");
+    assert_eq!(
+        view.campaign.state.as_str(),
+        "completed",
+        "{:?}",
+        view.campaign
+    );
+    assert_eq!(
+        (view.counts.removed, view.counts.removals_failed),
+        (0, 1),
+        "{:?}",
+        view.counts
+    );
+    let outcome = mails(&engine, cid, "outcome").await;
+    assert_eq!(outcome.len(), 1, "{outcome:?}");
+    assert_eq!(outcome[0].recipient_id, Some(p["own"]));
+    let payload: serde_json::Value =
+        serde_json::from_str(&outcome[0].payload).expect("payload JSON");
+    assert_eq!(payload["counts"]["removals_failed"], 1, "{payload}");
+
+    // And it stops trying.
+    clock.advance(Duration::days(2));
+    tick(&engine).await.expect("a later tick");
+    assert_eq!(source.remove_calls(), MAX_ATTEMPTS as u32);
+    assert_eq!(attempts(&engine, r.id).await.len(), MAX_ATTEMPTS as usize);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Safety rails.
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn when_nobody_answers_removals_wait_for_an_admin() {
+    let db = TestDb::new().await;
+    // Four holders in production (reviewed), one also in dev (outside the scope), so no role
+    // would be left empty: only the share of automatic removals holds them.
+    let eligibility =
+        format!("{FOUR_HOLDERS}a1,Global Administrator,/dev,2025-01-10,,2027-02-01\n")
+            .replace(",/,", ",/prod,");
+    let (engine, clock, cid, _) = launched(
+        &db,
+        &eligibility,
+        &definition("silent-review", "remove", "[scope]\nscopes = [\"/prod\"]"),
+        None,
+    )
+    .await;
+    let p = principal_ids(&engine).await;
+    assert_eq!(items(&engine, cid).await.len(), 4);
+
+    close_at_deadline(&engine, &clock, cid).await;
+    let view = engine.campaign(cid).await.expect("show");
+    let reason = view.campaign.rail_reason.clone().expect("a rail reason");
+    assert!(
+        reason.contains("50%"),
+        "the reason does not name the limit: {reason}"
+    );
+    assert_eq!(view.campaign.state.as_str(), "remediating");
+    assert_eq!(view.counts.removed_by_policy, 4, "{:?}", view.counts);
+    let rems = remediations(&engine, cid).await;
+    assert_eq!(rems.len(), 4);
+    assert!(
+        rems.iter()
+            .all(|r| r.state.as_str() == "awaiting_confirmation"),
+        "{rems:?}"
+    );
+    assert_eq!(
+        recipients(&engine, cid, "removals_awaiting_confirmation").await,
+        vec![p["own"]]
+    );
+
+    // Closed: a late answer is refused and changes nothing.
+    let before = decision_count(&engine).await;
+    let late = items(&engine, cid).await[0].clone();
+    match decide(&engine, cid, p["m1"], &[late.id], Verdict::Attest, None).await {
+        Err(EngineError::Conflict(_)) => {}
+        other => panic!("a decision after the close was accepted: {other:?}"),
+    }
+    assert_eq!(decision_count(&engine).await, before);
+    assert_eq!(
+        reload_item(&engine, late.id)
+            .await
+            .made_by
+            .map(|m| m.as_str()),
+        Some("policy")
+    );
+
+    // Days pass; nothing is removed without a confirmation.
+    for days in [1, 7, 14] {
+        clock.advance(Duration::days(days));
+        tick(&engine).await.expect("tick while waiting");
+        assert_eq!(
+            active_eligibility_ids(&engine).await.len(),
+            5,
+            "removed without confirmation"
+        );
+        for r in remediations(&engine, cid).await {
+            assert_eq!(r.state.as_str(), "awaiting_confirmation", "{r:?}");
+            assert!(attempts(&engine, r.id).await.is_empty());
+        }
+    }
+    assert_eq!(
+        engine
+            .campaign(cid)
+            .await
+            .expect("show")
+            .campaign
+            .state
+            .as_str(),
+        "remediating"
+    );
+    assert_eq!(
+        mails(&engine, cid, "removals_awaiting_confirmation")
+            .await
+            .len(),
+        1
+    );
+
+    // The admin confirms: the next tick removes them.
+    assert_eq!(
+        engine
+            .confirm_removals(cid, "admin")
+            .await
+            .expect("confirm"),
+        4
+    );
+    tick(&engine).await.expect("tick after confirmation");
+    for holder in ["a1", "a2", "a3", "a4"] {
+        let e = eligibility_of(&engine, holder, GA, "/prod").await;
+        assert_eq!(
+            (e.status.as_str(), e.removed_by_campaign_id),
+            ("removed", Some(cid)),
+            "{e:?}"
+        );
+    }
+    assert_eq!(
+        eligibility_of(&engine, "a1", GA, "/dev")
+            .await
+            .status
+            .as_str(),
+        "active"
+    );
+    let view = engine.campaign(cid).await.expect("show");
+    assert_eq!(view.campaign.state.as_str(), "completed");
+    assert_eq!(view.counts.removed, 4);
+    assert!(matches!(
+        engine.confirm_removals(cid, "admin").await,
+        Err(EngineError::Conflict(_) | EngineError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_roles_last_holder_is_never_removed_silently_but_a_human_revocation_is() {
+    let db = TestDb::new().await;
+    let eligibility = format!(
+        "{FOUR_HOLDERS}s1,Solo Role,/,2025-01-10,,2027-02-01\nt1,Solo Human,/,2025-01-10,,2027-02-01\n"
+    );
+    let (engine, clock, cid, _) = launched(
+        &db,
+        &eligibility,
+        &definition("solo-review", "remove", ""),
+        None,
+    )
+    .await;
+    let p = principal_ids(&engine).await;
+    let its = items(&engine, cid).await;
+    assert_eq!(its.len(), 6);
+    let id = |holder: &str, role: &str| item(&its, holder, role).id;
+    decide(
+        &engine,
+        cid,
+        p["m1"],
+        &[id("a1", GA), id("a2", GA), id("a3", GA)],
+        Verdict::Attest,
+        None,
+    )
+    .await
+    .expect("attest three");
+    decide(
+        &engine,
+        cid,
+        p["m1"],
+        &[id("a4", GA), id("t1", "Solo Human")],
+        Verdict::Revoke,
+        Some("no longer on call"),
+    )
+    .await
+    .expect("revoke two, one the last holder of its role");
+    // s1 (the only holder of Solo Role) is never answered: 1 of 6 is under the 50% limit.
+
+    close_at_deadline(&engine, &clock, cid).await;
+    let view = engine.campaign(cid).await.expect("show");
+    let reason = view.campaign.rail_reason.clone().expect("a rail reason");
+    assert!(
+        reason.contains("Solo Role"),
+        "the reason does not name the role: {reason}"
+    );
+    assert!(!reason.contains(GA), "{reason}");
+    assert_eq!(
+        recipients(&engine, cid, "removals_awaiting_confirmation").await,
+        vec![p["own"]]
+    );
+
+    // The people's revocations are removed at once; the policy's removal waits.
+    for (holder, role) in [("a4", GA), ("t1", "Solo Human")] {
+        let e = eligibility_of(&engine, holder, role, "/").await;
+        assert_eq!(
+            (e.status.as_str(), e.removed_by_campaign_id),
+            ("removed", Some(cid)),
+            "{holder}: {e:?}"
+        );
+    }
+    let rems = remediations(&engine, cid).await;
+    assert_eq!(rems.len(), 3, "{rems:?}");
+    let solo = rems
+        .iter()
+        .find(|r| r.item_id == id("s1", "Solo Role"))
+        .expect("s1's removal");
+    assert_eq!(solo.state.as_str(), "awaiting_confirmation", "{solo:?}");
+    for days in [1, 14] {
+        clock.advance(Duration::days(days));
+        tick(&engine).await.expect("tick while waiting");
+        let e = eligibility_of(&engine, "s1", "Solo Role", "/").await;
+        assert_eq!(
+            e.status.as_str(),
+            "active",
+            "the last holder was removed without confirmation"
+        );
+    }
+    assert_eq!(
+        engine
+            .campaign(cid)
+            .await
+            .expect("show")
+            .campaign
+            .state
+            .as_str(),
+        "remediating"
+    );
+    for holder in ["a1", "a2", "a3"] {
+        assert_eq!(
+            eligibility_of(&engine, holder, GA, "/")
+                .await
+                .status
+                .as_str(),
+            "active"
+        );
+    }
+
+    engine
+        .confirm_removals(cid, "admin")
+        .await
+        .expect("confirm");
+    tick(&engine).await.expect("tick after confirmation");
+    assert_eq!(
+        eligibility_of(&engine, "s1", "Solo Role", "/")
+            .await
+            .status
+            .as_str(),
+        "removed"
+    );
+    assert_eq!(
+        engine
+            .campaign(cid)
+            .await
+            .expect("show")
+            .campaign
+            .state
+            .as_str(),
+        "completed"
+    );
+}
+
+fn clock_now(clock: &ManualClock) -> chrono::DateTime<chrono::Utc> {
+    use attest::clock::Clock;
+    clock.now()
+}
+
+async fn reload_remediation(
+    engine: &Engine,
+    campaign_id: i64,
+    item_id: i64,
+) -> entity::remediation::Model {
+    remediations(engine, campaign_id)
+        .await
+        .into_iter()
+        .find(|r| r.item_id == item_id)
+        .unwrap_or_else(|| panic!("no removal for item {item_id}"))
+}
