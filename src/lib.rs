@@ -5,6 +5,7 @@
 //! - [`domain`]: pure rules with no I/O and no clock: import row validation, the audit hash chain.
 //! - [`engine`]: one function per use case (import, audit verification, …), each owning its
 //!   transaction. The CLI, the web layer and the scheduler call these; nothing else writes state.
+//! - [`evidence`]: signed, offline-verifiable evidence bundles and their report.
 //! - [`mail`]: the outbox worker: composes (askama) and sends (SMTP pool or .eml files).
 //! - [`scheduler`]: one tick runs what is due (launches, reminders, closes, removals); `serve` loops it.
 //! - [`web`]: axum pages (the reviewer page today).
@@ -23,6 +24,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod evidence;
 pub mod mail;
 pub mod scheduler;
 pub mod sources;

@@ -9,6 +9,8 @@ pub mod campaign_definition;
 pub mod campaign_reviewer;
 pub mod decision;
 pub mod eligibility;
+pub mod evidence_bundle;
+pub mod evidence_chunk;
 pub mod outbox_mail;
 pub mod principal;
 pub mod remediation;
@@ -16,6 +18,7 @@ pub mod remediation_attempt;
 pub mod review_item;
 pub mod reviewer_token;
 pub mod role;
+pub mod signing_key;
 pub mod source;
 
 /// The entity types under their table names, plus the shared enums.
@@ -29,6 +32,8 @@ pub mod prelude {
     pub use crate::campaign_reviewer::Entity as CampaignReviewer;
     pub use crate::decision::Entity as Decision;
     pub use crate::eligibility::Entity as Eligibility;
+    pub use crate::evidence_bundle::Entity as EvidenceBundle;
+    pub use crate::evidence_chunk::Entity as EvidenceChunk;
     pub use crate::outbox_mail::Entity as OutboxMail;
     pub use crate::principal::Entity as Principal;
     pub use crate::remediation::Entity as Remediation;
@@ -36,5 +41,6 @@ pub mod prelude {
     pub use crate::review_item::Entity as ReviewItem;
     pub use crate::reviewer_token::Entity as ReviewerToken;
     pub use crate::role::Entity as Role;
+    pub use crate::signing_key::Entity as SigningKey;
     pub use crate::source::Entity as Source;
 }

@@ -2,6 +2,7 @@
 
 mod campaign;
 mod demo;
+mod evidence;
 mod output;
 mod serve;
 
@@ -65,6 +66,9 @@ pub enum Command {
         #[arg(long, default_value_t = 30)]
         tick: u64,
     },
+    /// Export, verify and sign evidence bundles for auditors.
+    #[command(subcommand)]
+    Evidence(evidence::EvidenceCommand),
     /// Look at the eligibility attest knows about.
     #[command(subcommand)]
     Eligibility(EligibilityCommand),
@@ -226,6 +230,14 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 || {},
             )
             .await
+        }
+        Command::Evidence(command) => {
+            // Verifying needs only the bundle: no database is opened (or created) for it.
+            let engine = match command {
+                evidence::EvidenceCommand::Verify { .. } => None,
+                _ => Some(engine(&config).await?),
+            };
+            evidence::run(engine.as_ref(), command).await
         }
         Command::Demo => demo::run(engine(&config).await?, &config, &cli_actor()).await,
         Command::Bench(args) => {

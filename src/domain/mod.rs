@@ -38,6 +38,7 @@ pub mod audit_chain;
 pub mod closing;
 pub mod definition;
 pub mod directory;
+pub mod evidence;
 pub mod lifecycle;
 pub mod recommendation;
 pub mod records;

@@ -6,6 +6,7 @@ pub mod campaigns;
 pub mod close;
 pub mod decide;
 pub mod definitions;
+pub mod evidence;
 pub mod import;
 pub mod launch;
 pub mod remediate;

@@ -170,6 +170,11 @@ impl Engine {
             )
             .await?;
             txn.commit().await?;
+            // The evidence is part of completing, but a failure to write it must not undo the
+            // completion: it is logged, and `attest evidence export` can make it at any time.
+            if let Err(e) = self.store_evidence(id, "completed").await {
+                tracing::error!(campaign = id, "could not store the evidence bundle: {e}");
+            }
             completed.push(id);
         }
         Ok(completed)

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod campaigns;
 pub mod directory;
+pub mod evidence;
 pub mod items;
 pub mod outbox;
 pub mod remediation;

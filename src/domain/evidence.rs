@@ -1,0 +1,168 @@
+//! What evidence must say and how: cells that spreadsheets cannot run, the controls a review
+//! satisfies, and the decisions too fast to have been considered.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The bundle format this code writes and verifies.
+pub const FORMAT: &str = "attest-evidence/1";
+
+/// A text cell that a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, or a leading tab
+/// or carriage return) gets a leading apostrophe, so opening the CSV runs nothing (CWE-1236).
+pub fn safe_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => std::borrow::Cow::Owned(format!("'{text}")),
+        _ => std::borrow::Cow::Borrowed(text),
+    }
+}
+
+/// A control this kind of review provides evidence for.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Control {
+    pub framework: &'static str,
+    pub id: &'static str,
+    pub requirement: &'static str,
+    pub evidence: &'static str,
+}
+
+pub const CONTROLS: &[Control] = &[
+    Control {
+        framework: "SOC 2 (2017 TSC)",
+        id: "CC6.2",
+        requirement: "Access is authorised, and removed when no longer required",
+        evidence: "items.csv: each eligibility, its reviewer's decision and the removal that followed",
+    },
+    Control {
+        framework: "SOC 2 (2017 TSC)",
+        id: "CC6.3",
+        requirement: "Access is modified or removed based on roles and least privilege, and periodically reviewed",
+        evidence: "campaign.json: definition, schedule and population; report.html: outcomes",
+    },
+    Control {
+        framework: "ISO/IEC 27001:2022",
+        id: "A.5.18",
+        requirement: "Access rights are reviewed at regular intervals and adjusted",
+        evidence: "campaign.json timeline and items.csv decisions; attest report coverage across campaigns",
+    },
+    Control {
+        framework: "PCI DSS 4.0",
+        id: "7.2.4",
+        requirement: "User accounts and access privileges are reviewed at least every six months",
+        evidence: "campaign.json (period, launched, completed); items.csv (every account reviewed)",
+    },
+    Control {
+        framework: "NIST SP 800-53 Rev. 5",
+        id: "AC-2(j)",
+        requirement: "Review accounts for compliance with account management requirements",
+        evidence: "items.csv, decisions.csv and audit.jsonl",
+    },
+    Control {
+        framework: "NIST CSF 2.0",
+        id: "PR.AA-05",
+        requirement: "Access permissions are defined, managed, enforced and reviewed",
+        evidence: "report.html summary; after_remediation.csv shows removals took effect",
+    },
+    Control {
+        framework: "CIS Controls v8",
+        id: "5.3 / 6.1 / 6.2",
+        requirement: "Disable dormant accounts; establish access granting and revoking processes",
+        evidence: "recommendations from activation history; removals with receipts",
+    },
+];
+
+/// A reviewer who decided many items within moments: possibly without looking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RubberStamp {
+    pub reviewer: String,
+    pub items: usize,
+    pub within_seconds: i64,
+    pub from: DateTime<Utc>,
+}
+
+/// How many decisions in how few seconds count as unusually fast.
+pub const FAST_ITEMS: usize = 10;
+pub const FAST_SECONDS: i64 = 30;
+
+/// Flags every reviewer who made at least [`FAST_ITEMS`] human decisions within
+/// [`FAST_SECONDS`] (the largest such burst per reviewer).
+pub fn rubber_stamps(decisions: &[(String, DateTime<Utc>)]) -> Vec<RubberStamp> {
+    let mut by_reviewer: BTreeMap<&str, Vec<DateTime<Utc>>> = BTreeMap::new();
+    for (reviewer, at) in decisions {
+        by_reviewer.entry(reviewer).or_default().push(*at);
+    }
+    let mut flags = Vec::new();
+    for (reviewer, mut times) in by_reviewer {
+        times.sort_unstable();
+        let mut best: Option<(usize, usize)> = None;
+        let mut start = 0;
+        for end in 0..times.len() {
+            while (times[end] - times[start]).num_seconds() > FAST_SECONDS {
+                start += 1;
+            }
+            let count = end - start + 1;
+            if count >= FAST_ITEMS && best.is_none_or(|(s, e)| count > e - s + 1) {
+                best = Some((start, end));
+            }
+        }
+        if let Some((s, e)) = best {
+            flags.push(RubberStamp {
+                reviewer: reviewer.to_string(),
+                items: e - s + 1,
+                within_seconds: (times[e] - times[s]).num_seconds(),
+                from: times[s],
+            });
+        }
+    }
+    flags
+}
+
+/// The median of durations in seconds (None when there are none).
+pub fn median_seconds(mut values: Vec<i64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 0 {
+        (values[mid - 1] + values[mid]) as f64 / 2.0
+    } else {
+        values[mid] as f64
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    #[test]
+    fn formulas_cannot_run() {
+        for text in ["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "\tx"] {
+            assert!(safe_cell(text).starts_with('\''), "{text}");
+        }
+        assert_eq!(safe_cell("Zoë O'Brien"), "Zoë O'Brien");
+        assert_eq!(safe_cell(""), "");
+    }
+
+    #[test]
+    fn bursts_are_flagged_and_steady_work_is_not() {
+        let t0 = DateTime::parse_from_rfc3339("2027-01-05T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut decisions: Vec<(String, DateTime<Utc>)> = (0..25)
+            .map(|i| ("fast".to_string(), t0 + Duration::seconds(i)))
+            .collect();
+        decisions.extend((0..25).map(|i| ("careful".to_string(), t0 + Duration::minutes(3 * i))));
+        let flags = rubber_stamps(&decisions);
+        assert_eq!(flags.len(), 1);
+        assert_eq!((flags[0].reviewer.as_str(), flags[0].items), ("fast", 25));
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median_seconds(vec![]), None);
+        assert_eq!(median_seconds(vec![5, 1, 3]), Some(3.0));
+        assert_eq!(median_seconds(vec![4, 1, 3, 2]), Some(2.5));
+    }
+}

@@ -1,0 +1,62 @@
+//! `report.html`: the summary an auditor reads (and prints to PDF): population, who reviewed
+//! what, outcomes, removals and their receipts, the timeline, decisions made too fast to have
+//! been considered, and the controls the review is evidence for.
+
+use crate::domain::evidence::{Control, RubberStamp, CONTROLS};
+use crate::store::campaigns::CampaignCounts;
+use crate::store::evidence::ReviewerSummary;
+use askama::Template;
+
+/// A removal as the report lists it.
+#[derive(Debug, Clone)]
+pub struct RemovalLine {
+    pub item_id: i64,
+    pub holder: String,
+    pub role: String,
+    pub scope: String,
+    pub detail: String,
+}
+
+/// One line of the campaign's timeline.
+#[derive(Debug, Clone)]
+pub struct TimelineLine {
+    pub at: String,
+    pub action: String,
+    pub actor: String,
+}
+
+#[derive(Template)]
+#[template(path = "evidence/report.html")]
+pub struct Report<'a> {
+    pub campaign_id: i64,
+    pub name: &'a str,
+    pub version: i32,
+    pub period: &'a str,
+    pub state: &'a str,
+    pub description: Option<&'a str>,
+    pub schedule: &'a str,
+    pub on_no_response: &'a str,
+    pub launched_at: String,
+    pub due_at: String,
+    pub closed_at: String,
+    pub completed_at: String,
+    pub generated_at: String,
+    pub public_key: &'a str,
+    pub population: u64,
+    pub completion_percent: String,
+    pub counts: &'a CampaignCounts,
+    pub reviewers: &'a [ReviewerSummary],
+    pub receipts: &'a [RemovalLine],
+    pub receipts_total: u64,
+    pub failures: &'a [RemovalLine],
+    pub inconsistent: u64,
+    pub timeline: &'a [TimelineLine],
+    pub rubber_stamps: &'a [RubberStamp],
+    pub controls: &'static [Control],
+}
+
+impl Report<'_> {
+    pub fn controls() -> &'static [Control] {
+        CONTROLS
+    }
+}
