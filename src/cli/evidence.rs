@@ -1,4 +1,4 @@
-//! `attest evidence …` and `attest report …`.
+//! `attest evidence …` and `attest report …`: what auditors take away.
 
 use super::output::{self, say};
 use super::Failure;
@@ -82,6 +82,100 @@ pub async fn run(engine: Option<&Engine>, command: EvidenceCommand) -> Result<()
             let engine = engine.ok_or_else(|| Failure::runtime("no database"))?;
             let key = engine.signing_key().await?;
             say!("{}", hex::encode(key.verifying_key().to_bytes()));
+            Ok(())
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// For every role: when it was last reviewed, by which campaign, and whether that is within
+    /// its definition's cadence.
+    Coverage {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The monthly metrics: eligibility by role and risk, campaigns completed (on time),
+    /// completion and revocation rates, automatic removals, median time to decision.
+    Monthly {
+        /// The month, YYYY-MM (UTC).
+        #[arg(long)]
+        month: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn report(engine: &Engine, command: ReportCommand) -> Result<(), Failure> {
+    let pct = |r: Option<f64>| r.map_or_else(|| "—".to_string(), |r| format!("{:.1}%", r * 100.0));
+    match command {
+        ReportCommand::Coverage { json } => {
+            let coverage = engine.coverage().await?;
+            if json {
+                return output::print_json(&coverage);
+            }
+            say!(
+                "{:<40} {:<7} {:>7} {:<28} {:<10} {:>6} {}",
+                "ROLE",
+                "RISK",
+                "HOLDERS",
+                "LAST REVIEW",
+                "PERIOD",
+                "DAYS",
+                "ON SCHEDULE"
+            );
+            for c in &coverage {
+                say!(
+                    "{:<40} {:<7} {:>7} {:<28} {:<10} {:>6} {}",
+                    c.role,
+                    c.risk,
+                    c.active_holders,
+                    c.last_campaign.as_deref().map_or_else(
+                        || "never".to_string(),
+                        |n| format!("{n} #{}", c.last_campaign_id.unwrap_or_default())
+                    ),
+                    c.last_period.as_deref().unwrap_or("-"),
+                    c.days_since
+                        .map_or_else(|| "-".to_string(), |d| d.to_string()),
+                    if c.within_cadence { "yes" } else { "NO" }
+                );
+            }
+            let overdue = coverage.iter().filter(|c| !c.within_cadence).count();
+            say!(
+                "{} roles, {} not reviewed within their cadence",
+                coverage.len(),
+                overdue
+            );
+            Ok(())
+        }
+        ReportCommand::Monthly { month, json } => {
+            let m = engine.monthly(&month).await?;
+            if json {
+                return output::print_json(&m);
+            }
+            say!("attest monthly report for {}", m.month);
+            say!(
+                "  campaigns completed:         {} ({} on time)",
+                m.campaigns_completed,
+                m.campaigns_completed_on_time
+            );
+            say!("  items closed:                {}", m.items_closed);
+            say!("  completion rate:             {}", pct(m.completion_rate));
+            say!("  revocation rate:             {}", pct(m.revocation_rate));
+            say!("  automatic removals:          {}", m.auto_removals);
+            say!(
+                "  median time to decision:     {}",
+                m.median_hours_to_decision
+                    .map_or_else(|| "—".to_string(), |h| format!("{h:.1} hours"))
+            );
+            say!("  eligible assignments by risk:");
+            for r in &m.eligible_by_risk {
+                say!("    {:<8} {}", r.risk, r.eligible);
+            }
+            say!("  eligible assignments by role:");
+            for r in &m.eligible_by_role {
+                say!("    {:<40} {:<7} {}", r.role, r.risk, r.eligible);
+            }
             Ok(())
         }
     }

@@ -69,6 +69,9 @@ pub enum Command {
     /// Export, verify and sign evidence bundles for auditors.
     #[command(subcommand)]
     Evidence(evidence::EvidenceCommand),
+    /// Reports across campaigns: coverage of every role, monthly metrics.
+    #[command(subcommand)]
+    Report(evidence::ReportCommand),
     /// Look at the eligibility attest knows about.
     #[command(subcommand)]
     Eligibility(EligibilityCommand),
@@ -239,6 +242,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             };
             evidence::run(engine.as_ref(), command).await
         }
+        Command::Report(command) => evidence::report(&engine(&config).await?, command).await,
         Command::Demo => demo::run(engine(&config).await?, &config, &cli_actor()).await,
         Command::Bench(args) => {
             let options = crate::bench::BenchOptions {

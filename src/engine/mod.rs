@@ -11,6 +11,7 @@ pub mod import;
 pub mod launch;
 pub mod remediate;
 pub mod remind;
+pub mod reports;
 pub mod review;
 
 use crate::clock::Clock;

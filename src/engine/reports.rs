@@ -1,0 +1,222 @@
+//! Reports across campaigns: coverage (was every privileged role reviewed on schedule?) and the
+//! small, consistent set of monthly metrics PIM operating guidance asks admins to report.
+
+use super::{Engine, EngineError};
+use crate::domain::definition::CampaignSpec;
+use crate::domain::evidence::median_seconds;
+use crate::store::sql::Sql;
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use sea_orm::ConnectionTrait;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleCoverage {
+    pub role: String,
+    pub risk: String,
+    pub active_holders: i64,
+    pub last_campaign_id: Option<i64>,
+    pub last_campaign: Option<String>,
+    pub last_period: Option<String>,
+    pub last_reviewed_at: Option<DateTime<Utc>>,
+    /// How old the last review may be under its definition's cadence (plus its duration).
+    pub allowed_days: Option<i64>,
+    pub days_since: Option<i64>,
+    /// Reviewed within its cadence, or holds no one (nothing to review).
+    pub within_cadence: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MonthlyReport {
+    pub month: String,
+    pub eligible_by_role: Vec<RoleCount>,
+    pub eligible_by_risk: Vec<RiskCount>,
+    pub campaigns_completed: i64,
+    pub campaigns_completed_on_time: i64,
+    pub items_closed: i64,
+    pub completion_rate: Option<f64>,
+    pub revocation_rate: Option<f64>,
+    pub auto_removals: i64,
+    pub median_hours_to_decision: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleCount {
+    pub role: String,
+    pub risk: String,
+    pub eligible: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RiskCount {
+    pub risk: String,
+    pub eligible: i64,
+}
+
+impl Engine {
+    pub async fn coverage(&self) -> Result<Vec<RoleCoverage>, EngineError> {
+        let conn = self.store().conn();
+        let backend = conn.get_database_backend();
+        let now = self.now();
+        let roles = conn
+            .query_all_raw(
+                Sql::new(
+                    backend,
+                    "SELECT r.id, r.name, r.risk, (SELECT COUNT(*) FROM eligibility e WHERE e.role_id = r.id AND e.status = 'active') AS holders \
+                     FROM \"role\" r ORDER BY r.name",
+                )
+                .build(),
+            )
+            .await?;
+        let mut coverage = Vec::new();
+        for row in roles {
+            let id: i64 = row.try_get("", "id")?;
+            let holders: i64 = row.try_get("", "holders")?;
+            let mut sql = Sql::new(
+                backend,
+                "SELECT c.id, c.definition_name, c.period, c.completed_at, c.frozen_definition FROM campaign c \
+                 WHERE c.state = 'completed' AND EXISTS (SELECT 1 FROM review_item i WHERE i.campaign_id = c.id AND i.role_id = ",
+            );
+            sql.bind(id).push(") ORDER BY c.completed_at DESC LIMIT 1");
+            let last = conn.query_one_raw(sql.build()).await?;
+            let mut entry = RoleCoverage {
+                role: row.try_get("", "name")?,
+                risk: row.try_get("", "risk")?,
+                active_holders: holders,
+                last_campaign_id: None,
+                last_campaign: None,
+                last_period: None,
+                last_reviewed_at: None,
+                allowed_days: None,
+                days_since: None,
+                within_cadence: holders == 0,
+            };
+            if let Some(last) = last {
+                let completed: Option<DateTime<Utc>> = last.try_get("", "completed_at")?;
+                let spec: String = last.try_get("", "frozen_definition")?;
+                let allowed = serde_json::from_str::<CampaignSpec>(&spec)
+                    .ok()
+                    .and_then(|spec| {
+                        let schedule = spec.launch_schedule().ok()?;
+                        Some(
+                            schedule.cadence_days(completed.unwrap_or(now))
+                                + i64::from(spec.duration_days),
+                        )
+                    });
+                let days = completed.map(|c| (now - c).num_days());
+                entry.within_cadence =
+                    entry.within_cadence || matches!((days, allowed), (Some(d), Some(a)) if d <= a);
+                entry.last_campaign_id = Some(last.try_get("", "id")?);
+                entry.last_campaign = Some(last.try_get("", "definition_name")?);
+                entry.last_period = Some(last.try_get("", "period")?);
+                entry.last_reviewed_at = completed;
+                entry.allowed_days = allowed;
+                entry.days_since = days;
+            }
+            coverage.push(entry);
+        }
+        Ok(coverage)
+    }
+
+    /// The monthly metrics for `month` (`YYYY-MM`, UTC).
+    pub async fn monthly(&self, month: &str) -> Result<MonthlyReport, EngineError> {
+        let start = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+            .map_err(|_| EngineError::Invalid(format!("--month \"{month}\" is not YYYY-MM")))?;
+        let next = if start.month() == 12 {
+            NaiveDate::from_ymd_opt(start.year() + 1, 1, 1)
+        } else {
+            NaiveDate::from_ymd_opt(start.year(), start.month() + 1, 1)
+        }
+        .ok_or_else(|| EngineError::Invalid(format!("--month \"{month}\" is out of range")))?;
+        let (from, to) = (
+            start.and_time(chrono::NaiveTime::MIN).and_utc(),
+            next.and_time(chrono::NaiveTime::MIN).and_utc(),
+        );
+        let conn = self.store().conn();
+        let backend = conn.get_database_backend();
+
+        let by_role = conn
+            .query_all_raw(
+                Sql::new(
+                    backend,
+                    "SELECT r.name, r.risk, COUNT(*) AS n FROM eligibility e JOIN \"role\" r ON r.id = e.role_id \
+                     WHERE e.status = 'active' GROUP BY r.name, r.risk ORDER BY r.name",
+                )
+                .build(),
+            )
+            .await?;
+        let mut eligible_by_role = Vec::new();
+        let mut by_risk: std::collections::BTreeMap<String, i64> =
+            std::collections::BTreeMap::new();
+        for row in by_role {
+            let risk: String = row.try_get("", "risk")?;
+            let n: i64 = row.try_get("", "n")?;
+            *by_risk.entry(risk.clone()).or_default() += n;
+            eligible_by_role.push(RoleCount {
+                role: row.try_get("", "name")?,
+                risk,
+                eligible: n,
+            });
+        }
+
+        let mut sql = Sql::new(
+            backend,
+            "SELECT COUNT(*) AS completed, SUM(CASE WHEN c.closed_at <= c.due_at THEN 1 ELSE 0 END) AS on_time \
+             FROM campaign c WHERE c.state = 'completed' AND c.completed_at >= ",
+        );
+        sql.bind(from).push(" AND c.completed_at < ").bind(to);
+        let row = conn.query_one_raw(sql.build()).await?;
+        let get = |row: &Option<sea_orm::QueryResult>, name: &str| -> Result<i64, EngineError> {
+            Ok(match row {
+                Some(row) => row.try_get::<Option<i64>>("", name)?.unwrap_or(0),
+                None => 0,
+            })
+        };
+        let campaigns_completed = get(&row, "completed")?;
+        let on_time = get(&row, "on_time")?;
+
+        let mut sql = Sql::new(
+            backend,
+            "SELECT COUNT(*) AS items, SUM(CASE WHEN i.made_by = 'human' THEN 1 ELSE 0 END) AS human, \
+             SUM(CASE WHEN i.made_by = 'human' AND i.verdict = 'revoke' THEN 1 ELSE 0 END) AS revoked, \
+             SUM(CASE WHEN i.outcome = 'removed_by_policy' THEN 1 ELSE 0 END) AS auto_removed \
+             FROM review_item i JOIN campaign c ON c.id = i.campaign_id WHERE c.closed_at >= ",
+        );
+        sql.bind(from).push(" AND c.closed_at < ").bind(to);
+        let row = conn.query_one_raw(sql.build()).await?;
+        let items = get(&row, "items")?;
+        let human = get(&row, "human")?;
+        let revoked = get(&row, "revoked")?;
+        let auto_removals = get(&row, "auto_removed")?;
+
+        let mut sql = Sql::new(
+            backend,
+            "SELECT d.decided_at, c.launched_at FROM decision d JOIN campaign c ON c.id = d.campaign_id \
+             WHERE d.made_by = 'human' AND d.decided_at >= ",
+        );
+        sql.bind(from).push(" AND d.decided_at < ").bind(to);
+        let mut waits = Vec::new();
+        for row in conn.query_all_raw(sql.build()).await? {
+            let decided: DateTime<Utc> = row.try_get("", "decided_at")?;
+            let launched: Option<DateTime<Utc>> = row.try_get("", "launched_at")?;
+            if let Some(launched) = launched {
+                waits.push((decided - launched).num_seconds());
+            }
+        }
+        let rate = |part: i64, whole: i64| (whole > 0).then(|| part as f64 / whole as f64);
+        Ok(MonthlyReport {
+            month: month.to_string(),
+            eligible_by_role,
+            eligible_by_risk: by_risk
+                .into_iter()
+                .map(|(risk, eligible)| RiskCount { risk, eligible })
+                .collect(),
+            campaigns_completed,
+            campaigns_completed_on_time: on_time,
+            items_closed: items,
+            completion_rate: rate(human, items),
+            revocation_rate: rate(revoked, human),
+            auto_removals,
+            median_hours_to_decision: median_seconds(waits).map(|s| s / 3600.0),
+        })
+    }
+}
