@@ -3,6 +3,7 @@
 pub mod enums;
 
 pub mod account;
+pub mod api_token;
 pub mod audit_event;
 pub mod campaign;
 pub mod campaign_definition;
@@ -18,6 +19,7 @@ pub mod remediation_attempt;
 pub mod review_item;
 pub mod reviewer_token;
 pub mod role;
+pub mod session;
 pub mod signing_key;
 pub mod source;
 
@@ -26,6 +28,7 @@ pub mod prelude {
     pub use crate::enums::*;
 
     pub use crate::account::Entity as Account;
+    pub use crate::api_token::Entity as ApiToken;
     pub use crate::audit_event::Entity as AuditEvent;
     pub use crate::campaign::Entity as Campaign;
     pub use crate::campaign_definition::Entity as CampaignDefinition;
@@ -41,6 +44,7 @@ pub mod prelude {
     pub use crate::review_item::Entity as ReviewItem;
     pub use crate::reviewer_token::Entity as ReviewerToken;
     pub use crate::role::Entity as Role;
+    pub use crate::session::Entity as Session;
     pub use crate::signing_key::Entity as SigningKey;
     pub use crate::source::Entity as Source;
 }

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_initial_schema;
 mod m20261126_000002_evidence;
+mod m20261126_000003_access;
 
 /// Applies the attest schema; see `docs/data-model.md`.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_initial_schema::Migration),
             Box::new(m20261126_000002_evidence::Migration),
+            Box::new(m20261126_000003_access::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@ mod demo;
 mod evidence;
 mod output;
 mod serve;
+mod user;
 
 use crate::clock::SystemClock;
 use crate::config::Config;
@@ -72,6 +73,9 @@ pub enum Command {
     /// Reports across campaigns: coverage of every role, monthly metrics.
     #[command(subcommand)]
     Report(evidence::ReportCommand),
+    /// Console accounts for admins and auditors.
+    #[command(subcommand)]
+    User(user::UserCommand),
     /// Look at the eligibility attest knows about.
     #[command(subcommand)]
     Eligibility(EligibilityCommand),
@@ -243,6 +247,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             evidence::run(engine.as_ref(), command).await
         }
         Command::Report(command) => evidence::report(&engine(&config).await?, command).await,
+        Command::User(command) => user::run(&engine(&config).await?, command, &cli_actor()).await,
         Command::Demo => demo::run(engine(&config).await?, &config, &cli_actor()).await,
         Command::Bench(args) => {
             let options = crate::bench::BenchOptions {

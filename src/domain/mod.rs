@@ -34,6 +34,7 @@ macro_rules! string_enum {
     };
 }
 
+pub mod access;
 pub mod audit_chain;
 pub mod closing;
 pub mod definition;

@@ -1,6 +1,7 @@
 //! Use cases, one function each, each owning its transaction. The CLI, the web layer and the
 //! scheduler all come through here; nothing else writes state.
 
+pub mod accounts;
 pub mod audit;
 pub mod campaigns;
 pub mod close;

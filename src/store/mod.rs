@@ -4,6 +4,7 @@
 //! transaction. Bulk paths use hand-built multi-row statements ([`sql::Sql`]); the rest uses the
 //! sea-orm entities.
 
+pub mod accounts;
 pub mod audit;
 pub mod campaigns;
 pub mod directory;

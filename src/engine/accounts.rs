@@ -1,0 +1,343 @@
+//! Console accounts (admin, auditor): passwords hashed with Argon2id, sessions with a random
+//! token (only its hash stored) and an anti-forgery value, lock-out after repeated failures,
+//! and API tokens for automation. Every login, failure and token is in the audit log.
+
+use super::{Engine, EngineError};
+use crate::domain::access::{lock_after_failure, Role, SESSION_HOURS};
+use crate::engine::review::{same_secret, token_hash};
+use crate::store::{self as st, accounts};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine as _;
+use chrono::{DateTime, Duration, Utc};
+use rand::TryRngCore;
+
+/// Someone signed in to the console or calling the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    pub role: Role,
+    /// How the audit log names them: `account:EMAIL` or `token:NAME`.
+    pub actor: String,
+    pub account_id: Option<i64>,
+    pub session_id: Option<i64>,
+    /// The anti-forgery value their forms carry (sessions only; API tokens need none).
+    pub csrf: Option<String>,
+}
+
+/// A new session: the cookie value (shown once) and its expiry.
+#[derive(Debug, Clone)]
+pub struct IssuedSession {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub role: Role,
+}
+
+/// Why a login was refused. The page says as little as needed: wrong credentials look alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginRefusal {
+    WrongCredentials,
+    Locked { until: DateTime<Utc> },
+}
+
+fn random_token() -> Result<String, EngineError> {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| EngineError::Io(format!("no randomness: {e}")))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// A password of 20 random characters, for accounts created without one.
+pub fn generate_password() -> Result<String, EngineError> {
+    Ok(random_token()?.chars().take(20).collect())
+}
+
+fn hash_password(password: &str) -> Result<String, EngineError> {
+    let mut salt = [0u8; 16];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut salt)
+        .map_err(|e| EngineError::Io(format!("no randomness: {e}")))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| EngineError::Io(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| EngineError::Io(format!("hashing the password: {e}")))
+}
+
+/// Checks a password on a blocking thread (Argon2id is deliberately slow).
+async fn password_matches(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash).is_ok_and(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A hash that matches no password, checked when the email is unknown so that an unknown email
+/// takes as long to refuse as a wrong password.
+fn decoy_hash() -> String {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY
+        .get_or_init(|| {
+            let password = random_token().unwrap_or_else(|_| "attest-decoy-password".into());
+            hash_password(&password).unwrap_or_default()
+        })
+        .clone()
+}
+
+impl Engine {
+    /// Creates an account; the password must be at least 12 characters.
+    pub async fn add_account(
+        &self,
+        email: &str,
+        role: Role,
+        password: &str,
+        actor: &str,
+    ) -> Result<i64, EngineError> {
+        let email = email.trim();
+        if !email.contains('@') || email.contains(char::is_whitespace) {
+            return Err(EngineError::Invalid(format!(
+                "\"{email}\" is not an email address"
+            )));
+        }
+        if password.chars().count() < 12 {
+            return Err(EngineError::Invalid(
+                "the password must be at least 12 characters".into(),
+            ));
+        }
+        let hash = hash_password(password)?;
+        let now = self.now();
+        let txn = self.store().begin().await?;
+        let id = accounts::insert_account(&txn, email, role.as_str(), &hash, now)
+            .await?
+            .ok_or_else(|| {
+                EngineError::Conflict(format!("an account for {email} already exists"))
+            })?;
+        st::audit::append(
+            &txn,
+            now,
+            actor,
+            "account.create",
+            Some(&format!("account:{email}")),
+            &serde_json::json!({ "role": role }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(id)
+    }
+
+    /// Checks credentials and opens a session. Failures count towards a lock-out and are audited.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client_addr: Option<&str>,
+    ) -> Result<Result<IssuedSession, LoginRefusal>, EngineError> {
+        let conn = self.store().conn();
+        let now = self.now();
+        let account = accounts::account_by_email(conn, email).await?;
+        let Some(account) = account else {
+            password_matches(password.to_string(), decoy_hash()).await;
+            self.audit_login_failure(email, "unknown account", client_addr)
+                .await?;
+            return Ok(Err(LoginRefusal::WrongCredentials));
+        };
+        if let Some(until) = account.locked_until.filter(|until| *until > now) {
+            self.audit_login_failure(email, "account locked", client_addr)
+                .await?;
+            return Ok(Err(LoginRefusal::Locked { until }));
+        }
+        let matches = password_matches(password.to_string(), account.password_hash.clone()).await;
+        if !matches || !account.enabled {
+            let failed = account.failed_logins + 1;
+            let locked_until =
+                lock_after_failure(failed).map(|minutes| now + Duration::minutes(minutes));
+            let txn = self.store().begin().await?;
+            accounts::record_failure(&txn, account.id, failed, locked_until).await?;
+            let reason = if account.enabled {
+                "wrong password"
+            } else {
+                "account disabled"
+            };
+            st::audit::append(
+                &txn,
+                now,
+                &format!("account:{}", account.email),
+                "auth.login_failed",
+                Some(&format!("account:{}", account.email)),
+                &serde_json::json!({ "reason": reason, "failed_logins": failed, "locked_until": locked_until, "client_addr": client_addr }),
+            )
+            .await?;
+            txn.commit().await?;
+            return Ok(Err(match locked_until {
+                Some(until) => LoginRefusal::Locked { until },
+                None => LoginRefusal::WrongCredentials,
+            }));
+        }
+        let role: Role = account.role.parse().map_err(EngineError::Io)?;
+        let token = random_token()?;
+        let csrf = hex::encode(random_token()?.as_bytes());
+        let expires_at = now + Duration::hours(SESSION_HOURS);
+        let txn = self.store().begin().await?;
+        accounts::record_login(&txn, account.id, now).await?;
+        accounts::insert_session(
+            &txn,
+            &token_hash(&token),
+            account.id,
+            &csrf,
+            client_addr,
+            now,
+            expires_at,
+        )
+        .await?;
+        st::audit::append(
+            &txn,
+            now,
+            &format!("account:{}", account.email),
+            "auth.login",
+            Some(&format!("account:{}", account.email)),
+            &serde_json::json!({ "client_addr": client_addr }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Ok(IssuedSession {
+            token,
+            expires_at,
+            role,
+        }))
+    }
+
+    async fn audit_login_failure(
+        &self,
+        email: &str,
+        reason: &str,
+        client_addr: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let txn = self.store().begin().await?;
+        st::audit::append(
+            &txn,
+            self.now(),
+            &format!("account:{email}"),
+            "auth.login_failed",
+            Some(&format!("account:{email}")),
+            &serde_json::json!({ "reason": reason, "client_addr": client_addr }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The operator behind a session cookie, if the session is live.
+    pub async fn session_operator(&self, token: &str) -> Result<Option<Operator>, EngineError> {
+        let hash = token_hash(token);
+        let Some((session_id, account_id, email, role, csrf)) =
+            accounts::live_session(self.store().conn(), &hash, self.now()).await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Operator {
+            role: role.parse().map_err(EngineError::Io)?,
+            actor: format!("account:{email}"),
+            account_id: Some(account_id),
+            session_id: Some(session_id),
+            csrf: Some(csrf),
+        }))
+    }
+
+    /// The operator behind an API bearer token, if it is live.
+    pub async fn token_operator(&self, token: &str) -> Result<Option<Operator>, EngineError> {
+        let hash = token_hash(token);
+        let Some((_, name, role)) =
+            accounts::live_api_token(self.store().conn(), &hash, self.now()).await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Operator {
+            role: role.parse().map_err(EngineError::Io)?,
+            actor: format!("token:{name}"),
+            account_id: None,
+            session_id: None,
+            csrf: None,
+        }))
+    }
+
+    pub async fn logout(&self, operator: &Operator) -> Result<(), EngineError> {
+        let Some(session) = operator.session_id else {
+            return Ok(());
+        };
+        let now = self.now();
+        let txn = self.store().begin().await?;
+        accounts::end_session(&txn, session, now).await?;
+        st::audit::append(
+            &txn,
+            now,
+            &operator.actor,
+            "auth.logout",
+            Some(&operator.actor),
+            &serde_json::json!({}),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Creates an API token (admins only); returns it once, only its hash is kept.
+    pub async fn create_api_token(
+        &self,
+        operator: &Operator,
+        name: &str,
+        role: Role,
+    ) -> Result<String, EngineError> {
+        if !operator.role.may_change() {
+            return Err(EngineError::Forbidden(
+                "only an admin may create API tokens".into(),
+            ));
+        }
+        let created_by = operator.account_id.ok_or_else(|| {
+            EngineError::Forbidden("API tokens are created by a signed-in admin".into())
+        })?;
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(EngineError::Invalid(
+                "name the token (what will use it)".into(),
+            ));
+        }
+        let token = random_token()?;
+        let now = self.now();
+        let txn = self.store().begin().await?;
+        accounts::insert_api_token(
+            &txn,
+            name,
+            &token_hash(&token),
+            role.as_str(),
+            created_by,
+            now,
+        )
+        .await?;
+        st::audit::append(
+            &txn,
+            now,
+            &operator.actor,
+            "api_token.create",
+            Some(&format!("token:{name}")),
+            &serde_json::json!({ "role": role }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(token)
+    }
+
+    /// Whether a submitted anti-forgery value matches the operator's session.
+    pub fn csrf_ok(operator: &Operator, submitted: Option<&str>) -> bool {
+        match (&operator.csrf, submitted) {
+            (Some(expected), Some(got)) => same_secret(expected, got),
+            // API tokens are not cookies: no cross-site request can carry them.
+            (None, _) => operator.session_id.is_none(),
+            _ => false,
+        }
+    }
+}

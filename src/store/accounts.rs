@@ -1,0 +1,225 @@
+//! Console accounts, their sessions and API tokens.
+
+use super::sql::Sql;
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbErr, SqlErr};
+
+#[derive(Debug, Clone)]
+pub struct AccountRow {
+    pub id: i64,
+    pub email: String,
+    pub role: String,
+    pub password_hash: String,
+    pub enabled: bool,
+    pub failed_logins: i32,
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// Inserts an account; `Ok(None)` when the email is taken.
+pub async fn insert_account(
+    conn: &impl ConnectionTrait,
+    email: &str,
+    role: &str,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "INSERT INTO account (email, role, password_hash, enabled, failed_logins, created_at) VALUES ",
+    );
+    sql.tuple([
+        email.into(),
+        role.into(),
+        password_hash.into(),
+        true.into(),
+        0i32.into(),
+        now.into(),
+    ])
+    .push(" RETURNING id");
+    match conn.query_one_raw(sql.build()).await {
+        Ok(Some(row)) => Ok(Some(row.try_get("", "id")?)),
+        Ok(None) => Err(DbErr::RecordNotInserted),
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn account_by_email(
+    conn: &impl ConnectionTrait,
+    email: &str,
+) -> Result<Option<AccountRow>, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT id, email, role, password_hash, enabled, failed_logins, locked_until FROM account WHERE LOWER(email) = ",
+    );
+    sql.bind(email.trim().to_lowercase());
+    conn.query_one_raw(sql.build())
+        .await?
+        .map(|row| {
+            Ok(AccountRow {
+                id: row.try_get("", "id")?,
+                email: row.try_get("", "email")?,
+                role: row.try_get("", "role")?,
+                password_hash: row.try_get("", "password_hash")?,
+                enabled: row.try_get("", "enabled")?,
+                failed_logins: row.try_get("", "failed_logins")?,
+                locked_until: row.try_get("", "locked_until")?,
+            })
+        })
+        .transpose()
+}
+
+/// Records a failed login: the new count, and a lock when one is due.
+pub async fn record_failure(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    failed: i32,
+    locked_until: Option<DateTime<Utc>>,
+) -> Result<(), DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "UPDATE account SET failed_logins = ",
+    );
+    sql.bind(failed)
+        .push(", locked_until = ")
+        .bind(locked_until)
+        .push(" WHERE id = ")
+        .bind(id);
+    conn.execute_raw(sql.build()).await?;
+    Ok(())
+}
+
+pub async fn record_login(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "UPDATE account SET failed_logins = 0, locked_until = NULL, last_login_at = ",
+    );
+    sql.bind(now).push(" WHERE id = ").bind(id);
+    conn.execute_raw(sql.build()).await?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_session(
+    conn: &impl ConnectionTrait,
+    token_hash: &str,
+    account_id: i64,
+    csrf: &str,
+    client_addr: Option<&str>,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "INSERT INTO session (token_hash, account_id, csrf, client_addr, created_at, expires_at) VALUES ",
+    );
+    sql.tuple([
+        token_hash.into(),
+        account_id.into(),
+        csrf.into(),
+        client_addr.map(str::to_string).into(),
+        now.into(),
+        expires_at.into(),
+    ]);
+    conn.execute_raw(sql.build()).await?;
+    Ok(())
+}
+
+/// A live session's account: (session id, account id, email, role, csrf).
+pub async fn live_session(
+    conn: &impl ConnectionTrait,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(i64, i64, String, String, String)>, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT s.id, s.account_id, a.email, a.role, s.csrf FROM session s JOIN account a ON a.id = s.account_id \
+         WHERE s.revoked_at IS NULL AND a.enabled = ",
+    );
+    sql.bind(true)
+        .push(" AND s.expires_at > ")
+        .bind(now)
+        .push(" AND s.token_hash = ")
+        .bind(token_hash);
+    conn.query_one_raw(sql.build())
+        .await?
+        .map(|row| {
+            Ok((
+                row.try_get("", "id")?,
+                row.try_get("", "account_id")?,
+                row.try_get("", "email")?,
+                row.try_get("", "role")?,
+                row.try_get("", "csrf")?,
+            ))
+        })
+        .transpose()
+}
+
+pub async fn end_session(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "UPDATE session SET revoked_at = ",
+    );
+    sql.bind(now).push(" WHERE id = ").bind(id);
+    conn.execute_raw(sql.build()).await?;
+    Ok(())
+}
+
+pub async fn insert_api_token(
+    conn: &impl ConnectionTrait,
+    name: &str,
+    token_hash: &str,
+    role: &str,
+    created_by: i64,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "INSERT INTO api_token (name, token_hash, role, created_by, created_at) VALUES ",
+    );
+    sql.tuple([
+        name.into(),
+        token_hash.into(),
+        role.into(),
+        created_by.into(),
+        now.into(),
+    ]);
+    conn.execute_raw(sql.build()).await?;
+    Ok(())
+}
+
+/// A live API token: (id, name, role).
+pub async fn live_api_token(
+    conn: &impl ConnectionTrait,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(i64, String, String)>, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT id, name, role FROM api_token WHERE revoked_at IS NULL AND token_hash = ",
+    );
+    sql.bind(token_hash);
+    let Some(row) = conn.query_one_raw(sql.build()).await? else {
+        return Ok(None);
+    };
+    let id: i64 = row.try_get("", "id")?;
+    let mut touch = Sql::new(
+        conn.get_database_backend(),
+        "UPDATE api_token SET last_used_at = ",
+    );
+    touch.bind(now).push(" WHERE id = ").bind(id);
+    conn.execute_raw(touch.build()).await?;
+    Ok(Some((
+        id,
+        row.try_get("", "name")?,
+        row.try_get("", "role")?,
+    )))
+}
