@@ -172,3 +172,6 @@ pub fn attest_cli(db: &TestDb, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+pub mod app;
+pub mod smtp;

@@ -1,0 +1,958 @@
+//! The reviewer's experience end to end, on the real application: a launched campaign mails
+//! each reviewer one invitation through a real SMTP server (aiosmtpd on loopback), the link
+//! read out of that mail opens the reviewer's page on the real web server, and decisions are
+//! POSTed as a browser would post the page's form. Checked against the database: what was
+//! recorded, by whom and how, and that looking (GET, HEAD, mail scanners) changes nothing.
+//!
+//! Every test gets its own database (SQLite, or PostgreSQL with ATTEST_TEST_DATABASE_URL) and
+//! its own SMTP server. Without aiosmtpd a test prints `SKIPPED …` locally and fails under CI.
+
+mod common;
+
+use attest::domain::retry::backoff;
+use chrono::{DateTime, Duration, Utc};
+use common::app::{Launched, Page, TestApp};
+use entity::enums::{Channel, MadeBy, MailState, Verdict};
+use entity::{audit_event, campaign, campaign_reviewer, decision, outbox_mail, reviewer_token};
+use reqwest::StatusCode;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers: the review form as a browser sends it, and what the database holds.
+// ---------------------------------------------------------------------------------------------
+
+/// A submitted review form: the anti-forgery field, the chosen radios with their
+/// justification boxes, and the button that was pressed.
+#[derive(Debug, Clone, Default)]
+struct Form(Vec<(String, String)>);
+
+impl Form {
+    fn new(csrf: &str) -> Self {
+        Self(vec![("csrf".into(), csrf.into())])
+    }
+
+    /// No anti-forgery field at all.
+    fn without_csrf() -> Self {
+        Self::default()
+    }
+
+    fn choose(mut self, item: i64, verdict: &str, why: &str) -> Self {
+        self.0.push((format!("item-{item}"), verdict.into()));
+        self.0.push((format!("why-{item}"), why.into()));
+        self
+    }
+
+    fn field(mut self, name: &str, value: &str) -> Self {
+        self.0.push((name.into(), value.into()));
+        self
+    }
+
+    fn action(self, action: &str) -> Self {
+        self.field("action", action)
+    }
+}
+
+/// The id of the item of `holder` (external id) in `role`.
+async fn item_id(app: &TestApp, launched: &Launched, holder: &str, role: &str) -> i64 {
+    let found: Vec<i64> = app
+        .items(launched.campaign_id)
+        .await
+        .iter()
+        .filter(|i| i.holder_external_id == holder && i.role_name == role)
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(found.len(), 1, "one item of {holder} in {role}: {found:?}");
+    found[0]
+}
+
+/// The decision rows of a campaign, oldest first.
+async fn decisions(app: &TestApp, campaign_id: i64) -> Vec<decision::Model> {
+    decision::Entity::find()
+        .filter(decision::Column::CampaignId.eq(campaign_id))
+        .order_by_asc(decision::Column::Id)
+        .all(app.engine.store().conn())
+        .await
+        .expect("read decisions")
+}
+
+async fn audit_count(app: &TestApp) -> u64 {
+    audit_event::Entity::find()
+        .count(app.engine.store().conn())
+        .await
+        .expect("count audit events")
+}
+
+/// Everything a reviewer's request could change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Snapshot {
+    decisions: u64,
+    verdicts: Vec<ItemState>,
+    /// (reviewer, signed off at, reviewer's items) per campaign reviewer.
+    reviewers: Vec<(i64, Option<DateTime<Utc>>, i64)>,
+    audit_events: u64,
+    campaign_state: String,
+    mails: u64,
+    tokens: u64,
+}
+
+/// An item's decision as the page and the closing read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ItemState {
+    id: i64,
+    verdict: Option<String>,
+    made_by: Option<String>,
+    current_decision: Option<i64>,
+}
+
+async fn snapshot(app: &TestApp, campaign_id: i64) -> Snapshot {
+    let conn = app.engine.store().conn();
+    let verdicts = app
+        .items(campaign_id)
+        .await
+        .into_iter()
+        .map(|i| ItemState {
+            id: i.id,
+            verdict: i.verdict.map(|v| v.to_string()),
+            made_by: i.made_by.map(|m| m.to_string()),
+            current_decision: i.current_decision_id,
+        })
+        .collect();
+    let reviewers = campaign_reviewer::Entity::find()
+        .filter(campaign_reviewer::Column::CampaignId.eq(campaign_id))
+        .order_by_asc(campaign_reviewer::Column::ReviewerId)
+        .all(conn)
+        .await
+        .expect("read campaign reviewers")
+        .into_iter()
+        .map(|r| (r.reviewer_id, r.signed_off_at, r.items_assigned))
+        .collect();
+    let campaign_state = campaign::Entity::find_by_id(campaign_id)
+        .one(conn)
+        .await
+        .expect("read campaign")
+        .expect("the campaign exists")
+        .state
+        .to_string();
+    Snapshot {
+        decisions: decision::Entity::find()
+            .count(conn)
+            .await
+            .expect("count decisions"),
+        verdicts,
+        reviewers,
+        audit_events: audit_count(app).await,
+        campaign_state,
+        mails: outbox_mail::Entity::find()
+            .count(conn)
+            .await
+            .expect("count mails"),
+        tokens: reviewer_token::Entity::find()
+            .count(conn)
+            .await
+            .expect("count tokens"),
+    }
+}
+
+/// The outbox rows of a campaign with `template`, by id.
+async fn outbox(app: &TestApp, campaign_id: i64, template: &str) -> Vec<outbox_mail::Model> {
+    outbox_mail::Entity::find()
+        .filter(outbox_mail::Column::CampaignId.eq(campaign_id))
+        .filter(outbox_mail::Column::Template.eq(template))
+        .order_by_asc(outbox_mail::Column::Id)
+        .all(app.engine.store().conn())
+        .await
+        .expect("read outbox")
+}
+
+async fn reviewer_row(app: &TestApp, campaign_id: i64, reviewer: i64) -> campaign_reviewer::Model {
+    campaign_reviewer::Entity::find()
+        .filter(campaign_reviewer::Column::CampaignId.eq(campaign_id))
+        .filter(campaign_reviewer::Column::ReviewerId.eq(reviewer))
+        .one(app.engine.store().conn())
+        .await
+        .expect("read campaign reviewer")
+        .unwrap_or_else(|| panic!("principal #{reviewer} reviews campaign #{campaign_id}"))
+}
+
+/// Asserts a redirect back to the review page with `?{notice}`; returns the page it leads to.
+async fn assert_redirected(app: &TestApp, page: &Page, link: &str, notice: &str) -> Page {
+    let token = link.rsplit('/').next().expect("a token in the link");
+    assert_eq!(
+        page.status,
+        StatusCode::SEE_OTHER,
+        "a POST that worked redirects back to the page:\n{}",
+        page.body
+    );
+    assert_eq!(
+        page.location.as_deref(),
+        Some(format!("/r/{token}?{notice}").as_str())
+    );
+    let next = app.get(page.location.as_deref().unwrap_or_default()).await;
+    assert_eq!(next.status, StatusCode::OK, "{}", next.body);
+    next
+}
+
+/// A token attest never issued, shaped like one (43 base64url characters).
+const FORGED: &str = "q0Xw3R1m2nB7cD5eF9gH4iJ6kL8mN0oP2qR4sT6uV8w";
+
+// ---------------------------------------------------------------------------------------------
+// 1. The invitation.
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_mails_one_invitation_per_reviewer_with_a_working_link() {
+    let test = "launch_mails_one_invitation_per_reviewer_with_a_working_link";
+    let Some(app) = TestApp::spawn(test).await else {
+        return;
+    };
+    let launched = app.launch().await;
+    assert!(
+        app.smtp.messages().is_empty(),
+        "nothing is sent before the mail worker runs"
+    );
+    let handled = app.drain_mail().await;
+
+    let reviewers = launched.reviewers();
+    assert_eq!(reviewers.len(), 2, "m1 and m2 review: {launched:?}");
+    let mut expected: BTreeMap<String, i64> = BTreeMap::new();
+    for reviewer in &reviewers {
+        expected.insert(app.email_of(*reviewer).await, *reviewer);
+    }
+    let mails = app.smtp.messages();
+    assert_eq!(handled, reviewers.len(), "one mail handled per reviewer");
+    assert_eq!(
+        mails.len(),
+        reviewers.len(),
+        "one mail per reviewer, not per item: {:#?}",
+        mails
+            .iter()
+            .map(|m| (&m.to, &m.subject))
+            .collect::<Vec<_>>()
+    );
+    let recipients: BTreeSet<String> = mails.iter().map(|m| m.to.clone()).collect();
+    assert_eq!(
+        recipients,
+        expected.keys().cloned().collect::<BTreeSet<_>>(),
+        "every reviewer, and only reviewers, got an invitation"
+    );
+
+    let mut links = HashSet::new();
+    for mail in &mails {
+        let reviewer = expected[&mail.to];
+        let mine = launched.items_of(reviewer);
+        assert_eq!(mail.envelope_to, vec![mail.to.clone()], "{}", mail.raw);
+        assert_eq!(mail.content_type, "multipart/alternative", "{}", mail.raw);
+        assert_eq!(
+            mail.part_types,
+            vec!["text/plain".to_string(), "text/html".to_string()],
+            "a text and an HTML part:\n{}",
+            mail.raw
+        );
+        assert!(
+            mail.subject
+                .contains(&format!("{} eligibilities to review", mine.len())),
+            "the subject counts the reviewer's items: {}",
+            mail.subject
+        );
+        assert!(
+            !mail.message_id.is_empty(),
+            "a Message-ID header:\n{}",
+            mail.raw
+        );
+        // The same link in both parts (review_link asserts it).
+        let link = mail.review_link(&app.base_url);
+        assert!(
+            links.insert(link.clone()),
+            "each reviewer has their own link"
+        );
+        let token = link.rsplit('/').next().unwrap_or_default();
+        assert!(
+            token.len() >= 43
+                && token
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "256 random bits, base64url: {token}"
+        );
+
+        let page = app.get(&link).await;
+        assert_eq!(page.status, StatusCode::OK, "{link}:\n{}", page.body);
+        assert!(page.content_type.starts_with("text/html"));
+        for (other, items) in &launched.items_by_reviewer {
+            for item in items {
+                assert_eq!(
+                    page.offers(*item),
+                    *other == reviewer,
+                    "the page of {} shows item #{item} only if it is theirs",
+                    mail.to
+                );
+            }
+        }
+        assert!(page.says(&format!("0 of {} decided", mine.len())));
+    }
+    let m1 = app.principal("m1").await;
+    let maria = app.get(&app.link_for("maria@org.test")).await;
+    assert!(
+        maria.says(&format!("Hello {}", m1.display_name)),
+        "{}",
+        maria.body
+    );
+    for name in ["Anna One", "Arne Two", "Aiko Three"] {
+        assert!(maria.says(name), "Maria's page lists {name}");
+    }
+    for name in ["Bea One", "Bo Two"] {
+        assert!(!maria.says(name), "Maria's page does not list {name}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Deciding from the link.
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_posted_from_the_mailed_link_are_recorded_as_the_reviewers() {
+    let test = "decisions_posted_from_the_mailed_link_are_recorded_as_the_reviewers";
+    let Some(app) = TestApp::spawn(test).await else {
+        return;
+    };
+    let launched = app.launch().await;
+    app.drain_mail().await;
+    let id = launched.campaign_id;
+    let m1 = app.principal("m1").await.id;
+    let m2 = app.principal("m2").await.id;
+    let a1_ga = item_id(&app, &launched, "a1", "Global Administrator").await;
+    let a1_pra = item_id(&app, &launched, "a1", "Privileged Role Administrator").await;
+    let a2_ga = item_id(&app, &launched, "a2", "Global Administrator").await;
+    let a3_pra = item_id(&app, &launched, "a3", "Privileged Role Administrator").await;
+    assert_eq!(
+        launched.items_of(m1),
+        &BTreeSet::from([a1_ga, a1_pra, a2_ga, a3_pra])
+    );
+
+    let link = app.link_for("maria@org.test");
+    let page = app.get(&link).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.says("0 of 4 decided"), "{}", page.body);
+    assert!(page.says("required to revoke"), "{}", page.body);
+    let csrf = page.csrf();
+
+    // One item, attested.
+    let answer = app
+        .post(
+            &link,
+            &Form::new(&csrf)
+                .choose(a2_ga, "attest", "")
+                .action("save")
+                .0,
+        )
+        .await;
+    let page = assert_redirected(&app, &answer, &link, "saved=1").await;
+    assert!(page.says("Saved 1 decision."), "{}", page.body);
+    assert!(page.says("1 of 4 decided"), "{}", page.body);
+    assert!(page.is_checked(a2_ga, "attest"), "{}", page.body);
+    let rows = decisions(&app, id).await;
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    let first = rows[0].clone();
+    assert_eq!(first.item_id, a2_ga);
+    assert_eq!(first.verdict, Verdict::Attest);
+    assert_eq!(first.made_by, MadeBy::Human);
+    assert_eq!(first.channel, Channel::Link);
+    assert_eq!(first.client_addr.as_deref(), Some("127.0.0.1"));
+    assert_eq!(first.reviewer_id, Some(m1));
+    assert_eq!(first.acting_for_id, None);
+    assert_eq!(first.justification, None);
+    assert_eq!(first.supersedes_id, None);
+    assert_eq!(first.decided_at, app.engine.now());
+    let item = app.item(a2_ga).await;
+    assert_eq!(item.verdict, Some(Verdict::Attest));
+    assert_eq!(item.current_decision_id, Some(first.id));
+
+    // A revoke without the justification the definition requires: refused whole.
+    let audit_before = audit_count(&app).await;
+    for why in ["", "   "] {
+        let refused = app
+            .post(
+                &link,
+                &Form::new(&csrf)
+                    .choose(a3_pra, "revoke", why)
+                    .choose(a1_ga, "attest", "")
+                    .action("save")
+                    .0,
+            )
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            refused.body
+        );
+        assert!(
+            refused.says("justification is required"),
+            "the page says why: {}",
+            refused.body
+        );
+        assert!(refused.says("Nothing was saved"), "{}", refused.body);
+        assert!(
+            refused.is_checked(a3_pra, "revoke"),
+            "the re-shown form keeps the reviewer's choice"
+        );
+        assert_eq!(decisions(&app, id).await.len(), 1, "nothing was recorded");
+        assert_eq!(app.item(a3_pra).await.verdict, None);
+        assert_eq!(
+            app.item(a1_ga).await.verdict,
+            None,
+            "the valid half of the request was not recorded either"
+        );
+        assert_eq!(audit_count(&app).await, audit_before);
+    }
+
+    // The same revoke with a justification.
+    let why = "Left the platform team in December";
+    let answer = app
+        .post(
+            &link,
+            &Form::new(&csrf)
+                .choose(a3_pra, "revoke", why)
+                .action("save")
+                .0,
+        )
+        .await;
+    let page = assert_redirected(&app, &answer, &link, "saved=1").await;
+    assert!(page.says("2 of 4 decided"), "{}", page.body);
+    assert!(page.is_checked(a3_pra, "revoke"), "{}", page.body);
+    assert!(page.body.contains(&format!(r#"value="{why}""#)));
+    let rows = decisions(&app, id).await;
+    assert_eq!(rows.len(), 2);
+    let revoke = &rows[1];
+    assert_eq!(revoke.item_id, a3_pra);
+    assert_eq!(revoke.verdict, Verdict::Revoke);
+    assert_eq!(revoke.justification.as_deref(), Some(why));
+    assert_eq!(revoke.made_by, MadeBy::Human);
+    assert_eq!(revoke.channel, Channel::Link);
+    assert_eq!(revoke.client_addr.as_deref(), Some("127.0.0.1"));
+    assert_eq!(revoke.reviewer_id, Some(m1));
+    assert_eq!(audit_count(&app).await, audit_before + 1);
+
+    // The same POST again (a double click, a retried request) records nothing new.
+    let again = app
+        .post(
+            &link,
+            &Form::new(&csrf)
+                .choose(a3_pra, "revoke", why)
+                .action("save")
+                .0,
+        )
+        .await;
+    assert_redirected(&app, &again, &link, "saved=0").await;
+    assert_eq!(decisions(&app, id).await.len(), 2);
+
+    // A change of mind: a new row superseding the old one, which stays as it was.
+    let answer = app
+        .post(
+            &link,
+            &Form::new(&csrf)
+                .choose(a2_ga, "revoke", "No longer on call")
+                .action("save")
+                .0,
+        )
+        .await;
+    assert_redirected(&app, &answer, &link, "saved=1").await;
+    let rows = decisions(&app, id).await;
+    assert_eq!(rows.len(), 3);
+    let changed = &rows[2];
+    assert_eq!(changed.item_id, a2_ga);
+    assert_eq!(changed.verdict, Verdict::Revoke);
+    assert_eq!(changed.supersedes_id, Some(first.id));
+    assert_eq!(rows[0], first, "the superseded decision is not touched");
+    let item = app.item(a2_ga).await;
+    assert_eq!(item.verdict, Some(Verdict::Revoke));
+    assert_eq!(item.current_decision_id, Some(changed.id));
+
+    // Bulk: revoking the rest needs a justification too; keeping the rest does not.
+    let refused = app
+        .post(
+            &link,
+            &Form::new(&csrf)
+                .field("bulk_why", "")
+                .action("revoke_rest")
+                .0,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.says("justification is required"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(decisions(&app, id).await.len(), 3);
+    let answer = app
+        .post(
+            &link,
+            &Form::new(&csrf)
+                .field("bulk_why", "")
+                .action("attest_rest")
+                .0,
+        )
+        .await;
+    let page = assert_redirected(&app, &answer, &link, "saved=2").await;
+    assert!(page.says("Saved 2 decisions."), "{}", page.body);
+    assert!(page.says("4 of 4 decided"), "{}", page.body);
+    let rows = decisions(&app, id).await;
+    assert_eq!(rows.len(), 5);
+    let bulk: BTreeMap<i64, &decision::Model> = rows[3..].iter().map(|d| (d.item_id, d)).collect();
+    assert_eq!(
+        bulk.keys().copied().collect::<BTreeSet<_>>(),
+        BTreeSet::from([a1_ga, a1_pra])
+    );
+    for d in bulk.values() {
+        assert_eq!(d.verdict, Verdict::Attest);
+        assert_eq!(d.reviewer_id, Some(m1));
+        assert_eq!(d.channel, Channel::Link);
+        assert_eq!(d.client_addr.as_deref(), Some("127.0.0.1"));
+        assert_eq!(d.supersedes_id, None);
+    }
+
+    // Mark revokes all of his at once, with one justification.
+    let mark_link = app.link_for("mark@org.test");
+    let mark_page = app.get(&mark_link).await;
+    let answer = app
+        .post(
+            &mark_link,
+            &Form::new(&mark_page.csrf())
+                .field("bulk_why", "Team disbanded")
+                .action("revoke_rest")
+                .0,
+        )
+        .await;
+    let page = assert_redirected(&app, &answer, &mark_link, "saved=2").await;
+    assert!(page.says("2 of 2 decided"), "{}", page.body);
+    let rows = decisions(&app, id).await;
+    assert_eq!(rows.len(), 7);
+    for d in &rows[5..] {
+        assert!(launched.items_of(m2).contains(&d.item_id));
+        assert_eq!(d.verdict, Verdict::Revoke);
+        assert_eq!(d.justification.as_deref(), Some("Team disbanded"));
+        assert_eq!(d.reviewer_id, Some(m2));
+        assert_eq!(d.channel, Channel::Link);
+        assert_eq!(d.client_addr.as_deref(), Some("127.0.0.1"));
+    }
+    for item in launched.items_of(m2) {
+        assert!(page.is_checked(*item, "revoke"));
+    }
+
+    // Maria's page shows every choice as stored.
+    let page = app.get(&link).await;
+    assert!(page.says("4 of 4 decided"), "{}", page.body);
+    for (item, verdict) in [
+        (a1_ga, "attest"),
+        (a1_pra, "attest"),
+        (a2_ga, "revoke"),
+        (a3_pra, "revoke"),
+    ] {
+        let other = if verdict == "attest" {
+            "revoke"
+        } else {
+            "attest"
+        };
+        assert!(page.is_checked(item, verdict), "item #{item}: {verdict}");
+        assert!(!page.is_checked(item, other), "item #{item}: not {other}");
+        assert_eq!(
+            app.item(item)
+                .await
+                .verdict
+                .map(|v| v.to_string())
+                .as_deref(),
+            Some(verdict)
+        );
+    }
+    assert!(page.body.contains(r#"value="No longer on call""#));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Mail scanners.
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_every_mailed_link_changes_nothing() {
+    let test = "opening_every_mailed_link_changes_nothing";
+    let Some(app) = TestApp::spawn(test).await else {
+        return;
+    };
+    let launched = app.launch().await;
+    app.drain_mail().await;
+    // One decision already made, so there is something a scanner could disturb.
+    let link = app.link_for("maria@org.test");
+    let a2_ga = item_id(&app, &launched, "a2", "Global Administrator").await;
+    let page = app.get(&link).await;
+    let answer = app
+        .post(
+            &link,
+            &Form::new(&page.csrf()).choose(a2_ga, "attest", "").0,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+
+    let before = snapshot(&app, launched.campaign_id).await;
+    let mails = app.smtp.messages();
+    assert_eq!(mails.len(), 2);
+    let mut opened = 0;
+    for mail in &mails {
+        let links = mail.links();
+        assert!(!links.is_empty(), "the mail has links:\n{}", mail.raw);
+        for url in links {
+            let review = url.starts_with(&format!("{}/r/", app.base_url));
+            let mut urls = vec![url.clone()];
+            if review {
+                // Scanners also try what lies near a link.
+                urls.push(format!("{url}/sign-off"));
+                urls.push(format!("{url}?saved=1"));
+                urls.push(format!("{url}?signed=1"));
+            }
+            for url in urls {
+                let get = app
+                    .follower
+                    .get(&url)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+                let status = get.status();
+                let _ = get.text().await;
+                let head = app
+                    .follower
+                    .head(&url)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("HEAD {url}: {e}"));
+                let plain = app.get(&url).await;
+                opened += 3;
+                if url.ends_with("/sign-off") {
+                    assert!(
+                        [StatusCode::METHOD_NOT_ALLOWED, StatusCode::OK].contains(&status),
+                        "GET {url}: {status}"
+                    );
+                    assert!(
+                        !plain.status.is_redirection(),
+                        "a GET of the sign-off does not sign off"
+                    );
+                } else if review {
+                    assert_eq!(status, StatusCode::OK, "GET {url}");
+                    assert_eq!(head.status(), StatusCode::OK, "HEAD {url}");
+                    assert_eq!(plain.status, StatusCode::OK, "GET {url}");
+                }
+            }
+        }
+    }
+    assert!(opened >= 24, "every link was opened ({opened} requests)");
+    let after = snapshot(&app, launched.campaign_id).await;
+    assert_eq!(after, before, "opening links changed nothing");
+    assert_eq!(after.decisions, 1);
+    assert!(after
+        .reviewers
+        .iter()
+        .all(|(_, signed, _)| signed.is_none()));
+    assert_eq!(after.campaign_state, "active");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Refusals.
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_requests_say_why_and_change_nothing() {
+    let test = "refused_requests_say_why_and_change_nothing";
+    let Some(app) = TestApp::spawn(test).await else {
+        return;
+    };
+    let launched = app.launch().await;
+    app.drain_mail().await;
+    let id = launched.campaign_id;
+    let maria = app.link_for("maria@org.test");
+    let mark = app.link_for("mark@org.test");
+    let maria_csrf = app.get(&maria).await.csrf();
+    let mark_csrf = app.get(&mark).await.csrf();
+    let a1_ga = item_id(&app, &launched, "a1", "Global Administrator").await;
+    let b1_ga = item_id(&app, &launched, "b1", "Global Administrator").await;
+    let before = snapshot(&app, id).await;
+
+    // A forged token, and a real one cut short: "not valid", for GET and POST alike.
+    let truncated = &maria[..maria.len() - 3];
+    for url in [
+        format!("{}/r/{FORGED}", app.base_url),
+        truncated.to_string(),
+    ] {
+        let page = app.get(&url).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "GET {url}");
+        assert!(page.says("not valid"), "{}", page.body);
+        assert!(page.content_type.starts_with("text/html"));
+        let page = app
+            .post(&url, &Form::new(&maria_csrf).choose(a1_ga, "attest", "").0)
+            .await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "POST {url}");
+        assert!(page.says("not valid"), "{}", page.body);
+        let page = app
+            .post(&format!("{url}/sign-off"), &Form::new(&maria_csrf).0)
+            .await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "POST {url}/sign-off");
+    }
+
+    // Maria's link deciding Mark's item.
+    let page = app
+        .post(
+            &maria,
+            &Form::new(&maria_csrf).choose(b1_ga, "attest", "").0,
+        )
+        .await;
+    assert!(
+        page.status.is_client_error(),
+        "refused: {} {}",
+        page.status,
+        page.body
+    );
+    assert!(page.says("not assigned to you"), "{}", page.body);
+    // Nor with an item of hers alongside.
+    let page = app
+        .post(
+            &maria,
+            &Form::new(&maria_csrf)
+                .choose(a1_ga, "attest", "")
+                .choose(b1_ga, "revoke", "not mine")
+                .0,
+        )
+        .await;
+    assert!(page.status.is_client_error(), "{}", page.status);
+    assert_eq!(snapshot(&app, id).await, before);
+
+    // No anti-forgery field, a wrong one, and another link's: 403.
+    let wrong = "0".repeat(maria_csrf.len());
+    for (what, form) in [
+        ("no csrf", Form::without_csrf().choose(a1_ga, "attest", "")),
+        (
+            "a wrong csrf",
+            Form::new(&wrong).choose(a1_ga, "attest", ""),
+        ),
+        (
+            "Mark's csrf",
+            Form::new(&mark_csrf).choose(a1_ga, "attest", ""),
+        ),
+        ("an empty csrf", Form::new("").choose(a1_ga, "attest", "")),
+    ] {
+        let page = app.post(&maria, &form.clone().action("save").0).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{what}: {}", page.body);
+        assert!(page.says("could not be accepted"), "{what}: {}", page.body);
+        assert!(page.says("Nothing was changed"), "{what}: {}", page.body);
+        let page = app
+            .post(&maria, &form.field("bulk_why", "").action("attest_rest").0)
+            .await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{what} (bulk)");
+    }
+    for form in [Form::without_csrf(), Form::new(&mark_csrf)] {
+        let page = app.post(&format!("{maria}/sign-off"), &form.0).await;
+        assert_eq!(
+            page.status,
+            StatusCode::FORBIDDEN,
+            "sign-off: {}",
+            page.body
+        );
+    }
+    assert_eq!(
+        snapshot(&app, id).await,
+        before,
+        "no refused request changed anything"
+    );
+
+    // The campaign closes: the links say so, and take no more decisions.
+    app.engine.close(id, "test").await.expect("close");
+    let closed = snapshot(&app, id).await;
+    assert_ne!(closed.campaign_state, "active");
+    let page = app.get(&maria).await;
+    assert_eq!(page.status, StatusCode::GONE, "{}", page.body);
+    assert!(page.says("closed"), "{}", page.body);
+    let page = app
+        .post(
+            &maria,
+            &Form::new(&maria_csrf)
+                .choose(a1_ga, "revoke", "too late")
+                .action("save")
+                .0,
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::GONE, "{}", page.body);
+    assert!(page.says("closed"), "{}", page.body);
+    let page = app
+        .post(
+            &mark,
+            &Form::new(&mark_csrf)
+                .field("bulk_why", "")
+                .action("attest_rest")
+                .0,
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::GONE, "{}", page.body);
+    let page = app
+        .post(&format!("{maria}/sign-off"), &Form::new(&maria_csrf).0)
+        .await;
+    assert_eq!(page.status, StatusCode::GONE, "{}", page.body);
+    assert_eq!(
+        snapshot(&app, id).await,
+        closed,
+        "nothing changed after close"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. The SMTP server is down.
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_waits_for_a_server_that_is_down_and_arrives_once() {
+    let test = "mail_waits_for_a_server_that_is_down_and_arrives_once";
+    let Some(mut app) = TestApp::spawn(test).await else {
+        return;
+    };
+    app.smtp.stop();
+    let launched = app.launch().await;
+    let id = launched.campaign_id;
+    let reviewers = launched.reviewers();
+    let failed_at = app.engine.now();
+    let handled = app.mailer.send_step().await.expect("send step");
+    assert_eq!(handled, reviewers.len(), "each invitation was tried");
+    let rows = outbox(&app, id, "invitation").await;
+    assert_eq!(rows.len(), reviewers.len());
+    for row in &rows {
+        assert_eq!(row.state, MailState::Pending, "{row:?}");
+        assert_eq!(row.attempts, 1, "{row:?}");
+        assert!(
+            row.last_error.as_deref().is_some_and(|e| !e.is_empty()),
+            "the failure is recorded: {row:?}"
+        );
+        assert_eq!(row.next_attempt_at, failed_at + backoff(1), "{row:?}");
+        assert_eq!(row.sent_at, None);
+        assert_eq!(row.message_id, None);
+    }
+    assert!(app.smtp.messages().is_empty());
+
+    app.smtp.restart();
+    assert_eq!(
+        app.mailer.drain().await.expect("drain"),
+        0,
+        "nothing is retried before its backoff has passed"
+    );
+    assert!(app.smtp.messages().is_empty());
+    app.clock.advance(backoff(1) + Duration::seconds(1));
+    assert_eq!(app.mailer.drain().await.expect("drain"), reviewers.len());
+    assert_eq!(app.mailer.drain().await.expect("drain"), 0);
+
+    let mails = app.smtp.messages();
+    let mut by_recipient: BTreeMap<String, usize> = BTreeMap::new();
+    for mail in &mails {
+        *by_recipient.entry(mail.to.clone()).or_default() += 1;
+    }
+    let mut expected = BTreeMap::new();
+    for reviewer in &reviewers {
+        expected.insert(app.email_of(*reviewer).await, 1);
+    }
+    assert_eq!(
+        by_recipient, expected,
+        "every invitation arrived exactly once"
+    );
+    let ids: HashSet<&str> = mails.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(ids.len(), mails.len(), "Message-IDs are unique");
+    let rows = outbox(&app, id, "invitation").await;
+    let recorded: HashSet<&str> = rows
+        .iter()
+        .filter_map(|r| r.message_id.as_deref())
+        .collect();
+    assert_eq!(recorded, ids, "the outbox records the Message-IDs sent");
+    for row in &rows {
+        assert_eq!(row.state, MailState::Sent, "{row:?}");
+        assert_eq!(row.attempts, 2, "{row:?}");
+        assert_eq!(row.last_error, None, "{row:?}");
+    }
+    // The links of the mails that finally went out work.
+    for mail in &mails {
+        let page = app.get(&mail.review_link(&app.base_url)).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    }
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Sign-off.
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_off_is_recorded_and_ends_the_reviewers_reminders() {
+    let test = "a_sign_off_is_recorded_and_ends_the_reviewers_reminders";
+    let Some(app) = TestApp::spawn(test).await else {
+        return;
+    };
+    let launched = app.launch().await;
+    app.drain_mail().await;
+    let id = launched.campaign_id;
+    let m1 = app.principal("m1").await.id;
+    let m2 = app.principal("m2").await.id;
+    let link = app.link_for("maria@org.test");
+    let page = app.get(&link).await;
+    assert!(page.says("I have finished"), "{}", page.body);
+    let audit_before = audit_count(&app).await;
+
+    app.clock.advance(Duration::hours(3));
+    let signed_at = app.engine.now();
+    let answer = app
+        .post(&format!("{link}/sign-off"), &Form::new(&page.csrf()).0)
+        .await;
+    let page = assert_redirected(&app, &answer, &link, "signed=1").await;
+    assert!(page.says("your sign-off is recorded"), "{}", page.body);
+    assert!(page.says("You signed off on"), "{}", page.body);
+    let row = reviewer_row(&app, id, m1).await;
+    assert_eq!(row.signed_off_at, Some(signed_at));
+    assert_eq!(row.signed_off_addr.as_deref(), Some("127.0.0.1"));
+    assert_eq!(reviewer_row(&app, id, m2).await.signed_off_at, None);
+    assert_eq!(audit_count(&app).await, audit_before + 1);
+    let last = audit_event::Entity::find()
+        .order_by_desc(audit_event::Column::Seq)
+        .one(app.engine.store().conn())
+        .await
+        .expect("read audit")
+        .expect("an audit event");
+    assert_eq!(last.action, "review.sign_off");
+    assert_eq!(last.actor, format!("reviewer:{m1}"));
+    // Maria signed off without deciding: her items are still open.
+    assert!(app
+        .items(id)
+        .await
+        .iter()
+        .filter(|i| i.reviewer_id == Some(m1))
+        .all(|i| i.verdict.is_none()));
+
+    // The first reminder is due a week before the deadline: Mark gets one, Maria none.
+    app.clock.set(launched.due_at - Duration::days(7));
+    let report = app.engine.remind_step().await.expect("remind");
+    assert_eq!(report.reminders, 1, "{report:?}");
+    let reminders = outbox(&app, id, "reminder").await;
+    let to: Vec<Option<i64>> = reminders.iter().map(|m| m.recipient_id).collect();
+    assert_eq!(to, vec![Some(m2)], "only Mark is reminded");
+    app.drain_mail().await;
+    assert_eq!(
+        app.smtp.messages_to("maria@org.test").len(),
+        1,
+        "Maria got her invitation and nothing more"
+    );
+    let mark = app.smtp.messages_to("mark@org.test");
+    assert_eq!(mark.len(), 2);
+    assert!(
+        mark[1].subject.starts_with("Reminder:"),
+        "{}",
+        mark[1].subject
+    );
+
+    // Nor at the second offset.
+    app.clock.set(launched.due_at - Duration::days(2));
+    app.engine.remind_step().await.expect("remind");
+    let to: Vec<Option<i64>> = outbox(&app, id, "reminder")
+        .await
+        .iter()
+        .map(|m| m.recipient_id)
+        .collect();
+    assert!(!to.contains(&Some(m1)), "no reminder for Maria: {to:?}");
+}
