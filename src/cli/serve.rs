@@ -44,6 +44,7 @@ pub async fn serve(
         listener,
         AppState {
             engine: engine.clone(),
+            base_url: config.base_url.clone(),
         },
         web_stopped,
     ));

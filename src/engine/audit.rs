@@ -11,3 +11,27 @@ impl Engine {
         Ok(store::audit::verify(self.store().conn()).await?)
     }
 }
+
+impl Engine {
+    /// Records a refused request (a form without its anti-forgery value, a forbidden action),
+    /// so attempts show in the audit log even though nothing changed.
+    pub async fn audit_denied(
+        &self,
+        actor: &str,
+        action: &str,
+        reason: &str,
+    ) -> Result<(), EngineError> {
+        let txn = self.store().begin().await?;
+        crate::store::audit::append(
+            &txn,
+            self.now(),
+            actor,
+            action,
+            None,
+            &serde_json::json!({ "reason": reason }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}

@@ -1,7 +1,10 @@
-//! The web: reviewer pages under `/r/{token}` (admin and auditor pages and the REST API come
-//! next). Thin: handlers parse the request, call the engine, and render a page.
+//! The web: reviewer pages under `/r/{token}`, the console (`/admin`, `/audit`), and the REST
+//! API (`/api/v1`). Thin: handlers parse the request, call the engine, and render a page or JSON.
 
+pub mod api;
+pub mod auth;
 mod client;
+pub mod console;
 mod review;
 
 use crate::engine::Engine;
@@ -19,12 +22,21 @@ pub use client::ClientAddr;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
+    /// Where users reach this instance; cookies are `Secure` when it is https.
+    pub base_url: String,
 }
 
 /// The whole web application.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(review::routes())
+        .merge(auth::routes())
+        .merge(console::routes())
+        .merge(api::routes())
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/login") }),
+        )
         .route("/static/attest.css", get(stylesheet))
         .route("/healthz", get(|| async { "ok" }))
         .layer(middleware::from_fn(security_headers))

@@ -183,6 +183,7 @@ impl TestApp {
             listener,
             AppState {
                 engine: engine.clone(),
+                base_url: base_url.clone(),
             },
             async move {
                 let _ = stop.await;
