@@ -294,6 +294,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 principal,
                 role,
                 all,
+                ..EligibilityFilter::default()
             };
             let rows = list_eligibility(engine.store().conn(), &filter)
                 .await

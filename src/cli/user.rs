@@ -18,6 +18,18 @@ pub enum UserCommand {
         #[arg(long)]
         role: String,
     },
+    /// Create an API token for automation, on behalf of an admin account; printed once (only
+    /// its hash is kept). Send it as `Authorization: Bearer <token>`.
+    Token {
+        /// What will use it (shown in the audit log as token:NAME).
+        name: String,
+        /// The admin account creating it.
+        #[arg(long, value_name = "EMAIL")]
+        admin: String,
+        /// admin or auditor (default auditor: read-only).
+        #[arg(long, default_value = "auditor")]
+        role: String,
+    },
 }
 
 pub async fn run(engine: &Engine, command: UserCommand, actor: &str) -> Result<(), Failure> {
@@ -44,6 +56,14 @@ pub async fn run(engine: &Engine, command: UserCommand, actor: &str) -> Result<(
             if generated {
                 say!("password (shown once): {password}");
             }
+            Ok(())
+        }
+        UserCommand::Token { name, admin, role } => {
+            let role: Role = role.parse().map_err(Failure::usage)?;
+            let operator = engine.account_operator(&admin).await?;
+            let token = engine.create_api_token(&operator, &name, role).await?;
+            say!("API token {name} ({role}) created; shown once:");
+            say!("{token}");
             Ok(())
         }
     }

@@ -331,6 +331,21 @@ impl Engine {
         Ok(token)
     }
 
+    /// The admin account named by `email`, acting from the command line.
+    pub async fn account_operator(&self, email: &str) -> Result<Operator, EngineError> {
+        let account = accounts::account_by_email(self.store().conn(), email)
+            .await?
+            .filter(|a| a.enabled)
+            .ok_or_else(|| EngineError::NotFound(format!("no enabled account {email}")))?;
+        Ok(Operator {
+            role: account.role.parse().map_err(EngineError::Io)?,
+            actor: format!("account:{}", account.email),
+            account_id: Some(account.id),
+            session_id: None,
+            csrf: None,
+        })
+    }
+
     /// Whether a submitted anti-forgery value matches the operator's session.
     pub fn csrf_ok(operator: &Operator, submitted: Option<&str>) -> bool {
         match (&operator.csrf, submitted) {

@@ -3,6 +3,8 @@
 use super::{Engine, EngineError};
 use crate::domain::lifecycle::CampaignState;
 use crate::store::campaigns::{self, CampaignCounts, CampaignRow};
+use crate::store::items::{self, ItemFilter, ItemView};
+use crate::store::outbox::{self, template};
 use serde::Serialize;
 
 /// A campaign with its progress, as `show --json` prints it (`id` at the top level).
@@ -35,5 +37,75 @@ impl Engine {
             views.push(CampaignView { campaign, counts });
         }
         Ok(views)
+    }
+
+    /// A page of a campaign's items, and how many match the filter in all.
+    pub async fn items(
+        &self,
+        id: i64,
+        filter: &ItemFilter,
+        limit: u64,
+        offset: u64,
+    ) -> Result<(Vec<ItemView>, u64), EngineError> {
+        self.campaign_row(id).await?;
+        Ok(items::list_items(self.store().conn(), id, filter, limit.min(1000), offset).await?)
+    }
+
+    /// Sends a reviewer of an active campaign a fresh invitation (with a new link).
+    pub async fn resend_invitation(
+        &self,
+        id: i64,
+        reviewer: &str,
+        actor: &str,
+    ) -> Result<(), EngineError> {
+        let campaign = self.campaign_row(id).await?;
+        if !campaign.state.accepts_decisions() {
+            return Err(EngineError::Conflict(format!(
+                "campaign #{id} is {}: there is nothing to review",
+                campaign.state
+            )));
+        }
+        let conn = self.store().conn();
+        let found = crate::store::directory::principal_refs(conn, &[reviewer]).await?;
+        let reviewer_id = found
+            .get(reviewer)
+            .map(|p| p.id)
+            .ok_or_else(|| EngineError::NotFound(format!("no principal \"{reviewer}\"")))?;
+        if items::undecided_for(conn, id, reviewer_id).await? == 0
+            && crate::store::review::reviewer_items(conn, id, reviewer_id)
+                .await?
+                .is_empty()
+        {
+            return Err(EngineError::Invalid(format!(
+                "{reviewer} reviews nothing in campaign #{id}"
+            )));
+        }
+        let now = self.now();
+        let txn = self.store().begin().await?;
+        outbox::queue_to_principal(
+            &txn,
+            &format!(
+                "{}/{id}/{reviewer_id}/resent/{}",
+                template::INVITATION,
+                now.timestamp_micros()
+            ),
+            Some(id),
+            reviewer_id,
+            template::INVITATION,
+            &serde_json::json!({ "resent": true }),
+            now,
+        )
+        .await?;
+        crate::store::audit::append(
+            &txn,
+            now,
+            actor,
+            "campaign.resend_invitation",
+            Some(&format!("campaign:{id}")),
+            &serde_json::json!({ "reviewer": reviewer }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
     }
 }

@@ -109,3 +109,21 @@ pub async fn recent(conn: &impl ConnectionTrait, limit: u64) -> Result<Vec<Chain
         .map(event_from_row)
         .collect()
 }
+
+/// Events older than `before` (all when `None`), newest first: one page of the log.
+pub async fn page(
+    conn: &impl ConnectionTrait,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<ChainedEvent>, DbErr> {
+    let mut sql = Sql::new(conn.get_database_backend(), SELECT_EVENTS);
+    if let Some(before) = before {
+        sql.push(" WHERE seq < ").bind(before);
+    }
+    sql.push(" ORDER BY seq DESC LIMIT ").bind(limit as i64);
+    conn.query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(event_from_row)
+        .collect()
+}

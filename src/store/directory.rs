@@ -367,6 +367,11 @@ pub struct EligibilityFilter {
     pub role: Option<String>,
     /// Include removed ones too.
     pub all: bool,
+    /// Free-text search in the principal's id or name, the role or the scope.
+    pub search: Option<String>,
+    /// At most this many rows (all when `None`), after skipping `offset`.
+    pub limit: Option<u64>,
+    pub offset: u64,
 }
 
 /// Eligibilities matching `filter`, ordered by principal, role and scope.
@@ -389,7 +394,30 @@ pub async fn list_eligibility(
     if !filter.all {
         sql.push(" AND e.status = 'active'");
     }
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let like = format!("%{}%", search.to_lowercase());
+        sql.push(" AND (LOWER(p.external_id) LIKE ")
+            .bind(like.clone())
+            .push(" OR LOWER(p.display_name) LIKE ")
+            .bind(like.clone())
+            .push(" OR LOWER(r.name) LIKE ")
+            .bind(like.clone())
+            .push(" OR LOWER(e.scope) LIKE ")
+            .bind(like)
+            .push(")");
+    }
     sql.push(" ORDER BY p.external_id, r.name, e.scope");
+    if let Some(limit) = filter.limit {
+        sql.push(" LIMIT ")
+            .bind(limit as i64)
+            .push(" OFFSET ")
+            .bind(filter.offset as i64);
+    }
     conn.query_all_raw(sql.build())
         .await?
         .iter()

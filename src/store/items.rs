@@ -378,3 +378,119 @@ pub async fn undecided_for(
         .ok_or(DbErr::RecordNotFound("undecided".into()))?;
     row.try_get("", "n")
 }
+
+/// Which items of a campaign to list.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ItemFilter {
+    /// Only this reviewer's (external id).
+    pub reviewer: Option<String>,
+    /// Only this holder's (external id).
+    pub holder: Option<String>,
+    /// `undecided`, `decided`, `revoked` (by a person or the policy), `flagged`, or all when unset.
+    pub show: Option<String>,
+}
+
+/// One item as consoles and the API show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ItemView {
+    pub id: i64,
+    pub holder_id: String,
+    pub holder_name: String,
+    pub role: String,
+    pub risk: String,
+    pub scope: String,
+    pub reviewer_id: Option<String>,
+    pub recommendation: String,
+    pub verdict: Option<String>,
+    pub made_by: Option<String>,
+    pub justification: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub outcome: Option<String>,
+    pub flagged: bool,
+    pub flag_reason: Option<String>,
+    pub removal_state: Option<String>,
+}
+
+/// A page of a campaign's items (ordered by id) and how many match in all.
+pub async fn list_items(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+    filter: &ItemFilter,
+    limit: u64,
+    offset: u64,
+) -> Result<(Vec<ItemView>, u64), DbErr> {
+    let backend = conn.get_database_backend();
+    let where_clause = |sql: &mut Sql| {
+        sql.push(" WHERE i.campaign_id = ").bind(campaign_id);
+        if let Some(reviewer) = filter.reviewer.as_deref().filter(|r| !r.is_empty()) {
+            sql.push(" AND rv.external_id = ").bind(reviewer);
+        }
+        if let Some(holder) = filter.holder.as_deref().filter(|h| !h.is_empty()) {
+            sql.push(" AND i.holder_external_id = ").bind(holder);
+        }
+        match filter.show.as_deref() {
+            Some("undecided") => {
+                sql.push(" AND i.verdict IS NULL");
+            }
+            Some("decided") => {
+                sql.push(" AND i.verdict IS NOT NULL");
+            }
+            Some("revoked") => {
+                sql.push(" AND i.verdict = 'revoke'");
+            }
+            Some("flagged") => {
+                sql.push(" AND i.flagged = ").bind(true);
+            }
+            _ => {}
+        }
+    };
+    let from = " FROM review_item i LEFT JOIN principal rv ON rv.id = i.reviewer_id \
+                LEFT JOIN decision d ON d.id = i.current_decision_id LEFT JOIN remediation r ON r.item_id = i.id";
+    let mut count = Sql::new(backend, &format!("SELECT COUNT(*) AS n{from}"));
+    where_clause(&mut count);
+    let total: i64 = conn
+        .query_one_raw(count.build())
+        .await?
+        .map(|row| row.try_get("", "n"))
+        .transpose()?
+        .unwrap_or(0);
+    let mut sql = Sql::new(
+        backend,
+        &format!(
+            "SELECT i.id, i.holder_external_id, i.holder_name, i.role_name, i.role_risk, i.scope, rv.external_id AS reviewer, \
+             i.recommendation, i.verdict, i.made_by, d.justification, i.decided_at, i.outcome, i.flagged, i.flag_reason, \
+             r.state AS removal_state{from}"
+        ),
+    );
+    where_clause(&mut sql);
+    sql.push(" ORDER BY i.id LIMIT ")
+        .bind(limit as i64)
+        .push(" OFFSET ")
+        .bind(offset as i64);
+    let items = conn
+        .query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(ItemView {
+                id: row.try_get("", "id")?,
+                holder_id: row.try_get("", "holder_external_id")?,
+                holder_name: row.try_get("", "holder_name")?,
+                role: row.try_get("", "role_name")?,
+                risk: row.try_get("", "role_risk")?,
+                scope: row.try_get("", "scope")?,
+                reviewer_id: row.try_get("", "reviewer")?,
+                recommendation: row.try_get("", "recommendation")?,
+                verdict: row.try_get("", "verdict")?,
+                made_by: row.try_get("", "made_by")?,
+                justification: row.try_get("", "justification")?,
+                decided_at: row.try_get("", "decided_at")?,
+                outcome: row.try_get("", "outcome")?,
+                flagged: row.try_get("", "flagged")?,
+                flag_reason: row.try_get("", "flag_reason")?,
+                removal_state: row.try_get("", "removal_state")?,
+            })
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    Ok((items, total.max(0) as u64))
+}
