@@ -122,6 +122,7 @@ pub async fn run(engine: Engine, config: &Config, actor: &str) -> Result<(), Fai
         campaign.due_at.map(|t| t.to_rfc3339()).unwrap_or_default()
     );
     let link = format!("{base}/r/{token}");
+    let admin = demo_admin(&engine, actor).await?;
     let outbox = match &config.smtp_url {
         Some(url) => format!("through {}", crate::config::mask_url(url)),
         None => format!("as .eml files into {}/", config.outbox_dir.display()),
@@ -139,7 +140,24 @@ pub async fn run(engine: Engine, config: &Config, actor: &str) -> Result<(), Fai
                 "Open {reviewer_name}'s review ({count} items) — no password, the link is the key:"
             );
             say!("  {link}");
+            say!("");
+            say!("Admins and auditors sign in at {base}/login:");
+            say!("  {admin}");
         },
     )
     .await
+}
+
+/// The demo's admin account: created (with its password printed) on the first run.
+const DEMO_ADMIN: &str = "admin@attest.demo";
+
+async fn demo_admin(engine: &Engine, actor: &str) -> Result<String, Failure> {
+    let password = crate::engine::accounts::generate_password()?;
+    match engine.add_account(DEMO_ADMIN, crate::domain::access::Role::Admin, &password, actor).await {
+        Ok(_) => Ok(format!("{DEMO_ADMIN} / {password}")),
+        Err(EngineError::Conflict(_)) => Ok(format!(
+            "{DEMO_ADMIN} (its password was printed when the demo first ran; `attest user add` makes another account)"
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
