@@ -98,6 +98,15 @@ pub struct BenchArgs {
     /// created beside db and dropped afterwards.
     #[arg(long, value_name = "URL")]
     pub database: Option<String>,
+    /// An SMTP server for the invitation stage (e.g. smtp://127.0.0.1:2525); unset = .eml files.
+    #[arg(long, value_name = "URL")]
+    pub smtp: Option<String>,
+    /// How many items the HTTP load generator decides (default: 50,000 or all).
+    #[arg(long, default_value_t = 50_000)]
+    pub decisions: usize,
+    /// Concurrent reviewers posting decisions.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -253,6 +262,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             let options = crate::bench::BenchOptions {
                 items: args.items,
                 database: args.database,
+                smtp: args.smtp,
+                decisions: args.decisions,
+                concurrency: args.concurrency,
             };
             let report = crate::bench::run(&options).await?;
             if args.json {

@@ -158,4 +158,22 @@ pub fn print_bench(r: &BenchReport) {
             s.peak_rss_mib
         );
     }
+    if let Some(ratio) = r.launch_to_baseline {
+        say!("launch / raw insert baseline: {ratio:.2}x");
+    }
+    if let Some(d) = &r.decisions {
+        say!(
+            "decisions over HTTP: {} reviewers, {} requests ({} failed), p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+            d.reviewers,
+            d.requests,
+            d.failed_requests,
+            d.p50_ms,
+            d.p95_ms,
+            d.p99_ms
+        );
+    }
+    say!(
+        "evidence bundle verified: {}",
+        if r.evidence_verified { "yes" } else { "NO" }
+    );
 }

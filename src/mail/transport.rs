@@ -69,11 +69,24 @@ impl MailTransport for Smtp {
 /// `cargo run` needs nothing else.
 pub struct EmlFiles {
     dir: PathBuf,
+    log_links: bool,
 }
 
 impl EmlFiles {
+    /// Files in `dir`, with each mail's link logged (the way to find them without a mail server).
     pub fn new(dir: PathBuf) -> Self {
-        Self { dir }
+        Self {
+            dir,
+            log_links: true,
+        }
+    }
+
+    /// Files only, nothing logged (benchmarks write thousands).
+    pub fn quiet(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            log_links: false,
+        }
     }
 }
 
@@ -98,7 +111,7 @@ impl MailTransport for EmlFiles {
     }
 
     fn logs_links(&self) -> bool {
-        true
+        self.log_links
     }
 }
 

@@ -1,5 +1,10 @@
 //! `attest bench`: times each stage of the real code path on a synthetic organisation, beside
-//! the peak memory of the process during that stage. Nothing here is a fast path of its own.
+//! the peak memory of the process during that stage. Nothing here is a fast path of its own:
+//! import, launch, mail, decisions over HTTP, close and removal, and evidence all go through
+//! the same engine functions the CLI, the web and the scheduler call.
+
+mod baseline;
+mod load;
 
 use crate::clock::SystemClock;
 use crate::config::mask_url;
@@ -20,6 +25,12 @@ pub struct BenchOptions {
     /// Where to run: unset = a new SQLite file in a temporary folder; `postgres://…/db` = a new
     /// database created beside `db` and dropped afterwards.
     pub database: Option<String>,
+    /// An SMTP server for the invitations (`smtp://127.0.0.1:2525`); unset = `.eml` files.
+    pub smtp: Option<String>,
+    /// How many items the HTTP load generator decides (the rest stay for the policy).
+    pub decisions: usize,
+    /// Concurrent reviewers of the load generator.
+    pub concurrency: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -39,6 +50,10 @@ pub struct BenchReport {
     pub database: String,
     pub cores: usize,
     pub stages: Vec<Stage>,
+    /// Launch time over the raw bulk insert of the same number of rows.
+    pub launch_to_baseline: Option<f64>,
+    pub decisions: Option<load::LoadResult>,
+    pub evidence_verified: bool,
 }
 
 /// Runs every stage once and reports; the scratch database is removed afterwards.
@@ -49,6 +64,19 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, EngineError> {
     scratch.drop_database().await;
     result
 }
+
+/// The campaign the benchmark launches: every role, managers review, unanswered items removed.
+const DEFINITION: &str = r#"
+name = "bench"
+owner = "p0000000"
+schedule = "quarterly"
+timezone = "UTC"
+duration_days = 14
+reviewers = "manager"
+fallback_reviewer = "p0000001"
+on_no_response = "remove"
+max_auto_remove_percent = 100
+"#;
 
 async fn run_stages(
     options: &BenchOptions,
@@ -79,6 +107,115 @@ async fn run_stages(
             stage.rows_per_second = report.rows as f64 / stage.seconds.max(1e-9);
         }
     }
+
+    measure(
+        &mut stages,
+        "baseline: raw insert",
+        options.items as u64,
+        baseline::raw_insert(engine.store(), options.items),
+    )
+    .await?;
+    let definition = dir.join("bench.toml");
+    std::fs::write(&definition, DEFINITION).map_err(|e| EngineError::Io(e.to_string()))?;
+    engine.define(&definition, "bench").await?;
+    let campaign = measure(
+        &mut stages,
+        "launch",
+        options.items as u64,
+        engine.launch("bench", false, "bench", &NoProgress),
+    )
+    .await?;
+    let launch_to_baseline = match (
+        stages.iter().find(|s| s.name == "launch"),
+        stages.iter().find(|s| s.name.starts_with("baseline")),
+    ) {
+        (Some(launch), Some(base)) => Some(launch.seconds / base.seconds.max(1e-9)),
+        _ => None,
+    };
+
+    let transport: Arc<dyn crate::mail::MailTransport> = match &options.smtp {
+        Some(url) => {
+            Arc::new(crate::mail::transport::Smtp::from_url(url).map_err(EngineError::Invalid)?)
+        }
+        None => Arc::new(crate::mail::transport::EmlFiles::quiet(dir.join("outbox"))),
+    };
+    let mailer = crate::mail::Mailer::new(
+        engine.clone(),
+        transport,
+        "attest bench <bench@attest.invalid>",
+        "http://127.0.0.1",
+    )
+    .map_err(EngineError::Invalid)?;
+    let sent = measure(&mut stages, "invitations", 0, mailer.drain()).await?;
+    if let Some(stage) = stages.last_mut() {
+        stage.rows = sent as u64;
+        stage.rows_per_second = sent as f64 / stage.seconds.max(1e-9);
+    }
+
+    let mut loads = crate::store::items::reviewer_loads(engine.store().conn(), campaign.id).await?;
+    loads.sort_by_key(|(id, _)| *id);
+    let mut chosen = Vec::new();
+    let mut covered = 0;
+    for (reviewer, items) in loads {
+        if covered >= options.decisions {
+            break;
+        }
+        chosen.push(reviewer);
+        covered += items as usize;
+    }
+    let decisions = measure(
+        &mut stages,
+        "decisions over HTTP",
+        covered as u64,
+        load::decide_over_http(&engine, campaign.id, chosen, options.concurrency.max(1)),
+    )
+    .await?;
+    if let Some(stage) = stages.last_mut() {
+        stage.rows = decisions.decisions;
+        stage.rows_per_second = decisions.decisions as f64 / decisions.seconds.max(1e-9);
+    }
+
+    measure(
+        &mut stages,
+        "close + remediation",
+        options.items as u64,
+        async {
+            engine.close(campaign.id, "bench").await?;
+            if engine
+                .campaign(campaign.id)
+                .await?
+                .counts
+                .removals_awaiting_confirmation
+                > 0
+            {
+                engine.confirm_removals(campaign.id, "bench").await?;
+            }
+            while engine.remediate_step().await? > 0 {}
+            Ok(())
+        },
+    )
+    .await?;
+
+    let bundle = dir.join("evidence.zip");
+    measure(
+        &mut stages,
+        "evidence export",
+        options.items as u64,
+        engine.export_evidence(campaign.id, &bundle, Default::default()),
+    )
+    .await?;
+    let verification = measure(
+        &mut stages,
+        "evidence verify",
+        options.items as u64,
+        async { Ok(crate::evidence::verify::verify(&bundle, None)) },
+    )
+    .await?;
+    if let Some(problem) = &verification.problem {
+        return Err(EngineError::Io(format!(
+            "the benchmark's evidence bundle does not verify: {problem}"
+        )));
+    }
     engine.store().clone().close().await?;
     Ok(BenchReport {
         items: options.items,
@@ -89,6 +226,9 @@ async fn run_stages(
             .map_or_else(|| "sqlite (new file)".to_string(), mask_url),
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         stages,
+        launch_to_baseline,
+        decisions: Some(decisions),
+        evidence_verified: verification.problem.is_none(),
     })
 }
 
