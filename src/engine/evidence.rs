@@ -99,6 +99,16 @@ pub struct ExportReport {
     pub files: Vec<FileEntry>,
 }
 
+/// One line of the population listing whose SHA-256 campaign.json records.
+pub fn population_line(eligibility_id: &str, holder_id: &str, role: &str, scope: &str) -> String {
+    format!(
+        "{eligibility_id},{},{},{}\n",
+        safe_cell(holder_id),
+        safe_cell(role),
+        safe_cell(scope)
+    )
+}
+
 fn ts(at: Option<DateTime<Utc>>) -> String {
     at.map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true))
         .unwrap_or_default()
@@ -209,7 +219,7 @@ impl Engine {
                 "at_launch": {
                     "source": self.source().name(), "filter": campaign.spec.scope, "count": facts.count,
                     "sha256": population_sha,
-                    "sha256_of": "one line per item in item order: eligibility_id,holder_id,role,scope",
+                    "sha256_of": "one line per items.csv row, in order: its eligibility_id,holder_id,role,scope cells joined by commas",
                 },
                 "decisions": { "count": decisions, "by_people": human_decisions.len(), "file": "decisions.csv" },
                 "after_remediation": { "count": facts.count, "inconsistent": inconsistent, "file": "after_remediation.csv" },
@@ -302,13 +312,14 @@ impl Engine {
             while let Some(row) = rows.try_next().await? {
                 let item = ItemRow::read(&row)?;
                 facts.count += 1;
-                facts.population_hash.update(
-                    format!(
-                        "{},{},{},{}\n",
-                        item.eligibility_id, item.holder_id, item.role, item.scope
-                    )
-                    .as_bytes(),
+                // Over the cells as written, so a verifier can recompute it from items.csv alone.
+                let listed = population_line(
+                    &item.eligibility_id.to_string(),
+                    &item.holder_id,
+                    &item.role,
+                    &item.scope,
                 );
+                facts.population_hash.update(listed.as_bytes());
                 let line = |detail: &str| RemovalLine {
                     item_id: item.id,
                     holder: item.holder_id.clone(),

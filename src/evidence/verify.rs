@@ -142,7 +142,7 @@ fn run(path: &Path, pinned: Option<&str>, v: &mut Verification) -> Result<(), St
     let population = campaign["population"]["at_launch"]["count"]
         .as_u64()
         .ok_or("campaign.json: population.at_launch.count is missing")?;
-    let rows = {
+    let (rows, listing) = {
         let reader = bundle
             .reader("items.csv")
             .map_err(|e| format!("items.csv: {e}"))?;
@@ -150,14 +150,17 @@ fn run(path: &Path, pinned: Option<&str>, v: &mut Verification) -> Result<(), St
             .has_headers(true)
             .from_reader(reader);
         let mut rows = 0u64;
-        let mut record = csv::ByteRecord::new();
+        let mut listing = Sha256::new();
+        let mut record = csv::StringRecord::new();
         while csv
-            .read_byte_record(&mut record)
+            .read_record(&mut record)
             .map_err(|e| format!("items.csv: {e}"))?
         {
             rows += 1;
+            let cell = |i: usize| record.get(i).unwrap_or("");
+            listing.update(format!("{},{},{},{}\n", cell(1), cell(2), cell(6), cell(8)).as_bytes());
         }
-        rows
+        (rows, hex::encode(listing.finalize()))
     };
     if rows != population {
         return Err(format!(
@@ -167,6 +170,10 @@ fn run(path: &Path, pinned: Option<&str>, v: &mut Verification) -> Result<(), St
     v.pass(format!(
         "items.csv: {rows} rows, one per eligibility in the population"
     ));
+    if campaign["population"]["at_launch"]["sha256"].as_str() != Some(listing.as_str()) {
+        return Err("items.csv: its population listing does not match the SHA-256 recorded in campaign.json".into());
+    }
+    v.pass("items.csv: the population listing matches the SHA-256 in campaign.json");
 
     let reader = BufReader::new(
         bundle
