@@ -258,14 +258,30 @@ where
          WHERE e.status = 'active' AND e.source_id = ",
     );
     sql.bind(source_id);
+    ids_not_kept(conn, sql, |row| {
+        let principal: String = row.try_get("", "external_id")?;
+        let role: String = row.try_get("", "name")?;
+        let scope: String = row.try_get("", "scope")?;
+        Ok(keep(&principal, &role, &scope))
+    })
+    .await
+}
+
+/// Streams `sql` (which selects an `id`) and returns the ids of the rows `keep` rejects: what
+/// a full-sync import no longer lists, found without holding the table in memory.
+async fn ids_not_kept<C>(
+    conn: &C,
+    sql: Sql,
+    keep: impl Fn(&sea_orm::QueryResult) -> Result<bool, DbErr>,
+) -> Result<Vec<i64>, DbErr>
+where
+    C: ConnectionTrait + StreamTrait,
+{
     let rows = conn.stream_raw(sql.build()).await?;
     let mut rows = std::pin::pin!(rows);
     let mut gone = Vec::new();
     while let Some(row) = rows.try_next().await? {
-        let principal: String = row.try_get("", "external_id")?;
-        let role: String = row.try_get("", "name")?;
-        let scope: String = row.try_get("", "scope")?;
-        if !keep(&principal, &role, &scope) {
+        if !keep(&row)? {
             gone.push(row.try_get("", "id")?);
         }
     }
@@ -311,16 +327,10 @@ where
         "SELECT id, external_id FROM principal WHERE enabled = ",
     );
     sql.bind(true).push(" AND source_id = ").bind(source_id);
-    let rows = conn.stream_raw(sql.build()).await?;
-    let mut rows = std::pin::pin!(rows);
-    let mut gone = Vec::new();
-    while let Some(row) = rows.try_next().await? {
-        let external_id: String = row.try_get("", "external_id")?;
-        if !keep(&external_id) {
-            gone.push(row.try_get("", "id")?);
-        }
-    }
-    Ok(gone)
+    ids_not_kept(conn, sql, |row| {
+        Ok(keep(&row.try_get::<String>("", "external_id")?))
+    })
+    .await
 }
 
 /// Disables principals (a pruned people file): they keep their history but may no longer review.
@@ -346,7 +356,7 @@ pub async fn disable_principals(
 }
 
 /// One eligibility as people read it: names instead of ids.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct EligibilityView {
     pub principal: String,
     pub principal_name: String,
@@ -374,6 +384,9 @@ pub struct EligibilityFilter {
     pub offset: u64,
 }
 
+const ELIGIBILITY_FROM: &str = " FROM eligibility e JOIN principal p ON p.id = e.principal_id \
+     JOIN \"role\" r ON r.id = e.role_id WHERE 1 = 1";
+
 /// Eligibilities matching `filter`, ordered by principal, role and scope.
 pub async fn list_eligibility(
     conn: &impl ConnectionTrait,
@@ -381,10 +394,58 @@ pub async fn list_eligibility(
 ) -> Result<Vec<EligibilityView>, DbErr> {
     let mut sql = Sql::new(
         ConnectionTrait::get_database_backend(conn),
-        "SELECT p.external_id, p.display_name, r.name, r.risk, e.scope, e.start_at, e.end_at, e.last_activated_at, \
-         e.status, e.removal_reason FROM eligibility e JOIN principal p ON p.id = e.principal_id \
-         JOIN \"role\" r ON r.id = e.role_id WHERE 1 = 1",
+        &format!(
+            "SELECT p.external_id, p.display_name, r.name, r.risk, e.scope, e.start_at, e.end_at, e.last_activated_at, \
+             e.status, e.removal_reason{ELIGIBILITY_FROM}"
+        ),
     );
+    eligibility_where(&mut sql, filter);
+    sql.push(" ORDER BY p.external_id, r.name, e.scope");
+    if let Some(limit) = filter.limit {
+        sql.push(" LIMIT ")
+            .bind(limit as i64)
+            .push(" OFFSET ")
+            .bind(filter.offset as i64);
+    }
+    conn.query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(EligibilityView {
+                principal: row.try_get("", "external_id")?,
+                principal_name: row.try_get("", "display_name")?,
+                role: row.try_get("", "name")?,
+                risk: row.try_get("", "risk")?,
+                scope: row.try_get("", "scope")?,
+                start: row.try_get("", "start_at")?,
+                end: row.try_get("", "end_at")?,
+                last_activated_at: row.try_get("", "last_activated_at")?,
+                status: row.try_get("", "status")?,
+                removal_reason: row.try_get("", "removal_reason")?,
+            })
+        })
+        .collect()
+}
+
+/// How many eligibilities match `filter` in all (its `limit` and `offset` aside): the total of
+/// a paged list.
+pub async fn count_eligibility(
+    conn: &impl ConnectionTrait,
+    filter: &EligibilityFilter,
+) -> Result<u64, DbErr> {
+    let mut sql = Sql::new(
+        ConnectionTrait::get_database_backend(conn),
+        &format!("SELECT COUNT(*) AS n{ELIGIBILITY_FROM}"),
+    );
+    eligibility_where(&mut sql, filter);
+    let n: i64 = match conn.query_one_raw(sql.build()).await? {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(n.max(0) as u64)
+}
+
+fn eligibility_where(sql: &mut Sql, filter: &EligibilityFilter) {
     if let Some(principal) = &filter.principal {
         sql.push(" AND p.external_id = ").bind(principal.as_str());
     }
@@ -411,31 +472,6 @@ pub async fn list_eligibility(
             .bind(like)
             .push(")");
     }
-    sql.push(" ORDER BY p.external_id, r.name, e.scope");
-    if let Some(limit) = filter.limit {
-        sql.push(" LIMIT ")
-            .bind(limit as i64)
-            .push(" OFFSET ")
-            .bind(filter.offset as i64);
-    }
-    conn.query_all_raw(sql.build())
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(EligibilityView {
-                principal: row.try_get("", "external_id")?,
-                principal_name: row.try_get("", "display_name")?,
-                role: row.try_get("", "name")?,
-                risk: row.try_get("", "risk")?,
-                scope: row.try_get("", "scope")?,
-                start: row.try_get("", "start_at")?,
-                end: row.try_get("", "end_at")?,
-                last_activated_at: row.try_get("", "last_activated_at")?,
-                status: row.try_get("", "status")?,
-                removal_reason: row.try_get("", "removal_reason")?,
-            })
-        })
-        .collect()
 }
 
 /// Every principal as reviewer resolution sees it. Bounded by the number of people (not of

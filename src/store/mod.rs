@@ -78,3 +78,24 @@ impl Store {
         self.db.close().await
     }
 }
+
+/// Marks rows of `table` (one of ours) as taken by a worker until `until`: leased work is
+/// skipped by other workers until the lease runs out, so a crashed worker's share comes back.
+pub(crate) async fn lease(
+    conn: &impl ConnectionTrait,
+    table: &'static str,
+    ids: &[i64],
+    until: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut sql = sql::Sql::new(
+        conn.get_database_backend(),
+        &format!("UPDATE {table} SET lease_until = "),
+    );
+    sql.bind(until).push(" WHERE id IN ");
+    sql.tuple(ids.iter().map(|id| sea_orm::Value::from(*id)));
+    conn.execute_raw(sql.build()).await?;
+    Ok(())
+}

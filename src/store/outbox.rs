@@ -157,12 +157,8 @@ pub async fn lease_due(
             })
         })
         .collect::<Result<Vec<_>, DbErr>>()?;
-    if !rows.is_empty() {
-        let mut lease = Sql::new(backend, "UPDATE outbox_mail SET lease_until = ");
-        lease.bind(lease_until).push(" WHERE id IN ");
-        lease.tuple(rows.iter().map(|r| sea_orm::Value::from(r.id)));
-        conn.execute_raw(lease.build()).await?;
-    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    super::lease(conn, "outbox_mail", &ids, lease_until).await?;
     Ok(rows)
 }
 

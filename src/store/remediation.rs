@@ -4,7 +4,7 @@
 use super::sql::Sql;
 use crate::sources::RemovalTarget;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 
 /// A removal that is due, with what the source needs to carry it out.
 #[derive(Debug, Clone)]
@@ -55,12 +55,8 @@ pub async fn lease_due(
             })
         })
         .collect::<Result<Vec<_>, DbErr>>()?;
-    if !due.is_empty() {
-        let mut lease = Sql::new(backend, "UPDATE remediation SET lease_until = ");
-        lease.bind(lease_until).push(" WHERE id IN ");
-        lease.tuple(due.iter().map(|d| Value::from(d.id)));
-        conn.execute_raw(lease.build()).await?;
-    }
+    let ids: Vec<i64> = due.iter().map(|d| d.id).collect();
+    super::lease(conn, "remediation", &ids, lease_until).await?;
     Ok(due)
 }
 
