@@ -6,14 +6,26 @@
 use super::{Engine, EngineError};
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::retry::{backoff, should_retry};
-use crate::sources::Removal;
+use crate::sources::{Removal, RemovalTarget};
 use crate::store::outbox::{self, template};
-use crate::store::remediation::{self, DueRemoval, Settlement};
+use crate::store::remediation::{self, NewAttempt, Settlement};
 use crate::store::{self as st, campaigns, directory};
 use chrono::Duration;
 
-/// Removals leased per step.
-const STEP: u64 = 200;
+/// Removals leased per step: removed through the source as one batch, read back as one.
+const STEP: u64 = 1000;
+
+/// How a removal that did not simply succeed ends this step.
+enum Later {
+    Retry {
+        error: String,
+        next: chrono::DateTime<chrono::Utc>,
+    },
+    Failed {
+        error: String,
+        receipt: Option<String>,
+    },
+}
 
 impl Engine {
     /// Works through the removals due now; returns how many it handled (0: nothing was due).
@@ -22,105 +34,103 @@ impl Engine {
         let txn = self.store().begin().await?;
         let due = remediation::lease_due(&txn, now, STEP, now + Duration::minutes(5)).await?;
         txn.commit().await?;
-        for removal in &due {
-            self.remove_one(removal).await?;
+        if due.is_empty() {
+            return Ok(0);
         }
-        Ok(due.len())
-    }
-
-    async fn remove_one(&self, due: &DueRemoval) -> Result<(), EngineError> {
+        let targets: Vec<RemovalTarget> = due.iter().map(|d| d.target.clone()).collect();
+        let removed = self.source().remove_many(&targets, now).await;
+        // Read back only what the source says it removed (or found gone): the proof.
+        let to_check: Vec<RemovalTarget> = targets
+            .iter()
+            .zip(&removed)
+            .filter(|(_, r)| r.is_ok())
+            .map(|(t, _)| t.clone())
+            .collect();
+        let mut checked = self.source().present_many(&to_check).await.into_iter();
         let now = self.now();
-        let attempt = due.attempts + 1;
-        let removed = self.source().remove(&due.target, now).await;
-        let verified = match &removed {
-            Ok(_) => Some(self.source().is_present(&due.target).await),
-            Err(_) => None,
-        };
-        let txn = self.store().begin().await?;
-        match (removed, verified) {
-            (Ok(removal), Some(Ok(still_there))) => {
-                let (state, receipt) = match &removal {
-                    Removal::Removed { receipt } => ("removed", receipt.as_str()),
-                    Removal::AlreadyGone { receipt } => ("already_gone", receipt.as_str()),
-                };
-                remediation::record_attempt(&txn, due.id, attempt, state, Some(receipt), None, now)
-                    .await?;
-                if still_there {
-                    let error = "the eligibility is still present in the source after its removal";
-                    remediation::record_attempt(
-                        &txn,
-                        due.id,
-                        attempt,
-                        "still_present",
-                        None,
-                        Some(error),
-                        now,
-                    )
-                    .await?;
-                    remediation::settle(
-                        &txn,
-                        due.id,
-                        attempt,
-                        Settlement::Failed {
-                            error,
-                            receipt: Some(receipt),
-                        },
-                        now,
-                    )
-                    .await?;
-                } else {
-                    remediation::record_attempt(
-                        &txn,
-                        due.id,
-                        attempt,
-                        "verified_gone",
-                        None,
-                        None,
-                        now,
-                    )
-                    .await?;
-                    remediation::settle(
-                        &txn,
-                        due.id,
-                        attempt,
-                        Settlement::Done { state, receipt },
-                        now,
-                    )
-                    .await?;
-                }
-            }
-            (removed, verified) => {
-                let error = match (removed, verified) {
-                    (Err(e), _) => e.to_string(),
-                    (Ok(_), Some(Err(e))) => format!("removed, but reading it back failed: {e}"),
-                    (Ok(_), _) => "removed, but not read back".to_string(),
-                };
-                remediation::record_attempt(
-                    &txn,
-                    due.id,
+        let mut attempts = Vec::with_capacity(due.len() * 2);
+        let mut done = Vec::with_capacity(due.len());
+        let mut later = Vec::new();
+        for (item, removal) in due.iter().zip(removed) {
+            let attempt = item.attempts + 1;
+            let line = |outcome: &'static str, receipt: Option<String>, error: Option<String>| {
+                NewAttempt {
+                    remediation_id: item.id,
                     attempt,
-                    "error",
-                    None,
-                    Some(&error),
-                    now,
-                )
-                .await?;
-                let settlement = if should_retry(attempt) {
-                    Settlement::Retry {
-                        error: &error,
-                        next_attempt_at: now + backoff(attempt),
+                    outcome,
+                    receipt,
+                    error,
+                }
+            };
+            let error = match removal {
+                Ok(removal) => {
+                    let (state, receipt) = match removal {
+                        Removal::Removed { receipt } => ("removed", receipt),
+                        Removal::AlreadyGone { receipt } => ("already_gone", receipt),
+                    };
+                    attempts.push(line(state, Some(receipt.clone()), None));
+                    match checked.next() {
+                        Some(Ok(false)) => {
+                            attempts.push(line("verified_gone", None, None));
+                            done.push((item.id, attempt, state, receipt));
+                            continue;
+                        }
+                        Some(Ok(true)) => {
+                            let error =
+                                "the eligibility is still present in the source after its removal"
+                                    .to_string();
+                            attempts.push(line("still_present", None, Some(error.clone())));
+                            later.push((
+                                item.id,
+                                attempt,
+                                Later::Failed {
+                                    error,
+                                    receipt: Some(receipt),
+                                },
+                            ));
+                            continue;
+                        }
+                        Some(Err(e)) => format!("removed, but reading it back failed: {e}"),
+                        None => "removed, but not read back".to_string(),
+                    }
+                }
+                Err(e) => e.to_string(),
+            };
+            attempts.push(line("error", None, Some(error.clone())));
+            later.push((
+                item.id,
+                attempt,
+                if should_retry(attempt) {
+                    Later::Retry {
+                        error,
+                        next: now + backoff(attempt),
                     }
                 } else {
-                    Settlement::Failed {
-                        error: &format!("gave up after {attempt} attempts: {error}"),
+                    Later::Failed {
+                        error: format!("gave up after {attempt} attempts: {error}"),
                         receipt: None,
                     }
-                };
-                remediation::settle(&txn, due.id, attempt, settlement, now).await?;
-            }
+                },
+            ));
+        }
+        let txn = self.store().begin().await?;
+        remediation::record_attempts(&txn, &attempts, now).await?;
+        remediation::settle_done(&txn, &done, now).await?;
+        for (id, attempt, end) in &later {
+            let settlement = match end {
+                Later::Retry { error, next } => Settlement::Retry {
+                    error,
+                    next_attempt_at: *next,
+                },
+                Later::Failed { error, receipt } => Settlement::Failed {
+                    error,
+                    receipt: receipt.as_deref(),
+                },
+            };
+            remediation::settle(&txn, *id, *attempt, settlement, now).await?;
         }
         txn.commit().await?;
-        Ok(())
+        Ok(due.len())
     }
 
     /// Completes remediating campaigns with nothing left to remove or confirm, and tells their

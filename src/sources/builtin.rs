@@ -155,6 +155,68 @@ impl EligibilitySource for BuiltinSource {
         })
     }
 
+    async fn remove_many(
+        &self,
+        targets: &[RemovalTarget],
+        now: DateTime<Utc>,
+    ) -> Vec<Result<Removal, SourceError>> {
+        match self.remove_batch(targets, now).await {
+            Ok(removed) => targets
+                .iter()
+                .map(|t| {
+                    Ok(if removed.contains(&t.eligibility_id) {
+                        Removal::Removed {
+                            receipt: receipt(t, now),
+                        }
+                    } else {
+                        Removal::AlreadyGone {
+                            receipt: format!("builtin:eligibility/{}:not-active", t.eligibility_id),
+                        }
+                    })
+                })
+                .collect(),
+            Err(e) => targets.iter().map(|_| Err(e.clone())).collect(),
+        }
+    }
+
+    async fn present_many(&self, targets: &[RemovalTarget]) -> Vec<Result<bool, SourceError>> {
+        let mut present = std::collections::HashSet::new();
+        for chunk in targets.chunks(1000) {
+            let mut sql = Sql::new(
+                self.db.get_database_backend(),
+                "SELECT id FROM eligibility WHERE status = 'active' AND id IN ",
+            );
+            sql.tuple(chunk.iter().map(|t| Value::from(t.eligibility_id)));
+            match self.db.query_all_raw(sql.build()).await {
+                Ok(rows) => {
+                    for row in rows {
+                        match row.try_get::<i64>("", "id") {
+                            Ok(id) => {
+                                present.insert(id);
+                            }
+                            Err(e) => {
+                                return targets
+                                    .iter()
+                                    .map(|_| Err(source_error(e.clone())))
+                                    .collect()
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    return targets
+                        .iter()
+                        .map(|_| Err(source_error(e.clone())))
+                        .collect()
+                }
+            }
+        }
+        targets
+            .iter()
+            .map(|t| Ok(present.contains(&t.eligibility_id)))
+            .collect()
+    }
+
     async fn is_present(&self, target: &RemovalTarget) -> Result<bool, SourceError> {
         let mut sql = Sql::new(
             self.db.get_database_backend(),
@@ -171,6 +233,58 @@ impl EligibilitySource for BuiltinSource {
             None => 0,
         };
         Ok(n > 0)
+    }
+}
+
+impl BuiltinSource {
+    /// Marks a batch removed in one statement per campaign and 1,000 rows; returns the ids that
+    /// were active (and so are removed now).
+    async fn remove_batch(
+        &self,
+        targets: &[RemovalTarget],
+        now: DateTime<Utc>,
+    ) -> Result<std::collections::HashSet<i64>, SourceError> {
+        let mut by_campaign: std::collections::BTreeMap<i64, Vec<i64>> =
+            std::collections::BTreeMap::new();
+        for t in targets {
+            by_campaign
+                .entry(t.campaign_id)
+                .or_default()
+                .push(t.eligibility_id);
+        }
+        let mut removed = std::collections::HashSet::new();
+        let stamp = now.to_rfc3339_opts(SecondsFormat::Micros, true);
+        for (campaign_id, ids) in by_campaign {
+            for chunk in ids.chunks(1000) {
+                let mut sql = Sql::new(
+                    self.db.get_database_backend(),
+                    "UPDATE eligibility SET status = 'removed', removed_at = ",
+                );
+                sql.bind(now)
+                    .push(", removed_by_campaign_id = ")
+                    .bind(campaign_id)
+                    .push(", removal_reason = ")
+                    .bind(format!("access review campaign #{campaign_id}"))
+                    .push(", removal_receipt = ")
+                    .bind("builtin:eligibility/")
+                    .push(" || CAST(id AS TEXT) || ")
+                    .bind(format!(":removed-by-campaign/{campaign_id}@{stamp}"))
+                    .push(", updated_at = ")
+                    .bind(now)
+                    .push(" WHERE status = 'active' AND id IN ");
+                sql.tuple(chunk.iter().map(|id| Value::from(*id)));
+                sql.push(" RETURNING id");
+                for row in self
+                    .db
+                    .query_all_raw(sql.build())
+                    .await
+                    .map_err(source_error)?
+                {
+                    removed.insert(row.try_get::<i64>("", "id").map_err(source_error)?);
+                }
+            }
+        }
+        Ok(removed)
     }
 }
 

@@ -76,4 +76,27 @@ pub trait EligibilitySource: Send + Sync {
 
     /// Reads the eligibility back: is it still there? The proof that a removal took effect.
     async fn is_present(&self, target: &RemovalTarget) -> Result<bool, SourceError>;
+
+    /// Removes a batch; one answer per target, in order. A source that can do this in one
+    /// round trip (the built-in one) overrides it; the default removes one at a time.
+    async fn remove_many(
+        &self,
+        targets: &[RemovalTarget],
+        now: DateTime<Utc>,
+    ) -> Vec<Result<Removal, SourceError>> {
+        let mut answers = Vec::with_capacity(targets.len());
+        for target in targets {
+            answers.push(self.remove(target, now).await);
+        }
+        answers
+    }
+
+    /// Reads a batch back; one answer per target, in order.
+    async fn present_many(&self, targets: &[RemovalTarget]) -> Vec<Result<bool, SourceError>> {
+        let mut answers = Vec::with_capacity(targets.len());
+        for target in targets {
+            answers.push(self.is_present(target).await);
+        }
+        answers
+    }
 }

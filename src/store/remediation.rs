@@ -180,3 +180,76 @@ pub async fn finished_campaigns(conn: &impl ConnectionTrait) -> Result<Vec<i64>,
         .map(|row| row.try_get("", "id"))
         .collect()
 }
+
+/// One line of a removal's history, for [`record_attempts`].
+pub struct NewAttempt {
+    pub remediation_id: i64,
+    pub attempt: i32,
+    pub outcome: &'static str,
+    pub receipt: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Many lines of history at once (a worker's whole step).
+pub async fn record_attempts(
+    conn: &impl ConnectionTrait,
+    attempts: &[NewAttempt],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    for chunk in attempts.chunks(1000) {
+        let mut sql = Sql::new(
+            conn.get_database_backend(),
+            "INSERT INTO remediation_attempt (remediation_id, attempt, at, outcome, receipt, error) VALUES ",
+        );
+        sql.rows(chunk.iter().map(|a| {
+            [
+                a.remediation_id.into(),
+                a.attempt.into(),
+                now.into(),
+                a.outcome.into(),
+                a.receipt.clone().into(),
+                a.error.clone().into(),
+            ]
+        }));
+        conn.execute_raw(sql.build()).await?;
+    }
+    Ok(())
+}
+
+/// Settles many removals that were carried out and read back as gone: (id, attempts, state, receipt).
+pub async fn settle_done(
+    conn: &impl ConnectionTrait,
+    done: &[(i64, i32, &str, String)],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    for chunk in done.chunks(1000) {
+        let mut sql = Sql::new(
+            conn.get_database_backend(),
+            "UPDATE remediation SET attempts = CASE id",
+        );
+        for (id, attempts, _, _) in chunk {
+            sql.push(" WHEN ").bind(*id).push(" THEN ").bind(*attempts);
+        }
+        sql.push(" END, state = CASE id");
+        for (id, _, state, _) in chunk {
+            sql.push(" WHEN ").bind(*id).push(" THEN ").bind(*state);
+        }
+        sql.push(" END, receipt = CASE id");
+        for (id, _, _, receipt) in chunk {
+            sql.push(" WHEN ")
+                .bind(*id)
+                .push(" THEN ")
+                .bind(receipt.as_str());
+        }
+        sql.push(" END, removed_at = ")
+            .bind(now)
+            .push(", verified_at = ")
+            .bind(now)
+            .push(", last_error = NULL, lease_until = NULL, updated_at = ")
+            .bind(now)
+            .push(" WHERE id IN ");
+        sql.tuple(chunk.iter().map(|(id, ..)| sea_orm::Value::from(*id)));
+        conn.execute_raw(sql.build()).await?;
+    }
+    Ok(())
+}
