@@ -466,3 +466,450 @@ async fn decide_in_browser(app: &TestApp, browser: &Browser) -> Result<(), Strin
     eprintln!("screenshots: {} and {}", desktop.display(), phone.display());
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// The console: an admin and an auditor on demo-like data, with screenshots.
+// ---------------------------------------------------------------------------------------------
+
+/// The demo's campaign definition (`attest demo`).
+const DEMO_DEFINITION: &str = r#"
+name = "demo-high-risk-quarterly"
+description = "Quarterly review of eligibility for high-risk privileged roles (demo data)"
+owner = "p0000000"
+schedule = "quarterly"
+timezone = "Europe/Berlin"
+duration_days = 14
+reviewers = "manager"
+fallback_reviewer = "p0000001"
+on_no_response = "recommendation"
+reminders_days_before = [7, 2]
+escalate_after_days = 10
+require_justification = ["revoke"]
+recommend_revoke_after_inactive_days = 90
+
+[scope]
+risk = ["high"]
+"#;
+
+const CONSOLE_ADMIN: &str = "admin@attest.demo";
+const CONSOLE_AUDITOR: &str = "auditor@attest.demo";
+const CONSOLE_PASSWORD: &str = "demo password for the browser";
+
+/// Reasons reviewers give for revoking, in turn.
+const REVOKE_REASONS: &[&str] = &[
+    "Moved to another team in the autumn",
+    "Project finished; the role is no longer needed",
+    "Contractor; engagement ended",
+];
+
+/// Reviewers answer: every reviewer with `share` of their items decided (in percent), one in
+/// seven of those revoked with a reason.
+async fn reviewers_answer(app: &TestApp, campaign_id: i64, share: usize) {
+    use attest::domain::closing::Verdict;
+    use attest::engine::decide::{Channel, DecisionRequest};
+    let mut by_reviewer: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+    for item in app.items(campaign_id).await {
+        if let Some(reviewer) = item.reviewer_id {
+            by_reviewer.entry(reviewer).or_default().push(item.id);
+        }
+    }
+    let mut n = 0usize;
+    for (reviewer, items) in by_reviewer {
+        let take = items.len() * share / 100;
+        for item in items.into_iter().take(take) {
+            n += 1;
+            let revoke = n % 7 == 0;
+            app.engine
+                .decide(&DecisionRequest {
+                    campaign_id,
+                    item_ids: &[item],
+                    verdict: if revoke {
+                        Verdict::Revoke
+                    } else {
+                        Verdict::Attest
+                    },
+                    justification: revoke.then(|| REVOKE_REASONS[n % REVOKE_REASONS.len()]),
+                    reviewer: Some(reviewer),
+                    acting_for: None,
+                    channel: Channel::Link,
+                    client_addr: Some("198.51.100.20"),
+                    actor: "reviewer",
+                })
+                .await
+                .unwrap_or_else(|e| panic!("decide item #{item}: {e}"));
+        }
+    }
+}
+
+/// What `attest demo` seeds (write_org + imports + define + launch), one quarter earlier too:
+/// last quarter's campaign answered, closed and completed; this quarter's under way. Returns
+/// (completed campaign, active campaign).
+async fn demo_like(app: &TestApp) -> (i64, i64) {
+    use attest::domain::records::ImportKind;
+    use attest::engine::NoProgress;
+    let start = app.engine.now();
+    app.clock.set(start - chrono::Duration::days(95));
+    let spec = attest::synth::OrgSpec {
+        people: 300,
+        eligibilities: 1200,
+        seed: 2026,
+    };
+    let files =
+        attest::synth::write_org(&spec, app.db.dir(), app.engine.now()).expect("write the org");
+    for (kind, path) in [
+        (ImportKind::People, &files.people),
+        (ImportKind::Roles, &files.roles),
+        (ImportKind::Eligibility, &files.eligibility),
+    ] {
+        app.engine
+            .import(kind, path, Default::default(), "demo", &NoProgress)
+            .await
+            .unwrap_or_else(|e| panic!("import {}: {e}", path.display()));
+    }
+    let definition = app
+        .db
+        .file("demo-high-risk-quarterly.toml", DEMO_DEFINITION);
+    app.engine
+        .define(&definition, "demo")
+        .await
+        .expect("define the demo campaign");
+    let earlier = app
+        .engine
+        .launch("demo-high-risk-quarterly", false, "demo", &NoProgress)
+        .await
+        .expect("launch last quarter's campaign");
+    reviewers_answer(app, earlier.id, 90).await;
+    app.clock.advance(chrono::Duration::days(14));
+    app.engine.close(earlier.id, "demo").await.expect("close");
+    for _ in 0..1000 {
+        if app.engine.remediate_step().await.expect("remediate") == 0 {
+            break;
+        }
+    }
+    app.engine
+        .confirm_removals(earlier.id, "demo")
+        .await
+        .expect("confirm held-back removals");
+    for _ in 0..1000 {
+        if app.engine.remediate_step().await.expect("remediate") == 0 {
+            break;
+        }
+    }
+    let completed = app.engine.complete_finished().await.expect("complete");
+    assert_eq!(
+        completed,
+        vec![earlier.id],
+        "last quarter's campaign completed"
+    );
+
+    app.clock.set(start);
+    let current = app
+        .engine
+        .launch("demo-high-risk-quarterly", false, "demo", &NoProgress)
+        .await
+        .expect("launch this quarter's campaign");
+    app.clock.advance(chrono::Duration::days(3));
+    reviewers_answer(app, current.id, 60).await;
+    for (email, role) in [
+        (CONSOLE_ADMIN, attest::domain::access::Role::Admin),
+        (CONSOLE_AUDITOR, attest::domain::access::Role::Auditor),
+    ] {
+        app.engine
+            .add_account(email, role, CONSOLE_PASSWORD, "demo")
+            .await
+            .expect("add an account");
+    }
+    (earlier.id, current.id)
+}
+
+/// Signs in through the login form (a console page sends the browser there first).
+async fn sign_in_with_browser(
+    client: &Client,
+    app: &TestApp,
+    start: &str,
+    email: &str,
+) -> Result<(), String> {
+    let e = |what: &'static str| move |err: fantoccini::error::CmdError| format!("{what}: {err}");
+    client
+        .goto(&app.url(start))
+        .await
+        .map_err(e("open a console page"))?;
+    let url = client.current_url().await.map_err(e("current url"))?;
+    if url.path() != "/login" {
+        return Err(format!(
+            "{start} without a session leads to /login, not {url}"
+        ));
+    }
+    client
+        .find(Locator::Css("input[name='email']"))
+        .await
+        .map_err(e("the email box"))?
+        .send_keys(email)
+        .await
+        .map_err(e("type the email"))?;
+    client
+        .find(Locator::Css("input[name='password']"))
+        .await
+        .map_err(e("the password box"))?
+        .send_keys(CONSOLE_PASSWORD)
+        .await
+        .map_err(e("type the password"))?;
+    client
+        .find(Locator::XPath("//button[normalize-space()='Sign in']"))
+        .await
+        .map_err(e("the sign-in button"))?
+        .click()
+        .await
+        .map_err(e("click sign in"))?;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("nav.console"))
+        .await
+        .map_err(e("the console after signing in"))?;
+    let url = client.current_url().await.map_err(e("current url"))?;
+    if url.path() != start {
+        return Err(format!(
+            "after signing in the browser is at {url}, not {start}"
+        ));
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_and_auditors_use_the_console_in_the_browser() {
+    let test = "admins_and_auditors_use_the_console_in_the_browser";
+    let Some(browser) = Browser::start_for(test).await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(test).await else {
+        browser.close().await;
+        return;
+    };
+    let outcome = console_in_browser(&app, &browser).await;
+    browser.close().await;
+    outcome.unwrap_or_else(|e| panic!("{e}"));
+}
+
+async fn console_in_browser(app: &TestApp, browser: &Browser) -> Result<(), String> {
+    let (completed, active) = demo_like(app).await;
+    let client = &browser.client;
+    let e = |what: &str| {
+        let what = what.to_string();
+        move |err: fantoccini::error::CmdError| format!("{what}: {err}")
+    };
+    browser.viewport(1280, 800).await;
+
+    // The admin signs in and sees the dashboard.
+    sign_in_with_browser(client, app, "/admin", CONSOLE_ADMIN).await?;
+    let body = client.source().await.map_err(e("page source"))?;
+    for expected in [
+        "demo-high-risk-quarterly",
+        "completed",
+        "active",
+        "Overdue reviewers",
+    ] {
+        if !body.contains(expected) {
+            return Err(format!("the dashboard shows {expected:?}:\n{body}"));
+        }
+    }
+    let dashboard = screenshot(browser, 1280, 800, "admin-dashboard.png").await;
+
+    // The active campaign's page: progress per reviewer, items, actions.
+    client
+        .find(Locator::Css(&format!(
+            "a[href='/admin/campaigns/{active}']"
+        )))
+        .await
+        .map_err(e("the campaign link"))?
+        .click()
+        .await
+        .map_err(e("open the campaign"))?;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#completeness"))
+        .await
+        .map_err(e("the campaign page"))?;
+    let campaign = screenshot(browser, 1280, 800, "admin-campaign.png").await;
+
+    // Cancelling needs its box ticked: without it the browser does not even send the form.
+    client
+        .find(Locator::XPath(
+            "//button[normalize-space()='Cancel campaign']",
+        ))
+        .await
+        .map_err(e("the cancel button"))?
+        .click()
+        .await
+        .map_err(e("click cancel"))?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let state = app
+        .engine
+        .campaign(active)
+        .await
+        .map_err(|x| x.to_string())?;
+    if state.campaign.state.as_str() != "active" {
+        return Err("an unconfirmed cancel changed the campaign".into());
+    }
+
+    // The item filter works without scripts: only revoked items, with their reasons.
+    client
+        .find(Locator::Css("select[name='show']"))
+        .await
+        .map_err(e("the show filter"))?
+        .select_by_value("revoked")
+        .await
+        .map_err(e("choose revoked"))?;
+    client
+        .find(Locator::XPath("//button[normalize-space()='Filter']"))
+        .await
+        .map_err(e("the filter button"))?
+        .click()
+        .await
+        .map_err(e("filter"))?;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_url(
+            &url_with_query(
+                &app.url(&format!("/admin/campaigns/{active}")),
+                "reviewer=&holder=&show=revoked",
+            )
+            .map_err(|x| x.to_string())?,
+        )
+        .await
+        .map_err(e("the filtered page"))?;
+    let body = client.source().await.map_err(e("page source"))?;
+    if !REVOKE_REASONS.iter().any(|r| body.contains(r))
+        || body.contains("<span class=\"muted\">undecided</span>")
+    {
+        return Err(format!("only revoked items, with reasons:\n{body}"));
+    }
+
+    // Keyboard only: Tab to the close confirmation, tick it with Space, Tab to the button,
+    // press Enter. The campaign closes.
+    client
+        .goto(&app.url(&format!("/admin/campaigns/{active}")))
+        .await
+        .map_err(e("reopen the campaign"))?;
+    let mut reached = false;
+    for _ in 0..80 {
+        let focused = client
+            .active_element()
+            .await
+            .map_err(e("the focused element"))?;
+        focused
+            .send_keys("\u{E004}")
+            .await
+            .map_err(e("press Tab"))?;
+        let focused = client
+            .active_element()
+            .await
+            .map_err(e("the focused element"))?;
+        let form = focused
+            .attr("name")
+            .await
+            .map_err(e("its name"))?
+            .unwrap_or_default();
+        let action = client
+            .execute(
+                "return document.activeElement.form ? document.activeElement.form.getAttribute('action') : '';",
+                vec![],
+            )
+            .await
+            .map_err(e("its form"))?;
+        if form == "confirm" && action.as_str().is_some_and(|a| a.ends_with("/close")) {
+            focused
+                .send_keys("\u{E00D}")
+                .await
+                .map_err(e("press Space"))?;
+            focused
+                .send_keys("\u{E004}")
+                .await
+                .map_err(e("press Tab"))?;
+            let button = client
+                .active_element()
+                .await
+                .map_err(e("the close button"))?;
+            button
+                .send_keys("\u{E007}")
+                .await
+                .map_err(e("press Enter"))?;
+            reached = true;
+            break;
+        }
+    }
+    if !reached {
+        return Err("the close confirmation cannot be reached with Tab".into());
+    }
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("p.notice"))
+        .await
+        .map_err(e("the notice after closing"))?;
+    let state = app
+        .engine
+        .campaign(active)
+        .await
+        .map_err(|x| x.to_string())?;
+    if state.campaign.state.as_str() == "active" {
+        return Err("closing with the keyboard did not close the campaign".into());
+    }
+
+    // Sign out; the auditor signs in and opens last quarter's completed campaign.
+    client
+        .find(Locator::XPath("//button[normalize-space()='Sign out']"))
+        .await
+        .map_err(e("the sign-out button"))?
+        .click()
+        .await
+        .map_err(e("sign out"))?;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("form.login"))
+        .await
+        .map_err(e("the login page after signing out"))?;
+    sign_in_with_browser(client, app, "/audit", CONSOLE_AUDITOR).await?;
+    client
+        .find(Locator::Css(&format!(
+            "a[href='/audit/campaigns/{completed}']"
+        )))
+        .await
+        .map_err(e("the completed campaign's link"))?
+        .click()
+        .await
+        .map_err(e("open the completed campaign"))?;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#completeness"))
+        .await
+        .map_err(e("the auditor's campaign page"))?;
+    let body = client.source().await.map_err(e("page source"))?;
+    if body.contains("action=\"/admin") || body.contains("Cancel campaign") {
+        return Err("the auditor's page offers no admin action".into());
+    }
+    for expected in ["Population", "Undecided", "Failed removals", "evidence.zip"] {
+        if !body.contains(expected) {
+            return Err(format!("the auditor's page shows {expected:?}"));
+        }
+    }
+    let audit = screenshot(browser, 1280, 800, "audit-campaign.png").await;
+    eprintln!(
+        "screenshots: {}, {} and {}",
+        dashboard.display(),
+        campaign.display(),
+        audit.display()
+    );
+    Ok(())
+}
+
+fn url_with_query(base: &str, query: &str) -> Result<url::Url, url::ParseError> {
+    let mut url = url::Url::parse(base)?;
+    url.set_query(Some(query));
+    url.set_fragment(Some("items"));
+    Ok(url)
+}

@@ -10,7 +10,7 @@ use std::fmt;
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One audit event as stored: its content plus its place in the chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ChainedEvent {
     pub seq: i64,
     pub at: DateTime<Utc>,

@@ -2,7 +2,9 @@
 //! `scheduled → launching → active → closing → remediating → completed`, and `cancelled` from
 //! any state before `completed`.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CampaignState {
     Scheduled,

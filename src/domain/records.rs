@@ -79,7 +79,7 @@ pub struct Record {
 }
 
 /// What is wrong with one row: where, which field and why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct RowError {
     pub line: u64,
     pub field: Option<String>,

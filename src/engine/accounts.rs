@@ -356,3 +356,40 @@ impl Engine {
         }
     }
 }
+
+impl Engine {
+    /// Audits a session cookie that no longer opens a session: `auth.session_expired` past its
+    /// expiry, `auth.session_refused` after a sign-out or with the account disabled, naming the
+    /// account. A value that never was a session is not recorded (anyone can make those up).
+    /// Returns whether it was one.
+    pub async fn refuse_session(
+        &self,
+        token: &str,
+        client_addr: Option<&str>,
+    ) -> Result<bool, EngineError> {
+        let Some((email, expires_at, revoked_at, enabled)) =
+            accounts::session_account(self.store().conn(), &token_hash(token)).await?
+        else {
+            return Ok(false);
+        };
+        let now = self.now();
+        let (action, reason) = match (revoked_at, enabled) {
+            (Some(_), _) => ("auth.session_refused", "signed out"),
+            (None, false) => ("auth.session_refused", "account disabled"),
+            (None, true) if expires_at <= now => ("auth.session_expired", "expired"),
+            (None, true) => return Ok(false), // live: nothing to refuse
+        };
+        let txn = self.store().begin().await?;
+        st::audit::append(
+            &txn,
+            now,
+            &format!("account:{email}"),
+            action,
+            Some(&format!("account:{email}")),
+            &serde_json::json!({ "reason": reason, "expired_at": expires_at, "client_addr": client_addr }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+}

@@ -8,7 +8,7 @@ use crate::store::outbox::{self, template};
 use serde::Serialize;
 
 /// A campaign with its progress, as `show --json` prints it (`id` at the top level).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CampaignView {
     #[serde(flatten)]
     pub campaign: CampaignRow,

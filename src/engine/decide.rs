@@ -69,7 +69,7 @@ pub struct Decider<'a> {
     pub actor: &'a str,
 }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct DecideReport {
     /// Items whose decision was recorded.
     pub decided: usize,

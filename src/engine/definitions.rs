@@ -9,7 +9,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DefineReport {
     pub name: String,
     pub version: i32,
@@ -19,7 +19,7 @@ pub struct DefineReport {
 }
 
 /// A definition with its next scheduled launch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DefinitionView {
     pub name: String,
     pub version: i32,
@@ -38,7 +38,18 @@ impl Engine {
         let file = path.display().to_string();
         let body = std::fs::read_to_string(path)
             .map_err(|e| EngineError::Invalid(format!("{file}: {e}")))?;
-        let spec = CampaignSpec::from_toml(&body).map_err(|errors| {
+        self.define_text(&file, &body, actor).await
+    }
+
+    /// The same for a definition received as text (the REST API's request body); `file` names
+    /// it in messages and the audit log.
+    pub async fn define_text(
+        &self,
+        file: &str,
+        body: &str,
+        actor: &str,
+    ) -> Result<DefineReport, EngineError> {
+        let spec = CampaignSpec::from_toml(body).map_err(|errors| {
             let lines: Vec<String> = errors.iter().map(|e| format!("  {file}: {e}")).collect();
             EngineError::Invalid(format!(
                 "{file}: the definition is not valid:\n{}",
@@ -79,7 +90,7 @@ impl Engine {
         if changed {
             let owner_id = found.get(&spec.owner).map(|p| p.id);
             campaigns::insert_definition(
-                &txn, &spec, version, &body, &spec_json, &spec_hash, owner_id, actor, now,
+                &txn, &spec, version, body, &spec_json, &spec_hash, owner_id, actor, now,
             )
             .await?;
         }
@@ -129,5 +140,16 @@ impl Engine {
             });
         }
         Ok(views)
+    }
+}
+
+impl Engine {
+    /// The newest version of a definition as its file was written: (version, TOML).
+    pub async fn definition_source(&self, name: &str) -> Result<(i32, String), EngineError> {
+        campaigns::definition_body(self.store().conn(), name)
+            .await?
+            .ok_or_else(|| {
+                EngineError::NotFound(format!("no campaign definition named \"{name}\""))
+            })
     }
 }

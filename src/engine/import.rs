@@ -30,7 +30,7 @@ pub struct ImportOptions {
 }
 
 /// What an import did; also the details of its audit event.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
     pub kind: String,
     pub file: String,
@@ -57,6 +57,22 @@ impl Engine {
         actor: &str,
         progress: &dyn Progress,
     ) -> Result<ImportReport, EngineError> {
+        let name = path.display().to_string();
+        self.import_named(kind, path, &name, options, actor, progress)
+            .await
+    }
+
+    /// The same, naming the file `name` in the report, the problems and the audit log (the
+    /// temporary path of a file uploaded to the REST API means nothing to its sender).
+    pub async fn import_named(
+        &self,
+        kind: ImportKind,
+        path: &Path,
+        name: &str,
+        options: ImportOptions,
+        actor: &str,
+        progress: &dyn Progress,
+    ) -> Result<ImportReport, EngineError> {
         if options.prune && kind == ImportKind::Roles {
             return Err(EngineError::Invalid(
                 "--prune applies to people and eligibility files; an import never deletes roles"
@@ -78,10 +94,10 @@ impl Engine {
             now,
             source_id,
             progress,
-            problems: Rejection::new(&path.display().to_string()),
+            problems: Rejection::new(name),
             report: ImportReport {
                 kind: kind.as_str().into(),
-                file: path.display().to_string(),
+                file: name.to_string(),
                 prune: options.prune,
                 ..ImportReport::default()
             },

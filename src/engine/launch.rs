@@ -394,7 +394,7 @@ impl Engine {
 }
 
 /// What `attest campaign preview` shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Preview {
     pub name: String,
     pub version: i32,
@@ -424,14 +424,14 @@ impl Preview {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReviewerLoad {
     pub id: String,
     pub name: String,
     pub items: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ExcludedPrincipal {
     pub principal: String,
     pub items: u64,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use sea_orm::ConnectionTrait;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RoleCoverage {
     pub role: String,
     pub risk: String,
@@ -25,7 +25,7 @@ pub struct RoleCoverage {
     pub within_cadence: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MonthlyReport {
     pub month: String,
     pub eligible_by_role: Vec<RoleCount>,
@@ -39,14 +39,14 @@ pub struct MonthlyReport {
     pub median_hours_to_decision: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RoleCount {
     pub role: String,
     pub risk: String,
     pub eligible: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RiskCount {
     pub risk: String,
     pub eligible: i64,

@@ -223,3 +223,28 @@ pub async fn live_api_token(
         row.try_get("", "role")?,
     )))
 }
+
+/// The account behind a session token whatever became of the session, so a refused cookie can
+/// be audited with a name: (email, expires_at, revoked_at, account enabled).
+pub async fn session_account(
+    conn: &impl ConnectionTrait,
+    token_hash: &str,
+) -> Result<Option<(String, DateTime<Utc>, Option<DateTime<Utc>>, bool)>, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT a.email, s.expires_at, s.revoked_at, a.enabled FROM session s JOIN account a ON a.id = s.account_id \
+         WHERE s.token_hash = ",
+    );
+    sql.bind(token_hash);
+    conn.query_one_raw(sql.build())
+        .await?
+        .map(|row| {
+            Ok((
+                row.try_get("", "email")?,
+                row.try_get("", "expires_at")?,
+                row.try_get("", "revoked_at")?,
+                row.try_get("", "enabled")?,
+            ))
+        })
+        .transpose()
+}

@@ -117,7 +117,7 @@ pub async fn insert_definition(
 }
 
 /// A campaign row as the engine uses it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CampaignRow {
     pub id: i64,
     pub definition_id: i64,
@@ -415,7 +415,7 @@ pub async fn lock_state(
 }
 
 /// Item and remediation counts of a campaign, for `show`, progress and reports.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CampaignCounts {
     pub items: i64,
     pub reviewers: i64,
@@ -494,4 +494,17 @@ pub async fn counts(conn: &impl ConnectionTrait, id: i64) -> Result<CampaignCoun
         }
     }
     Ok(counts)
+}
+
+/// The newest version of the named definition as it was written: (version, TOML text).
+pub async fn definition_body(
+    conn: &impl ConnectionTrait,
+    name: &str,
+) -> Result<Option<(i32, String)>, DbErr> {
+    Ok(campaign_definition::Entity::find()
+        .filter(campaign_definition::Column::Name.eq(name))
+        .order_by_desc(campaign_definition::Column::Version)
+        .one(conn)
+        .await?
+        .map(|m| (m.version, m.body)))
 }

@@ -391,7 +391,7 @@ pub struct ItemFilter {
 }
 
 /// One item as consoles and the API show it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ItemView {
     pub id: i64,
     pub holder_id: String,

@@ -34,23 +34,39 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// The signed-in operator, if any: a session cookie, or `Authorization: Bearer` for the API.
-pub async fn operator(engine: &Engine, headers: &HeaderMap) -> Option<Operator> {
-    if let Some(token) = headers
+/// The operator behind `Authorization: Bearer`, if the header is there and the token live.
+async fn bearer_operator(engine: &Engine, headers: &HeaderMap) -> Option<Option<Operator>> {
+    let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    {
-        return engine.token_operator(token.trim()).await.ok().flatten();
-    }
+        .and_then(|v| v.strip_prefix("Bearer "))?;
+    Some(engine.token_operator(token.trim()).await.ok().flatten())
+}
+
+/// The operator behind the session cookie, if there is a cookie and its session is live.
+async fn session_operator(engine: &Engine, headers: &HeaderMap) -> Option<Operator> {
     let token = cookie(headers, SESSION_COOKIE)?;
     engine.session_operator(token).await.ok().flatten()
 }
 
+/// The signed-in operator, if any: a session cookie, or `Authorization: Bearer` for the API.
+pub async fn operator(engine: &Engine, headers: &HeaderMap) -> Option<Operator> {
+    if let Some(by_token) = bearer_operator(engine, headers).await {
+        return by_token;
+    }
+    session_operator(engine, headers).await
+}
+
 /// Why a request was turned away.
 pub enum Denied {
-    /// Nobody signed in.
-    Anonymous { api: bool, path: String },
+    /// Nobody signed in. `stale_cookie`: a session cookie came that opens nothing any more, and
+    /// the answer clears it (`secure` as the instance's cookies are).
+    Anonymous {
+        api: bool,
+        path: String,
+        stale_cookie: bool,
+        secure: bool,
+    },
     /// Signed in, but the role may not do this.
     Forbidden { api: bool },
 }
@@ -60,7 +76,14 @@ impl IntoResponse for Denied {
         match self {
             Denied::Anonymous { api: true, .. } => super::api::error(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in, or send Authorization: Bearer <token>", None),
             Denied::Forbidden { api: true } => super::api::error(StatusCode::FORBIDDEN, "forbidden", "your role may not do this (auditors read, admins change)", None),
-            Denied::Anonymous { api: false, path } => Redirect::to(&format!("/login?next={}", url_escape(&path))).into_response(),
+            Denied::Anonymous { api: false, path, stale_cookie, secure } => {
+                let login = Redirect::to(&format!("/login?next={}", url_escape(&path)));
+                if stale_cookie {
+                    ([(header::SET_COOKIE, clear_session_cookie(secure))], login).into_response()
+                } else {
+                    login.into_response()
+                }
+            }
             Denied::Forbidden { api: false } => super::console::message_page(
                 StatusCode::FORBIDDEN,
                 "Not allowed",
@@ -74,14 +97,50 @@ fn url_escape(path: &str) -> String {
     url::form_urlencoded::byte_serialize(path.as_bytes()).collect()
 }
 
+fn clear_session_cookie(secure: bool) -> String {
+    format!(
+        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// Who is asking, and whether they may. The API takes a bearer token or a session; the console
+/// (`/admin`, `/audit`, `/logout`) only a session: its pages are for people in a browser, and
+/// tokens are for scripts. A session cookie that no longer opens a session (expired, signed
+/// out) is audited and cleared.
 async fn demand(parts: &Parts, state: &AppState, admin: bool) -> Result<Operator, Denied> {
     let api = parts.uri.path().starts_with("/api/");
     let path = parts
         .uri
         .path_and_query()
         .map_or_else(|| "/".to_string(), |p| p.to_string());
-    let Some(operator) = operator(&state.engine, &parts.headers).await else {
-        return Err(Denied::Anonymous { api, path });
+    let by_token = if api {
+        bearer_operator(&state.engine, &parts.headers).await
+    } else {
+        None
+    };
+    let found = match by_token {
+        Some(by_token) => by_token,
+        None => session_operator(&state.engine, &parts.headers).await,
+    };
+    let Some(operator) = found else {
+        let mut stale_cookie = false;
+        if let Some(token) = cookie(&parts.headers, SESSION_COOKIE).filter(|t| !t.is_empty()) {
+            let addr = parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string());
+            stale_cookie = true;
+            if let Err(e) = state.engine.refuse_session(token, addr.as_deref()).await {
+                tracing::error!("auditing a refused session: {e}");
+            }
+        }
+        return Err(Denied::Anonymous {
+            api,
+            path,
+            stale_cookie,
+            secure: is_https(state),
+        });
     };
     let allowed = if admin {
         operator.role.may_change()
@@ -154,19 +213,40 @@ fn login_form(state: &AppState, next: &str, error: Option<&str>, status: StatusC
     }
 }
 
+fn is_https(state: &AppState) -> bool {
+    state.base_url.starts_with("https://")
+}
+
 fn secure(state: &AppState) -> &'static str {
-    if state.base_url.starts_with("https://") {
+    if is_https(state) {
         "; Secure"
     } else {
         ""
     }
 }
 
+/// Where a signed-in operator starts: `next` when given, else their role's console.
+fn home(role: crate::domain::access::Role, next: &str) -> String {
+    if !next.is_empty() {
+        next.to_string()
+    } else if role.may_change() {
+        "/admin".to_string()
+    } else {
+        "/audit".to_string()
+    }
+}
+
+/// The sign-in form; someone already signed in goes on to their console.
 async fn login_page(
     State(state): State<AppState>,
+    headers: HeaderMap,
     axum::extract::Query(q): axum::extract::Query<Next>,
 ) -> Response {
-    login_form(&state, safe_next(q.next.as_deref()), None, StatusCode::OK)
+    let next = safe_next(q.next.as_deref());
+    if let Some(operator) = session_operator(&state.engine, &headers).await {
+        return Redirect::to(&home(operator.role, next)).into_response();
+    }
+    login_form(&state, next, None, StatusCode::OK)
 }
 
 #[derive(serde::Deserialize)]
@@ -208,15 +288,7 @@ async fn login(
         .await
     {
         Ok(Ok(session)) => {
-            let target = if next.is_empty() {
-                if session.role.may_change() {
-                    "/admin".to_string()
-                } else {
-                    "/audit".to_string()
-                }
-            } else {
-                next
-            };
+            let target = home(session.role, &next);
             let max_age = (session.expires_at - state.engine.now())
                 .num_seconds()
                 .max(0);
@@ -274,14 +346,10 @@ async fn logout(
     if let Err(e) = state.engine.logout(&operator).await {
         tracing::error!("logout: {e}");
     }
-    let cookie = format!(
-        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
-        secure(&state)
-    );
     (
         StatusCode::SEE_OTHER,
         [
-            (header::SET_COOKIE, cookie),
+            (header::SET_COOKIE, clear_session_cookie(is_https(&state))),
             (header::LOCATION, "/login".to_string()),
         ],
     )

@@ -1,43 +1,106 @@
-//! The console: `/admin` for admins (campaigns, their progress, close / cancel / confirm) and
-//! `/audit` for auditors and admins (read-only: campaigns, completeness, items, the audit log,
-//! evidence downloads). Server-rendered, no JavaScript; every form carries the session's
-//! anti-forgery value and every change is audited by the engine.
+//! The console: `/admin` for admins (campaigns and their actions, definitions, the eligibility
+//! browser, the audit log) and `/audit` for auditors and admins (read-only: campaigns, their
+//! completeness, items with decisions, the audit log, evidence downloads).
+//!
+//! Server-rendered, no JavaScript: every page works with a keyboard and without scripts. Every
+//! form carries the session's anti-forgery value (a form without it is refused and audited),
+//! destructive actions need a ticked confirmation, and every change goes through the engine,
+//! which audits it under the signed-in account's name.
 
-use super::auth::{Admin, Reader};
+mod campaigns;
+mod definitions;
+mod directory;
+mod log;
+
 use super::AppState;
-use crate::domain::audit_chain::ChainedEvent;
 use crate::engine::accounts::Operator;
-use crate::engine::campaigns::CampaignView;
 use crate::engine::{Engine, EngineError};
-use crate::store::campaigns::{CampaignCounts, CampaignRow};
-use crate::store::evidence::{self as ev, ReviewerSummary};
 use askama::Template;
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
-use futures::TryStreamExt;
+use axum::Router;
+
+pub use campaigns::evidence_zip;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/admin", get(admin_dashboard))
-        .route("/admin/campaigns/{id}", get(admin_campaign))
-        .route("/admin/campaigns/{id}/{action}", post(admin_action))
-        .route("/audit", get(audit_dashboard))
-        .route("/audit/campaigns/{id}", get(audit_campaign))
-        .route("/audit/campaigns/{id}/evidence.zip", get(evidence_download))
-        .route("/audit/log", get(audit_log))
+        .route("/admin", get(campaigns::admin_dashboard))
+        .route("/admin/campaigns/{id}", get(campaigns::admin_campaign))
+        .route("/admin/campaigns/{id}/resend", post(campaigns::resend))
+        .route("/admin/campaigns/{id}/{action}", post(campaigns::action))
+        .route(
+            "/admin/definitions",
+            get(definitions::list).post(definitions::upload),
+        )
+        .route("/admin/definitions/{name}", get(definitions::show))
+        .route(
+            "/admin/definitions/{name}/preview",
+            get(definitions::preview),
+        )
+        .route(
+            "/admin/definitions/{name}/launch",
+            post(definitions::launch),
+        )
+        .route("/admin/eligibility", get(directory::eligibility))
+        .route("/admin/log", get(log::admin_log))
+        .route("/audit", get(campaigns::audit_dashboard))
+        .route("/audit/campaigns/{id}", get(campaigns::audit_campaign))
+        .route(
+            "/audit/campaigns/{id}/evidence.zip",
+            get(campaigns::evidence_download),
+        )
+        .route("/audit/log", get(log::audit_log))
+}
+
+/// What every console page shows around its content: the navigation, who is signed in, and
+/// the sign-out form with the session's anti-forgery value.
+pub struct Chrome<'a> {
+    /// Admin pages (with the admin navigation and actions) or the read-only auditor view.
+    pub admin: bool,
+    pub csrf: &'a str,
+    pub actor: &'a str,
+    /// Which navigation entry is the current page.
+    pub here: &'static str,
+}
+
+impl<'a> Chrome<'a> {
+    fn new(operator: &'a Operator, admin: bool, here: &'static str) -> Self {
+        Self {
+            admin,
+            csrf: operator.csrf.as_deref().unwrap_or(""),
+            actor: &operator.actor,
+            here,
+        }
+    }
+
+    /// `/admin` or `/audit`: where this view's links point.
+    pub fn base(&self) -> &'static str {
+        if self.admin {
+            "/admin"
+        } else {
+            "/audit"
+        }
+    }
+
+    /// `aria-current="page"` on the current navigation entry.
+    pub fn current(&self, entry: &str) -> &'static str {
+        if self.here == entry {
+            "page"
+        } else {
+            "false"
+        }
+    }
 }
 
 #[derive(Template)]
-#[template(path = "pages/review/problem.html")]
+#[template(path = "pages/console/message.html")]
 struct MessagePage<'a> {
     title: &'a str,
     message: &'a str,
 }
 
+/// A page that says one thing: a refusal, an error, a confirmation that is missing.
 pub fn message_page(status: StatusCode, title: &str, message: &str) -> Response {
     match (MessagePage { title, message }).render() {
         Ok(html) => (status, Html(html)).into_response(),
@@ -47,19 +110,45 @@ pub fn message_page(status: StatusCode, title: &str, message: &str) -> Response 
 
 /// A form without the session's anti-forgery value: refused, audited, nothing changed.
 pub async fn forgery_refused(state: &AppState, operator: &Operator) -> Response {
-    let _ = state
+    if let Err(e) = state
         .engine
         .audit_denied(
             &operator.actor,
             "console.forgery_refused",
             "a form arrived without the session's anti-forgery value",
         )
-        .await;
+        .await
+    {
+        tracing::error!("auditing a refused form: {e}");
+    }
     message_page(
         StatusCode::FORBIDDEN,
         "This form could not be accepted",
         "It did not carry this session's anti-forgery value (it may be old, or from another site). Nothing was changed.",
     )
+}
+
+/// The refusal of a form without the session's anti-forgery value (`None`: it has it).
+async fn forged(state: &AppState, operator: &Operator, csrf: Option<&str>) -> Option<Response> {
+    if Engine::csrf_ok(operator, csrf) {
+        None
+    } else {
+        Some(forgery_refused(state, operator).await)
+    }
+}
+
+/// A destructive action goes ahead only with its confirmation box ticked: the refusal when it
+/// is not (`None`: it is).
+fn unconfirmed(confirm: Option<&str>) -> Option<Response> {
+    if confirm == Some("yes") {
+        None
+    } else {
+        Some(message_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Please confirm",
+            "Tick the confirmation box to go ahead. Nothing was changed.",
+        ))
+    }
 }
 
 fn failure(e: EngineError) -> Response {
@@ -69,9 +158,14 @@ fn failure(e: EngineError) -> Response {
             message_page(
                 StatusCode::CONFLICT,
                 "That could not be done",
-                &format!("{m}. Nothing was changed."),
+                &format!("{}. Nothing was changed.", m.trim_end_matches('.')),
             )
         }
+        EngineError::Rejected(r) => message_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "That could not be done",
+            &format!("{r} Nothing was changed."),
+        ),
         other => {
             tracing::error!("console: {other}");
             message_page(
@@ -83,91 +177,6 @@ fn failure(e: EngineError) -> Response {
     }
 }
 
-/// One line of the campaigns table.
-struct CampaignLine {
-    id: i64,
-    name: String,
-    adhoc: bool,
-    period: String,
-    state: String,
-    deadline: String,
-    items: i64,
-    decided_percent: String,
-    revoked: i64,
-    auto_removed: i64,
-    overdue_reviewers: i64,
-}
-
-fn line(view: &CampaignView, open_reviewers: i64) -> CampaignLine {
-    let c = &view.campaign;
-    let n = &view.counts;
-    CampaignLine {
-        id: c.id,
-        name: c.name.clone(),
-        adhoc: c.adhoc,
-        period: c.period.clone(),
-        state: c.state.to_string(),
-        deadline: c
-            .due_at
-            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or_default(),
-        items: n.items,
-        decided_percent: (n.decided * 100)
-            .checked_div(n.items)
-            .map_or_else(|| "—".into(), |p| format!("{p}%")),
-        revoked: n.revoked,
-        auto_removed: n.removed_by_policy,
-        overdue_reviewers: open_reviewers,
-    }
-}
-
-#[derive(Template)]
-#[template(path = "pages/console/campaigns.html")]
-struct CampaignsPage<'a> {
-    heading: &'a str,
-    base: &'a str,
-    admin: bool,
-    csrf: &'a str,
-    actor: &'a str,
-    campaigns: Vec<CampaignLine>,
-}
-
-async fn campaigns_page(state: &AppState, operator: &Operator, admin: bool) -> Response {
-    let views = match state.engine.campaigns(&[]).await {
-        Ok(views) => views,
-        Err(e) => return failure(e),
-    };
-    let mut lines = Vec::with_capacity(views.len());
-    for view in &views {
-        let open = if view.campaign.state.accepts_decisions() {
-            ev::reviewer_summaries(state.engine.store().conn(), view.campaign.id)
-                .await
-                .map(|rs| {
-                    rs.iter()
-                        .filter(|r| r.decided < r.items && r.signed_off_at.is_none())
-                        .count() as i64
-                })
-                .unwrap_or(0)
-        } else {
-            0
-        };
-        lines.push(line(view, open));
-    }
-    let page = CampaignsPage {
-        heading: if admin {
-            "Campaigns"
-        } else {
-            "Campaigns (read-only)"
-        },
-        base: if admin { "/admin" } else { "/audit" },
-        admin,
-        csrf: operator.csrf.as_deref().unwrap_or(""),
-        actor: &operator.actor,
-        campaigns: lines,
-    };
-    render(page)
-}
-
 fn render(template: impl Template) -> Response {
     match template.render() {
         Ok(html) => Html(html).into_response(),
@@ -175,257 +184,72 @@ fn render(template: impl Template) -> Response {
     }
 }
 
-async fn admin_dashboard(State(state): State<AppState>, Admin(operator): Admin) -> Response {
-    campaigns_page(&state, &operator, true).await
+/// A form-urlencoded query string from the pairs whose value is not empty.
+fn query(pairs: &[(&str, &str)]) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
+        q.append_pair(k, v);
+    }
+    let q = q.finish();
+    if q.is_empty() {
+        q
+    } else {
+        format!("?{q}")
+    }
 }
 
-async fn audit_dashboard(State(state): State<AppState>, Reader(operator): Reader) -> Response {
-    campaigns_page(&state, &operator, false).await
+/// `/path?done=…`: where an action sends the browser back to, saying what it did.
+fn done_url(path: &str, what: &[(&str, &str)]) -> String {
+    format!("{path}{}", query(what))
 }
 
-/// One item row of the campaign page.
-struct ItemLine {
-    id: i64,
-    holder_name: String,
-    holder_id: String,
-    role: String,
-    scope: String,
-    reviewer: String,
-    verdict: String,
-    made_by: String,
-    justification: String,
-    outcome: String,
-    flagged: bool,
-    removal: String,
+fn datetime(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
 }
 
-#[derive(Template)]
-#[template(path = "pages/console/campaign.html")]
-struct CampaignPage<'a> {
-    c: &'a CampaignRow,
-    n: &'a CampaignCounts,
-    deadline: String,
-    reviewers: Vec<ReviewerSummary>,
-    items: Vec<ItemLine>,
-    admin: bool,
-    csrf: &'a str,
-    actor: &'a str,
-    notice: Option<String>,
+/// Pages of a list: which one is shown, and the links to its neighbours.
+pub struct Pager {
+    pub page: u64,
+    pub pages: u64,
+    pub total: u64,
+    pub first_shown: u64,
+    pub last_shown: u64,
+    pub prev: Option<String>,
+    pub next: Option<String>,
 }
 
-/// How many items a campaign page lists; the evidence bundle has them all.
-const PAGE_ITEMS: usize = 500;
-
-#[derive(serde::Deserialize, Default)]
-struct Notice {
-    done: Option<String>,
-}
-
-async fn campaign_page(
-    state: &AppState,
-    operator: &Operator,
-    id: i64,
-    admin: bool,
-    notice: Option<String>,
-) -> Response {
-    let view = match state.engine.campaign(id).await {
-        Ok(view) => view,
-        Err(e) => return failure(e),
-    };
-    let conn = state.engine.store().conn();
-    let reviewers = ev::reviewer_summaries(conn, id).await.unwrap_or_default();
-    let mut items = Vec::new();
-    match ev::item_rows(conn, id).await {
-        Ok(rows) => {
-            let mut rows = std::pin::pin!(rows);
-            while let Ok(Some(row)) = rows.try_next().await {
-                let s = |name: &str| {
-                    row.try_get::<Option<String>>("", name)
-                        .ok()
-                        .flatten()
-                        .unwrap_or_default()
-                };
-                items.push(ItemLine {
-                    id: row.try_get("", "id").unwrap_or_default(),
-                    holder_name: s("holder_name"),
-                    holder_id: s("holder_external_id"),
-                    role: s("role_name"),
-                    scope: s("scope"),
-                    reviewer: s("reviewer_id"),
-                    verdict: s("verdict"),
-                    made_by: s("made_by"),
-                    justification: s("justification"),
-                    outcome: s("outcome"),
-                    flagged: row.try_get("", "flagged").unwrap_or(false),
-                    removal: s("removal_state"),
-                });
-                if items.len() >= PAGE_ITEMS {
-                    break;
-                }
-            }
+impl Pager {
+    /// Page `page` (1-based) of `total` rows at `per_page`; `link(n)` is page n's address.
+    fn new(
+        page: u64,
+        per_page: u64,
+        total: u64,
+        shown: usize,
+        link: impl Fn(u64) -> String,
+    ) -> Self {
+        let pages = total.div_ceil(per_page).max(1);
+        let page = page.clamp(1, pages);
+        let first_shown = if shown == 0 {
+            0
+        } else {
+            (page - 1) * per_page + 1
+        };
+        Self {
+            page,
+            pages,
+            total,
+            first_shown,
+            last_shown: (first_shown + shown as u64).saturating_sub(1),
+            prev: (page > 1).then(|| link(page - 1)),
+            next: (page < pages).then(|| link(page + 1)),
         }
-        Err(e) => return failure(e.into()),
-    }
-    let page = CampaignPage {
-        c: &view.campaign,
-        n: &view.counts,
-        deadline: view
-            .campaign
-            .due_at
-            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or_default(),
-        reviewers,
-        items,
-        admin,
-        csrf: operator.csrf.as_deref().unwrap_or(""),
-        actor: &operator.actor,
-        notice,
-    };
-    render(page)
-}
-
-async fn admin_campaign(
-    State(state): State<AppState>,
-    Admin(operator): Admin,
-    Path(id): Path<i64>,
-    Query(q): Query<Notice>,
-) -> Response {
-    campaign_page(&state, &operator, id, true, q.done).await
-}
-
-async fn audit_campaign(
-    State(state): State<AppState>,
-    Reader(operator): Reader,
-    Path(id): Path<i64>,
-) -> Response {
-    campaign_page(&state, &operator, id, false, None).await
-}
-
-#[derive(serde::Deserialize)]
-struct ActionForm {
-    csrf: Option<String>,
-    confirm: Option<String>,
-}
-
-async fn admin_action(
-    State(state): State<AppState>,
-    Admin(operator): Admin,
-    Path((id, action)): Path<(i64, String)>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    if !Engine::csrf_ok(&operator, form.csrf.as_deref()) {
-        return forgery_refused(&state, &operator).await;
-    }
-    if form.confirm.as_deref() != Some("yes") {
-        return message_page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Please confirm",
-            "Tick the confirmation box to go ahead. Nothing was changed.",
-        );
-    }
-    let engine = &state.engine;
-    let done = match action.as_str() {
-        "close" => engine
-            .close(id, &operator.actor)
-            .await
-            .map(|_| "closed".to_string()),
-        "cancel" => engine
-            .cancel(id, &operator.actor)
-            .await
-            .map(|_| "cancelled".to_string()),
-        "confirm-removals" => engine
-            .confirm_removals(id, &operator.actor)
-            .await
-            .map(|n| format!("{n} removals confirmed")),
-        _ => {
-            return message_page(
-                StatusCode::NOT_FOUND,
-                "Not found",
-                "There is no such action.",
-            )
-        }
-    };
-    match done {
-        Ok(what) => Redirect::to(&format!(
-            "/admin/campaigns/{id}?done={}",
-            url::form_urlencoded::byte_serialize(what.as_bytes()).collect::<String>()
-        ))
-        .into_response(),
-        Err(e) => failure(e),
     }
 }
 
-#[derive(Template)]
-#[template(path = "pages/console/audit_log.html")]
-struct AuditLogPage<'a> {
-    admin: bool,
-    csrf: &'a str,
-    actor: &'a str,
-    chain: String,
-    events: Vec<ChainedEvent>,
-}
-
-async fn audit_log(State(state): State<AppState>, Reader(operator): Reader) -> Response {
-    let events = match crate::store::audit::recent(state.engine.store().conn(), 500).await {
-        Ok(events) => events,
-        Err(e) => return failure(e.into()),
-    };
-    let chain = match state.engine.verify_audit_log().await {
-        Ok(Ok(n)) => format!("Hash chain intact over all {n} events. The newest 500 are shown."),
-        Ok(Err(broken)) => format!("HASH CHAIN BROKEN: {broken}"),
-        Err(e) => format!("could not verify the chain: {e}"),
-    };
-    render(AuditLogPage {
-        admin: operator.role.may_change(),
-        csrf: operator.csrf.as_deref().unwrap_or(""),
-        actor: &operator.actor,
-        chain,
-        events,
-    })
-}
-
-/// The campaign's evidence as a zip: the stored bundle (made at completion) when there is one,
-/// else one generated now for this download (an open campaign's evidence so far).
-pub async fn evidence_zip(engine: &Engine, id: i64) -> Result<Response, EngineError> {
-    let campaign = engine.campaign_row(id).await?;
-    let name = crate::engine::evidence::bundle_file_name(&campaign);
-    let disposition = format!("attachment; filename=\"{name}\"");
-    let headers = [
-        (header::CONTENT_TYPE, "application/zip".to_string()),
-        (header::CONTENT_DISPOSITION, disposition),
-    ];
-    if let Some(bundle) = ev::latest_bundle(engine.store().conn(), id).await? {
-        let conn = engine.store().conn().clone();
-        let chunks = futures::stream::try_unfold(0i32, move |seq| {
-            let conn = conn.clone();
-            async move {
-                match ev::chunk(&conn, bundle.id, seq).await {
-                    Ok(Some(data)) => Ok(Some((axum::body::Bytes::from(data), seq + 1))),
-                    Ok(None) => Ok(None),
-                    Err(e) => Err(std::io::Error::other(e.to_string())),
-                }
-            }
-        });
-        return Ok((headers, Body::from_stream(chunks)).into_response());
-    }
-    let dir = tempfile::tempdir().map_err(|e| EngineError::Io(e.to_string()))?;
-    let path = dir.path().join(&name);
-    engine
-        .export_evidence(id, &path, crate::engine::evidence::ExportOptions::default())
-        .await?;
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|e| EngineError::Io(e.to_string()))?;
-    Ok((headers, bytes).into_response())
-}
-
-async fn evidence_download(
-    State(state): State<AppState>,
-    Reader(_operator): Reader,
-    Path(id): Path<i64>,
-) -> Response {
-    match evidence_zip(&state.engine, id).await {
-        Ok(response) => response,
-        Err(e) => failure(e),
-    }
+/// A page number from a query parameter: 1 when absent or nonsense.
+fn page_number(raw: Option<&str>) -> u64 {
+    raw.and_then(|p| p.trim().parse::<u64>().ok())
+        .filter(|p| *p >= 1)
+        .unwrap_or(1)
 }

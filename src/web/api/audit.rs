@@ -1,0 +1,175 @@
+//! The audit log (newest first, paged backwards from any event) and its verification, and the
+//! reports across campaigns.
+
+use super::support::{ApiError, ApiQuery, ApiResult, AuthErrors, ErrorBody, Paging};
+use crate::domain::audit_chain::ChainedEvent;
+use crate::engine::reports::{MonthlyReport, RoleCoverage};
+use crate::store;
+use crate::web::auth::Reader;
+use crate::web::AppState;
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventQuery {
+    /// Only events older than this sequence number (default: from the newest). `page` counts
+    /// from here.
+    before: Option<i64>,
+}
+
+/// One page of the audit log, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventPage {
+    pub items: Vec<ChainedEvent>,
+    pub page: u64,
+    pub per_page: u64,
+    /// How many events there are older than `before` (all of them without it): sequence
+    /// numbers run from 1 without gaps, as `GET /api/v1/audit/verify` checks.
+    pub total: u64,
+    /// Pass as `before` for the next (older) page; null on the last page.
+    pub next_before: Option<i64>,
+}
+
+/// The audit log, newest first.
+///
+/// Every change, by whom, with its hash-chain fields (`details` is the JSON text exactly as
+/// hashed, so a client can check each event's hash).
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/events",
+    tag = "audit",
+    params(Paging, EventQuery),
+    responses(
+        (status = 200, description = "A page of events, newest first.", body = EventPage),
+        (status = 400, description = "A query parameter is malformed.", body = ErrorBody),
+        AuthErrors,
+    )
+)]
+pub async fn events(
+    State(state): State<AppState>,
+    _reader: Reader,
+    ApiQuery(paging): ApiQuery<Paging>,
+    ApiQuery(q): ApiQuery<EventQuery>,
+) -> ApiResult<Json<EventPage>> {
+    let conn = state.engine.store().conn();
+    let newest = store::audit::recent(conn, 1)
+        .await?
+        .first()
+        .map_or(0, |e| e.seq);
+    // Sequence numbers are 1..=newest, so "older than `before`, skipping `offset`" is "older
+    // than `before - offset`": one indexed query whatever the page.
+    let before = q.before.unwrap_or(newest + 1).min(newest + 1).max(1);
+    let total = (before - 1).max(0) as u64;
+    let (page, per_page) = paging.resolve();
+    let offset = i64::try_from(paging.offset()).unwrap_or(i64::MAX);
+    let from = before.saturating_sub(offset).max(1);
+    let items = store::audit::page(conn, Some(from), per_page).await?;
+    let next_before = items.last().map(|e| e.seq).filter(|seq| *seq > 1);
+    Ok(Json(EventPage {
+        items,
+        page,
+        per_page,
+        total,
+        next_before,
+    }))
+}
+
+/// The outcome of walking the audit log's hash chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChainCheck {
+    /// Every event is unaltered, linked to the one before, and none is missing.
+    pub intact: bool,
+    /// How many events were checked (when intact).
+    pub events: Option<u64>,
+    /// The first break found (when not intact).
+    pub problem: Option<String>,
+}
+
+/// Walks the audit log's hash chain from the first event (`attest audit verify`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/verify",
+    tag = "audit",
+    responses(
+        (status = 200, description = "Whether the chain is intact; the first break if not.", body = ChainCheck),
+        AuthErrors,
+    )
+)]
+pub async fn verify(State(state): State<AppState>, _reader: Reader) -> ApiResult<Json<ChainCheck>> {
+    Ok(Json(match state.engine.verify_audit_log().await? {
+        Ok(n) => ChainCheck {
+            intact: true,
+            events: Some(n),
+            problem: None,
+        },
+        Err(broken) => ChainCheck {
+            intact: false,
+            events: None,
+            problem: Some(broken.to_string()),
+        },
+    }))
+}
+
+/// Coverage of every role.
+///
+/// Each role's holders, its last completed review and whether that is within its cadence.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/coverage",
+    tag = "reports",
+    responses(
+        (status = 200, description = "One entry a role, by name.", body = Vec<RoleCoverage>),
+        AuthErrors,
+    )
+)]
+pub async fn coverage(
+    State(state): State<AppState>,
+    _reader: Reader,
+) -> ApiResult<Json<Vec<RoleCoverage>>> {
+    Ok(Json(state.engine.coverage().await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MonthQuery {
+    /// The month, `YYYY-MM` (UTC; default: the current month).
+    month: Option<String>,
+}
+
+/// The monthly metrics.
+///
+/// Eligibility by role and risk, campaigns completed (on time), completion and revocation
+/// rates, automatic removals, median time to decision.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/monthly",
+    tag = "reports",
+    params(MonthQuery),
+    responses(
+        (status = 200, description = "The month's metrics.", body = MonthlyReport),
+        (status = 400, description = "A query parameter is malformed.", body = ErrorBody),
+        (status = 422, description = "`month` is not `YYYY-MM`.", body = ErrorBody),
+        AuthErrors,
+    )
+)]
+pub async fn monthly(
+    State(state): State<AppState>,
+    _reader: Reader,
+    ApiQuery(q): ApiQuery<MonthQuery>,
+) -> ApiResult<Json<MonthlyReport>> {
+    let month = q
+        .month
+        .unwrap_or_else(|| state.engine.now().format("%Y-%m").to_string());
+    let report = state.engine.monthly(&month).await.map_err(|e| {
+        let e = ApiError::from(e);
+        if e.status() == axum::http::StatusCode::UNPROCESSABLE_ENTITY {
+            e.with_field("month")
+        } else {
+            e
+        }
+    })?;
+    Ok(Json(report))
+}

@@ -1,0 +1,436 @@
+//! Campaigns: list, launch, show, close, cancel, confirm held-back removals, items, decisions
+//! on a reviewer's behalf, a fresh invitation, evidence.
+
+use super::support::{
+    AdminChange, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AuthErrors, ErrorBody, Page,
+    Paging,
+};
+use crate::domain::closing::Verdict;
+use crate::domain::lifecycle::CampaignState;
+use crate::engine::campaigns::CampaignView;
+use crate::engine::decide::{Channel, Choice, DecideReport, Decider};
+use crate::engine::NoProgress;
+use crate::store::items::{ItemFilter, ItemView};
+use crate::store::{self, campaigns as stored};
+use crate::web::auth::Reader;
+use crate::web::{AppState, ClientAddr};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CampaignQuery {
+    /// Only campaigns in these states, comma-separated: `scheduled`, `launching`, `active`,
+    /// `closing`, `remediating`, `completed`, `cancelled`.
+    state: Option<String>,
+}
+
+fn states(q: &CampaignQuery) -> ApiResult<Vec<CampaignState>> {
+    q.state
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse()
+                .map_err(|e: String| ApiError::bad_request(e).with_field("state"))
+        })
+        .collect()
+}
+
+/// Campaigns, newest first, with their progress.
+#[utoipa::path(
+    get,
+    path = "/api/v1/campaigns",
+    tag = "campaigns",
+    params(Paging, CampaignQuery),
+    responses(
+        (status = 200, description = "A page of campaigns, newest first.", body = Page<CampaignView>),
+        (status = 400, description = "A query parameter is malformed.", body = ErrorBody),
+        AuthErrors,
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    _reader: Reader,
+    ApiQuery(paging): ApiQuery<Paging>,
+    ApiQuery(q): ApiQuery<CampaignQuery>,
+) -> ApiResult<Json<Page<CampaignView>>> {
+    let states = states(&q)?;
+    let conn = state.engine.store().conn();
+    // Counts only for the campaigns on this page.
+    let rows = paging.slice(stored::campaigns(conn, &states).await?);
+    let mut items = Vec::with_capacity(rows.items.len());
+    for campaign in rows.items {
+        let counts = stored::counts(conn, campaign.id).await?;
+        items.push(CampaignView { campaign, counts });
+    }
+    Ok(Json(paging.page(items, rows.total)))
+}
+
+/// What to launch.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LaunchRequest {
+    /// The definition's name.
+    definition: String,
+    /// An extra, off-cycle campaign. Without it a definition launches once per period, and a
+    /// second launch in the same period is refused (409).
+    #[serde(default)]
+    adhoc: bool,
+}
+
+/// Launches a campaign.
+///
+/// For the definition's current period, or an extra, off-cycle campaign with `adhoc`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/campaigns",
+    tag = "campaigns",
+    request_body = LaunchRequest,
+    responses(
+        (status = 201, description = "The launched campaign, active, its invitations queued.", body = CampaignView),
+        (status = 400, description = "The body is not JSON.", body = ErrorBody),
+        (status = 404, description = "No definition of that name (`field` = `definition`).", body = ErrorBody),
+        (status = 409, description = "The period already has a campaign of this definition.", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
+        (status = 422, description = "The body does not fit, or the definition cannot launch.", body = ErrorBody),
+        AuthErrors,
+    )
+)]
+pub async fn launch(
+    State(state): State<AppState>,
+    AdminChange(op): AdminChange,
+    ApiJson(body): ApiJson<LaunchRequest>,
+) -> ApiResult<(StatusCode, Json<CampaignView>)> {
+    let launched = state
+        .engine
+        .launch(&body.definition, body.adhoc, &op.actor, &NoProgress)
+        .await
+        .map_err(|e| ApiError::from(e).field_if_not_found("definition"))?;
+    let view = state.engine.campaign(launched.id).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// A campaign and its progress.
+#[utoipa::path(
+    get,
+    path = "/api/v1/campaigns/{id}",
+    tag = "campaigns",
+    params(("id" = i64, Path, description = "The campaign's id.")),
+    responses(
+        (status = 200, description = "The campaign.", body = CampaignView),
+        (status = 404, description = "No such campaign.", body = ErrorBody),
+        AuthErrors,
+    )
+)]
+pub async fn show(
+    State(state): State<AppState>,
+    _reader: Reader,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<CampaignView>> {
+    Ok(Json(state.engine.campaign(id).await?))
+}
+
+/// Closes an active campaign now.
+///
+/// Unanswered items are settled by its policy and removals planned (held for an admin's
+/// confirmation when a safety rail trips).
+#[utoipa::path(
+    post,
+    path = "/api/v1/campaigns/{id}/close",
+    tag = "campaigns",
+    params(("id" = i64, Path, description = "The campaign's id.")),
+    responses(
+        (status = 200, description = "The closed campaign (remediating).", body = CampaignView),
+        (status = 404, description = "No such campaign.", body = ErrorBody),
+        (status = 409, description = "The campaign is not active.", body = ErrorBody),
+        AuthErrors,
+    )
+)]
+pub async fn close(
+    State(state): State<AppState>,
+    AdminChange(op): AdminChange,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<CampaignView>> {
+    state.engine.close(id, &op.actor).await?;
+    Ok(Json(state.engine.campaign(id).await?))
+}
+
+/// Cancels a campaign that has not completed.
+///
+/// No more decisions are taken and nothing (more) is removed.
+#[utoipa::path(
+    post,
+    path = "/api/v1/campaigns/{id}/cancel",
+    tag = "campaigns",
+    params(("id" = i64, Path, description = "The campaign's id.")),
+    responses(
+        (status = 200, description = "The cancelled campaign.", body = CampaignView),
+        (status = 404, description = "No such campaign.", body = ErrorBody),
+        (status = 409, description = "The campaign has completed or was cancelled.", body = ErrorBody),
+        AuthErrors,
+    )
+)]
+pub async fn cancel(
+    State(state): State<AppState>,
+    AdminChange(op): AdminChange,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<CampaignView>> {
+    state.engine.cancel(id, &op.actor).await?;
+    Ok(Json(state.engine.campaign(id).await?))
+}
+
+/// Releases the removals a safety rail held back for an admin's confirmation.
+#[utoipa::path(
+    post,
+    path = "/api/v1/campaigns/{id}/confirm-removals",
+    tag = "campaigns",
+    params(("id" = i64, Path, description = "The campaign's id.")),
+    responses(
+        (status = 200, description = "The campaign; its held removals now proceed.", body = CampaignView),
+        (status = 404, description = "No such campaign.", body = ErrorBody),
+        (status = 409, description = "The campaign is not closed (remediating).", body = ErrorBody),
+        (status = 422, description = "No removals await confirmation.", body = ErrorBody),
+        AuthErrors,
+    )
+)]
+pub async fn confirm_removals(
+    State(state): State<AppState>,
+    AdminChange(op): AdminChange,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<CampaignView>> {
+    state.engine.confirm_removals(id, &op.actor).await?;
+    Ok(Json(state.engine.campaign(id).await?))
+}
+
+/// Which items of a campaign to list.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemShow {
+    All,
+    Undecided,
+    Decided,
+    /// Revoked by a person or by the policy.
+    Revoked,
+    Flagged,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ItemQuery {
+    /// Only this reviewer's items (the reviewer's principal id).
+    reviewer: Option<String>,
+    /// Only this holder's items (principal id).
+    holder: Option<String>,
+    /// Which items (default `all`).
+    #[param(inline)]
+    show: Option<ItemShow>,
+}
+
+/// A campaign's items, by id.
+#[utoipa::path(
+    get,
+    path = "/api/v1/campaigns/{id}/items",
+    tag = "campaigns",
+    params(("id" = i64, Path, description = "The campaign's id."), Paging, ItemQuery),
+    responses(
+        (status = 200, description = "A page of items.", body = Page<ItemView>),
+        (status = 400, description = "A query parameter is malformed.", body = ErrorBody),
+        (status = 404, description = "No such campaign.", body = ErrorBody),
+        AuthErrors,
+    )
+)]
+pub async fn items(
+    State(state): State<AppState>,
+    _reader: Reader,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(paging): ApiQuery<Paging>,
+    ApiQuery(q): ApiQuery<ItemQuery>,
+) -> ApiResult<Json<Page<ItemView>>> {
+    let show = match q.show.unwrap_or(ItemShow::All) {
+        ItemShow::All => None,
+        ItemShow::Undecided => Some("undecided"),
+        ItemShow::Decided => Some("decided"),
+        ItemShow::Revoked => Some("revoked"),
+        ItemShow::Flagged => Some("flagged"),
+    };
+    let filter = ItemFilter {
+        reviewer: q.reviewer,
+        holder: q.holder,
+        show: show.map(str::to_string),
+    };
+    let (_, per_page) = paging.resolve();
+    let (items, total) = state
+        .engine
+        .items(id, &filter, per_page, paging.offset())
+        .await?;
+    Ok(Json(paging.page(items, total)))
+}
+
+/// One item's answer.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemDecision {
+    item_id: i64,
+    verdict: Verdict,
+    /// Required where the campaign's policy requires one for this verdict.
+    justification: Option<String>,
+}
+
+/// Decisions an admin records, all or nothing.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecideRequest {
+    /// The reviewer (principal id) the admin decides for: every item must be assigned to them,
+    /// and the decisions are recorded as made on their behalf. Without it, any items of the
+    /// campaign.
+    reviewer: Option<String>,
+    items: Vec<ItemDecision>,
+}
+
+/// Records decisions as an admin, on a reviewer's behalf.
+///
+/// All or nothing; a retried request records nothing twice. The audit log names the caller.
+#[utoipa::path(
+    post,
+    path = "/api/v1/campaigns/{id}/decisions",
+    tag = "campaigns",
+    params(("id" = i64, Path, description = "The campaign's id.")),
+    request_body = DecideRequest,
+    responses(
+        (status = 200, description = "How many decisions were recorded (a retried request records nothing twice).", body = DecideReport),
+        (status = 400, description = "The body is not JSON.", body = ErrorBody),
+        (status = 404, description = "No such campaign or item.", body = ErrorBody),
+        (status = 409, description = "The campaign does not accept decisions (not active).", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
+        (status = 422, description = "The body does not fit: no items, an item twice, a missing justification, an item not assigned to `reviewer`.", body = ErrorBody),
+        AuthErrors,
+    )
+)]
+pub async fn decide(
+    State(state): State<AppState>,
+    AdminChange(op): AdminChange,
+    ClientAddr(addr): ClientAddr,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<DecideRequest>,
+) -> ApiResult<Json<DecideReport>> {
+    let conn = state.engine.store().conn();
+    let acting_for = match body.reviewer.as_deref() {
+        None => None,
+        Some(reviewer) => {
+            let found = store::directory::principal_refs(conn, &[reviewer]).await?;
+            let principal = found.get(reviewer).ok_or_else(|| {
+                ApiError::invalid("reviewer", format!("no principal \"{reviewer}\""))
+            })?;
+            let ids: Vec<i64> = body.items.iter().map(|i| i.item_id).collect();
+            let items = store::items::items_for_decision(conn, id, &ids).await?;
+            if let Some(other) = items.iter().find(|i| i.reviewer_id != Some(principal.id)) {
+                return Err(ApiError::invalid(
+                    "items",
+                    format!("item {} is not assigned to {reviewer}", other.id),
+                ));
+            }
+            Some(principal.id)
+        }
+    };
+    let choices: Vec<Choice> = body
+        .items
+        .iter()
+        .map(|i| Choice {
+            item_id: i.item_id,
+            verdict: i.verdict,
+            justification: i.justification.as_deref(),
+        })
+        .collect();
+    let decider = Decider {
+        reviewer: None,
+        acting_for,
+        channel: Channel::Api,
+        client_addr: addr.as_deref(),
+        actor: &op.actor,
+    };
+    Ok(Json(
+        state.engine.decide_each(id, &choices, &decider).await?,
+    ))
+}
+
+/// Whom to send a fresh invitation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResendRequest {
+    /// The reviewer's principal id.
+    reviewer: String,
+}
+
+/// A fresh invitation was queued.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResendReport {
+    pub campaign_id: i64,
+    pub reviewer: String,
+    pub queued: bool,
+}
+
+/// Queues a fresh invitation (with a new link) to a reviewer of an active campaign.
+#[utoipa::path(
+    post,
+    path = "/api/v1/campaigns/{id}/resend-invitation",
+    tag = "campaigns",
+    params(("id" = i64, Path, description = "The campaign's id.")),
+    request_body = ResendRequest,
+    responses(
+        (status = 202, description = "The invitation is queued for the mail worker.", body = ResendReport),
+        (status = 400, description = "The body is not JSON.", body = ErrorBody),
+        (status = 404, description = "No such campaign or principal.", body = ErrorBody),
+        (status = 409, description = "The campaign is not active.", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
+        (status = 422, description = "The body does not fit, or the principal reviews nothing in this campaign.", body = ErrorBody),
+        AuthErrors,
+    )
+)]
+pub async fn resend_invitation(
+    State(state): State<AppState>,
+    AdminChange(op): AdminChange,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<ResendRequest>,
+) -> ApiResult<(StatusCode, Json<ResendReport>)> {
+    state
+        .engine
+        .resend_invitation(id, &body.reviewer, &op.actor)
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ResendReport {
+            campaign_id: id,
+            reviewer: body.reviewer,
+            queued: true,
+        }),
+    ))
+}
+
+/// The campaign's signed evidence bundle.
+///
+/// A zip: the bundle stored at completion, else one made now from the campaign so far.
+#[utoipa::path(
+    get,
+    path = "/api/v1/campaigns/{id}/evidence",
+    tag = "campaigns",
+    params(("id" = i64, Path, description = "The campaign's id.")),
+    responses(
+        (status = 200, description = "The evidence bundle: a zip of the signed manifest, items, decisions, audit excerpt and report.", content(("application/zip"))),
+        (status = 404, description = "No such campaign.", body = ErrorBody),
+        AuthErrors,
+    )
+)]
+pub async fn evidence(
+    State(state): State<AppState>,
+    _reader: Reader,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Response> {
+    Ok(crate::web::console::evidence_zip(&state.engine, id).await?)
+}

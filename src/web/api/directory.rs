@@ -1,0 +1,202 @@
+//! Eligibility (who may activate which role where) and the imports that feed it: people, roles
+//! and eligibility files sent as the request body, imported whole or not at all.
+
+use super::support::{
+    content_type, AdminChange, ApiError, ApiPath, ApiQuery, ApiResult, AuthErrors, ErrorBody, Page,
+    Paging,
+};
+use crate::domain::records::ImportKind;
+use crate::engine::import::{ImportOptions, ImportReport};
+use crate::engine::NoProgress;
+use crate::store::directory::{self, EligibilityFilter, EligibilityView};
+use crate::web::auth::Reader;
+use crate::web::AppState;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::Json;
+use futures::TryStreamExt;
+use serde::Deserialize;
+use tokio::io::AsyncWriteExt;
+use utoipa::{IntoParams, ToSchema};
+
+/// The largest import file the API takes. The CLI reads files of any size.
+const MAX_IMPORT_BYTES: u64 = 512 * 1024 * 1024;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EligibilityQuery {
+    /// Only this principal's (principal id).
+    principal: Option<String>,
+    /// Only this role's (its name).
+    role: Option<String>,
+    /// Words to find in the principal's id or name, the role or the scope.
+    search: Option<String>,
+    /// Include removed eligibility too (default: active only).
+    all: Option<bool>,
+}
+
+/// Eligibility, by principal, role and scope.
+#[utoipa::path(
+    get,
+    path = "/api/v1/eligibility",
+    tag = "directory",
+    params(Paging, EligibilityQuery),
+    responses(
+        (status = 200, description = "A page of eligibility.", body = Page<EligibilityView>),
+        (status = 400, description = "A query parameter is malformed.", body = ErrorBody),
+        AuthErrors,
+    )
+)]
+pub async fn eligibility(
+    State(state): State<AppState>,
+    _reader: Reader,
+    ApiQuery(paging): ApiQuery<Paging>,
+    ApiQuery(q): ApiQuery<EligibilityQuery>,
+) -> ApiResult<Json<Page<EligibilityView>>> {
+    let (_, per_page) = paging.resolve();
+    let non_empty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+    let mut filter = EligibilityFilter {
+        principal: non_empty(q.principal),
+        role: non_empty(q.role),
+        all: q.all.unwrap_or(false),
+        search: non_empty(q.search),
+        limit: None,
+        offset: 0,
+    };
+    let conn = state.engine.store().conn();
+    let total = directory::count_eligibility(conn, &filter).await?;
+    filter.limit = Some(per_page);
+    filter.offset = paging.offset();
+    let items = directory::list_eligibility(conn, &filter).await?;
+    Ok(Json(paging.page(items, total)))
+}
+
+/// What an import file holds.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportKindParam {
+    People,
+    Roles,
+    Eligibility,
+}
+
+impl From<ImportKindParam> for ImportKind {
+    fn from(kind: ImportKindParam) -> Self {
+        match kind {
+            ImportKindParam::People => ImportKind::People,
+            ImportKindParam::Roles => ImportKind::Roles,
+            ImportKindParam::Eligibility => ImportKind::Eligibility,
+        }
+    }
+}
+
+/// An import file's format.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportFormat {
+    /// CSV with a header row.
+    Csv,
+    /// A JSON array of objects, or JSON lines.
+    Json,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// Full sync: what the file no longer lists is removed (eligibility) or disabled (people).
+    /// Not for roles.
+    prune: Option<bool>,
+    /// The body's format. Default: JSON when the Content-Type is JSON, else CSV.
+    #[param(inline)]
+    format: Option<ImportFormat>,
+}
+
+/// Imports a people, roles or eligibility file.
+///
+/// The file is the request body, in the formats `attest import` reads. A file with a bad row
+/// changes nothing: the answer is a 422 listing the bad rows. Re-importing the same file
+/// changes nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/imports/{kind}",
+    tag = "directory",
+    params(("kind" = inline(ImportKindParam), Path, description = "What the file holds."), ImportQuery),
+    request_body(
+        description = "The file: CSV with a header row, or JSON (an array of objects, or JSON lines).",
+        content((String = "text/csv"), (String = "application/json")),
+    ),
+    responses(
+        (status = 200, description = "What the import changed; also the details of its audit event.", body = ImportReport),
+        (status = 400, description = "A query parameter is malformed, or the body could not be read.", body = ErrorBody),
+        (status = 404, description = "No such kind of import.", body = ErrorBody),
+        (status = 413, description = "The file is larger than the API takes (512 MiB).", body = ErrorBody),
+        (status = 422, description = "The file was rejected (`code` = `rejected`; `problems` lists the bad rows, `field` names the first one's column) or the options do not fit; nothing was imported.", body = ErrorBody),
+        AuthErrors,
+    )
+)]
+pub async fn import(
+    State(state): State<AppState>,
+    AdminChange(op): AdminChange,
+    ApiPath(kind): ApiPath<ImportKindParam>,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    request: Request,
+) -> ApiResult<Json<ImportReport>> {
+    let kind = ImportKind::from(kind);
+    let format = q
+        .format
+        .unwrap_or_else(|| match content_type(request.headers()).as_deref() {
+            Some("application/json" | "application/x-ndjson" | "application/jsonl") => {
+                ImportFormat::Json
+            }
+            _ => ImportFormat::Csv,
+        });
+    let extension = match format {
+        ImportFormat::Csv => "csv",
+        ImportFormat::Json => "json",
+    };
+    let name = format!("upload:{}.{extension}", kind.as_str());
+    // The engine reads a file (twice, for people); the body goes to one that is removed after.
+    let dir = tempfile::tempdir().map_err(io_error)?;
+    let path = dir.path().join(format!("upload.{extension}"));
+    save_body(request.into_body(), &path).await?;
+    let options = ImportOptions {
+        prune: q.prune.unwrap_or(false),
+    };
+    let report = state
+        .engine
+        .import_named(kind, &path, &name, options, &op.actor, &NoProgress)
+        .await?;
+    Ok(Json(report))
+}
+
+/// Streams the body to `path`, refusing more than [`MAX_IMPORT_BYTES`].
+async fn save_body(body: Body, path: &std::path::Path) -> ApiResult<()> {
+    let mut file = tokio::fs::File::create(path).await.map_err(io_error)?;
+    let mut stream = body.into_data_stream();
+    let mut written: u64 = 0;
+    while let Some(chunk) = stream
+        .try_next()
+        .await
+        .map_err(|e| ApiError::bad_request(format!("the request body could not be read: {e}")))?
+    {
+        written += chunk.len() as u64;
+        if written > MAX_IMPORT_BYTES {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!(
+                    "the file is larger than the API takes ({} MiB); import it with the CLI",
+                    MAX_IMPORT_BYTES / 1024 / 1024
+                ),
+            ));
+        }
+        file.write_all(&chunk).await.map_err(io_error)?;
+    }
+    file.flush().await.map_err(io_error)?;
+    Ok(())
+}
+
+fn io_error(e: std::io::Error) -> ApiError {
+    crate::engine::EngineError::Io(format!("saving an uploaded file: {e}")).into()
+}

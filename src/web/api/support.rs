@@ -1,0 +1,421 @@
+//! What every API handler shares: the JSON error and its mapping from engine errors, extractors
+//! that answer a malformed request in that shape (naming the field at fault), the admin
+//! extractor that also demands a session's anti-forgery header, paging, and the error responses
+//! the OpenAPI document lists for every operation.
+
+use crate::domain::records::RowError;
+use crate::engine::accounts::Operator;
+use crate::engine::{Engine, EngineError};
+use crate::web::auth::Admin;
+use crate::web::AppState;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
+use utoipa::{IntoParams, ToSchema};
+
+/// The header a console session's changes carry (API tokens need none: no other site can send
+/// them).
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable and machine-readable: `bad_request`, `unauthenticated`, `forbidden`, `not_found`,
+    /// `method_not_allowed`, `conflict`, `invalid`, `rejected`, `payload_too_large`,
+    /// `unsupported_media_type`, `internal`.
+    pub code: String,
+    /// For people: what went wrong. Nothing was changed by a request that failed.
+    pub message: String,
+    /// The request field at fault when there is one: a query parameter, a JSON path such as
+    /// `items[0].verdict`, or the column of an import file's first bad row.
+    #[schema(required = true)]
+    pub field: Option<String>,
+    /// A rejected import file's bad rows (the first 20), each with its line number (the
+    /// header is line 1), field and reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problems: Option<Vec<RowError>>,
+}
+
+/// An error answer: a status and the JSON body.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    detail: ErrorDetail,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            detail: ErrorDetail {
+                code: code.to_string(),
+                message: message.into(),
+                field: None,
+                problems: None,
+            },
+        }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.detail.field = Some(field.into());
+        self
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message).with_field(field)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Names `field` when the engine could not find what it named (an unknown definition).
+    pub fn field_if_not_found(self, field: &str) -> Self {
+        if self.status == StatusCode::NOT_FOUND && self.detail.field.is_none() {
+            self.with_field(field)
+        } else {
+            self
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(ErrorBody { error: self.detail })).into_response()
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
+            EngineError::Rejected(rejection) => {
+                let mut error = Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "rejected",
+                    rejection.to_string(),
+                );
+                error.detail.field = rejection.problems.iter().find_map(|p| p.field.clone());
+                error.detail.problems = Some(rejection.problems);
+                error
+            }
+            EngineError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            EngineError::NotFound(m) => Self::not_found(m),
+            EngineError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
+            EngineError::Db(_) | EngineError::Io(_) | EngineError::Source(_) => {
+                // The cause goes to the log, never to the caller.
+                tracing::error!("api: {e}");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "something went wrong on the server; nothing was changed",
+                )
+            }
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        EngineError::Db(e).into()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// An admin allowed to change things: `Admin`, plus, for a console session, the session's
+/// anti-forgery value in `X-CSRF-Token` (`GET /api/v1/me` shows it). A refusal is audited.
+pub struct AdminChange(pub Operator);
+
+impl FromRequestParts<AppState> for AdminChange {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Admin(operator) = Admin::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if Engine::csrf_ok(&operator, sent) {
+            return Ok(AdminChange(operator));
+        }
+        let _ = state
+            .engine
+            .audit_denied(
+                &operator.actor,
+                "api.forgery_refused",
+                "a change through a console session came without the session's X-CSRF-Token",
+            )
+            .await;
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "a change made with a console session must carry the session's X-CSRF-Token header (GET /api/v1/me shows it); nothing was changed",
+        )
+        .into_response())
+    }
+}
+
+/// A JSON request body, parsed with the path of the field at fault: malformed JSON is a 400,
+/// JSON of the wrong shape a 422 naming the field.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        if !content_type_is(request.headers(), &["application/json"]) {
+            return Err(unsupported("application/json"));
+        }
+        let bytes = read_body(request, state).await?;
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| json_error(e.path().to_string(), e.into_inner()))
+            .and_then(|value| {
+                de.end()
+                    .map(|()| value)
+                    .map_err(|e| json_error(".".into(), e))
+            })?;
+        Ok(ApiJson(value))
+    }
+}
+
+fn json_error(path: String, e: serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Data => {
+            let error = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                if path == "." {
+                    format!("the request body does not fit: {e}")
+                } else {
+                    format!("{path}: {e}")
+                },
+            );
+            if path == "." {
+                error
+            } else {
+                error.with_field(path)
+            }
+        }
+        Category::Syntax | Category::Eof | Category::Io => {
+            ApiError::bad_request(format!("the request body is not valid JSON: {e}"))
+        }
+    }
+}
+
+/// A UTF-8 text request body whose content type is one of a few (a TOML definition).
+pub async fn text_body<S: Send + Sync>(
+    request: Request,
+    state: &S,
+    accepted: &[&str],
+) -> Result<String, ApiError> {
+    if !content_type_is(request.headers(), accepted) {
+        return Err(unsupported(&accepted.join(" or ")));
+    }
+    let bytes = read_body(request, state).await?;
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| ApiError::bad_request("the request body is not UTF-8 text"))
+}
+
+async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is too large",
+            )
+        } else {
+            ApiError::bad_request(format!("the request body could not be read: {e}"))
+        }
+    })
+}
+
+/// The media type of the request (without parameters such as `charset`), lower-case.
+pub fn content_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+}
+
+fn content_type_is(headers: &HeaderMap, accepted: &[&str]) -> bool {
+    content_type(headers).is_some_and(|t| accepted.contains(&t.as_str()))
+}
+
+pub fn unsupported(expected: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        format!("send the request body as {expected} (set Content-Type)"),
+    )
+}
+
+/// Query parameters, parsed with the name of the one at fault (a 400).
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let field = e.path().to_string();
+                let inner = e.into_inner();
+                if field == "." {
+                    ApiError::bad_request(format!("the query string is not valid: {inner}"))
+                } else {
+                    ApiError::bad_request(format!("query parameter {field}: {inner}"))
+                        .with_field(field)
+                }
+            })
+    }
+}
+
+/// Path parameters. A path that does not parse names nothing that exists: a 404.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ApiPath(value))
+            .map_err(|e| ApiError::not_found(format!("no such resource: {}", e.body_text())))
+    }
+}
+
+/// `page` and `per_page` of a list.
+#[derive(Debug, Clone, Copy, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Paging {
+    /// Which page, from 1 (default 1).
+    pub page: Option<u64>,
+    /// Items a page, 1 to 500 (default 50).
+    pub per_page: Option<u64>,
+}
+
+pub const DEFAULT_PER_PAGE: u64 = 50;
+pub const MAX_PER_PAGE: u64 = 500;
+
+impl Paging {
+    /// (page, per_page), clamped to what is served.
+    pub fn resolve(self) -> (u64, u64) {
+        (
+            self.page.unwrap_or(1).max(1),
+            self.per_page
+                .unwrap_or(DEFAULT_PER_PAGE)
+                .clamp(1, MAX_PER_PAGE),
+        )
+    }
+
+    pub fn offset(self) -> u64 {
+        let (page, per_page) = self.resolve();
+        (page - 1).saturating_mul(per_page)
+    }
+
+    /// One page of a list held whole.
+    pub fn slice<T>(self, all: Vec<T>) -> Page<T> {
+        let (page, per_page) = self.resolve();
+        let total = all.len() as u64;
+        let items = all
+            .into_iter()
+            .skip(usize::try_from(self.offset()).unwrap_or(usize::MAX))
+            .take(per_page as usize)
+            .collect();
+        Page {
+            items,
+            page,
+            per_page,
+            total,
+        }
+    }
+
+    pub fn page<T>(self, items: Vec<T>, total: u64) -> Page<T> {
+        let (page, per_page) = self.resolve();
+        Page {
+            items,
+            page,
+            per_page,
+            total,
+        }
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// This page's number, from 1.
+    pub page: u64,
+    pub per_page: u64,
+    /// How many items match in all.
+    pub total: u64,
+}
+
+fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+/// The answers every operation may give whatever it does: no or bad credentials, a role that
+/// may not, a server failure.
+pub struct AuthErrors;
+
+impl utoipa::IntoResponses for AuthErrors {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        BTreeMap::from([
+            (
+                "401".to_string(),
+                error_response("No credentials, or not valid ones (a reviewer's link is not an API credential)."),
+            ),
+            (
+                "403".to_string(),
+                error_response("The role may not do this (auditors read, admins change), or a console session's change came without X-CSRF-Token."),
+            ),
+            (
+                "500".to_string(),
+                error_response("The server failed; nothing was changed. The cause is in the server's log."),
+            ),
+        ])
+    }
+}

@@ -1,0 +1,492 @@
+//! Campaigns in the console: the dashboard, a campaign's page (progress per reviewer, the
+//! completeness an auditor checks, items with filters and paging), the admin's actions on it
+//! (close, cancel, confirm removals, resend an invitation) and the evidence download.
+
+use super::{
+    datetime, done_url, failure, forged, page_number, query, render, unconfirmed, Chrome, Pager,
+};
+use crate::engine::accounts::Operator;
+use crate::engine::campaigns::CampaignView;
+use crate::engine::{Engine, EngineError};
+use crate::store::campaigns::{CampaignCounts, CampaignRow};
+use crate::store::evidence::{self as ev, ReviewerSummary};
+use crate::store::items::{ItemFilter, ItemView};
+use crate::web::auth::{Admin, Reader};
+use crate::web::AppState;
+use askama::Template;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use chrono::{DateTime, Duration, Utc};
+
+/// One line of the campaigns table.
+struct CampaignLine {
+    id: i64,
+    name: String,
+    adhoc: bool,
+    period: String,
+    state: String,
+    deadline: String,
+    items: i64,
+    decided_percent: String,
+    revoked: i64,
+    auto_removed: i64,
+    open_reviewers: usize,
+    overdue_reviewers: usize,
+}
+
+/// A reviewer with open items is overdue once the campaign is past its escalation day (when it
+/// escalates) or past its deadline.
+fn overdue_from(c: &CampaignRow) -> Option<DateTime<Utc>> {
+    let escalation = c
+        .spec
+        .escalate_after_days
+        .zip(c.launched_at)
+        .map(|(days, at)| at + Duration::days(i64::from(days)));
+    match (escalation, c.due_at) {
+        (Some(e), Some(d)) => Some(e.min(d)),
+        (e, d) => e.or(d),
+    }
+}
+
+/// Reviewers still owing answers: undecided items and no sign-off.
+fn open(reviewers: &[ReviewerSummary]) -> impl Iterator<Item = &ReviewerSummary> {
+    reviewers
+        .iter()
+        .filter(|r| r.decided < r.items && r.signed_off_at.is_none())
+}
+
+fn percent(part: i64, whole: i64) -> String {
+    (part * 100)
+        .checked_div(whole)
+        .map_or_else(|| "—".into(), |p| format!("{p}%"))
+}
+
+#[derive(Template)]
+#[template(path = "pages/console/campaigns.html")]
+struct CampaignsPage<'a> {
+    chrome: Chrome<'a>,
+    heading: &'a str,
+    campaigns: Vec<CampaignLine>,
+}
+
+async fn dashboard(state: &AppState, operator: &Operator, admin: bool) -> Response {
+    let views = match state.engine.campaigns(&[]).await {
+        Ok(views) => views,
+        Err(e) => return failure(e),
+    };
+    let now = state.engine.now();
+    let mut lines = Vec::with_capacity(views.len());
+    for CampaignView {
+        campaign: c,
+        counts: n,
+    } in &views
+    {
+        let (open_reviewers, overdue_reviewers) = if c.state.accepts_decisions() {
+            let reviewers = ev::reviewer_summaries(state.engine.store().conn(), c.id)
+                .await
+                .unwrap_or_default();
+            let open = open(&reviewers).count();
+            let overdue = if overdue_from(c).is_some_and(|at| now >= at) {
+                open
+            } else {
+                0
+            };
+            (open, overdue)
+        } else {
+            (0, 0)
+        };
+        lines.push(CampaignLine {
+            id: c.id,
+            name: c.name.clone(),
+            adhoc: c.adhoc,
+            period: c.period.clone(),
+            state: c.state.to_string(),
+            deadline: datetime(c.due_at),
+            items: n.items,
+            decided_percent: percent(n.decided, n.items),
+            revoked: n.revoked,
+            auto_removed: n.removed_by_policy,
+            open_reviewers,
+            overdue_reviewers,
+        });
+    }
+    render(CampaignsPage {
+        chrome: Chrome::new(operator, admin, "campaigns"),
+        heading: if admin {
+            "Campaigns"
+        } else {
+            "Campaigns (read-only)"
+        },
+        campaigns: lines,
+    })
+}
+
+pub(super) async fn admin_dashboard(
+    State(state): State<AppState>,
+    Admin(operator): Admin,
+) -> Response {
+    dashboard(&state, &operator, true).await
+}
+
+pub(super) async fn audit_dashboard(
+    State(state): State<AppState>,
+    Reader(operator): Reader,
+) -> Response {
+    dashboard(&state, &operator, false).await
+}
+
+/// A reviewer's line on the campaign page.
+struct ReviewerLine {
+    r: ReviewerSummary,
+    percent: String,
+    /// Undecided items, no sign-off, and the campaign takes decisions: an invitation may be resent.
+    open: bool,
+}
+
+/// One item row, with empty strings for what is not there.
+struct ItemLine {
+    id: i64,
+    holder_id: String,
+    holder_name: String,
+    role: String,
+    risk: String,
+    scope: String,
+    reviewer: String,
+    recommendation: String,
+    verdict: String,
+    made_by: String,
+    justification: String,
+    decided_at: String,
+    outcome: String,
+    flagged: bool,
+    flag_reason: String,
+    removal: String,
+}
+
+impl From<ItemView> for ItemLine {
+    fn from(i: ItemView) -> Self {
+        Self {
+            id: i.id,
+            holder_id: i.holder_id,
+            holder_name: i.holder_name,
+            role: i.role,
+            risk: i.risk,
+            scope: i.scope,
+            reviewer: i.reviewer_id.unwrap_or_default(),
+            recommendation: i.recommendation,
+            verdict: i.verdict.unwrap_or_default(),
+            made_by: i.made_by.unwrap_or_default(),
+            justification: i.justification.unwrap_or_default(),
+            decided_at: datetime(i.decided_at),
+            outcome: i.outcome.unwrap_or_default(),
+            flagged: i.flagged,
+            flag_reason: i.flag_reason.unwrap_or_default(),
+            removal: i.removal_state.unwrap_or_default(),
+        }
+    }
+}
+
+/// The item filters and page, as the query string carries them.
+#[derive(serde::Deserialize, Default)]
+pub(super) struct ItemQuery {
+    reviewer: Option<String>,
+    holder: Option<String>,
+    show: Option<String>,
+    page: Option<String>,
+    /// Which action just happened (`launched`, `closed`, `cancelled`, `confirmed`, `resent`), shown once.
+    done: Option<String>,
+    /// Whom `resent` invited again.
+    to: Option<String>,
+}
+
+/// The notice after an action. Only known codes are shown, so a crafted link cannot put words
+/// on the page.
+fn notice(q: &ItemQuery, reviewers: &[ReviewerLine]) -> Option<String> {
+    match q.done.as_deref()? {
+        "launched" => Some("Launched: one invitation per reviewer is queued.".into()),
+        "closed" => {
+            Some("The campaign is closed: unanswered items were settled by its policy.".into())
+        }
+        "cancelled" => {
+            Some("The campaign is cancelled: no more decisions, nothing more removed.".into())
+        }
+        "confirmed" => Some("The held-back removals are confirmed and will be carried out.".into()),
+        "resent" => {
+            let to = q.to.as_deref()?;
+            let r = reviewers.iter().find(|l| l.r.id == to)?;
+            Some(format!(
+                "A new invitation (with a new link) to {} ({}) is on its way.",
+                r.r.name, r.r.id
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// The `show` choices of the item filter.
+const SHOW: &[(&str, &str)] = &[
+    ("", "all items"),
+    ("undecided", "undecided"),
+    ("decided", "decided"),
+    ("revoked", "revoked"),
+    ("flagged", "flagged"),
+];
+
+/// Items per page of a campaign's item list (the evidence bundle has them all).
+const ITEMS_PER_PAGE: u64 = 50;
+
+#[derive(Template)]
+#[template(path = "pages/console/campaign.html")]
+struct CampaignPage<'a> {
+    chrome: Chrome<'a>,
+    c: &'a CampaignRow,
+    n: &'a CampaignCounts,
+    deadline: String,
+    launched: String,
+    closed: String,
+    decided_percent: String,
+    removed: i64,
+    reviewers: Vec<ReviewerLine>,
+    items: Vec<ItemLine>,
+    pager: Pager,
+    reviewer: String,
+    holder: String,
+    show: String,
+    show_choices: &'static [(&'static str, &'static str)],
+    notice: Option<String>,
+}
+
+async fn campaign_page(
+    state: &AppState,
+    operator: &Operator,
+    id: i64,
+    admin: bool,
+    q: ItemQuery,
+) -> Response {
+    let view = match state.engine.campaign(id).await {
+        Ok(view) => view,
+        Err(e) => return failure(e),
+    };
+    let c = &view.campaign;
+    let reviewers = match ev::reviewer_summaries(state.engine.store().conn(), id).await {
+        Ok(reviewers) => reviewers,
+        Err(e) => return failure(e.into()),
+    };
+    let takes_decisions = c.state.accepts_decisions();
+    let reviewers: Vec<ReviewerLine> = reviewers
+        .into_iter()
+        .map(|r| ReviewerLine {
+            percent: percent(r.decided, r.items),
+            open: takes_decisions && r.decided < r.items && r.signed_off_at.is_none(),
+            r,
+        })
+        .collect();
+    let show = q
+        .show
+        .clone()
+        .filter(|s| SHOW.iter().any(|(k, _)| k == s))
+        .unwrap_or_default();
+    let filter = ItemFilter {
+        reviewer: q.reviewer.clone().filter(|r| !r.trim().is_empty()),
+        holder: q.holder.clone().filter(|h| !h.trim().is_empty()),
+        show: Some(show.clone()).filter(|s| !s.is_empty()),
+    };
+    let page = page_number(q.page.as_deref());
+    let (items, total) = match state
+        .engine
+        .items(id, &filter, ITEMS_PER_PAGE, (page - 1) * ITEMS_PER_PAGE)
+        .await
+    {
+        Ok(found) => found,
+        Err(e) => return failure(e),
+    };
+    let chrome = Chrome::new(operator, admin, "campaigns");
+    let reviewer = filter.reviewer.clone().unwrap_or_default();
+    let holder = filter.holder.clone().unwrap_or_default();
+    let path = format!("{}/campaigns/{id}", chrome.base());
+    let pager = Pager::new(page, ITEMS_PER_PAGE, total, items.len(), |p| {
+        let p = p.to_string();
+        format!(
+            "{path}{}#items",
+            query(&[
+                ("reviewer", &reviewer),
+                ("holder", &holder),
+                ("show", &show),
+                ("page", &p)
+            ])
+        )
+    });
+    let n = &view.counts;
+    render(CampaignPage {
+        chrome,
+        c,
+        n,
+        deadline: datetime(c.due_at),
+        launched: datetime(c.launched_at),
+        closed: datetime(c.closed_at.or(c.cancelled_at)),
+        decided_percent: percent(n.decided, n.items),
+        removed: n.removed + n.already_gone,
+        items: items.into_iter().map(ItemLine::from).collect(),
+        pager,
+        reviewer,
+        holder,
+        show,
+        show_choices: SHOW,
+        notice: if admin { notice(&q, &reviewers) } else { None },
+        reviewers,
+    })
+}
+
+pub(super) async fn admin_campaign(
+    State(state): State<AppState>,
+    Admin(operator): Admin,
+    Path(id): Path<i64>,
+    Query(q): Query<ItemQuery>,
+) -> Response {
+    campaign_page(&state, &operator, id, true, q).await
+}
+
+pub(super) async fn audit_campaign(
+    State(state): State<AppState>,
+    Reader(operator): Reader,
+    Path(id): Path<i64>,
+    Query(q): Query<ItemQuery>,
+) -> Response {
+    campaign_page(&state, &operator, id, false, q).await
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct ActionForm {
+    csrf: Option<String>,
+    confirm: Option<String>,
+}
+
+/// Close, cancel or confirm removals: each changes what happens to people's access, so each
+/// needs its confirmation box.
+pub(super) async fn action(
+    State(state): State<AppState>,
+    Admin(operator): Admin,
+    Path((id, action)): Path<(i64, String)>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    if let Some(refused) = forged(&state, &operator, form.csrf.as_deref()).await {
+        return refused;
+    }
+    if !matches!(action.as_str(), "close" | "cancel" | "confirm-removals") {
+        return super::message_page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such action.",
+        );
+    }
+    if let Some(refused) = unconfirmed(form.confirm.as_deref()) {
+        return refused;
+    }
+    let engine = &state.engine;
+    let actor = &operator.actor;
+    let done = match action.as_str() {
+        "close" => engine.close(id, actor).await.map(|_| "closed"),
+        "cancel" => engine.cancel(id, actor).await.map(|_| "cancelled"),
+        _ => engine
+            .confirm_removals(id, actor)
+            .await
+            .map(|_| "confirmed"),
+    };
+    match done {
+        Ok(what) => Redirect::to(&done_url(
+            &format!("/admin/campaigns/{id}"),
+            &[("done", what)],
+        ))
+        .into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct ResendForm {
+    csrf: Option<String>,
+    reviewer: Option<String>,
+}
+
+/// A fresh invitation (with a new link) to a reviewer who still has open items.
+pub(super) async fn resend(
+    State(state): State<AppState>,
+    Admin(operator): Admin,
+    Path(id): Path<i64>,
+    Form(form): Form<ResendForm>,
+) -> Response {
+    if let Some(refused) = forged(&state, &operator, form.csrf.as_deref()).await {
+        return refused;
+    }
+    let Some(reviewer) = form
+        .reviewer
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+    else {
+        return failure(EngineError::Invalid(
+            "say which reviewer to invite again".into(),
+        ));
+    };
+    match state
+        .engine
+        .resend_invitation(id, reviewer, &operator.actor)
+        .await
+    {
+        Ok(()) => Redirect::to(&done_url(
+            &format!("/admin/campaigns/{id}"),
+            &[("done", "resent"), ("to", reviewer)],
+        ))
+        .into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+/// The campaign's evidence as a zip: the stored bundle (made at completion) when there is one,
+/// else one generated now for this download (an open campaign's evidence so far).
+pub async fn evidence_zip(engine: &Engine, id: i64) -> Result<Response, EngineError> {
+    let campaign = engine.campaign_row(id).await?;
+    let name = crate::engine::evidence::bundle_file_name(&campaign);
+    let disposition = format!("attachment; filename=\"{name}\"");
+    let headers = [
+        (header::CONTENT_TYPE, "application/zip".to_string()),
+        (header::CONTENT_DISPOSITION, disposition),
+    ];
+    if let Some(bundle) = ev::latest_bundle(engine.store().conn(), id).await? {
+        let conn = engine.store().conn().clone();
+        let chunks = futures::stream::try_unfold(0i32, move |seq| {
+            let conn = conn.clone();
+            async move {
+                match ev::chunk(&conn, bundle.id, seq).await {
+                    Ok(Some(data)) => Ok(Some((axum::body::Bytes::from(data), seq + 1))),
+                    Ok(None) => Ok(None),
+                    Err(e) => Err(std::io::Error::other(e.to_string())),
+                }
+            }
+        });
+        return Ok((headers, Body::from_stream(chunks)).into_response());
+    }
+    let dir = tempfile::tempdir().map_err(|e| EngineError::Io(e.to_string()))?;
+    let path = dir.path().join(&name);
+    engine
+        .export_evidence(id, &path, crate::engine::evidence::ExportOptions::default())
+        .await?;
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| EngineError::Io(e.to_string()))?;
+    Ok((headers, bytes).into_response())
+}
+
+pub(super) async fn evidence_download(
+    State(state): State<AppState>,
+    Reader(_operator): Reader,
+    Path(id): Path<i64>,
+) -> Response {
+    match evidence_zip(&state.engine, id).await {
+        Ok(response) => response,
+        Err(e) => failure(e),
+    }
+}
