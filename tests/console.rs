@@ -1429,3 +1429,42 @@ async fn an_auditor_downloads_the_same_verified_evidence_from_the_console_and_th
     );
     assert!(!verification.passed.is_empty());
 }
+
+#[tokio::test]
+async fn the_coverage_page_shows_which_roles_were_reviewed_on_schedule() {
+    let test = "the_coverage_page_shows_which_roles_were_reviewed_on_schedule";
+    let Some(app) = TestApp::spawn(test).await else {
+        return;
+    };
+    let launched = app.launch().await;
+    complete(&app, &launched).await;
+    accounts(&app).await;
+    let auditor = sign_in(&app, "an auditor session", AUDITOR).await;
+    let page = auditor.get(&app, "/audit/coverage").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    let text = page.text();
+    let row = |role: &str| -> String {
+        let start = text
+            .find(&format!("<td>{role}</td>"))
+            .unwrap_or_else(|| panic!("{role} is listed:\n{text}"));
+        let end = text[start..]
+            .find("</tr>")
+            .map_or(text.len(), |e| start + e);
+        text[start..end].to_string()
+    };
+    let reviewed = row("Global Administrator");
+    assert!(
+        reviewed.contains(&format!("#{}", launched.campaign_id)),
+        "{reviewed}"
+    );
+    assert!(reviewed.contains("<td>yes</td>"), "{reviewed}");
+    let never = row("Reader");
+    assert!(
+        never.contains("never") && never.contains("<strong class=\"bad\">no</strong>"),
+        "{never}"
+    );
+    assert!(page.says("not reviewed within their cadence"));
+    // Anonymous visitors are sent to sign in.
+    let anonymous = app.get("/audit/coverage").await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+}

@@ -8,6 +8,7 @@
 //! which audits it under the signed-in account's name.
 
 mod campaigns;
+mod coverage;
 mod definitions;
 mod directory;
 mod log;
@@ -51,6 +52,7 @@ pub fn routes() -> Router<AppState> {
             get(campaigns::evidence_download),
         )
         .route("/audit/log", get(log::audit_log))
+        .route("/audit/coverage", get(coverage::coverage))
 }
 
 /// What every console page shows around its content: the navigation, who is signed in, and
