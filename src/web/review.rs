@@ -9,7 +9,7 @@ use crate::engine::review::{same_secret, LinkProblem, ReviewPage, ReviewerAccess
 use crate::engine::EngineError;
 use crate::mail::worker::deadline_text;
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -25,7 +25,7 @@ pub fn routes() -> Router<AppState> {
 /// Problem pages answer no faster than this, so timing tells nothing about which tokens exist.
 const PROBLEM_FLOOR: Duration = Duration::from_millis(60);
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, Default)]
 struct Notice {
     saved: Option<usize>,
     moved: Option<u64>,
@@ -35,8 +35,11 @@ struct Notice {
 async fn show(
     State(state): State<AppState>,
     Path(token): Path<String>,
-    Query(notice): Query<Notice>,
+    RawQuery(query): RawQuery,
 ) -> Response {
+    // The notice is only a courtesy after a POST: a mangled query string shows the page without it.
+    let notice: Notice =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
     let started = tokio::time::Instant::now();
     let access = match open(&state, &token).await {
         Ok(access) => access,
