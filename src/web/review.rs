@@ -40,10 +40,9 @@ async fn show(
     // The notice is only a courtesy after a POST: a mangled query string shows the page without it.
     let notice: Notice =
         serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
-    let started = tokio::time::Instant::now();
     let access = match open(&state, &token).await {
         Ok(access) => access,
-        Err(response) => return floor(started, response).await,
+        Err(response) => return response,
     };
     let message = match (notice.saved, notice.moved, notice.signed) {
         (Some(n), _, _) => Some(format!(
@@ -68,10 +67,9 @@ async fn submit(
     ClientAddr(addr): ClientAddr,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    let started = tokio::time::Instant::now();
     let access = match open(&state, &token).await {
         Ok(access) => access,
-        Err(response) => return floor(started, response).await,
+        Err(response) => return response,
     };
     let form = FormFields(fields);
     if !form
@@ -190,10 +188,9 @@ async fn sign_off(
     ClientAddr(addr): ClientAddr,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    let started = tokio::time::Instant::now();
     let access = match open(&state, &token).await {
         Ok(access) => access,
-        Err(response) => return floor(started, response).await,
+        Err(response) => return response,
     };
     if !FormFields(fields)
         .get("csrf")
@@ -216,18 +213,17 @@ async fn sign_off(
     }
 }
 
-/// Opens the link, or answers with the page that says why it does not open.
+/// Opens the link, or answers with the page that says why it does not open, no faster than
+/// [`PROBLEM_FLOOR`] so that timing tells nothing about which tokens exist.
 async fn open(state: &AppState, token: &str) -> Result<ReviewerAccess, Response> {
-    match state.engine.open_link(token).await {
-        Ok(Ok(access)) => Ok(access),
-        Ok(Err(problem)) => Err(link_problem(problem)),
-        Err(e) => Err(engine_failure(e)),
-    }
-}
-
-async fn floor(started: tokio::time::Instant, response: Response) -> Response {
+    let started = tokio::time::Instant::now();
+    let problem = match state.engine.open_link(token).await {
+        Ok(Ok(access)) => return Ok(access),
+        Ok(Err(problem)) => link_problem(problem),
+        Err(e) => engine_failure(e),
+    };
     tokio::time::sleep_until(started + PROBLEM_FLOOR).await;
-    response
+    Err(problem)
 }
 
 fn link_problem(problem: LinkProblem) -> Response {
