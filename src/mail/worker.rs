@@ -169,8 +169,7 @@ impl Mailer {
         let timezone = directory::timezone_of(conn, recipient)
             .await?
             .unwrap_or_else(|| campaign.spec.timezone.clone());
-        let mine = review::reviewer_items(conn, campaign_id, recipient).await?;
-        let undecided = items::undecided_for(conn, campaign_id, recipient).await?;
+        let (items_held, undecided) = items::load_of(conn, campaign_id, recipient).await?;
         let reviewer_mail = [
             template::INVITATION,
             template::REMINDER,
@@ -237,7 +236,7 @@ impl Mailer {
             campaign_name: campaign.name.clone(),
             description: campaign.spec.description.clone(),
             period: campaign.period.clone(),
-            items: mine.len() as i64,
+            items: items_held,
             undecided,
             deadline: deadline_text(campaign.due_at, &timezone),
             link,

@@ -365,9 +365,18 @@ pub async fn undecided_for(
     campaign_id: i64,
     reviewer_id: i64,
 ) -> Result<i64, DbErr> {
+    Ok(load_of(conn, campaign_id, reviewer_id).await?.1)
+}
+
+/// A reviewer's items in a campaign: (all, still undecided), in one query.
+pub async fn load_of(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+    reviewer_id: i64,
+) -> Result<(i64, i64), DbErr> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
-        "SELECT COUNT(*) AS n FROM review_item WHERE verdict IS NULL AND campaign_id = ",
+        "SELECT COUNT(*) AS n, SUM(CASE WHEN verdict IS NULL THEN 1 ELSE 0 END) AS open FROM review_item WHERE campaign_id = ",
     );
     sql.bind(campaign_id)
         .push(" AND reviewer_id = ")
@@ -375,8 +384,11 @@ pub async fn undecided_for(
     let row = conn
         .query_one_raw(sql.build())
         .await?
-        .ok_or(DbErr::RecordNotFound("undecided".into()))?;
-    row.try_get("", "n")
+        .ok_or(DbErr::RecordNotFound("load".into()))?;
+    Ok((
+        row.try_get("", "n")?,
+        row.try_get::<Option<i64>>("", "open")?.unwrap_or(0),
+    ))
 }
 
 /// Which items of a campaign to list.
