@@ -2,15 +2,13 @@
 //! token (only its hash stored) and an anti-forgery value, lock-out after repeated failures,
 //! and API tokens for automation. Every login, failure and token is in the audit log.
 
-use super::{Engine, EngineError};
+use super::{random_bytes, random_token, Engine, EngineError};
 use crate::domain::access::{lock_after_failure, Role, SESSION_HOURS};
 use crate::engine::review::{same_secret, token_hash};
 use crate::store::{self as st, accounts};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
-use rand::TryRngCore;
 
 /// Someone signed in to the console or calling the API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,25 +37,14 @@ pub enum LoginRefusal {
     Locked { until: DateTime<Utc> },
 }
 
-fn random_token() -> Result<String, EngineError> {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(|e| EngineError::Io(format!("no randomness: {e}")))?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
-}
-
 /// A password of 20 random characters, for accounts created without one.
 pub fn generate_password() -> Result<String, EngineError> {
     Ok(random_token()?.chars().take(20).collect())
 }
 
 fn hash_password(password: &str) -> Result<String, EngineError> {
-    let mut salt = [0u8; 16];
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut salt)
-        .map_err(|e| EngineError::Io(format!("no randomness: {e}")))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| EngineError::Io(e.to_string()))?;
+    let salt = SaltString::encode_b64(&random_bytes::<16>()?)
+        .map_err(|e| EngineError::Io(e.to_string()))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())

@@ -138,8 +138,7 @@ impl Engine {
         if let Some((_, secret)) = ev::signing_key(conn).await? {
             return manifest::key_from_hex(&secret).map_err(EngineError::Io);
         }
-        let mut secret = [0u8; 32];
-        rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut secret).map_err(io_err)?;
+        let secret = super::random_bytes::<32>()?;
         let key = SigningKey::from_bytes(&secret);
         let now = self.now();
         let txn = self.store().begin().await?;

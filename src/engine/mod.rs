@@ -183,3 +183,17 @@ impl fmt::Display for Rejection {
         Ok(())
     }
 }
+
+/// `N` bytes from the operating system's random source: for tokens, salts and keys.
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], EngineError> {
+    let mut bytes = [0u8; N];
+    rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut bytes)
+        .map_err(|e| EngineError::Io(format!("no randomness: {e}")))?;
+    Ok(bytes)
+}
+
+/// 256 random bits, base64url: reviewer links, session cookies and API tokens.
+pub(crate) fn random_token() -> Result<String, EngineError> {
+    use base64::Engine as _;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
+}

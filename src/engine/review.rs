@@ -8,9 +8,7 @@ use crate::store::campaigns::{self, CampaignRow};
 use crate::store::outbox::{self, template};
 use crate::store::review::{self, ReviewerItem};
 use crate::store::{self as st, directory, items};
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use rand::TryRngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -85,11 +83,7 @@ impl Engine {
         mail_id: Option<i64>,
     ) -> Result<String, EngineError> {
         let campaign = self.campaign_row(campaign_id).await?;
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng
-            .try_fill_bytes(&mut bytes)
-            .map_err(|e| EngineError::Io(format!("no randomness: {e}")))?;
-        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let token = super::random_token()?;
         let now = self.now();
         let expires_at = campaign.due_at.unwrap_or(now + chrono::Duration::days(30));
         review::insert_token(
