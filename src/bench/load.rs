@@ -1,18 +1,37 @@
-//! The built-in load generator: many reviewers at once, each POSTing their whole page of
-//! decisions to the real server over loopback, as a browser would. Measures decisions per
-//! second and the latency of each POST.
+//! The built-in load generator: reviewers POSTing their whole page of decisions to the real
+//! server over loopback, as a browser would. Two ways to load it, because they answer different
+//! questions:
+//! - **saturation** (closed loop): a fixed number of clients, each sending its next request when
+//!   the last one is answered. This finds the most decisions per second the server sustains; its
+//!   latencies only say how long the queue of those clients is (latency = clients / throughput).
+//! - **paced** (open loop): requests arrive on a fixed timetable at a given rate of decisions
+//!   per second, whether or not earlier ones are done, and each latency is counted from the
+//!   request's scheduled time (so a stalled server cannot hide its queue). This is the latency
+//!   reviewers see at that load.
 
 use crate::engine::review::csrf_for;
 use crate::engine::{Engine, EngineError};
 use crate::store::review::reviewer_items;
 use crate::web::{self, AppState};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+/// How the generator loads the server.
+#[derive(Debug, Clone, Copy)]
+pub enum Pace {
+    /// `clients` concurrent reviewers, each as fast as the server answers.
+    Saturation { clients: usize },
+    /// Requests scheduled to arrive at this many decisions per second.
+    Paced { decisions_per_second: f64 },
+}
 
 /// What a load run measured.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct LoadResult {
+    /// `saturation, 32 clients` or `paced at 3000 decisions/s`.
+    pub mode: String,
     pub reviewers: usize,
     pub decisions: u64,
     pub requests: u64,
@@ -31,13 +50,20 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-/// Serves the app on a loopback port and has `concurrency` clients decide the items of
-/// `reviewers` (each one POST per reviewer, every item attested).
+/// One reviewer's prepared request: their link, the form attesting every open item, how many.
+struct Form {
+    token: String,
+    body: String,
+    items: u64,
+}
+
+/// Serves the app on a loopback port and has the `reviewers` decide their items (one POST per
+/// reviewer, every item attested), loaded as `pace` says.
 pub async fn decide_over_http(
     engine: &Engine,
     campaign_id: i64,
-    reviewers: Vec<i64>,
-    concurrency: usize,
+    reviewers: &[i64],
+    pace: Pace,
 ) -> Result<LoadResult, EngineError> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -60,74 +86,138 @@ pub async fn decide_over_http(
     ));
     // Prepare every reviewer's form before the clock starts: the load is the POSTs.
     let mut forms = Vec::with_capacity(reviewers.len());
-    for reviewer in &reviewers {
+    for reviewer in reviewers {
         let token = engine.issue_token(campaign_id, *reviewer, None).await?;
         let items = reviewer_items(engine.store().conn(), campaign_id, *reviewer).await?;
+        let open: Vec<i64> = items
+            .iter()
+            .filter(|i| i.verdict.is_none())
+            .map(|i| i.id)
+            .collect();
         let mut body = format!("csrf={}&action=save", csrf_for(&token));
-        for item in items.iter().filter(|i| i.verdict.is_none()) {
-            body.push_str(&format!("&item-{}=attest", item.id));
+        for id in &open {
+            body.push_str(&format!("&item-{id}=attest"));
         }
-        forms.push((token, body, items.len() as u64));
+        forms.push(Form {
+            token,
+            body,
+            items: open.len() as u64,
+        });
     }
-    let queue = Arc::new(Mutex::new(forms));
-    let latencies = Arc::new(Mutex::new(Vec::new()));
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)
-        .pool_max_idle_per_host(concurrency)
+        .pool_max_idle_per_host(256)
         .timeout(Duration::from_secs(60))
         .build()
         .map_err(|e| EngineError::Io(e.to_string()))?;
-    let started = Instant::now();
-    let mut workers = Vec::new();
-    for _ in 0..concurrency {
-        let (queue, latencies, client, base) = (
-            queue.clone(),
-            latencies.clone(),
-            client.clone(),
-            base.clone(),
-        );
-        workers.push(tokio::spawn(async move {
-            let (mut decided, mut requests, mut failed) = (0u64, 0u64, 0u64);
-            loop {
-                let Some((token, body, items)) = queue.lock().await.pop() else {
-                    break;
-                };
-                let t = Instant::now();
-                let response = client
-                    .post(format!("{base}/r/{token}"))
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(body)
-                    .send()
-                    .await;
-                let ms = t.elapsed().as_secs_f64() * 1000.0;
-                requests += 1;
-                match response {
-                    Ok(r) if r.status().is_redirection() => decided += items,
-                    _ => failed += 1,
-                }
-                latencies.lock().await.push(ms);
-            }
-            (decided, requests, failed)
-        }));
-    }
-    let mut result = LoadResult {
-        reviewers: reviewers.len(),
-        ..LoadResult::default()
+    let post = Poster {
+        client,
+        base: base.clone(),
+        tally: Arc::new(Mutex::new(Tally::default())),
     };
-    for worker in workers {
-        let (d, r, f) = worker.await.map_err(|e| EngineError::Io(e.to_string()))?;
-        result.decisions += d;
-        result.requests += r;
-        result.failed_requests += f;
-    }
-    result.seconds = started.elapsed().as_secs_f64();
-    let mut sorted = latencies.lock().await.clone();
-    sorted.sort_by(|a, b| a.total_cmp(b));
-    result.p50_ms = percentile(&sorted, 50.0);
-    result.p95_ms = percentile(&sorted, 95.0);
-    result.p99_ms = percentile(&sorted, 99.0);
+    let started = Instant::now();
+    let mode = match pace {
+        Pace::Saturation { clients } => {
+            saturate(&post, forms, clients.max(1)).await?;
+            format!("saturation, {} clients", clients.max(1))
+        }
+        Pace::Paced {
+            decisions_per_second,
+        } => {
+            paced(&post, forms, decisions_per_second).await?;
+            format!("paced at {decisions_per_second:.0} decisions/s")
+        }
+    };
+    let seconds = started.elapsed().as_secs_f64();
     let _ = stop.send(());
     let _ = server.await;
-    Ok(result)
+    let tally = post.tally.lock().await;
+    let mut sorted = tally.latencies_ms.clone();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    Ok(LoadResult {
+        mode,
+        reviewers: reviewers.len(),
+        decisions: tally.decisions,
+        requests: tally.latencies_ms.len() as u64,
+        failed_requests: tally.failed,
+        seconds,
+        p50_ms: percentile(&sorted, 50.0),
+        p95_ms: percentile(&sorted, 95.0),
+        p99_ms: percentile(&sorted, 99.0),
+    })
+}
+
+#[derive(Default)]
+struct Tally {
+    decisions: u64,
+    failed: u64,
+    latencies_ms: Vec<f64>,
+}
+
+#[derive(Clone)]
+struct Poster {
+    client: reqwest::Client,
+    base: String,
+    tally: Arc<Mutex<Tally>>,
+}
+
+impl Poster {
+    /// Sends one form; its latency counts from `since` (the scheduled time when paced).
+    async fn send(&self, form: &Form, since: Instant) {
+        let response = self
+            .client
+            .post(format!("{}/r/{}", self.base, form.token))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.body.clone())
+            .send()
+            .await;
+        let ms = since.elapsed().as_secs_f64() * 1000.0;
+        let mut tally = self.tally.lock().await;
+        match response {
+            // The page answers a saved form with a redirect back to itself.
+            Ok(r) if r.status().is_redirection() => tally.decisions += form.items,
+            _ => tally.failed += 1,
+        }
+        tally.latencies_ms.push(ms);
+    }
+}
+
+async fn saturate(post: &Poster, forms: Vec<Form>, clients: usize) -> Result<(), EngineError> {
+    let queue = Arc::new(Mutex::new(forms));
+    let mut workers = Vec::new();
+    for _ in 0..clients {
+        let (queue, post) = (queue.clone(), post.clone());
+        workers.push(tokio::spawn(async move {
+            loop {
+                let Some(form) = queue.lock().await.pop() else {
+                    break;
+                };
+                post.send(&form, Instant::now()).await;
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.map_err(|e| EngineError::Io(e.to_string()))?;
+    }
+    Ok(())
+}
+
+async fn paced(post: &Poster, forms: Vec<Form>, per_second: f64) -> Result<(), EngineError> {
+    let start = Instant::now();
+    let mut offered = 0u64;
+    let mut requests = Vec::with_capacity(forms.len());
+    for form in forms {
+        let at = start + Duration::from_secs_f64(offered as f64 / per_second.max(1.0));
+        offered += form.items;
+        let post = post.clone();
+        requests.push(tokio::spawn(async move {
+            tokio::time::sleep_until(at).await;
+            post.send(&form, at).await;
+        }));
+    }
+    for request in requests {
+        request.await.map_err(|e| EngineError::Io(e.to_string()))?;
+    }
+    Ok(())
 }

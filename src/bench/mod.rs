@@ -27,10 +27,13 @@ pub struct BenchOptions {
     pub database: Option<String>,
     /// An SMTP server for the invitations (`smtp://127.0.0.1:2525`); unset = `.eml` files.
     pub smtp: Option<String>,
-    /// How many items the HTTP load generator decides (the rest stay for the policy).
+    /// How many items the HTTP load generator decides in each of its two runs (paced, then
+    /// saturation); the rest stay for the policy.
     pub decisions: usize,
-    /// Concurrent reviewers of the load generator.
+    /// Concurrent clients of the saturation run.
     pub concurrency: usize,
+    /// Decisions per second offered by the paced run.
+    pub rate: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -52,7 +55,8 @@ pub struct BenchReport {
     pub stages: Vec<Stage>,
     /// Launch time over the raw bulk insert of the same number of rows.
     pub launch_to_baseline: Option<f64>,
-    pub decisions: Option<load::LoadResult>,
+    /// The paced run, then the saturation run.
+    pub decisions: Vec<load::LoadResult>,
     pub evidence_verified: bool,
 }
 
@@ -108,13 +112,6 @@ async fn run_stages(
         }
     }
 
-    measure(
-        &mut stages,
-        "baseline: raw insert",
-        options.items as u64,
-        baseline::raw_insert(engine.store(), options.items),
-    )
-    .await?;
     let definition = dir.join("bench.toml");
     std::fs::write(&definition, DEFINITION).map_err(|e| EngineError::Io(e.to_string()))?;
     engine.define(&definition, "bench").await?;
@@ -123,6 +120,13 @@ async fn run_stages(
         "launch",
         options.items as u64,
         engine.launch("bench", false, "bench", &NoProgress),
+    )
+    .await?;
+    measure(
+        &mut stages,
+        "baseline: raw insert",
+        options.items as u64,
+        baseline::raw_insert(engine.store(), campaign.id, options.items),
     )
     .await?;
     let launch_to_baseline = match (
@@ -154,25 +158,36 @@ async fn run_stages(
 
     let mut loads = crate::store::items::reviewer_loads(engine.store().conn(), campaign.id).await?;
     loads.sort_by_key(|(id, _)| *id);
-    let mut chosen = Vec::new();
-    let mut covered = 0;
-    for (reviewer, items) in loads {
-        if covered >= options.decisions {
-            break;
+    let (paced, saturated) = split_reviewers(&loads, options.decisions);
+    let mut decisions = Vec::new();
+    for (name, reviewers, pace) in [
+        (
+            "decisions, paced",
+            paced,
+            load::Pace::Paced {
+                decisions_per_second: options.rate,
+            },
+        ),
+        (
+            "decisions, saturated",
+            saturated,
+            load::Pace::Saturation {
+                clients: options.concurrency,
+            },
+        ),
+    ] {
+        let result = measure(
+            &mut stages,
+            name,
+            0,
+            load::decide_over_http(&engine, campaign.id, &reviewers, pace),
+        )
+        .await?;
+        if let Some(stage) = stages.last_mut() {
+            stage.rows = result.decisions;
+            stage.rows_per_second = result.decisions as f64 / result.seconds.max(1e-9);
         }
-        chosen.push(reviewer);
-        covered += items as usize;
-    }
-    let decisions = measure(
-        &mut stages,
-        "decisions over HTTP",
-        covered as u64,
-        load::decide_over_http(&engine, campaign.id, chosen, options.concurrency.max(1)),
-    )
-    .await?;
-    if let Some(stage) = stages.last_mut() {
-        stage.rows = decisions.decisions;
-        stage.rows_per_second = decisions.decisions as f64 / decisions.seconds.max(1e-9);
+        decisions.push(result);
     }
 
     measure(
@@ -227,9 +242,29 @@ async fn run_stages(
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         stages,
         launch_to_baseline,
-        decisions: Some(decisions),
+        decisions,
         evidence_verified: verification.problem.is_none(),
     })
+}
+
+/// Reviewers for the two decision runs, in id order: each run gets whole reviewers holding about
+/// `per_run` items (fewer when the campaign is small: then half of it each).
+fn split_reviewers(loads: &[(i64, i64)], per_run: usize) -> (Vec<i64>, Vec<i64>) {
+    let total: i64 = loads.iter().map(|(_, n)| n).sum();
+    let per_run = (per_run as i64).min(total / 2).max(1);
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    let mut covered = 0;
+    for (reviewer, items) in loads {
+        if covered < per_run {
+            first.push(*reviewer);
+        } else if covered < 2 * per_run {
+            second.push(*reviewer);
+        } else {
+            break;
+        }
+        covered += items;
+    }
+    (first, second)
 }
 
 async fn measure<T>(

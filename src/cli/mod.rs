@@ -101,12 +101,16 @@ pub struct BenchArgs {
     /// An SMTP server for the invitation stage (e.g. smtp://127.0.0.1:2525); unset = .eml files.
     #[arg(long, value_name = "URL")]
     pub smtp: Option<String>,
-    /// How many items the HTTP load generator decides (default: 50,000 or all).
+    /// How many items each run of the HTTP load generator decides (paced, then saturation);
+    /// at most half the campaign each.
     #[arg(long, default_value_t = 50_000)]
     pub decisions: usize,
-    /// Concurrent reviewers posting decisions.
+    /// Concurrent clients of the saturation run.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
+    /// Decisions per second the paced run offers (design section 6's target is 3,000/s).
+    #[arg(long, default_value_t = 3000.0)]
+    pub rate: f64,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -265,6 +269,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 smtp: args.smtp,
                 decisions: args.decisions,
                 concurrency: args.concurrency,
+                rate: args.rate,
             };
             let report = crate::bench::run(&options).await?;
             if args.json {

@@ -141,7 +141,7 @@ pub fn print_bench(r: &BenchReport) {
         r.cores
     );
     say!(
-        "{:<22} {:>10} {:>10} {:>12} {:>10}",
+        "{:<24} {:>10} {:>10} {:>12} {:>10}",
         "STAGE",
         "ROWS",
         "SECONDS",
@@ -150,7 +150,7 @@ pub fn print_bench(r: &BenchReport) {
     );
     for s in &r.stages {
         say!(
-            "{:<22} {:>10} {:>10.2} {:>12.0} {:>10.1}",
+            "{:<24} {:>10} {:>10.2} {:>12.0} {:>10.1}",
             s.name,
             s.rows,
             s.seconds,
@@ -161,9 +161,10 @@ pub fn print_bench(r: &BenchReport) {
     if let Some(ratio) = r.launch_to_baseline {
         say!("launch / raw insert baseline: {ratio:.2}x");
     }
-    if let Some(d) = &r.decisions {
+    for d in &r.decisions {
         say!(
-            "decisions over HTTP: {} reviewers, {} requests ({} failed), p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+            "decisions over HTTP, {}: {} reviewers, {} requests ({} failed), p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+            d.mode,
             d.reviewers,
             d.requests,
             d.failed_requests,
