@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_initial_schema;
 mod m20261126_000002_evidence;
 mod m20261126_000003_access;
+mod m20261126_000004_item_references;
 
 /// Applies the attest schema; see `docs/data-model.md`.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_initial_schema::Migration),
             Box::new(m20261126_000002_evidence::Migration),
             Box::new(m20261126_000003_access::Migration),
+            Box::new(m20261126_000004_item_references::Migration),
         ]
     }
 }

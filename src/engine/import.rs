@@ -123,6 +123,8 @@ impl Engine {
         .await?;
         txn.commit().await?;
         report.audit_seq = event.seq;
+        store::refresh_statistics(self.store().conn(), &["principal", "role", "eligibility"])
+            .await?;
         Ok(report)
     }
 }

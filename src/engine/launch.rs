@@ -9,12 +9,14 @@ use crate::domain::definition::CampaignSpec;
 use crate::domain::directory::PrincipalKind;
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::recommendation::{recommend, Recommendation};
-use crate::domain::reviewers::{ReviewerReason, ReviewerRules};
+use crate::domain::reviewers::{Person, ReviewerReason, ReviewerRules};
+use crate::sources::SourceEligibility;
 use crate::store::campaigns::{self, CampaignRow, NewCampaign};
 use crate::store::items::{self, NewItem};
 use crate::store::outbox::{self, template};
 use crate::store::{self as st, directory};
 use chrono::{DateTime, Duration, Utc};
+use sea_orm::DbBackend;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -23,6 +25,38 @@ const LAUNCH_BATCH: u64 = 1000;
 /// How long a launcher owns a launch before another instance may take it over.
 fn lease() -> Duration {
     Duration::minutes(2)
+}
+
+/// Eligibilities per COPY on PostgreSQL: few enough round trips that the missing TCP_NODELAY
+/// costs little, few enough rows that the batch stays small in memory (≈ 30 MB).
+const COPY_ROWS: usize = 100_000;
+
+/// Everything that turns an eligibility into a review item.
+struct Rules {
+    resolved: Resolved,
+    people: HashMap<i64, Person>,
+    inactive_days: u32,
+}
+
+impl Rules {
+    fn item<'a>(&self, e: &'a SourceEligibility, now: DateTime<Utc>) -> NewItem<'a> {
+        let assignment = self
+            .resolved
+            .rules
+            .resolve(&self.people, e.principal_id, e.role_owner_id);
+        let (recommendation, why) =
+            recommend(e.since, e.last_activated_at, self.inactive_days, now);
+        NewItem {
+            eligibility: e,
+            reviewer_id: assignment.reviewer,
+            reviewer_reason: assignment.reason,
+            flag: assignment.flag,
+            recommendation,
+            recommendation_reason: why,
+            excluded: e.principal_kind == PrincipalKind::BreakGlass
+                || self.resolved.excluded.contains(&e.principal_id),
+        }
+    }
 }
 
 /// The reviewer rules and exclusions of a spec, resolved to principal ids.
@@ -179,62 +213,121 @@ impl Engine {
 
     async fn run_launch(&self, id: i64, progress: &dyn Progress) -> Result<(), EngineError> {
         let conn = self.store().conn();
+        // A bulk copy commits before its batch is recorded: resume after the last item there is.
+        campaigns::reconcile_launch(conn, id).await?;
         let campaign = campaigns::campaign(conn, id)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("no campaign #{id}")))?;
         let spec = &campaign.spec;
-        let resolved = self.resolve(spec).await?;
-        let people = directory::people(conn).await?;
+        let rules = Rules {
+            resolved: self.resolve(spec).await?,
+            people: directory::people(conn).await?,
+            inactive_days: spec.recommend_revoke_after_inactive_days,
+        };
+        // PostgreSQL takes many batches per COPY (see store::copy); SQLite one per transaction.
+        let rows_per_write = match self.store().backend() {
+            DbBackend::Postgres => COPY_ROWS,
+            _ => 1,
+        };
+        // Reading the next batch from the source overlaps with writing the last one: on SQLite
+        // they run on different connections (readers never wait for the writer), on PostgreSQL
+        // on different server processes.
+        let (batches, mut to_write) = tokio::sync::mpsc::channel::<Vec<SourceEligibility>>(2);
         let mut cursor = campaign.launch_cursor;
         let mut done = campaign.items_created as u64;
-        loop {
-            let batch = self
-                .source()
-                .enumerate(&spec.scope, cursor, LAUNCH_BATCH)
-                .await?;
-            let Some(last) = batch.last().map(|e| e.eligibility_id) else {
-                break;
-            };
-            let now = self.now();
-            let new_items: Vec<NewItem> = batch
-                .iter()
-                .map(|e| {
-                    let assignment =
-                        resolved
-                            .rules
-                            .resolve(&people, e.principal_id, e.role_owner_id);
-                    let (recommendation, why) = recommend(
-                        e.since,
-                        e.last_activated_at,
-                        spec.recommend_revoke_after_inactive_days,
-                        now,
-                    );
-                    NewItem {
-                        eligibility: e,
-                        reviewer_id: assignment.reviewer,
-                        reviewer_reason: assignment.reason,
-                        flag: assignment.flag,
-                        recommendation,
-                        recommendation_reason: why,
-                        excluded: e.principal_kind == PrincipalKind::BreakGlass
-                            || resolved.excluded.contains(&e.principal_id),
-                    }
-                })
-                .collect();
-            let txn = self.store().begin().await?;
-            if !campaigns::claim_launch(&txn, id, self.instance(), now, now + lease()).await? {
-                return Err(EngineError::Conflict(format!(
-                    "campaign #{id}: another instance took over the launch"
-                )));
+        let read = async move {
+            loop {
+                let batch = self
+                    .source()
+                    .enumerate(&spec.scope, cursor, LAUNCH_BATCH)
+                    .await?;
+                let Some(last) = batch.last().map(|e| e.eligibility_id) else {
+                    return Ok::<_, EngineError>(());
+                };
+                cursor = Some(last);
+                if batches.send(batch).await.is_err() {
+                    return Ok(()); // the writer stopped with an error of its own
+                }
             }
-            let added = items::insert_items(&txn, id, &new_items, now).await?;
-            campaigns::advance_launch(&txn, id, last, added, now).await?;
-            txn.commit().await?;
-            cursor = Some(last);
-            done += added;
-            progress.update(done);
-        }
+        };
+        let write = async {
+            let written = async {
+                let mut pending: Vec<SourceEligibility> = Vec::new();
+                loop {
+                    let next = to_write.recv().await;
+                    let finished = next.is_none();
+                    pending.extend(next.into_iter().flatten());
+                    if pending.is_empty() || (!finished && pending.len() < rows_per_write) {
+                        if finished {
+                            return Ok::<_, EngineError>(());
+                        }
+                        continue;
+                    }
+                    done += self.freeze_items(id, &rules, &pending).await?;
+                    pending.clear();
+                    progress.update(done);
+                    if finished {
+                        return Ok(());
+                    }
+                }
+            }
+            .await;
+            // A writer that failed stops the reader at its next batch.
+            to_write.close();
+            written
+        };
+        // When the read fails, what it read before is still written, then its error returned.
+        let (read, written) = tokio::join!(read, write);
+        written?;
+        read?;
         self.finish_launch(id).await
+    }
+
+    /// Freezes eligibilities (in id order) as items of the launch, durably, with the cursor.
+    async fn freeze_items(
+        &self,
+        id: i64,
+        rules: &Rules,
+        batch: &[SourceEligibility],
+    ) -> Result<u64, EngineError> {
+        let Some(last) = batch.last().map(|e| e.eligibility_id) else {
+            return Ok(0);
+        };
+        let now = self.now();
+        let new_items: Vec<NewItem> = batch.iter().map(|e| rules.item(e, now)).collect();
+        let taken_over = || {
+            EngineError::Conflict(format!(
+                "campaign #{id}: another instance took over the launch"
+            ))
+        };
+        let added = if self.store().backend() == DbBackend::Postgres {
+            if !campaigns::claim_launch(
+                self.store().conn(),
+                id,
+                self.instance(),
+                now,
+                now + lease(),
+            )
+            .await?
+            {
+                return Err(taken_over());
+            }
+            let pool = self.store().conn().get_postgres_connection_pool();
+            items::copy_items(pool, id, &new_items, now).await?
+        } else {
+            0
+        };
+        let txn = self.store().begin().await?;
+        if !campaigns::claim_launch(&txn, id, self.instance(), now, now + lease()).await? {
+            return Err(taken_over());
+        }
+        let added = match self.store().backend() {
+            DbBackend::Postgres => added,
+            _ => items::insert_items(&txn, id, &new_items, now).await?,
+        };
+        campaigns::advance_launch(&txn, id, last, added, now).await?;
+        txn.commit().await?;
+        Ok(added)
     }
 
     async fn finish_launch(&self, id: i64) -> Result<(), EngineError> {
@@ -258,6 +351,8 @@ impl Engine {
         )
         .await?;
         txn.commit().await?;
+        // Decisions, reminders and the close query the new items next.
+        st::refresh_statistics(self.store().conn(), &["review_item", "campaign_reviewer"]).await?;
         Ok(())
     }
 

@@ -326,6 +326,26 @@ pub async fn advance_launch(
     Ok(())
 }
 
+/// Sets a launch's cursor and item count from the items that exist. A bulk copy (PostgreSQL)
+/// commits on its own before its batch is recorded; after a crash in between, the launch must
+/// resume after the items already there, not copy them again.
+pub async fn reconcile_launch(conn: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "UPDATE campaign SET launch_cursor = (SELECT MAX(eligibility_id) FROM review_item WHERE campaign_id = ",
+    );
+    sql.bind(id)
+        .push("), items_created = (SELECT COUNT(*) FROM review_item WHERE campaign_id = ")
+        .bind(id)
+        .push(") WHERE id = ")
+        .bind(id)
+        .push(" AND state = 'launching' AND launch_cursor IS DISTINCT FROM (SELECT MAX(eligibility_id) FROM review_item WHERE campaign_id = ")
+        .bind(id)
+        .push(")");
+    conn.execute_raw(sql.build()).await?;
+    Ok(())
+}
+
 /// Gives up a launch lease early (after a failure), so a restart need not wait for it to expire.
 pub async fn release_launch(
     conn: &impl ConnectionTrait,

@@ -1,6 +1,7 @@
 //! Review items and decisions: frozen at launch in batches, decided append-only, settled at close
 //! with set-based statements (a close must handle a million items in seconds).
 
+use super::copy::{copy_in, CopyRows};
 use super::sql::Sql;
 use crate::domain::closing::{MadeBy, Outcome, Verdict};
 use crate::domain::recommendation::Recommendation;
@@ -21,6 +22,59 @@ pub struct NewItem<'a> {
     pub excluded: bool,
 }
 
+/// The columns a launch fills, in the order both bulk paths write them.
+const ITEM_COLUMNS: &str = "campaign_id, eligibility_id, principal_id, role_id, scope, holder_external_id, \
+    holder_name, holder_email, holder_kind, role_name, role_risk, since, last_activated_at, reviewer_id, \
+    reviewer_reason, flagged, flag_reason, recommendation, recommendation_reason, excluded, created_at";
+
+impl NewItem<'_> {
+    /// Why the item needs attention: its reviewer rule's flag, or its exclusion.
+    fn flag_reason(&self) -> Option<&str> {
+        self.flag
+            .as_deref()
+            .or_else(|| self.excluded.then_some(EXCLUDED_FLAG))
+    }
+}
+
+/// Copies a batch of items in one COPY (PostgreSQL), all or none. Unlike [`insert_items`] it
+/// cannot skip items already there: a launch copies only past its last item (see
+/// `campaigns::reconcile_launch`), and the unique (campaign, eligibility) index refuses a
+/// second copy of one.
+pub async fn copy_items(
+    pool: &sea_orm::sqlx::PgPool,
+    campaign_id: i64,
+    items: &[NewItem<'_>],
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let mut rows = CopyRows::default();
+    for i in items {
+        let e = i.eligibility;
+        rows.int(Some(campaign_id))
+            .int(Some(e.eligibility_id))
+            .int(Some(e.principal_id))
+            .int(Some(e.role_id))
+            .text(Some(&e.scope))
+            .text(Some(&e.principal_external_id))
+            .text(Some(&e.principal_name))
+            .text(e.principal_email.as_deref())
+            .text(Some(e.principal_kind.as_str()))
+            .text(Some(&e.role_name))
+            .text(Some(e.role_risk.as_str()))
+            .time(e.since)
+            .time(e.last_activated_at)
+            .int(Some(i.reviewer_id))
+            .text(Some(i.reviewer_reason.as_str()))
+            .boolean(i.flag.is_some() || i.excluded)
+            .text(i.flag_reason())
+            .text(Some(i.recommendation.as_str()))
+            .text(Some(&i.recommendation_reason))
+            .boolean(i.excluded)
+            .time(Some(now))
+            .end_row();
+    }
+    copy_in(pool, "review_item", ITEM_COLUMNS, rows).await
+}
+
 /// Inserts a batch of items; an item already there (a resumed launch) is left alone.
 /// Returns how many were new.
 pub async fn insert_items(
@@ -34,9 +88,7 @@ pub async fn insert_items(
     }
     let mut sql = Sql::new(
         conn.get_database_backend(),
-        "INSERT INTO review_item (campaign_id, eligibility_id, principal_id, role_id, scope, holder_external_id, \
-         holder_name, holder_email, holder_kind, role_name, role_risk, since, last_activated_at, reviewer_id, \
-         reviewer_reason, flagged, flag_reason, recommendation, recommendation_reason, excluded, created_at) VALUES ",
+        &format!("INSERT INTO review_item ({ITEM_COLUMNS}) VALUES "),
     );
     sql.rows(items.iter().map(|i| {
         let e = i.eligibility;
@@ -57,10 +109,7 @@ pub async fn insert_items(
             i.reviewer_id.into(),
             i.reviewer_reason.as_str().into(),
             (i.flag.is_some() || i.excluded).into(),
-            i.flag
-                .clone()
-                .or_else(|| i.excluded.then(|| EXCLUDED_FLAG.to_string()))
-                .into(),
+            i.flag_reason().map(str::to_string).into(),
             i.recommendation.as_str().into(),
             i.recommendation_reason.as_str().into(),
             i.excluded.into(),
@@ -137,14 +186,19 @@ pub async fn items_for_decision(
 ) -> Result<Vec<ItemForDecision>, DbErr> {
     let mut found = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(1000) {
+        // By id alone, with the campaign checked here: given `campaign_id = ? AND id IN (…)`,
+        // SQLite (without statistics) prefers an index on campaign_id and walks every item of
+        // the campaign — a million rows per decision.
         let mut sql = Sql::new(
             conn.get_database_backend(),
-            "SELECT i.id, i.reviewer_id, i.current_decision_id, i.verdict, d.justification FROM review_item i \
-             LEFT JOIN decision d ON d.id = i.current_decision_id WHERE i.campaign_id = ",
+            "SELECT i.id, i.campaign_id, i.reviewer_id, i.current_decision_id, i.verdict, d.justification \
+             FROM review_item i LEFT JOIN decision d ON d.id = i.current_decision_id WHERE i.id IN ",
         );
-        sql.bind(campaign_id).push(" AND i.id IN ");
         sql.tuple(chunk.iter().map(|id| Value::from(*id)));
         for row in conn.query_all_raw(sql.build()).await? {
+            if row.try_get::<i64>("", "campaign_id")? != campaign_id {
+                continue;
+            }
             let verdict: Option<String> = row.try_get("", "verdict")?;
             found.push(ItemForDecision {
                 id: row.try_get("", "id")?,

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod campaigns;
+pub mod copy;
 pub mod directory;
 pub mod evidence;
 pub mod items;
@@ -19,31 +20,53 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, TransactionTrait,
+    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use std::time::Duration;
 
 /// A connected, migrated database.
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// Reads and single-statement writes.
     db: DatabaseConnection,
+    /// Where transactions run. On SQLite a pool of one connection: SQLite admits one writer at
+    /// a time, and writers that collide otherwise wait in its busy handler, which sleeps in
+    /// growing steps (up to 100 ms) instead of handing over when the lock is free. Queueing in
+    /// the pool is first come, first served and wakes the next writer at once. On PostgreSQL
+    /// the same pool as `db`.
+    writer: DatabaseConnection,
 }
 
 impl Store {
     /// Connects to `url` and brings the schema up to date (safe to run any number of times).
     pub async fn connect(url: &str) -> Result<Self, DbErr> {
-        let mut options = ConnectOptions::new(url.to_string());
-        options
-            .sqlx_logging(false)
-            .acquire_timeout(Duration::from_secs(30))
-            .map_sqlx_sqlite_opts(|o| {
-                o.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(30))
-            });
-        let db = Database::connect(options).await?;
-        let store = Self { db };
+        let options = |max: Option<u32>| {
+            let mut options = ConnectOptions::new(url.to_string());
+            options
+                .sqlx_logging(false)
+                .acquire_timeout(Duration::from_secs(30))
+                .map_sqlx_sqlite_opts(|o| {
+                    o.journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal)
+                        .foreign_keys(true)
+                        .busy_timeout(Duration::from_secs(30))
+                });
+            if let Some(max) = max {
+                options.max_connections(max).min_connections(1);
+            }
+            options
+        };
+        let db = Database::connect(options(None)).await?;
+        // An in-memory SQLite database exists once per connection: it cannot have a second pool.
+        let shared_file = db.get_database_backend() == DbBackend::Sqlite
+            && !url.contains(":memory:")
+            && !url.contains("mode=memory");
+        let writer = if shared_file {
+            Database::connect(options(Some(1))).await?
+        } else {
+            db.clone()
+        };
+        let store = Self { db, writer };
         store.migrate().await?;
         Ok(store)
     }
@@ -70,13 +93,41 @@ impl Store {
         self.db.get_database_backend()
     }
 
+    /// Starts a transaction that may write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so it never fails half-way because another process wrote after it
+    /// had read.
     pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.db.begin().await
+        self.writer
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
     }
 
     pub async fn close(self) -> Result<(), DbErr> {
+        if self.backend() == DbBackend::Sqlite {
+            self.writer.close().await?;
+        }
         self.db.close().await
     }
+}
+
+/// Has PostgreSQL sample `tables` again after a bulk change. Its planner otherwise keeps the
+/// estimates of the tables as they were (autovacuum catches up only a minute or so later), and
+/// with a freshly loaded table believed nearly empty it walks and sorts the whole table for
+/// each batch of a launch. SQLite keeps no statistics unless asked and plans by its indexes.
+pub(crate) async fn refresh_statistics(
+    conn: &impl ConnectionTrait,
+    tables: &[&str],
+) -> Result<(), DbErr> {
+    if conn.get_database_backend() != DbBackend::Postgres || tables.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = tables.iter().map(|t| format!("\"{t}\"")).collect();
+    conn.execute_unprepared(&format!("ANALYZE {}", list.join(", ")))
+        .await?;
+    Ok(())
 }
 
 /// Marks rows of `table` (one of ours) as taken by a worker until `until`: leased work is
