@@ -83,20 +83,37 @@ impl Engine {
         mail_id: Option<i64>,
     ) -> Result<String, EngineError> {
         let campaign = self.campaign_row(campaign_id).await?;
-        let token = super::random_token()?;
+        self.issue_tokens(&campaign, &[(reviewer_id, mail_id)])
+            .await?
+            .pop()
+            .ok_or_else(|| EngineError::Io("no token was issued".into()))
+    }
+
+    /// Issues link tokens for several reviewers of one campaign (reviewer, the mail that will
+    /// carry the link) in one statement, committed when this returns; the tokens come back in
+    /// the order asked.
+    pub async fn issue_tokens(
+        &self,
+        campaign: &CampaignRow,
+        grants: &[(i64, Option<i64>)],
+    ) -> Result<Vec<String>, EngineError> {
         let now = self.now();
         let expires_at = campaign.due_at.unwrap_or(now + chrono::Duration::days(30));
-        review::insert_token(
-            self.store().conn(),
-            campaign_id,
-            reviewer_id,
-            &token_hash(&token),
-            mail_id,
-            expires_at,
-            now,
-        )
-        .await?;
-        Ok(token)
+        let mut tokens = Vec::with_capacity(grants.len());
+        let mut rows = Vec::with_capacity(grants.len());
+        for (reviewer_id, mail_id) in grants {
+            let token = super::random_token()?;
+            rows.push(review::NewToken {
+                campaign_id: campaign.id,
+                reviewer_id: *reviewer_id,
+                token_hash: token_hash(&token),
+                mail_id: *mail_id,
+                expires_at,
+            });
+            tokens.push(token);
+        }
+        review::insert_tokens(self.store().conn(), &rows, now).await?;
+        Ok(tokens)
     }
 
     /// Resolves a presented token. Reads only.

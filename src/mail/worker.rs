@@ -1,19 +1,32 @@
-//! The outbox worker: a step function that sends the mails that are due. Each mail is leased
-//! to one worker, composed with fresh data (a reminder to someone who has since finished is
-//! skipped), sent, and its SMTP response recorded; temporary failures are retried with backoff.
+//! The outbox worker: a step function that sends the mails that are due. A step leases a batch
+//! of mails, reads what they say with a few set-based queries (fresh at send time: a reminder
+//! to someone who has since finished is skipped), issues the batch's links in one statement,
+//! sends the batch (over several pooled connections when the transport has them), and records
+//! every outcome in one transaction; temporary failures are retried with backoff.
+//!
+//! Crash safety: a link's token is committed before the mail carrying it is sent, and a mail
+//! is recorded as sent only after its transport said so. A crash between sending and recording
+//! resends the mails of that step once their lease runs out (same Message-ID, so a receiver can
+//! tell); nothing is ever recorded as sent that was not.
 
 use super::compose::{compose, MailContext};
 use super::transport::{MailTransport, SendError};
 use crate::domain::retry::{backoff, should_retry};
 use crate::engine::{Engine, EngineError};
-use crate::store::outbox::{self, template, Delivery, OutboxRow};
-use crate::store::{campaigns, directory, items, review};
-use chrono::Duration;
+use crate::store::campaigns::{self, CampaignRow};
+use crate::store::outbox::{self, template, Delivery, OutboxRow, Recipient};
+use chrono::{DateTime, Duration, Utc};
 use lettre::message::Mailbox;
+use lettre::Message;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-/// Mails leased per step.
-const STEP: u64 = 50;
+/// Mails leased per step: enough to keep every pooled connection busy and to spread the
+/// step's few database round trips over many mails, few enough to finish well within the lease.
+const STEP: u64 = 200;
+
+/// How long a step's mails stay leased to this worker.
+const LEASE_MINUTES: i64 = 5;
 
 /// Sends the outbox.
 #[derive(Clone)]
@@ -22,6 +35,59 @@ pub struct Mailer {
     transport: Arc<dyn MailTransport>,
     from: Mailbox,
     base_url: String,
+}
+
+/// Where one leased mail stands within a step.
+enum Plan {
+    /// Decided without sending (skipped or failed), with what to record.
+    Settled(Outcome),
+    /// Composed and ready to send.
+    Ready {
+        message: Message,
+        message_id: String,
+        link: Option<String>,
+    },
+}
+
+/// How an attempt ended, owned until the step records it.
+enum Outcome {
+    Sent {
+        response: String,
+        message_id: String,
+    },
+    Retry {
+        error: String,
+        next_attempt_at: DateTime<Utc>,
+    },
+    Failed {
+        error: String,
+    },
+    Skipped {
+        reason: String,
+    },
+}
+
+impl Outcome {
+    fn delivery(&self) -> Delivery<'_> {
+        match self {
+            Outcome::Sent {
+                response,
+                message_id,
+            } => Delivery::Sent {
+                response,
+                message_id,
+            },
+            Outcome::Retry {
+                error,
+                next_attempt_at,
+            } => Delivery::Retry {
+                error,
+                next_attempt_at: *next_attempt_at,
+            },
+            Outcome::Failed { error } => Delivery::Failed { error },
+            Outcome::Skipped { reason } => Delivery::Skipped { reason },
+        }
+    }
 }
 
 impl Mailer {
@@ -46,11 +112,43 @@ impl Mailer {
     pub async fn send_step(&self) -> Result<usize, EngineError> {
         let now = self.engine.now();
         let txn = self.engine.store().begin().await?;
-        let due = outbox::lease_due(&txn, now, STEP, now + Duration::minutes(5)).await?;
+        let due =
+            outbox::lease_due(&txn, now, STEP, now + Duration::minutes(LEASE_MINUTES)).await?;
         txn.commit().await?;
-        for mail in &due {
-            self.deliver(mail).await?;
+        if due.is_empty() {
+            return Ok(0);
         }
+        let plans = self.prepare(&due).await?;
+        let ready: Vec<&Message> = plans
+            .iter()
+            .filter_map(|plan| match plan {
+                Plan::Ready { message, .. } => Some(message),
+                Plan::Settled(_) => None,
+            })
+            .collect();
+        let mut results = self.transport.send_all(&ready).await.into_iter();
+        let now = self.engine.now();
+        let mut outcomes = Vec::with_capacity(due.len());
+        for (mail, plan) in due.iter().zip(plans) {
+            let attempt = mail.attempts + 1;
+            let outcome = match plan {
+                Plan::Settled(outcome) => outcome,
+                Plan::Ready {
+                    message_id, link, ..
+                } => {
+                    let result = results.next().unwrap_or_else(|| {
+                        Err(SendError::Temporary("the transport gave no answer".into()))
+                    });
+                    self.outcome(mail, attempt, result, message_id, link, now)
+                }
+            };
+            outcomes.push((mail.id, attempt, outcome));
+        }
+        let txn = self.engine.store().begin().await?;
+        for (id, attempt, outcome) in &outcomes {
+            outbox::record_delivery(&txn, *id, *attempt, outcome.delivery(), now).await?;
+        }
+        txn.commit().await?;
         Ok(due.len())
     }
 
@@ -65,111 +163,134 @@ impl Mailer {
         }
     }
 
-    async fn deliver(&self, mail: &OutboxRow) -> Result<(), EngineError> {
-        let attempt = mail.attempts + 1;
-        let conn = self.engine.store().conn();
-        let delivery = match self.context(mail).await? {
-            Err(reason) => {
-                outbox::record_delivery(
-                    conn,
-                    mail.id,
-                    attempt,
-                    Delivery::Skipped { reason: &reason },
-                    self.engine.now(),
-                )
-                .await?;
-                return Ok(());
-            }
-            Ok(context) => compose(
-                &mail.template,
-                &context,
-                &self.from,
-                &mail.to_address,
-                &mail.idempotency_key,
-            )
-            .map(|m| (m, context)),
-        };
-        let ((message, message_id), context) = match delivery {
-            Ok(composed) => composed,
-            Err(error) => {
-                outbox::record_delivery(
-                    conn,
-                    mail.id,
-                    attempt,
-                    Delivery::Failed { error: &error },
-                    self.engine.now(),
-                )
-                .await?;
-                return Ok(());
-            }
-        };
-        let result = self.transport.send(&message).await;
-        let now = self.engine.now();
-        match &result {
+    fn outcome(
+        &self,
+        mail: &OutboxRow,
+        attempt: i32,
+        result: Result<String, SendError>,
+        message_id: String,
+        link: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Outcome {
+        match result {
             Ok(response) => {
                 if self.transport.logs_links() {
-                    let link = context.link.as_deref().unwrap_or("(no link)");
+                    let link = link.as_deref().unwrap_or("(no link)");
                     tracing::info!(to = %mail.to_address, template = %mail.template, "mail {response}; link: {link}");
                 }
-                outbox::record_delivery(
-                    conn,
-                    mail.id,
-                    attempt,
-                    Delivery::Sent {
-                        response,
-                        message_id: &message_id,
-                    },
-                    now,
-                )
-                .await?
+                Outcome::Sent {
+                    response,
+                    message_id,
+                }
             }
             Err(SendError::Temporary(error)) if should_retry(attempt) => {
                 tracing::warn!(to = %mail.to_address, "mail not sent, will retry: {error}");
-                let next_attempt_at = now + backoff(attempt);
-                outbox::record_delivery(
-                    conn,
-                    mail.id,
-                    attempt,
-                    Delivery::Retry {
-                        error,
-                        next_attempt_at,
-                    },
-                    now,
-                )
-                .await?
+                Outcome::Retry {
+                    error,
+                    next_attempt_at: now + backoff(attempt),
+                }
             }
             Err(e) => {
                 tracing::error!(to = %mail.to_address, "mail failed: {e}");
-                let error = format!("after {attempt} attempts: {e}");
-                outbox::record_delivery(
-                    conn,
-                    mail.id,
-                    attempt,
-                    Delivery::Failed { error: &error },
-                    now,
-                )
-                .await?
+                Outcome::Failed {
+                    error: format!("after {attempt} attempts: {e}"),
+                }
             }
         }
-        Ok(())
     }
 
-    /// What the mail says, read now; `Err(reason)` when it no longer applies.
-    async fn context(&self, mail: &OutboxRow) -> Result<Result<MailContext, String>, EngineError> {
+    /// Reads what the step's mails say, issues their links (one statement a campaign,
+    /// committed before any of them is sent) and composes them.
+    async fn prepare(&self, due: &[OutboxRow]) -> Result<Vec<Plan>, EngineError> {
         let conn = self.engine.store().conn();
+        let mut wanted: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+        for mail in due {
+            if let (Some(campaign), Some(recipient)) = (mail.campaign_id, mail.recipient_id) {
+                wanted.entry(campaign).or_default().push(recipient);
+            }
+        }
+        let mut facts: HashMap<i64, (CampaignRow, HashMap<i64, Recipient>)> = HashMap::new();
+        for (campaign_id, mut recipients) in wanted {
+            let Some(campaign) = campaigns::campaign(conn, campaign_id).await? else {
+                continue;
+            };
+            recipients.sort_unstable();
+            recipients.dedup();
+            let known = outbox::recipients(conn, campaign_id, &recipients).await?;
+            facts.insert(campaign_id, (campaign, known));
+        }
+
+        let mut contexts = Vec::with_capacity(due.len());
+        let mut grants: BTreeMap<i64, Vec<(usize, i64, i64)>> = BTreeMap::new();
+        for (index, mail) in due.iter().enumerate() {
+            let context = self.context(mail, &facts).await?;
+            if let Ok((context, true)) = &context {
+                grants.entry(context.campaign_id).or_default().push((
+                    index,
+                    mail.recipient_id.unwrap_or_default(),
+                    mail.id,
+                ));
+            }
+            contexts.push(context.map(|(context, _)| context));
+        }
+        for (campaign_id, wants) in grants {
+            let Some((campaign, _)) = facts.get(&campaign_id) else {
+                continue;
+            };
+            let asked: Vec<(i64, Option<i64>)> = wants
+                .iter()
+                .map(|(_, reviewer, mail)| (*reviewer, Some(*mail)))
+                .collect();
+            let tokens = self.engine.issue_tokens(campaign, &asked).await?;
+            for ((index, _, _), token) in wants.iter().zip(tokens) {
+                if let Ok(context) = &mut contexts[*index] {
+                    context.link = Some(format!("{}/r/{token}", self.base_url));
+                }
+            }
+        }
+
+        Ok(due
+            .iter()
+            .zip(contexts)
+            .map(|(mail, context)| match context {
+                Err(reason) => Plan::Settled(Outcome::Skipped { reason }),
+                Ok(context) => match compose(
+                    &mail.template,
+                    &context,
+                    &self.from,
+                    &mail.to_address,
+                    &mail.idempotency_key,
+                ) {
+                    Ok((message, message_id)) => Plan::Ready {
+                        message,
+                        message_id,
+                        link: context.link,
+                    },
+                    Err(error) => Plan::Settled(Outcome::Failed { error }),
+                },
+            })
+            .collect())
+    }
+
+    /// What the mail says, from the step's facts; with whether it carries a link (issued by
+    /// the caller). `Err(reason)` when it no longer applies.
+    async fn context(
+        &self,
+        mail: &OutboxRow,
+        facts: &HashMap<i64, (CampaignRow, HashMap<i64, Recipient>)>,
+    ) -> Result<Result<(MailContext, bool), String>, EngineError> {
         let (Some(campaign_id), Some(recipient)) = (mail.campaign_id, mail.recipient_id) else {
             return Ok(Err("the mail names no campaign or recipient".into()));
         };
-        let Some(campaign) = campaigns::campaign(conn, campaign_id).await? else {
+        let Some((campaign, recipients)) = facts.get(&campaign_id) else {
             return Ok(Err(format!("campaign #{campaign_id} no longer exists")));
         };
-        let name = directory::names_by_id(conn, &[recipient])
-            .await?
-            .remove(&recipient);
-        let timezone = directory::timezone_of(conn, recipient)
-            .await?
+        let unknown = Recipient::default();
+        let who = recipients.get(&recipient).unwrap_or(&unknown);
+        let timezone = who
+            .timezone
+            .clone()
             .unwrap_or_else(|| campaign.spec.timezone.clone());
-        let (items_held, undecided) = items::load_of(conn, campaign_id, recipient).await?;
         let reviewer_mail = [
             template::INVITATION,
             template::REMINDER,
@@ -183,28 +304,16 @@ impl Mailer {
             )));
         }
         if mail.template == template::REMINDER {
-            if undecided == 0 {
+            if who.undecided == 0 {
                 return Ok(Err("nothing left to review".into()));
             }
-            if review::sign_off_of(conn, campaign_id, recipient)
-                .await?
-                .is_some()
-            {
+            if who.signed_off_at.is_some() {
                 return Ok(Err("the reviewer signed off".into()));
             }
         }
-        let link = if reviewer_mail {
-            let token = self
-                .engine
-                .issue_token(campaign_id, recipient, Some(mail.id))
-                .await?;
-            Some(format!("{}/r/{token}", self.base_url))
-        } else {
-            None
-        };
         let payload: serde_json::Value = serde_json::from_str(&mail.payload).unwrap_or_default();
         let summary = if mail.template == template::OUTCOME {
-            let c = campaigns::counts(conn, campaign_id).await?;
+            let c = campaigns::counts(self.engine.store().conn(), campaign_id).await?;
             vec![
                 ("Population".to_string(), c.items.to_string()),
                 ("Decided by reviewers".to_string(), c.decided.to_string()),
@@ -231,24 +340,27 @@ impl Mailer {
         } else {
             Vec::new()
         };
-        Ok(Ok(MailContext {
-            recipient_name: name.map(|n| n.name).unwrap_or_default(),
-            campaign_name: campaign.name.clone(),
-            description: campaign.spec.description.clone(),
-            period: campaign.period.clone(),
-            items: items_held,
-            undecided,
-            deadline: deadline_text(campaign.due_at, &timezone),
-            link,
-            reason: payload
-                .get("reason")
-                .and_then(|r| r.as_str())
-                .map(str::to_string)
-                .or(campaign.rail_reason.clone()),
-            summary,
-            campaign_id,
-            handed_over: payload.get("handed_over_by").is_some(),
-        }))
+        Ok(Ok((
+            MailContext {
+                recipient_name: who.name.clone(),
+                campaign_name: campaign.name.clone(),
+                description: campaign.spec.description.clone(),
+                period: campaign.period.clone(),
+                items: who.items,
+                undecided: who.undecided,
+                deadline: deadline_text(campaign.due_at, &timezone),
+                link: None,
+                reason: payload
+                    .get("reason")
+                    .and_then(|r| r.as_str())
+                    .map(str::to_string)
+                    .or(campaign.rail_reason.clone()),
+                summary,
+                campaign_id,
+                handed_over: payload.get("handed_over_by").is_some(),
+            },
+            reviewer_mail,
+        )))
     }
 }
 

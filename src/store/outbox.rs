@@ -3,7 +3,8 @@
 
 use super::sql::Sql;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::{ConnectionTrait, DbErr, Value};
+use std::collections::HashMap;
 
 /// Mail templates the engine queues; the mail module composes them at send time.
 pub mod template {
@@ -226,4 +227,55 @@ pub async fn record_delivery(
     sql.push(" WHERE state = 'pending' AND id = ").bind(id);
     conn.execute_raw(sql.build()).await?;
     Ok(())
+}
+
+/// What a step's mails say about their recipient in one campaign.
+#[derive(Debug, Clone, Default)]
+pub struct Recipient {
+    pub name: String,
+    /// Their own time zone, if their record has one.
+    pub timezone: Option<String>,
+    /// Items they hold as reviewer, and how many of those still wait for an answer.
+    pub items: i64,
+    pub undecided: i64,
+    pub signed_off_at: Option<DateTime<Utc>>,
+}
+
+/// The recipients of a step's mails in one campaign, read together (one statement per 500):
+/// the worker composes a whole step from these instead of four queries a mail.
+pub async fn recipients(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+    ids: &[i64],
+) -> Result<HashMap<i64, Recipient>, DbErr> {
+    let mut found = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let ids = || chunk.iter().map(|id| Value::from(*id));
+        let mut sql = Sql::new(
+            conn.get_database_backend(),
+            "SELECT p.id, p.display_name, p.timezone, cr.signed_off_at, l.n, l.open FROM principal p \
+             LEFT JOIN campaign_reviewer cr ON cr.reviewer_id = p.id AND cr.campaign_id = ",
+        );
+        sql.bind(campaign_id).push(
+            " LEFT JOIN (SELECT reviewer_id, COUNT(*) AS n, SUM(CASE WHEN verdict IS NULL THEN 1 ELSE 0 END) AS open \
+             FROM review_item WHERE campaign_id = ",
+        );
+        sql.bind(campaign_id).push(" AND reviewer_id IN ");
+        sql.tuple(ids())
+            .push(" GROUP BY reviewer_id) l ON l.reviewer_id = p.id WHERE p.id IN ");
+        sql.tuple(ids());
+        for row in conn.query_all_raw(sql.build()).await? {
+            found.insert(
+                row.try_get("", "id")?,
+                Recipient {
+                    name: row.try_get("", "display_name")?,
+                    timezone: row.try_get("", "timezone")?,
+                    items: row.try_get::<Option<i64>>("", "n")?.unwrap_or(0),
+                    undecided: row.try_get::<Option<i64>>("", "open")?.unwrap_or(0),
+                    signed_off_at: row.try_get("", "signed_off_at")?,
+                },
+            );
+        }
+    }
+    Ok(found)
 }

@@ -16,28 +16,40 @@ pub struct TokenRow {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-pub async fn insert_token(
+/// A link token to store.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub campaign_id: i64,
+    pub reviewer_id: i64,
+    pub token_hash: String,
+    pub mail_id: Option<i64>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Stores tokens, several hundred a statement (the mail worker issues a whole step's links at
+/// once, committed before any of those mails is sent).
+pub async fn insert_tokens(
     conn: &impl ConnectionTrait,
-    campaign_id: i64,
-    reviewer_id: i64,
-    token_hash: &str,
-    mail_id: Option<i64>,
-    expires_at: DateTime<Utc>,
+    tokens: &[NewToken],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "INSERT INTO reviewer_token (campaign_id, reviewer_id, token_hash, mail_id, created_at, expires_at) VALUES ",
-    );
-    sql.tuple([
-        campaign_id.into(),
-        reviewer_id.into(),
-        token_hash.into(),
-        mail_id.into(),
-        now.into(),
-        expires_at.into(),
-    ]);
-    conn.execute_raw(sql.build()).await?;
+    for chunk in tokens.chunks(500) {
+        let mut sql = Sql::new(
+            conn.get_database_backend(),
+            "INSERT INTO reviewer_token (campaign_id, reviewer_id, token_hash, mail_id, created_at, expires_at) VALUES ",
+        );
+        sql.rows(chunk.iter().map(|t| {
+            [
+                t.campaign_id.into(),
+                t.reviewer_id.into(),
+                t.token_hash.clone().into(),
+                t.mail_id.into(),
+                now.into(),
+                t.expires_at.into(),
+            ]
+        }));
+        conn.execute_raw(sql.build()).await?;
+    }
     Ok(())
 }
 
