@@ -8,24 +8,14 @@ use crate::domain::lifecycle::CampaignState;
 use crate::domain::retry::{backoff, should_retry};
 use crate::sources::{Removal, RemovalTarget};
 use crate::store::outbox::{self, template};
-use crate::store::remediation::{self, NewAttempt, Settlement};
+use crate::store::remediation::{self, NewAttempt, Settled, Settlement};
 use crate::store::{self as st, campaigns, directory};
 use chrono::Duration;
 
-/// Removals leased per step: removed through the source as one batch, read back as one.
-const STEP: u64 = 1000;
-
-/// How a removal that did not simply succeed ends this step.
-enum Later {
-    Retry {
-        error: String,
-        next: chrono::DateTime<chrono::Utc>,
-    },
-    Failed {
-        error: String,
-        receipt: Option<String>,
-    },
-}
+/// Removals leased per step: removed through the source as one batch, read back as one, and
+/// settled in one transaction. Large enough that a million removals take a few hundred steps,
+/// small enough that a step's memory and transaction stay bounded.
+const STEP: u64 = 5000;
 
 impl Engine {
     /// Works through the removals due now; returns how many it handled (0: nothing was due).
@@ -46,11 +36,12 @@ impl Engine {
             .filter(|(_, r)| r.is_ok())
             .map(|(t, _)| t.clone())
             .collect();
+        drop(targets);
         let mut checked = self.source().present_many(&to_check).await.into_iter();
         let now = self.now();
-        let mut attempts = Vec::with_capacity(due.len() * 2);
-        let mut done = Vec::with_capacity(due.len());
-        let mut later = Vec::new();
+        // What went through gets its history from `settle`; the rest is written here.
+        let mut attempts = Vec::new();
+        let mut settled = Vec::with_capacity(due.len());
         for (item, removal) in due.iter().zip(removed) {
             let attempt = item.attempts + 1;
             let line = |outcome: &'static str, receipt: Option<String>, error: Option<String>| {
@@ -62,73 +53,62 @@ impl Engine {
                     error,
                 }
             };
+            let end = |settlement| Settled {
+                id: item.id,
+                attempts: attempt,
+                settlement,
+            };
             let error = match removal {
                 Ok(removal) => {
                     let (state, receipt) = match removal {
                         Removal::Removed { receipt } => ("removed", receipt),
                         Removal::AlreadyGone { receipt } => ("already_gone", receipt),
                     };
-                    attempts.push(line(state, Some(receipt.clone()), None));
                     match checked.next() {
                         Some(Ok(false)) => {
-                            attempts.push(line("verified_gone", None, None));
-                            done.push((item.id, attempt, state, receipt));
+                            settled.push(end(Settlement::Done { state, receipt }));
                             continue;
                         }
                         Some(Ok(true)) => {
                             let error =
                                 "the eligibility is still present in the source after its removal"
                                     .to_string();
+                            attempts.push(line(state, Some(receipt.clone()), None));
                             attempts.push(line("still_present", None, Some(error.clone())));
-                            later.push((
-                                item.id,
-                                attempt,
-                                Later::Failed {
-                                    error,
-                                    receipt: Some(receipt),
-                                },
-                            ));
+                            settled.push(end(Settlement::Failed {
+                                error,
+                                receipt: Some(receipt),
+                            }));
                             continue;
                         }
-                        Some(Err(e)) => format!("removed, but reading it back failed: {e}"),
-                        None => "removed, but not read back".to_string(),
+                        Some(Err(e)) => {
+                            attempts.push(line(state, Some(receipt), None));
+                            format!("removed, but reading it back failed: {e}")
+                        }
+                        None => {
+                            attempts.push(line(state, Some(receipt), None));
+                            "removed, but not read back".to_string()
+                        }
                     }
                 }
                 Err(e) => e.to_string(),
             };
             attempts.push(line("error", None, Some(error.clone())));
-            later.push((
-                item.id,
-                attempt,
-                if should_retry(attempt) {
-                    Later::Retry {
-                        error,
-                        next: now + backoff(attempt),
-                    }
-                } else {
-                    Later::Failed {
-                        error: format!("gave up after {attempt} attempts: {error}"),
-                        receipt: None,
-                    }
-                },
-            ));
+            settled.push(end(if should_retry(attempt) {
+                Settlement::Retry {
+                    error,
+                    next_attempt_at: now + backoff(attempt),
+                }
+            } else {
+                Settlement::Failed {
+                    error: format!("gave up after {attempt} attempts: {error}"),
+                    receipt: None,
+                }
+            }));
         }
         let txn = self.store().begin().await?;
         remediation::record_attempts(&txn, &attempts, now).await?;
-        remediation::settle_done(&txn, &done, now).await?;
-        for (id, attempt, end) in &later {
-            let settlement = match end {
-                Later::Retry { error, next } => Settlement::Retry {
-                    error,
-                    next_attempt_at: *next,
-                },
-                Later::Failed { error, receipt } => Settlement::Failed {
-                    error,
-                    receipt: receipt.as_deref(),
-                },
-            };
-            remediation::settle(&txn, *id, *attempt, settlement, now).await?;
-        }
+        remediation::settle(&txn, &settled, now).await?;
         txn.commit().await?;
         Ok(due.len())
     }

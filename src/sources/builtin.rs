@@ -5,7 +5,7 @@ use super::{EligibilitySource, Removal, RemovalTarget, SourceEligibility, Source
 use crate::domain::definition::ScopeFilter;
 use crate::store::sql::Sql;
 use chrono::{DateTime, SecondsFormat, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryResult, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Value};
 
 pub struct BuiltinSource {
     db: DatabaseConnection,
@@ -181,12 +181,13 @@ impl EligibilitySource for BuiltinSource {
 
     async fn present_many(&self, targets: &[RemovalTarget]) -> Vec<Result<bool, SourceError>> {
         let mut present = std::collections::HashSet::new();
-        for chunk in targets.chunks(1000) {
+        let backend = self.db.get_database_backend();
+        for chunk in targets.chunks(chunk_for(backend)) {
             let mut sql = Sql::new(
-                self.db.get_database_backend(),
-                "SELECT id FROM eligibility WHERE status = 'active' AND id IN ",
+                backend,
+                "SELECT id FROM eligibility WHERE status = 'active' AND id",
             );
-            sql.tuple(chunk.iter().map(|t| Value::from(t.eligibility_id)));
+            one_of(&mut sql, backend, chunk.iter().map(|t| t.eligibility_id));
             match self.db.query_all_raw(sql.build()).await {
                 Ok(rows) => {
                     for row in rows {
@@ -237,7 +238,7 @@ impl EligibilitySource for BuiltinSource {
 }
 
 impl BuiltinSource {
-    /// Marks a batch removed in one statement per campaign and 1,000 rows; returns the ids that
+    /// Marks a batch removed in one statement per campaign (and chunk); returns the ids that
     /// were active (and so are removed now).
     async fn remove_batch(
         &self,
@@ -254,10 +255,11 @@ impl BuiltinSource {
         }
         let mut removed = std::collections::HashSet::new();
         let stamp = now.to_rfc3339_opts(SecondsFormat::Micros, true);
+        let backend = self.db.get_database_backend();
         for (campaign_id, ids) in by_campaign {
-            for chunk in ids.chunks(1000) {
+            for chunk in ids.chunks(chunk_for(backend)) {
                 let mut sql = Sql::new(
-                    self.db.get_database_backend(),
+                    backend,
                     "UPDATE eligibility SET status = 'removed', removed_at = ",
                 );
                 sql.bind(now)
@@ -271,8 +273,8 @@ impl BuiltinSource {
                     .bind(format!(":removed-by-campaign/{campaign_id}@{stamp}"))
                     .push(", updated_at = ")
                     .bind(now)
-                    .push(" WHERE status = 'active' AND id IN ");
-                sql.tuple(chunk.iter().map(|id| Value::from(*id)));
+                    .push(" WHERE status = 'active' AND id");
+                one_of(&mut sql, backend, chunk.iter().copied());
                 sql.push(" RETURNING id");
                 for row in self
                     .db
@@ -285,6 +287,27 @@ impl BuiltinSource {
             }
         }
         Ok(removed)
+    }
+}
+
+/// Ids per statement of a batch: SQLite binds one placeholder an id (at most 32,766 a
+/// statement); PostgreSQL gets the whole chunk as one array parameter.
+fn chunk_for(backend: DbBackend) -> usize {
+    match backend {
+        DbBackend::Postgres => 10_000,
+        _ => 5_000,
+    }
+}
+
+/// Appends ` IN (…)`, or on PostgreSQL ` = ANY($n)` with the ids as one array.
+fn one_of(sql: &mut Sql, backend: DbBackend, ids: impl Iterator<Item = i64>) {
+    if backend == DbBackend::Postgres {
+        sql.push(" = ANY(")
+            .bind(ids.collect::<Vec<i64>>())
+            .push("::int8[])");
+    } else {
+        sql.push(" IN ");
+        sql.tuple(ids.map(Value::from));
     }
 }
 

@@ -8,7 +8,7 @@ use crate::domain::recommendation::Recommendation;
 use crate::domain::reviewers::ReviewerReason;
 use crate::sources::SourceEligibility;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Value};
 
 /// One review item to insert at launch.
 #[derive(Debug, Clone)]
@@ -316,30 +316,44 @@ pub async fn settle_undecided(
             .push(" AND recommendation = ")
             .bind(class.recommendation.as_str());
     };
-    let mut insert = Sql::new(
-        backend,
-        "INSERT INTO decision (item_id, campaign_id, verdict, made_by, justification, channel, decided_at, supersedes_id) \
-         SELECT id, campaign_id, ",
-    );
-    insert
+    let insert = |sql: &mut Sql| {
+        sql.push(
+            "INSERT INTO decision (item_id, campaign_id, verdict, made_by, justification, channel, decided_at, \
+             supersedes_id) SELECT id, campaign_id, ",
+        )
         .bind(verdict.as_str())
         .push(", 'policy', ")
         .bind(justification)
         .push(", 'policy', ")
         .bind(now)
         .push(", current_decision_id FROM review_item");
-    filter(&mut insert);
-    conn.execute_raw(insert.build()).await?;
+        filter(sql);
+    };
+    let settle = |sql: &mut Sql| {
+        sql.bind(verdict.as_str())
+            .push(", made_by = 'policy', decided_at = ")
+            .bind(now)
+            .push(", outcome = ")
+            .bind(outcome.as_str());
+    };
+    if backend == DbBackend::Postgres {
+        // One statement: each item takes the id its decision's insert returns, instead of
+        // looking it up again a million times.
+        let mut sql = Sql::new(backend, "WITH d AS (");
+        insert(&mut sql);
+        sql.push(" RETURNING id, item_id) UPDATE review_item SET verdict = ");
+        settle(&mut sql);
+        sql.push(", current_decision_id = d.id FROM d WHERE review_item.id = d.item_id");
+        return Ok(conn.execute_raw(sql.build()).await?.rows_affected());
+    }
+    let mut sql = Sql::new(backend, "");
+    insert(&mut sql);
+    conn.execute_raw(sql.build()).await?;
     let mut update = Sql::new(backend, "UPDATE review_item SET verdict = ");
-    update
-        .bind(verdict.as_str())
-        .push(", made_by = 'policy', decided_at = ")
-        .bind(now)
-        .push(", outcome = ")
-        .bind(outcome.as_str())
-        .push(
-            ", current_decision_id = (SELECT MAX(d.id) FROM decision d WHERE d.item_id = review_item.id AND d.made_by = 'policy')",
-        );
+    settle(&mut update);
+    update.push(
+        ", current_decision_id = (SELECT MAX(d.id) FROM decision d WHERE d.item_id = review_item.id AND d.made_by = 'policy')",
+    );
     filter(&mut update);
     Ok(conn.execute_raw(update.build()).await?.rows_affected())
 }

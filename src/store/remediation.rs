@@ -1,10 +1,15 @@
 //! Removals after a close: leased to one worker at a time, every attempt recorded, retried
 //! until done or given up, and proven by a re-read.
+//!
+//! A step settles thousands of removals, so the writes are set-based: one statement settles a
+//! whole batch, and the history lines of the removals that went through are derived from the
+//! settled rows in the database rather than sent again. On PostgreSQL a batch travels as one
+//! array per column (`UNNEST`), never as thousands of placeholders.
 
 use super::sql::Sql;
 use crate::sources::RemovalTarget;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Value};
 
 /// A removal that is due, with what the source needs to carry it out.
 #[derive(Debug, Clone)]
@@ -12,6 +17,24 @@ pub struct DueRemoval {
     pub id: i64,
     pub attempts: i32,
     pub target: RemovalTarget,
+}
+
+/// The due removals of remediating campaigns, oldest first, that no live lease holds. SQLite's
+/// index on (state, next_attempt_at) ends in the row id, so it also yields id order for free;
+/// PostgreSQL's does not, and ordering by id there would sort every pending row at each step.
+fn push_due(sql: &mut Sql, backend: DbBackend, now: DateTime<Utc>) {
+    sql.push(
+        " FROM remediation r JOIN campaign c ON c.id = r.campaign_id \
+         WHERE c.state = 'remediating' AND r.state = 'pending' AND r.next_attempt_at <= ",
+    )
+    .bind(now)
+    .push(" AND (r.lease_until IS NULL OR r.lease_until < ")
+    .bind(now)
+    .push(if backend == DbBackend::Postgres {
+        ") ORDER BY r.next_attempt_at LIMIT "
+    } else {
+        ") ORDER BY r.next_attempt_at, r.id LIMIT "
+    });
 }
 
 /// Claims up to `limit` due removals of remediating campaigns until `lease_until`. Call it in a
@@ -24,23 +47,40 @@ pub async fn lease_due(
     lease_until: DateTime<Utc>,
 ) -> Result<Vec<DueRemoval>, DbErr> {
     let backend = conn.get_database_backend();
-    let mut sql = Sql::new(
-        backend,
-        "SELECT r.id, r.attempts, r.campaign_id, r.eligibility_id, i.holder_external_id, i.role_name, i.scope \
-         FROM remediation r JOIN campaign c ON c.id = r.campaign_id JOIN review_item i ON i.id = r.item_id \
-         WHERE c.state = 'remediating' AND r.state = 'pending' AND r.next_attempt_at <= ",
-    );
-    sql.bind(now)
-        .push(" AND (r.lease_until IS NULL OR r.lease_until < ")
-        .bind(now)
-        .push(") ORDER BY r.next_attempt_at, r.id LIMIT ")
-        .bind(limit as i64);
-    if backend == DbBackend::Postgres {
-        sql.push(" FOR UPDATE OF r SKIP LOCKED");
-    }
-    let rows = conn.query_all_raw(sql.build()).await?;
-    let due = rows
-        .iter()
+    let rows = if backend == DbBackend::Postgres {
+        // Claim and read in one statement, so the batch's ids never travel to the server.
+        let mut sql = Sql::new(backend, "WITH picked AS (SELECT r.id");
+        push_due(&mut sql, backend, now);
+        sql.bind(limit as i64)
+            .push(" FOR UPDATE OF r SKIP LOCKED), leased AS (UPDATE remediation r SET lease_until = ")
+            .bind(lease_until)
+            .push(
+                " FROM picked WHERE r.id = picked.id \
+                 RETURNING r.id, r.attempts, r.campaign_id, r.eligibility_id, r.item_id, r.next_attempt_at) \
+                 SELECT l.id, l.attempts, l.campaign_id, l.eligibility_id, i.holder_external_id, i.role_name, i.scope \
+                 FROM leased l JOIN review_item i ON i.id = l.item_id ORDER BY l.next_attempt_at, l.id",
+            );
+        conn.query_all_raw(sql.build()).await?
+    } else {
+        let mut sql = Sql::new(
+            backend,
+            "SELECT r.id, r.attempts, r.campaign_id, r.eligibility_id, i.holder_external_id, i.role_name, i.scope \
+             FROM review_item i JOIN (SELECT r.id, r.attempts, r.campaign_id, r.eligibility_id, r.item_id, r.next_attempt_at",
+        );
+        push_due(&mut sql, backend, now);
+        sql.bind(limit as i64)
+            .push(") r ON i.id = r.item_id ORDER BY r.next_attempt_at, r.id");
+        let rows = conn.query_all_raw(sql.build()).await?;
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in &rows {
+            ids.push(row.try_get::<i64>("", "id")?);
+        }
+        for chunk in ids.chunks(SQLITE_ROWS) {
+            super::lease(conn, "remediation", chunk, lease_until).await?;
+        }
+        rows
+    };
+    rows.iter()
         .map(|row| {
             Ok(DueRemoval {
                 id: row.try_get("", "id")?,
@@ -54,98 +94,195 @@ pub async fn lease_due(
                 },
             })
         })
-        .collect::<Result<Vec<_>, DbErr>>()?;
-    let ids: Vec<i64> = due.iter().map(|d| d.id).collect();
-    super::lease(conn, "remediation", &ids, lease_until).await?;
-    Ok(due)
+        .collect()
 }
 
-/// One line of a removal's history.
-pub async fn record_attempt(
-    conn: &impl ConnectionTrait,
-    remediation_id: i64,
-    attempt: i32,
-    outcome: &str,
-    receipt: Option<&str>,
-    error: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "INSERT INTO remediation_attempt (remediation_id, attempt, at, outcome, receipt, error) VALUES ",
-    );
-    sql.tuple([
-        remediation_id.into(),
-        attempt.into(),
-        now.into(),
-        outcome.into(),
-        receipt.map(str::to_string).into(),
-        error.map(str::to_string).into(),
-    ]);
-    conn.execute_raw(sql.build()).await?;
-    Ok(())
-}
+/// Rows per multi-row statement on SQLite (its limit is 32,766 placeholders a statement).
+const SQLITE_ROWS: usize = 2000;
+
+/// Rows per statement on PostgreSQL, where a batch is a handful of array parameters.
+const POSTGRES_ROWS: usize = 10_000;
 
 /// How a leased removal ends this round.
-pub enum Settlement<'a> {
-    /// Removed (or already gone) and re-read as gone.
-    Done { state: &'a str, receipt: &'a str },
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    /// Removed (or already gone) and re-read as gone. Its two history lines (the removal with
+    /// its receipt, then `verified_gone`) are written by [`settle`] itself.
+    Done {
+        state: &'static str,
+        receipt: String,
+    },
     /// Try again at `next_attempt_at`.
     Retry {
-        error: &'a str,
+        error: String,
         next_attempt_at: DateTime<Utc>,
     },
     /// Given up (or still present after removal): reported, never dropped.
     Failed {
-        error: &'a str,
-        receipt: Option<&'a str>,
+        error: String,
+        receipt: Option<String>,
     },
 }
 
-pub async fn settle(
-    conn: &impl ConnectionTrait,
-    id: i64,
-    attempts: i32,
-    settlement: Settlement<'_>,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "UPDATE remediation SET attempts = ",
-    );
-    sql.bind(attempts)
-        .push(", lease_until = NULL, updated_at = ")
-        .bind(now);
-    match settlement {
-        Settlement::Done { state, receipt } => {
-            sql.push(", state = ")
-                .bind(state)
-                .push(", receipt = ")
-                .bind(receipt)
-                .push(", removed_at = ")
-                .bind(now)
-                .push(", verified_at = ")
-                .bind(now)
-                .push(", last_error = NULL");
-        }
-        Settlement::Retry {
-            error,
-            next_attempt_at,
-        } => {
-            sql.push(", last_error = ")
-                .bind(error)
-                .push(", next_attempt_at = ")
-                .bind(next_attempt_at);
-        }
-        Settlement::Failed { error, receipt } => {
-            sql.push(", state = 'failed', last_error = ")
-                .bind(error)
-                .push(", receipt = ")
-                .bind(receipt.map(str::to_string));
+type Columns<'a> = (
+    &'static str,
+    Option<&'a str>,
+    Option<&'a str>,
+    DateTime<Utc>,
+    bool,
+);
+
+/// One leased removal's end of this round: its attempt count and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled {
+    pub id: i64,
+    pub attempts: i32,
+    pub settlement: Settlement,
+}
+
+impl Settled {
+    /// The row [`settle`] writes: (state, receipt, last_error, next_attempt_at, verified). The
+    /// receipt and next attempt of a removal still pending, and the next attempt of one that
+    /// ended, stay as they are.
+    fn columns(&self, now: DateTime<Utc>) -> Columns<'_> {
+        match &self.settlement {
+            Settlement::Done { state, receipt } => (state, Some(receipt), None, now, true),
+            Settlement::Retry {
+                error,
+                next_attempt_at,
+            } => ("pending", None, Some(error), *next_attempt_at, false),
+            Settlement::Failed { error, receipt } => {
+                ("failed", receipt.as_deref(), Some(error), now, false)
+            }
         }
     }
-    sql.push(" WHERE id = ").bind(id);
-    conn.execute_raw(sql.build()).await?;
+}
+
+/// Settles a batch of leased removals and releases their leases; for those that went through,
+/// also writes their history (the removal with its receipt, then `verified_gone`), taken from
+/// the settled rows. A pending removal keeps its receipt; a retried one keeps no verification.
+pub async fn settle(
+    conn: &impl ConnectionTrait,
+    settled: &[Settled],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let backend = conn.get_database_backend();
+    let set = " attempts = u.attempts, state = u.state, \
+               receipt = CASE WHEN u.state = 'pending' THEN remediation.receipt ELSE u.receipt END, last_error = u.error, \
+               next_attempt_at = CASE WHEN u.state = 'pending' THEN u.next_attempt_at ELSE remediation.next_attempt_at END, \
+               removed_at = CASE WHEN u.verified THEN ";
+    if backend == DbBackend::Postgres {
+        for chunk in settled.chunks(POSTGRES_ROWS) {
+            let mut ids = Vec::with_capacity(chunk.len());
+            let mut attempts = Vec::with_capacity(chunk.len());
+            let mut states = Vec::with_capacity(chunk.len());
+            let mut receipts = Vec::with_capacity(chunk.len());
+            let mut errors = Vec::with_capacity(chunk.len());
+            let mut nexts = Vec::with_capacity(chunk.len());
+            let mut verified = Vec::with_capacity(chunk.len());
+            for s in chunk {
+                let (state, receipt, error, next, done) = s.columns(now);
+                ids.push(s.id);
+                attempts.push(s.attempts);
+                states.push(state.to_string());
+                // sqlx binds text arrays without NULL elements: '' stands for NULL.
+                receipts.push(receipt.unwrap_or_default().to_string());
+                errors.push(error.unwrap_or_default().to_string());
+                nexts.push(next);
+                verified.push(done);
+            }
+            let mut sql = Sql::new(
+                backend,
+                "WITH u AS (SELECT id, attempts, state, NULLIF(receipt, '') AS receipt, NULLIF(error, '') AS error, \
+                 next_attempt_at, verified FROM UNNEST(",
+            );
+            sql.bind(ids)
+                .push("::int8[], ")
+                .bind(attempts)
+                .push("::int4[], ")
+                .bind(states)
+                .push("::text[], ")
+                .bind(receipts)
+                .push("::text[], ")
+                .bind(errors)
+                .push("::text[], ")
+                .bind(nexts)
+                .push("::timestamptz[], ")
+                .bind(verified)
+                .push(
+                    "::bool[]) AS u(id, attempts, state, receipt, error, next_attempt_at, verified)), \
+                     s AS (UPDATE remediation SET",
+                )
+                .push(set)
+                .bind(now)
+                .push(" ELSE remediation.removed_at END, verified_at = CASE WHEN u.verified THEN ")
+                .bind(now)
+                .push(" ELSE remediation.verified_at END, lease_until = NULL, updated_at = ")
+                .bind(now)
+                .push(
+                    " FROM u WHERE remediation.id = u.id \
+                     RETURNING remediation.id, remediation.attempts, remediation.state, remediation.receipt, u.verified) \
+                     INSERT INTO remediation_attempt (remediation_id, attempt, at, outcome, receipt, error) \
+                     SELECT s.id, s.attempts, ",
+                )
+                .bind(now)
+                .push(
+                    ", CASE WHEN k.n = 0 THEN s.state ELSE 'verified_gone' END, \
+                     CASE WHEN k.n = 0 THEN s.receipt END, NULL \
+                     FROM s CROSS JOIN (SELECT 0 AS n UNION ALL SELECT 1) k WHERE s.verified ORDER BY s.id, k.n",
+                );
+            conn.execute_raw(sql.build()).await?;
+        }
+        return Ok(());
+    }
+    for chunk in settled.chunks(SQLITE_ROWS) {
+        let mut sql = Sql::new(backend, "UPDATE remediation SET");
+        sql.push(set)
+            .bind(now)
+            .push(" ELSE remediation.removed_at END, verified_at = CASE WHEN u.verified THEN ")
+            .bind(now)
+            .push(" ELSE remediation.verified_at END, lease_until = NULL, updated_at = ")
+            .bind(now)
+            .push(
+                " FROM (SELECT column1 AS id, column2 AS attempts, column3 AS state, column4 AS receipt, \
+                 column5 AS error, column6 AS next_attempt_at, column7 AS verified FROM (VALUES ",
+            );
+        sql.rows(chunk.iter().map(|s| {
+            let (state, receipt, error, next, done) = s.columns(now);
+            [
+                Value::from(s.id),
+                s.attempts.into(),
+                state.into(),
+                receipt.map(str::to_string).into(),
+                error.map(str::to_string).into(),
+                next.into(),
+                done.into(),
+            ]
+        }));
+        sql.push(")) AS u WHERE remediation.id = u.id");
+        conn.execute_raw(sql.build()).await?;
+        let verified: Vec<Value> = chunk
+            .iter()
+            .filter(|s| matches!(s.settlement, Settlement::Done { .. }))
+            .map(|s| s.id.into())
+            .collect();
+        if verified.is_empty() {
+            continue;
+        }
+        let mut sql = Sql::new(
+            backend,
+            "INSERT INTO remediation_attempt (remediation_id, attempt, at, outcome, receipt, error) \
+             SELECT r.id, r.attempts, ",
+        );
+        sql.bind(now)
+            .push(
+                ", CASE WHEN k.n = 0 THEN r.state ELSE 'verified_gone' END, CASE WHEN k.n = 0 THEN r.receipt END, NULL \
+                 FROM remediation r CROSS JOIN (SELECT 0 AS n UNION ALL SELECT 1) k WHERE r.id IN ",
+            )
+            .tuple(verified)
+            .push(" ORDER BY r.id, k.n");
+        conn.execute_raw(sql.build()).await?;
+    }
     Ok(())
 }
 
@@ -181,7 +318,7 @@ pub async fn finished_campaigns(conn: &impl ConnectionTrait) -> Result<Vec<i64>,
         .collect()
 }
 
-/// One line of a removal's history, for [`record_attempts`].
+/// One line of a removal's history that did not go through (an error, or still present).
 pub struct NewAttempt {
     pub remediation_id: i64,
     pub attempt: i32,
@@ -190,17 +327,53 @@ pub struct NewAttempt {
     pub error: Option<String>,
 }
 
-/// Many lines of history at once (a worker's whole step).
+/// Lines of history written as they are (those [`settle`] does not derive).
 pub async fn record_attempts(
     conn: &impl ConnectionTrait,
     attempts: &[NewAttempt],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    for chunk in attempts.chunks(1000) {
-        let mut sql = Sql::new(
-            conn.get_database_backend(),
-            "INSERT INTO remediation_attempt (remediation_id, attempt, at, outcome, receipt, error) VALUES ",
-        );
+    let backend = conn.get_database_backend();
+    let insert =
+        "INSERT INTO remediation_attempt (remediation_id, attempt, at, outcome, receipt, error) ";
+    if backend == DbBackend::Postgres {
+        for chunk in attempts.chunks(POSTGRES_ROWS) {
+            let mut sql = Sql::new(backend, insert);
+            sql.push("SELECT id, attempt, ")
+                .bind(now)
+                .push(", outcome, NULLIF(receipt, ''), NULLIF(error, '') FROM UNNEST(")
+                .bind(chunk.iter().map(|a| a.remediation_id).collect::<Vec<_>>())
+                .push("::int8[], ")
+                .bind(chunk.iter().map(|a| a.attempt).collect::<Vec<_>>())
+                .push("::int4[], ")
+                .bind(
+                    chunk
+                        .iter()
+                        .map(|a| a.outcome.to_string())
+                        .collect::<Vec<_>>(),
+                )
+                .push("::text[], ")
+                .bind(
+                    chunk
+                        .iter()
+                        .map(|a| a.receipt.clone().unwrap_or_default())
+                        .collect::<Vec<_>>(),
+                )
+                .push("::text[], ")
+                .bind(
+                    chunk
+                        .iter()
+                        .map(|a| a.error.clone().unwrap_or_default())
+                        .collect::<Vec<_>>(),
+                )
+                .push("::text[]) AS a(id, attempt, outcome, receipt, error)");
+            conn.execute_raw(sql.build()).await?;
+        }
+        return Ok(());
+    }
+    for chunk in attempts.chunks(SQLITE_ROWS) {
+        let mut sql = Sql::new(backend, insert);
+        sql.push("VALUES ");
         sql.rows(chunk.iter().map(|a| {
             [
                 a.remediation_id.into(),
@@ -211,44 +384,6 @@ pub async fn record_attempts(
                 a.error.clone().into(),
             ]
         }));
-        conn.execute_raw(sql.build()).await?;
-    }
-    Ok(())
-}
-
-/// Settles many removals that were carried out and read back as gone: (id, attempts, state, receipt).
-pub async fn settle_done(
-    conn: &impl ConnectionTrait,
-    done: &[(i64, i32, &str, String)],
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    for chunk in done.chunks(1000) {
-        let mut sql = Sql::new(
-            conn.get_database_backend(),
-            "UPDATE remediation SET attempts = CASE id",
-        );
-        for (id, attempts, _, _) in chunk {
-            sql.push(" WHEN ").bind(*id).push(" THEN ").bind(*attempts);
-        }
-        sql.push(" END, state = CASE id");
-        for (id, _, state, _) in chunk {
-            sql.push(" WHEN ").bind(*id).push(" THEN ").bind(*state);
-        }
-        sql.push(" END, receipt = CASE id");
-        for (id, _, _, receipt) in chunk {
-            sql.push(" WHEN ")
-                .bind(*id)
-                .push(" THEN ")
-                .bind(receipt.as_str());
-        }
-        sql.push(" END, removed_at = ")
-            .bind(now)
-            .push(", verified_at = ")
-            .bind(now)
-            .push(", last_error = NULL, lease_until = NULL, updated_at = ")
-            .bind(now)
-            .push(" WHERE id IN ");
-        sql.tuple(chunk.iter().map(|(id, ..)| sea_orm::Value::from(*id)));
         conn.execute_raw(sql.build()).await?;
     }
     Ok(())
