@@ -15,10 +15,10 @@ use askama::Template;
 use chrono::{DateTime, SecondsFormat, Utc};
 use ed25519_dalek::SigningKey;
 use futures::TryStreamExt;
-use sea_orm::QueryResult;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// The columns of items.csv, in order.
@@ -99,19 +99,20 @@ pub struct ExportReport {
     pub files: Vec<FileEntry>,
 }
 
-/// One line of the population listing whose SHA-256 campaign.json records.
-pub fn population_line(eligibility_id: &str, holder_id: &str, role: &str, scope: &str) -> String {
-    format!(
-        "{eligibility_id},{},{},{}\n",
-        safe_cell(holder_id),
-        safe_cell(role),
-        safe_cell(scope)
-    )
-}
-
-fn ts(at: Option<DateTime<Utc>>) -> String {
-    at.map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true))
-        .unwrap_or_default()
+/// Appends one line of the population listing whose SHA-256 campaign.json records.
+pub fn population_line(
+    out: &mut String,
+    eligibility_id: &str,
+    holder_id: &str,
+    role: &str,
+    scope: &str,
+) {
+    out.push_str(eligibility_id);
+    for cell in [holder_id, role, scope] {
+        out.push(',');
+        out.push_str(&safe_cell(cell));
+    }
+    out.push('\n');
 }
 
 fn io_err(e: impl std::fmt::Display) -> EngineError {
@@ -126,6 +127,8 @@ struct ItemFacts {
     receipts: Vec<RemovalLine>,
     receipts_total: u64,
     failures: Vec<RemovalLine>,
+    /// Items whose eligibility is not as their outcome requires.
+    inconsistent: u64,
 }
 
 /// At most this many receipts are listed in the report (all are in items.csv).
@@ -186,11 +189,18 @@ impl Engine {
         let generated_at = self.now();
         let mut bundle = BundleWriter::create(out)
             .map_err(|e| EngineError::Invalid(format!("{}: {e}", out.display())))?;
-        let facts = self.write_items(&mut bundle, campaign_id, options).await?;
-        let (decisions, human_decisions) = self.write_decisions(&mut bundle, campaign_id).await?;
-        let inconsistent = self
-            .write_after_remediation(&mut bundle, campaign_id)
+        // after_remediation.csv is made in the same pass as items.csv, but a zip holds one file
+        // after the other: it waits in a temporary file (deleted when closed).
+        let mut after = csv_writer(BufWriter::with_capacity(
+            1 << 16,
+            tempfile::tempfile().map_err(io_err)?,
+        ));
+        let facts = self
+            .write_items(&mut bundle, &mut after, campaign_id, options)
             .await?;
+        let inconsistent = facts.inconsistent;
+        let (decisions, human_decisions) = self.write_decisions(&mut bundle, campaign_id).await?;
+        Self::write_after_remediation(&mut bundle, after)?;
         let timeline = self.write_audit(&mut bundle, campaign_id).await?;
         let conn = self.store().conn();
         let counts = campaigns::counts(conn, campaign_id).await?;
@@ -291,55 +301,61 @@ impl Engine {
         })
     }
 
+    /// Writes items.csv, and after_remediation.csv beside it into `after`, in one pass over the
+    /// items.
     async fn write_items(
         &self,
         bundle: &mut BundleWriter,
+        after: &mut csv::Writer<BufWriter<File>>,
         campaign_id: i64,
         options: ExportOptions,
     ) -> Result<ItemFacts, EngineError> {
-        let conn = self.store().conn();
         let mut facts = ItemFacts::default();
         bundle.begin("items.csv").map_err(io_err)?;
         if options.bom {
             bundle.write_all("\u{feff}".as_bytes()).map_err(io_err)?;
         }
         {
-            let mut csv = csv::Writer::from_writer(&mut *bundle);
+            let mut csv = csv_writer(&mut *bundle);
             csv.write_record(ITEM_COLUMNS).map_err(io_err)?;
-            let rows = ev::item_rows(conn, campaign_id).await?;
-            let mut rows = std::pin::pin!(rows);
-            while let Some(row) = rows.try_next().await? {
-                let item = ItemRow::read(&row)?;
+            after.write_record(AFTER_COLUMNS).map_err(io_err)?;
+            let mut cells = Cells::default();
+            let mut listed = String::new();
+            ev::each_item(self.store().conn(), campaign_id, |item| {
                 facts.count += 1;
+                write_item(&mut csv, &mut cells, item)?;
                 // Over the cells as written, so a verifier can recompute it from items.csv alone.
-                let listed = population_line(
-                    &item.eligibility_id.to_string(),
-                    &item.holder_id,
-                    &item.role,
-                    &item.scope,
+                listed.clear();
+                population_line(
+                    &mut listed,
+                    cells.int(item.eligibility_id),
+                    item.holder_external_id,
+                    item.role_name,
+                    item.scope,
                 );
                 facts.population_hash.update(listed.as_bytes());
+                facts.inconsistent += write_after(after, &mut cells, item)?;
                 let line = |detail: &str| RemovalLine {
                     item_id: item.id,
-                    holder: item.holder_id.clone(),
-                    role: item.role.clone(),
-                    scope: item.scope.clone(),
+                    holder: item.holder_external_id.to_string(),
+                    role: item.role_name.to_string(),
+                    scope: item.scope.to_string(),
                     detail: detail.to_string(),
                 };
-                if let Some(receipt) = &item.removal_receipt {
+                if let Some(receipt) = item.removal_receipt {
                     facts.receipts_total += 1;
                     if facts.receipts.len() < REPORT_RECEIPTS {
                         facts.receipts.push(line(receipt));
                     }
                 }
-                if item.removal_state.as_deref() == Some("failed") {
+                if item.removal_state == Some("failed") {
                     facts
                         .failures
-                        .push(line(item.removal_error.as_deref().unwrap_or("failed")));
+                        .push(line(item.removal_error.unwrap_or("failed")));
                 }
-                csv.write_record(item.cells().iter().map(|c| safe_cell(c).into_owned()))
-                    .map_err(io_err)?;
-            }
+                Ok::<_, EngineError>(())
+            })
+            .await?;
             csv.flush().map_err(io_err)?;
         }
         bundle.end(false).map_err(io_err)?;
@@ -352,111 +368,62 @@ impl Engine {
         bundle: &mut BundleWriter,
         campaign_id: i64,
     ) -> Result<(u64, Vec<(String, DateTime<Utc>)>), EngineError> {
-        let conn = self.store().conn();
         let mut human = Vec::new();
         let mut count = 0;
         bundle.begin("decisions.csv").map_err(io_err)?;
         {
-            let mut csv = csv::Writer::from_writer(&mut *bundle);
+            let mut csv = csv_writer(&mut *bundle);
             csv.write_record(DECISION_COLUMNS).map_err(io_err)?;
-            let rows = ev::decision_rows(conn, campaign_id).await?;
-            let mut rows = std::pin::pin!(rows);
-            while let Some(row) = rows.try_next().await? {
+            let mut cells = Cells::default();
+            ev::each_decision(self.store().conn(), campaign_id, |d| {
                 count += 1;
-                let id: i64 = row.try_get("", "id")?;
-                let item: i64 = row.try_get("", "item_id")?;
-                let verdict: String = row.try_get("", "verdict")?;
-                let made_by: String = row.try_get("", "made_by")?;
-                let by: Option<String> = row.try_get("", "decided_by")?;
-                let acting: Option<String> = row.try_get("", "acting_for")?;
-                let at: DateTime<Utc> = row.try_get("", "decided_at")?;
-                let channel: String = row.try_get("", "channel")?;
-                let addr: Option<String> = row.try_get("", "client_addr")?;
-                let why: Option<String> = row.try_get("", "justification")?;
-                let supersedes: Option<i64> = row.try_get("", "supersedes_id")?;
-                if made_by == "human" {
-                    human.push((by.clone().unwrap_or_else(|| "admin".into()), at));
+                if d.made_by == "human" {
+                    human.push((d.decided_by.unwrap_or("admin").to_string(), d.decided_at));
                 }
-                let cells = [
-                    id.to_string(),
-                    item.to_string(),
-                    verdict,
-                    made_by.clone(),
-                    by.unwrap_or_else(|| {
-                        if made_by == "policy" {
-                            "policy".into()
-                        } else {
-                            String::new()
-                        }
-                    }),
-                    acting.unwrap_or_default(),
-                    ts(Some(at)),
-                    channel,
-                    addr.unwrap_or_default(),
-                    why.unwrap_or_default(),
-                    supersedes.map(|s| s.to_string()).unwrap_or_default(),
-                ];
-                csv.write_record(cells.iter().map(|c| safe_cell(c).into_owned()))
-                    .map_err(io_err)?;
-            }
+                let by = match (d.decided_by, d.made_by) {
+                    (Some(by), _) => by,
+                    (None, "policy") => "policy",
+                    (None, _) => "",
+                };
+                let w = &mut csv;
+                text(w, cells.int(d.id))?;
+                text(w, cells.int(d.item_id))?;
+                text(w, d.verdict)?;
+                text(w, d.made_by)?;
+                text(w, by)?;
+                text(w, d.acting_for.unwrap_or_default())?;
+                text(w, cells.time(Some(d.decided_at)))?;
+                text(w, d.channel)?;
+                text(w, d.client_addr.unwrap_or_default())?;
+                text(w, d.justification.unwrap_or_default())?;
+                text(w, d.supersedes_id.map_or("", |s| cells.int(s)))?;
+                end_record(w)
+            })
+            .await?;
             csv.flush().map_err(io_err)?;
         }
         bundle.end(false).map_err(io_err)?;
         Ok((count, human))
     }
 
-    /// Writes after_remediation.csv; returns how many eligibilities are not as their outcome requires.
-    async fn write_after_remediation(
-        &self,
+    /// Copies after_remediation.csv, written during the item pass, into the bundle.
+    fn write_after_remediation(
         bundle: &mut BundleWriter,
-        campaign_id: i64,
-    ) -> Result<u64, EngineError> {
-        let conn = self.store().conn();
-        let mut inconsistent = 0;
+        after: csv::Writer<BufWriter<File>>,
+    ) -> Result<(), EngineError> {
+        let mut file = after
+            .into_inner()
+            .map_err(|e| io_err(e.error()))?
+            .into_inner()
+            .map_err(|e| io_err(e.error()))?;
+        file.seek(SeekFrom::Start(0)).map_err(io_err)?;
         bundle.begin("after_remediation.csv").map_err(io_err)?;
-        {
-            let mut csv = csv::Writer::from_writer(&mut *bundle);
-            csv.write_record(AFTER_COLUMNS).map_err(io_err)?;
-            let rows = ev::item_rows(conn, campaign_id).await?;
-            let mut rows = std::pin::pin!(rows);
-            while let Some(row) = rows.try_next().await? {
-                let item = ItemRow::read(&row)?;
-                let expected = match item.outcome.as_deref() {
-                    Some("revoked" | "removed_by_policy")
-                        if item.removal_state.as_deref() != Some("awaiting_confirmation") =>
-                    {
-                        "removed"
-                    }
-                    Some(_) => "active",
-                    None => "",
-                };
-                let now = item.status_now.clone().unwrap_or_else(|| "missing".into());
-                let consistent = expected.is_empty() || expected == now;
-                inconsistent += u64::from(!consistent);
-                let cells = [
-                    item.id.to_string(),
-                    item.eligibility_id.to_string(),
-                    item.holder_id,
-                    item.role,
-                    item.scope,
-                    item.outcome.unwrap_or_default(),
-                    expected.to_string(),
-                    now,
-                    if expected.is_empty() {
-                        "open".into()
-                    } else if consistent {
-                        "yes".into()
-                    } else {
-                        "no".into()
-                    },
-                ];
-                csv.write_record(cells.iter().map(|c| safe_cell(c).into_owned()))
-                    .map_err(io_err)?;
-            }
-            csv.flush().map_err(io_err)?;
-        }
-        bundle.end(false).map_err(io_err)?;
-        Ok(inconsistent)
+        std::io::copy(
+            &mut std::io::BufReader::with_capacity(1 << 18, file),
+            &mut *bundle,
+        )
+        .map_err(io_err)?;
+        bundle.end(false).map_err(io_err)
     }
 
     /// Writes audit.jsonl (the unbroken stretch of the chain that covers the campaign) and
@@ -588,91 +555,148 @@ fn read_manifest_from_zip(path: &Path) -> Result<String, EngineError> {
     Ok(text)
 }
 
-/// One row of items.csv, read from the database.
-struct ItemRow {
-    id: i64,
-    eligibility_id: i64,
-    holder_id: String,
-    role: String,
-    scope: String,
-    outcome: Option<String>,
-    removal_state: Option<String>,
-    removal_receipt: Option<String>,
-    removal_error: Option<String>,
-    status_now: Option<String>,
-    cells: Vec<String>,
+fn csv_writer<W: Write>(to: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new()
+        .buffer_capacity(1 << 16)
+        .from_writer(to)
 }
 
-impl ItemRow {
-    fn read(row: &QueryResult) -> Result<Self, EngineError> {
-        let s = |name: &str| -> Result<String, EngineError> {
-            Ok(row.try_get::<Option<String>>("", name)?.unwrap_or_default())
-        };
-        let t = |name: &str| -> Result<String, EngineError> {
-            Ok(ts(row.try_get::<Option<DateTime<Utc>>>("", name)?))
-        };
-        let id: i64 = row.try_get("", "id")?;
-        let eligibility_id: i64 = row.try_get("", "eligibility_id")?;
-        let flagged: bool = row.try_get("", "flagged")?;
-        let attempts: Option<i32> = row.try_get("", "removal_attempts")?;
-        let made_by = s("made_by")?;
-        let decided_by = match made_by.as_str() {
-            "policy" => "policy".to_string(),
-            _ => s("decided_by")?,
-        };
-        let cells = vec![
-            id.to_string(),
-            eligibility_id.to_string(),
-            s("holder_external_id")?,
-            s("holder_name")?,
-            s("holder_email")?,
-            s("holder_kind")?,
-            s("role_name")?,
-            s("role_risk")?,
-            s("scope")?,
-            t("since")?,
-            t("last_activated_at")?,
-            s("recommendation")?,
-            s("recommendation_reason")?,
-            s("reviewer_id")?,
-            s("reviewer_name")?,
-            s("reviewer_reason")?,
-            s("escalated_from")?,
-            if flagged { "yes".into() } else { "no".into() },
-            s("flag_reason")?,
-            s("verdict")?,
-            made_by,
-            decided_by,
-            s("acting_for")?,
-            t("decided_at")?,
-            s("channel")?,
-            s("justification")?,
-            s("outcome")?,
-            s("removal_state")?,
-            attempts.map(|a| a.to_string()).unwrap_or_default(),
-            s("removal_receipt")?,
-            t("removed_at")?,
-            t("verified_at")?,
-            s("removal_error")?,
-        ];
-        Ok(Self {
-            id,
-            eligibility_id,
-            holder_id: s("holder_external_id")?,
-            role: s("role_name")?,
-            scope: s("scope")?,
-            outcome: row.try_get("", "outcome")?,
-            removal_state: row.try_get("", "removal_state")?,
-            removal_receipt: row.try_get("", "removal_receipt")?,
-            removal_error: row.try_get("", "removal_error")?,
-            status_now: row.try_get("", "status_now")?,
-            cells,
-        })
+/// Writes one text cell, protected against spreadsheet formulas.
+fn text<W: Write>(csv: &mut csv::Writer<W>, cell: &str) -> Result<(), EngineError> {
+    csv.write_field(safe_cell(cell).as_bytes()).map_err(io_err)
+}
+
+fn end_record<W: Write>(csv: &mut csv::Writer<W>) -> Result<(), EngineError> {
+    csv.write_record(None::<&[u8]>).map_err(io_err)
+}
+
+/// Scratch space for the cells that are not text in the database (numbers and times), reused
+/// from row to row.
+#[derive(Default)]
+struct Cells {
+    int: String,
+    time: String,
+}
+
+impl Cells {
+    fn int(&mut self, n: impl std::fmt::Display) -> &str {
+        use std::fmt::Write as _;
+        self.int.clear();
+        let _ = write!(self.int, "{n}");
+        &self.int
     }
 
-    fn cells(&self) -> &[String] {
-        &self.cells
+    /// A timestamp as RFC 3339 in UTC with microseconds; empty for none.
+    fn time(&mut self, at: Option<DateTime<Utc>>) -> &str {
+        use chrono::{Datelike, Timelike};
+        use std::fmt::Write as _;
+        self.time.clear();
+        match at {
+            // What `to_rfc3339_opts(SecondsFormat::Micros, true)` writes, without allocating.
+            Some(at) if (0..=9999).contains(&at.year()) && at.nanosecond() < 1_000_000_000 => {
+                let _ = write!(
+                    self.time,
+                    "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+                    at.year(),
+                    at.month(),
+                    at.day(),
+                    at.hour(),
+                    at.minute(),
+                    at.second(),
+                    at.nanosecond() / 1000
+                );
+            }
+            Some(at) => self.time = at.to_rfc3339_opts(SecondsFormat::Micros, true),
+            None => {}
+        }
+        &self.time
     }
+}
+
+/// One row of items.csv, in [`ITEM_COLUMNS`] order.
+fn write_item<W: Write>(
+    w: &mut csv::Writer<W>,
+    cells: &mut Cells,
+    item: &ev::ItemView<'_>,
+) -> Result<(), EngineError> {
+    let o = Option::unwrap_or_default;
+    text(w, cells.int(item.id))?;
+    text(w, cells.int(item.eligibility_id))?;
+    text(w, item.holder_external_id)?;
+    text(w, item.holder_name)?;
+    text(w, o(item.holder_email))?;
+    text(w, item.holder_kind)?;
+    text(w, item.role_name)?;
+    text(w, item.role_risk)?;
+    text(w, item.scope)?;
+    text(w, cells.time(item.since))?;
+    text(w, cells.time(item.last_activated_at))?;
+    text(w, item.recommendation)?;
+    text(w, o(item.recommendation_reason))?;
+    text(w, o(item.reviewer_id))?;
+    text(w, o(item.reviewer_name))?;
+    text(w, o(item.reviewer_reason))?;
+    text(w, o(item.escalated_from))?;
+    text(w, if item.flagged { "yes" } else { "no" })?;
+    text(w, o(item.flag_reason))?;
+    text(w, o(item.verdict))?;
+    text(w, o(item.made_by))?;
+    match item.made_by {
+        Some("policy") => text(w, "policy")?,
+        _ => text(w, o(item.decided_by))?,
+    }
+    text(w, o(item.acting_for))?;
+    text(w, cells.time(item.decided_at))?;
+    text(w, o(item.channel))?;
+    text(w, o(item.justification))?;
+    text(w, o(item.outcome))?;
+    text(w, o(item.removal_state))?;
+    text(w, item.removal_attempts.map_or("", |a| cells.int(a)))?;
+    text(w, o(item.removal_receipt))?;
+    text(w, cells.time(item.removed_at))?;
+    text(w, cells.time(item.verified_at))?;
+    text(w, o(item.removal_error))?;
+    end_record(w)
+}
+
+/// One row of after_remediation.csv; returns 1 when the eligibility is not as its outcome
+/// requires.
+fn write_after<W: Write>(
+    w: &mut csv::Writer<W>,
+    cells: &mut Cells,
+    item: &ev::ItemView<'_>,
+) -> Result<u64, EngineError> {
+    let expected = match item.outcome {
+        Some("revoked" | "removed_by_policy")
+            if item.removal_state != Some("awaiting_confirmation") =>
+        {
+            "removed"
+        }
+        Some(_) => "active",
+        None => "",
+    };
+    let now = item.status_now.unwrap_or("missing");
+    let consistent = expected.is_empty() || expected == now;
+    text(w, cells.int(item.id))?;
+    text(w, cells.int(item.eligibility_id))?;
+    text(w, item.holder_external_id)?;
+    text(w, item.role_name)?;
+    text(w, item.scope)?;
+    text(w, item.outcome.unwrap_or_default())?;
+    text(w, expected)?;
+    text(w, now)?;
+    text(
+        w,
+        if expected.is_empty() {
+            "open"
+        } else if consistent {
+            "yes"
+        } else {
+            "no"
+        },
+    )?;
+    end_record(w)?;
+    Ok(u64::from(!consistent))
 }
 
 /// Where a campaign's stored bundle can be written out for download.
@@ -683,4 +707,30 @@ pub fn bundle_file_name(campaign: &CampaignRow) -> String {
         campaign.name,
         campaign.period.replace('/', "-")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_written_as_rfc3339_with_microseconds() {
+        let mut cells = Cells::default();
+        for text in [
+            "2026-11-26T10:02:01.427825Z",
+            "2024-01-01T00:00:00Z",
+            "0001-02-03T04:05:06.000007Z",
+            "2026-06-30T23:59:60.5Z",
+            "2026-03-04T05:06:07.123456789+02:00",
+        ] {
+            let at = DateTime::parse_from_rfc3339(text)
+                .expect("a time")
+                .with_timezone(&Utc);
+            assert_eq!(
+                cells.time(Some(at)),
+                at.to_rfc3339_opts(SecondsFormat::Micros, true)
+            );
+        }
+        assert_eq!(cells.time(None), "");
+    }
 }

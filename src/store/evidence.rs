@@ -3,52 +3,13 @@
 
 use super::sql::Sql;
 use chrono::{DateTime, Utc};
-use futures::Stream;
-use sea_orm::{ConnectionTrait, DbErr, QueryResult, StreamTrait};
-
-/// Every item of a campaign with its current decision, its removal, and the eligibility as it
-/// is now; ordered by item id.
-pub async fn item_rows<'a, C: ConnectionTrait + StreamTrait>(
-    conn: &'a C,
-    campaign_id: i64,
-) -> Result<impl Stream<Item = Result<QueryResult, DbErr>> + 'a, DbErr> {
-    let mut sql = Sql::new(
-        ConnectionTrait::get_database_backend(conn),
-        "SELECT i.id, i.eligibility_id, i.holder_external_id, i.holder_name, i.holder_email, i.holder_kind, i.role_name, \
-         i.role_risk, i.scope, i.since, i.last_activated_at, i.recommendation, i.recommendation_reason, \
-         rv.external_id AS reviewer_id, rv.display_name AS reviewer_name, i.reviewer_reason, ef.external_id AS escalated_from, \
-         i.flagged, i.flag_reason, i.verdict, i.made_by, dp.external_id AS decided_by, af.external_id AS acting_for, \
-         i.decided_at, d.channel, d.justification, i.outcome, r.state AS removal_state, r.attempts AS removal_attempts, \
-         r.receipt AS removal_receipt, r.removed_at, r.verified_at, r.last_error AS removal_error, e.status AS status_now \
-         FROM review_item i \
-         LEFT JOIN principal rv ON rv.id = i.reviewer_id \
-         LEFT JOIN principal ef ON ef.id = i.escalated_from_id \
-         LEFT JOIN decision d ON d.id = i.current_decision_id \
-         LEFT JOIN principal dp ON dp.id = d.reviewer_id \
-         LEFT JOIN principal af ON af.id = d.acting_for_id \
-         LEFT JOIN remediation r ON r.item_id = i.id \
-         LEFT JOIN eligibility e ON e.id = i.eligibility_id \
-         WHERE i.campaign_id = ",
-    );
-    sql.bind(campaign_id).push(" ORDER BY i.id");
-    conn.stream_raw(sql.build()).await
-}
-
-/// Every decision of a campaign, superseded ones included, in the order they were made.
-pub async fn decision_rows<'a, C: ConnectionTrait + StreamTrait>(
-    conn: &'a C,
-    campaign_id: i64,
-) -> Result<impl Stream<Item = Result<QueryResult, DbErr>> + 'a, DbErr> {
-    let mut sql = Sql::new(
-        ConnectionTrait::get_database_backend(conn),
-        "SELECT d.id, d.item_id, d.verdict, d.made_by, rp.external_id AS decided_by, ap.external_id AS acting_for, \
-         d.decided_at, d.channel, d.client_addr, d.justification, d.supersedes_id \
-         FROM decision d LEFT JOIN principal rp ON rp.id = d.reviewer_id LEFT JOIN principal ap ON ap.id = d.acting_for_id \
-         WHERE d.campaign_id = ",
-    );
-    sql.bind(campaign_id).push(" ORDER BY d.id");
-    conn.stream_raw(sql.build()).await
-}
+use futures::{Stream, StreamExt, TryStreamExt};
+use sea_orm::{
+    sqlx, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, RuntimeErr,
+    StreamTrait,
+};
+use std::borrow::Cow;
+use std::sync::Arc;
 
 /// The stretch of the audit chain that covers the campaign: from its first event to its last,
 /// with everything in between, so the excerpt can be verified on its own.
@@ -271,4 +232,457 @@ pub async fn chunk(
         Some(row) => Ok(Some(row.try_get("", "data")?)),
         None => Ok(None),
     }
+}
+
+/// One item of a campaign as the export reads it, borrowed from what the database returned so
+/// that writing it out allocates nothing.
+#[derive(Debug)]
+pub struct ItemView<'r> {
+    pub id: i64,
+    pub eligibility_id: i64,
+    pub holder_external_id: &'r str,
+    pub holder_name: &'r str,
+    pub holder_email: Option<&'r str>,
+    pub holder_kind: &'r str,
+    pub role_name: &'r str,
+    pub role_risk: &'r str,
+    pub scope: &'r str,
+    pub since: Option<DateTime<Utc>>,
+    pub last_activated_at: Option<DateTime<Utc>>,
+    pub recommendation: &'r str,
+    pub recommendation_reason: Option<&'r str>,
+    pub reviewer_id: Option<&'r str>,
+    pub reviewer_name: Option<&'r str>,
+    pub reviewer_reason: Option<&'r str>,
+    pub escalated_from: Option<&'r str>,
+    pub flagged: bool,
+    pub flag_reason: Option<&'r str>,
+    pub verdict: Option<&'r str>,
+    pub made_by: Option<&'r str>,
+    pub decided_by: Option<&'r str>,
+    pub acting_for: Option<&'r str>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub channel: Option<&'r str>,
+    pub justification: Option<&'r str>,
+    pub outcome: Option<&'r str>,
+    pub removal_state: Option<&'r str>,
+    pub removal_attempts: Option<i32>,
+    pub removal_receipt: Option<&'r str>,
+    pub removed_at: Option<DateTime<Utc>>,
+    pub verified_at: Option<DateTime<Utc>>,
+    pub removal_error: Option<&'r str>,
+    pub status_now: Option<&'r str>,
+}
+
+/// The columns of an item, in [`ItemView`] order.
+const ITEM_COLUMNS: &str = "i.id, i.eligibility_id, i.holder_external_id, i.holder_name, \
+     i.holder_email, i.holder_kind, i.role_name, i.role_risk, i.scope, i.since, i.last_activated_at, \
+     i.recommendation, i.recommendation_reason, rv.external_id, rv.display_name, i.reviewer_reason, \
+     ef.external_id, i.flagged, i.flag_reason, i.verdict, i.made_by, dp.external_id, af.external_id, \
+     i.decided_at, d.channel, d.justification, i.outcome, r.state, r.attempts, r.receipt, \
+     r.removed_at, r.verified_at, r.last_error, e.status";
+
+const ITEM_FROM: &str = " FROM review_item i \
+     LEFT JOIN principal rv ON rv.id = i.reviewer_id \
+     LEFT JOIN principal ef ON ef.id = i.escalated_from_id \
+     LEFT JOIN decision d ON d.id = i.current_decision_id \
+     LEFT JOIN principal dp ON dp.id = d.reviewer_id \
+     LEFT JOIN principal af ON af.id = d.acting_for_id \
+     LEFT JOIN remediation r ON r.item_id = i.id \
+     LEFT JOIN eligibility e ON e.id = i.eligibility_id";
+
+/// One decision of a campaign, borrowed like [`ItemView`].
+#[derive(Debug)]
+pub struct DecisionView<'r> {
+    pub id: i64,
+    pub item_id: i64,
+    pub verdict: &'r str,
+    pub made_by: &'r str,
+    pub decided_by: Option<&'r str>,
+    pub acting_for: Option<&'r str>,
+    pub decided_at: DateTime<Utc>,
+    pub channel: &'r str,
+    pub client_addr: Option<&'r str>,
+    pub justification: Option<&'r str>,
+    pub supersedes_id: Option<i64>,
+}
+
+const DECISION_COLUMNS: &str = "d.id, d.item_id, d.verdict, d.made_by, rp.external_id, \
+     ap.external_id, d.decided_at, d.channel, d.client_addr, d.justification, d.supersedes_id";
+
+const DECISION_FROM: &str = " FROM decision d \
+     LEFT JOIN principal rp ON rp.id = d.reviewer_id \
+     LEFT JOIN principal ap ON ap.id = d.acting_for_id";
+
+/// Every item of a campaign with its current decision, its removal, and the eligibility as it
+/// is now, in item order. The one read that grows with the population, so it bypasses sea-orm's
+/// dynamic rows (see [`each_row`]).
+pub async fn each_item<E: From<DbErr>>(
+    conn: &DatabaseConnection,
+    campaign_id: i64,
+    mut visit: impl FnMut(&ItemView<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    each_row(
+        conn,
+        "review_item",
+        "i",
+        ITEM_COLUMNS,
+        ITEM_FROM,
+        campaign_id,
+        |rows| match rows {
+            Rows::Postgres(row) => visit(&pg_item(row).map_err(sqlx_err)?),
+            Rows::Sqlite(json) => {
+                let mut rows: Vec<ItemJson<'_>> = serde_json::from_str(json)
+                    .map_err(|e| DbErr::Custom(format!("items of the export: {e}")))?;
+                // The scan of the id range already yields them in order (this is a check).
+                rows.sort_by_key(|r| r.0);
+                for row in &rows {
+                    visit(&row.view()?)?;
+                }
+                Ok(())
+            }
+        },
+    )
+    .await
+}
+
+/// Every decision of a campaign, superseded ones included, in the order they were made.
+pub async fn each_decision<E: From<DbErr>>(
+    conn: &DatabaseConnection,
+    campaign_id: i64,
+    mut visit: impl FnMut(&DecisionView<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    each_row(
+        conn,
+        "decision",
+        "d",
+        DECISION_COLUMNS,
+        DECISION_FROM,
+        campaign_id,
+        |rows| match rows {
+            Rows::Postgres(row) => visit(&pg_decision(row).map_err(sqlx_err)?),
+            Rows::Sqlite(json) => {
+                let mut rows: Vec<DecisionJson<'_>> = serde_json::from_str(json)
+                    .map_err(|e| DbErr::Custom(format!("decisions of the export: {e}")))?;
+                rows.sort_by_key(|r| r.0);
+                for row in &rows {
+                    visit(&row.view()?)?;
+                }
+                Ok(())
+            }
+        },
+    )
+    .await
+}
+
+/// What [`each_row`] hands over: one typed row, or a JSON array of rows.
+enum Rows<'a> {
+    Postgres(&'a sqlx::postgres::PgRow),
+    Sqlite(&'a str),
+}
+
+/// How many ids of the campaign's range SQLite reads per statement.
+const SQLITE_BATCH: i64 = 2000;
+
+/// Reads the campaign's rows of `table` (aliased `alias` in `from`) in id order.
+///
+/// Both backends read a range of ids (a campaign's rows are written together, so the range holds
+/// few others) with the campaign test kept off the index (`+`): scanning the primary key yields
+/// the rows already in order, where the campaign's own index made SQLite sort the whole joined
+/// result in a temporary B-tree before the first row came out.
+///
+/// PostgreSQL streams typed rows, decoded by position. SQLite does not stream them:
+/// sqlx copies every value of a SQLite row into an allocation of its own and hands rows over
+/// one at a time between threads, which at 34 columns cost more than the query. So SQLite
+/// returns the rows of `SQLITE_BATCH` ids at once as one JSON array of arrays, and
+/// the next batch is read while this one is written out.
+#[allow(clippy::too_many_arguments)]
+async fn each_row<E: From<DbErr>>(
+    conn: &DatabaseConnection,
+    table: &str,
+    alias: &str,
+    columns: &str,
+    from: &str,
+    campaign_id: i64,
+    mut visit: impl FnMut(Rows<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    let Some((first, last)) = id_range(conn, table, campaign_id).await? else {
+        return Ok(());
+    };
+    let range = |low: &str, high: &str, campaign: &str| {
+        format!(
+            "{from} WHERE {alias}.id >= {low} AND {alias}.id <= {high} \
+             AND +{alias}.campaign_id = {campaign}"
+        )
+    };
+    if conn.get_database_backend() == DbBackend::Postgres {
+        let sql = format!(
+            "SELECT {columns}{} ORDER BY {alias}.id",
+            range("$1", "$2", "$3")
+        );
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(first)
+            .bind(last)
+            .bind(campaign_id)
+            .fetch(conn.get_postgres_connection_pool());
+        while let Some(row) = rows.try_next().await.map_err(sqlx_err)? {
+            visit(Rows::Postgres(&row))?;
+        }
+        return Ok(());
+    }
+    let sql = format!(
+        "SELECT json_group_array(json_array({columns})){}",
+        range("?", "?", "?")
+    );
+    let pool = conn.get_sqlite_connection_pool();
+    let batches = (first..=last)
+        .step_by(SQLITE_BATCH as usize)
+        .map(|low| (low, low.saturating_add(SQLITE_BATCH - 1).min(last)));
+    let mut batches = futures::stream::iter(batches)
+        .map(|(low, high)| {
+            let query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(low)
+                .bind(high)
+                .bind(campaign_id);
+            query.fetch_one(pool)
+        })
+        .buffered(2);
+    while let Some(row) = batches.try_next().await.map_err(sqlx_err)? {
+        use sqlx::Row;
+        visit(Rows::Sqlite(row.try_get(0).map_err(sqlx_err)?))?;
+    }
+    Ok(())
+}
+
+/// The lowest and highest id of the campaign's rows in `table`, if it has any.
+async fn id_range(
+    conn: &DatabaseConnection,
+    table: &str,
+    campaign_id: i64,
+) -> Result<Option<(i64, i64)>, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        &format!("SELECT MIN(id) AS first, MAX(id) AS last FROM {table} WHERE campaign_id = "),
+    );
+    sql.bind(campaign_id);
+    let Some(row) = conn.query_one_raw(sql.build()).await? else {
+        return Ok(None);
+    };
+    let first: Option<i64> = row.try_get("", "first")?;
+    let last: Option<i64> = row.try_get("", "last")?;
+    Ok(first.zip(last))
+}
+
+fn sqlx_err(e: sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(Arc::new(e)))
+}
+
+fn pg_item(row: &sqlx::postgres::PgRow) -> Result<ItemView<'_>, sqlx::Error> {
+    use sqlx::Row;
+    Ok(ItemView {
+        id: row.try_get(0)?,
+        eligibility_id: row.try_get(1)?,
+        holder_external_id: row.try_get(2)?,
+        holder_name: row.try_get(3)?,
+        holder_email: row.try_get(4)?,
+        holder_kind: row.try_get(5)?,
+        role_name: row.try_get(6)?,
+        role_risk: row.try_get(7)?,
+        scope: row.try_get(8)?,
+        since: row.try_get(9)?,
+        last_activated_at: row.try_get(10)?,
+        recommendation: row.try_get(11)?,
+        recommendation_reason: row.try_get(12)?,
+        reviewer_id: row.try_get(13)?,
+        reviewer_name: row.try_get(14)?,
+        reviewer_reason: row.try_get(15)?,
+        escalated_from: row.try_get(16)?,
+        flagged: row.try_get(17)?,
+        flag_reason: row.try_get(18)?,
+        verdict: row.try_get(19)?,
+        made_by: row.try_get(20)?,
+        decided_by: row.try_get(21)?,
+        acting_for: row.try_get(22)?,
+        decided_at: row.try_get(23)?,
+        channel: row.try_get(24)?,
+        justification: row.try_get(25)?,
+        outcome: row.try_get(26)?,
+        removal_state: row.try_get(27)?,
+        removal_attempts: row.try_get(28)?,
+        removal_receipt: row.try_get(29)?,
+        removed_at: row.try_get(30)?,
+        verified_at: row.try_get(31)?,
+        removal_error: row.try_get(32)?,
+        status_now: row.try_get(33)?,
+    })
+}
+
+fn pg_decision(row: &sqlx::postgres::PgRow) -> Result<DecisionView<'_>, sqlx::Error> {
+    use sqlx::Row;
+    Ok(DecisionView {
+        id: row.try_get(0)?,
+        item_id: row.try_get(1)?,
+        verdict: row.try_get(2)?,
+        made_by: row.try_get(3)?,
+        decided_by: row.try_get(4)?,
+        acting_for: row.try_get(5)?,
+        decided_at: row.try_get(6)?,
+        channel: row.try_get(7)?,
+        client_addr: row.try_get(8)?,
+        justification: row.try_get(9)?,
+        supersedes_id: row.try_get(10)?,
+    })
+}
+
+type Text<'a> = Cow<'a, str>;
+
+/// An item as SQLite's `json_array` wrote it, in [`ITEM_COLUMNS`] order; strings borrow from
+/// the JSON unless they had to be escaped.
+#[derive(serde::Deserialize)]
+struct ItemJson<'a>(
+    i64,
+    i64,
+    #[serde(borrow)] Text<'a>,
+    #[serde(borrow)] Text<'a>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Text<'a>,
+    #[serde(borrow)] Text<'a>,
+    #[serde(borrow)] Text<'a>,
+    #[serde(borrow)] Text<'a>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Text<'a>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    i64,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    Option<i32>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+);
+
+impl ItemJson<'_> {
+    fn view(&self) -> Result<ItemView<'_>, DbErr> {
+        Ok(ItemView {
+            id: self.0,
+            eligibility_id: self.1,
+            holder_external_id: &self.2,
+            holder_name: &self.3,
+            holder_email: self.4.as_deref(),
+            holder_kind: &self.5,
+            role_name: &self.6,
+            role_risk: &self.7,
+            scope: &self.8,
+            since: sqlite_time(self.9.as_deref())?,
+            last_activated_at: sqlite_time(self.10.as_deref())?,
+            recommendation: &self.11,
+            recommendation_reason: self.12.as_deref(),
+            reviewer_id: self.13.as_deref(),
+            reviewer_name: self.14.as_deref(),
+            reviewer_reason: self.15.as_deref(),
+            escalated_from: self.16.as_deref(),
+            // SQLite keeps booleans as 0 and 1.
+            flagged: self.17 != 0,
+            flag_reason: self.18.as_deref(),
+            verdict: self.19.as_deref(),
+            made_by: self.20.as_deref(),
+            decided_by: self.21.as_deref(),
+            acting_for: self.22.as_deref(),
+            decided_at: sqlite_time(self.23.as_deref())?,
+            channel: self.24.as_deref(),
+            justification: self.25.as_deref(),
+            outcome: self.26.as_deref(),
+            removal_state: self.27.as_deref(),
+            removal_attempts: self.28,
+            removal_receipt: self.29.as_deref(),
+            removed_at: sqlite_time(self.30.as_deref())?,
+            verified_at: sqlite_time(self.31.as_deref())?,
+            removal_error: self.32.as_deref(),
+            status_now: self.33.as_deref(),
+        })
+    }
+}
+
+/// A decision as SQLite's `json_array` wrote it, in [`DECISION_COLUMNS`] order.
+#[derive(serde::Deserialize)]
+struct DecisionJson<'a>(
+    i64,
+    i64,
+    #[serde(borrow)] Text<'a>,
+    #[serde(borrow)] Text<'a>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Text<'a>,
+    #[serde(borrow)] Text<'a>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    Option<i64>,
+);
+
+impl DecisionJson<'_> {
+    fn view(&self) -> Result<DecisionView<'_>, DbErr> {
+        Ok(DecisionView {
+            id: self.0,
+            item_id: self.1,
+            verdict: &self.2,
+            made_by: &self.3,
+            decided_by: self.4.as_deref(),
+            acting_for: self.5.as_deref(),
+            decided_at: sqlite_time(Some(&self.6))?
+                .ok_or_else(|| DbErr::Custom("a decision without a time".into()))?,
+            channel: &self.7,
+            client_addr: self.8.as_deref(),
+            justification: self.9.as_deref(),
+            supersedes_id: self.10,
+        })
+    }
+}
+
+/// A time as SQLite keeps it: text in one of the forms sqlx's own decoding accepts (sqlx writes
+/// RFC 3339; the others are SQLite's date and time functions' forms, read as UTC).
+fn sqlite_time(text: Option<&str>) -> Result<Option<DateTime<Utc>>, DbErr> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(Some(at.with_timezone(&Utc)));
+    }
+    const FORMATS: &[&str] = &[
+        "%F %T%.f",
+        "%F %R",
+        "%F %RZ",
+        "%F %R%:z",
+        "%F %T%.fZ",
+        "%F %T%.f%:z",
+        "%FT%R",
+        "%FT%RZ",
+        "%FT%R%:z",
+        "%FT%T%.f",
+        "%FT%T%.fZ",
+        "%FT%T%.f%:z",
+    ];
+    for format in FORMATS {
+        if let Ok(at) = DateTime::parse_from_str(text, format) {
+            return Ok(Some(at.with_timezone(&Utc)));
+        }
+        if let Ok(at) = chrono::NaiveDateTime::parse_from_str(text, format) {
+            return Ok(Some(at.and_utc()));
+        }
+    }
+    Err(DbErr::Custom(format!("not a time: {text:?}")))
 }
