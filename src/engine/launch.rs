@@ -180,6 +180,15 @@ impl Engine {
             .ok_or_else(|| EngineError::NotFound(format!("no campaign #{id}")))
     }
 
+    /// What turns the spec's population into items: reviewer rules, exclusions, directory.
+    async fn rules(&self, spec: &CampaignSpec) -> Result<Rules, EngineError> {
+        Ok(Rules {
+            resolved: self.resolve(spec).await?,
+            people: directory::people(self.store().conn()).await?,
+            inactive_days: spec.recommend_revoke_after_inactive_days,
+        })
+    }
+
     async fn resolve(&self, spec: &CampaignSpec) -> Result<Resolved, EngineError> {
         let named = spec.named_principals();
         let ids: Vec<&str> = named.iter().map(|(_, id)| *id).collect();
@@ -219,11 +228,7 @@ impl Engine {
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("no campaign #{id}")))?;
         let spec = &campaign.spec;
-        let rules = Rules {
-            resolved: self.resolve(spec).await?,
-            people: directory::people(conn).await?,
-            inactive_days: spec.recommend_revoke_after_inactive_days,
-        };
+        let rules = self.rules(spec).await?;
         // PostgreSQL takes many batches per COPY (see store::copy); SQLite one per transaction.
         let rows_per_write = match self.store().backend() {
             DbBackend::Postgres => COPY_ROWS,
@@ -253,23 +258,17 @@ impl Engine {
         let write = async {
             let written = async {
                 let mut pending: Vec<SourceEligibility> = Vec::new();
-                loop {
-                    let next = to_write.recv().await;
-                    let finished = next.is_none();
-                    pending.extend(next.into_iter().flatten());
-                    if pending.is_empty() || (!finished && pending.len() < rows_per_write) {
-                        if finished {
-                            return Ok::<_, EngineError>(());
-                        }
-                        continue;
-                    }
-                    done += self.freeze_items(id, &rules, &pending).await?;
-                    pending.clear();
-                    progress.update(done);
-                    if finished {
-                        return Ok(());
+                while let Some(batch) = to_write.recv().await {
+                    pending.extend(batch);
+                    if pending.len() >= rows_per_write {
+                        done += self.freeze_items(id, &rules, &pending).await?;
+                        pending.clear();
+                        progress.update(done);
                     }
                 }
+                done += self.freeze_items(id, &rules, &pending).await?;
+                progress.update(done);
+                Ok::<_, EngineError>(())
             }
             .await;
             // A writer that failed stops the reader at its next batch.
@@ -300,30 +299,24 @@ impl Engine {
                 "campaign #{id}: another instance took over the launch"
             ))
         };
-        let added = if self.store().backend() == DbBackend::Postgres {
-            if !campaigns::claim_launch(
-                self.store().conn(),
-                id,
-                self.instance(),
-                now,
-                now + lease(),
-            )
-            .await?
-            {
+        // A COPY runs on a connection of its own, outside the transaction that records it.
+        let copied = if self.store().backend() == DbBackend::Postgres {
+            let conn = self.store().conn();
+            if !campaigns::claim_launch(conn, id, self.instance(), now, now + lease()).await? {
                 return Err(taken_over());
             }
-            let pool = self.store().conn().get_postgres_connection_pool();
-            items::copy_items(pool, id, &new_items, now).await?
+            let pool = conn.get_postgres_connection_pool();
+            Some(items::copy_items(pool, id, &new_items, now).await?)
         } else {
-            0
+            None
         };
         let txn = self.store().begin().await?;
         if !campaigns::claim_launch(&txn, id, self.instance(), now, now + lease()).await? {
             return Err(taken_over());
         }
-        let added = match self.store().backend() {
-            DbBackend::Postgres => added,
-            _ => items::insert_items(&txn, id, &new_items, now).await?,
+        let added = match copied {
+            Some(added) => added,
+            None => items::insert_items(&txn, id, &new_items, now).await?,
         };
         campaigns::advance_launch(&txn, id, last, added, now).await?;
         txn.commit().await?;
@@ -366,8 +359,7 @@ impl Engine {
             })?;
         let spec = &definition.spec;
         let schedule = spec.launch_schedule().map_err(EngineError::Invalid)?;
-        let resolved = self.resolve(spec).await?;
-        let people = directory::people(conn).await?;
+        let rules = self.rules(spec).await?;
         let now = self.now();
         let mut loads: HashMap<i64, u64> = HashMap::new();
         let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
@@ -384,23 +376,15 @@ impl Engine {
             };
             cursor = Some(last);
             for e in &batch {
+                let item = rules.item(e, now);
                 population += 1;
-                let a = resolved
-                    .rules
-                    .resolve(&people, e.principal_id, e.role_owner_id);
-                *loads.entry(a.reviewer).or_default() += 1;
-                *by_reason.entry(a.reason.as_str().to_string()).or_default() += 1;
-                flagged += u64::from(a.flag.is_some());
-                let (rec, _) = recommend(
-                    e.since,
-                    e.last_activated_at,
-                    spec.recommend_revoke_after_inactive_days,
-                    now,
-                );
-                recommended_revoke += u64::from(rec == Recommendation::Revoke);
-                if e.principal_kind == PrincipalKind::BreakGlass
-                    || resolved.excluded.contains(&e.principal_id)
-                {
+                *loads.entry(item.reviewer_id).or_default() += 1;
+                *by_reason
+                    .entry(item.reviewer_reason.as_str().to_string())
+                    .or_default() += 1;
+                flagged += u64::from(item.flag.is_some());
+                recommended_revoke += u64::from(item.recommendation == Recommendation::Revoke);
+                if item.excluded {
                     *excluded
                         .entry(e.principal_external_id.clone())
                         .or_insert(0u64) += 1;
