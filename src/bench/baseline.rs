@@ -5,6 +5,8 @@
 //! that the rows can point at the launched campaign and the imported directory.
 
 use crate::engine::EngineError;
+// The columns a launch writes, so the baseline writes the same.
+use crate::store::items::ITEM_COLUMNS as COLUMNS;
 use crate::store::sql::Sql;
 use crate::store::Store;
 use chrono::{DateTime, Duration, Utc};
@@ -13,9 +15,6 @@ use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait, Value};
 use std::fmt::Write;
 
 const TABLE: &str = "bench_baseline";
-const COLUMNS: &str = "campaign_id, eligibility_id, principal_id, role_id, scope, holder_external_id, \
-    holder_name, holder_email, holder_kind, role_name, role_risk, since, last_activated_at, reviewer_id, \
-    reviewer_reason, flagged, flag_reason, recommendation, recommendation_reason, excluded, created_at";
 
 /// Existing ids the rows refer to, so the foreign keys hold.
 struct Refs {

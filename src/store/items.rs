@@ -23,7 +23,7 @@ pub struct NewItem<'a> {
 }
 
 /// The columns a launch fills, in the order both bulk paths write them.
-const ITEM_COLUMNS: &str = "campaign_id, eligibility_id, principal_id, role_id, scope, holder_external_id, \
+pub const ITEM_COLUMNS: &str = "campaign_id, eligibility_id, principal_id, role_id, scope, holder_external_id, \
     holder_name, holder_email, holder_kind, role_name, role_risk, since, last_activated_at, reviewer_id, \
     reviewer_reason, flagged, flag_reason, recommendation, recommendation_reason, excluded, created_at";
 
