@@ -6,6 +6,7 @@ mod m20261126_000001_initial_schema;
 mod m20261126_000002_evidence;
 mod m20261126_000003_access;
 mod m20261126_000004_item_references;
+mod m20261126_000005_bulk_references;
 
 /// Applies the attest schema; see `docs/data-model.md`.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_evidence::Migration),
             Box::new(m20261126_000003_access::Migration),
             Box::new(m20261126_000004_item_references::Migration),
+            Box::new(m20261126_000005_bulk_references::Migration),
         ]
     }
 }

@@ -43,7 +43,14 @@ impl Store {
         let options = |max: Option<u32>| {
             let mut options = ConnectOptions::new(url.to_string());
             options
-                .sqlx_logging(false)
+                // Every statement at debug and slow ones at info, under the `sqlx` target: off by
+                // default, `ATTEST_LOG=sqlx=info` shows which statements a slow stage waits on.
+                .sqlx_logging(true)
+                .sqlx_logging_level(log::LevelFilter::Debug)
+                .sqlx_slow_statements_logging_settings(
+                    log::LevelFilter::Info,
+                    Duration::from_millis(200),
+                )
                 .acquire_timeout(Duration::from_secs(30))
                 .map_sqlx_sqlite_opts(|o| {
                     o.journal_mode(SqliteJournalMode::Wal)
