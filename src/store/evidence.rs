@@ -534,7 +534,42 @@ fn pg_decision(row: &sqlx::postgres::PgRow) -> Result<DecisionView<'_>, sqlx::Er
     })
 }
 
-type Text<'a> = Cow<'a, str>;
+/// A string of a JSON batch, borrowed from the batch unless it had to be unescaped.
+///
+/// serde borrows a bare `Cow<str>` field marked `#[serde(borrow)]`, but inside an `Option` it
+/// falls back to `Cow`'s own implementation, which always copies: that was one allocation per
+/// optional cell, most of the cells of an item.
+struct Text<'a>(Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Text<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(text)))
+            }
+
+            fn visit_str<E>(self, text: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(text.to_owned())))
+            }
+        }
+        de.deserialize_str(Visitor)
+    }
+}
 
 /// An item as SQLite's `json_array` wrote it, in [`ITEM_COLUMNS`] order; strings borrow from
 /// the JSON unless they had to be escaped.
