@@ -106,6 +106,40 @@ pub async fn reviewer_summaries(
         .collect()
 }
 
+/// The campaign's reviewers as [`reviewer_summaries`] lists them (same order), with their
+/// counts and decision times left empty: for a caller that tallies the items itself.
+pub async fn reviewer_roster(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+) -> Result<Vec<ReviewerSummary>, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT p.external_id, p.display_name, p.email, cr.signed_off_at, cr.signed_off_addr \
+         FROM campaign_reviewer cr JOIN principal p ON p.id = cr.reviewer_id \
+         WHERE cr.campaign_id = ",
+    );
+    sql.bind(campaign_id).push(" ORDER BY p.external_id");
+    conn.query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(ReviewerSummary {
+                id: row.try_get("", "external_id")?,
+                name: row.try_get("", "display_name")?,
+                email: row.try_get("", "email")?,
+                items: 0,
+                decided: 0,
+                attested: 0,
+                revoked: 0,
+                first_decision_at: None,
+                last_decision_at: None,
+                signed_off_at: row.try_get("", "signed_off_at")?,
+                signed_off_addr: row.try_get("", "signed_off_addr")?,
+            })
+        })
+        .collect()
+}
+
 /// The newest signing key: (public hex, secret hex).
 pub async fn signing_key(conn: &impl ConnectionTrait) -> Result<Option<(String, String)>, DbErr> {
     let sql = Sql::new(
