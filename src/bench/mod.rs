@@ -34,6 +34,8 @@ pub struct BenchOptions {
     pub concurrency: usize,
     /// Decisions per second offered by the paced run.
     pub rate: f64,
+    /// Keep the scratch database afterwards instead of removing it.
+    pub keep: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -65,7 +67,13 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, EngineError> {
     let dir = tempfile::tempdir().map_err(|e| EngineError::Io(e.to_string()))?;
     let scratch = Scratch::create(options.database.as_deref(), dir.path()).await?;
     let result = run_stages(options, &scratch.url, dir.path()).await;
-    scratch.drop_database().await;
+    if options.keep {
+        // On stderr, so `--json` output stays one document.
+        eprintln!("attest bench: kept the database {}", mask_url(&scratch.url));
+        let _ = dir.keep();
+    } else {
+        scratch.drop_database().await;
+    }
     result
 }
 

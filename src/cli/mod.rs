@@ -111,6 +111,10 @@ pub struct BenchArgs {
     /// Decisions per second the paced run offers (design section 6's target is 3,000/s).
     #[arg(long, default_value_t = 3000.0)]
     pub rate: f64,
+    /// Keep the scratch database (and the SQLite file's folder) afterwards and print its URL,
+    /// so one stage can be run again on it through the CLI, e.g. `attest evidence export`.
+    #[arg(long)]
+    pub keep: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -270,6 +274,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 decisions: args.decisions,
                 concurrency: args.concurrency,
                 rate: args.rate,
+                keep: args.keep,
             };
             let report = crate::bench::run(&options).await?;
             if args.json {
