@@ -3,7 +3,7 @@
 
 use super::{EligibilitySource, Removal, RemovalTarget, SourceEligibility, SourceError};
 use crate::domain::definition::ScopeFilter;
-use crate::store::sql::Sql;
+use crate::store::sql::{sqlite_time, Sql};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Value};
 
@@ -30,11 +30,12 @@ fn restrict(sql: &mut Sql, column: &str, values: impl IntoIterator<Item = Value>
     }
 }
 
+fn parse<T: std::str::FromStr<Err = String>>(column: &str, text: String) -> Result<T, DbErr> {
+    text.parse()
+        .map_err(|e: String| DbErr::Type(format!("{column}: {e}")))
+}
+
 fn eligibility_from_row(row: &QueryResult) -> Result<SourceEligibility, DbErr> {
-    fn parse<T: std::str::FromStr<Err = String>>(column: &str, text: String) -> Result<T, DbErr> {
-        text.parse()
-            .map_err(|e: String| DbErr::Type(format!("{column}: {e}")))
-    }
     Ok(SourceEligibility {
         eligibility_id: row.try_get("", "id")?,
         principal_id: row.try_get("", "principal_id")?,
@@ -106,6 +107,9 @@ impl EligibilitySource for BuiltinSource {
             sql.push(")");
         }
         sql.push(" ORDER BY e.id LIMIT ").bind(limit as i64);
+        if self.db.get_database_backend() == DbBackend::Sqlite {
+            return self.enumerate_sqlite(sql).await.map_err(source_error);
+        }
         let rows = self
             .db
             .query_all_raw(sql.build())
@@ -237,7 +241,69 @@ impl EligibilitySource for BuiltinSource {
     }
 }
 
+/// One eligibility of a SQLite batch, in the enumeration's column order.
+type BatchRow = (
+    i64,
+    i64,
+    String,
+    String,
+    Option<String>,
+    String,
+    i64,
+    String,
+    String,
+    Option<i64>,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
 impl BuiltinSource {
+    /// The batch `query` selects, read as one JSON array of rows. sqlx hands SQLite rows over
+    /// one at a time between threads, each value in an allocation of its own: a launch of a
+    /// million items spent 5.7 s reading its batches that way, where SQLite itself answers the
+    /// same queries in about 1 s.
+    async fn enumerate_sqlite(&self, query: Sql) -> Result<Vec<SourceEligibility>, DbErr> {
+        let mut statement = query.build();
+        statement.sql = format!(
+            "SELECT json_group_array(json_array(id, principal_id, external_id, display_name, email, kind, \
+             role_id, role_name, risk, owner_id, scope, start_at, last_activated_at)) AS batch FROM ({})",
+            statement.sql
+        );
+        let Some(row) = self.db.query_one_raw(statement).await? else {
+            return Ok(Vec::new());
+        };
+        let batch: String = row.try_get("", "batch")?;
+        let rows: Vec<BatchRow> = serde_json::from_str(&batch)
+            .map_err(|e| DbErr::Type(format!("eligibility batch: {e}")))?;
+        let mut eligibilities = rows
+            .into_iter()
+            .map(|r| {
+                Ok(SourceEligibility {
+                    eligibility_id: r.0,
+                    principal_id: r.1,
+                    principal_external_id: r.2,
+                    principal_name: r.3,
+                    principal_email: r.4,
+                    principal_kind: parse("kind", r.5)?,
+                    role_id: r.6,
+                    role_name: r.7,
+                    role_risk: parse("risk", r.8)?,
+                    role_owner_id: r.9,
+                    scope: r.10,
+                    since: sqlite_time(r.11.as_deref())?,
+                    last_activated_at: sqlite_time(r.12.as_deref())?,
+                })
+            })
+            .collect::<Result<Vec<_>, DbErr>>()?;
+        // An aggregate keeps its subquery's order in practice, not by contract; the launch's
+        // cursor depends on it.
+        if !eligibilities.is_sorted_by_key(|e| e.eligibility_id) {
+            eligibilities.sort_unstable_by_key(|e| e.eligibility_id);
+        }
+        Ok(eligibilities)
+    }
+
     /// Marks a batch removed in one statement per campaign (and chunk); returns the ids that
     /// were active (and so are removed now).
     async fn remove_batch(

@@ -1,7 +1,8 @@
 //! A small builder for statements sea-orm's query builder cannot express (multi-row upserts with
 //! conditional updates), numbering placeholders the way each backend wants them.
 
-use sea_orm::{DbBackend, Statement, Value};
+use chrono::{DateTime, Utc};
+use sea_orm::{DbBackend, DbErr, Statement, Value};
 
 #[derive(Debug)]
 pub struct Sql {
@@ -67,6 +68,40 @@ impl Sql {
     pub fn build(self) -> Statement {
         Statement::from_sql_and_values(self.backend, self.text, self.values)
     }
+}
+
+/// A time as SQLite keeps it: text in one of the forms sqlx's own decoding accepts (sqlx writes
+/// RFC 3339; the others are SQLite's date and time functions' forms, read as UTC).
+pub(crate) fn sqlite_time(text: Option<&str>) -> Result<Option<DateTime<Utc>>, DbErr> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(Some(at.with_timezone(&Utc)));
+    }
+    const FORMATS: &[&str] = &[
+        "%F %T%.f",
+        "%F %R",
+        "%F %RZ",
+        "%F %R%:z",
+        "%F %T%.fZ",
+        "%F %T%.f%:z",
+        "%FT%R",
+        "%FT%RZ",
+        "%FT%R%:z",
+        "%FT%T%.f",
+        "%FT%T%.fZ",
+        "%FT%T%.f%:z",
+    ];
+    for format in FORMATS {
+        if let Ok(at) = DateTime::parse_from_str(text, format) {
+            return Ok(Some(at.with_timezone(&Utc)));
+        }
+        if let Ok(at) = chrono::NaiveDateTime::parse_from_str(text, format) {
+            return Ok(Some(at.and_utc()));
+        }
+    }
+    Err(DbErr::Custom(format!("not a time: {text:?}")))
 }
 
 #[cfg(test)]
