@@ -3,7 +3,7 @@
 
 use super::sql::{sqlite_time, Sql};
 use chrono::{DateTime, Utc};
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::{Stream, TryStreamExt};
 use sea_orm::{
     sqlx, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, RuntimeErr,
     StreamTrait,
@@ -468,22 +468,35 @@ async fn each_row<E: From<DbErr>>(
         "SELECT json_group_array(json_array({columns})){}",
         range("?", "?", "?")
     );
-    let pool = conn.get_sqlite_connection_pool();
+    let pool = conn.get_sqlite_connection_pool().clone();
     let batches = (first..=last)
         .step_by(SQLITE_BATCH as usize)
-        .map(|low| (low, low.saturating_add(SQLITE_BATCH - 1).min(last)));
-    let mut batches = futures::stream::iter(batches)
-        .map(|(low, high)| {
-            let query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+        .map(move |low| (low, low.saturating_add(SQLITE_BATCH - 1).min(last)));
+    // The reads run in a task of their own that always has the next batch's query at SQLite:
+    // polled from this loop instead (a buffered stream), the next query was often sent only
+    // after the last batch had been written out, and reading and writing took turns.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+    tokio::spawn(async move {
+        for (low, high) in batches {
+            let batch = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                 .bind(low)
                 .bind(high)
-                .bind(campaign_id);
-            query.fetch_one(pool)
-        })
-        .buffered(2);
-    while let Some(row) = batches.try_next().await.map_err(sqlx_err)? {
-        use sqlx::Row;
-        visit(Rows::Sqlite(row.try_get(0).map_err(sqlx_err)?))?;
+                .bind(campaign_id)
+                .fetch_one(&pool)
+                .await
+                .and_then(|row| {
+                    use sqlx::Row;
+                    row.try_get::<String, _>(0)
+                });
+            let failed = batch.is_err();
+            // A closed channel means the writer stopped (an error of its own): stop too.
+            if tx.send(batch).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    while let Some(batch) = rx.recv().await {
+        visit(Rows::Sqlite(&batch.map_err(sqlx_err)?))?;
     }
     Ok(())
 }
