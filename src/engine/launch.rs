@@ -236,8 +236,11 @@ impl Engine {
         };
         // Reading the next batch from the source overlaps with writing the last one: on SQLite
         // they run on different connections (readers never wait for the writer), on PostgreSQL
-        // on different server processes.
-        let (batches, mut to_write) = tokio::sync::mpsc::channel::<Vec<SourceEligibility>>(2);
+        // on different server processes. The queue holds a whole write's worth, so the reader
+        // goes on during a COPY instead of stopping two batches into it: with two, a launch
+        // took as long as its reads and its COPYs added up.
+        let queued = (rows_per_write / LAUNCH_BATCH as usize).max(2);
+        let (batches, mut to_write) = tokio::sync::mpsc::channel::<Vec<SourceEligibility>>(queued);
         let mut cursor = campaign.launch_cursor;
         let mut done = campaign.items_created as u64;
         let read = async move {
