@@ -5,7 +5,7 @@
 //! crash and a restart finish it with nothing twice.
 
 use super::{Engine, EngineError, Progress};
-use crate::domain::definition::CampaignSpec;
+use crate::domain::definition::{CampaignSpec, ScopeFilter};
 use crate::domain::directory::PrincipalKind;
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::recommendation::{recommend, Recommendation};
@@ -16,9 +16,11 @@ use crate::store::items::{self, NewItem};
 use crate::store::outbox::{self, template};
 use crate::store::{self as st, directory};
 use chrono::{DateTime, Duration, Utc};
+use futures::{Stream, TryStreamExt};
 use sea_orm::DbBackend;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::pin::pin;
 
 /// Eligibilities read from the source per committed batch.
 const LAUNCH_BATCH: u64 = 1000;
@@ -28,7 +30,8 @@ fn lease() -> Duration {
 }
 
 /// Eligibilities per COPY on PostgreSQL: few enough round trips that the missing TCP_NODELAY
-/// costs little, few enough rows that the batch stays small in memory (≈ 30 MB).
+/// costs little, few enough rows that the batch stays small in memory (≈ 30 MB, and as much
+/// again queued by the reader meanwhile).
 const COPY_ROWS: usize = 100_000;
 
 /// Everything that turns an eligibility into a review item.
@@ -180,6 +183,20 @@ impl Engine {
             .ok_or_else(|| EngineError::NotFound(format!("no campaign #{id}")))
     }
 
+    /// The source's eligibilities in `scope` after `cursor`, a batch at a time in id order: the
+    /// one paging of the population, for the launch and its preview.
+    fn population<'a>(
+        &'a self,
+        scope: &'a ScopeFilter,
+        cursor: Option<i64>,
+    ) -> impl Stream<Item = Result<Vec<SourceEligibility>, EngineError>> + 'a {
+        futures::stream::try_unfold(cursor, move |cursor| async move {
+            let batch = self.source().enumerate(scope, cursor, LAUNCH_BATCH).await?;
+            let last = batch.last().map(|e| e.eligibility_id);
+            Ok(last.map(|last| (batch, Some(last))))
+        })
+    }
+
     /// What turns the spec's population into items: reviewer rules, exclusions, directory.
     async fn rules(&self, spec: &CampaignSpec) -> Result<Rules, EngineError> {
         Ok(Rules {
@@ -241,22 +258,15 @@ impl Engine {
         // took as long as its reads and its COPYs added up.
         let queued = (rows_per_write / LAUNCH_BATCH as usize).max(2);
         let (batches, mut to_write) = tokio::sync::mpsc::channel::<Vec<SourceEligibility>>(queued);
-        let mut cursor = campaign.launch_cursor;
         let mut done = campaign.items_created as u64;
         let read = async move {
-            loop {
-                let batch = self
-                    .source()
-                    .enumerate(&spec.scope, cursor, LAUNCH_BATCH)
-                    .await?;
-                let Some(last) = batch.last().map(|e| e.eligibility_id) else {
-                    return Ok::<_, EngineError>(());
-                };
-                cursor = Some(last);
+            let mut population = pin!(self.population(&spec.scope, campaign.launch_cursor));
+            while let Some(batch) = population.try_next().await? {
                 if batches.send(batch).await.is_err() {
                     return Ok(()); // the writer stopped with an error of its own
                 }
             }
+            Ok::<_, EngineError>(())
         };
         let write = async {
             let written = async {
@@ -368,16 +378,8 @@ impl Engine {
         let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
         let mut excluded = BTreeMap::new();
         let (mut population, mut flagged, mut recommended_revoke) = (0u64, 0u64, 0u64);
-        let mut cursor = None;
-        loop {
-            let batch = self
-                .source()
-                .enumerate(&spec.scope, cursor, LAUNCH_BATCH)
-                .await?;
-            let Some(last) = batch.last().map(|e| e.eligibility_id) else {
-                break;
-            };
-            cursor = Some(last);
+        let mut batches = pin!(self.population(&spec.scope, None));
+        while let Some(batch) = batches.try_next().await? {
             for e in &batch {
                 let item = rules.item(e, now);
                 population += 1;

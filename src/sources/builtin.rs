@@ -297,10 +297,8 @@ impl BuiltinSource {
             })
             .collect::<Result<Vec<_>, DbErr>>()?;
         // An aggregate keeps its subquery's order in practice, not by contract; the launch's
-        // cursor depends on it.
-        if !eligibilities.is_sorted_by_key(|e| e.eligibility_id) {
-            eligibilities.sort_unstable_by_key(|e| e.eligibility_id);
-        }
+        // cursor depends on it (as in the export's batches, a check that costs one pass).
+        eligibilities.sort_by_key(|e| e.eligibility_id);
         Ok(eligibilities)
     }
 
