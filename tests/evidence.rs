@@ -169,7 +169,14 @@ fn export_cli(s: &Scenario, out: &Path, bom: bool) {
 async fn export_engine(s: &Scenario, out: &Path, bom: bool) {
     let report = s
         .engine
-        .export_evidence(s.campaign_id, out, ExportOptions { bom })
+        .export_evidence(
+            s.campaign_id,
+            out,
+            ExportOptions {
+                bom,
+                ..ExportOptions::default()
+            },
+        )
         .await
         .unwrap_or_else(|e| panic!("export to {}: {e}", out.display()));
     assert_eq!(report.campaign_id, s.campaign_id);
@@ -577,18 +584,29 @@ async fn a_bundle_re_signed_with_another_key_is_rejected() {
         Some(&key),
         &["manifest.json", &attacker],
     ));
-    // Without a pinned key the signature itself is valid; verify says so, names the key it
-    // was signed with and warns that only --key rejects a re-signed bundle.
+    // Without a pinned key, away from the instance, the signature itself is valid: verify says
+    // so, names the key it was signed with, never calls the bundle intact, and exits 3.
     let (code, out, err) = s.verify_cli(&resigned, None);
     assert_eq!(
-        code, 0,
+        code, 3,
         "an unmodified re-signed bundle without --key: {err}"
     );
     assert!(
         out.contains(&attacker),
         "verify does not name the signing key:\n{out}"
     );
-    assert!(out.contains("no key pinned"), "{out}");
+    assert!(out.contains("signer NOT pinned"), "{out}");
+    assert!(!out.contains("bundle intact"), "{out}");
+    // On the instance, its own key pins the signer: the re-signed bundle is refused.
+    let (code, out, err) = s.verify_cli_on_instance(&resigned);
+    assert_eq!(
+        code, 1,
+        "re-signed, verified on the instance:\n{out}\n{err}"
+    );
+    assert!(
+        err.contains("this instance's key") && err.contains(&attacker),
+        "{err}"
+    );
 
     // A doctored bundle: a row deleted from items.csv, every hash recomputed, re-signed, and no
     // --key given. The row count against campaign.json's population still gives it away.

@@ -3,6 +3,11 @@
 use super::output::{self, say};
 use super::Failure;
 use crate::engine::evidence::ExportOptions;
+use crate::evidence::verify::{Pin, Signer};
+
+/// The exit code of `evidence verify` for a bundle that is intact and validly signed, but by a
+/// key nobody pinned.
+pub const UNPINNED_EXIT: i32 = 3;
 use crate::engine::Engine;
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -19,15 +24,23 @@ pub enum EvidenceCommand {
         /// Start items.csv with a UTF-8 byte order mark (for spreadsheets that need one).
         #[arg(long)]
         bom: bool,
+        /// Replace an existing zip at PATH (a folder is never emptied; a symbolic link is never
+        /// written through).
+        #[arg(long)]
+        force: bool,
         #[arg(long)]
         json: bool,
     },
-    /// Check a bundle offline: every file's SHA-256, the manifest's signature, the row count
-    /// against the population, the audit hash chain. Exit 0 when intact, 1 naming the first problem.
+    /// Check a bundle offline: every file's SHA-256, the manifest's signature and who signed it,
+    /// the row count against the population, the audit hash chain. The signer is pinned with
+    /// --key, or else is this instance's key when its database is at hand. Exit 0 when intact
+    /// and signed by the pinned key, 1 naming the first problem, 3 when intact but no key was
+    /// pinned (anyone could have re-signed it).
     Verify {
         /// The bundle: a folder or a .zip.
         path: PathBuf,
-        /// The instance's public key (hex, from `attest evidence key`): rejects a re-signed bundle.
+        /// The signer's public key (hex, from `attest evidence key` on the instance): rejects a
+        /// bundle signed with any other key.
         #[arg(long, value_name = "PUBKEY")]
         key: Option<String>,
     },
@@ -35,25 +48,63 @@ pub enum EvidenceCommand {
     Key,
 }
 
-pub async fn run(engine: Option<&Engine>, command: EvidenceCommand) -> Result<(), Failure> {
+/// `database_url`: where this instance's signing keys may be read to pin the signer when no
+/// `--key` is given (opened read-only, never created or migrated).
+pub async fn run(
+    engine: Option<&Engine>,
+    database_url: &str,
+    command: EvidenceCommand,
+) -> Result<(), Failure> {
     match command {
         EvidenceCommand::Verify { path, key } => {
-            let result = crate::evidence::verify::verify(&path, key.as_deref());
+            let pin = match key {
+                Some(key) => Some(Pin::key(&key)),
+                None => crate::engine::evidence::instance_pin(database_url).await,
+            };
+            let result = crate::evidence::verify::verify_pinned(&path, pin.as_ref());
             for check in &result.passed {
                 say!("ok      {check}");
             }
-            match result.problem {
-                None => {
+            match (result.problem, result.signer) {
+                (Some(problem), _) => {
+                    Err(Failure::runtime(format!("bundle NOT intact: {problem}")))
+                }
+                (None, Signer::Pinned) => {
                     say!("bundle intact: {}", path.display());
                     Ok(())
                 }
-                Some(problem) => Err(Failure::runtime(format!("bundle NOT intact: {problem}"))),
+                (None, Signer::NotPinned) => {
+                    say!(
+                        "signature valid, signer NOT pinned: {} matches a manifest signed by key {}, but nothing says whose key that is",
+                        path.display(),
+                        result.public_key.unwrap_or_default()
+                    );
+                    Err(Failure {
+                        code: UNPINNED_EXIT,
+                        message: format!(
+                            "the signer is not pinned: run again with --key <the output of `attest evidence key` on the instance that made the bundle> (exit {UNPINNED_EXIT})"
+                        ),
+                    })
+                }
             }
         }
-        EvidenceCommand::Export { id, out, bom, json } => {
+        EvidenceCommand::Export {
+            id,
+            out,
+            bom,
+            force,
+            json,
+        } => {
             let engine = engine.ok_or_else(|| Failure::runtime("no database"))?;
             let report = engine
-                .export_evidence(id, &out, ExportOptions { bom })
+                .export_evidence(
+                    id,
+                    &out,
+                    ExportOptions {
+                        bom,
+                        replace: force,
+                    },
+                )
                 .await?;
             if json {
                 return output::print_json(&report);

@@ -261,7 +261,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 evidence::EvidenceCommand::Verify { .. } => None,
                 _ => Some(engine(&config).await?),
             };
-            evidence::run(engine.as_ref(), command).await
+            evidence::run(engine.as_ref(), &config.database_url, command).await
         }
         Command::Report(command) => evidence::report(&engine(&config).await?, command).await,
         Command::User(command) => user::run(&engine(&config).await?, command, &cli_actor()).await,

@@ -89,6 +89,9 @@ const AFTER_COLUMNS: &[&str] = &[
 pub struct ExportOptions {
     /// Start items.csv with a UTF-8 BOM, for spreadsheets that need one to read UTF-8.
     pub bom: bool,
+    /// Replace an existing zip at the destination (`--force`); otherwise an existing file is
+    /// refused. A folder is never emptied and a symbolic link never written through.
+    pub replace: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -215,6 +218,21 @@ struct Passes {
 /// At most this many receipts are listed in the report (all are in items.csv).
 const REPORT_RECEIPTS: usize = 200;
 
+/// The public keys of the instance whose database is at `url`, to pin the signer of a bundle
+/// being verified on the instance's own machine: `None` when there is no such database (it is
+/// opened read-only, never created or migrated), it cannot be reached, or it has no key yet.
+pub async fn instance_pin(url: &str) -> Option<crate::evidence::verify::Pin> {
+    let conn = crate::store::Store::open_existing(url).await.ok()??;
+    let keys = ev::public_keys(&conn).await.ok()?;
+    (!keys.is_empty()).then(|| crate::evidence::verify::Pin {
+        keys,
+        from: format!(
+            "this instance's key (read from {})",
+            crate::config::mask_url(url)
+        ),
+    })
+}
+
 impl Engine {
     /// The instance's signing key, created on first use.
     pub async fn signing_key(&self) -> Result<SigningKey, EngineError> {
@@ -268,7 +286,7 @@ impl Engine {
         }
         let key = self.signing_key().await?;
         let generated_at = self.now();
-        let mut bundle = BundleWriter::create(out)
+        let mut bundle = BundleWriter::create(out, options.replace)
             .map_err(|e| EngineError::Invalid(format!("{}: {e}", out.display())))?;
         let conn = self.store().conn();
         // The counts are an aggregate over the same rows: the database computes them on a

@@ -38,8 +38,7 @@ struct ZipPipe {
 }
 
 impl ZipPipe {
-    fn create(path: &Path) -> io::Result<Self> {
-        let file = File::create(path)?;
+    fn create(file: File) -> io::Result<Self> {
         let (commands, inbox) = mpsc::sync_channel::<Command>(QUEUE);
         let (give_back, spare) = mpsc::sync_channel::<Vec<u8>>(QUEUE + 2);
         let thread = std::thread::Builder::new()
@@ -128,7 +127,15 @@ impl Drop for ZipPipe {
 
 enum Target {
     Dir(PathBuf),
-    Zip(ZipPipe),
+    /// The zip is written beside its destination under a temporary name and renamed into place
+    /// when it is complete: an export that fails leaves nothing, and the final rename replaces
+    /// a path (even a link) instead of writing through it.
+    Zip {
+        pipe: ZipPipe,
+        part: tempfile::TempPath,
+        path: PathBuf,
+        replace: bool,
+    },
 }
 
 /// The file being written.
@@ -146,23 +153,67 @@ pub struct BundleWriter {
 }
 
 impl BundleWriter {
-    /// A zip when `path` ends in `.zip`, else a folder (created, and required to be empty).
-    pub fn create(path: &Path) -> io::Result<Self> {
+    /// A zip when `path` ends in `.zip`, else a folder (created, or an empty one). An existing
+    /// zip is replaced only with `replace`; a folder is never emptied; a symbolic link is never
+    /// written through, whatever it points to.
+    pub fn create(path: &Path, replace: bool) -> io::Result<Self> {
         let is_zip = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+        let existing = match std::fs::symlink_metadata(path) {
+            Ok(meta) => Some(meta.file_type()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let refuse = |why: String| Err(io::Error::new(io::ErrorKind::AlreadyExists, why));
+        if existing.is_some_and(|t| t.is_symlink()) {
+            return refuse(format!(
+                "{} is a symbolic link; attest never writes through one: name the real path",
+                path.display()
+            ));
+        }
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent)?;
         let target = if is_zip {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent)?;
+            match existing {
+                Some(t) if t.is_dir() => {
+                    return refuse(format!("{} is a folder, not a zip file", path.display()))
+                }
+                Some(_) if !replace => {
+                    return refuse(format!(
+                        "{} exists; pass --force to replace it",
+                        path.display()
+                    ))
+                }
+                _ => {}
             }
-            Target::Zip(ZipPipe::create(path)?)
+            let (file, part) = tempfile::Builder::new()
+                .prefix(".attest-export-")
+                .suffix(".part")
+                .tempfile_in(parent)?
+                .into_parts();
+            Target::Zip {
+                pipe: ZipPipe::create(file)?,
+                part,
+                path: path.to_path_buf(),
+                replace,
+            }
         } else {
-            std::fs::create_dir_all(path)?;
-            if std::fs::read_dir(path)?.next().is_some() {
-                return Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    format!("{} is not empty; export into a new folder", path.display()),
-                ));
+            match existing {
+                None => std::fs::create_dir(path)?,
+                Some(t) if !t.is_dir() => {
+                    return refuse(format!("{} exists and is not a folder", path.display()))
+                }
+                Some(_) if std::fs::read_dir(path)?.next().is_some() => {
+                    return refuse(format!(
+                        "{} is not empty; export into a new folder",
+                        path.display()
+                    ))
+                }
+                Some(_) => {}
             }
             Target::Dir(path.to_path_buf())
         };
@@ -178,11 +229,15 @@ impl BundleWriter {
         let file = match &mut self.target {
             Target::Dir(dir) => Some(BufWriter::with_capacity(
                 1 << 20,
-                File::create(dir.join(name))?,
+                // A new file only: nothing that appeared in the folder meanwhile is written through.
+                File::options()
+                    .write(true)
+                    .create_new(true)
+                    .open(dir.join(name))?,
             )),
-            Target::Zip(zip) => {
-                zip.ship()?;
-                zip.send(Command::Begin(name.to_string()))?;
+            Target::Zip { pipe, .. } => {
+                pipe.ship()?;
+                pipe.send(Command::Begin(name.to_string()))?;
                 None
             }
         };
@@ -203,8 +258,8 @@ impl BundleWriter {
         if let Some(file) = current.file.as_mut() {
             file.flush()?;
         }
-        if let Target::Zip(zip) = &mut self.target {
-            zip.ship()?;
+        if let Target::Zip { pipe, .. } = &mut self.target {
+            pipe.ship()?;
         }
         if !unlisted {
             self.entries.push(FileEntry {
@@ -225,9 +280,22 @@ impl BundleWriter {
 
     pub fn finish(mut self) -> io::Result<()> {
         self.end(false)?;
-        if let Target::Zip(zip) = &mut self.target {
-            zip.ship()?;
-            zip.join()?;
+        if let Target::Zip {
+            mut pipe,
+            part,
+            path,
+            replace,
+        } = self.target
+        {
+            pipe.ship()?;
+            pipe.join()?;
+            let placed = if replace {
+                part.persist(&path)
+            } else {
+                // Refused if something took the name since the export began.
+                part.persist_noclobber(&path)
+            };
+            placed.map_err(|e| e.error)?;
         }
         Ok(())
     }
@@ -241,7 +309,7 @@ impl Write for BundleWriter {
             .ok_or_else(|| io::Error::other("no file begun in the bundle"))?;
         match (&mut current.file, &mut self.target) {
             (Some(file), _) => file.write_all(buf)?,
-            (None, Target::Zip(zip)) => zip.write(buf)?,
+            (None, Target::Zip { pipe, .. }) => pipe.write(buf)?,
             (None, Target::Dir(_)) => return Err(io::Error::other("no open file")),
         }
         current.hasher.update(buf);

@@ -1,19 +1,98 @@
-//! `attest evidence verify`: checks a bundle offline, with nothing but the bundle (and, ideally,
-//! the instance's public key pinned with `--key`). Every file's hash, the manifest's signature,
-//! the row count against the population, and the audit excerpt's hash chain.
+//! `attest evidence verify`: checks a bundle offline, with nothing but the bundle and the key it
+//! should be signed with. Every file's hash, the manifest's signature and signer, the row count
+//! against the population, and the audit excerpt's hash chain.
+//!
+//! A bundle may come from anyone, so reading it is bounded: the manifest is read only up to
+//! [`MANIFEST_MAX_BYTES`] and parsed strictly, a zip's directory only up to
+//! [`ZIP_DIRECTORY_MAX_BYTES`], no file past the size its manifest gives, a CSV record only up
+//! to [`RECORD_MAX_BYTES`] and an audit line up to [`AUDIT_LINE_MAX_BYTES`]. Memory stays
+//! within those bounds whatever the bundle holds.
 
-use super::manifest::{check_signature, Manifest};
+use super::manifest::{check_signature, parse_strict, Manifest};
 use crate::domain::audit_chain::{ChainVerifier, ChainedEvent};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use std::cell::Cell;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+/// The largest `manifest.json` read: a manifest lists seven files in about 1.5 KiB.
+pub const MANIFEST_MAX_BYTES: u64 = 64 << 10;
+/// The largest zip directory read (a bundle's lists seven entries in under 1 KiB).
+pub const ZIP_DIRECTORY_MAX_BYTES: u64 = 64 << 10;
+/// The longest record of `items.csv` read. Today's limits make a row a few KiB; bundles from
+/// before those limits may hold longer justifications, and must still verify.
+pub const RECORD_MAX_BYTES: u64 = 16 << 20;
+/// The longest line of `audit.jsonl` read: one bulk decision is one event listing every item
+/// it decided (1,200 decisions with justifications make a line of about 1.3 MB).
+pub const AUDIT_LINE_MAX_BYTES: u64 = 64 << 20;
+
+/// Who signed the bundle, as far as the verification could tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Signer {
+    /// Signed by a pinned key (the one given, or one of this instance's).
+    Pinned,
+    /// The signature is valid for the key the manifest names, but no key was pinned: anyone
+    /// could have re-signed the bundle with a key of their own.
+    #[default]
+    NotPinned,
+}
+
+/// The keys a bundle must be signed with, and where they came from (said in the output).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    /// Hex Ed25519 public keys; any one of them will do.
+    pub keys: Vec<String>,
+    /// "the pinned key", or where the keys were read.
+    pub from: String,
+}
+
+impl Pin {
+    /// One key, given by the user (`--key`).
+    pub fn key(key: &str) -> Self {
+        Self {
+            keys: vec![key.trim().to_string()],
+            from: "the pinned key".into(),
+        }
+    }
+}
 
 /// What passed, in order; a failure names the first problem after the checks that passed.
 #[derive(Debug, Clone, Default)]
 pub struct Verification {
     pub passed: Vec<String>,
     pub problem: Option<String>,
+    pub signer: Signer,
+    /// The key the manifest names (hex), once it was read.
+    pub public_key: Option<String>,
+}
+
+impl Verification {
+    fn pass(&mut self, what: impl Into<String>) {
+        self.passed.push(what.into());
+    }
+
+    /// Intact and signed by a pinned key: the only answer that proves who made the bundle.
+    pub fn trusted(&self) -> bool {
+        self.problem.is_none() && self.signer == Signer::Pinned
+    }
+}
+
+/// Verifies the bundle at `path` (folder or zip). With `pinned`, the manifest must be signed by
+/// that key (hex, as `attest evidence key` prints it).
+pub fn verify(path: &Path, pinned: Option<&str>) -> Verification {
+    verify_pinned(path, pinned.map(Pin::key).as_ref())
+}
+
+/// Verifies the bundle at `path` against any of the pinned keys, or none.
+pub fn verify_pinned(path: &Path, pin: Option<&Pin>) -> Verification {
+    let mut v = Verification::default();
+    if let Err(problem) = run(path, pin, &mut v) {
+        v.problem = Some(problem);
+    }
+    v
 }
 
 enum Bundle {
@@ -26,7 +105,18 @@ impl Bundle {
         if path.is_dir() {
             return Ok(Bundle::Dir(path.to_path_buf()));
         }
-        let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        // The zip reader loads the whole central directory: look at its size first, so a
+        // crafted zip with millions of entries is refused before it is read.
+        let directory = zip_directory_bytes(&mut file)
+            .map_err(|e| format!("{}: not a folder or a readable zip: {e}", path.display()))?;
+        if directory > ZIP_DIRECTORY_MAX_BYTES {
+            return Err(format!(
+                "{}: the zip's directory is {directory} bytes, more than a bundle's ({} KiB at most)",
+                path.display(),
+                ZIP_DIRECTORY_MAX_BYTES >> 10
+            ));
+        }
         zip::ZipArchive::new(file)
             .map(Bundle::Zip)
             .map_err(|e| format!("{}: not a folder or a readable zip: {e}", path.display()))
@@ -46,57 +136,122 @@ impl Bundle {
         }
     }
 
-    fn reader(&mut self, name: &str) -> io::Result<Box<dyn Read + '_>> {
+    /// The size of a file as the folder or the zip's directory gives it, before reading it.
+    fn size(&mut self, name: &str) -> io::Result<u64> {
         match self {
-            Bundle::Dir(dir) => Ok(Box::new(BufReader::new(File::open(dir.join(name))?))),
-            Bundle::Zip(zip) => Ok(Box::new(
+            Bundle::Dir(dir) => Ok(std::fs::symlink_metadata(dir.join(name))?.len()),
+            Bundle::Zip(zip) => zip
+                .by_name(name)
+                .map(|f| f.size())
+                .map_err(|e| io::Error::new(io::ErrorKind::NotFound, e)),
+        }
+    }
+
+    /// A reader of `name` that yields at most `limit` bytes, plus one to tell "more" apart.
+    fn reader(&mut self, name: &str, limit: u64) -> io::Result<Box<dyn Read + '_>> {
+        let inner: Box<dyn Read + '_> = match self {
+            Bundle::Dir(dir) => {
+                let path = dir.join(name);
+                // A bundle is plain files: a link could point anywhere on the verifier's disk.
+                if std::fs::symlink_metadata(&path)?.file_type().is_symlink() {
+                    return Err(io::Error::other("is a symbolic link, not a file"));
+                }
+                Box::new(BufReader::new(File::open(path)?))
+            }
+            Bundle::Zip(zip) => Box::new(
                 zip.by_name(name)
                     .map_err(|e| io::Error::new(io::ErrorKind::NotFound, e))?,
-            )),
-        }
+            ),
+        };
+        Ok(Box::new(inner.take(limit.saturating_add(1))))
     }
-}
 
-impl Verification {
-    fn pass(&mut self, what: impl Into<String>) {
-        self.passed.push(what.into());
-    }
-}
-
-/// Verifies the bundle at `path` (folder or zip). With `pinned`, the manifest must be signed by
-/// that key (hex, as `attest evidence key` prints it).
-pub fn verify(path: &Path, pinned: Option<&str>) -> Verification {
-    let mut v = Verification::default();
-    if let Err(problem) = run(path, pinned, &mut v) {
-        v.problem = Some(problem);
-    }
-    v
-}
-
-fn run(path: &Path, pinned: Option<&str>, v: &mut Verification) -> Result<(), String> {
-    let mut bundle = Bundle::open(path)?;
-    let mut text = String::new();
-    bundle
-        .reader("manifest.json")
-        .and_then(|mut r| r.read_to_string(&mut text))
-        .map_err(|e| format!("manifest.json: cannot be read: {e}"))?;
-    let manifest: Manifest = serde_json::from_str(&text)
-        .map_err(|e| format!("manifest.json: not a valid manifest: {e}"))?;
-    check_signature(&manifest)?;
-    v.pass(format!(
-        "manifest.json: signature valid (Ed25519 key {})",
-        manifest.body.public_key
-    ));
-    match pinned {
-        Some(key) if !key.trim().eq_ignore_ascii_case(&manifest.body.public_key) => {
+    /// A whole file of at most `limit` bytes, as text.
+    fn read_small(&mut self, name: &str, limit: u64) -> Result<String, String> {
+        let mut text = String::new();
+        self.reader(name, limit)
+            .and_then(|mut r| r.read_to_string(&mut text))
+            .map_err(|e| format!("{name}: cannot be read: {e}"))?;
+        if text.len() as u64 > limit {
             return Err(format!(
-                "manifest.json: signed by key {}, not by the pinned key {} (the bundle was re-signed)",
-                manifest.body.public_key,
-                key.trim()
+                "{name}: larger than {} KiB, more than a bundle's",
+                limit >> 10
             ));
         }
-        Some(_) => v.pass("manifest.json: signed by the pinned key"),
-        None => v.pass("manifest.json: no key pinned (pass --key to reject a bundle re-signed with another key)"),
+        Ok(text)
+    }
+}
+
+/// The size of a zip's central directory, from its end record (the last 22 bytes, or before a
+/// comment of up to 64 KiB). A ZIP64 archive reports `u64::MAX`: bundles never need one.
+fn zip_directory_bytes(file: &mut File) -> io::Result<u64> {
+    const END: usize = 22;
+    let len = file.seek(SeekFrom::End(0))?;
+    let tail_len = len.min((END + u16::MAX as usize) as u64);
+    file.seek(SeekFrom::Start(len - tail_len))?;
+    let mut tail = Vec::with_capacity(tail_len as usize);
+    file.by_ref().take(tail_len).read_to_end(&mut tail)?;
+    file.seek(SeekFrom::Start(0))?;
+    let at = (0..tail.len().saturating_sub(END - 1))
+        .rev()
+        .find(|&i| tail[i..i + 4] == [0x50, 0x4b, 0x05, 0x06])
+        .ok_or_else(|| io::Error::other("no end of central directory record"))?;
+    let entries = u16::from_le_bytes([tail[at + 10], tail[at + 11]]);
+    let size = u32::from_le_bytes([tail[at + 12], tail[at + 13], tail[at + 14], tail[at + 15]]);
+    Ok(if entries == u16::MAX || size == u32::MAX {
+        u64::MAX
+    } else {
+        u64::from(size)
+    })
+}
+
+/// The parts of `campaign.json` a verification checks; the rest is skipped as it is read, so
+/// the file's size does not matter to memory.
+#[derive(Deserialize)]
+struct CampaignFacts {
+    campaign: CampaignId,
+    population: Population,
+}
+
+#[derive(Deserialize)]
+struct CampaignId {
+    id: i64,
+}
+
+#[derive(Deserialize)]
+struct Population {
+    at_launch: AtLaunch,
+}
+
+#[derive(Deserialize)]
+struct AtLaunch {
+    count: u64,
+    sha256: String,
+}
+
+fn run(path: &Path, pin: Option<&Pin>, v: &mut Verification) -> Result<(), String> {
+    let mut bundle = Bundle::open(path)?;
+    let text = bundle.read_small("manifest.json", MANIFEST_MAX_BYTES)?;
+    let manifest: Manifest = parse_strict(&text)?;
+    check_signature(&manifest)?;
+    let signer = manifest.body.public_key.clone();
+    v.public_key = Some(signer.clone());
+    v.pass(format!(
+        "manifest.json: signature valid (Ed25519 key {signer})"
+    ));
+    match pin {
+        Some(pin) if pin.keys.iter().any(|k| k.eq_ignore_ascii_case(&signer)) => {
+            v.signer = Signer::Pinned;
+            v.pass(format!("manifest.json: signed by {}", pin.from));
+        }
+        Some(pin) => {
+            return Err(format!(
+                "manifest.json: signed by key {signer}, not by {} {} (the bundle was re-signed, or comes from another instance)",
+                pin.from,
+                pin.keys.join(", ")
+            ));
+        }
+        None => v.signer = Signer::NotPinned,
     }
 
     let names = bundle.names()?;
@@ -114,8 +269,17 @@ fn run(path: &Path, pinned: Option<&str>, v: &mut Verification) -> Result<(), St
                 entry.name
             ));
         }
+        let size = bundle
+            .size(&entry.name)
+            .map_err(|e| format!("{}: {e}", entry.name))?;
+        if size != entry.bytes {
+            return Err(format!(
+                "{}: {size} bytes, but the manifest says {} (the file was altered)",
+                entry.name, entry.bytes
+            ));
+        }
         let mut reader = bundle
-            .reader(&entry.name)
+            .reader(&entry.name, entry.bytes)
             .map_err(|e| format!("{}: {e}", entry.name))?;
         let mut hasher = Sha256::new();
         let bytes = io::copy(&mut reader, &mut HashSink(&mut hasher))
@@ -128,24 +292,34 @@ fn run(path: &Path, pinned: Option<&str>, v: &mut Verification) -> Result<(), St
         }
         v.pass(format!("{}: SHA-256 matches ({bytes} bytes)", entry.name));
     }
+    // Every file below was just hashed against the manifest: each read is bounded by its size.
+    let size_of = |name: &str| {
+        manifest
+            .body
+            .files
+            .iter()
+            .find(|f| f.name == name)
+            .map_or(0, |f| f.bytes)
+    };
 
-    let mut campaign = String::new();
-    bundle
-        .reader("campaign.json")
-        .and_then(|mut r| r.read_to_string(&mut campaign))
-        .map_err(|e| format!("campaign.json: {e}"))?;
-    let campaign: serde_json::Value =
-        serde_json::from_str(&campaign).map_err(|e| format!("campaign.json: not JSON: {e}"))?;
-    if campaign["campaign"]["id"].as_i64() != Some(manifest.body.campaign_id) {
+    let campaign: CampaignFacts = serde_json::from_reader(
+        bundle
+            .reader("campaign.json", size_of("campaign.json"))
+            .map_err(|e| format!("campaign.json: {e}"))?,
+    )
+    .map_err(|e| format!("campaign.json: not what a bundle holds: {e}"))?;
+    if campaign.campaign.id != manifest.body.campaign_id {
         return Err("campaign.json: names another campaign than the manifest".into());
     }
-    let population = campaign["population"]["at_launch"]["count"]
-        .as_u64()
-        .ok_or("campaign.json: population.at_launch.count is missing")?;
+    let population = campaign.population.at_launch.count;
     let (rows, listing) = {
-        let reader = bundle
-            .reader("items.csv")
-            .map_err(|e| format!("items.csv: {e}"))?;
+        let seen = Rc::new(Cell::new(0u64));
+        let reader = RecordGuard {
+            inner: bundle
+                .reader("items.csv", size_of("items.csv"))
+                .map_err(|e| format!("items.csv: {e}"))?,
+            seen: seen.clone(),
+        };
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(true)
             .from_reader(reader);
@@ -154,8 +328,9 @@ fn run(path: &Path, pinned: Option<&str>, v: &mut Verification) -> Result<(), St
         let mut record = csv::StringRecord::new();
         while csv
             .read_record(&mut record)
-            .map_err(|e| format!("items.csv: {e}"))?
+            .map_err(|e| format!("items.csv: {}", e.to_string().replace("\n", " ")))?
         {
+            seen.set(0);
             rows += 1;
             let cell = |i: usize| record.get(i).unwrap_or("");
             listing.update(format!("{},{},{},{}\n", cell(1), cell(2), cell(6), cell(8)).as_bytes());
@@ -170,24 +345,39 @@ fn run(path: &Path, pinned: Option<&str>, v: &mut Verification) -> Result<(), St
     v.pass(format!(
         "items.csv: {rows} rows, one per eligibility in the population"
     ));
-    if campaign["population"]["at_launch"]["sha256"].as_str() != Some(listing.as_str()) {
+    if campaign.population.at_launch.sha256 != listing {
         return Err("items.csv: its population listing does not match the SHA-256 recorded in campaign.json".into());
     }
     v.pass("items.csv: the population listing matches the SHA-256 in campaign.json");
 
-    let reader = BufReader::new(
+    let mut reader = BufReader::new(
         bundle
-            .reader("audit.jsonl")
+            .reader("audit.jsonl", size_of("audit.jsonl"))
             .map_err(|e| format!("audit.jsonl: {e}"))?,
     );
     let mut verifier: Option<ChainVerifier> = None;
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(|e| format!("audit.jsonl: {e}"))?;
-        if line.trim().is_empty() {
+    let mut line = Vec::new();
+    for number in 1.. {
+        line.clear();
+        let read = reader
+            .by_ref()
+            .take(AUDIT_LINE_MAX_BYTES + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| format!("audit.jsonl: {e}"))?;
+        if read == 0 {
+            break;
+        }
+        if read as u64 > AUDIT_LINE_MAX_BYTES {
+            return Err(format!(
+                "audit.jsonl line {number}: longer than {} MiB, more than an audit event",
+                AUDIT_LINE_MAX_BYTES >> 20
+            ));
+        }
+        if line.trim_ascii().is_empty() {
             continue;
         }
         let event: ChainedEvent =
-            serde_json::from_str(&line).map_err(|e| format!("audit.jsonl line {}: {e}", i + 1))?;
+            serde_json::from_slice(&line).map_err(|e| format!("audit.jsonl line {number}: {e}"))?;
         let chain =
             verifier.get_or_insert_with(|| ChainVerifier::after(event.seq - 1, &event.prev_hash));
         chain
@@ -199,6 +389,29 @@ fn run(path: &Path, pinned: Option<&str>, v: &mut Verification) -> Result<(), St
         "audit.jsonl: hash chain unbroken over {checked} events"
     ));
     Ok(())
+}
+
+/// Fails a read once more than [`RECORD_MAX_BYTES`] have passed since the CSV reader last
+/// returned a record (the caller resets `seen`): the csv crate grows its record buffer to fit
+/// whatever comes, so one endless field would otherwise take all memory.
+struct RecordGuard<R> {
+    inner: R,
+    seen: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for RecordGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let seen = self.seen.get() + n as u64;
+        self.seen.set(seen);
+        if seen > RECORD_MAX_BYTES + (64 << 10) {
+            return Err(io::Error::other(format!(
+                "a record longer than {} MiB, more than an item",
+                RECORD_MAX_BYTES >> 20
+            )));
+        }
+        Ok(n)
+    }
 }
 
 struct HashSink<'a>(&'a mut Sha256);

@@ -41,7 +41,8 @@ pub trait MailTransport: Send + Sync {
         results
     }
 
-    /// Whether links should also be logged (no real mail leaves the machine).
+    /// Whether links may also be logged (no real mail leaves the machine); even then only at
+    /// debug level under the `attest::links` target.
     fn logs_links(&self) -> bool {
         false
     }

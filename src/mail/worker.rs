@@ -176,7 +176,10 @@ impl Mailer {
             Ok(response) => {
                 if self.transport.logs_links() {
                     let link = link.as_deref().unwrap_or("(no link)");
-                    tracing::info!(to = %mail.to_address, template = %mail.template, "mail {response}; link: {link}");
+                    tracing::info!(to = %mail.to_address, template = %mail.template, "mail {response}");
+                    // A reviewer link opens that reviewer's items: it goes to the log only when
+                    // asked for (`ATTEST_LOG=…,attest::links=debug`), never at the default level.
+                    tracing::debug!(target: "attest::links", to = %mail.to_address, "link: {link}");
                 }
                 Outcome::Sent {
                     response,

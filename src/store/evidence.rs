@@ -155,6 +155,19 @@ pub async fn signing_key(conn: &impl ConnectionTrait) -> Result<Option<(String, 
     }
 }
 
+/// Every public key this instance has signed with, oldest first.
+pub async fn public_keys(conn: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
+    let sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT public_key FROM signing_key ORDER BY id",
+    );
+    conn.query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(|row| row.try_get("", "public_key"))
+        .collect()
+}
+
 pub async fn insert_signing_key(
     conn: &impl ConnectionTrait,
     public: &str,

@@ -38,6 +38,28 @@ pub struct Store {
 }
 
 impl Store {
+    /// Opens the database at `url` only if it already exists, to read: a SQLite file is opened
+    /// read-only and never created, PostgreSQL gets five seconds to answer, and the schema is
+    /// left as it is. `Ok(None)` when there is no database there.
+    pub async fn open_existing(url: &str) -> Result<Option<DatabaseConnection>, DbErr> {
+        let mut options = ConnectOptions::new(url.to_string());
+        options
+            .sqlx_logging(false)
+            .max_connections(1)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(5))
+            .map_sqlx_sqlite_opts(|o| o.read_only(true).create_if_missing(false));
+        match Database::connect(options).await {
+            Ok(db) => Ok(Some(db)),
+            // SQLite says "unable to open database file" for a file that is not there.
+            Err(e) if url.starts_with("sqlite:") => {
+                tracing::debug!("no database at {url}: {e}");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Connects to `url` and brings the schema up to date (safe to run any number of times).
     pub async fn connect(url: &str) -> Result<Self, DbErr> {
         let options = |max: Option<u32>| {

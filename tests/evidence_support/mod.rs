@@ -320,14 +320,37 @@ impl Scenario {
         key
     }
 
-    /// `attest evidence verify PATH [--key KEY]`: (exit code, stdout, stderr).
+    /// `attest evidence verify PATH [--key KEY]` as an auditor runs it, away from the instance
+    /// (no database at hand): (exit code, stdout, stderr).
     pub fn verify_cli(&self, path: &Path, key: Option<&str>) -> (i32, String, String) {
         let path = path.to_string_lossy().into_owned();
         let mut args = vec!["evidence", "verify", path.as_str()];
         if let Some(key) = key {
             args.extend(["--key", key]);
         }
-        crate::common::attest_cli(&self.db, &args)
+        let missing = self.db.dir().join("no-instance-here.db");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_attest"))
+            .args(&args)
+            .current_dir(self.db.dir())
+            .env(
+                "ATTEST_DATABASE_URL",
+                format!("sqlite://{}?mode=rwc", missing.display()),
+            )
+            .env("ATTEST_LOG", "warn")
+            .output()
+            .expect("run attest");
+        assert!(!missing.exists(), "verify created {}", missing.display());
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// `attest evidence verify PATH` on the instance itself: its database pins the signer.
+    pub fn verify_cli_on_instance(&self, path: &Path) -> (i32, String, String) {
+        let path = path.to_string_lossy().into_owned();
+        crate::common::attest_cli(&self.db, &["evidence", "verify", path.as_str()])
     }
 }
 
