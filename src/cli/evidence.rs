@@ -8,6 +8,9 @@ use crate::evidence::verify::{Pin, Signer};
 /// The exit code of `evidence verify` for a bundle that is intact and validly signed, but by a
 /// key nobody pinned.
 pub const UNPINNED_EXIT: i32 = 3;
+/// The exit code of `evidence verify` for an intact bundle, signed by the pinned key, whose
+/// after-remediation rows do not all match their outcomes.
+pub const INCONSISTENT_EXIT: i32 = 4;
 use crate::engine::Engine;
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -35,7 +38,8 @@ pub enum EvidenceCommand {
     /// the row count against the population, the audit hash chain. The signer is pinned with
     /// --key, or else is this instance's key when its database is at hand. Exit 0 when intact
     /// and signed by the pinned key, 1 naming the first problem, 3 when intact but no key was
-    /// pinned (anyone could have re-signed it).
+    /// pinned (anyone could have re-signed it), 4 when intact and pinned but some eligibilities
+    /// were not as their outcomes require after remediation (consistency, said with the count).
     Verify {
         /// The bundle: a folder or a .zip.
         path: PathBuf,
@@ -65,9 +69,31 @@ pub async fn run(
             for check in &result.passed {
                 say!("ok      {check}");
             }
+            // Consistency is its own answer: an intact bundle may truly record removals that
+            // did not hold in the source.
+            let inconsistent = match result.inconsistent {
+                Some((0, rows)) => {
+                    say!("consistency: all {rows} eligibilities after remediation are as their outcomes require");
+                    0
+                }
+                Some((n, rows)) => {
+                    say!("consistency: NOT consistent: {n} of {rows} eligibilities after remediation are not as their outcomes require (after_remediation.csv, column consistent = no)");
+                    n
+                }
+                None => 0,
+            };
             match (result.problem, result.signer) {
                 (Some(problem), _) => {
                     Err(Failure::runtime(format!("bundle NOT intact: {problem}")))
+                }
+                (None, Signer::Pinned) if inconsistent > 0 => {
+                    say!("bundle intact: {}", path.display());
+                    Err(Failure {
+                        code: INCONSISTENT_EXIT,
+                        message: format!(
+                            "the bundle is intact, but {inconsistent} eligibilities were not as their outcomes require after remediation (exit {INCONSISTENT_EXIT})"
+                        ),
+                    })
                 }
                 (None, Signer::Pinned) => {
                     say!("bundle intact: {}", path.display());
@@ -218,6 +244,15 @@ pub async fn report(engine: &Engine, command: ReportCommand) -> Result<(), Failu
                 "  median time to decision:     {}",
                 m.median_hours_to_decision
                     .map_or_else(|| "—".to_string(), |h| format!("{h:.1} hours"))
+            );
+            say!(
+                "  reappeared after removal:    {}{}",
+                m.reappeared,
+                if m.reappeared > 0 {
+                    " (FINDING: removed eligibilities listed again by an import or sync)"
+                } else {
+                    ""
+                }
             );
             say!("  eligible assignments by risk:");
             for r in &m.eligible_by_risk {

@@ -56,6 +56,28 @@ pub fn print_import(r: &ImportReport) {
             r.pruned
         );
     }
+    if r.reappeared > 0 {
+        say!(
+            "  REAPPEARED: {} eligibilities a campaign had removed are listed again; they are active again, audited, and recorded as findings (`attest report monthly` counts them):",
+            r.reappeared
+        );
+        for e in &r.reappeared_examples {
+            say!(
+                "    {} × {} × {}: removed by campaign #{} on {}",
+                e.holder,
+                e.role,
+                e.scope,
+                e.campaign_id.unwrap_or_default(),
+                day(&e.removed_at)
+            );
+        }
+        if r.reappeared > r.reappeared_examples.len() as u64 {
+            say!(
+                "    … and {} more",
+                r.reappeared - r.reappeared_examples.len() as u64
+            );
+        }
+    }
     for warning in &r.warnings {
         say!("  warning: {warning}");
     }

@@ -10,7 +10,7 @@ use crate::domain::records::{
     key_of, EligibilityRow, ImportKind, PersonRow, Record, RoleRow, RowError,
 };
 use crate::sources::file::{read_records, FileSummary, ReadError};
-use crate::store::{self, directory as dir};
+use crate::store::{self, directory as dir, reappearance};
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
 use serde::Serialize;
@@ -22,6 +22,8 @@ use tokio::task::JoinHandle;
 
 /// Rows handed from the reader thread to the writer at a time.
 const BATCH: usize = 1000;
+/// How many reappeared eligibilities an import's report lists (all are counted and recorded).
+const REAPPEARED_EXAMPLES: usize = 10;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ImportOptions {
@@ -43,6 +45,11 @@ pub struct ImportReport {
     pub managers_changed: u64,
     /// With `--prune`: eligibilities removed or people disabled because the file no longer lists them.
     pub pruned: u64,
+    /// Eligibility only: how many the file lists that a campaign had removed. They are active
+    /// again (the file says they exist), and each is recorded as a reappearance finding.
+    pub reappeared: u64,
+    /// The first few of them, with the campaign that had removed each.
+    pub reappeared_examples: Vec<crate::store::reappearance::Reappeared>,
     pub prune: bool,
     pub warnings: Vec<String>,
     pub audit_seq: i64,
@@ -231,6 +238,17 @@ impl Job<'_> {
                 }
             }
             if self.problems.is_empty() {
+                // Before the upsert makes them active again: what a campaign removed and the
+                // file lists anyway is never reinstated silently.
+                let back = reappearance::removed_by_campaign(self.txn, &writes).await?;
+                let via = format!("import of {}", self.report.file);
+                reappearance::record(self.txn, &back, &via, "flagged", self.now).await?;
+                self.report.reappeared += back.len() as u64;
+                let room =
+                    REAPPEARED_EXAMPLES.saturating_sub(self.report.reappeared_examples.len());
+                self.report
+                    .reappeared_examples
+                    .extend(back.into_iter().take(room));
                 changed +=
                     dir::upsert_eligibility(self.txn, &writes, self.source_id, "import", self.now)
                         .await?;

@@ -37,6 +37,9 @@ pub struct MonthlyReport {
     pub revocation_rate: Option<f64>,
     pub auto_removals: i64,
     pub median_hours_to_decision: Option<f64>,
+    /// Eligibilities a campaign had removed that an import or sync listed again this month
+    /// (each a finding: the removal did not hold in the source, or access was granted again).
+    pub reappeared: i64,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -202,6 +205,7 @@ impl Engine {
                 waits.push((decided - launched).num_seconds());
             }
         }
+        let reappeared = crate::store::reappearance::count_between(conn, from, to).await?;
         let rate = |part: i64, whole: i64| (whole > 0).then(|| part as f64 / whole as f64);
         Ok(MonthlyReport {
             month: month.to_string(),
@@ -217,6 +221,7 @@ impl Engine {
             revocation_rate: rate(revoked, human),
             auto_removals,
             median_hours_to_decision: median_seconds(waits).map(|s| s / 3600.0),
+            reappeared,
         })
     }
 }

@@ -60,6 +60,10 @@ impl Pin {
 }
 
 /// What passed, in order; a failure names the first problem after the checks that passed.
+///
+/// Integrity (the files are what was signed) and consistency (the access the source showed
+/// after remediation matches every outcome) are separate answers: an intact bundle can truly
+/// record that some removals did not hold.
 #[derive(Debug, Clone, Default)]
 pub struct Verification {
     pub passed: Vec<String>,
@@ -67,6 +71,9 @@ pub struct Verification {
     pub signer: Signer,
     /// The key the manifest names (hex), once it was read.
     pub public_key: Option<String>,
+    /// Rows of after_remediation.csv whose eligibility is not as its outcome requires, and
+    /// how many rows it has (once it was read).
+    pub inconsistent: Option<(u64, u64)>,
 }
 
 impl Verification {
@@ -211,6 +218,12 @@ fn zip_directory_bytes(file: &mut File) -> io::Result<u64> {
 struct CampaignFacts {
     campaign: CampaignId,
     population: Population,
+    after_remediation: Option<AfterRemediation>,
+}
+
+#[derive(Deserialize)]
+struct AfterRemediation {
+    inconsistent: u64,
 }
 
 #[derive(Deserialize)]
@@ -350,6 +363,22 @@ fn run(path: &Path, pin: Option<&Pin>, v: &mut Verification) -> Result<(), Strin
     }
     v.pass("items.csv: the population listing matches the SHA-256 in campaign.json");
 
+    if names.iter().any(|n| n == "after_remediation.csv") {
+        let (rows, inconsistent) = count_inconsistent(
+            bundle
+                .reader("after_remediation.csv", size_of("after_remediation.csv"))
+                .map_err(|e| format!("after_remediation.csv: {e}"))?,
+        )?;
+        let recorded = campaign.after_remediation.map(|a| a.inconsistent);
+        if recorded.is_some_and(|r| r != inconsistent) {
+            return Err(format!(
+                "after_remediation.csv: {inconsistent} rows not consistent, but campaign.json says {}",
+                recorded.unwrap_or_default()
+            ));
+        }
+        v.inconsistent = Some((inconsistent, rows));
+    }
+
     let mut reader = BufReader::new(
         bundle
             .reader("audit.jsonl", size_of("audit.jsonl"))
@@ -389,6 +418,36 @@ fn run(path: &Path, pin: Option<&Pin>, v: &mut Verification) -> Result<(), Strin
         "audit.jsonl: hash chain unbroken over {checked} events"
     ));
     Ok(())
+}
+
+/// Counts the rows of after_remediation.csv and those whose `consistent` cell says `no`.
+fn count_inconsistent(reader: impl Read) -> Result<(u64, u64), String> {
+    let seen = Rc::new(Cell::new(0u64));
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(RecordGuard {
+            inner: reader,
+            seen: seen.clone(),
+        });
+    let column = csv
+        .headers()
+        .map_err(|e| format!("after_remediation.csv: {e}"))?
+        .iter()
+        .position(|h| h == "consistent")
+        .ok_or("after_remediation.csv: no column \"consistent\"")?;
+    let (mut rows, mut inconsistent) = (0u64, 0u64);
+    let mut record = csv::StringRecord::new();
+    while csv.read_record(&mut record).map_err(|e| {
+        format!(
+            "after_remediation.csv: {}",
+            e.to_string().replace('\n', " ")
+        )
+    })? {
+        seen.set(0);
+        rows += 1;
+        inconsistent += u64::from(record.get(column) == Some("no"));
+    }
+    Ok((rows, inconsistent))
 }
 
 /// Fails a read once more than [`RECORD_MAX_BYTES`] have passed since the CSV reader last

@@ -12,6 +12,7 @@ pub mod directory;
 pub mod evidence;
 pub mod items;
 pub mod outbox;
+pub mod reappearance;
 pub mod remediation;
 pub mod review;
 pub mod sql;

@@ -1,0 +1,107 @@
+//! Reappearances: eligibilities a campaign removed that an import or a sync lists again. Found
+//! before the upsert that makes them active again, recorded in the same transaction.
+
+use super::directory::EligibilityWrite;
+use super::sql::Sql;
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbErr};
+use serde::Serialize;
+
+/// One eligibility listed again after a campaign removed it, with what that campaign did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Reappeared {
+    pub eligibility_id: i64,
+    pub holder: String,
+    pub role: String,
+    pub scope: String,
+    /// The campaign that had removed it.
+    pub campaign_id: Option<i64>,
+    pub removed_at: Option<DateTime<Utc>>,
+    pub removal_receipt: Option<String>,
+}
+
+/// Of `rows` (about to be upserted), those whose eligibility a campaign had removed.
+pub async fn removed_by_campaign(
+    conn: &impl ConnectionTrait,
+    rows: &[EligibilityWrite],
+) -> Result<Vec<Reappeared>, DbErr> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT e.id, p.external_id, r.name, e.scope, e.removed_by_campaign_id, e.removed_at, e.removal_receipt \
+         FROM eligibility e JOIN principal p ON p.id = e.principal_id JOIN \"role\" r ON r.id = e.role_id \
+         WHERE e.status = 'removed' AND e.removed_by_campaign_id IS NOT NULL \
+         AND (e.principal_id, e.role_id, e.scope) IN (VALUES ",
+    );
+    sql.rows(rows.iter().map(|w| {
+        [
+            w.principal_id.into(),
+            w.role_id.into(),
+            w.scope.as_str().into(),
+        ]
+    }))
+    .push(") ORDER BY e.id");
+    conn.query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(Reappeared {
+                eligibility_id: row.try_get("", "id")?,
+                holder: row.try_get("", "external_id")?,
+                role: row.try_get("", "name")?,
+                scope: row.try_get("", "scope")?,
+                campaign_id: row.try_get("", "removed_by_campaign_id")?,
+                removed_at: row.try_get("", "removed_at")?,
+                removal_receipt: row.try_get("", "removal_receipt")?,
+            })
+        })
+        .collect()
+}
+
+/// Records `rows` as reappeared at `now`, brought back by `via`, with `action` taken.
+pub async fn record(
+    conn: &impl ConnectionTrait,
+    rows: &[Reappeared],
+    via: &str,
+    action: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "INSERT INTO reappearance (eligibility_id, campaign_id, removed_at, removal_receipt, reappeared_at, via, action) VALUES ",
+    );
+    sql.rows(rows.iter().map(|r| {
+        [
+            r.eligibility_id.into(),
+            r.campaign_id.into(),
+            r.removed_at.into(),
+            r.removal_receipt.clone().into(),
+            now.into(),
+            via.into(),
+            action.into(),
+        ]
+    }));
+    Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+}
+
+/// How many reappearances were recorded in `[from, to)`.
+pub async fn count_between(
+    conn: &impl ConnectionTrait,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<i64, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT COUNT(*) AS n FROM reappearance WHERE reappeared_at >= ",
+    );
+    sql.bind(from).push(" AND reappeared_at < ").bind(to);
+    match conn.query_one_raw(sql.build()).await? {
+        Some(row) => row.try_get("", "n"),
+        None => Ok(0),
+    }
+}
