@@ -8,7 +8,7 @@ mod common;
 
 use common::app::{DEFINITION, ELIGIBILITY, PEOPLE, ROLES};
 use common::{attest_cli, TestDb};
-use sea_orm::ConnectionTrait;
+use sea_orm::{EntityTrait, PaginatorTrait};
 
 fn ok(db: &TestDb, args: &[&str]) -> String {
     let (code, out, err) = attest_cli(db, args);
@@ -26,18 +26,11 @@ fn import(db: &TestDb, kind: &str, name: &str, content: &str) -> serde_json::Val
     json(db, &["import", kind, &path.to_string_lossy(), "--json"])
 }
 
-async fn reappearance_rows(db: &TestDb) -> i64 {
-    let store = db.store().await;
-    let row = store
-        .conn()
-        .query_one_raw(sea_orm::Statement::from_string(
-            store.conn().get_database_backend(),
-            "SELECT COUNT(*) AS n FROM reappearance",
-        ))
+async fn reappearance_rows(db: &TestDb) -> u64 {
+    entity::reappearance::Entity::find()
+        .count(db.store().await.conn())
         .await
-        .expect("count")
-        .expect("a row");
-    row.try_get("", "n").expect("n")
+        .expect("count reappearances")
 }
 
 #[tokio::test]

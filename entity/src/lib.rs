@@ -14,6 +14,7 @@ pub mod evidence_bundle;
 pub mod evidence_chunk;
 pub mod outbox_mail;
 pub mod principal;
+pub mod reappearance;
 pub mod remediation;
 pub mod remediation_attempt;
 pub mod review_item;
@@ -39,6 +40,7 @@ pub mod prelude {
     pub use crate::evidence_chunk::Entity as EvidenceChunk;
     pub use crate::outbox_mail::Entity as OutboxMail;
     pub use crate::principal::Entity as Principal;
+    pub use crate::reappearance::Entity as Reappearance;
     pub use crate::remediation::Entity as Remediation;
     pub use crate::remediation_attempt::Entity as RemediationAttempt;
     pub use crate::review_item::Entity as ReviewItem;
