@@ -116,6 +116,40 @@ async fn eligibility_a_campaign_removed_and_an_import_lists_again_is_reported_no
         "{out}"
     );
 
+    // The next review of that access carries the finding in its evidence.
+    let next = json(
+        &db,
+        &["campaign", "launch", "reviewer-flow", "--adhoc", "--json"],
+    )["id"]
+        .as_i64()
+        .expect("id");
+    let folder = db.dir().join("next-bundle");
+    ok(
+        &db,
+        &[
+            "evidence",
+            "export",
+            &next.to_string(),
+            "--out",
+            &folder.to_string_lossy(),
+        ],
+    );
+    let campaign: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(folder.join("campaign.json")).expect("campaign.json"),
+    )
+    .expect("json");
+    let finding = &campaign["findings"]["reappeared"];
+    assert_eq!(finding["count"], 6, "{finding}");
+    assert_eq!(
+        finding["listed"][0]["removed_by_campaign_id"], id,
+        "{finding}"
+    );
+    let report = std::fs::read_to_string(folder.join("report.html")).expect("report.html");
+    assert!(
+        report.contains("6 items are eligibilities that an earlier campaign removed"),
+        "report.html does not show the finding"
+    );
+
     // Importing again finds them active: nothing new reappears, nothing more is recorded.
     let again = import(&db, "eligibility", "eligibility-third.csv", ELIGIBILITY);
     assert_eq!(again["reappeared"], 0, "{again}");

@@ -218,6 +218,9 @@ struct Passes {
 /// At most this many receipts are listed in the report (all are in items.csv).
 const REPORT_RECEIPTS: usize = 200;
 
+/// How many reappeared items campaign.json and report.html list (all are counted).
+const REAPPEARED_LISTED: u64 = 50;
+
 /// The public keys of the instance whose database is at `url`, to pin the signer of a bundle
 /// being verified on the instance's own machine: `None` when there is no such database (it is
 /// opened read-only, never created or migrated), it cannot be reached, or it has no key yet.
@@ -312,6 +315,19 @@ impl Engine {
                 .filter_map(|(_, at)| launched.map(|l| (*at - l).num_seconds()))
                 .collect(),
         );
+        // Access that came back after an earlier campaign removed it: a finding of this review.
+        let (reappeared, reappeared_total) = match campaign.launched_at {
+            Some(launched) => {
+                crate::store::reappearance::in_campaign(
+                    conn,
+                    campaign_id,
+                    launched,
+                    REAPPEARED_LISTED,
+                )
+                .await?
+            }
+            None => (Vec::new(), 0),
+        };
         let population_sha = hex::encode(facts.population_hash.clone().finalize());
         let campaign_json = serde_json::json!({
             "format": FORMAT,
@@ -333,6 +349,13 @@ impl Engine {
                 "after_remediation": { "count": facts.count, "inconsistent": inconsistent, "file": "after_remediation.csv" },
             },
             "counts": counts,
+            "findings": {
+                "reappeared": {
+                    "count": reappeared_total,
+                    "about": "items whose eligibility an earlier campaign removed and an import or sync listed again before this campaign launched",
+                    "listed": reappeared,
+                },
+            },
             "reviewers": reviewers,
             "median_seconds_to_decision": median,
             "rubber_stamp_flags": stamps,
@@ -377,6 +400,8 @@ impl Engine {
             receipts_total: facts.receipts_total,
             failures: &facts.failures,
             inconsistent,
+            reappeared: &reappeared,
+            reappeared_total,
             timeline: &timeline,
             rubber_stamps: &stamps,
             controls: Report::controls(),

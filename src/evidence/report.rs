@@ -50,6 +50,9 @@ pub struct Report<'a> {
     pub receipts_total: u64,
     pub failures: &'a [RemovalLine],
     pub inconsistent: u64,
+    /// Items whose eligibility came back after an earlier campaign removed it (the first few).
+    pub reappeared: &'a [crate::store::reappearance::ReappearedItem],
+    pub reappeared_total: i64,
     pub timeline: &'a [TimelineLine],
     pub rubber_stamps: &'a [RubberStamp],
     pub controls: &'static [Control],

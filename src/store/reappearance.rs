@@ -105,3 +105,74 @@ pub async fn count_between(
         None => Ok(0),
     }
 }
+
+/// An item of a campaign whose eligibility had reappeared (before the campaign launched) after
+/// an earlier campaign removed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReappearedItem {
+    pub item_id: i64,
+    pub holder: String,
+    pub role: String,
+    pub scope: String,
+    /// The campaign that had removed it.
+    pub removed_by_campaign_id: Option<i64>,
+    pub removed_at: Option<DateTime<Utc>>,
+    pub reappeared_at: DateTime<Utc>,
+    pub via: String,
+}
+
+/// The items of `campaign_id` whose eligibility reappeared at or before `until`, latest
+/// reappearance per item, in item order: the first `limit`, and how many there are.
+pub async fn in_campaign(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+    until: DateTime<Utc>,
+    limit: u64,
+) -> Result<(Vec<ReappearedItem>, i64), DbErr> {
+    // Driven from the reappearance table (small), each row finding its item through the
+    // (campaign_id, eligibility_id) key: cheap however large the campaign.
+    let from = "FROM reappearance ra JOIN review_item i ON i.eligibility_id = ra.eligibility_id AND i.campaign_id = ";
+    let mut count = Sql::new(
+        conn.get_database_backend(),
+        &format!("SELECT COUNT(DISTINCT i.id) AS n {from}"),
+    );
+    count
+        .bind(campaign_id)
+        .push(" WHERE ra.reappeared_at <= ")
+        .bind(until);
+    let total: i64 = match conn.query_one_raw(count.build()).await? {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        &format!(
+            "SELECT i.id, i.holder_external_id, i.role_name, i.scope, ra.campaign_id, ra.removed_at, ra.reappeared_at, ra.via {from}"
+        ),
+    );
+    sql.bind(campaign_id)
+        .push(" WHERE ra.reappeared_at <= ")
+        .bind(until)
+        .push(" ORDER BY i.id, ra.reappeared_at DESC");
+    let mut items: Vec<ReappearedItem> = Vec::new();
+    for row in conn.query_all_raw(sql.build()).await? {
+        let item_id: i64 = row.try_get("", "id")?;
+        if items.last().is_some_and(|last| last.item_id == item_id) {
+            continue; // an older reappearance of the same item
+        }
+        if items.len() as u64 >= limit {
+            break;
+        }
+        items.push(ReappearedItem {
+            item_id,
+            holder: row.try_get("", "holder_external_id")?,
+            role: row.try_get("", "role_name")?,
+            scope: row.try_get("", "scope")?,
+            removed_by_campaign_id: row.try_get("", "campaign_id")?,
+            removed_at: row.try_get("", "removed_at")?,
+            reappeared_at: row.try_get("", "reappeared_at")?,
+            via: row.try_get("", "via")?,
+        });
+    }
+    Ok((items, total))
+}
