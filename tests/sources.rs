@@ -91,6 +91,10 @@ async fn eligibility_a_campaign_removed_and_an_import_lists_again_is_reported_no
         "the import's audit event does not count the reappeared: {event}"
     );
     assert_eq!(details["reappeared_examples"][0]["campaign_id"], id);
+    let listed = json(&db, &["eligibility", "reappeared", "--json"]);
+    assert_eq!(listed["total"], 6, "{listed}");
+    assert_eq!(listed["items"][0]["campaign_id"], id, "{listed}");
+    assert_eq!(listed["items"][0]["status_now"], "active", "{listed}");
     let month = chrono::Utc::now().format("%Y-%m").to_string();
     let monthly = json(&db, &["report", "monthly", "--month", &month, "--json"]);
     assert_eq!(monthly["reappeared"], 6, "{monthly}");

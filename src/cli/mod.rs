@@ -169,6 +169,16 @@ pub enum EligibilityCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Findings: eligibility a campaign removed that an import or sync listed again, newest
+    /// first.
+    Reappeared {
+        /// How many to list.
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -325,6 +335,16 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 output::print_json(&rows)
             } else {
                 output::print_eligibility(&rows);
+                Ok(())
+            }
+        }
+        Command::Eligibility(EligibilityCommand::Reappeared { limit, json }) => {
+            let engine = engine(&config).await?;
+            let (rows, total) = engine.reappearances(limit).await?;
+            if json {
+                output::print_json(&serde_json::json!({ "total": total, "items": rows }))
+            } else {
+                output::print_reappeared(&rows, total);
                 Ok(())
             }
         }

@@ -84,6 +84,36 @@ pub fn print_import(r: &ImportReport) {
     say!("  sha256 {}; audit event #{}", r.sha256, r.audit_seq);
 }
 
+/// `attest eligibility reappeared`.
+pub fn print_reappeared(rows: &[crate::store::reappearance::ReappearanceView], total: i64) {
+    if total == 0 {
+        say!("no eligibility a campaign removed has come back");
+        return;
+    }
+    say!(
+        "{total} times an eligibility a campaign removed was listed again (newest first{}):",
+        if total > rows.len() as i64 {
+            format!(", the first {}", rows.len())
+        } else {
+            String::new()
+        }
+    );
+    for r in rows {
+        say!(
+            "  {} × {} × {}: removed by campaign #{} on {}, back {} ({}), {} now, {}",
+            r.holder,
+            r.role,
+            r.scope,
+            r.campaign_id.unwrap_or_default(),
+            day(&r.removed_at),
+            day(&Some(r.reappeared_at)),
+            r.via,
+            r.status_now,
+            r.action
+        );
+    }
+}
+
 fn day(at: &Option<DateTime<Utc>>) -> String {
     at.map(|t| t.format("%Y-%m-%d").to_string())
         .unwrap_or_else(|| "-".into())

@@ -120,6 +120,16 @@ impl Engine {
         Ok(coverage)
     }
 
+    /// The newest `limit` reappearances (eligibility a campaign removed that an import or sync
+    /// listed again), newest first, with how many there are in all: a finding for admins and
+    /// auditors.
+    pub async fn reappearances(
+        &self,
+        limit: u64,
+    ) -> Result<(Vec<crate::store::reappearance::ReappearanceView>, i64), EngineError> {
+        Ok(crate::store::reappearance::recent(self.store().conn(), limit).await?)
+    }
+
     /// The monthly metrics for `month` (`YYYY-MM`, UTC).
     pub async fn monthly(&self, month: &str) -> Result<MonthlyReport, EngineError> {
         let start = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")

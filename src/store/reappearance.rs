@@ -176,3 +176,70 @@ pub async fn in_campaign(
     }
     Ok((items, total))
 }
+
+/// One recorded reappearance, as admins and auditors list them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ReappearanceView {
+    pub id: i64,
+    pub eligibility_id: i64,
+    pub holder: String,
+    pub role: String,
+    pub scope: String,
+    /// The campaign that had removed it.
+    pub campaign_id: Option<i64>,
+    pub removed_at: Option<DateTime<Utc>>,
+    pub removal_receipt: Option<String>,
+    pub reappeared_at: DateTime<Utc>,
+    /// What listed it again.
+    pub via: String,
+    /// `flagged`, or `removed_again` through its source.
+    pub action: String,
+    /// The eligibility's status now (`active`, or `removed` by a later campaign or prune).
+    pub status_now: String,
+}
+
+/// The newest `limit` reappearances, newest first, and how many there are in all.
+pub async fn recent(
+    conn: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<(Vec<ReappearanceView>, i64), DbErr> {
+    let backend = conn.get_database_backend();
+    let total: i64 = match conn
+        .query_one_raw(Sql::new(backend, "SELECT COUNT(*) AS n FROM reappearance").build())
+        .await?
+    {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    let mut sql = Sql::new(
+        backend,
+        "SELECT ra.id, ra.eligibility_id, p.external_id, r.name, e.scope, ra.campaign_id, ra.removed_at, \
+         ra.removal_receipt, ra.reappeared_at, ra.via, ra.action, e.status \
+         FROM reappearance ra JOIN eligibility e ON e.id = ra.eligibility_id \
+         JOIN principal p ON p.id = e.principal_id JOIN \"role\" r ON r.id = e.role_id \
+         ORDER BY ra.id DESC LIMIT ",
+    );
+    sql.bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    let rows = conn
+        .query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(ReappearanceView {
+                id: row.try_get("", "id")?,
+                eligibility_id: row.try_get("", "eligibility_id")?,
+                holder: row.try_get("", "external_id")?,
+                role: row.try_get("", "name")?,
+                scope: row.try_get("", "scope")?,
+                campaign_id: row.try_get("", "campaign_id")?,
+                removed_at: row.try_get("", "removed_at")?,
+                removal_receipt: row.try_get("", "removal_receipt")?,
+                reappeared_at: row.try_get("", "reappeared_at")?,
+                via: row.try_get("", "via")?,
+                action: row.try_get("", "action")?,
+                status_now: row.try_get("", "status")?,
+            })
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    Ok((rows, total))
+}

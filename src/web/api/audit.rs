@@ -173,3 +173,45 @@ pub async fn monthly(
     })?;
     Ok(Json(report))
 }
+
+/// Reappeared eligibility, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReappearedPage {
+    pub items: Vec<crate::store::reappearance::ReappearanceView>,
+    /// How many reappearances were recorded in all.
+    pub total: i64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReappearedQuery {
+    /// How many to list, newest first (default 50, at most 1,000).
+    limit: Option<u64>,
+}
+
+/// Findings: eligibility a campaign removed that an import or sync listed again.
+///
+/// Each row names the campaign that had removed it, when, its removal receipt, when and what
+/// brought it back, and the eligibility's status now.
+#[utoipa::path(
+    get,
+    path = "/api/v1/findings/reappeared",
+    tag = "audit",
+    params(ReappearedQuery),
+    responses(
+        (status = 200, description = "The newest reappearances and their total.", body = ReappearedPage),
+        (status = 400, description = "A query parameter is malformed.", body = ErrorBody),
+        AuthErrors,
+    )
+)]
+pub async fn reappeared(
+    State(state): State<AppState>,
+    _reader: Reader,
+    ApiQuery(q): ApiQuery<ReappearedQuery>,
+) -> ApiResult<Json<ReappearedPage>> {
+    let (items, total) = state
+        .engine
+        .reappearances(q.limit.unwrap_or(50).min(1000))
+        .await?;
+    Ok(Json(ReappearedPage { items, total }))
+}

@@ -99,6 +99,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::verify))
         .routes(routes!(audit::coverage))
         .routes(routes!(audit::monthly))
+        .routes(routes!(audit::reappeared))
         .routes(routes!(accounts::me))
         .routes(routes!(accounts::create_token))
         .routes(routes!(openapi_json))
