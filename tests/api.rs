@@ -438,6 +438,7 @@ fn routes(f: &Fixture) -> Vec<Route> {
         get("/api/v1/audit/verify".into()),
         get("/api/v1/reports/coverage".into()),
         get("/api/v1/reports/monthly".into()),
+        get("/api/v1/findings/reappeared".into()),
         post("/api/v1/imports/roles".into(), |_| csv(ROLES), 200),
         post("/api/v1/definitions".into(), |_| toml(DEFINITION), 200),
         post(
