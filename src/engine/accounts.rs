@@ -1,12 +1,15 @@
 //! Console accounts (admin, auditor): passwords hashed with Argon2id, sessions with a random
-//! token (only its hash stored) and an anti-forgery value, lock-out after repeated failures,
-//! and API tokens for automation. Every login, failure and token is in the audit log.
+//! token (only its hash stored) and an anti-forgery value, growing delays after repeated
+//! failures (see [`super::login_guard`]), and API tokens for automation. Every login, failure and token is in the audit log.
 
+use super::login_guard::Admission;
 use super::{random_bytes, random_token, Engine, EngineError};
-use crate::domain::access::{lock_after_failure, Role, SESSION_HOURS};
+use crate::domain::access::{
+    audit_email, normalise_email, Role, FORGET_FAILURES_AFTER_SECS, PER_ACCOUNT, SESSION_HOURS,
+};
 use crate::engine::review::{same_secret, token_hash};
 use crate::store::{self as st, accounts};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::Argon2;
 use chrono::{DateTime, Duration, Utc};
 
@@ -30,11 +33,20 @@ pub struct IssuedSession {
     pub role: Role,
 }
 
-/// Why a login was refused. The page says as little as needed: wrong credentials look alike.
+/// Why a login was refused. The page says as little as needed: wrong credentials look alike,
+/// and so does a throttled attempt, whether or not the email is an account's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginRefusal {
     WrongCredentials,
-    Locked { until: DateTime<Utc> },
+    /// Too many recent failures: try again after this many seconds. Decided before any
+    /// password check.
+    Throttled {
+        retry_after_secs: i64,
+    },
+    /// Every password check is taken and none came free in time; not counted as a failure.
+    Busy {
+        retry_after_secs: i64,
+    },
 }
 
 /// A password of 20 random characters, for accounts created without one.
@@ -51,22 +63,10 @@ fn hash_password(password: &str) -> Result<String, EngineError> {
         .map_err(|e| EngineError::Io(format!("hashing the password: {e}")))
 }
 
-/// Checks a password on a blocking thread (Argon2id is deliberately slow).
-async fn password_matches(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash).is_ok_and(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-    })
-    .await
-    .unwrap_or(false)
-}
-
 /// A hash that matches no password, checked when the email is unknown so that an unknown email
-/// takes as long to refuse as a wrong password.
-fn decoy_hash() -> String {
+/// takes as long to refuse as a wrong password. Made on first use, on the blocking thread of
+/// that first check.
+pub(crate) fn decoy_hash() -> String {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DECOY
         .get_or_init(|| {
@@ -74,6 +74,12 @@ fn decoy_hash() -> String {
             hash_password(&password).unwrap_or_default()
         })
         .clone()
+}
+
+/// Whole seconds from `now` until `until`, at least one (for `Retry-After`).
+fn seconds_until(now: DateTime<Utc>, until: DateTime<Utc>) -> i64 {
+    let millis = (until - now).num_milliseconds();
+    ((millis + 999) / 1000).max(1)
 }
 
 impl Engine {
@@ -117,34 +123,55 @@ impl Engine {
         Ok(id)
     }
 
-    /// Checks credentials and opens a session. Failures count towards a lock-out and are audited.
+    /// Checks credentials and opens a session. The throttle decides first, before any hash and
+    /// the same way whether or not the email names an account; an admitted attempt waits for
+    /// one of a bounded number of password checks. Failures for real accounts are counted in
+    /// the database (one statement, so concurrent failures all count) and audited.
     pub async fn login(
         &self,
         email: &str,
         password: &str,
         client_addr: Option<&str>,
     ) -> Result<Result<IssuedSession, LoginRefusal>, EngineError> {
-        let conn = self.store().conn();
         let now = self.now();
-        let account = accounts::account_by_email(conn, email).await?;
+        let email = normalise_email(email);
+        let account = accounts::account_by_email(self.store().conn(), &email).await?;
+        let db_hold = account.as_ref().and_then(|a| a.locked_until);
+        let client = client_addr.unwrap_or("unknown");
+        let ticket = match self.login_guard().admit(&email, client, db_hold, now) {
+            Admission::Go(ticket) => ticket,
+            Admission::Throttled {
+                until,
+                limit,
+                audit,
+            } => {
+                let retry_after_secs = seconds_until(now, until);
+                if audit {
+                    let details = serde_json::json!({ "reason": "throttled", "limit": limit.as_str(), "retry_after_seconds": retry_after_secs, "client_addr": client_addr });
+                    self.audit_login_failure(&email, &details).await?;
+                }
+                return Ok(Err(LoginRefusal::Throttled { retry_after_secs }));
+            }
+        };
+        let hash = account.as_ref().map(|a| a.password_hash.clone());
+        let Some(matches) = self.login_guard().check_password(password, hash).await else {
+            self.login_guard().refund(&ticket);
+            return Ok(Err(LoginRefusal::Busy {
+                retry_after_secs: self.login_guard().busy_retry_secs(),
+            }));
+        };
         let Some(account) = account else {
-            password_matches(password.to_string(), decoy_hash()).await;
-            self.audit_login_failure(email, "unknown account", client_addr)
-                .await?;
+            let details =
+                serde_json::json!({ "reason": "unknown account", "client_addr": client_addr });
+            self.audit_login_failure(&email, &details).await?;
             return Ok(Err(LoginRefusal::WrongCredentials));
         };
-        if let Some(until) = account.locked_until.filter(|until| *until > now) {
-            self.audit_login_failure(email, "account locked", client_addr)
-                .await?;
-            return Ok(Err(LoginRefusal::Locked { until }));
-        }
-        let matches = password_matches(password.to_string(), account.password_hash.clone()).await;
         if !matches || !account.enabled {
-            let failed = account.failed_logins + 1;
-            let locked_until =
-                lock_after_failure(failed).map(|minutes| now + Duration::minutes(minutes));
             let txn = self.store().begin().await?;
-            accounts::record_failure(&txn, account.id, failed, locked_until).await?;
+            let forget_before = now - Duration::seconds(FORGET_FAILURES_AFTER_SECS);
+            let failed = accounts::count_failure(&txn, account.id, forget_before).await?;
+            let hold_until = PER_ACCOUNT.next_attempt_at(u32::try_from(failed).unwrap_or(0), now);
+            accounts::hold_until(&txn, account.id, hold_until).await?;
             let reason = if account.enabled {
                 "wrong password"
             } else {
@@ -156,15 +183,13 @@ impl Engine {
                 &format!("account:{}", account.email),
                 "auth.login_failed",
                 Some(&format!("account:{}", account.email)),
-                &serde_json::json!({ "reason": reason, "failed_logins": failed, "locked_until": locked_until, "client_addr": client_addr }),
+                &serde_json::json!({ "reason": reason, "failed_logins": failed, "account_hold_until": hold_until, "client_addr": client_addr }),
             )
             .await?;
             txn.commit().await?;
-            return Ok(Err(match locked_until {
-                Some(until) => LoginRefusal::Locked { until },
-                None => LoginRefusal::WrongCredentials,
-            }));
+            return Ok(Err(LoginRefusal::WrongCredentials));
         }
+        self.login_guard().succeeded(&ticket);
         let role: Role = account.role.parse().map_err(EngineError::Io)?;
         let token = random_token()?;
         let csrf = hex::encode(random_token()?.as_bytes());
@@ -198,20 +223,22 @@ impl Engine {
         }))
     }
 
+    /// Audits a refused login for a submitted email that need not be an account: named as
+    /// submitted only when short (see [`audit_email`]), so no request writes a long string.
     async fn audit_login_failure(
         &self,
         email: &str,
-        reason: &str,
-        client_addr: Option<&str>,
+        details: &serde_json::Value,
     ) -> Result<(), EngineError> {
+        let name = format!("account:{}", audit_email(email));
         let txn = self.store().begin().await?;
         st::audit::append(
             &txn,
             self.now(),
-            &format!("account:{email}"),
+            &name,
             "auth.login_failed",
-            Some(&format!("account:{email}")),
-            &serde_json::json!({ "reason": reason, "client_addr": client_addr }),
+            Some(&name),
+            details,
         )
         .await?;
         txn.commit().await?;

@@ -10,6 +10,7 @@ pub mod definitions;
 pub mod evidence;
 pub mod import;
 pub mod launch;
+pub mod login_guard;
 pub mod remediate;
 pub mod remind;
 pub mod reports;
@@ -33,6 +34,9 @@ pub struct Engine {
     source: Arc<dyn EligibilitySource>,
     /// Names this process in leases, so several instances can share one database.
     instance: String,
+    /// Sign-in throttling and the bound on password checks at once: per process, shared by
+    /// the engine's clones.
+    login_guard: Arc<login_guard::LoginGuard>,
 }
 
 impl Engine {
@@ -40,12 +44,22 @@ impl Engine {
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
         let source = Arc::new(BuiltinSource::new(store.conn().clone()));
         let instance = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+        let login_guard = Arc::new(login_guard::LoginGuard::new(
+            login_guard::hashes_at_once(),
+            login_guard::MAX_ENTRIES,
+            login_guard::HASH_WAIT,
+        ));
         Self {
             store,
             clock,
             source,
             instance,
+            login_guard,
         }
+    }
+
+    pub fn login_guard(&self) -> &login_guard::LoginGuard {
+        &self.login_guard
     }
 
     /// The same engine removing through another source (tests use a failing one).

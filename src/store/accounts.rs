@@ -69,21 +69,46 @@ pub async fn account_by_email(
         .transpose()
 }
 
-/// Records a failed login: the new count, and a lock when one is due.
-pub async fn record_failure(
+/// Counts a failed login in one statement and returns the new count: concurrent failures all
+/// count (reading the count and writing it back + 1 lost all but two of 40). Every failure
+/// moves `locked_until` (see [`hold_until`]), so a count whose `locked_until` is before
+/// `forget_before` is old and starts again at one.
+pub async fn count_failure(
     conn: &impl ConnectionTrait,
     id: i64,
-    failed: i32,
-    locked_until: Option<DateTime<Utc>>,
+    forget_before: DateTime<Utc>,
+) -> Result<i32, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "UPDATE account SET failed_logins = CASE WHEN locked_until IS NOT NULL AND locked_until < ",
+    );
+    sql.bind(forget_before)
+        .push(" THEN 1 ELSE failed_logins + 1 END WHERE id = ")
+        .bind(id)
+        .push(" RETURNING failed_logins");
+    let row = conn
+        .query_one_raw(sql.build())
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("account #{id}")))?;
+    row.try_get("", "failed_logins")
+}
+
+/// Holds further attempts for the account until `until` (never shortening a later hold another
+/// failure set). Run in the transaction of [`count_failure`], whose row lock orders concurrent
+/// failures.
+pub async fn hold_until(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    until: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
-        "UPDATE account SET failed_logins = ",
+        "UPDATE account SET locked_until = CASE WHEN locked_until IS NOT NULL AND locked_until > ",
     );
-    sql.bind(failed)
-        .push(", locked_until = ")
-        .bind(locked_until)
-        .push(" WHERE id = ")
+    sql.bind(until)
+        .push(" THEN locked_until ELSE ")
+        .bind(until)
+        .push(" END WHERE id = ")
         .bind(id);
     conn.execute_raw(sql.build()).await?;
     Ok(())

@@ -4,10 +4,12 @@
 //! API answers with JSON.
 
 use super::{AppState, ClientAddr};
+use crate::domain::access::is_safe_next;
 use crate::engine::accounts::{LoginRefusal, Operator};
 use crate::engine::Engine;
 use askama::Template;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::rejection::FormRejection;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -17,9 +19,18 @@ use axum::{Form, Json, Router};
 pub const SESSION_COOKIE: &str = "attest_session";
 const LOGIN_COOKIE: &str = "attest_login";
 
+/// The largest login form accepted: an email, a password, the anti-forgery value and `next`
+/// fit many times over; a bigger body is refused before it is read whole.
+pub const LOGIN_BODY_LIMIT: usize = 8 * 1024;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/login", get(login_page).post(login))
+        .route(
+            "/login",
+            get(login_page)
+                .post(login)
+                .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT)),
+        )
         .route("/logout", post(logout))
 }
 
@@ -186,12 +197,10 @@ struct Next {
     next: Option<String>,
 }
 
-/// Only same-site paths: never redirect a login to somewhere else.
+/// Only same-site paths (see [`is_safe_next`]): never redirect a login to somewhere else.
+/// Anything else is dropped, and the operator goes to their role's console.
 fn safe_next(next: Option<&str>) -> &str {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
-        _ => "",
-    }
+    next.filter(|n| is_safe_next(n)).unwrap_or("")
 }
 
 fn login_form(state: &AppState, next: &str, error: Option<&str>, status: StatusCode) -> Response {
@@ -257,24 +266,33 @@ struct Credentials {
     next: Option<String>,
 }
 
+/// Signs in. Nothing here writes the audit log before the anti-forgery value checks out, and
+/// the engine bounds what a refused login writes: an anonymous request cannot grow the log.
 async fn login(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
-    Form(form): Form<Credentials>,
+    form: Result<Form<Credentials>, FormRejection>,
 ) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => {
+            let status = rejection.status();
+            tracing::info!(client_addr = ?addr, "login form refused: {}", rejection.body_text());
+            let text = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "The form was too large. Please enter your email and password again."
+            } else {
+                "The form was incomplete. Please enter your email and password again."
+            };
+            return login_form(&state, "", Some(text), status);
+        }
+    };
     let next = safe_next(form.next.as_deref()).to_string();
     let expected = cookie(&headers, LOGIN_COOKIE);
     let csrf_ok = matches!((expected, form.csrf.as_deref()), (Some(a), Some(b)) if crate::engine::review::same_secret(a, b));
     if !csrf_ok {
-        let _ = state
-            .engine
-            .audit_denied(
-                "anonymous",
-                "auth.login_refused",
-                "the login form had no valid anti-forgery value",
-            )
-            .await;
+        // Not audited: nobody is named yet, and anyone can send this as often as they like.
+        tracing::info!(client_addr = ?addr, "login form without a valid anti-forgery value");
         return login_form(
             &state,
             &next,
@@ -309,14 +327,26 @@ async fn login(
             Some("That email and password do not match an account."),
             StatusCode::UNAUTHORIZED,
         ),
-        Ok(Err(LoginRefusal::Locked { until })) => login_form(
-            &state,
-            &next,
-            Some(&format!(
-                "Too many failed attempts: the account is locked until {} UTC.",
-                until.format("%H:%M")
-            )),
-            StatusCode::TOO_MANY_REQUESTS,
+        Ok(Err(LoginRefusal::Throttled { retry_after_secs })) => retry_after(
+            login_form(
+                &state,
+                &next,
+                Some(&format!(
+                    "Too many failed sign-ins. Please wait {} and try again.",
+                    wait_text(retry_after_secs)
+                )),
+                StatusCode::TOO_MANY_REQUESTS,
+            ),
+            retry_after_secs,
+        ),
+        Ok(Err(LoginRefusal::Busy { retry_after_secs })) => retry_after(
+            login_form(
+                &state,
+                &next,
+                Some("Too many sign-ins at once. Please try again in a few seconds."),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            retry_after_secs,
         ),
         Err(e) => {
             tracing::error!("login: {e}");
@@ -327,6 +357,23 @@ async fn login(
                 StatusCode::SERVICE_UNAVAILABLE,
             )
         }
+    }
+}
+
+/// `response` with `Retry-After: secs`.
+fn retry_after(mut response: Response, secs: i64) -> Response {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(secs.max(1)));
+    response
+}
+
+/// "1 second", "40 seconds", "5 minutes" (rounded up).
+fn wait_text(secs: i64) -> String {
+    match secs {
+        ..=1 => "1 second".to_string(),
+        2..=119 => format!("{secs} seconds"),
+        _ => format!("{} minutes", (secs + 59) / 60),
     }
 }
 
