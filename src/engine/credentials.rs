@@ -258,6 +258,7 @@ impl Engine {
         let now = self.now();
         let (id, email) = account_key(key);
         let txn = self.store().begin().await?;
+        cred::serialize_account_changes(&txn).await?;
         let before = cred::account(&txn, id, email).await?.ok_or_else(|| {
             EngineError::NotFound(format!("no account {key} (see attest user list)"))
         })?;
@@ -407,7 +408,11 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let now = self.now();
         if last_use_due(last_used_at, now) {
-            cred::touch_token(self.store().conn(), id, now).await?;
+            // Bookkeeping only: a failed write (a busy database) must not turn a valid token
+            // away, so it is logged and the request goes on.
+            if let Err(e) = cred::touch_token(self.store().conn(), id, now).await {
+                tracing::warn!("recording the use of API token #{id}: {e}");
+            }
         }
         Ok(())
     }

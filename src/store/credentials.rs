@@ -49,6 +49,17 @@ pub async fn accounts(conn: &impl ConnectionTrait) -> Result<Vec<AccountInfo>, D
         .collect()
 }
 
+/// Account changes queue up one behind the other on PostgreSQL (SQLite allows one writer
+/// anyway): two admins disabling each other at once cannot both pass the last-admin check, and
+/// the row locks below are never taken in opposite orders (no deadlock).
+pub async fn serialize_account_changes(conn: &impl ConnectionTrait) -> Result<(), DbErr> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        conn.execute_unprepared("SELECT pg_advisory_xact_lock(7422002)")
+            .await?;
+    }
+    Ok(())
+}
+
 /// One account, by id or (case-insensitive) email. On PostgreSQL the row is locked for the
 /// rest of the transaction, so two admins changing the same account queue up.
 pub async fn account(
@@ -74,8 +85,7 @@ pub async fn account(
 }
 
 /// How many enabled admins there are besides `except`. On PostgreSQL their rows are locked
-/// until the transaction ends: two admins disabling each other at once cannot both pass the
-/// last-admin check (the second waits, then sees the first's change).
+/// until the transaction ends, so none of them changes before this transaction's check holds.
 pub async fn other_enabled_admins(conn: &impl ConnectionTrait, except: i64) -> Result<u64, DbErr> {
     let backend = conn.get_database_backend();
     let mut sql = Sql::new(

@@ -663,6 +663,39 @@ async fn the_last_enabled_admin_can_be_neither_disabled_nor_demoted() {
     );
 }
 
+/// Two admins disabling each other at the same moment: one wins, the other is refused, and an
+/// enabled admin remains (on PostgreSQL the changes queue up; SQLite has one writer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_admins_disabling_each_other_at_once_leave_one_admin() {
+    let db = TestDb::new().await;
+    let engine = db.engine().await;
+    for email in [ADA, BOB] {
+        engine
+            .add_account(email, Role::Admin, PASSWORD, "test")
+            .await
+            .expect("an admin");
+    }
+    for _ in 0..5 {
+        let (one, other) = (engine.clone(), engine.clone());
+        let a = tokio::spawn(async move { one.disable_account(ADA, "account:bob").await });
+        let b = tokio::spawn(async move { other.disable_account(BOB, "account:ada").await });
+        let (a, b) = (a.await.expect("joined"), b.await.expect("joined"));
+        assert!(a.is_err() || b.is_err(), "not both: {a:?} {b:?}");
+        let enabled_admins = engine
+            .accounts()
+            .await
+            .expect("accounts")
+            .into_iter()
+            .filter(|a| a.enabled && a.role == Role::Admin)
+            .count();
+        // One wins (SQLite may also turn both away as busy): never none left.
+        assert!(enabled_admins >= 1, "an enabled admin remains");
+        for email in [ADA, BOB] {
+            engine.enable_account(email, "test").await.expect("enable");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reviewers' links.
 // ---------------------------------------------------------------------------------------------
