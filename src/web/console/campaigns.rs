@@ -200,8 +200,8 @@ pub(super) struct ItemQuery {
     done: Option<String>,
     /// Whom `resent` invited again (or whose links were revoked).
     to: Option<String>,
-    /// How many links were revoked.
-    n: Option<u64>,
+    /// How many links were revoked (text, like `page`: a mangled value must not break the page).
+    n: Option<String>,
 }
 
 /// The notice after an action. Only known codes are shown, so a crafted link cannot put words
@@ -227,7 +227,7 @@ fn notice(q: &ItemQuery, reviewers: &[ReviewerLine]) -> Option<String> {
         "resent-replaced" | "links-revoked" => {
             let to = q.to.as_deref()?;
             let r = reviewers.iter().find(|l| l.r.id == to)?;
-            let n = q.n.unwrap_or(0);
+            let n: u64 = q.n.as_deref().and_then(|n| n.parse().ok()).unwrap_or(0);
             let links = format!("{n} earlier link{}", if n == 1 { "" } else { "s" });
             Some(if q.done.as_deref() == Some("links-revoked") {
                 format!(
