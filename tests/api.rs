@@ -401,6 +401,10 @@ struct Route {
 struct Fixture {
     campaign: i64,
     item: i64,
+    /// The auditor's account, which the admin disables, enables, re-roles and re-passwords.
+    auditor_account: i64,
+    /// A token made for the admin to revoke.
+    spare_token: i64,
 }
 
 fn empty(_: &Fixture) -> Body {
@@ -439,6 +443,8 @@ fn routes(f: &Fixture) -> Vec<Route> {
         get("/api/v1/reports/coverage".into()),
         get("/api/v1/reports/monthly".into()),
         get("/api/v1/findings/reappeared".into()),
+        get("/api/v1/accounts".into()),
+        get("/api/v1/tokens".into()),
         post("/api/v1/imports/roles".into(), |_| csv(ROLES), 200),
         post("/api/v1/definitions".into(), |_| toml(DEFINITION), 200),
         post(
@@ -455,6 +461,36 @@ fn routes(f: &Fixture) -> Vec<Route> {
             format!("/api/v1/campaigns/{c}/resend-invitation"),
             |_| Body::Json(json!({ "reviewer": "m1" })),
             202,
+        ),
+        post(
+            format!("/api/v1/campaigns/{c}/reviewers/m1/revoke-links"),
+            empty,
+            200,
+        ),
+        post(
+            format!("/api/v1/accounts/{}/role", f.auditor_account),
+            |_| Body::Json(json!({ "role": "auditor" })),
+            200,
+        ),
+        post(
+            format!("/api/v1/accounts/{}/password", f.auditor_account),
+            |_| Body::Json(json!({ "password": "a new and long password" })),
+            200,
+        ),
+        post(
+            format!("/api/v1/accounts/{}/disable", f.auditor_account),
+            empty,
+            200,
+        ),
+        post(
+            format!("/api/v1/accounts/{}/enable", f.auditor_account),
+            empty,
+            200,
+        ),
+        post(
+            format!("/api/v1/tokens/{}/revoke", f.spare_token),
+            empty,
+            200,
         ),
         post(format!("/api/v1/campaigns/{c}/close"), empty, 200),
         // Nothing was held back for confirmation: refused, for a reason that is not who asks.
@@ -531,9 +567,38 @@ async fn every_route_answers_anonymous_reviewer_auditor_and_admin_as_their_role_
         )
         .await;
     let item = items.expect(200).json()["items"][0].clone();
+    let admin = app
+        .engine
+        .account_operator(api_support::ADMIN_EMAIL)
+        .await
+        .expect("the admin account");
+    app.engine
+        .create_api_token(&admin, "spare", attest::domain::access::Role::Auditor)
+        .await
+        .expect("a spare token");
+    let spare_token = app
+        .engine
+        .api_tokens()
+        .await
+        .expect("tokens")
+        .into_iter()
+        .find(|t| t.name == "spare")
+        .expect("the spare token is listed")
+        .id;
+    let auditor_account = app
+        .engine
+        .accounts()
+        .await
+        .expect("accounts")
+        .into_iter()
+        .find(|a| a.email == api_support::AUDITOR_EMAIL)
+        .expect("the auditor account is listed")
+        .id;
     let fixture = Fixture {
         campaign,
         item: item["id"].as_i64().expect("item id"),
+        auditor_account,
+        spare_token,
     };
 
     // A live reviewer link: it opens the review page, and nothing of the API.

@@ -463,6 +463,8 @@ async fn every_console_route_answers_each_caller_as_design_section_1_allows() {
             format!("/audit/campaigns/{id}/evidence.zip"),
         ),
         (Kind::ReaderPage, "/audit/log".into()),
+        (Kind::AdminPage, "/admin/accounts".into()),
+        (Kind::ReaderPage, "/account/password".into()),
         (Kind::ReviewLink, maria_link.clone()),
         (
             Kind::ForgedLink,
@@ -504,10 +506,43 @@ async fn every_console_route_answers_each_caller_as_design_section_1_allows() {
     // Forms. Each is posted with the caller's own anti-forgery value (when they have one), so
     // a refusal is about who they are; the admin's destructive forms lack their confirmation,
     // so nothing changes even where they are allowed.
+    let auditor_account = app
+        .engine
+        .accounts()
+        .await
+        .expect("accounts")
+        .into_iter()
+        .find(|a| a.email == AUDITOR)
+        .expect("the auditor's account")
+        .id;
+    let deploy_token = app
+        .engine
+        .api_tokens()
+        .await
+        .expect("tokens")
+        .into_iter()
+        .find(|t| t.name == "deploy")
+        .expect("the deploy token")
+        .id;
     let posts: Vec<(Kind, String, Fields)> = vec![
         (
             Kind::AdminForm,
             format!("/admin/campaigns/{id}/close"),
+            vec![],
+        ),
+        (
+            Kind::AdminForm,
+            format!("/admin/campaigns/{id}/revoke-links"),
+            vec![("reviewer", "m1")],
+        ),
+        (
+            Kind::AdminForm,
+            format!("/admin/accounts/{auditor_account}/disable"),
+            vec![],
+        ),
+        (
+            Kind::AdminForm,
+            format!("/admin/tokens/{deploy_token}/revoke"),
             vec![],
         ),
         (

@@ -63,6 +63,25 @@ pub enum CampaignCommand {
     ConfirmRemovals { id: i64 },
     /// Stop a campaign: no more decisions, and nothing (more) is removed.
     Cancel { id: i64 },
+    /// Queue a fresh invitation (with a new link) to a reviewer of an active campaign; `attest
+    /// serve` sends it. With --replace the reviewer's earlier links stop working at once.
+    Resend {
+        id: i64,
+        /// The reviewer's principal id.
+        #[arg(long, value_name = "PERSON_ID")]
+        reviewer: String,
+        /// Revoke the reviewer's earlier links (default: they keep working beside the new one).
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Revoke every link a reviewer holds for a campaign: each then opens only a page saying
+    /// it was withdrawn. `resend` gives them a new one.
+    RevokeLinks {
+        id: i64,
+        /// The reviewer's principal id.
+        #[arg(long, value_name = "PERSON_ID")]
+        reviewer: String,
+    },
 }
 
 pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Result<(), Failure> {
@@ -213,6 +232,25 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
                 "campaign #{} cancelled; nothing more will be removed",
                 cancelled.id
             );
+            Ok(())
+        }
+        CampaignCommand::Resend {
+            id,
+            reviewer,
+            replace,
+        } => {
+            let revoked = engine
+                .resend_invitation(id, &reviewer, replace, actor)
+                .await?;
+            say!("campaign #{id}: a new invitation to {reviewer} is queued");
+            if replace {
+                say!("  earlier links revoked: {revoked}");
+            }
+            Ok(())
+        }
+        CampaignCommand::RevokeLinks { id, reviewer } => {
+            let revoked = engine.revoke_reviewer_links(id, &reviewer, actor).await?;
+            say!("campaign #{id}: {revoked} links of {reviewer} revoked");
             Ok(())
         }
     }

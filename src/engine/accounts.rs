@@ -54,7 +54,7 @@ pub fn generate_password() -> Result<String, EngineError> {
     Ok(random_token()?.chars().take(20).collect())
 }
 
-fn hash_password(password: &str) -> Result<String, EngineError> {
+pub(super) fn hash_password(password: &str) -> Result<String, EngineError> {
     let salt = SaltString::encode_b64(&random_bytes::<16>()?)
         .map_err(|e| EngineError::Io(e.to_string()))?;
     Argon2::default()
@@ -265,11 +265,12 @@ impl Engine {
     /// The operator behind an API bearer token, if it is live.
     pub async fn token_operator(&self, token: &str) -> Result<Option<Operator>, EngineError> {
         let hash = token_hash(token);
-        let Some((_, name, role)) =
-            accounts::live_api_token(self.store().conn(), &hash, self.now()).await?
+        let Some((id, name, role, last_used_at)) =
+            accounts::live_api_token(self.store().conn(), &hash).await?
         else {
             return Ok(None);
         };
+        self.record_token_use(id, last_used_at).await?;
         Ok(Some(Operator {
             role: role.parse().map_err(EngineError::Io)?,
             actor: format!("token:{name}"),

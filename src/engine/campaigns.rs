@@ -51,13 +51,17 @@ impl Engine {
         Ok(items::list_items(self.store().conn(), id, filter, limit.min(1000), offset).await?)
     }
 
-    /// Sends a reviewer of an active campaign a fresh invitation (with a new link).
+    /// Sends a reviewer of an active campaign a fresh invitation (with a new link). With
+    /// `replace`, the reviewer's links issued so far are revoked in the same transaction (at
+    /// once, not when the new mail goes out: a leaked link must stop now); without it they keep
+    /// working beside the new one. Returns how many links were revoked.
     pub async fn resend_invitation(
         &self,
         id: i64,
         reviewer: &str,
+        replace: bool,
         actor: &str,
-    ) -> Result<(), EngineError> {
+    ) -> Result<u64, EngineError> {
         let campaign = self.campaign_row(id).await?;
         if !campaign.state.accepts_decisions() {
             return Err(EngineError::Conflict(format!(
@@ -82,6 +86,11 @@ impl Engine {
         }
         let now = self.now();
         let txn = self.store().begin().await?;
+        let revoked = if replace {
+            crate::store::credentials::revoke_reviewer_tokens(&txn, id, reviewer_id, now).await?
+        } else {
+            0
+        };
         outbox::queue_to_principal(
             &txn,
             &format!(
@@ -102,10 +111,10 @@ impl Engine {
             actor,
             "campaign.resend_invitation",
             Some(&format!("campaign:{id}")),
-            &serde_json::json!({ "reviewer": reviewer }),
+            &serde_json::json!({ "reviewer": reviewer, "replace": replace, "links_revoked": revoked }),
         )
         .await?;
         txn.commit().await?;
-        Ok(())
+        Ok(revoked)
     }
 }

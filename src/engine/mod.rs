@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod campaigns;
 pub mod close;
+pub mod credentials;
 pub mod decide;
 pub mod definitions;
 pub mod evidence;

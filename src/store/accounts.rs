@@ -221,32 +221,30 @@ pub async fn insert_api_token(
     Ok(())
 }
 
-/// A live API token: (id, name, role).
+/// A live API token: (id, name, role, last used). A token works only while the account that
+/// created it is enabled, so disabling an account stops its tokens even in the moment before
+/// they are revoked. Reading writes nothing: the caller records the use when it is due.
 pub async fn live_api_token(
     conn: &impl ConnectionTrait,
     token_hash: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<(i64, String, String)>, DbErr> {
+) -> Result<Option<(i64, String, String, Option<DateTime<Utc>>)>, DbErr> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
-        "SELECT id, name, role FROM api_token WHERE revoked_at IS NULL AND token_hash = ",
+        "SELECT t.id, t.name, t.role, t.last_used_at FROM api_token t JOIN account a ON a.id = t.created_by \
+         WHERE t.revoked_at IS NULL AND a.enabled = ",
     );
-    sql.bind(token_hash);
-    let Some(row) = conn.query_one_raw(sql.build()).await? else {
-        return Ok(None);
-    };
-    let id: i64 = row.try_get("", "id")?;
-    let mut touch = Sql::new(
-        conn.get_database_backend(),
-        "UPDATE api_token SET last_used_at = ",
-    );
-    touch.bind(now).push(" WHERE id = ").bind(id);
-    conn.execute_raw(touch.build()).await?;
-    Ok(Some((
-        id,
-        row.try_get("", "name")?,
-        row.try_get("", "role")?,
-    )))
+    sql.bind(true).push(" AND t.token_hash = ").bind(token_hash);
+    conn.query_one_raw(sql.build())
+        .await?
+        .map(|row| {
+            Ok((
+                row.try_get("", "id")?,
+                row.try_get("", "name")?,
+                row.try_get("", "role")?,
+                row.try_get("", "last_used_at")?,
+            ))
+        })
+        .transpose()
 }
 
 /// The account behind a session token whatever became of the session, so a refused cookie can

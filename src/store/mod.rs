@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod audit;
 pub mod campaigns;
 pub mod copy;
+pub mod credentials;
 pub mod directory;
 pub mod evidence;
 pub mod items;

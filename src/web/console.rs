@@ -1,6 +1,7 @@
 //! The console: `/admin` for admins (campaigns and their actions, definitions, the eligibility
-//! browser, the audit log) and `/audit` for auditors and admins (read-only: campaigns, their
-//! completeness, items with decisions, the audit log, evidence downloads).
+//! browser, the audit log, accounts and API tokens) and `/audit` for auditors and admins
+//! (read-only: campaigns, their completeness, items with decisions, the audit log, evidence
+//! downloads); `/account/password` for anyone signed in.
 //!
 //! Server-rendered, no JavaScript: every page works with a keyboard and without scripts. Every
 //! form carries the session's anti-forgery value (a form without it is refused and audited),
@@ -9,6 +10,7 @@
 
 mod campaigns;
 mod coverage;
+mod credentials;
 mod definitions;
 mod directory;
 mod log;
@@ -29,6 +31,20 @@ pub fn routes() -> Router<AppState> {
         .route("/admin", get(campaigns::admin_dashboard))
         .route("/admin/campaigns/{id}", get(campaigns::admin_campaign))
         .route("/admin/campaigns/{id}/resend", post(campaigns::resend))
+        .route(
+            "/admin/campaigns/{id}/revoke-links",
+            post(credentials::revoke_links),
+        )
+        .route("/admin/accounts", get(credentials::accounts))
+        .route(
+            "/admin/accounts/{id}/{action}",
+            post(credentials::account_action),
+        )
+        .route("/admin/tokens/{id}/revoke", post(credentials::revoke_token))
+        .route(
+            "/account/password",
+            get(credentials::own_password_form).post(credentials::own_password),
+        )
         .route("/admin/campaigns/{id}/{action}", post(campaigns::action))
         .route(
             "/admin/definitions",

@@ -260,7 +260,7 @@ fn link_problem(problem: LinkProblem) -> Response {
         LinkProblem::Revoked => problem_page(
             StatusCode::GONE,
             "This link was withdrawn",
-            "An administrator withdrew it. If you still have items to review, you will have received a newer link.",
+            "An administrator withdrew it; nothing can be decided with it. If you still have items to review, use the link in your newest mail from attest, or ask the person who runs the review for a new one.",
         ),
     }
 }

@@ -366,6 +366,10 @@ pub async fn decide(
 pub struct ResendRequest {
     /// The reviewer's principal id.
     reviewer: String,
+    /// Revoke the reviewer's earlier links of this campaign at once, so only the new one works
+    /// (default false: the old links keep working beside the new one).
+    #[serde(default)]
+    replace: bool,
 }
 
 /// A fresh invitation was queued.
@@ -374,9 +378,12 @@ pub struct ResendReport {
     pub campaign_id: i64,
     pub reviewer: String,
     pub queued: bool,
+    /// How many earlier links were revoked (0 without `replace`).
+    pub links_revoked: u64,
 }
 
-/// Queues a fresh invitation (with a new link) to a reviewer of an active campaign.
+/// Queues a fresh invitation (with a new link) to a reviewer of an active campaign; with
+/// `replace`, the reviewer's earlier links stop working at once.
 #[utoipa::path(
     post,
     path = "/api/v1/campaigns/{id}/resend-invitation",
@@ -399,9 +406,9 @@ pub async fn resend_invitation(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<ResendRequest>,
 ) -> ApiResult<(StatusCode, Json<ResendReport>)> {
-    state
+    let links_revoked = state
         .engine
-        .resend_invitation(id, &body.reviewer, &op.actor)
+        .resend_invitation(id, &body.reviewer, body.replace, &op.actor)
         .await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -409,6 +416,7 @@ pub async fn resend_invitation(
             campaign_id: id,
             reviewer: body.reviewer,
             queued: true,
+            links_revoked,
         }),
     ))
 }

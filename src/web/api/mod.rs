@@ -12,6 +12,7 @@
 mod accounts;
 mod audit;
 mod campaigns;
+mod credentials;
 mod definitions;
 mod directory;
 mod support;
@@ -48,7 +49,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         (name = "directory", description = "Eligibility and the imports that feed it."),
         (name = "audit", description = "The hash-chained audit log."),
         (name = "reports", description = "Coverage and monthly metrics."),
-        (name = "accounts", description = "Who is calling; API tokens."),
+        (name = "accounts", description = "Who is calling; console accounts and API tokens, and revoking them."),
     )
 )]
 struct ApiDoc;
@@ -101,7 +102,14 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::monthly))
         .routes(routes!(audit::reappeared))
         .routes(routes!(accounts::me))
-        .routes(routes!(accounts::create_token))
+        .routes(routes!(accounts::create_token, credentials::tokens))
+        .routes(routes!(credentials::revoke_token))
+        .routes(routes!(credentials::accounts))
+        .routes(routes!(credentials::disable))
+        .routes(routes!(credentials::enable))
+        .routes(routes!(credentials::role))
+        .routes(routes!(credentials::password))
+        .routes(routes!(credentials::revoke_links))
         .routes(routes!(openapi_json))
 }
 

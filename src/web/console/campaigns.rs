@@ -198,8 +198,10 @@ pub(super) struct ItemQuery {
     page: Option<String>,
     /// Which action just happened (`launched`, `closed`, `cancelled`, `confirmed`, `resent`), shown once.
     done: Option<String>,
-    /// Whom `resent` invited again.
+    /// Whom `resent` invited again (or whose links were revoked).
     to: Option<String>,
+    /// How many links were revoked (text, like `page`: a mangled value must not break the page).
+    n: Option<String>,
 }
 
 /// The notice after an action. Only known codes are shown, so a crafted link cannot put words
@@ -221,6 +223,23 @@ fn notice(q: &ItemQuery, reviewers: &[ReviewerLine]) -> Option<String> {
                 "A new invitation (with a new link) to {} ({}) is on its way.",
                 r.r.name, r.r.id
             ))
+        }
+        "resent-replaced" | "links-revoked" => {
+            let to = q.to.as_deref()?;
+            let r = reviewers.iter().find(|l| l.r.id == to)?;
+            let n: u64 = q.n.as_deref().and_then(|n| n.parse().ok()).unwrap_or(0);
+            let links = format!("{n} earlier link{}", if n == 1 { "" } else { "s" });
+            Some(if q.done.as_deref() == Some("links-revoked") {
+                format!(
+                    "{links} of {} ({}) revoked: they open nothing any more. Resend an invitation to give them a new one.",
+                    r.r.name, r.r.id
+                )
+            } else {
+                format!(
+                    "A new invitation (with a new link) to {} ({}) is on its way; {links} revoked.",
+                    r.r.name, r.r.id
+                )
+            })
         }
         _ => None,
     }
@@ -409,6 +428,8 @@ pub(super) async fn action(
 pub(super) struct ResendForm {
     csrf: Option<String>,
     reviewer: Option<String>,
+    /// `yes`: revoke the reviewer's earlier links as the new one is queued.
+    replace: Option<String>,
 }
 
 /// A fresh invitation (with a new link) to a reviewer who still has open items.
@@ -433,12 +454,28 @@ pub(super) async fn resend(
     };
     match state
         .engine
-        .resend_invitation(id, reviewer, &operator.actor)
+        .resend_invitation(
+            id,
+            reviewer,
+            form.replace.as_deref() == Some("yes"),
+            &operator.actor,
+        )
         .await
     {
-        Ok(()) => Redirect::to(&done_url(
+        Ok(revoked) => Redirect::to(&done_url(
             &format!("/admin/campaigns/{id}"),
-            &[("done", "resent"), ("to", reviewer)],
+            &[
+                (
+                    "done",
+                    if form.replace.as_deref() == Some("yes") {
+                        "resent-replaced"
+                    } else {
+                        "resent"
+                    },
+                ),
+                ("to", reviewer),
+                ("n", &revoked.to_string()),
+            ],
         ))
         .into_response(),
         Err(e) => failure(e),

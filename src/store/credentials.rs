@@ -1,0 +1,300 @@
+//! The credential lifecycle's queries: accounts and API tokens listed for admins, and the
+//! statements that disable, re-role, re-password and revoke (sessions, API tokens, reviewer
+//! links). Each revoking statement sets `revoked_at` only where it is still empty, so the first
+//! revocation's time is the one kept.
+
+use super::sql::Sql;
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult};
+
+/// An account as the lifecycle pages and commands show it (never its password hash).
+#[derive(Debug, Clone)]
+pub struct AccountInfo {
+    pub id: i64,
+    pub email: String,
+    pub role: String,
+    pub enabled: bool,
+    pub failed_logins: i32,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+const ACCOUNT_COLUMNS: &str =
+    "SELECT id, email, role, enabled, failed_logins, locked_until, last_login_at, created_at FROM account";
+
+fn account_from_row(row: &QueryResult) -> Result<AccountInfo, DbErr> {
+    Ok(AccountInfo {
+        id: row.try_get("", "id")?,
+        email: row.try_get("", "email")?,
+        role: row.try_get("", "role")?,
+        enabled: row.try_get("", "enabled")?,
+        failed_logins: row.try_get("", "failed_logins")?,
+        locked_until: row.try_get("", "locked_until")?,
+        last_login_at: row.try_get("", "last_login_at")?,
+        created_at: row.try_get("", "created_at")?,
+    })
+}
+
+/// Every account, by email.
+pub async fn accounts(conn: &impl ConnectionTrait) -> Result<Vec<AccountInfo>, DbErr> {
+    let sql = Sql::new(
+        conn.get_database_backend(),
+        &format!("{ACCOUNT_COLUMNS} ORDER BY LOWER(email), id"),
+    );
+    conn.query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(account_from_row)
+        .collect()
+}
+
+/// Account changes queue up one behind the other on PostgreSQL (SQLite allows one writer
+/// anyway): two admins disabling each other at once cannot both pass the last-admin check, and
+/// the row locks below are never taken in opposite orders (no deadlock).
+pub async fn serialize_account_changes(conn: &impl ConnectionTrait) -> Result<(), DbErr> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        conn.execute_unprepared("SELECT pg_advisory_xact_lock(7422002)")
+            .await?;
+    }
+    Ok(())
+}
+
+/// One account, by id or (case-insensitive) email. On PostgreSQL the row is locked for the
+/// rest of the transaction, so two admins changing the same account queue up.
+pub async fn account(
+    conn: &impl ConnectionTrait,
+    id: Option<i64>,
+    email: &str,
+) -> Result<Option<AccountInfo>, DbErr> {
+    let backend = conn.get_database_backend();
+    let mut sql = Sql::new(backend, ACCOUNT_COLUMNS);
+    match id {
+        Some(id) => sql.push(" WHERE id = ").bind(id),
+        None => sql
+            .push(" WHERE LOWER(email) = ")
+            .bind(email.trim().to_lowercase()),
+    };
+    if backend == DbBackend::Postgres {
+        sql.push(" FOR UPDATE");
+    }
+    conn.query_one_raw(sql.build())
+        .await?
+        .map(|row| account_from_row(&row))
+        .transpose()
+}
+
+/// How many enabled admins there are besides `except`. On PostgreSQL their rows are locked
+/// until the transaction ends, so none of them changes before this transaction's check holds.
+pub async fn other_enabled_admins(conn: &impl ConnectionTrait, except: i64) -> Result<u64, DbErr> {
+    let backend = conn.get_database_backend();
+    let mut sql = Sql::new(
+        backend,
+        "SELECT id FROM account WHERE role = 'admin' AND enabled = ",
+    );
+    sql.bind(true).push(" AND id <> ").bind(except);
+    if backend == DbBackend::Postgres {
+        sql.push(" FOR UPDATE");
+    }
+    Ok(conn.query_all_raw(sql.build()).await?.len() as u64)
+}
+
+pub async fn set_enabled(conn: &impl ConnectionTrait, id: i64, enabled: bool) -> Result<(), DbErr> {
+    let mut sql = Sql::new(conn.get_database_backend(), "UPDATE account SET enabled = ");
+    sql.bind(enabled);
+    if enabled {
+        // A fresh start: the lock-out of the old failures no longer stands in the way.
+        sql.push(", failed_logins = 0, locked_until = NULL");
+    }
+    sql.push(" WHERE id = ").bind(id);
+    conn.execute_raw(sql.build()).await?;
+    Ok(())
+}
+
+pub async fn set_role(conn: &impl ConnectionTrait, id: i64, role: &str) -> Result<(), DbErr> {
+    let mut sql = Sql::new(conn.get_database_backend(), "UPDATE account SET role = ");
+    sql.bind(role).push(" WHERE id = ").bind(id);
+    conn.execute_raw(sql.build()).await?;
+    Ok(())
+}
+
+/// A new password hash; it also lifts a lock-out, since the old failures were against the old
+/// password.
+pub async fn set_password_hash(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    hash: &str,
+) -> Result<(), DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "UPDATE account SET password_hash = ",
+    );
+    sql.bind(hash)
+        .push(", failed_logins = 0, locked_until = NULL WHERE id = ")
+        .bind(id);
+    conn.execute_raw(sql.build()).await?;
+    Ok(())
+}
+
+/// Ends every live session of an account but `keep` (the caller's own, when they change their
+/// own password); returns how many ended.
+pub async fn revoke_sessions(
+    conn: &impl ConnectionTrait,
+    account_id: i64,
+    keep: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "UPDATE session SET revoked_at = ",
+    );
+    sql.bind(now)
+        .push(" WHERE revoked_at IS NULL AND account_id = ")
+        .bind(account_id)
+        .push(" AND expires_at > ")
+        .bind(now);
+    if let Some(keep) = keep {
+        sql.push(" AND id <> ").bind(keep);
+    }
+    Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+}
+
+/// An API token as listed (never its hash).
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+const TOKEN_COLUMNS: &str = "SELECT t.id, t.name, t.role, a.email AS created_by, t.created_at, t.last_used_at, t.revoked_at \
+     FROM api_token t JOIN account a ON a.id = t.created_by";
+
+fn token_from_row(row: &QueryResult) -> Result<TokenInfo, DbErr> {
+    Ok(TokenInfo {
+        id: row.try_get("", "id")?,
+        name: row.try_get("", "name")?,
+        role: row.try_get("", "role")?,
+        created_by: row.try_get("", "created_by")?,
+        created_at: row.try_get("", "created_at")?,
+        last_used_at: row.try_get("", "last_used_at")?,
+        revoked_at: row.try_get("", "revoked_at")?,
+    })
+}
+
+/// Every API token, live ones first, newest first.
+pub async fn tokens(conn: &impl ConnectionTrait) -> Result<Vec<TokenInfo>, DbErr> {
+    let sql = Sql::new(
+        conn.get_database_backend(),
+        &format!(
+            "{TOKEN_COLUMNS} ORDER BY CASE WHEN t.revoked_at IS NULL THEN 0 ELSE 1 END, t.id DESC"
+        ),
+    );
+    conn.query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(token_from_row)
+        .collect()
+}
+
+/// Tokens with this id, or (when `id` is `None`) this name.
+pub async fn tokens_named(
+    conn: &impl ConnectionTrait,
+    id: Option<i64>,
+    name: &str,
+) -> Result<Vec<TokenInfo>, DbErr> {
+    let mut sql = Sql::new(conn.get_database_backend(), TOKEN_COLUMNS);
+    match id {
+        Some(id) => sql.push(" WHERE t.id = ").bind(id),
+        None => sql.push(" WHERE t.name = ").bind(name.trim()),
+    };
+    sql.push(" ORDER BY t.id");
+    conn.query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(token_from_row)
+        .collect()
+}
+
+/// Revokes one token if it is still live; whether it was.
+pub async fn revoke_token(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "UPDATE api_token SET revoked_at = ",
+    );
+    sql.bind(now)
+        .push(" WHERE revoked_at IS NULL AND id = ")
+        .bind(id);
+    Ok(conn.execute_raw(sql.build()).await?.rows_affected() == 1)
+}
+
+/// Revokes the live tokens an account created (only those with `role` when given); returns
+/// their names.
+pub async fn revoke_tokens_of(
+    conn: &impl ConnectionTrait,
+    account_id: i64,
+    role: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "UPDATE api_token SET revoked_at = ",
+    );
+    sql.bind(now)
+        .push(" WHERE revoked_at IS NULL AND created_by = ")
+        .bind(account_id);
+    if let Some(role) = role {
+        sql.push(" AND role = ").bind(role);
+    }
+    sql.push(" RETURNING name");
+    let mut names: Vec<String> = conn
+        .query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(|row| row.try_get("", "name"))
+        .collect::<Result<_, _>>()?;
+    names.sort();
+    Ok(names)
+}
+
+/// Records a token's use. Only called when the stored value is old enough to be worth a write.
+pub async fn touch_token(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "UPDATE api_token SET last_used_at = ",
+    );
+    sql.bind(now).push(" WHERE id = ").bind(id);
+    conn.execute_raw(sql.build()).await?;
+    Ok(())
+}
+
+/// Revokes every live link of a reviewer in a campaign; returns how many.
+pub async fn revoke_reviewer_tokens(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+    reviewer_id: i64,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "UPDATE reviewer_token SET revoked_at = ",
+    );
+    sql.bind(now)
+        .push(" WHERE revoked_at IS NULL AND campaign_id = ")
+        .bind(campaign_id)
+        .push(" AND reviewer_id = ")
+        .bind(reviewer_id);
+    Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+}
