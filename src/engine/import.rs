@@ -6,6 +6,7 @@
 //! [`super::MAX_PROBLEMS_SHOWN`] problems), and the transaction is dropped, changing nothing.
 
 use super::{Engine, EngineError, Progress, Rejection};
+use crate::domain::limits::{clip, quote};
 use crate::domain::records::{
     key_of, EligibilityRow, ImportKind, PersonRow, Record, RoleRow, RowError,
 };
@@ -194,9 +195,9 @@ impl Job<'_> {
                             format!(
                                 "duplicate: line {} already lists {} × {} × {}",
                                 first.get(),
-                                row.principal,
-                                row.role,
-                                row.scope
+                                clip(&row.principal),
+                                clip(&row.role),
+                                clip(&row.scope)
                             ),
                         )),
                         Entry::Vacant(slot) => {
@@ -399,7 +400,7 @@ fn unknown(line: u64, field: &str, what: &str, value: &str) -> RowError {
     RowError::new(
         line,
         Some(field),
-        format!("unknown {what} \"{value}\" (not in the database)"),
+        format!("unknown {what} {} (not in the database)", quote(value)),
     )
 }
 
@@ -407,7 +408,7 @@ fn duplicate(line: u64, field: &str, value: &str, first: u64) -> RowError {
     RowError::new(
         line,
         Some(field),
-        format!("duplicate: \"{value}\" is already on line {first}"),
+        format!("duplicate: {} is already on line {first}", quote(value)),
     )
 }
 
