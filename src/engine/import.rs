@@ -103,10 +103,20 @@ impl Engine {
                 ..ImportReport::default()
             },
         };
-        match kind {
-            ImportKind::People => job.people(options).await?,
-            ImportKind::Roles => job.roles().await?,
-            ImportKind::Eligibility => job.eligibility(options).await?,
+        let ran = match kind {
+            ImportKind::People => job.people(options).await,
+            ImportKind::Roles => job.roles().await,
+            ImportKind::Eligibility => job.eligibility(options).await,
+        };
+        if let Err(e) = ran {
+            // A dropped transaction is only rolled back when its connection is next used; until
+            // then, on PostgreSQL, its locks (the source row, rows written before the bad one)
+            // would hold up the next import of the same rows.
+            drop(job);
+            if let Err(rollback) = txn.rollback().await {
+                tracing::warn!("rolling back a rejected import: {rollback}");
+            }
+            return Err(e);
         }
         let mut report = job.report;
         for warning in &report.warnings {
