@@ -42,9 +42,9 @@ pub const DEFINITION_MAX_BYTES: usize = 64 * 1024;
 /// A form posted to the console or the sign-in page.
 pub const FORM_BODY_MAX_BYTES: usize = 64 * 1024;
 /// A form posted from a reviewer's page. Its largest legitimate post is a page of many items,
-/// each sent with its answer and justification box: 1,000 items each with a 200-character
-/// justification measure about 240 KiB (tests/security/inputs.rs posts one), so 1 MiB leaves
-/// room for long justifications on a large page.
+/// each sent with its answer and justification box: 1,004 items each with a 200-character
+/// justification measured 231,821 bytes (tests/security/inputs.rs posts it), so 1 MiB leaves
+/// room for longer justifications on a large page.
 pub const REVIEW_FORM_BODY_MAX_BYTES: usize = 1024 * 1024;
 /// The console's definition upload: the TOML box, URL-encoded (at most three bytes a byte),
 /// plus the form's other fields. The definition itself is then held to
