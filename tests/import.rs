@@ -57,7 +57,7 @@ fn people_json() -> Value {
         {"id": "u2", "name": "Søren \"Sly\" Ødegård", "email": "soren@example.test", "manager_id": "u1",
          "kind": "user", "enabled": "yes", "timezone": "Europe/Copenhagen"},
         {"id": "u3", "name": "山田 太郎", "email": "taro@example.jp", "manager_id": "u1",
-         "kind": "User", "enabled": 1, "timezone": "Asia/Tokyo"},
+         "kind": "User", "enabled": "1", "timezone": "Asia/Tokyo"},
         {"id": "u4", "name": "Ana Ruiz", "email": "ana@example.test", "manager_id": "u2"},
         {"id": "svc-backup", "name": "Backup Service", "email": null, "manager_id": "u2",
          "kind": "service", "enabled": false, "timezone": ""},

@@ -4,6 +4,10 @@
 
 use super::closing::{OnNoResponse, Verdict};
 use super::directory::{PrincipalKind, Risk};
+use super::limits::{
+    bytes_text, check_text, clip_message, quote, Lines, DEFINITION_MAX_BYTES,
+    DESCRIPTION_MAX_CHARS, ID_MAX_CHARS, NAME_MAX_CHARS, SCOPE_MAX_CHARS, WORD_MAX_CHARS,
+};
 use super::reviewers::Strategy;
 use super::schedule::LaunchSchedule;
 use serde::{Deserialize, Serialize};
@@ -94,6 +98,74 @@ fn utc() -> String {
     "UTC".into()
 }
 
+impl RawSpec {
+    /// Every text against its limit, and control characters refused (a description may span
+    /// lines); each problem names its key.
+    fn text_problems(&self) -> Vec<SpecError> {
+        fn all(values: &[String]) -> Vec<&str> {
+            values.iter().map(String::as_str).collect()
+        }
+        let mut problems = Vec::new();
+        // One problem a key is enough to correct it.
+        let mut check = |key: &str, values: &[&str], max: usize, lines: Lines| {
+            if let Some(reason) = values.iter().find_map(|v| check_text(v, max, lines).err()) {
+                problems.push(problem(key, reason));
+            }
+        };
+        let single = Lines::Single;
+        check("name", &[&self.name], ID_MAX_CHARS, single);
+        if let Some(description) = &self.description {
+            check(
+                "description",
+                &[description],
+                DESCRIPTION_MAX_CHARS,
+                Lines::Multi,
+            );
+        }
+        check("owner", &[&self.owner], ID_MAX_CHARS, single);
+        check("schedule", &[&self.schedule], WORD_MAX_CHARS, single);
+        check("timezone", &[&self.timezone], WORD_MAX_CHARS, single);
+        check("reviewers", &[&self.reviewers], WORD_MAX_CHARS, single);
+        check(
+            "named_reviewers",
+            &all(&self.named_reviewers),
+            ID_MAX_CHARS,
+            single,
+        );
+        if let Some(fallback) = &self.fallback_reviewer {
+            check("fallback_reviewer", &[fallback], ID_MAX_CHARS, single);
+        }
+        check(
+            "on_no_response",
+            &[&self.on_no_response],
+            WORD_MAX_CHARS,
+            single,
+        );
+        let require = all(&self.require_justification);
+        check("require_justification", &require, WORD_MAX_CHARS, single);
+        let scope = &self.scope;
+        check("scope.roles", &all(&scope.roles), NAME_MAX_CHARS, single);
+        check("scope.risk", &all(&scope.risk), WORD_MAX_CHARS, single);
+        check("scope.scopes", &all(&scope.scopes), SCOPE_MAX_CHARS, single);
+        let kinds = all(&scope.principal_kinds);
+        check("scope.principal_kinds", &kinds, WORD_MAX_CHARS, single);
+        let excluded = all(&scope.exclude_principals);
+        check("scope.exclude_principals", &excluded, ID_MAX_CHARS, single);
+        problems
+    }
+}
+
+/// A definition over [`DEFINITION_MAX_BYTES`]: refused before it is parsed.
+pub fn too_large() -> SpecError {
+    problem(
+        "file",
+        format!(
+            "larger than {} (the most a definition may be)",
+            bytes_text(DEFINITION_MAX_BYTES as u64)
+        ),
+    )
+}
+
 /// One thing wrong with a definition: the key and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SpecError {
@@ -117,27 +189,37 @@ fn problem(key: &str, reason: impl Into<String>) -> SpecError {
 impl CampaignSpec {
     /// Parses and checks a definition file; every problem found is returned, each with its key.
     pub fn from_toml(text: &str) -> Result<Self, Vec<SpecError>> {
+        if text.len() > DEFINITION_MAX_BYTES {
+            return Err(vec![too_large()]);
+        }
         let raw: RawSpec = toml::from_str(text).map_err(|e| {
             let key = e.span().map_or_else(String::new, |span| {
                 let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
                 format!("line {line}")
             });
+            // The parser's message may quote a value whole.
             vec![problem(
                 if key.is_empty() { "file" } else { &key },
-                e.message().to_string(),
+                clip_message(e.message()),
             )]
         })?;
-        let mut errors = Vec::new();
+        let mut errors = raw.text_problems();
+        // A value already refused for its length or characters is not parsed again.
+        let refused = |key: &str, errors: &[SpecError]| errors.iter().any(|e| e.key == key);
+        let schedule_ok = !refused("schedule", &errors);
+        let timezone_ok = !refused("timezone", &errors);
+        let name_refused = refused("name", &errors);
         let mut check = |ok: bool, key: &str, reason: &str| {
             if !ok {
                 errors.push(problem(key, reason));
             }
         };
-        let name_ok = !raw.name.is_empty()
-            && raw
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let name_ok = name_refused
+            || !raw.name.is_empty()
+                && raw
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         check(
             name_ok,
             "name",
@@ -189,17 +271,20 @@ impl CampaignSpec {
         }
 
         let timezone = raw.timezone.parse::<chrono_tz::Tz>();
-        if timezone.is_err() {
+        if timezone.is_err() && timezone_ok {
             errors.push(problem(
                 "timezone",
                 format!(
-                    "\"{}\" is not an IANA time zone (like Europe/Berlin)",
-                    raw.timezone
+                    "{} is not an IANA time zone (like Europe/Berlin)",
+                    quote(&raw.timezone)
                 ),
             ));
         }
-        if let Err(e) = LaunchSchedule::parse(&raw.schedule, timezone.unwrap_or(chrono_tz::UTC)) {
-            errors.push(problem("schedule", e));
+        if schedule_ok {
+            if let Err(e) = LaunchSchedule::parse(&raw.schedule, timezone.unwrap_or(chrono_tz::UTC))
+            {
+                errors.push(problem("schedule", e));
+            }
         }
         let reviewers = raw
             .reviewers

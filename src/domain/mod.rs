@@ -18,8 +18,8 @@ macro_rules! string_enum {
                 match s.trim().to_ascii_lowercase().as_str() {
                     $($text => Ok($ty::$variant),)+
                     other => Err(format!(
-                        concat!("unknown ", $what, " \"{}\" (expected {})"),
-                        other,
+                        concat!("unknown ", $what, " {} (expected {})"),
+                        $crate::domain::limits::quote(other),
                         [$($text),+].join(", ")
                     )),
                 }
@@ -42,6 +42,7 @@ pub mod definition;
 pub mod directory;
 pub mod evidence;
 pub mod lifecycle;
+pub mod limits;
 pub mod recommendation;
 pub mod records;
 pub mod reminders;

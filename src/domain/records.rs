@@ -2,6 +2,10 @@
 //! follow on its own. Rules that need the database (does this manager exist?) live in the engine.
 
 use super::directory::{PrincipalKind, Risk};
+use super::limits::{
+    check_text, quote, Lines, DESCRIPTION_MAX_CHARS, EMAIL_MAX_CHARS, ID_MAX_CHARS, NAME_MAX_CHARS,
+    SCOPE_MAX_CHARS, WORD_MAX_CHARS,
+};
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use std::fmt;
 
@@ -20,34 +24,52 @@ pub struct Column {
     pub name: &'static str,
     /// A required column must be in the header (CSV) or in every record (JSON).
     pub required: bool,
+    /// The most characters a value may have.
+    pub max_chars: usize,
+    /// Whether a value may hold line breaks and tabs (descriptions only).
+    pub lines: Lines,
+    /// Whether JSON may give the value as `true`/`false` (else it must be a string).
+    pub boolean: bool,
 }
 
-const fn col(name: &'static str, required: bool) -> Column {
-    Column { name, required }
+const fn col(name: &'static str, required: bool, max_chars: usize) -> Column {
+    Column {
+        name,
+        required,
+        max_chars,
+        lines: Lines::Single,
+        boolean: false,
+    }
 }
 
 const PEOPLE: &[Column] = &[
-    col("id", true),
-    col("name", true),
-    col("email", true),
-    col("manager_id", true),
-    col("kind", false),
-    col("enabled", false),
-    col("timezone", false),
+    col("id", true, ID_MAX_CHARS),
+    col("name", true, NAME_MAX_CHARS),
+    col("email", true, EMAIL_MAX_CHARS),
+    col("manager_id", true, ID_MAX_CHARS),
+    col("kind", false, WORD_MAX_CHARS),
+    Column {
+        boolean: true,
+        ..col("enabled", false, WORD_MAX_CHARS)
+    },
+    col("timezone", false, WORD_MAX_CHARS),
 ];
 const ROLES: &[Column] = &[
-    col("name", true),
-    col("owner_id", true),
-    col("risk", true),
-    col("description", false),
+    col("name", true, NAME_MAX_CHARS),
+    col("owner_id", true, ID_MAX_CHARS),
+    col("risk", true, WORD_MAX_CHARS),
+    Column {
+        lines: Lines::Multi,
+        ..col("description", false, DESCRIPTION_MAX_CHARS)
+    },
 ];
 const ELIGIBILITY: &[Column] = &[
-    col("principal_id", true),
-    col("role", true),
-    col("scope", true),
-    col("start", false),
-    col("end", false),
-    col("last_activated_at", false),
+    col("principal_id", true, ID_MAX_CHARS),
+    col("role", true, NAME_MAX_CHARS),
+    col("scope", true, SCOPE_MAX_CHARS),
+    col("start", false, WORD_MAX_CHARS),
+    col("end", false, WORD_MAX_CHARS),
+    col("last_activated_at", false, WORD_MAX_CHARS),
 ];
 
 impl ImportKind {
@@ -147,6 +169,18 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
+    /// Checks every value against its column's length limit and refuses control characters
+    /// (a NUL would also fail PostgreSQL's insert), before any value is used.
+    fn new(kind: ImportKind, record: &'a Record) -> Result<Self, RowError> {
+        for (column, value) in kind.columns().iter().zip(&record.values) {
+            if let Some(value) = value {
+                check_text(value, column.max_chars, column.lines)
+                    .map_err(|reason| RowError::new(record.line, Some(column.name), reason))?;
+            }
+        }
+        Ok(Self { kind, record })
+    }
+
     fn optional(&self, name: &str) -> Option<&'a str> {
         let index = self.kind.columns().iter().position(|c| c.name == name)?;
         self.record.values.get(index)?.as_deref()
@@ -174,10 +208,7 @@ impl<'a> Fields<'a> {
 
 impl PersonRow {
     pub fn parse(record: &Record) -> Result<Self, RowError> {
-        let f = Fields {
-            kind: ImportKind::People,
-            record,
-        };
+        let f = Fields::new(ImportKind::People, record)?;
         let external_id = f.required("id")?.to_string();
         let manager = f.optional("manager_id").map(str::to_string);
         if manager.as_deref() == Some(external_id.as_str()) {
@@ -200,10 +231,7 @@ impl PersonRow {
 
 impl RoleRow {
     pub fn parse(record: &Record) -> Result<Self, RowError> {
-        let f = Fields {
-            kind: ImportKind::Roles,
-            record,
-        };
+        let f = Fields::new(ImportKind::Roles, record)?;
         Ok(Self {
             line: record.line,
             name: f.required("name")?.to_string(),
@@ -219,10 +247,7 @@ impl RoleRow {
 
 impl EligibilityRow {
     pub fn parse(record: &Record) -> Result<Self, RowError> {
-        let f = Fields {
-            kind: ImportKind::Eligibility,
-            record,
-        };
+        let f = Fields::new(ImportKind::Eligibility, record)?;
         let start = f.parse("start", parse_timestamp)?;
         let end = f.parse("end", parse_timestamp)?;
         if let (Some(start), Some(end)) = (start, end) {
@@ -270,7 +295,8 @@ pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
         }
     }
     Err(format!(
-        "\"{text}\" is not a date (expected YYYY-MM-DD or RFC 3339 like 2026-01-31T09:00:00Z)"
+        "{} is not a date (expected YYYY-MM-DD or RFC 3339 like 2026-01-31T09:00:00Z)",
+        quote(text)
     ))
 }
 
@@ -278,7 +304,7 @@ fn parse_bool(text: &str) -> Result<bool, String> {
     match text.to_ascii_lowercase().as_str() {
         "true" | "yes" | "1" => Ok(true),
         "false" | "no" | "0" => Ok(false),
-        _ => Err(format!("\"{text}\" is not true or false")),
+        _ => Err(format!("{} is not true or false", quote(text))),
     }
 }
 
@@ -289,14 +315,19 @@ fn parse_email(text: &str) -> Result<String, String> {
     if valid {
         Ok(text.to_string())
     } else {
-        Err(format!("\"{text}\" is not an email address"))
+        Err(format!("{} is not an email address", quote(text)))
     }
 }
 
 fn parse_timezone(text: &str) -> Result<String, String> {
     text.parse::<chrono_tz::Tz>()
         .map(|tz| tz.name().to_string())
-        .map_err(|_| format!("\"{text}\" is not an IANA time zone (like Europe/Berlin)"))
+        .map_err(|_| {
+            format!(
+                "{} is not an IANA time zone (like Europe/Berlin)",
+                quote(text)
+            )
+        })
 }
 
 #[cfg(test)]
@@ -376,6 +407,39 @@ mod tests {
         assert_eq!(
             EligibilityRow::parse(&rec).unwrap_err().field.as_deref(),
             Some("end")
+        );
+    }
+
+    #[test]
+    fn long_values_and_control_characters_are_refused_by_field() {
+        let long = "A".repeat(NAME_MAX_CHARS + 1);
+        let rec = record(ImportKind::People, &[("id", "u1"), ("name", &long)]);
+        let err = PersonRow::parse(&rec).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("name"));
+        assert_eq!(
+            err.reason,
+            format!("longer than 256 characters (\"{}…\")", "A".repeat(40))
+        );
+        let rec = record(ImportKind::People, &[("id", "u1"), ("name", "A\0na")]);
+        let err = PersonRow::parse(&rec).unwrap_err();
+        assert_eq!(
+            (err.field.as_deref(), err.reason.as_str()),
+            (Some("name"), "contains a control character (U+0000)")
+        );
+        // A description may span lines; a role name may not.
+        let rec = record(
+            ImportKind::Roles,
+            &[
+                ("name", "R"),
+                ("risk", "low"),
+                ("description", "two\r\nlines"),
+            ],
+        );
+        RoleRow::parse(&rec).unwrap();
+        let rec = record(ImportKind::Roles, &[("name", "R\nX"), ("risk", "low")]);
+        assert_eq!(
+            RoleRow::parse(&rec).unwrap_err().field.as_deref(),
+            Some("name")
         );
     }
 

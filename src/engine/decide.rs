@@ -5,6 +5,7 @@
 
 use super::{Engine, EngineError};
 use crate::domain::closing::Verdict;
+use crate::domain::limits::{check_text, Lines, JUSTIFICATION_MAX_CHARS};
 use crate::store::items::{self, NewDecision};
 use crate::store::outbox::{self, template};
 use crate::store::{self as st, campaigns};
@@ -115,6 +116,14 @@ impl Engine {
                 .justification
                 .map(str::trim)
                 .filter(|j| !j.is_empty());
+            if let Some(text) = justification {
+                check_text(text, JUSTIFICATION_MAX_CHARS, Lines::Multi).map_err(|reason| {
+                    EngineError::Invalid(format!(
+                        "item {}: justification: {reason}",
+                        choice.item_id
+                    ))
+                })?;
+            }
             if wanted
                 .insert(
                     choice.item_id,

@@ -2,7 +2,8 @@
 //! versioned; a campaign keeps the version it launched with.
 
 use super::{Engine, EngineError};
-use crate::domain::definition::CampaignSpec;
+use crate::domain::definition::{self, CampaignSpec};
+use crate::domain::limits::{quote, DEFINITION_MAX_BYTES};
 use crate::store::{self, campaigns, directory};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -35,9 +36,22 @@ pub struct DefinitionView {
 impl Engine {
     /// Validates and stores a definition file (a new version when it differs from the newest).
     pub async fn define(&self, path: &Path, actor: &str) -> Result<DefineReport, EngineError> {
+        use std::io::Read;
         let file = path.display().to_string();
-        let body = std::fs::read_to_string(path)
-            .map_err(|e| EngineError::Invalid(format!("{file}: {e}")))?;
+        let unreadable = |e: std::io::Error| EngineError::Invalid(format!("{file}: {e}"));
+        // Read one byte more than a definition may have, to tell "too large" without reading
+        // a large file whole.
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .map_err(unreadable)?
+            .take(DEFINITION_MAX_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(unreadable)?;
+        if bytes.len() > DEFINITION_MAX_BYTES {
+            return Err(too_large(&file));
+        }
+        let body = String::from_utf8(bytes)
+            .map_err(|_| EngineError::Invalid(format!("{file}: is not UTF-8 text")))?;
         self.define_text(&file, &body, actor).await
     }
 
@@ -49,6 +63,9 @@ impl Engine {
         body: &str,
         actor: &str,
     ) -> Result<DefineReport, EngineError> {
+        if body.len() > DEFINITION_MAX_BYTES {
+            return Err(too_large(file));
+        }
         let spec = CampaignSpec::from_toml(body).map_err(|errors| {
             let lines: Vec<String> = errors.iter().map(|e| format!("  {file}: {e}")).collect();
             EngineError::Invalid(format!(
@@ -64,13 +81,16 @@ impl Engine {
         let found = directory::principal_refs(&txn, &ids).await?;
         for (key, id) in &named {
             if !found.contains_key(*id) {
-                problems.push(format!("  {file}: {key}: unknown principal \"{id}\""));
+                problems.push(format!("  {file}: {key}: unknown principal {}", quote(id)));
             }
         }
         let roles = directory::role_ids(&txn).await?;
         for role in &spec.scope.roles {
             if !roles.contains_key(role) {
-                problems.push(format!("  {file}: scope.roles: unknown role \"{role}\""));
+                problems.push(format!(
+                    "  {file}: scope.roles: unknown role {}",
+                    quote(role)
+                ));
             }
         }
         if !problems.is_empty() {
@@ -149,7 +169,11 @@ impl Engine {
         campaigns::definition_body(self.store().conn(), name)
             .await?
             .ok_or_else(|| {
-                EngineError::NotFound(format!("no campaign definition named \"{name}\""))
+                EngineError::NotFound(format!("no campaign definition named {}", quote(name)))
             })
     }
+}
+
+fn too_large(file: &str) -> EngineError {
+    EngineError::Invalid(format!("{file}: {}", definition::too_large().reason))
 }

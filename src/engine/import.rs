@@ -6,6 +6,7 @@
 //! [`super::MAX_PROBLEMS_SHOWN`] problems), and the transaction is dropped, changing nothing.
 
 use super::{Engine, EngineError, Progress, Rejection};
+use crate::domain::limits::{clip, quote};
 use crate::domain::records::{
     key_of, EligibilityRow, ImportKind, PersonRow, Record, RoleRow, RowError,
 };
@@ -109,10 +110,20 @@ impl Engine {
                 ..ImportReport::default()
             },
         };
-        match kind {
-            ImportKind::People => job.people(options).await?,
-            ImportKind::Roles => job.roles().await?,
-            ImportKind::Eligibility => job.eligibility(options).await?,
+        let ran = match kind {
+            ImportKind::People => job.people(options).await,
+            ImportKind::Roles => job.roles().await,
+            ImportKind::Eligibility => job.eligibility(options).await,
+        };
+        if let Err(e) = ran {
+            // A dropped transaction is only rolled back when its connection is next used; until
+            // then, on PostgreSQL, its locks (the source row, rows written before the bad one)
+            // would hold up the next import of the same rows.
+            drop(job);
+            if let Err(rollback) = txn.rollback().await {
+                tracing::warn!("rolling back a rejected import: {rollback}");
+            }
+            return Err(e);
         }
         let mut report = job.report;
         for warning in &report.warnings {
@@ -201,9 +212,9 @@ impl Job<'_> {
                             format!(
                                 "duplicate: line {} already lists {} × {} × {}",
                                 first.get(),
-                                row.principal,
-                                row.role,
-                                row.scope
+                                clip(&row.principal),
+                                clip(&row.role),
+                                clip(&row.scope)
                             ),
                         )),
                         Entry::Vacant(slot) => {
@@ -417,7 +428,7 @@ fn unknown(line: u64, field: &str, what: &str, value: &str) -> RowError {
     RowError::new(
         line,
         Some(field),
-        format!("unknown {what} \"{value}\" (not in the database)"),
+        format!("unknown {what} {} (not in the database)", quote(value)),
     )
 }
 
@@ -425,7 +436,7 @@ fn duplicate(line: u64, field: &str, value: &str, first: u64) -> RowError {
     RowError::new(
         line,
         Some(field),
-        format!("duplicate: \"{value}\" is already on line {first}"),
+        format!("duplicate: {} is already on line {first}", quote(value)),
     )
 }
 

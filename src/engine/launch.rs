@@ -95,7 +95,8 @@ impl Engine {
             .await?
             .ok_or_else(|| {
                 EngineError::NotFound(format!(
-                    "no campaign definition named \"{name}\" (see attest campaign definitions)"
+                    "no campaign definition named {} (see attest campaign definitions)",
+                    crate::domain::limits::quote(name)
                 ))
             })?;
         let schedule = definition
@@ -368,7 +369,10 @@ impl Engine {
         let definition = campaigns::latest_definition(conn, name)
             .await?
             .ok_or_else(|| {
-                EngineError::NotFound(format!("no campaign definition named \"{name}\""))
+                EngineError::NotFound(format!(
+                    "no campaign definition named {}",
+                    crate::domain::limits::quote(name)
+                ))
             })?;
         let spec = &definition.spec;
         let schedule = spec.launch_schedule().map_err(EngineError::Invalid)?;

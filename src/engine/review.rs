@@ -207,7 +207,8 @@ impl Engine {
             .await?
             .ok_or_else(|| {
                 EngineError::Invalid(format!(
-                    "no enabled person with id or email \"{to}\" may review"
+                    "no enabled person with id or email {} may review",
+                    crate::domain::limits::quote(to)
                 ))
             })?;
         if target == access.reviewer_id {

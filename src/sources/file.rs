@@ -1,12 +1,21 @@
 //! Streams the records of a CSV or JSON import file without holding the file in memory.
 //!
 //! CSV: a header row, then one record a line (RFC 4180 quoting, CRLF or LF, an optional BOM).
-//! JSON: an array of objects, or one object a line (JSON Lines). Both report the 1-based line
-//! where each record starts, so errors can point at it. The file's SHA-256 is computed on the way.
+//! JSON: an array of objects, or one object a line (JSON Lines); a key given twice or a value
+//! of the wrong type is a bad row. Both report the 1-based line where each record starts, so
+//! errors can point at it. The file's SHA-256 is computed on the way.
+//!
+//! No record is held beyond [`IMPORT_RECORD_MAX_BYTES`] (the CSV header beyond
+//! [`CSV_HEADER_MAX_BYTES`]): a longer one ends the read at its line, so a file without line
+//! breaks cannot fill the memory.
 
+use crate::domain::limits::{
+    bytes_text, clip, clip_message, clip_to, quote, CSV_HEADER_MAX_BYTES, IMPORT_COLUMNS_MAX,
+    IMPORT_RECORD_MAX_BYTES, IMPORT_WARNINGS_MAX,
+};
 use crate::domain::records::{Column, ImportKind, Record, RowError};
-use serde::de::{DeserializeSeed, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::cell::Cell;
 use std::collections::BTreeSet;
@@ -103,15 +112,23 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// What the CSV reader may have read ahead of the record it is parsing: its own buffer and
+/// the [`BufReader`] under it.
+const CSV_READ_AHEAD: u64 = 128 * 1024;
+
 fn read_csv(
     input: impl Read,
     kind: ImportKind,
     sink: &mut impl FnMut(Result<Record, RowError>) -> bool,
 ) -> Result<(u64, Vec<String>), ReadError> {
+    let budget = Rc::new(Budget::new(CSV_HEADER_MAX_BYTES as u64 + CSV_READ_AHEAD));
     let mut input = BufReader::with_capacity(
         64 * 1024,
         TailReader {
-            inner: input,
+            inner: Budgeted {
+                inner: input,
+                budget: Rc::clone(&budget),
+            },
             last: 0,
         },
     );
@@ -124,7 +141,30 @@ fn read_csv(
         .has_headers(true)
         .flexible(true)
         .from_reader(input);
-    let header = reader.byte_headers().map_err(csv_fatal)?.clone();
+    let header = match reader.byte_headers() {
+        Ok(header) if header.as_slice().len() <= CSV_HEADER_MAX_BYTES => header.clone(),
+        Err(e) if !budget.exceeded.get() => return Err(csv_fatal(e)),
+        _ => {
+            return Err(ReadError::Invalid(RowError::new(
+                1,
+                None,
+                format!(
+                    "the header is longer than {} (the most a CSV header may be)",
+                    bytes_text(CSV_HEADER_MAX_BYTES as u64)
+                ),
+            )))
+        }
+    };
+    if header.len() > IMPORT_COLUMNS_MAX {
+        return Err(ReadError::Invalid(RowError::new(
+            1,
+            None,
+            format!(
+                "the header has {} columns; a file may have at most {IMPORT_COLUMNS_MAX}",
+                header.len()
+            ),
+        )));
+    }
     let names: Vec<String> = header
         .iter()
         .enumerate()
@@ -149,10 +189,10 @@ fn read_csv(
     let mut count = 0;
     let mut current = csv::ByteRecord::new();
     let mut next = csv::ByteRecord::new();
-    let mut has_current = reader.read_byte_record(&mut current).map_err(csv_fatal)?;
+    let mut has_current = read_bounded(&mut reader, &mut current, &budget, crlf)?;
     let mut current_end = reader.position().line();
     while has_current {
-        let has_next = reader.read_byte_record(&mut next).map_err(csv_fatal)?;
+        let has_next = read_bounded(&mut reader, &mut next, &budget, crlf)?;
         let next_end = reader.position().line();
         let ended_by_newline = !crlf && (has_next || reader.get_ref().get_ref().last == b'\n');
         let breaks_inside = current.as_slice().iter().filter(|b| **b == b'\n').count() as u64;
@@ -160,7 +200,9 @@ fn read_csv(
         let line = started.max(current_end - breaks_inside - u64::from(ended_by_newline));
         if !(current.len() == 1 && current.get(0).is_some_and(<[u8]>::is_empty)) {
             count += 1;
-            let record = if current.len() != names.len() {
+            let record = if current.as_slice().len() > IMPORT_RECORD_MAX_BYTES {
+                Err(too_long(line))
+            } else if current.len() != names.len() {
                 Err(RowError::new(
                     line,
                     None,
@@ -182,6 +224,100 @@ fn read_csv(
         has_current = has_next;
     }
     Ok((count, warnings))
+}
+
+/// Reads the next CSV record, allowing the reader [`IMPORT_RECORD_MAX_BYTES`] (and its
+/// read-ahead) past the end of the previous one.
+fn read_bounded<R: Read>(
+    reader: &mut csv::Reader<R>,
+    record: &mut csv::ByteRecord,
+    budget: &Budget,
+    crlf: bool,
+) -> Result<bool, ReadError> {
+    let start = reader.position().clone();
+    budget.allow_from(
+        start.byte(),
+        IMPORT_RECORD_MAX_BYTES as u64 + CSV_READ_AHEAD,
+    );
+    reader.read_byte_record(record).map_err(|e| {
+        if budget.exceeded.get() {
+            // After a CRLF the reader has not yet counted the "\n" of the line before.
+            ReadError::Invalid(too_long(start.line() + u64::from(crlf)))
+        } else {
+            csv_fatal(e)
+        }
+    })
+}
+
+fn too_long(line: u64) -> RowError {
+    RowError::new(
+        line,
+        None,
+        format!(
+            "the record is longer than {} (the most one record may be)",
+            bytes_text(IMPORT_RECORD_MAX_BYTES as u64)
+        ),
+    )
+}
+
+/// How far into the file a reader may go: past it, the read fails and `exceeded` says why.
+struct Budget {
+    read: Cell<u64>,
+    until: Cell<u64>,
+    exceeded: Cell<bool>,
+}
+
+impl Budget {
+    fn new(until: u64) -> Self {
+        Self {
+            read: Cell::new(0),
+            until: Cell::new(until),
+            exceeded: Cell::new(false),
+        }
+    }
+
+    /// Allows `more` bytes past the file offset `from`.
+    fn allow_from(&self, from: u64, more: u64) {
+        self.until.set(from.saturating_add(more));
+    }
+
+    /// Allows `more` bytes past what was read so far.
+    fn allow_more(&self, more: u64) {
+        self.allow_from(self.read.get(), more);
+    }
+
+    /// Counts `n` bytes read; false (and `exceeded`) when they go past the budget.
+    fn spend(&self, n: usize) -> bool {
+        self.read.set(self.read.get() + n as u64);
+        if self.read.get() > self.until.get() {
+            self.exceeded.set(true);
+        }
+        !self.exceeded.get()
+    }
+
+    fn refusal() -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, "record too long")
+    }
+}
+
+/// Counts what passes through it against a [`Budget`].
+struct Budgeted<R> {
+    inner: R,
+    budget: Rc<Budget>,
+}
+
+impl<R: Read> Read for Budgeted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.budget.exceeded.get() {
+            return Err(Budget::refusal());
+        }
+        let n = self.inner.read(buf)?;
+        if self.budget.spend(n) {
+            Ok(n)
+        } else {
+            Err(Budget::refusal())
+        }
+    }
 }
 
 /// Remembers the last byte read, so the CSV reader can tell whether the file ends with a newline.
@@ -211,7 +347,7 @@ fn map_header(
         if !seen.insert(name.as_str()) {
             return Err(ReadError::Invalid(RowError::new(
                 1,
-                Some(name),
+                Some(&clip(name)),
                 "column appears twice in the header",
             )));
         }
@@ -230,15 +366,25 @@ fn map_header(
             Some(missing.0.name),
             format!(
                 "required column is missing (the header has: {})",
-                names.join(", ")
+                clip_to(&names.join(", "), 120)
             ),
         )));
     }
-    let warnings = names
+    let unknown: Vec<&String> = names
         .iter()
         .filter(|n| !columns.iter().any(|c| c.name == n.as_str()))
-        .map(|n| format!("unknown column \"{n}\" ignored"))
         .collect();
+    let mut warnings: Vec<String> = unknown
+        .iter()
+        .take(IMPORT_WARNINGS_MAX)
+        .map(|n| format!("unknown column {} ignored", quote(n)))
+        .collect();
+    if unknown.len() > IMPORT_WARNINGS_MAX {
+        warnings.push(format!(
+            "and {} more unknown columns ignored",
+            unknown.len() - IMPORT_WARNINGS_MAX
+        ));
+    }
     Ok((positions, warnings))
 }
 
@@ -267,21 +413,42 @@ fn csv_fatal(e: csv::Error) -> ReadError {
     let line = e.position().map_or(0, |p| p.line());
     match e.into_kind() {
         csv::ErrorKind::Io(io) => ReadError::Io(io),
-        other => ReadError::Invalid(RowError::new(line, None, format!("{other:?}"))),
+        other => ReadError::Invalid(RowError::new(
+            line,
+            None,
+            clip_message(&format!("{other:?}")).into_owned(),
+        )),
     }
 }
 
 /// Counts the lines the JSON parser has consumed and notes the line of the next record's `{`.
-#[derive(Default)]
 struct LinePosition {
     newlines: Cell<u64>,
     awaiting_start: Cell<bool>,
     start_line: Cell<u64>,
+    /// Bytes since the last record ended: one record may take [`IMPORT_RECORD_MAX_BYTES`].
+    budget: Budget,
+}
+
+impl Default for LinePosition {
+    fn default() -> Self {
+        Self {
+            newlines: Cell::new(0),
+            awaiting_start: Cell::new(false),
+            start_line: Cell::new(0),
+            budget: Budget::new(IMPORT_RECORD_MAX_BYTES as u64),
+        }
+    }
 }
 
 impl LinePosition {
     fn expect_record(&self) {
         self.awaiting_start.set(true);
+    }
+
+    /// A record was read whole: the next one gets a budget of its own.
+    fn record_done(&self) {
+        self.budget.allow_more(IMPORT_RECORD_MAX_BYTES as u64);
     }
 
     fn record_line(&self) -> u64 {
@@ -293,6 +460,8 @@ impl LinePosition {
     }
 }
 
+/// Sits between the JSON parser and the file, which it reads a byte at a time, so what passes
+/// here is exactly what the parser has consumed.
 struct LineCounting<R> {
     inner: R,
     position: Rc<LinePosition>,
@@ -300,8 +469,11 @@ struct LineCounting<R> {
 
 impl<R: Read> Read for LineCounting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
         let p = &self.position;
+        if p.budget.exceeded.get() {
+            return Err(Budget::refusal());
+        }
+        let n = self.inner.read(buf)?;
         for &byte in &buf[..n] {
             if byte == b'{' && p.awaiting_start.get() {
                 p.awaiting_start.set(false);
@@ -310,7 +482,11 @@ impl<R: Read> Read for LineCounting<R> {
                 p.newlines.set(p.newlines.get() + 1);
             }
         }
-        Ok(n)
+        if p.budget.spend(n) {
+            Ok(n)
+        } else {
+            Err(Budget::refusal())
+        }
     }
 }
 
@@ -340,6 +516,7 @@ fn read_json(
         count: 0,
         stopped: false,
         unknown: BTreeSet::new(),
+        more_unknown: false,
         sink,
     };
     let outcome = if is_array {
@@ -351,19 +528,26 @@ fn read_json(
         read_json_lines(counted, &mut state)
     };
     if let Err(e) = outcome {
+        if state.position.budget.exceeded.get() {
+            return Err(ReadError::Invalid(too_long(state.position.record_line())));
+        }
         if !state.stopped {
+            // serde's messages quote what they did not expect, whole.
             return Err(ReadError::Invalid(RowError::new(
                 e.line() as u64,
                 None,
-                format!("malformed JSON: {e}"),
+                format!("malformed JSON: {}", clip_message(&e.to_string())),
             )));
         }
     }
-    let warnings = state
+    let mut warnings: Vec<String> = state
         .unknown
         .iter()
-        .map(|n| format!("unknown field \"{n}\" ignored"))
+        .map(|n| format!("unknown field {} ignored", quote(n)))
         .collect();
+    if state.more_unknown {
+        warnings.push("and more unknown fields ignored".into());
+    }
     Ok((state.count, warnings))
 }
 
@@ -372,18 +556,25 @@ struct JsonState<'s, S> {
     position: Rc<LinePosition>,
     count: u64,
     stopped: bool,
+    /// The first [`IMPORT_WARNINGS_MAX`] unknown keys, for the warnings.
     unknown: BTreeSet<String>,
+    more_unknown: bool,
     sink: &'s mut S,
 }
 
 impl<S: FnMut(Result<Record, RowError>) -> bool> JsonState<'_, S> {
     /// Hands one object to the sink; returns whether to go on.
-    fn accept(&mut self, object: Map<String, Value>) -> bool {
+    fn accept(&mut self, object: JsonObject) -> bool {
         let line = self.position.record_line();
+        self.position.record_done();
         self.count += 1;
-        for key in object.keys() {
+        for (key, _) in &object.fields {
             if !self.kind.columns().iter().any(|c| c.name == key) && !self.unknown.contains(key) {
-                self.unknown.insert(key.clone());
+                if self.unknown.len() < IMPORT_WARNINGS_MAX {
+                    self.unknown.insert(key.clone());
+                } else {
+                    self.more_unknown = true;
+                }
             }
         }
         let record = json_record(object, line, self.kind.columns());
@@ -398,7 +589,7 @@ fn read_json_lines<R: Read, S: FnMut(Result<Record, RowError>) -> bool>(
     input: R,
     state: &mut JsonState<'_, S>,
 ) -> Result<(), serde_json::Error> {
-    let mut stream = serde_json::Deserializer::from_reader(input).into_iter::<Map<String, Value>>();
+    let mut stream = serde_json::Deserializer::from_reader(input).into_iter::<JsonObject>();
     loop {
         state.position.expect_record();
         match stream.next() {
@@ -433,7 +624,7 @@ impl<'de, S: FnMut(Result<Record, RowError>) -> bool> Visitor<'de> for ArraySeed
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         loop {
             self.0.position.expect_record();
-            match seq.next_element::<Map<String, Value>>()? {
+            match seq.next_element::<JsonObject>()? {
                 Some(object) => {
                     if !self.0.accept(object) {
                         return Err(serde::de::Error::custom("stopped"));
@@ -445,14 +636,150 @@ impl<'de, S: FnMut(Result<Record, RowError>) -> bool> Visitor<'de> for ArraySeed
     }
 }
 
-fn json_record(
-    mut object: Map<String, Value>,
-    line: u64,
-    columns: &[Column],
-) -> Result<Record, RowError> {
+/// One JSON object as written: its keys in order with the kind of each value, and the first
+/// key written twice. serde_json's own maps would keep the last of two equal keys silently.
+struct JsonObject {
+    fields: Vec<(String, JsonValue)>,
+    duplicate: Option<String>,
+    /// More keys than a record may have (only the first [`IMPORT_COLUMNS_MAX`] are kept).
+    too_many: bool,
+}
+
+/// A field's value: text is kept, anything else only for its kind.
+enum JsonValue {
+    Null,
+    Bool(bool),
+    Text(String),
+    Number,
+    Array,
+    Object,
+}
+
+impl JsonValue {
+    fn kind(&self) -> &'static str {
+        match self {
+            JsonValue::Null => "null",
+            JsonValue::Bool(_) => "a boolean",
+            JsonValue::Text(_) => "a string",
+            JsonValue::Number => "a number",
+            JsonValue::Array => "an array",
+            JsonValue::Object => "an object",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonObject {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ObjectVisitor)
+    }
+}
+
+struct ObjectVisitor;
+
+impl<'de> Visitor<'de> for ObjectVisitor {
+    type Value = JsonObject;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonObject, A::Error> {
+        let mut object = JsonObject {
+            fields: Vec::with_capacity(8),
+            duplicate: None,
+            too_many: false,
+        };
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value::<JsonValue>()?;
+            if object.fields.iter().any(|(k, _)| *k == key) {
+                object.duplicate.get_or_insert(key);
+            } else if object.fields.len() < IMPORT_COLUMNS_MAX {
+                object.fields.push((key, value));
+            } else {
+                object.too_many = true;
+            }
+        }
+        Ok(object)
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = JsonValue;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<JsonValue, E> {
+        Ok(JsonValue::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<JsonValue, E> {
+        Ok(JsonValue::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<JsonValue, E> {
+        Ok(JsonValue::Bool(b))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<JsonValue, E> {
+        Ok(JsonValue::Number)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<JsonValue, E> {
+        Ok(JsonValue::Number)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<JsonValue, E> {
+        Ok(JsonValue::Number)
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<JsonValue, E> {
+        Ok(JsonValue::Text(s.to_string()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<JsonValue, E> {
+        Ok(JsonValue::Text(s))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<JsonValue, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(JsonValue::Array)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonValue, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(JsonValue::Object)
+    }
+}
+
+fn json_record(mut object: JsonObject, line: u64, columns: &[Column]) -> Result<Record, RowError> {
+    if let Some(key) = &object.duplicate {
+        return Err(RowError::new(line, Some(&clip(key)), "duplicate key"));
+    }
+    if object.too_many {
+        return Err(RowError::new(
+            line,
+            None,
+            format!("has more than {IMPORT_COLUMNS_MAX} fields"),
+        ));
+    }
     let mut values = Vec::with_capacity(columns.len());
     for column in columns {
-        let value = match object.remove(column.name) {
+        let found = object
+            .fields
+            .iter_mut()
+            .find(|(k, _)| k == column.name)
+            .map(|(_, v)| std::mem::replace(v, JsonValue::Null));
+        let value = match found {
             None if column.required => {
                 return Err(RowError::new(
                     line,
@@ -460,17 +787,21 @@ fn json_record(
                     "is missing from this record",
                 ))
             }
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) if s.is_empty() => None,
-            Some(Value::String(s)) => Some(s),
-            Some(Value::Bool(b)) => Some(b.to_string()),
-            Some(Value::Number(n)) => Some(n.to_string()),
-            Some(_) => {
+            None | Some(JsonValue::Null) => None,
+            Some(JsonValue::Text(s)) if s.is_empty() => None,
+            Some(JsonValue::Text(s)) => Some(s),
+            Some(JsonValue::Bool(b)) if column.boolean => Some(b.to_string()),
+            Some(other) => {
+                let expected = if column.boolean {
+                    "true, false or a string"
+                } else {
+                    "a string"
+                };
                 return Err(RowError::new(
                     line,
                     Some(column.name),
-                    "must be a string, number, boolean or null",
-                ))
+                    format!("expected {expected}, found {}", other.kind()),
+                ));
             }
         };
         values.push(value);
@@ -583,6 +914,74 @@ mod tests {
         assert_eq!(rows.len(), 2);
         let err = rows[1].as_ref().unwrap_err();
         assert_eq!((err.line, err.field.as_deref()), (2, Some("role")));
+    }
+
+    fn fatal(summary: Result<FileSummary, ReadError>) -> RowError {
+        match summary {
+            Err(ReadError::Invalid(e)) => e,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_duplicate_keys_and_wrong_types_are_bad_rows() {
+        let json = "[\n{\"id\": \"u1\", \"name\": \"A\", \"id\": \"u2\", \"email\": null, \"manager_id\": null},\n{\"id\": 12345, \"name\": \"B\", \"email\": null, \"manager_id\": null},\n{\"id\": \"u3\", \"name\": \"C\", \"email\": null, \"manager_id\": null, \"enabled\": true, \"extra\": [1, {\"a\": 2}]},\n{\"id\": \"u4\", \"name\": \"D\", \"email\": null, \"manager_id\": null, \"enabled\": 1}\n]";
+        let (rows, summary) = read("p.json", json.as_bytes(), ImportKind::People);
+        let summary = summary.unwrap();
+        let err = rows[0].as_ref().unwrap_err();
+        assert_eq!(
+            (err.line, err.field.as_deref(), err.reason.as_str()),
+            (2, Some("id"), "duplicate key")
+        );
+        let err = rows[1].as_ref().unwrap_err();
+        assert_eq!(
+            (err.line, err.field.as_deref(), err.reason.as_str()),
+            (3, Some("id"), "expected a string, found a number")
+        );
+        assert_eq!(values(&rows[2])[5], Some("true"));
+        let err = rows[3].as_ref().unwrap_err();
+        assert_eq!(
+            (err.field.as_deref(), err.reason.as_str()),
+            (
+                Some("enabled"),
+                "expected true, false or a string, found a number"
+            )
+        );
+        assert_eq!(summary.warnings, vec!["unknown field \"extra\" ignored"]);
+    }
+
+    #[test]
+    fn an_over_long_record_ends_the_read_at_its_line() {
+        let long = "A".repeat(10 * 1024 * 1024);
+        let csv = format!("principal_id,role,scope\nu1,R,/\nu2,R,{long}\nu3,R,/\n");
+        let err = fatal(read("e.csv", csv.as_bytes(), ImportKind::Eligibility).1);
+        assert_eq!(err.line, 3, "{err}");
+        assert!(err.reason.contains("longer than 64 KiB"), "{err}");
+        // Just over the limit: a bad row, and the reading goes on.
+        let csv = format!(
+            "principal_id,role,scope\r\nu2,R,{}\r\nu3,R,/\r\n",
+            "B".repeat(IMPORT_RECORD_MAX_BYTES)
+        );
+        let (rows, summary) = read("e.csv", csv.as_bytes(), ImportKind::Eligibility);
+        summary.unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].as_ref().unwrap_err().line, 2);
+
+        let header = format!("principal_id,role,scope,{long}\nu1,R,/\n");
+        let err = fatal(read("e.csv", header.as_bytes(), ImportKind::Eligibility).1);
+        assert_eq!(err.line, 1);
+        assert!(err.to_string().len() < 120, "{err}");
+
+        let wide = format!("principal_id,role,scope,{}\n", vec!["x"; 100].join(","));
+        let err = fatal(read("e.csv", wide.as_bytes(), ImportKind::Eligibility).1);
+        assert!(err.reason.contains("103 columns"), "{err}");
+
+        let json = format!("{{\"principal_id\":\"u1\",\"role\":\"R\",\"scope\":\"/\"}}\n{{\"principal_id\":\"{long}\"}}\n");
+        let err = fatal(read("e.jsonl", json.as_bytes(), ImportKind::Eligibility).1);
+        assert_eq!(err.line, 2, "{err}");
+        let json = format!("[\"{long}\"]");
+        let err = fatal(read("e.json", json.as_bytes(), ImportKind::Eligibility).1);
+        assert!(err.to_string().len() < 120, "{err}");
     }
 
     #[test]

@@ -1,13 +1,18 @@
 //! The audit log table: appending to the hash chain and reading it back in order.
+//!
+//! What an event records is bounded whoever sent it: a long actor, target or detail text is
+//! stored as a digest (see [`crate::domain::limits::bounded_details`]), before the event is
+//! hashed, so the chain and the evidence verify as usual.
 
 use super::sql::Sql;
 use crate::domain::audit_chain::{ChainBreak, ChainVerifier, ChainedEvent};
+use crate::domain::limits::{bounded_details, bounded_name};
 use chrono::{DateTime, SubsecRound, Utc};
 use futures::TryStreamExt;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, QueryResult, StreamTrait};
 
 /// Appends one event inside the caller's transaction, so the event and the change it records
-/// commit together or not at all.
+/// commit together or not at all. Long texts are stored as digests.
 pub async fn append(
     txn: &DatabaseTransaction,
     at: DateTime<Utc>,
@@ -37,10 +42,10 @@ pub async fn append(
     let event = ChainedEvent::next(
         prev.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
         at.trunc_subsecs(6),
-        actor,
-        action,
-        target,
-        details.to_string(),
+        &bounded_name(actor),
+        &bounded_name(action),
+        target.map(bounded_name).as_deref(),
+        bounded_details(details).to_string(),
     );
     let mut insert = Sql::new(
         backend,

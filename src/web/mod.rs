@@ -7,9 +7,14 @@ mod client;
 pub mod console;
 mod review;
 
+use crate::domain::limits::{
+    bytes_text, API_BODY_MAX_BYTES, DEFINITION_FORM_BODY_MAX_BYTES, DEFINITION_MAX_BYTES,
+    FORM_BODY_MAX_BYTES, REVIEW_FORM_BODY_MAX_BYTES,
+};
 use crate::engine::Engine;
-use axum::extract::Request;
-use axum::http::{header, HeaderValue};
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -39,6 +44,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/static/attest.css", get(stylesheet))
         .route("/healthz", get(|| async { "ok" }))
+        .layer(middleware::from_fn(limit_body))
+        // A backstop for any extractor that buffers a body: no route takes more.
+        .layer(DefaultBodyLimit::max(API_BODY_MAX_BYTES))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }
@@ -66,6 +74,80 @@ async fn stylesheet() -> Response {
         include_str!("../../templates/static/attest.css"),
     )
         .into_response()
+}
+
+/// The most a request to `path` may send, or `None` for the API's import route, which streams
+/// its body to a file under a limit of its own.
+fn body_limit(path: &str) -> Option<usize> {
+    if path.starts_with("/api/v1/imports/") {
+        None
+    } else if path == "/api/v1/definitions" {
+        Some(DEFINITION_MAX_BYTES)
+    } else if path.starts_with("/api/") {
+        Some(API_BODY_MAX_BYTES)
+    } else if path == "/admin/definitions" {
+        Some(DEFINITION_FORM_BODY_MAX_BYTES)
+    } else if path.starts_with("/r/") {
+        Some(REVIEW_FORM_BODY_MAX_BYTES)
+    } else {
+        Some(FORM_BODY_MAX_BYTES)
+    }
+}
+
+/// Reads the request body up to the route's limit before any handler runs: a larger one is
+/// answered with a 413 naming the limit (a page, or the API's JSON error) and changes
+/// nothing, whether or not it announced its length.
+async fn limit_body(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let Some(limit) = body_limit(path) else {
+        return next.run(request).await;
+    };
+    let api = path.starts_with("/api/");
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large(api, limit);
+    }
+    let (parts, body) = request.into_parts();
+    let mut stream = body.into_data_stream();
+    let mut read: Vec<u8> = Vec::new();
+    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+        match chunk {
+            Ok(chunk) if read.len() + chunk.len() > limit => return too_large(api, limit),
+            Ok(chunk) => read.extend_from_slice(&chunk),
+            Err(e) => {
+                let message = format!("the request body could not be read: {e}");
+                return if api {
+                    api::error(StatusCode::BAD_REQUEST, "bad_request", &message, None)
+                } else {
+                    console::message_page(StatusCode::BAD_REQUEST, "Bad request", &message)
+                };
+            }
+        }
+    }
+    let body = Body::from(Bytes::from(read));
+    next.run(Request::from_parts(parts, body)).await
+}
+
+fn too_large(api: bool, limit: usize) -> Response {
+    let limit = bytes_text(limit as u64);
+    if api {
+        api::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            &format!("the request body is larger than {limit}, the most this route takes; nothing was changed"),
+            None,
+        )
+    } else {
+        console::message_page(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Too much to send",
+            &format!("What was sent is larger than {limit}, the most this page takes. Nothing was changed; please go back and send less."),
+        )
+    }
 }
 
 /// Pages carry personal links in their URL: never cache them, never send them on as a

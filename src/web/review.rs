@@ -4,6 +4,7 @@
 use super::{AppState, ClientAddr};
 use crate::domain::closing::Verdict;
 use crate::domain::lifecycle::CampaignState;
+use crate::domain::limits::{clip, truncate_chars, JUSTIFICATION_MAX_CHARS};
 use crate::engine::decide::{Channel, Choice, Decider};
 use crate::engine::review::{same_secret, LinkProblem, ReviewPage, ReviewerAccess};
 use crate::engine::EngineError;
@@ -335,7 +336,7 @@ impl FormFields {
             };
             let item_id: i64 = id
                 .parse()
-                .map_err(|_| EngineError::Invalid(format!("bad field {name}")))?;
+                .map_err(|_| EngineError::Invalid(format!("bad field {}", clip(name))))?;
             if !page.items.iter().any(|i| i.id == item_id) {
                 return Err(EngineError::Forbidden(format!(
                     "item {item_id} is not assigned to you"
@@ -417,9 +418,10 @@ async fn render_page(
         let chosen = submitted
             .and_then(|f| f.get(&format!("item-{}", item.id)))
             .or(item.verdict.as_deref());
+        // Cut to the limit: a refused over-long justification is not sent back whole.
         let why = submitted
             .and_then(|f| f.get(&format!("why-{}", item.id)))
-            .map(str::to_string)
+            .map(|why| truncate_chars(why, JUSTIFICATION_MAX_CHARS).to_string())
             .or_else(|| item.justification.clone())
             .unwrap_or_default();
         let row = Row {
@@ -456,10 +458,11 @@ async fn render_page(
         signed_off: page
             .signed_off_at
             .map(|t| t.format("%-d %B %Y %H:%M UTC").to_string()),
-        bulk_why: submitted
-            .and_then(|f| f.get("bulk_why"))
-            .unwrap_or("")
-            .to_string(),
+        bulk_why: truncate_chars(
+            submitted.and_then(|f| f.get("bulk_why")).unwrap_or(""),
+            JUSTIFICATION_MAX_CHARS,
+        )
+        .to_string(),
         page: &page,
         groups,
         token,

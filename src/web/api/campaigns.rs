@@ -326,14 +326,21 @@ pub async fn decide(
         Some(reviewer) => {
             let found = store::directory::principal_refs(conn, &[reviewer]).await?;
             let principal = found.get(reviewer).ok_or_else(|| {
-                ApiError::invalid("reviewer", format!("no principal \"{reviewer}\""))
+                ApiError::invalid(
+                    "reviewer",
+                    format!("no principal {}", crate::domain::limits::quote(reviewer)),
+                )
             })?;
             let ids: Vec<i64> = body.items.iter().map(|i| i.item_id).collect();
             let items = store::items::items_for_decision(conn, id, &ids).await?;
             if let Some(other) = items.iter().find(|i| i.reviewer_id != Some(principal.id)) {
                 return Err(ApiError::invalid(
                     "items",
-                    format!("item {} is not assigned to {reviewer}", other.id),
+                    format!(
+                        "item {} is not assigned to {}",
+                        other.id,
+                        crate::domain::limits::quote(reviewer)
+                    ),
                 ));
             }
             Some(principal.id)

@@ -5,6 +5,7 @@ use super::support::{
     content_type, AdminChange, ApiError, ApiPath, ApiQuery, ApiResult, AuthErrors, ErrorBody, Page,
     Paging,
 };
+use crate::domain::limits::{bytes_text, IMPORT_UPLOAD_MAX_BYTES};
 use crate::domain::records::ImportKind;
 use crate::engine::import::{ImportOptions, ImportReport};
 use crate::engine::NoProgress;
@@ -19,9 +20,6 @@ use futures::TryStreamExt;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use utoipa::{IntoParams, ToSchema};
-
-/// The largest import file the API takes. The CLI reads files of any size.
-const MAX_IMPORT_BYTES: u64 = 512 * 1024 * 1024;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -170,7 +168,8 @@ pub async fn import(
     Ok(Json(report))
 }
 
-/// Streams the body to `path`, refusing more than [`MAX_IMPORT_BYTES`].
+/// Streams the body to `path`, refusing more than [`IMPORT_UPLOAD_MAX_BYTES`] (the CLI reads
+/// files of any size).
 async fn save_body(body: Body, path: &std::path::Path) -> ApiResult<()> {
     let mut file = tokio::fs::File::create(path).await.map_err(io_error)?;
     let mut stream = body.into_data_stream();
@@ -181,13 +180,13 @@ async fn save_body(body: Body, path: &std::path::Path) -> ApiResult<()> {
         .map_err(|e| ApiError::bad_request(format!("the request body could not be read: {e}")))?
     {
         written += chunk.len() as u64;
-        if written > MAX_IMPORT_BYTES {
+        if written > IMPORT_UPLOAD_MAX_BYTES {
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 format!(
-                    "the file is larger than the API takes ({} MiB); import it with the CLI",
-                    MAX_IMPORT_BYTES / 1024 / 1024
+                    "the file is larger than the {} the API takes; import it with the CLI",
+                    bytes_text(IMPORT_UPLOAD_MAX_BYTES)
                 ),
             ));
         }

@@ -3,6 +3,7 @@
 //! extractor that also demands a session's anti-forgery header, paging, and the error responses
 //! the OpenAPI document lists for every operation.
 
+use crate::domain::limits::clip_message;
 use crate::domain::records::RowError;
 use crate::engine::accounts::Operator;
 use crate::engine::{Engine, EngineError};
@@ -199,9 +200,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// serde's messages quote the value they did not expect, whole: they are cut, and so is the
+/// path (it may hold a map's key).
 fn json_error(path: String, e: serde_json::Error) -> ApiError {
     use serde_json::error::Category;
-    match e.classify() {
+    let category = e.classify();
+    let path = clip_message(&path).into_owned();
+    let e = clip_message(&e.to_string()).into_owned();
+    match category {
         Category::Data => {
             let error = ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -241,10 +247,12 @@ pub async fn text_body<S: Send + Sync>(
 async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(request, state).await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            // The router's body limit answers first (naming the route's limit); this is a
+            // backstop.
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                "the request body is too large",
+                "the request body is too large; nothing was changed",
             )
         } else {
             ApiError::bad_request(format!("the request body could not be read: {e}"))
@@ -291,10 +299,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
             .map(ApiQuery)
             .map_err(|e| {
                 let field = e.path().to_string();
-                let inner = e.into_inner();
+                let inner = clip_message(&e.into_inner().to_string()).into_owned();
                 if field == "." {
                     ApiError::bad_request(format!("the query string is not valid: {inner}"))
                 } else {
+                    let field = clip_message(&field).into_owned();
                     ApiError::bad_request(format!("query parameter {field}: {inner}"))
                         .with_field(field)
                 }
@@ -312,7 +321,12 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(value)| ApiPath(value))
-            .map_err(|e| ApiError::not_found(format!("no such resource: {}", e.body_text())))
+            .map_err(|e| {
+                ApiError::not_found(format!(
+                    "no such resource: {}",
+                    clip_message(&e.body_text())
+                ))
+            })
     }
 }
 
