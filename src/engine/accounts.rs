@@ -7,6 +7,7 @@ use super::{random_bytes, random_token, Engine, EngineError};
 use crate::domain::access::{
     audit_email, normalise_email, Role, FORGET_FAILURES_AFTER_SECS, PER_ACCOUNT, SESSION_HOURS,
 };
+use crate::domain::limits;
 use crate::engine::review::{same_secret, token_hash};
 use crate::store::{self as st, accounts};
 use argon2::password_hash::{PasswordHasher, SaltString};
@@ -92,9 +93,15 @@ impl Engine {
         actor: &str,
     ) -> Result<i64, EngineError> {
         let email = email.trim();
+        if let Err(problem) =
+            limits::check_text(email, limits::EMAIL_MAX_CHARS, limits::Lines::Single)
+        {
+            return Err(EngineError::Invalid(format!("email: {problem}")));
+        }
         if !email.contains('@') || email.contains(char::is_whitespace) {
             return Err(EngineError::Invalid(format!(
-                "\"{email}\" is not an email address"
+                "{} is not an email address",
+                limits::quote(email)
             )));
         }
         if password.chars().count() < 12 {
@@ -108,7 +115,10 @@ impl Engine {
         let id = accounts::insert_account(&txn, email, role.as_str(), &hash, now)
             .await?
             .ok_or_else(|| {
-                EngineError::Conflict(format!("an account for {email} already exists"))
+                EngineError::Conflict(format!(
+                    "an account for {} already exists",
+                    limits::quote(email)
+                ))
             })?;
         st::audit::append(
             &txn,

@@ -71,10 +71,12 @@ impl Engine {
         }
         let conn = self.store().conn();
         let found = crate::store::directory::principal_refs(conn, &[reviewer]).await?;
-        let reviewer_id = found
-            .get(reviewer)
-            .map(|p| p.id)
-            .ok_or_else(|| EngineError::NotFound(format!("no principal \"{reviewer}\"")))?;
+        let reviewer_id = found.get(reviewer).map(|p| p.id).ok_or_else(|| {
+            EngineError::NotFound(format!(
+                "no principal {}",
+                crate::domain::limits::quote(reviewer)
+            ))
+        })?;
         if items::undecided_for(conn, id, reviewer_id).await? == 0
             && crate::store::review::reviewer_items(conn, id, reviewer_id)
                 .await?

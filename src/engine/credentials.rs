@@ -458,9 +458,11 @@ impl Engine {
         let reviewer = reviewer.trim();
         let found =
             crate::store::directory::principal_refs(self.store().conn(), &[reviewer]).await?;
-        found
-            .get(reviewer)
-            .map(|p| p.id)
-            .ok_or_else(|| EngineError::NotFound(format!("no principal \"{reviewer}\"")))
+        found.get(reviewer).map(|p| p.id).ok_or_else(|| {
+            EngineError::NotFound(format!(
+                "no principal {}",
+                crate::domain::limits::quote(reviewer)
+            ))
+        })
     }
 }

@@ -56,8 +56,8 @@ pub fn parse_strict(text: &str) -> Result<Manifest, String> {
         .map_err(|e| format!("manifest.json: not a valid manifest: {e}"))?;
     if m.format != FORMAT {
         return Err(format!(
-            "manifest.json: format {:?} is not one this version of attest reads ({FORMAT})",
-            prefix(&m.format)
+            "manifest.json: format {} is not one this version of attest reads ({FORMAT})",
+            crate::domain::limits::quote(&m.format)
         ));
     }
     for file in &m.files {
@@ -69,8 +69,8 @@ pub fn parse_strict(text: &str) -> Result<Manifest, String> {
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
         if !plain || file.name == "manifest.json" {
             return Err(format!(
-                "manifest.json: lists {:?}, which is not a file name a bundle holds",
-                prefix(&file.name)
+                "manifest.json: lists {}, which is not a file name a bundle holds",
+                crate::domain::limits::quote(&file.name)
             ));
         }
     }
@@ -84,14 +84,6 @@ pub fn parse_strict(text: &str) -> Result<Manifest, String> {
         },
         signature: m.signature,
     })
-}
-
-/// At most the first 40 characters of a value an error quotes.
-fn prefix(value: &str) -> String {
-    match value.char_indices().nth(40) {
-        Some((cut, _)) => format!("{}…", &value[..cut]),
-        None => value.to_string(),
-    }
 }
 
 fn canonical(body: &Unsigned) -> Vec<u8> {
