@@ -280,11 +280,14 @@ async fn login(
             let status = rejection.status();
             tracing::info!(client_addr = ?addr, "login form refused: {}", rejection.body_text());
             let text = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                "The form was too large. Please enter your email and password again."
+                format!(
+                    "The form was too large (more than {} KiB, the most sign-in takes). Please enter your email and password again.",
+                    LOGIN_BODY_LIMIT / 1024
+                )
             } else {
-                "The form was incomplete. Please enter your email and password again."
+                "The form was incomplete. Please enter your email and password again.".to_string()
             };
-            return login_form(&state, "", Some(text), status);
+            return login_form(&state, "", Some(&text), status);
         }
     };
     let next = safe_next(form.next.as_deref()).to_string();

@@ -76,10 +76,14 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
-/// The most a request to `path` may send, or `None` for the API's import route, which streams
-/// its body to a file under a limit of its own.
+/// The most a request to `path` may send, or `None` for the routes with a limit of their own:
+/// the API's import route (streamed to a file) and sign-in.
 fn body_limit(path: &str) -> Option<usize> {
     if path.starts_with("/api/v1/imports/") {
+        None
+    } else if path == "/login" {
+        // Sign-in has a tighter limit of its own (auth::LOGIN_BODY_LIMIT, enforced by the route
+        // however the body comes), and answers with the login page so the person can retry.
         None
     } else if path == "/api/v1/definitions" {
         Some(DEFINITION_MAX_BYTES)

@@ -350,14 +350,14 @@ async fn an_oversized_form_gets_a_413_page_and_writes_nothing() {
         "{}",
         refused.content_type
     );
-    assert!(refused.says("64 KiB"), "{:.2000}", refused.body);
+    assert!(refused.says("8 KiB"), "{:.2000}", refused.body);
     assert_eq!(
         audit_count(&app.engine).await,
         audit,
         "the audit log did not grow"
     );
 
-    // Just over the sign-in form's limit.
+    // Over the limit of any form.
     let email = format!("{}@org.test", "a".repeat(FORM_BODY_MAX_BYTES));
     let refused = app
         .post("/login", &[("email", email.as_str()), ("password", "x")])
