@@ -175,3 +175,29 @@ pub fn attest_cli(db: &TestDb, args: &[&str]) -> (i32, String, String) {
 
 pub mod app;
 pub mod smtp;
+
+/// Runs the `attest` binary in `dir` as an auditor away from the instance would: no database at
+/// hand (the configured SQLite file does not exist, and the run must not create it).
+pub fn attest_cli_without_database(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let missing = dir.join("no-instance-here.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_attest"))
+        .args(args)
+        .current_dir(dir)
+        .env(
+            "ATTEST_DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", missing.display()),
+        )
+        .env("ATTEST_LOG", "warn")
+        .output()
+        .expect("run attest");
+    assert!(
+        !missing.exists(),
+        "attest {args:?} created a database at {}",
+        missing.display()
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -328,23 +328,7 @@ impl Scenario {
         if let Some(key) = key {
             args.extend(["--key", key]);
         }
-        let missing = self.db.dir().join("no-instance-here.db");
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_attest"))
-            .args(&args)
-            .current_dir(self.db.dir())
-            .env(
-                "ATTEST_DATABASE_URL",
-                format!("sqlite://{}?mode=rwc", missing.display()),
-            )
-            .env("ATTEST_LOG", "warn")
-            .output()
-            .expect("run attest");
-        assert!(!missing.exists(), "verify created {}", missing.display());
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        crate::common::attest_cli_without_database(self.db.dir(), &args)
     }
 
     /// `attest evidence verify PATH` on the instance itself: its database pins the signer.

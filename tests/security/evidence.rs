@@ -6,7 +6,7 @@
 //! Everything runs through the real `attest` binary, as an auditor or admin would.
 
 use crate::common::app::{DEFINITION, ELIGIBILITY, PEOPLE, ROLES};
-use crate::common::{attest_cli, TestDb};
+use crate::common::{attest_cli, attest_cli_without_database, TestDb};
 use attest::evidence::manifest::{parse_strict, sign};
 use ed25519_dalek::SigningKey;
 use std::path::{Path, PathBuf};
@@ -61,35 +61,12 @@ async fn exported() -> Exported {
 /// `attest evidence verify` with no instance database at hand (an auditor's laptop).
 fn verify_offline(bundle: &Path, key: Option<&str>) -> (i32, String, String) {
     let elsewhere = tempfile::tempdir().expect("temp dir");
-    let missing = elsewhere.path().join("no-such.db");
-    let mut args = vec![
-        "evidence".to_string(),
-        "verify".into(),
-        bundle.to_string_lossy().into_owned(),
-    ];
+    let bundle = bundle.to_string_lossy();
+    let mut args = vec!["evidence", "verify", bundle.as_ref()];
     if let Some(key) = key {
-        args.extend(["--key".into(), key.to_string()]);
+        args.extend(["--key", key]);
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_attest"))
-        .args(&args)
-        .current_dir(elsewhere.path())
-        .env(
-            "ATTEST_DATABASE_URL",
-            format!("sqlite://{}?mode=rwc", missing.display()),
-        )
-        .env("ATTEST_LOG", "warn")
-        .output()
-        .expect("run attest");
-    assert!(
-        !missing.exists(),
-        "verify created a database at {}",
-        missing.display()
-    );
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    attest_cli_without_database(elsewhere.path(), &args)
 }
 
 fn verify_here(e: &Exported, bundle: &Path) -> (i32, String, String) {
