@@ -1508,3 +1508,61 @@ async fn the_coverage_page_shows_which_roles_were_reviewed_on_schedule() {
     let anonymous = app.get("/audit/coverage").await;
     assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
 }
+
+/// Issue 13: an eligibility a campaign removed and an import lists again is shown to admins and
+/// auditors as a finding on their dashboards, naming the campaign that had removed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_access_that_came_back_is_a_finding_on_both_dashboards() {
+    let test = "removed_access_that_came_back_is_a_finding_on_both_dashboards";
+    let Some(app) = TestApp::spawn(test).await else {
+        return;
+    };
+    app.import_org().await;
+    let definition = DEFINITION.replace(
+        "on_no_response = \"keep\"",
+        "on_no_response = \"remove\"\nmax_auto_remove_percent = 100",
+    );
+    let path = app.db.file("remove-unanswered.toml", &definition);
+    app.engine.define(&path, "test").await.expect("define");
+    let id = app.launch_defined().await.campaign_id;
+    app.engine.close(id, "test").await.expect("close");
+    let _ = app.engine.confirm_removals(id, "test").await;
+    while app.engine.remediate_step().await.expect("remediate") > 0 {}
+    accounts(&app).await;
+    let admin = sign_in(&app, "an admin session", ADMIN).await;
+    let auditor = sign_in(&app, "an auditor session", AUDITOR).await;
+    let finding = "Finding: removed access came back";
+    let before = auditor.get(&app, "/audit").await;
+    assert!(
+        !before.says(finding),
+        "no finding before anything came back"
+    );
+
+    let again = app
+        .db
+        .file("eligibility-again.csv", common::app::ELIGIBILITY);
+    let report = app
+        .engine
+        .import(
+            attest::domain::records::ImportKind::Eligibility,
+            &again,
+            attest::engine::import::ImportOptions::default(),
+            "test",
+            &NoProgress,
+        )
+        .await
+        .expect("import again");
+    assert_eq!(report.reappeared, 6, "the campaign removed six");
+    for (caller, path) in [(&admin, "/admin"), (&auditor, "/audit")] {
+        let page = caller.get(&app, path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        let text = page.text();
+        assert!(page.says(finding), "{path} shows no finding:\n{text}");
+        assert!(
+            page.says("6 times an eligibility that a campaign removed"),
+            "{path}:\n{text}"
+        );
+        assert!(page.says(&format!("campaign #{id}</a>")), "{path}:\n{text}");
+        assert!(page.says("Global Administrator"), "{path}:\n{text}");
+    }
+}

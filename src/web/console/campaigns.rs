@@ -70,7 +70,13 @@ struct CampaignsPage<'a> {
     chrome: Chrome<'a>,
     heading: &'a str,
     campaigns: Vec<CampaignLine>,
+    /// The newest reappearances (a finding), and how many there are in all.
+    reappeared: Vec<crate::store::reappearance::ReappearanceView>,
+    reappeared_total: i64,
 }
+
+/// How many reappearances the dashboards list (all are counted; the CLI and API list more).
+const REAPPEARED_SHOWN: u64 = 10;
 
 async fn dashboard(state: &AppState, operator: &Operator, admin: bool) -> Response {
     let views = match state.engine.campaigns(&[]).await {
@@ -113,6 +119,10 @@ async fn dashboard(state: &AppState, operator: &Operator, admin: bool) -> Respon
             overdue_reviewers,
         });
     }
+    let (reappeared, reappeared_total) = match state.engine.reappearances(REAPPEARED_SHOWN).await {
+        Ok(found) => found,
+        Err(e) => return failure(e),
+    };
     render(CampaignsPage {
         chrome: Chrome::new(operator, admin, "campaigns"),
         heading: if admin {
@@ -121,6 +131,8 @@ async fn dashboard(state: &AppState, operator: &Operator, admin: bool) -> Respon
             "Campaigns (read-only)"
         },
         campaigns: lines,
+        reappeared,
+        reappeared_total,
     })
 }
 
