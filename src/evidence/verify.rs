@@ -326,24 +326,16 @@ fn run(path: &Path, pin: Option<&Pin>, v: &mut Verification) -> Result<(), Strin
     }
     let population = campaign.population.at_launch.count;
     let (rows, listing) = {
-        let seen = Rc::new(Cell::new(0u64));
-        let reader = RecordGuard {
-            inner: bundle
+        let mut csv = GuardedCsv::new(
+            "items.csv",
+            bundle
                 .reader("items.csv", size_of("items.csv"))
                 .map_err(|e| format!("items.csv: {e}"))?,
-            seen: seen.clone(),
-        };
-        let mut csv = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_reader(reader);
+        );
         let mut rows = 0u64;
         let mut listing = Sha256::new();
         let mut record = csv::StringRecord::new();
-        while csv
-            .read_record(&mut record)
-            .map_err(|e| format!("items.csv: {}", e.to_string().replace("\n", " ")))?
-        {
-            seen.set(0);
+        while csv.next(&mut record)? {
             rows += 1;
             let cell = |i: usize| record.get(i).unwrap_or("");
             listing.update(format!("{},{},{},{}\n", cell(1), cell(2), cell(6), cell(8)).as_bytes());
@@ -422,32 +414,55 @@ fn run(path: &Path, pin: Option<&Pin>, v: &mut Verification) -> Result<(), Strin
 
 /// Counts the rows of after_remediation.csv and those whose `consistent` cell says `no`.
 fn count_inconsistent(reader: impl Read) -> Result<(u64, u64), String> {
-    let seen = Rc::new(Cell::new(0u64));
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(RecordGuard {
-            inner: reader,
-            seen: seen.clone(),
-        });
+    let mut csv = GuardedCsv::new("after_remediation.csv", reader);
     let column = csv
-        .headers()
-        .map_err(|e| format!("after_remediation.csv: {e}"))?
+        .headers()?
         .iter()
         .position(|h| h == "consistent")
         .ok_or("after_remediation.csv: no column \"consistent\"")?;
     let (mut rows, mut inconsistent) = (0u64, 0u64);
     let mut record = csv::StringRecord::new();
-    while csv.read_record(&mut record).map_err(|e| {
-        format!(
-            "after_remediation.csv: {}",
-            e.to_string().replace('\n', " ")
-        )
-    })? {
-        seen.set(0);
+    while csv.next(&mut record)? {
         rows += 1;
         inconsistent += u64::from(record.get(column) == Some("no"));
     }
     Ok((rows, inconsistent))
+}
+
+/// A CSV file of the bundle read record by record behind a [`RecordGuard`], its errors named
+/// after the file on one line.
+struct GuardedCsv<R> {
+    name: &'static str,
+    csv: csv::Reader<RecordGuard<R>>,
+    seen: Rc<Cell<u64>>,
+}
+
+impl<R: Read> GuardedCsv<R> {
+    fn new(name: &'static str, reader: R) -> Self {
+        let seen = Rc::new(Cell::new(0u64));
+        let csv = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(RecordGuard {
+                inner: reader,
+                seen: seen.clone(),
+            });
+        Self { name, csv, seen }
+    }
+
+    fn headers(&mut self) -> Result<&csv::StringRecord, String> {
+        let name = self.name;
+        self.csv.headers().map_err(|e| format!("{name}: {e}"))
+    }
+
+    /// Reads the next record into `record`; false at the end.
+    fn next(&mut self, record: &mut csv::StringRecord) -> Result<bool, String> {
+        let more = self
+            .csv
+            .read_record(record)
+            .map_err(|e| format!("{}: {}", self.name, e.to_string().replace('\n', " ")))?;
+        self.seen.set(0);
+        Ok(more)
+    }
 }
 
 /// Fails a read once more than [`RECORD_MAX_BYTES`] have passed since the CSV reader last
