@@ -3,9 +3,11 @@
 //! Secrets (passwords inside URLs) never leave this module unmasked: [`Config::masked`] is what
 //! `attest config` prints and what logs may show.
 
+use crate::sources::config::{SourceConfig, MAX_SOURCE_NAME};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The default database: a SQLite file in the working directory, created on first use.
@@ -36,6 +38,9 @@ pub struct Config {
     pub outbox_dir: PathBuf,
     /// The From: address of outgoing mail.
     pub mail_from: String,
+    /// `[sources.NAME]`: where eligibility lives besides imported files (design §8, Sources).
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceConfig>,
 }
 
 impl Default for Config {
@@ -47,6 +52,7 @@ impl Default for Config {
             bind: "127.0.0.1:8080".to_string(),
             outbox_dir: PathBuf::from("outbox"),
             mail_from: "attest <attest@localhost>".to_string(),
+            sources: BTreeMap::new(),
         }
     }
 }
@@ -70,7 +76,31 @@ impl Config {
             None => figment = figment.merge(Toml::file("attest.toml")),
         }
         figment = figment.merge(Env::prefixed("ATTEST_").only(&KEYS));
-        figment.extract().map_err(|e| ConfigError(e.to_string()))
+        let config: Config = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
+        config.check_sources()?;
+        Ok(config)
+    }
+
+    /// Source names are short identifiers ("builtin" is the database itself).
+    fn check_sources(&self) -> Result<(), ConfigError> {
+        for name in self.sources.keys() {
+            let valid = !name.is_empty()
+                && name.len() <= MAX_SOURCE_NAME
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid {
+                return Err(ConfigError(format!(
+                    "[sources.{name}]: a source name is 1 to {MAX_SOURCE_NAME} letters, digits, '-' or '_'"
+                )));
+            }
+            if name == "builtin" {
+                return Err(ConfigError(
+                    "[sources.builtin]: \"builtin\" is the database itself (what imports fill); choose another name".into(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The configuration with every password replaced by `****`, for printing.

@@ -5,6 +5,10 @@
 //! drives the real `attest` binary as an admin would.
 
 mod common;
+#[path = "sources/graph.rs"]
+mod graph;
+#[path = "sources/ldap.rs"]
+mod ldap;
 
 use common::app::{DEFINITION, ELIGIBILITY, PEOPLE, ROLES};
 use common::{attest_cli, TestDb};

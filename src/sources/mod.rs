@@ -1,10 +1,15 @@
 //! Where eligibility comes from and where removals go. One trait, [`EligibilitySource`], that
 //! campaigns enumerate through at launch and remediation removes through at close. The built-in
-//! source is the database itself; files feed it through imports. LDAP and Microsoft Graph will
-//! be further implementations.
+//! source is the database itself; files feed it through imports. Configured sources (Microsoft
+//! Entra PIM, LDAP, webhooks) are [`connector::Connector`]s: syncs copy their population into
+//! the database, and removals of a campaign over such a source go to it.
 
 pub mod builtin;
+pub mod config;
+pub mod connector;
 pub mod file;
+pub mod graph;
+pub mod ldap;
 
 use crate::domain::definition::ScopeFilter;
 use crate::domain::directory::{PrincipalKind, Risk};
@@ -32,6 +37,8 @@ pub struct SourceEligibility {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemovalTarget {
     pub eligibility_id: i64,
+    /// The review item that decided the removal (named in the source's justification).
+    pub item_id: i64,
     pub principal_external_id: String,
     pub role_name: String,
     pub scope: String,

@@ -64,14 +64,14 @@ pub async fn lease_due(
             .push(
                 " FROM picked WHERE r.id = picked.id \
                  RETURNING r.id, r.attempts, r.campaign_id, r.eligibility_id, r.item_id, r.next_attempt_at) \
-                 SELECT l.id, l.attempts, l.campaign_id, l.eligibility_id, i.holder_external_id, i.role_name, i.scope \
+                 SELECT l.id, l.attempts, l.campaign_id, l.eligibility_id, l.item_id, i.holder_external_id, i.role_name, i.scope \
                  FROM leased l JOIN review_item i ON i.id = l.item_id ORDER BY l.next_attempt_at, l.id",
             );
         conn.query_all_raw(sql.build()).await?
     } else {
         let mut sql = Sql::new(
             backend,
-            "SELECT r.id, r.attempts, r.campaign_id, r.eligibility_id, i.holder_external_id, i.role_name, i.scope \
+            "SELECT r.id, r.attempts, r.campaign_id, r.eligibility_id, r.item_id, i.holder_external_id, i.role_name, i.scope \
              FROM review_item i JOIN (SELECT r.id, r.attempts, r.campaign_id, r.eligibility_id, r.item_id, r.next_attempt_at",
         );
         push_due(&mut sql, backend, now);
@@ -94,6 +94,7 @@ pub async fn lease_due(
                 attempts: row.try_get("", "attempts")?,
                 target: RemovalTarget {
                     eligibility_id: row.try_get("", "eligibility_id")?,
+                    item_id: row.try_get("", "item_id")?,
                     principal_external_id: row.try_get("", "holder_external_id")?,
                     role_name: row.try_get("", "role_name")?,
                     scope: row.try_get("", "scope")?,

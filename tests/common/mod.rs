@@ -174,6 +174,8 @@ pub fn attest_cli(db: &TestDb, args: &[&str]) -> (i32, String, String) {
 }
 
 pub mod app;
+pub mod graph_server;
+pub mod slapd;
 pub mod smtp;
 
 /// Runs the `attest` binary in `dir` as an auditor away from the instance would: no database at

@@ -1,0 +1,105 @@
+//! A connector to a system that grants eligibility (Microsoft Entra PIM, an LDAP directory, a
+//! webhook): it reads the whole population for a sync, removes one eligibility there, and
+//! reads one back as the proof of a removal. Syncs copy the population into attest's own
+//! tables (so launches, the console and the evidence read one place); removals and read-backs
+//! go to the connector of the campaign's source.
+
+use super::{Removal, RemovalTarget, SourceError};
+use crate::domain::directory::{PrincipalKind, Risk};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// A person as the source lists them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyncPerson {
+    /// The id attest knows them by (LDAP: `uid`; Entra: the object id).
+    pub external_id: String,
+    pub name: String,
+    pub email: Option<String>,
+    /// The external id of their manager, when the source names one.
+    pub manager: Option<String>,
+    pub kind: PrincipalKind,
+    pub enabled: bool,
+}
+
+/// A role as the source lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyncRole {
+    pub name: String,
+    pub risk: Risk,
+    /// The external id of the role's owner.
+    pub owner: Option<String>,
+    pub description: Option<String>,
+}
+
+/// One eligibility: principal × role × scope.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyncEligibility {
+    /// The external id of the holder (one of the snapshot's people).
+    pub principal: String,
+    /// The name of the role (one of the snapshot's roles).
+    pub role: String,
+    pub scope: String,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    /// The last activation the source knows of (`None`: none known; a sync never forgets an
+    /// earlier one it recorded).
+    pub last_activated_at: Option<DateTime<Utc>>,
+}
+
+/// Everything a source lists, read in one go: people (holders, their managers and the role
+/// owners), roles and eligibility. Every external id an eligibility, a manager or an owner
+/// names is one of `people`; connectors drop or resolve dangling references and say so in
+/// `warnings`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Snapshot {
+    pub people: Vec<SyncPerson>,
+    pub roles: Vec<SyncRole>,
+    pub eligibility: Vec<SyncEligibility>,
+    /// What the user should know (a group that does not exist, a member outside the people base…).
+    pub warnings: Vec<String>,
+}
+
+/// What `attest source test` found: each check that passed, in order, and the counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Probe {
+    /// One line per check, e.g. "authenticated as cn=attest,ou=services,dc=example,dc=com".
+    pub checks: Vec<String>,
+    pub people: Option<u64>,
+    pub eligibility: Option<u64>,
+}
+
+/// The justification a removal carries into the source's own audit trail.
+pub fn justification(target: &RemovalTarget) -> String {
+    format!(
+        "attest campaign {} item {}: access review removal of {} as {} at {}",
+        target.campaign_id,
+        target.item_id,
+        target.principal_external_id,
+        target.role_name,
+        target.scope
+    )
+}
+
+/// A connector to one configured source.
+#[async_trait::async_trait]
+pub trait Connector: Send + Sync {
+    /// The configured name (`[sources.NAME]`).
+    fn name(&self) -> &str;
+
+    /// Connects, authenticates, checks the permissions removal needs and counts, changing
+    /// nothing. An error is one line naming what is wrong (bad credentials, unreachable
+    /// server, the missing permission).
+    async fn test(&self) -> Result<Probe, SourceError>;
+
+    /// The whole population the source lists now.
+    async fn snapshot(&self) -> Result<Snapshot, SourceError>;
+
+    /// Removes one eligibility in the source. One that is not there any more is
+    /// [`Removal::AlreadyGone`], not an error. Receipts start with the source's name.
+    async fn remove(&self, target: &RemovalTarget) -> Result<Removal, SourceError>;
+
+    /// Reads it back from the source: is it still there? `None`: this source cannot be read
+    /// back (a webhook), so the receipt is the only proof.
+    async fn is_present(&self, target: &RemovalTarget) -> Result<Option<bool>, SourceError>;
+}

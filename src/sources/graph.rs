@@ -1,0 +1,1 @@
+//! The Microsoft Entra PIM source through Microsoft Graph v1.0.

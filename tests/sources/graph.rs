@@ -1,0 +1,1 @@
+//! The Microsoft Entra PIM source against the Graph test server (see common::graph_server).
