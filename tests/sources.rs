@@ -9,6 +9,8 @@ mod common;
 mod graph;
 #[path = "sources/ldap.rs"]
 mod ldap;
+#[path = "sources/webhook.rs"]
+mod webhook;
 
 use common::app::{DEFINITION, ELIGIBILITY, PEOPLE, ROLES};
 use common::{attest_cli, TestDb};

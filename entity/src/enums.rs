@@ -72,8 +72,12 @@ pub enum SourceKind {
     File,
     #[sea_orm(string_value = "ldap")]
     Ldap,
+    /// Microsoft Entra PIM through Microsoft Graph (`kind = "entra"` in attest.toml).
     #[sea_orm(string_value = "graph")]
     Graph,
+    /// Removals only, through a signed POST.
+    #[sea_orm(string_value = "webhook")]
+    Webhook,
 }
 
 impl SourceKind {
@@ -84,6 +88,7 @@ impl SourceKind {
             Self::File => "file",
             Self::Ldap => "ldap",
             Self::Graph => "graph",
+            Self::Webhook => "webhook",
         }
     }
 }

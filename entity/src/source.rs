@@ -14,6 +14,16 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub config: Option<String>,
     pub created_at: DateTimeUtc,
+    /// When the last sync of a configured source ran, successfully or not.
+    pub last_sync_at: Option<DateTimeUtc>,
+    /// When a sync last succeeded.
+    pub last_success_at: Option<DateTimeUtc>,
+    /// Why the last sync failed (`None` when it succeeded).
+    #[sea_orm(column_type = "Text")]
+    pub last_sync_error: Option<String>,
+    /// The last successful sync's report as JSON.
+    #[sea_orm(column_type = "Text")]
+    pub last_sync_report: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,7 @@ mod m20261126_000003_access;
 mod m20261126_000004_item_references;
 mod m20261126_000005_bulk_references;
 mod m20261127_000006_reappearance;
+mod m20261127_000007_source_sync;
 
 /// Applies the attest schema; see `docs/data-model.md`.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_item_references::Migration),
             Box::new(m20261126_000005_bulk_references::Migration),
             Box::new(m20261127_000006_reappearance::Migration),
+            Box::new(m20261127_000007_source_sync::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@ mod demo;
 mod evidence;
 mod output;
 mod serve;
+mod source;
 mod user;
 
 use crate::clock::SystemClock;
@@ -76,6 +77,10 @@ pub enum Command {
     /// Console accounts for admins and auditors.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Sources configured in attest.toml ([sources.NAME]: Microsoft Entra PIM, LDAP, webhook):
+    /// list them, test the connection and permissions, sync their population.
+    #[command(subcommand)]
+    Source(source::SourceCommand),
     /// Look at the eligibility attest knows about.
     #[command(subcommand)]
     Eligibility(EligibilityCommand),
@@ -244,7 +249,7 @@ async fn engine(config: &Config) -> Result<Engine, Failure> {
             crate::config::mask_url(&config.database_url)
         ))
     })?;
-    Ok(Engine::new(store, Arc::new(SystemClock)))
+    Ok(Engine::new(store, Arc::new(SystemClock)).with_sources(config.sources.clone()))
 }
 
 /// Runs one command to the end.
@@ -275,6 +280,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Report(command) => evidence::report(&engine(&config).await?, command).await,
         Command::User(command) => user::run(&engine(&config).await?, command, &cli_actor()).await,
+        Command::Source(command) => {
+            source::run(&engine(&config).await?, command, &cli_actor()).await
+        }
         Command::Demo => demo::run(engine(&config).await?, &config, &cli_actor()).await,
         Command::Bench(args) => {
             let options = crate::bench::BenchOptions {

@@ -119,6 +119,12 @@ fn day(at: &Option<DateTime<Utc>>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// A moment to the second, in UTC.
+pub fn when(at: &Option<DateTime<Utc>>) -> String {
+    at.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
 pub fn print_eligibility(rows: &[EligibilityView]) {
     say!(
         "{:<12} {:<24} {:<32} {:<20} {:<10} {:<10} {:<8}",

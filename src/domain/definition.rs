@@ -50,6 +50,11 @@ pub struct ScopeFilter {
     pub principal_kinds: Vec<PrincipalKind>,
     /// Reviewed like everyone else, but never removed automatically.
     pub exclude_principals: Vec<String>,
+    /// The configured source (`[sources.NAME]`) whose eligibility this reviews and where its
+    /// removals go; `None`: the built-in one (what imports fill). Written as the definition's
+    /// top-level `source`. Absent from specs written before sources existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// The file as written, before validation.
@@ -75,6 +80,8 @@ struct RawSpec {
     require_justification: Vec<String>,
     recommend_revoke_after_inactive_days: Option<i64>,
     max_auto_remove_percent: Option<i64>,
+    /// A configured source's name (attest.toml `[sources.NAME]`).
+    source: Option<String>,
     #[serde(default)]
     scope: RawScope,
 }
@@ -123,6 +130,9 @@ impl RawSpec {
             );
         }
         check("owner", &[&self.owner], ID_MAX_CHARS, single);
+        if let Some(source) = &self.source {
+            check("source", &[source], WORD_MAX_CHARS, single);
+        }
         check("schedule", &[&self.schedule], WORD_MAX_CHARS, single);
         check("timezone", &[&self.timezone], WORD_MAX_CHARS, single);
         check("reviewers", &[&self.reviewers], WORD_MAX_CHARS, single);
@@ -352,6 +362,7 @@ impl CampaignSpec {
                 scopes: raw.scope.scopes,
                 principal_kinds,
                 exclude_principals: raw.scope.exclude_principals,
+                source: raw.source.filter(|s| s != "builtin"),
             },
         })
     }

@@ -93,6 +93,15 @@ impl Engine {
                 ));
             }
         }
+        if let Some(source) = &spec.scope.source {
+            if self.sources().config(source).is_none() {
+                problems.push(format!(
+                    "  {file}: source: {} is not configured (attest.toml has no [sources.{}])",
+                    quote(source),
+                    crate::domain::limits::clip(source)
+                ));
+            }
+        }
         if !problems.is_empty() {
             return Err(EngineError::Invalid(format!(
                 "{file}: the definition is not valid:\n{}",

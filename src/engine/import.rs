@@ -260,9 +260,15 @@ impl Job<'_> {
                 self.report
                     .reappeared_examples
                     .extend(back.into_iter().take(room));
-                changed +=
-                    dir::upsert_eligibility(self.txn, &writes, self.source_id, "import", self.now)
-                        .await?;
+                changed += dir::upsert_eligibility(
+                    self.txn,
+                    &writes,
+                    self.source_id,
+                    "import",
+                    dir::Activation::AsListed,
+                    self.now,
+                )
+                .await?;
             }
         }
         let summary = self.finish(records).await?;

@@ -103,6 +103,10 @@ impl Engine {
             .spec
             .launch_schedule()
             .map_err(EngineError::Invalid)?;
+        // A launch already under way (or done) for this period needs no sync; the insert below
+        // tells the two apart, so the sync comes first and a refused launch costs one sync.
+        self.sync_before_launch(&definition.spec, scheduled_for, actor)
+            .await?;
         let now = self.now();
         let period = schedule.period_of(scheduled_for.unwrap_or(now));
         let launch_key = if adhoc {
@@ -184,6 +188,64 @@ impl Engine {
             .ok_or_else(|| EngineError::NotFound(format!("no campaign #{id}")))
     }
 
+    /// The filter the population is read with: a definition's source must be configured, and a
+    /// webhook source (removals only) reviews what imports filled.
+    fn population_scope(&self, scope: &ScopeFilter) -> Result<ScopeFilter, EngineError> {
+        let mut scope = scope.clone();
+        if let Some(name) = &scope.source {
+            let config = self.sources().config(name).ok_or_else(|| {
+                EngineError::Invalid(format!(
+                    "the definition names source {name:?}, which attest.toml does not configure ([sources.{name}])"
+                ))
+            })?;
+            if !config.syncs() {
+                scope.source = None;
+            }
+        }
+        Ok(scope)
+    }
+
+    /// Before a launch: a definition over a source that syncs reviews what the source lists
+    /// now, never stale data; a failed sync stops the launch (the scheduler tries again).
+    async fn sync_before_launch(
+        &self,
+        spec: &CampaignSpec,
+        scheduled_for: Option<DateTime<Utc>>,
+        actor: &str,
+    ) -> Result<(), EngineError> {
+        let Some(name) = &spec.scope.source else {
+            return Ok(());
+        };
+        self.population_scope(&spec.scope)?;
+        if !self.sources().config(name).is_some_and(|c| c.syncs()) {
+            return Ok(());
+        }
+        // The scheduler asks every tick: after a failed sync it waits a while before asking the
+        // source again. Someone launching by hand (who may just have fixed it) is not held back.
+        let scheduled = scheduled_for.is_some();
+        let states = crate::store::sources::states(self.store().conn()).await?;
+        if let Some(state) = states.iter().find(|s| &s.name == name) {
+            if let (Some(error), Some(at)) = (&state.last_sync_error, state.last_sync_at) {
+                let retry_at = at + super::sync::SYNC_RETRY_AFTER;
+                if scheduled && self.now() < retry_at {
+                    return Err(EngineError::Source(crate::sources::SourceError(format!(
+                        "{}: not launched, because the last sync of source {name} failed at {} ({error}); the next try is after {}",
+                        spec.name,
+                        at.format("%Y-%m-%d %H:%M:%S UTC"),
+                        retry_at.format("%H:%M:%S UTC")
+                    ))));
+                }
+            }
+        }
+        match self.sync_source(name, actor).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(EngineError::Source(crate::sources::SourceError(format!(
+                "{}: not launched, because syncing source {name} failed (it would review stale data): {e}",
+                spec.name
+            )))),
+        }
+    }
+
     /// The source's eligibilities in `scope` after `cursor`, a batch at a time in id order: the
     /// one paging of the population, for the launch and its preview.
     fn population<'a>(
@@ -260,8 +322,10 @@ impl Engine {
         let queued = (rows_per_write / LAUNCH_BATCH as usize).max(2);
         let (batches, mut to_write) = tokio::sync::mpsc::channel::<Vec<SourceEligibility>>(queued);
         let mut done = campaign.items_created as u64;
+        let scope = self.population_scope(&spec.scope)?;
+        let scope = &scope;
         let read = async move {
-            let mut population = pin!(self.population(&spec.scope, campaign.launch_cursor));
+            let mut population = pin!(self.population(scope, campaign.launch_cursor));
             while let Some(batch) = population.try_next().await? {
                 if batches.send(batch).await.is_err() {
                     return Ok(()); // the writer stopped with an error of its own
@@ -382,7 +446,8 @@ impl Engine {
         let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
         let mut excluded = BTreeMap::new();
         let (mut population, mut flagged, mut recommended_revoke) = (0u64, 0u64, 0u64);
-        let mut batches = pin!(self.population(&spec.scope, None));
+        let scope = self.population_scope(&spec.scope)?;
+        let mut batches = pin!(self.population(&scope, None));
         while let Some(batch) = batches.try_next().await? {
             for e in &batch {
                 let item = rules.item(e, now);

@@ -16,10 +16,13 @@ pub mod remediate;
 pub mod remind;
 pub mod reports;
 pub mod review;
+pub mod sync;
 
 use crate::clock::Clock;
 use crate::domain::records::RowError;
 use crate::sources::builtin::BuiltinSource;
+use crate::sources::config::SourceConfig;
+use crate::sources::registry::Sources;
 use crate::sources::EligibilitySource;
 use crate::store::Store;
 use chrono::{DateTime, SubsecRound, Utc};
@@ -33,6 +36,8 @@ pub struct Engine {
     store: Store,
     clock: Arc<dyn Clock>,
     source: Arc<dyn EligibilitySource>,
+    /// The configured sources (`[sources.NAME]`): syncs, and removals of campaigns over them.
+    sources: Arc<Sources>,
     /// Names this process in leases, so several instances can share one database.
     instance: String,
     /// Sign-in throttling and the bound on password checks at once: per process, shared by
@@ -54,6 +59,7 @@ impl Engine {
             store,
             clock,
             source,
+            sources: Arc::new(Sources::default()),
             instance,
             login_guard,
         }
@@ -67,6 +73,19 @@ impl Engine {
     pub fn with_source(mut self, source: Arc<dyn EligibilitySource>) -> Self {
         self.source = source;
         self
+    }
+
+    /// The same engine with the sources of attest.toml.
+    pub fn with_sources(
+        mut self,
+        configs: std::collections::BTreeMap<String, SourceConfig>,
+    ) -> Self {
+        self.sources = Arc::new(Sources::new(configs));
+        self
+    }
+
+    pub fn sources(&self) -> &Sources {
+        self.sources.as_ref()
     }
 
     pub fn source(&self) -> &dyn EligibilitySource {

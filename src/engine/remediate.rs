@@ -6,16 +6,30 @@
 use super::{Engine, EngineError};
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::retry::{backoff, should_retry};
-use crate::sources::{Removal, RemovalTarget};
+use crate::sources::connector::Connector;
+use crate::sources::{Removal, RemovalTarget, SourceError};
 use crate::store::outbox::{self, template};
 use crate::store::remediation::{self, NewAttempt, Settled, Settlement};
+use crate::store::sources as sources_store;
 use crate::store::{self as st, campaigns, directory};
 use chrono::Duration;
+use futures::StreamExt;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 
 /// Removals leased per step: removed through the source as one batch, read back as one, and
 /// settled in one transaction. Large enough that a million removals take a few hundred steps,
 /// small enough that a step's memory and transaction stay bounded.
 const STEP: u64 = 5000;
+/// Removals through one connector in flight at once: enough to hide a directory's round trip,
+/// few enough not to be throttled.
+const CONNECTOR_REMOVALS_AT_ONCE: usize = 4;
+
+/// A removal's answer, and the read-back of what it removed (absent when nothing was removed).
+type Outcome = (
+    Result<Removal, SourceError>,
+    Option<Result<bool, SourceError>>,
+);
 
 impl Engine {
     /// Works through the removals due now; returns how many it handled (0: nothing was due).
@@ -27,22 +41,12 @@ impl Engine {
         if due.is_empty() {
             return Ok(0);
         }
-        let targets: Vec<RemovalTarget> = due.iter().map(|d| d.target.clone()).collect();
-        let removed = self.source().remove_many(&targets, now).await;
-        // Read back only what the source says it removed (or found gone): the proof.
-        let to_check: Vec<RemovalTarget> = targets
-            .iter()
-            .zip(&removed)
-            .filter(|(_, r)| r.is_ok())
-            .map(|(t, _)| t.clone())
-            .collect();
-        drop(targets);
-        let mut checked = self.source().present_many(&to_check).await.into_iter();
+        let outcomes = self.remove_through_sources(&due, now).await?;
         let now = self.now();
         // What went through gets its history from `settle`; the rest is written here.
         let mut attempts = Vec::new();
         let mut settled = Vec::with_capacity(due.len());
-        for (item, removal) in due.iter().zip(removed) {
+        for (item, (removal, checked)) in due.iter().zip(outcomes) {
             let attempt = item.attempts + 1;
             let line = |outcome: &'static str, receipt: Option<String>, error: Option<String>| {
                 NewAttempt {
@@ -64,7 +68,7 @@ impl Engine {
                         Removal::Removed { receipt } => ("removed", receipt),
                         Removal::AlreadyGone { receipt } => ("already_gone", receipt),
                     };
-                    match checked.next() {
+                    match checked {
                         Some(Ok(false)) => {
                             settled.push(end(Settlement::Done { state, receipt }));
                             continue;
@@ -111,6 +115,117 @@ impl Engine {
         remediation::settle(&txn, &settled, now).await?;
         txn.commit().await?;
         Ok(due.len())
+    }
+
+    /// Removes each due item through the source of its campaign and reads it back: one answer
+    /// per item, in order. Campaigns on the built-in source remove in one batch; a configured
+    /// source removes one at a time (a few at once) through its connector, and attest's own row
+    /// is marked removed with the connector's receipt.
+    async fn remove_through_sources(
+        &self,
+        due: &[remediation::DueRemoval],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Outcome>, EngineError> {
+        let mut source_of: HashMap<i64, Option<String>> = HashMap::new();
+        for d in due {
+            if let Entry::Vacant(slot) = source_of.entry(d.target.campaign_id) {
+                let campaign =
+                    campaigns::campaign(self.store().conn(), d.target.campaign_id).await?;
+                slot.insert(campaign.and_then(|c| c.spec.scope.source));
+            }
+        }
+        let mut outcomes: Vec<Option<Outcome>> = (0..due.len()).map(|_| None).collect();
+        let mut builtin = Vec::new();
+        let mut external: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, d) in due.iter().enumerate() {
+            match &source_of[&d.target.campaign_id] {
+                None => builtin.push(i),
+                Some(name) => external.entry(name.clone()).or_default().push(i),
+            }
+        }
+        if !builtin.is_empty() {
+            let targets: Vec<RemovalTarget> =
+                builtin.iter().map(|&i| due[i].target.clone()).collect();
+            let removed = self.source().remove_many(&targets, now).await;
+            // Read back only what the source says it removed (or found gone): the proof.
+            let to_check: Vec<RemovalTarget> = targets
+                .iter()
+                .zip(&removed)
+                .filter(|(_, r)| r.is_ok())
+                .map(|(t, _)| t.clone())
+                .collect();
+            drop(targets);
+            let mut checked = self.source().present_many(&to_check).await.into_iter();
+            for (&i, removal) in builtin.iter().zip(removed) {
+                let check = if removal.is_ok() {
+                    checked.next()
+                } else {
+                    None
+                };
+                outcomes[i] = Some((removal, check));
+            }
+        }
+        for (name, indexes) in external {
+            let connector = match self.sources().connector(&name) {
+                Ok(connector) => connector,
+                Err(e) => {
+                    for i in indexes {
+                        outcomes[i] = Some((Err(e.clone()), None));
+                    }
+                    continue;
+                }
+            };
+            let answers: Vec<(usize, Outcome)> = futures::stream::iter(indexes)
+                .map(|i| {
+                    let connector = connector.clone();
+                    async move { (i, self.remove_one(connector.as_ref(), &due[i].target).await) }
+                })
+                .buffered(CONNECTOR_REMOVALS_AT_ONCE)
+                .collect()
+                .await;
+            for (i, outcome) in answers {
+                outcomes[i] = Some(outcome);
+            }
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| (Err(SourceError("not attempted".into())), None)))
+            .collect())
+    }
+
+    /// One removal through a connector: remove there, mark attest's row, read it back.
+    async fn remove_one(&self, connector: &dyn Connector, target: &RemovalTarget) -> Outcome {
+        let removal = match connector.remove(target).await {
+            Ok(removal) => removal,
+            Err(e) => return (Err(e), None),
+        };
+        let receipt = match &removal {
+            Removal::Removed { receipt } | Removal::AlreadyGone { receipt } => receipt.clone(),
+        };
+        let marked = sources_store::mark_removed(
+            self.store().conn(),
+            target.eligibility_id,
+            target.campaign_id,
+            &format!("access review campaign #{}", target.campaign_id),
+            &receipt,
+            self.now(),
+        )
+        .await;
+        if let Err(e) = marked {
+            return (
+                Ok(removal),
+                Some(Err(SourceError(format!(
+                    "removed in {}, but recording it failed: {e}",
+                    connector.name()
+                )))),
+            );
+        }
+        // A source that cannot be read back (a webhook): its receipt is the proof.
+        let check = connector
+            .is_present(target)
+            .await
+            .map(|p| p.unwrap_or(false));
+        (Ok(removal), Some(check))
     }
 
     /// Completes remediating campaigns with nothing left to remove or confirm, and tells their

@@ -13,6 +13,8 @@ const MAX_REMEDIATION_STEPS: usize = 10_000;
 /// What a tick did.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct TickReport {
+    /// Sources synced on their schedule.
+    pub synced: Vec<String>,
     /// Campaigns launched (or whose interrupted launch was finished).
     pub launched: Vec<i64>,
     pub reminders: u64,
@@ -28,9 +30,10 @@ impl TickReport {
     }
 }
 
-/// Runs every piece of work due now: launches, reminders and escalations, closes at the
+/// Runs every piece of work due now: scheduled syncs, launches, reminders and escalations, closes at the
 /// deadline, removals, completions.
 pub async fn tick(engine: &Engine) -> Result<TickReport, EngineError> {
+    let synced = engine.sync_due().await?;
     let launched = engine.launch_due(&NoProgress).await?;
     let reminded = engine.remind_step().await?;
     let closed = engine.close_due().await?;
@@ -44,6 +47,7 @@ pub async fn tick(engine: &Engine) -> Result<TickReport, EngineError> {
     }
     let completed = engine.complete_finished().await?;
     Ok(TickReport {
+        synced,
         launched: launched.iter().map(|c| c.id).collect(),
         reminders: reminded.reminders,
         escalated_items: reminded.escalated_items,

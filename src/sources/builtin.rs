@@ -73,6 +73,20 @@ impl EligibilitySource for BuiltinSource {
              WHERE e.status = 'active' AND e.id > ",
         );
         sql.bind(cursor.unwrap_or(0));
+        // A campaign reviews one source's eligibility: a configured one's (what its syncs
+        // wrote), or the built-in one's (imports; rows older than sources have none).
+        match &filter.source {
+            Some(name) => {
+                sql.push(" AND e.source_id = (SELECT id FROM source WHERE name = ")
+                    .bind(name.as_str())
+                    .push(")");
+            }
+            None => {
+                sql.push(" AND (e.source_id IS NULL OR e.source_id = (SELECT id FROM source WHERE name = ")
+                    .bind(crate::store::directory::BUILTIN_SOURCE)
+                    .push("))");
+            }
+        }
         restrict(
             &mut sql,
             "r.name",

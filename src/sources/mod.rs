@@ -10,6 +10,8 @@ pub mod connector;
 pub mod file;
 pub mod graph;
 pub mod ldap;
+pub mod registry;
+pub mod webhook;
 
 use crate::domain::definition::ScopeFilter;
 use crate::domain::directory::{PrincipalKind, Risk};

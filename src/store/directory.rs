@@ -123,10 +123,11 @@ pub async fn upsert_people(
     }));
     sql.push(
         " ON CONFLICT (external_id) DO UPDATE SET display_name = excluded.display_name, email = excluded.email, \
-         kind = excluded.kind, enabled = excluded.enabled, timezone = excluded.timezone, updated_at = excluded.updated_at \
+         kind = excluded.kind, enabled = excluded.enabled, timezone = excluded.timezone, source_id = excluded.source_id, \
+         updated_at = excluded.updated_at \
          WHERE principal.display_name IS DISTINCT FROM excluded.display_name OR principal.email IS DISTINCT FROM excluded.email \
          OR principal.kind IS DISTINCT FROM excluded.kind OR principal.enabled IS DISTINCT FROM excluded.enabled \
-         OR principal.timezone IS DISTINCT FROM excluded.timezone",
+         OR principal.timezone IS DISTINCT FROM excluded.timezone OR principal.source_id IS DISTINCT FROM excluded.source_id",
     );
     Ok(conn.execute_raw(sql.build()).await?.rows_affected())
 }
@@ -181,20 +182,32 @@ pub async fn upsert_roles(
     }));
     sql.push(
         " ON CONFLICT (name) DO UPDATE SET owner_id = excluded.owner_id, risk = excluded.risk, \
-         description = excluded.description, updated_at = excluded.updated_at \
+         description = excluded.description, source_id = excluded.source_id, updated_at = excluded.updated_at \
          WHERE \"role\".owner_id IS DISTINCT FROM excluded.owner_id OR \"role\".risk IS DISTINCT FROM excluded.risk \
-         OR \"role\".description IS DISTINCT FROM excluded.description",
+         OR \"role\".description IS DISTINCT FROM excluded.description OR \"role\".source_id IS DISTINCT FROM excluded.source_id",
     );
     Ok(conn.execute_raw(sql.build()).await?.rows_affected())
 }
 
+/// How an upsert treats a row's `last_activated_at` when the new one is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// The file says what is true: empty clears it.
+    AsListed,
+    /// The source only knows recent activations (Graph lists the ones still running): an empty
+    /// one keeps what an earlier sync recorded, and an older one never replaces a later one.
+    KeepLatest,
+}
+
 /// Inserts or updates eligibility by principal × role × scope; a removed one listed again becomes
-/// active. Returns how many rows were inserted or changed.
+/// active, and the writing source becomes its source. Returns how many rows were inserted or
+/// changed.
 pub async fn upsert_eligibility(
     conn: &impl ConnectionTrait,
     rows: &[EligibilityWrite],
     source_id: i64,
     granted_via: &str,
+    activation: Activation,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
     if rows.is_empty() {
@@ -219,13 +232,24 @@ pub async fn upsert_eligibility(
             now.into(),
         ]
     }));
-    sql.push(
+    // The activation the row ends with, the same expression in SET and in the change test.
+    let activated = match activation {
+        Activation::AsListed => "excluded.last_activated_at",
+        Activation::KeepLatest => {
+            "CASE WHEN excluded.last_activated_at IS NULL THEN eligibility.last_activated_at \
+             WHEN eligibility.last_activated_at IS NULL THEN excluded.last_activated_at \
+             WHEN excluded.last_activated_at > eligibility.last_activated_at THEN excluded.last_activated_at \
+             ELSE eligibility.last_activated_at END"
+        }
+    };
+    sql.push(&format!(
         " ON CONFLICT (principal_id, role_id, scope) DO UPDATE SET start_at = excluded.start_at, end_at = excluded.end_at, \
-         last_activated_at = excluded.last_activated_at, status = 'active', removed_at = NULL, removed_by_campaign_id = NULL, \
-         removal_reason = NULL, removal_receipt = NULL, updated_at = excluded.updated_at \
+         last_activated_at = {activated}, status = 'active', removed_at = NULL, removed_by_campaign_id = NULL, \
+         removal_reason = NULL, removal_receipt = NULL, source_id = excluded.source_id, updated_at = excluded.updated_at \
          WHERE eligibility.start_at IS DISTINCT FROM excluded.start_at OR eligibility.end_at IS DISTINCT FROM excluded.end_at \
-         OR eligibility.last_activated_at IS DISTINCT FROM excluded.last_activated_at OR eligibility.status <> 'active'",
-    );
+         OR eligibility.last_activated_at IS DISTINCT FROM ({activated}) OR eligibility.status <> 'active' \
+         OR eligibility.source_id IS DISTINCT FROM excluded.source_id"
+    ));
     Ok(conn.execute_raw(sql.build()).await?.rows_affected())
 }
 

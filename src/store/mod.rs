@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod reappearance;
 pub mod remediation;
 pub mod review;
+pub mod sources;
 pub mod sql;
 
 use migration::{Migrator, MigratorTrait};
