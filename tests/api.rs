@@ -443,9 +443,13 @@ fn routes(f: &Fixture) -> Vec<Route> {
         get("/api/v1/reports/coverage".into()),
         get("/api/v1/reports/monthly".into()),
         get("/api/v1/findings/reappeared".into()),
+        get("/api/v1/sources".into()),
         get("/api/v1/accounts".into()),
         get("/api/v1/tokens".into()),
         post("/api/v1/imports/roles".into(), |_| csv(ROLES), 200),
+        // This instance configures no source: the admin gets past authorization to a 404.
+        post("/api/v1/sources/corp/test".into(), empty, 404),
+        post("/api/v1/sources/corp/sync".into(), empty, 404),
         post("/api/v1/definitions".into(), |_| toml(DEFINITION), 200),
         post(
             "/api/v1/campaigns".into(),

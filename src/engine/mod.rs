@@ -135,8 +135,8 @@ pub enum EngineError {
     Db(#[from] DbErr),
     #[error("{0}")]
     Io(String),
-    /// The eligibility source failed; the work is retried.
-    #[error("eligibility source: {0}")]
+    /// The eligibility source failed; the work is retried. Its messages name the source.
+    #[error("{0}")]
     Source(#[from] crate::sources::SourceError),
     /// No such campaign, definition or item; exit code 2.
     #[error("{0}")]

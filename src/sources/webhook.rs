@@ -95,16 +95,16 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// reqwest's error with its causes (the top level alone says only "error sending request").
+/// The innermost cause of a reqwest error ("Connection refused (os error 111)"): the top level
+/// only says "error sending request for url (…)".
 fn describe(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
+    let mut last = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        last = cause.to_string();
         source = cause.source();
     }
-    text
+    last
 }
 
 fn receipt_of(json: &serde_json::Value) -> Option<String> {

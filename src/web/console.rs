@@ -14,6 +14,7 @@ mod credentials;
 mod definitions;
 mod directory;
 mod log;
+mod sources;
 
 use super::AppState;
 use crate::engine::accounts::Operator;
@@ -60,6 +61,12 @@ pub fn routes() -> Router<AppState> {
             post(definitions::launch),
         )
         .route("/admin/eligibility", get(directory::eligibility))
+        .route("/admin/sources", get(sources::admin_sources))
+        .route(
+            "/admin/sources/{name}/{action}",
+            post(sources::source_action),
+        )
+        .route("/audit/sources", get(sources::audit_sources))
         .route("/admin/log", get(log::admin_log))
         .route("/audit", get(campaigns::audit_dashboard))
         .route("/audit/campaigns/{id}", get(campaigns::audit_campaign))

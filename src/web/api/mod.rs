@@ -15,6 +15,7 @@ mod campaigns;
 mod credentials;
 mod definitions;
 mod directory;
+mod sources;
 mod support;
 
 use super::auth::Reader;
@@ -96,6 +97,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(definitions::preview))
         .routes(routes!(directory::eligibility))
         .routes(routes!(directory::import))
+        .routes(routes!(sources::list))
+        .routes(routes!(sources::test))
+        .routes(routes!(sources::sync))
         .routes(routes!(audit::events))
         .routes(routes!(audit::verify))
         .routes(routes!(audit::coverage))

@@ -123,7 +123,10 @@ impl From<EngineError> for ApiError {
             EngineError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
             EngineError::NotFound(m) => Self::not_found(m),
             EngineError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
-            EngineError::Db(_) | EngineError::Io(_) | EngineError::Source(_) => {
+            // A source's own answer (unreachable, refused, a missing permission) names no
+            // secret and is what the caller must fix.
+            EngineError::Source(e) => Self::new(StatusCode::BAD_GATEWAY, "source", e.0),
+            EngineError::Db(_) | EngineError::Io(_) => {
                 // The cause goes to the log, never to the caller.
                 tracing::error!("api: {e}");
                 Self::new(
