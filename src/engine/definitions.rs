@@ -31,6 +31,10 @@ pub struct DefinitionView {
     pub next_launch: Option<DateTime<Utc>>,
     pub next_period: Option<String>,
     pub defined_at: DateTime<Utc>,
+    /// The configured source it reviews (`None`: the built-in one, what imports fill).
+    pub source: Option<String>,
+    /// Why its launch would wait now: its source's last sync failed (with the error).
+    pub source_error: Option<String>,
 }
 
 impl Engine {
@@ -146,6 +150,22 @@ impl Engine {
     pub async fn definitions(&self) -> Result<Vec<DefinitionView>, EngineError> {
         let now = self.now();
         let conn = self.store().conn();
+        // A source whose last sync failed holds up the launches of its definitions.
+        let source_errors: std::collections::HashMap<String, String> =
+            crate::store::sources::states(conn)
+                .await?
+                .into_iter()
+                .filter_map(|s| {
+                    let at = s.last_sync_at?;
+                    let error = s.last_sync_error?;
+                    let text = format!(
+                        "the last sync of source {} failed at {}: {error}",
+                        s.name,
+                        at.format("%Y-%m-%d %H:%M UTC")
+                    );
+                    Some((s.name, text))
+                })
+                .collect();
         let mut views = Vec::new();
         for d in campaigns::latest_definitions(conn).await? {
             let schedule = d.spec.launch_schedule().ok();
@@ -166,6 +186,14 @@ impl Engine {
                 duration_days: d.spec.duration_days,
                 next_launch,
                 defined_at,
+                source_error: d
+                    .spec
+                    .scope
+                    .source
+                    .as_ref()
+                    .and_then(|name| source_errors.get(name))
+                    .cloned(),
+                source: d.spec.scope.source,
             });
         }
         Ok(views)

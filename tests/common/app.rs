@@ -169,10 +169,19 @@ impl TestApp {
     }
 
     pub async fn spawn_at(test: &str, start: DateTime<Utc>) -> Option<Self> {
+        Self::spawn_with_sources(test, start, Default::default()).await
+    }
+
+    /// The app with the sources an attest.toml would configure.
+    pub async fn spawn_with_sources(
+        test: &str,
+        start: DateTime<Utc>,
+        sources: std::collections::BTreeMap<String, attest::sources::config::SourceConfig>,
+    ) -> Option<Self> {
         let smtp = SmtpServer::start_for(test)?;
         let db = TestDb::new().await;
         let clock = Arc::new(ManualClock::new(start));
-        let engine = db.engine_at(clock.clone()).await;
+        let engine = db.engine_at(clock.clone()).await.with_sources(sources);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");

@@ -25,6 +25,8 @@ struct DefinitionLine {
     next_launch: String,
     next_period: String,
     defined_at: String,
+    source: Option<String>,
+    source_error: Option<String>,
 }
 
 impl From<DefinitionView> for DefinitionLine {
@@ -39,6 +41,8 @@ impl From<DefinitionView> for DefinitionLine {
             next_launch: datetime(d.next_launch),
             next_period: d.next_period.unwrap_or_default(),
             defined_at: datetime(Some(d.defined_at)),
+            source: d.source,
+            source_error: d.source_error,
         }
     }
 }
