@@ -9,6 +9,8 @@ mod common;
 mod graph;
 #[path = "sources/ldap.rs"]
 mod ldap;
+#[path = "sources/ldap_campaign.rs"]
+mod ldap_campaign;
 #[path = "sources/webhook.rs"]
 mod webhook;
 

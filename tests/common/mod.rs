@@ -159,11 +159,17 @@ pub fn at(rfc3339: &str) -> DateTime<Utc> {
 
 /// Runs the `attest` binary against `db` in its scratch folder; returns (exit code, stdout, stderr).
 pub fn attest_cli(db: &TestDb, args: &[&str]) -> (i32, String, String) {
+    attest_cli_env(db, args, &[])
+}
+
+/// [`attest_cli`] with further environment variables (a source's secret, say).
+pub fn attest_cli_env(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_attest"))
         .args(args)
         .current_dir(db.dir())
         .env("ATTEST_DATABASE_URL", &db.url)
         .env("ATTEST_LOG", "warn")
+        .envs(env.iter().copied())
         .output()
         .expect("run attest");
     (
