@@ -231,7 +231,20 @@ impl LdapConnector {
             .set_no_tls_verify(self.tls_insecure);
         let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &self.url)
             .await
-            .map_err(|e| self.error(format!("cannot reach {}: {}", self.url, describe(&e))))?;
+            .map_err(|e| {
+                let reason = describe(&e);
+                // rustls reports an untrusted certificate as an I/O error; say what it means.
+                if reason.contains("certificate") {
+                    self.error(format!(
+                        "the TLS handshake with {} failed: {reason} (a certificate no trusted \
+                         authority signed is accepted only with tls_insecure = true, for test \
+                         directories)",
+                        self.url
+                    ))
+                } else {
+                    self.error(format!("cannot reach {}: {reason}", self.url))
+                }
+            })?;
         ldap3::drive!(conn);
         let bound = ldap
             .with_timeout(OPERATION_TIMEOUT)
@@ -853,6 +866,7 @@ fn describe(error: &LdapError) -> String {
     match error {
         LdapError::LdapResult { result } => result_text(result),
         LdapError::Timeout { .. } => "no answer in time".into(),
+        LdapError::Io { source } => source.to_string(),
         other => other.to_string(),
     }
 }

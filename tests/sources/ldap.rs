@@ -80,7 +80,14 @@ fn state(slapd: &Slapd) -> Vec<(Vec<String>, String)> {
     slapd
         .groups
         .iter()
-        .map(|g| (slapd.members(&g.cn), slapd.stamp(&g.dn())))
+        .map(|g| {
+            let stamp = slapd.stamp(&g.dn());
+            assert!(
+                stamp.contains("modifyTimestamp: ") && stamp.contains("entryCSN: "),
+                "{stamp}"
+            );
+            (slapd.members(&g.cn), stamp)
+        })
         .collect()
 }
 
@@ -110,8 +117,7 @@ fn ldap_config_errors_name_the_source_and_the_field() {
     assert!(LdapConnector::new("corp", &base).is_ok());
     let error = |config: &LdapConfig| {
         LdapConnector::new("corp", config)
-            .err()
-            .expect("the configuration is refused")
+            .expect_err("the configuration is refused")
             .0
     };
 
@@ -281,8 +287,7 @@ async fn ldap_snapshot_of_a_group_that_does_not_exist_is_an_error() {
     let e = connector("corp", &config)
         .snapshot()
         .await
-        .err()
-        .expect("a typo in a group DN must not read as nobody");
+        .expect_err("a typo in a group DN must not read as nobody");
     assert_eq!(
         e.0,
         format!(
@@ -378,8 +383,7 @@ async fn ldap_remove_deletes_the_member_and_the_read_back_sees_it_gone() {
     let e = ldap
         .remove(&target("u0002", "Printer Admin"))
         .await
-        .err()
-        .expect("no group grants it");
+        .expect_err("no group grants it");
     assert!(
         e.0.starts_with("source corp: ") && e.0.contains("Printer Admin"),
         "{e}"
@@ -411,8 +415,7 @@ async fn ldap_removing_the_last_member_of_a_group_of_names_is_a_clear_error() {
     let e = ldap
         .remove(&target("u0002", "Domain Admin"))
         .await
-        .err()
-        .expect("slapd refuses an empty groupOfNames");
+        .expect_err("slapd refuses an empty groupOfNames");
     assert!(e.0.starts_with("source corp: "), "{e}");
     assert!(e.0.contains("groupOfNames needs one"), "{e}");
     assert!(!e.0.contains('\n'), "{e}");
@@ -479,8 +482,7 @@ async fn ldap_test_names_what_is_wrong() {
     )
     .test()
     .await
-    .err()
-    .expect("wrong password");
+    .expect_err("wrong password");
     assert_eq!(
         e.0,
         format!(
@@ -501,8 +503,7 @@ async fn ldap_test_names_what_is_wrong() {
     let e = connector("corp", &unreachable)
         .test()
         .await
-        .err()
-        .expect("unreachable");
+        .expect_err("unreachable");
     assert!(
         e.0.starts_with(&format!(
             "source corp: cannot reach ldap://127.0.0.1:{port}: "
@@ -519,8 +520,7 @@ async fn ldap_test_names_what_is_wrong() {
         )
         .test()
         .await
-        .err()
-        .expect("the reader may not write");
+        .expect_err("the reader may not write");
         assert_eq!(
             e.0,
             format!(
@@ -539,8 +539,7 @@ async fn ldap_test_names_what_is_wrong() {
     let e = connector("corp", &missing)
         .test()
         .await
-        .err()
-        .expect("missing group");
+        .expect_err("missing group");
     assert_eq!(
         e.0,
         format!(
@@ -587,9 +586,15 @@ async fn ldap_over_ldaps_and_starttls() {
         let e = connector("corp", &config)
             .snapshot()
             .await
-            .err()
-            .expect("an untrusted certificate is refused");
-        assert!(e.0.starts_with("source corp: "), "{e}");
+            .expect_err("an untrusted certificate is refused");
+        assert!(
+            e.0.starts_with(&format!(
+                "source corp: the TLS handshake with {} failed: ",
+                config.url
+            )),
+            "{e}"
+        );
+        assert!(e.0.contains("tls_insecure = true"), "{e}");
         assert!(!e.0.contains('\n'), "{e}");
     }
 }
