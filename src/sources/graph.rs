@@ -816,18 +816,23 @@ impl Connector for GraphConnector {
             )));
         };
         checks.push(format!("application permission {granted} granted"));
-        for (permission, purpose) in [
-            ("User.Read.All", "managers"),
-            ("RoleAssignmentSchedule.Read.Directory", "last activations"),
+        // Not needed to remove, but a sync without them lacks managers or last activations
+        // (it says so in its warnings); said here so that the admin can grant them up front.
+        for (permission, purpose, also) in [
+            ("User.Read.All", "managers", "Directory.Read.All"),
+            (
+                "RoleAssignmentSchedule.Read.Directory",
+                "last activations",
+                "RoleManagement.ReadWrite.Directory",
+            ),
         ] {
-            let covered = roles.iter().any(|r| {
-                r == permission
-                    || r == "Directory.Read.All"
-                    || (purpose == "last activations" && r.starts_with("RoleManagement."))
-            });
-            if !covered {
+            if roles.iter().any(|r| r == permission || r == also) {
                 checks.push(format!(
-                    "note: without {permission} a sync does not know {purpose}"
+                    "application permission {permission} granted ({purpose})"
+                ));
+            } else {
+                checks.push(format!(
+                    "application permission {permission} not granted: syncs will not know {purpose}"
                 ));
             }
         }

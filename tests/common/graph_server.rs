@@ -827,16 +827,11 @@ fn token(state: &mut State, body: &Bytes) -> Response {
 }
 
 /// Parses the `$filter` forms the connector may send: `prop eq 'value'` joined by ` and `.
-fn parse_filter(filter: &str, allowed: &[&str]) -> Result<Vec<(String, String)>, Response> {
+/// A clause it cannot parse is answered 400 BadRequest, as Graph does.
+fn parse_filter(filter: &str, allowed: &[&str]) -> Result<Vec<(String, String)>, String> {
     let mut clauses = Vec::new();
     for clause in filter.split(" and ") {
-        let bad = || {
-            graph_error(
-                400,
-                "BadRequest",
-                &format!("Invalid filter clause: '{clause}'."),
-            )
-        };
+        let bad = || format!("Invalid filter clause: '{clause}'.");
         let mut parts = clause.splitn(3, ' ');
         let (Some(prop), Some("eq"), Some(value)) = (parts.next(), parts.next(), parts.next())
         else {
@@ -865,13 +860,16 @@ fn page(
     collection: &str,
     query: &HashMap<String, String>,
     items: Vec<Value>,
-) -> Result<Response, Response> {
+) -> Response {
     let offset = match query.get("$skiptoken") {
         None => 0,
-        Some(token) => token
+        Some(token) => match token
             .strip_prefix(&format!("{collection}."))
             .and_then(|n| n.parse::<usize>().ok())
-            .ok_or_else(|| graph_error(400, "BadRequest", "Invalid $skiptoken."))?,
+        {
+            Some(offset) => offset,
+            None => return graph_error(400, "BadRequest", "Invalid $skiptoken."),
+        },
     };
     let end = (offset + state.page_size).min(items.len());
     let value: Vec<Value> = items.get(offset..end).unwrap_or(&[]).to_vec();
@@ -898,7 +896,7 @@ fn page(
         link.push_str(&format!("$skiptoken={collection}.{end}"));
         body["@odata.nextLink"] = json!(link);
     }
-    Ok(ok_json(StatusCode::OK, body))
+    ok_json(StatusCode::OK, body)
 }
 
 fn user_json(user: &User) -> Value {
@@ -956,7 +954,7 @@ fn list_schedules(state: &State, query: &HashMap<String, String>) -> Response {
             ],
         ) {
             Ok(f) => f,
-            Err(e) => return e,
+            Err(e) => return graph_error(400, "BadRequest", &e),
         },
     };
     let expand: Vec<&str> = query
@@ -1032,7 +1030,6 @@ fn list_schedules(state: &State, query: &HashMap<String, String>) -> Response {
         query,
         items,
     )
-    .unwrap_or_else(|e| e)
 }
 
 fn list_instances(state: &State, query: &HashMap<String, String>) -> Response {
@@ -1040,7 +1037,7 @@ fn list_instances(state: &State, query: &HashMap<String, String>) -> Response {
         None => Vec::new(),
         Some(f) => match parse_filter(f, &["assignmentType", "principalId", "roleDefinitionId"]) {
             Ok(f) => f,
-            Err(e) => return e,
+            Err(e) => return graph_error(400, "BadRequest", &e),
         },
     };
     let items: Vec<Value> = state
@@ -1076,7 +1073,6 @@ fn list_instances(state: &State, query: &HashMap<String, String>) -> Response {
         query,
         items,
     )
-    .unwrap_or_else(|e| e)
 }
 
 fn removal(state: &mut State, body: &Bytes) -> Response {

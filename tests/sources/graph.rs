@@ -428,6 +428,28 @@ async fn graph_removal_that_fails_is_one_clear_error_and_the_next_call_succeeds(
         .map(|l| l.status)
         .collect();
     assert_eq!(posts, vec![500, 400, 503, 201]);
+
+    // Throttled on and on: it gives up after five retries, saying so (no wait in this test).
+    let impatient =
+        connector(&server, "ATTEST_TEST_GRAPH_SECRET_FAIL", SECRET).with_retry_cap(Duration::ZERO);
+    let other = target(&org.eligible_users[0], "Global Administrator");
+    server.throttle(REQUESTS_PATH, &[429; 7]);
+    let error = impatient.remove(&other).await.expect_err("throttled").0;
+    assert_one_line(&error);
+    assert!(
+        error.contains("was throttled") && error.contains("429 Too Many Requests 5 times"),
+        "{error}"
+    );
+    let throttled = server
+        .log()
+        .iter()
+        .filter(|l| l.method == "POST" && l.status == 429)
+        .count();
+    assert_eq!(throttled, 6, "one try and five retries");
+    assert_eq!(
+        impatient.is_present(&other).await.expect("read"),
+        Some(true)
+    );
 }
 
 #[tokio::test]
@@ -510,4 +532,33 @@ async fn graph_test_checks_credentials_reachability_and_the_removal_permission()
         )) && error.contains("403 Authorization_RequestDenied"),
         "{error}"
     );
+
+    // An app that may remove but not read managers or activations still syncs, and says what
+    // it could not know.
+    server.set_roles(&[READ_WRITE]);
+    let narrow = connector(&server, "ATTEST_TEST_GRAPH_SECRET_PROBE_NARROW", SECRET);
+    let probe = narrow.test().await.expect("test");
+    assert!(
+        probe.checks.iter().any(|c| c
+            == "application permission User.Read.All not granted: syncs will not know managers"),
+        "{:?}",
+        probe.checks
+    );
+    let snapshot = narrow.snapshot().await.expect("snapshot");
+    assert_eq!(snapshot.eligibility.len(), org.eligibility.len());
+    assert!(snapshot
+        .eligibility
+        .iter()
+        .all(|e| e.last_activated_at.is_none()));
+    assert_eq!(snapshot.people.len(), org.eligible_users.len() + 2);
+    assert!(snapshot.people.iter().all(|p| p.manager.is_none()));
+    for missing in ["User.Read.All", "RoleAssignmentSchedule.Read.Directory"] {
+        assert!(
+            snapshot.warnings.iter().any(|w| w.contains(&format!(
+                "lacks the Microsoft Graph application permission {missing}"
+            ))),
+            "{missing}: {:?}",
+            snapshot.warnings
+        );
+    }
 }
