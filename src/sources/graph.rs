@@ -373,9 +373,10 @@ impl GraphConnector {
             }
             if retries >= MAX_RETRIES {
                 return Err(self.err(format!(
-                    "{what} was throttled: {} answered {status} {retries} times in a row at {}; \
+                    "{what} was throttled: {} answered {status} to {} tries in a row at {}; \
                      it is retried later",
                     origin(url),
+                    retries + 1,
                     without_query(url)
                 )));
             }

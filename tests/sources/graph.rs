@@ -437,7 +437,7 @@ async fn graph_removal_that_fails_is_one_clear_error_and_the_next_call_succeeds(
     let error = impatient.remove(&other).await.expect_err("throttled").0;
     assert_one_line(&error);
     assert!(
-        error.contains("was throttled") && error.contains("429 Too Many Requests 5 times"),
+        error.contains("was throttled") && error.contains("429 Too Many Requests to 6 tries"),
         "{error}"
     );
     let throttled = server
