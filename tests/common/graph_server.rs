@@ -722,7 +722,6 @@ fn answer(
         return ok_json(StatusCode::OK, object);
     }
     let segment = path.rsplit('/').next().unwrap_or("");
-    let _ = target;
     graph_error(
         400,
         "BadRequest",
