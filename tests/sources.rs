@@ -7,6 +7,8 @@
 mod common;
 #[path = "sources/graph.rs"]
 mod graph;
+#[path = "sources/graph_campaign.rs"]
+mod graph_campaign;
 #[path = "sources/ldap.rs"]
 mod ldap;
 #[path = "sources/ldap_campaign.rs"]
