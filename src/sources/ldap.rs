@@ -402,7 +402,23 @@ impl LdapConnector {
                 let Some(entry) = entries.into_iter().next() else {
                     return Err(self.error(format!("group {} does not exist", group.dn)));
                 };
-                Ok(values(&SearchEntry::construct(entry), attr))
+                let entry = SearchEntry::construct(entry);
+                // Active Directory answers a group of more than 1500 members with
+                // `member;range=0-1499` and expects range retrieval; reading that as the whole
+                // group would report everyone past the range as removed.
+                let ranged = format!("{};range=", attr.to_ascii_lowercase());
+                if entry
+                    .attrs
+                    .keys()
+                    .any(|name| name.to_ascii_lowercase().starts_with(&ranged))
+                {
+                    return Err(self.error(format!(
+                        "group {} has more {attr} values than the directory returns at once \
+                         (ranged retrieval is not supported)",
+                        group.dn
+                    )));
+                }
+                Ok(values(&entry, attr))
             }
             Err(LdapError::LdapResult { result }) if result.rc == 32 => {
                 Err(self.error(format!("group {} does not exist", group.dn)))
