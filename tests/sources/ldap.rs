@@ -249,8 +249,8 @@ async fn ldap_snapshot_lists_every_person_with_their_manager_and_exactly_the_gro
         );
     }
 
-    // All three groups in one source (member DNs read through `member`) and an owner who is
-    // nobody: the owner is dropped with a warning.
+    // An owner who is not among the people is dropped with a warning (every id a snapshot
+    // names must be one of its people).
     let mut config = config(
         &slapd,
         &env,
