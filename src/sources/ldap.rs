@@ -2,8 +2,9 @@
 //!
 //! Each configured group grants one role at one scope; its members (`member` or `uniqueMember`
 //! DNs, or `memberUid` uids) that are among the people are eligible. A removal deletes the one
-//! member value from the group; the read-back asks the directory (an LDAP Compare, so the
-//! server's own matching rules decide, not string equality) whether the value is still there.
+//! member value from the group; before that, and for the read-back, it asks the directory
+//! whether the group holds the value with an LDAP Compare, so the server's own matching rules
+//! decide (DNs differ in case and spacing), not string equality.
 //!
 //! Every operation batch opens its own connection (StartTLS or `ldaps://` as configured), binds
 //! as the service account and unbinds at the end; syncs and removals are rare enough that a
@@ -401,7 +402,23 @@ impl LdapConnector {
                 let Some(entry) = entries.into_iter().next() else {
                     return Err(self.error(format!("group {} does not exist", group.dn)));
                 };
-                Ok(values(&SearchEntry::construct(entry), attr))
+                let entry = SearchEntry::construct(entry);
+                // Active Directory answers a group of more than 1500 members with
+                // `member;range=0-1499` and expects range retrieval; reading that as the whole
+                // group would report everyone past the range as removed.
+                let ranged = format!("{};range=", attr.to_ascii_lowercase());
+                if entry
+                    .attrs
+                    .keys()
+                    .any(|name| name.to_ascii_lowercase().starts_with(&ranged))
+                {
+                    return Err(self.error(format!(
+                        "group {} has more {attr} values than the directory returns at once \
+                         (ranged retrieval is not supported)",
+                        group.dn
+                    )));
+                }
+                Ok(values(&entry, attr))
             }
             Err(LdapError::LdapResult { result }) if result.rc == 32 => {
                 Err(self.error(format!("group {} does not exist", group.dn)))
@@ -572,6 +589,11 @@ impl LdapConnector {
             });
         };
         let receipt = format!("ldap:{}:delete {attr} {value} from {}", self.name, group.dn);
+        // Asked first, because directories differ in how they refuse deleting a value that is
+        // not there (OpenLDAP: noSuchAttribute; Active Directory: unwillingToPerform).
+        if !self.holds(ldap, group, &value).await? {
+            return Ok(Removal::AlreadyGone { receipt });
+        }
         tracing::info!(source = %self.name, %receipt, justification = %super::connector::justification(target), "ldap removal");
         let result = ldap
             .with_timeout(OPERATION_TIMEOUT)
@@ -614,13 +636,24 @@ impl LdapConnector {
         target: &RemovalTarget,
     ) -> Result<Option<bool>, SourceError> {
         let group = self.group_for(target)?;
-        let attr = self.attribute.as_str();
-        let Some(value) = self
+        match self
             .member_value(ldap, group, &target.principal_external_id)
             .await?
-        else {
-            return Ok(Some(false));
-        };
+        {
+            Some(value) => Ok(Some(self.holds(ldap, group, &value).await?)),
+            None => Ok(Some(false)),
+        }
+    }
+
+    /// Whether the group holds `value`, by an LDAP Compare: the server's matching rule for the
+    /// attribute decides (DN values match whatever their case and spacing).
+    async fn holds(
+        &self,
+        ldap: &mut Ldap,
+        group: &Group,
+        value: &str,
+    ) -> Result<bool, SourceError> {
+        let attr = self.attribute.as_str();
         let result = ldap
             .with_timeout(OPERATION_TIMEOUT)
             .compare(&group.dn, attr, value.as_bytes())
@@ -634,9 +667,9 @@ impl LdapConnector {
             })?
             .0;
         match result.rc {
-            6 => Ok(Some(true)),
+            6 => Ok(true),
             // noSuchAttribute: the group has no value of the attribute at all.
-            5 | 16 => Ok(Some(false)),
+            5 | 16 => Ok(false),
             32 => Err(self.error(format!("group {} does not exist", group.dn))),
             _ => Err(self.error(format!(
                 "the directory refused to compare {attr} of {}: {}",

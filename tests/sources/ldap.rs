@@ -249,8 +249,8 @@ async fn ldap_snapshot_lists_every_person_with_their_manager_and_exactly_the_gro
         );
     }
 
-    // All three groups in one source (member DNs read through `member`) and an owner who is
-    // nobody: the owner is dropped with a warning.
+    // An owner who is not among the people is dropped with a warning (every id a snapshot
+    // names must be one of its people).
     let mut config = config(
         &slapd,
         &env,
@@ -378,6 +378,28 @@ async fn ldap_remove_deletes_the_member_and_the_read_back_sees_it_gone() {
         matches!(&gone, Removal::AlreadyGone { receipt } if receipt.starts_with("ldap:corp:")),
         "{gone:?}"
     );
+
+    // An account that may not write gets an error naming the permission, and nothing changes.
+    let reader_env = password_env("remove_reader", READER_PASSWORD);
+    let group = slapd.group("domain-admins").clone();
+    let reader = connector(
+        "corp",
+        &config(&slapd, &reader_env, READER_DN, group.kind, &[&group.cn]),
+    );
+    let before = slapd.members(&group.cn);
+    let e = reader
+        .remove(&target(&group.members[0], "Domain Admin"))
+        .await
+        .expect_err("the reader may not write");
+    assert_eq!(
+        e.0,
+        format!(
+            "source corp: {READER_DN} may not write member of {} (grant it write access to that \
+             attribute)",
+            group.dn()
+        )
+    );
+    assert_eq!(slapd.members(&group.cn), before);
 
     // A role no configured group grants is an error naming it, before any change.
     let e = ldap
