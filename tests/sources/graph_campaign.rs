@@ -45,7 +45,11 @@ async fn a_campaign_over_entra_pim_removes_through_graph_retries_a_failed_remova
         .filter(|(_, role, _)| role == "Global Administrator")
         .collect();
     assert!(global.len() > 10, "{global:?}");
-    assert_eq!(synced.eligibility, org.eligibility.len() as u64, "{synced:?}");
+    assert_eq!(
+        synced.eligibility,
+        org.eligibility.len() as u64,
+        "{synced:?}"
+    );
     let throttled = server
         .log()
         .iter()
@@ -116,23 +120,40 @@ roles = ["Global Administrator"]
     let _ = engine.confirm_removals(campaign.id, "test").await;
     while engine.remediate_step().await.expect("remediate") > 0 {}
     let listed = |principal: &str| {
-        server
-            .schedules()
-            .iter()
-            .any(|s| s.principal_id == principal && s.role_definition_id == crate::common::graph_server::GLOBAL_ADMINISTRATOR)
+        server.schedules().iter().any(|s| {
+            s.principal_id == principal
+                && s.role_definition_id == crate::common::graph_server::GLOBAL_ADMINISTRATOR
+        })
     };
-    assert!(!listed(&unanswered.holder_external_id), "unanswered still eligible");
-    assert!(listed(&revoked.holder_external_id), "the failed removal went through?");
+    assert!(
+        !listed(&unanswered.holder_external_id),
+        "unanswered still eligible"
+    );
+    assert!(
+        listed(&revoked.holder_external_id),
+        "the failed removal went through?"
+    );
 
     // After the backoff the removal is tried again and goes through.
     clock.advance(chrono::Duration::hours(1));
     while engine.remediate_step().await.expect("remediate") > 0 {}
-    assert!(!listed(&revoked.holder_external_id), "revoked still eligible");
+    assert!(
+        !listed(&revoked.holder_external_id),
+        "revoked still eligible"
+    );
     for item in &items[2..] {
-        assert!(listed(&item.holder_external_id), "kept {} was removed", item.holder_external_id);
+        assert!(
+            listed(&item.holder_external_id),
+            "kept {} was removed",
+            item.holder_external_id
+        );
     }
     let requests = server.removal_requests();
-    assert_eq!(requests.len(), 3, "two removals, one retried: {requests:#?}");
+    assert_eq!(
+        requests.len(),
+        3,
+        "two removals, one retried: {requests:#?}"
+    );
     for request in &requests {
         assert_eq!(request["action"], "adminRemove");
         let justification = request["justification"].as_str().unwrap_or_default();
@@ -153,8 +174,15 @@ roles = ["Global Administrator"]
     assert!(!items_csv.contains(SECRET));
 
     // Re-syncing lists what Graph lists now: nothing comes back.
-    let again = engine.sync_source("entra", "test").await.expect("sync again");
+    let again = engine
+        .sync_source("entra", "test")
+        .await
+        .expect("sync again");
     assert_eq!(again.reappeared, 0, "{again:?}");
     assert_eq!(again.new, 0, "{again:?}");
-    assert_eq!(again.eligibility, org.eligibility.len() as u64 - 2, "{again:?}");
+    assert_eq!(
+        again.eligibility,
+        org.eligibility.len() as u64 - 2,
+        "{again:?}"
+    );
 }

@@ -85,7 +85,10 @@ fn ldapmodify(slapd: &Slapd, ldif: &str) {
         .expect("stdin")
         .write_all(ldif.as_bytes())
         .expect("write ldif");
-    assert!(child.wait().expect("ldapmodify").success(), "ldapmodify failed");
+    assert!(
+        child.wait().expect("ldapmodify").success(),
+        "ldapmodify failed"
+    );
 }
 
 async fn items(engine: &Engine, campaign: i64) -> Vec<entity::review_item::Model> {
@@ -192,7 +195,10 @@ async fn a_campaign_over_ldap_removes_in_the_directory_and_a_resync_reinstates_n
     }
 
     // The next sync lists the same directory: nothing comes back, nothing new.
-    let again = engine.sync_source("corp", "test").await.expect("sync again");
+    let again = engine
+        .sync_source("corp", "test")
+        .await
+        .expect("sync again");
     assert_eq!(again.reappeared, 0, "{again:?}");
     assert_eq!(again.new, 0, "{again:?}");
     assert_eq!(again.changed, 0, "{again:?}");
@@ -259,7 +265,12 @@ async fn source_test_and_sync_from_the_command_line_say_what_is_wrong_in_one_lin
     let toml = [
         source("corp", &slapd.url, SERVICE_DN, "CORP_PW"),
         source("wrongpw", &slapd.url, SERVICE_DN, "WRONG_PW"),
-        source("down", &format!("ldap://127.0.0.1:{closed}"), SERVICE_DN, "CORP_PW"),
+        source(
+            "down",
+            &format!("ldap://127.0.0.1:{closed}"),
+            SERVICE_DN,
+            "CORP_PW",
+        ),
         source("readonly", &slapd.url, READER_DN, "READER_PW"),
     ]
     .concat();
@@ -305,6 +316,9 @@ async fn source_test_and_sync_from_the_command_line_say_what_is_wrong_in_one_lin
     }
     let (_, list, _) = attest_cli_env(&db, &["source", "list"], &env);
     assert!(list.contains("wrongpw (ldap)"), "{list}");
-    assert!(list.contains("FAILED"), "the failed syncs are listed: {list}");
+    assert!(
+        list.contains("FAILED"),
+        "the failed syncs are listed: {list}"
+    );
     assert!(!list.contains(SERVICE_PASSWORD), "{list}");
 }
