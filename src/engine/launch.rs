@@ -246,6 +246,42 @@ impl Engine {
         }
     }
 
+    /// Mails the definition's owner that its launch for `period` waits for its source (one mail
+    /// a period, keyed on it).
+    async fn tell_owner_launch_waits(
+        &self,
+        spec: &CampaignSpec,
+        period: &str,
+        error: &str,
+    ) -> Result<(), EngineError> {
+        let conn = self.store().conn();
+        let owners = crate::store::directory::principal_refs(conn, &[spec.owner.as_str()]).await?;
+        let Some(owner) = owners.get(&spec.owner) else {
+            return Ok(());
+        };
+        let owner_name = crate::store::directory::display_name(conn, owner.id)
+            .await?
+            .unwrap_or_else(|| spec.owner.clone());
+        crate::store::outbox::queue_to_principal(
+            conn,
+            &format!(
+                "{}/{}/{period}",
+                crate::store::outbox::template::LAUNCH_WAITING,
+                spec.name
+            ),
+            None,
+            owner.id,
+            crate::store::outbox::template::LAUNCH_WAITING,
+            &serde_json::json!({
+                "definition": spec.name, "period": period, "owner_name": owner_name,
+                "source": spec.scope.source, "error": error,
+            }),
+            self.now(),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// The source's eligibilities in `scope` after `cursor`, a batch at a time in id order: the
     /// one paging of the population, for the launch and its preview.
     fn population<'a>(
@@ -532,6 +568,13 @@ impl Engine {
                 Ok(campaign) => launched.push(campaign),
                 // Another instance launched this period first.
                 Err(EngineError::Conflict(_)) => {}
+                // Its source cannot be synced: this launch waits (the next tick tries again),
+                // the owner is told once a period, and the other definitions go on.
+                Err(EngineError::Source(e)) => {
+                    tracing::warn!(definition = %name, "launch waits: {e}");
+                    self.tell_owner_launch_waits(&definition.spec, &schedule.period_of(due), &e.0)
+                        .await?;
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -193,12 +193,22 @@ impl Engine {
             .collect())
     }
 
-    /// One removal through a connector: remove there, mark attest's row, read it back.
+    /// One removal through a connector: remove there, read it back, and only when the source
+    /// no longer lists it mark attest's row removed with the source's receipt (so attest's
+    /// tables, and the evidence made from them, never claim a removal the source denies).
     async fn remove_one(&self, connector: &dyn Connector, target: &RemovalTarget) -> Outcome {
         let removal = match connector.remove(target).await {
             Ok(removal) => removal,
             Err(e) => return (Err(e), None),
         };
+        // A source that cannot be read back (a webhook): its receipt is the proof.
+        let present = match connector.is_present(target).await {
+            Ok(present) => present.unwrap_or(false),
+            Err(e) => return (Ok(removal), Some(Err(e))),
+        };
+        if present {
+            return (Ok(removal), Some(Ok(true)));
+        }
         let receipt = match &removal {
             Removal::Removed { receipt } | Removal::AlreadyGone { receipt } => receipt.clone(),
         };
@@ -211,21 +221,16 @@ impl Engine {
             self.now(),
         )
         .await;
-        if let Err(e) = marked {
-            return (
+        match marked {
+            Ok(_) => (Ok(removal), Some(Ok(false))),
+            Err(e) => (
                 Ok(removal),
                 Some(Err(SourceError(format!(
                     "removed in {}, but recording it failed: {e}",
                     connector.name()
                 )))),
-            );
+            ),
         }
-        // A source that cannot be read back (a webhook): its receipt is the proof.
-        let check = connector
-            .is_present(target)
-            .await
-            .map(|p| p.unwrap_or(false));
-        (Ok(removal), Some(check))
     }
 
     /// Completes remediating campaigns with nothing left to remove or confirm, and tells their

@@ -27,6 +27,8 @@ pub struct MailContext {
     pub campaign_id: i64,
     /// Set when another reviewer handed these items over.
     pub handed_over: bool,
+    /// The source a waiting launch needs (launch-waiting mails).
+    pub source: Option<String>,
 }
 
 macro_rules! mail_templates {
@@ -63,6 +65,8 @@ mail_templates!(
     "outcome": OutcomeText = "mail/outcome.txt", OutcomeHtml = "mail/outcome.html";
     "removals_awaiting_confirmation": RailText = "mail/removals_awaiting_confirmation.txt",
         RailHtml = "mail/removals_awaiting_confirmation.html";
+    "launch_waiting": LaunchWaitingText = "mail/launch_waiting.txt",
+        LaunchWaitingHtml = "mail/launch_waiting.html";
 );
 
 /// The subject line of each mail.
@@ -92,6 +96,10 @@ fn subject(template: &str, m: &MailContext) -> String {
                 m.campaign_name, m.period
             )
         }
+        "launch_waiting" => format!(
+            "Action needed: {} {} has not launched, its source cannot be synced",
+            m.campaign_name, m.period
+        ),
         other => other.to_string(),
     }
 }

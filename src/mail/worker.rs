@@ -282,6 +282,29 @@ impl Mailer {
         mail: &OutboxRow,
         facts: &HashMap<i64, (CampaignRow, HashMap<i64, Recipient>)>,
     ) -> Result<Result<(MailContext, bool), String>, EngineError> {
+        if mail.template == template::LAUNCH_WAITING {
+            // No campaign exists yet: everything the mail says was written into its payload.
+            let payload: serde_json::Value =
+                serde_json::from_str(&mail.payload).unwrap_or_default();
+            let text = |key: &str| {
+                payload
+                    .get(key)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            return Ok(Ok((
+                MailContext {
+                    recipient_name: text("owner_name"),
+                    campaign_name: text("definition"),
+                    period: text("period"),
+                    reason: Some(text("error")),
+                    source: Some(text("source")),
+                    ..MailContext::default()
+                },
+                false,
+            )));
+        }
         let (Some(campaign_id), Some(recipient)) = (mail.campaign_id, mail.recipient_id) else {
             return Ok(Err("the mail names no campaign or recipient".into()));
         };
@@ -361,6 +384,7 @@ impl Mailer {
                 summary,
                 campaign_id,
                 handed_over: payload.get("handed_over_by").is_some(),
+                source: None,
             },
             reviewer_mail,
         )))

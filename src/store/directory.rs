@@ -80,6 +80,19 @@ pub async fn principal_refs(
     Ok(found)
 }
 
+/// A principal's display name.
+pub async fn display_name(conn: &impl ConnectionTrait, id: i64) -> Result<Option<String>, DbErr> {
+    let mut sql = Sql::new(
+        ConnectionTrait::get_database_backend(conn),
+        "SELECT display_name FROM principal WHERE id = ",
+    );
+    sql.bind(id);
+    match conn.query_one_raw(sql.build()).await? {
+        Some(row) => Ok(Some(row.try_get("", "display_name")?)),
+        None => Ok(None),
+    }
+}
+
 /// Every role's id by name (roles number in the hundreds at most).
 pub async fn role_ids(conn: &impl ConnectionTrait) -> Result<HashMap<String, i64>, DbErr> {
     let sql = Sql::new(

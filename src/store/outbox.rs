@@ -14,6 +14,8 @@ pub mod template {
     pub const REMOVALS_AWAITING_CONFIRMATION: &str = "removals_awaiting_confirmation";
     pub const OUTCOME: &str = "outcome";
     pub const THANKS: &str = "thanks";
+    /// To a definition's owner: its scheduled launch waits for a source that cannot be synced.
+    pub const LAUNCH_WAITING: &str = "launch_waiting";
 }
 
 /// Queues `template` to every reviewer of the campaign (only those with undecided items who

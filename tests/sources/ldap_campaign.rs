@@ -322,3 +322,90 @@ async fn source_test_and_sync_from_the_command_line_say_what_is_wrong_in_one_lin
     );
     assert!(!list.contains(SERVICE_PASSWORD), "{list}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_launch_whose_source_cannot_be_synced_waits_tells_the_owner_and_launches_later()
+{
+    let slapd = Slapd::start(40);
+    let password_env = "ATTEST_TEST_LDAP_PASSWORD_WAITING";
+    std::env::set_var(password_env, SERVICE_PASSWORD);
+    let db = TestDb::new().await;
+    let clock = Arc::new(ManualClock::new(at("2026-12-15T08:00:00Z")));
+    let sources = |url: &str| {
+        let mut config = corp(&slapd, password_env, OnReappearance::Flag);
+        if let SourceConfig::Ldap(ldap) = &mut config {
+            ldap.url = url.to_string();
+        }
+        BTreeMap::from([("corp".to_string(), config)])
+    };
+    let up = db
+        .engine_at(clock.clone())
+        .await
+        .with_sources(sources(&slapd.url));
+    up.sync_source("corp", "test").await.expect("sync");
+    up.define_text("corp-admins.toml", DEFINITION, "test")
+        .await
+        .expect("define");
+
+    // The quarter begins while the directory cannot be reached.
+    let closed = {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        socket.local_addr().expect("addr").port()
+    };
+    let down = db
+        .engine_at(clock.clone())
+        .await
+        .with_sources(sources(&format!("ldap://127.0.0.1:{closed}")));
+    clock.set(at("2027-01-01T09:30:00Z"));
+    let tick = attest::scheduler::tick(&down)
+        .await
+        .expect("the tick goes on");
+    assert!(tick.launched.is_empty(), "{tick:?}");
+    clock.advance(chrono::Duration::minutes(1));
+    attest::scheduler::tick(&down).await.expect("tick");
+    let campaigns = entity::campaign::Entity::find()
+        .all(down.store().conn())
+        .await
+        .expect("campaigns");
+    assert!(
+        campaigns.is_empty(),
+        "launched on stale data: {campaigns:?}"
+    );
+
+    // The owner is told once, with the source's own words; the console's definitions say why.
+    let waiting = entity::outbox_mail::Entity::find()
+        .filter(entity::outbox_mail::Column::Template.eq("launch_waiting"))
+        .all(down.store().conn())
+        .await
+        .expect("mail");
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    let outbox = db.dir().join("outbox");
+    let mailer = attest::mail::Mailer::new(
+        down.clone(),
+        Arc::new(attest::mail::transport::EmlFiles::new(outbox.clone())),
+        "attest <attest@example.test>",
+        "http://attest.example",
+    )
+    .expect("mailer");
+    mailer.drain().await.expect("send");
+    let sent: Vec<String> = std::fs::read_dir(&outbox)
+        .expect("outbox")
+        .map(|e| std::fs::read_to_string(e.expect("entry").path()).expect("eml"))
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].contains("corp-admins"), "{}", sent[0]);
+    assert!(sent[0].contains("cannot reach"), "{}", sent[0]);
+    let definitions = down.definitions().await.expect("definitions");
+    assert!(
+        definitions[0]
+            .source_error
+            .as_deref()
+            .is_some_and(|e| e.contains("cannot reach")),
+        "{definitions:?}"
+    );
+
+    // Once the directory answers again, the scheduler launches (after its wait).
+    clock.advance(chrono::Duration::minutes(10));
+    let tick = attest::scheduler::tick(&up).await.expect("tick");
+    assert_eq!(tick.launched.len(), 1, "{tick:?}");
+}
