@@ -1566,3 +1566,95 @@ async fn removed_access_that_came_back_is_a_finding_on_both_dashboards() {
         assert!(page.says("Global Administrator"), "{path}:\n{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_page_shows_each_source_its_last_sync_and_errors_and_admins_can_test_and_sync() {
+    use attest::sources::config::{LdapConfig, LdapGroup, SourceConfig, WebhookConfig};
+    use common::slapd::{group_dn, Slapd, PEOPLE_BASE, SERVICE_DN, SERVICE_PASSWORD};
+    let slapd = Slapd::start(30);
+    std::env::set_var("ATTEST_TEST_CONSOLE_LDAP_PW", SERVICE_PASSWORD);
+    let ldap = |url: &str| {
+        SourceConfig::Ldap(LdapConfig {
+            url: url.into(),
+            starttls: false,
+            tls_insecure: false,
+            bind_dn: SERVICE_DN.into(),
+            password_env: "ATTEST_TEST_CONSOLE_LDAP_PW".into(),
+            people_base: PEOPLE_BASE.into(),
+            people_filter: "(objectClass=inetOrgPerson)".into(),
+            member_attribute: "member".into(),
+            on_reappearance: Default::default(),
+            sync_schedule: None,
+            groups: vec![LdapGroup {
+                dn: group_dn("domain-admins"),
+                role: "Domain Admins".into(),
+                scope: "/".into(),
+                risk: "high".into(),
+                owner: None,
+                description: None,
+            }],
+        })
+    };
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let sources = BTreeMap::from([
+        ("corp".to_string(), ldap(&slapd.url)),
+        ("old-dc".to_string(), ldap(&format!("ldap://127.0.0.1:{closed}"))),
+        (
+            "itsm".to_string(),
+            SourceConfig::Webhook(WebhookConfig {
+                url: "https://itsm.example/hooks/attest".into(),
+                secret_env: "ATTEST_TEST_CONSOLE_UNSET_SECRET".into(),
+                on_reappearance: Default::default(),
+            }),
+        ),
+    ]);
+    let Some(app) = TestApp::spawn_with_sources(
+        "sources_page",
+        common::at(common::app::START),
+        sources,
+    )
+    .await
+    else {
+        return;
+    };
+    accounts(&app).await;
+    let admin = sign_in(&app, "admin", ADMIN).await;
+    let auditor = sign_in(&app, "auditor", AUDITOR).await;
+
+    let page = admin.get(&app, "/admin/sources").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for text in ["corp", "old-dc", "itsm", "never", "removals only", "(not set)"] {
+        assert!(page.says(text), "the sources page lacks {text:?}:\n{}", page.text());
+    }
+    assert!(!page.says(SERVICE_PASSWORD), "the page shows a secret");
+
+    // A form without the session's anti-forgery value changes nothing.
+    let forged = admin
+        .post_exactly(&app, "/admin/sources/corp/sync", &[])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    let synced = admin.post(&app, "/admin/sources/corp/sync", &[]).await;
+    assert_eq!(synced.status, StatusCode::OK, "{}", synced.text());
+    assert!(synced.says("30 people"), "{}", synced.text());
+    let failed = admin.post(&app, "/admin/sources/old-dc/sync", &[]).await;
+    assert_eq!(failed.status, StatusCode::BAD_GATEWAY, "{}", failed.text());
+    assert!(failed.says("cannot reach"), "{}", failed.text());
+    let tested = admin.post(&app, "/admin/sources/corp/test", &[]).await;
+    assert_eq!(tested.status, StatusCode::OK, "{}", tested.text());
+    assert!(tested.says("Nothing was changed"), "{}", tested.text());
+
+    // Auditors read the same states, and may not act.
+    let page = auditor.get(&app, "/audit/sources").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.says("failed:") && page.says("cannot reach"), "{}", page.text());
+    assert!(!page.says("Sync now"), "auditors get no actions");
+    let refused = auditor.post(&app, "/admin/sources/corp/sync", &[]).await;
+    assert_ne!(refused.status, StatusCode::OK, "an auditor synced a source");
+    assert_eq!(events(&app, "source.sync").await.len(), 1);
+    assert_eq!(events(&app, "source.sync_failed").await.len(), 1);
+}
