@@ -1602,7 +1602,10 @@ async fn sources_page_shows_each_source_its_last_sync_and_errors_and_admins_can_
         .port();
     let sources = BTreeMap::from([
         ("corp".to_string(), ldap(&slapd.url)),
-        ("old-dc".to_string(), ldap(&format!("ldap://127.0.0.1:{closed}"))),
+        (
+            "old-dc".to_string(),
+            ldap(&format!("ldap://127.0.0.1:{closed}")),
+        ),
         (
             "itsm".to_string(),
             SourceConfig::Webhook(WebhookConfig {
@@ -1612,12 +1615,8 @@ async fn sources_page_shows_each_source_its_last_sync_and_errors_and_admins_can_
             }),
         ),
     ]);
-    let Some(app) = TestApp::spawn_with_sources(
-        "sources_page",
-        common::at(common::app::START),
-        sources,
-    )
-    .await
+    let Some(app) =
+        TestApp::spawn_with_sources("sources_page", common::at(common::app::START), sources).await
     else {
         return;
     };
@@ -1627,8 +1626,19 @@ async fn sources_page_shows_each_source_its_last_sync_and_errors_and_admins_can_
 
     let page = admin.get(&app, "/admin/sources").await;
     assert_eq!(page.status, StatusCode::OK);
-    for text in ["corp", "old-dc", "itsm", "never", "removals only", "(not set)"] {
-        assert!(page.says(text), "the sources page lacks {text:?}:\n{}", page.text());
+    for text in [
+        "corp",
+        "old-dc",
+        "itsm",
+        "never",
+        "removals only",
+        "(not set)",
+    ] {
+        assert!(
+            page.says(text),
+            "the sources page lacks {text:?}:\n{}",
+            page.text()
+        );
     }
     assert!(!page.says(SERVICE_PASSWORD), "the page shows a secret");
 
@@ -1651,10 +1661,15 @@ async fn sources_page_shows_each_source_its_last_sync_and_errors_and_admins_can_
     // Auditors read the same states, and may not act.
     let page = auditor.get(&app, "/audit/sources").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.says("failed:") && page.says("cannot reach"), "{}", page.text());
+    assert!(
+        page.says("failed:") && page.says("cannot reach"),
+        "{}",
+        page.text()
+    );
     assert!(!page.says("Sync now"), "auditors get no actions");
     let refused = auditor.post(&app, "/admin/sources/corp/sync", &[]).await;
     assert_ne!(refused.status, StatusCode::OK, "an auditor synced a source");
     assert_eq!(events(&app, "source.sync").await.len(), 1);
     assert_eq!(events(&app, "source.sync_failed").await.len(), 1);
+    assert_eq!(events(&app, "source.test").await.len(), 1);
 }

@@ -41,7 +41,7 @@ pub async fn run(engine: &Engine, command: SourceCommand, actor: &str) -> Result
             }
         }
         SourceCommand::Test { name, json } => {
-            let report = engine.test_source(&name).await?;
+            let report = engine.test_source(&name, actor).await?;
             if json {
                 output::print_json(&report)
             } else {

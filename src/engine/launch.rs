@@ -228,21 +228,21 @@ impl Engine {
             if let (Some(error), Some(at)) = (&state.last_sync_error, state.last_sync_at) {
                 let retry_at = at + super::sync::SYNC_RETRY_AFTER;
                 if scheduled && self.now() < retry_at {
-                    return Err(EngineError::Source(crate::sources::SourceError(format!(
+                    return Err(EngineError::LaunchWaits(format!(
                         "{}: not launched, because the last sync of source {name} failed at {} ({error}); the next try is after {}",
                         spec.name,
                         at.format("%Y-%m-%d %H:%M:%S UTC"),
                         retry_at.format("%H:%M:%S UTC")
-                    ))));
+                    )));
                 }
             }
         }
         match self.sync_source(name, actor).await {
             Ok(_) => Ok(()),
-            Err(e) => Err(EngineError::Source(crate::sources::SourceError(format!(
+            Err(e) => Err(EngineError::LaunchWaits(format!(
                 "{}: not launched, because syncing source {name} failed (it would review stale data): {e}",
                 spec.name
-            )))),
+            ))),
         }
     }
 
@@ -570,9 +570,9 @@ impl Engine {
                 Err(EngineError::Conflict(_)) => {}
                 // Its source cannot be synced: this launch waits (the next tick tries again),
                 // the owner is told once a period, and the other definitions go on.
-                Err(EngineError::Source(e)) => {
-                    tracing::warn!(definition = %name, "launch waits: {e}");
-                    self.tell_owner_launch_waits(&definition.spec, &schedule.period_of(due), &e.0)
+                Err(EngineError::LaunchWaits(why)) => {
+                    tracing::warn!(definition = %name, "launch waits: {why}");
+                    self.tell_owner_launch_waits(&definition.spec, &schedule.period_of(due), &why)
                         .await?;
                 }
                 Err(e) => return Err(e),

@@ -138,6 +138,10 @@ pub enum EngineError {
     /// The eligibility source failed; the work is retried. Its messages name the source.
     #[error("{0}")]
     Source(#[from] crate::sources::SourceError),
+    /// A launch waits because its source could not be synced (it would review stale data);
+    /// the scheduler tries again. Exit code 1.
+    #[error("{0}")]
+    LaunchWaits(String),
     /// No such campaign, definition or item; exit code 2.
     #[error("{0}")]
     NotFound(String),
@@ -155,7 +159,10 @@ impl EngineError {
             | EngineError::Conflict(_)
             | EngineError::NotFound(_)
             | EngineError::Forbidden(_) => 2,
-            EngineError::Db(_) | EngineError::Io(_) | EngineError::Source(_) => 1,
+            EngineError::Db(_)
+            | EngineError::Io(_)
+            | EngineError::Source(_)
+            | EngineError::LaunchWaits(_) => 1,
         }
     }
 }

@@ -199,15 +199,37 @@ impl Engine {
             .collect())
     }
 
-    /// Connects, authenticates, checks the permissions removal needs and counts; changes nothing.
-    pub async fn test_source(&self, name: &str) -> Result<TestReport, EngineError> {
+    /// Connects, authenticates, checks the permissions removal needs and counts; changes
+    /// nothing in the source. Audited (who tested which source, and what it found).
+    pub async fn test_source(&self, name: &str, actor: &str) -> Result<TestReport, EngineError> {
         let config = self.source_config(name)?;
-        let connector = self.sources().connector(name)?;
+        let probe = match self.sources().connector(name) {
+            Ok(connector) => connector.test().await,
+            Err(e) => Err(e),
+        };
+        let details = match &probe {
+            Ok(p) => {
+                serde_json::json!({ "ok": true, "checks": p.checks, "people": p.people, "eligibility": p.eligibility })
+            }
+            Err(e) => serde_json::json!({ "ok": false, "error": e.0 }),
+        };
+        let now = self.now();
+        let txn = self.store().begin().await?;
+        store::audit::append(
+            &txn,
+            now,
+            actor,
+            "source.test",
+            Some(&format!("source:{name}")),
+            &details,
+        )
+        .await?;
+        txn.commit().await?;
         let Probe {
             checks,
             people,
             eligibility,
-        } = connector.test().await?;
+        } = probe?;
         Ok(TestReport {
             source: name.to_string(),
             kind: config.kind().to_string(),

@@ -191,6 +191,18 @@ fn failure(e: EngineError) -> Response {
             "That could not be done",
             &format!("{r} Nothing was changed."),
         ),
+        // A source's own answer (unreachable, refused, a missing permission) names no secret
+        // and is what the admin must fix.
+        EngineError::Source(e) => message_page(
+            StatusCode::BAD_GATEWAY,
+            "The source did not answer as needed",
+            &format!("{}. Nothing was changed.", e.0.trim_end_matches('.')),
+        ),
+        EngineError::LaunchWaits(m) => message_page(
+            StatusCode::BAD_GATEWAY,
+            "The campaign was not launched",
+            &format!("{m}. Nothing was changed."),
+        ),
         other => {
             tracing::error!("console: {other}");
             message_page(

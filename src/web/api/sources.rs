@@ -43,10 +43,10 @@ pub async fn list(
 )]
 pub async fn test(
     State(state): State<AppState>,
-    AdminChange(_op): AdminChange,
+    AdminChange(op): AdminChange,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<TestReport>> {
-    Ok(Json(state.engine.test_source(&name).await?))
+    Ok(Json(state.engine.test_source(&name, &op.actor).await?))
 }
 
 /// Pulls the source's people, roles and eligibility now (a full sync of its rows).

@@ -126,6 +126,7 @@ impl From<EngineError> for ApiError {
             // A source's own answer (unreachable, refused, a missing permission) names no
             // secret and is what the caller must fix.
             EngineError::Source(e) => Self::new(StatusCode::BAD_GATEWAY, "source", e.0),
+            EngineError::LaunchWaits(m) => Self::new(StatusCode::BAD_GATEWAY, "source", m),
             EngineError::Db(_) | EngineError::Io(_) => {
                 // The cause goes to the log, never to the caller.
                 tracing::error!("api: {e}");

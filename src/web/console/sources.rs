@@ -79,7 +79,7 @@ fn source_failure(name: &str, what: &str, e: EngineError) -> Response {
         EngineError::Source(e) => message_page(
             StatusCode::BAD_GATEWAY,
             &format!("Source {name} could not be {what}"),
-            &e.0,
+            &format!("{}. Nothing was changed.", e.0.trim_end_matches('.')),
         ),
         other => failure(other),
     }
@@ -96,7 +96,7 @@ pub(super) async fn source_action(
         return refused;
     }
     match action.as_str() {
-        "test" => match state.engine.test_source(&name).await {
+        "test" => match state.engine.test_source(&name, &operator.actor).await {
             Ok(report) => {
                 let mut lines = report.checks.join("; ");
                 if let Some(n) = report.people {
