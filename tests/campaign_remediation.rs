@@ -639,3 +639,123 @@ async fn reload_remediation(
         .find(|r| r.item_id == item_id)
         .unwrap_or_else(|| panic!("no removal for item {item_id}"))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 15: a campaign completed without its stored bundle gets one at the next tick.
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_campaign_completed_without_a_stored_bundle_gets_one_at_the_next_tick() {
+    use sea_orm::{ConnectionTrait, EntityTrait};
+    let db = TestDb::new().await;
+    let (engine, clock, cid, _) = launched(
+        &db,
+        FOUR_HOLDERS,
+        &definition("bundle-review", "keep", ""),
+        None,
+    )
+    .await;
+    close_at_deadline(&engine, &clock, cid).await;
+    let bundles = |engine: &Engine| {
+        let conn = engine.store().conn().clone();
+        async move {
+            entity::evidence_bundle::Entity::find()
+                .all(&conn)
+                .await
+                .expect("bundles")
+                .into_iter()
+                .filter(|b| b.campaign_id == cid)
+                .count()
+        }
+    };
+    assert_eq!(bundles(&engine).await, 1, "completing stores the bundle");
+
+    // A crash between completing and storing: the campaign is completed, no bundle exists.
+    let conn = engine.store().conn();
+    for sql in [
+        format!("DELETE FROM evidence_chunk WHERE bundle_id IN (SELECT id FROM evidence_bundle WHERE campaign_id = {cid})"),
+        format!("DELETE FROM evidence_bundle WHERE campaign_id = {cid}"),
+    ] {
+        conn.execute_unprepared(&sql).await.expect("simulate the crash");
+    }
+    assert_eq!(bundles(&engine).await, 0);
+
+    clock.advance(Duration::minutes(1));
+    let report = tick(&engine).await.expect("tick");
+    assert_eq!(report.evidence_stored, vec![cid], "{report:?}");
+    assert_eq!(bundles(&engine).await, 1);
+    let again = tick(&engine).await.expect("tick");
+    assert!(again.evidence_stored.is_empty(), "stored twice: {again:?}");
+
+    // It says how it came to be stored.
+    let stored = attest::store::evidence::latest_bundle(engine.store().conn(), cid)
+        .await
+        .expect("stored bundle")
+        .expect("one is stored");
+    assert!(stored.reason.contains("recovery"), "{stored:?}");
+    assert!(stored.bytes > 0, "{stored:?}");
+}
+
+#[tokio::test]
+async fn closing_a_campaign_that_is_still_removing_carries_its_removals_on() {
+    let db = TestDb::new().await;
+    // In the past, so that what the closing engine planned is due for the CLI (real clock).
+    let engine = db.engine_at(clock_at(at("2026-01-12T10:00:00Z"))).await;
+    import_org(
+        &db,
+        &engine,
+        &OrgFiles {
+            people: PEOPLE,
+            roles: ROLES,
+            eligibility: FOUR_HOLDERS,
+        },
+    )
+    .await;
+    define(
+        &db,
+        &engine,
+        "definition.toml",
+        &definition("carry-on-review", "keep", ""),
+    )
+    .await;
+    let cid = engine
+        .launch("carry-on-review", false, "admin", &NoProgress)
+        .await
+        .expect("launch")
+        .id;
+    let p = principal_ids(&engine).await;
+    let its = items(&engine, cid).await;
+    decide(
+        &engine,
+        cid,
+        p["m1"],
+        &[item(&its, "a1", GA).id],
+        Verdict::Revoke,
+        Some("left the team"),
+    )
+    .await
+    .expect("revoke a1");
+    // Closed by a process that stopped before carrying out any removal.
+    engine.close(cid, "admin").await.expect("close");
+    assert_eq!(
+        engine
+            .campaign(cid)
+            .await
+            .expect("show")
+            .campaign
+            .state
+            .as_str(),
+        "remediating"
+    );
+
+    let (code, out, err) = common::attest_cli(&db, &["campaign", "close", &cid.to_string()]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        out.contains("already closed: carrying on its removals"),
+        "{out}"
+    );
+    let view = engine.campaign(cid).await.expect("show");
+    assert_eq!(view.campaign.state.as_str(), "completed", "{out}");
+    let a1 = eligibility_of(&engine, "a1", GA, "/").await;
+    assert_eq!(a1.status.to_string(), "removed");
+}

@@ -4,7 +4,7 @@ use super::output::{self, say};
 use super::Failure;
 use crate::domain::lifecycle::CampaignState;
 use crate::engine::campaigns::CampaignView;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineError};
 use clap::Subcommand;
 use std::path::PathBuf;
 
@@ -53,7 +53,9 @@ pub enum CampaignCommand {
         json: bool,
     },
     /// Close a campaign now: unanswered items are settled by its on_no_response policy and the
-    /// removals are planned (the scheduler of `attest serve` carries them out).
+    /// removals that are due are carried out (failed ones are retried by `attest serve`, or by
+    /// closing again: on a campaign that is already closed and still removing, close carries
+    /// its due removals on).
     Close {
         id: i64,
         #[arg(long)]
@@ -216,9 +218,21 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
             show(&view, json)
         }
         CampaignCommand::Close { id, json } => {
-            let closed = engine.close(id, actor).await?;
+            match engine.close(id, actor).await {
+                Ok(_) => {}
+                // Closed earlier, its removals not all done (a crash, a source that was down):
+                // closing again carries them on instead of refusing.
+                Err(EngineError::Conflict(_))
+                    if engine.campaign(id).await?.campaign.state == CampaignState::Remediating =>
+                {
+                    if !json {
+                        say!("campaign #{id} is already closed: carrying on its removals");
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
             carry_out_removals(engine).await?;
-            show(&engine.campaign(closed.id).await?, json)
+            show(&engine.campaign(id).await?, json)
         }
         CampaignCommand::ConfirmRemovals { id } => {
             let confirmed = engine.confirm_removals(id, actor).await?;
@@ -336,5 +350,6 @@ async fn carry_out_removals(engine: &Engine) -> Result<(), Failure> {
     }
     progress.finish();
     engine.complete_finished().await?;
+    engine.store_missing_evidence().await?;
     Ok(())
 }

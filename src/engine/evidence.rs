@@ -622,6 +622,29 @@ impl Engine {
         Ok(timeline)
     }
 
+    /// Stores the bundle of every completed campaign that has none (a crash between completing
+    /// and storing, or a store that failed): run on every scheduler tick and after the CLI's
+    /// removals. Returns the campaigns whose bundle it stored; one that fails again is logged
+    /// and tried at the next tick.
+    pub async fn store_missing_evidence(&self) -> Result<Vec<i64>, EngineError> {
+        let mut stored = Vec::new();
+        for id in ev::completed_without_bundle(self.store().conn()).await? {
+            match self
+                .store_evidence(
+                    id,
+                    "completed (stored by recovery: none was stored at completion)",
+                )
+                .await
+            {
+                Ok(_) => stored.push(id),
+                Err(e) => {
+                    tracing::error!(campaign = id, "could not store the evidence bundle: {e}")
+                }
+            }
+        }
+        Ok(stored)
+    }
+
     /// Generates the bundle of a completed campaign and keeps it in the database, so it stays
     /// downloadable for as long as the database lives (in 1 MiB chunks, so it streams).
     pub async fn store_evidence(

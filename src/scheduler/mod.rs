@@ -22,6 +22,8 @@ pub struct TickReport {
     pub closed: Vec<i64>,
     pub removals_handled: usize,
     pub completed: Vec<i64>,
+    /// Completed campaigns whose missing evidence bundle was stored.
+    pub evidence_stored: Vec<i64>,
 }
 
 impl TickReport {
@@ -31,7 +33,7 @@ impl TickReport {
 }
 
 /// Runs every piece of work due now: scheduled syncs, launches, reminders and escalations, closes at the
-/// deadline, removals, completions.
+/// deadline, removals, completions, and the evidence of any completed campaign without it.
 pub async fn tick(engine: &Engine) -> Result<TickReport, EngineError> {
     let synced = engine.sync_due().await?;
     let launched = engine.launch_due(&NoProgress).await?;
@@ -46,6 +48,7 @@ pub async fn tick(engine: &Engine) -> Result<TickReport, EngineError> {
         removals_handled += handled;
     }
     let completed = engine.complete_finished().await?;
+    let evidence_stored = engine.store_missing_evidence().await?;
     Ok(TickReport {
         synced,
         launched: launched.iter().map(|c| c.id).collect(),
@@ -54,6 +57,7 @@ pub async fn tick(engine: &Engine) -> Result<TickReport, EngineError> {
         closed,
         removals_handled,
         completed,
+        evidence_stored,
     })
 }
 

@@ -228,6 +228,21 @@ pub async fn insert_chunk(
     Ok(())
 }
 
+/// Completed campaigns without a stored bundle: completing commits before the bundle is made,
+/// so a crash in between leaves one behind, for the recovery step to store.
+pub async fn completed_without_bundle(conn: &impl ConnectionTrait) -> Result<Vec<i64>, DbErr> {
+    let sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT c.id FROM campaign c WHERE c.state = 'completed' \
+         AND NOT EXISTS (SELECT 1 FROM evidence_bundle b WHERE b.campaign_id = c.id) ORDER BY c.id",
+    );
+    conn.query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(|row| row.try_get("", "id"))
+        .collect()
+}
+
 /// A stored bundle.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StoredBundle {
