@@ -358,6 +358,21 @@ async fn a_launch_whose_instance_died_is_taken_over_once_its_lease_expires() {
     clock.set(lease_until - chrono::Duration::seconds(30));
     tick(&other).await.expect("tick while the lease runs");
     assert_eq!(assert_left_launching(&other).await, id);
+    // A launch by hand meanwhile says who holds it and until when, and adds nothing.
+    match other
+        .launch("big-quarterly", false, "admin", &NoProgress)
+        .await
+    {
+        Err(EngineError::Conflict(message)) => {
+            assert!(
+                message.contains("being launched by another process")
+                    && message.contains("2027-02-10 10:02:00 UTC"),
+                "{message}"
+            );
+        }
+        answer => panic!("a launch held by another process answered {answer:?}"),
+    }
+    assert_eq!(assert_left_launching(&other).await, id);
 
     // …and finishes it once the lease has run out.
     clock.set(lease_until + chrono::Duration::seconds(1));

@@ -759,3 +759,89 @@ async fn closing_a_campaign_that_is_still_removing_carries_its_removals_on() {
     let a1 = eligibility_of(&engine, "a1", GA, "/").await;
     assert_eq!(a1.status.to_string(), "removed");
 }
+
+/// Makes every write of a removal's history fail, as a crash between a removal and its record
+/// would leave things; `false` takes it away again.
+async fn fail_recording(engine: &Engine, on: bool) {
+    use sea_orm::{ConnectionTrait, DbBackend};
+    let conn = engine.store().conn();
+    let statements: &[&str] = match (conn.get_database_backend(), on) {
+        (DbBackend::Postgres, true) => &[
+            "CREATE FUNCTION simulated_crash() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'simulated crash'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER simulated_crash BEFORE INSERT ON remediation_attempt FOR EACH ROW EXECUTE FUNCTION simulated_crash()",
+        ],
+        (DbBackend::Postgres, false) => &[
+            "DROP TRIGGER simulated_crash ON remediation_attempt",
+            "DROP FUNCTION simulated_crash()",
+        ],
+        (_, true) => &[
+            "CREATE TRIGGER simulated_crash BEFORE INSERT ON remediation_attempt BEGIN SELECT RAISE(ABORT, 'simulated crash'); END",
+        ],
+        (_, false) => &["DROP TRIGGER simulated_crash"],
+    };
+    for sql in statements {
+        conn.execute_unprepared(sql).await.expect(sql);
+    }
+}
+
+#[tokio::test]
+async fn a_removal_and_its_record_are_one_transaction_so_a_crash_between_them_misstates_nothing() {
+    let db = TestDb::new().await;
+    let (engine, clock, cid, _) = launched(
+        &db,
+        FOUR_HOLDERS,
+        &definition("crash-review", "keep", ""),
+        None,
+    )
+    .await;
+    let p = principal_ids(&engine).await;
+    let its = items(&engine, cid).await;
+    decide(
+        &engine,
+        cid,
+        p["m1"],
+        &[item(&its, "a1", GA).id],
+        Verdict::Revoke,
+        Some("left the team"),
+    )
+    .await
+    .expect("revoke a1");
+    engine.close(cid, "admin").await.expect("close");
+
+    // The step removes, then cannot record: nothing of it may stay.
+    fail_recording(&engine, true).await;
+    assert!(engine.remediate_step().await.is_err(), "the step failed");
+    let a1 = eligibility_of(&engine, "a1", GA, "/").await;
+    assert_eq!(
+        a1.status.to_string(),
+        "active",
+        "removed without a record of it: {a1:?}"
+    );
+    fail_recording(&engine, false).await;
+
+    // Restarted after the lease: the retry does the removal and records what really happened.
+    clock.advance(Duration::minutes(6));
+    let retried_at = clock_now(&clock);
+    assert_eq!(engine.remediate_step().await.expect("retry"), 1);
+    let rems = remediations(&engine, cid).await;
+    assert_eq!(rems.len(), 1, "{rems:?}");
+    let rem = &rems[0];
+    assert_eq!(rem.state.as_str(), "removed", "{rem:?}");
+    let receipt = rem.receipt.clone().unwrap_or_default();
+    assert!(
+        receipt.contains("removed-by-campaign"),
+        "the receipt is not the removal's: {receipt}"
+    );
+    assert_eq!(rem.removed_at, Some(retried_at), "{rem:?}");
+    let outcomes: Vec<String> = attempts(&engine, rem.id)
+        .await
+        .iter()
+        .map(|a| a.outcome.as_str().to_string())
+        .collect();
+    assert!(
+        !outcomes.iter().any(|o| o == "already_gone"),
+        "recorded as already gone: {outcomes:?}"
+    );
+    let a1 = eligibility_of(&engine, "a1", GA, "/").await;
+    assert_eq!(a1.removal_receipt.as_deref(), Some(receipt.as_str()));
+}

@@ -144,7 +144,21 @@ impl Engine {
                     ))
                 })?;
             if existing.state == CampaignState::Launching {
-                return self.continue_launch(existing.id, progress).await;
+                let after = self.continue_launch(existing.id, progress).await?;
+                if after.state == CampaignState::Launching {
+                    // Another process holds the launch: say so, never "launching" and exit 0
+                    // with nothing added.
+                    return Err(EngineError::Conflict(format!(
+                        "{name}: campaign #{} for {period} is being launched by another process ({} items so far; its lease runs until {}); wait for it, or run this again after then to take it over",
+                        after.id,
+                        after.items_created,
+                        after
+                            .lease_until
+                            .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                            .unwrap_or_else(|| "now".into())
+                    )));
+                }
+                return Ok(after);
             }
             return Err(EngineError::Conflict(format!(
                 "{name} already has campaign #{} for {period} (state {}); use --adhoc to start an extra, off-cycle campaign",

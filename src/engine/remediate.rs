@@ -6,6 +6,7 @@
 use super::{Engine, EngineError};
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::retry::{backoff, should_retry};
+use crate::sources::builtin;
 use crate::sources::connector::Connector;
 use crate::sources::{Removal, RemovalTarget, SourceError};
 use crate::store::outbox::{self, template};
@@ -41,8 +42,28 @@ impl Engine {
         if due.is_empty() {
             return Ok(0);
         }
-        let outcomes = self.remove_through_sources(&due, now).await?;
+        // Sources outside the database are called first, outside any transaction; removals
+        // in attest's own database happen in the transaction that records them.
+        let mut outcomes = self.remove_through_sources(&due, now).await?;
         let now = self.now();
+        let txn = self.store().begin().await?;
+        let in_database: Vec<usize> = (0..due.len()).filter(|&i| outcomes[i].is_none()).collect();
+        if !in_database.is_empty() {
+            let targets: Vec<RemovalTarget> =
+                in_database.iter().map(|&i| due[i].target.clone()).collect();
+            let removed = builtin::remove_in_database(&txn, &targets, now).await?;
+            let present = builtin::still_active(&txn, &targets).await?;
+            for (&i, target) in in_database.iter().zip(&targets) {
+                let answer = builtin::answer(target, removed.contains(&target.eligibility_id), now);
+                outcomes[i] = Some((
+                    Ok(answer),
+                    Some(Ok(present.contains(&target.eligibility_id))),
+                ));
+            }
+        }
+        let outcomes = outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| (Err(SourceError("not attempted".into())), None)));
         // What went through gets its history from `settle`; the rest is written here.
         let mut attempts = Vec::new();
         let mut settled = Vec::with_capacity(due.len());
@@ -110,7 +131,6 @@ impl Engine {
                 }
             }));
         }
-        let txn = self.store().begin().await?;
         remediation::record_attempts(&txn, &attempts, now).await?;
         remediation::settle(&txn, &settled, now).await?;
         txn.commit().await?;
@@ -118,14 +138,16 @@ impl Engine {
     }
 
     /// Removes each due item through the source of its campaign and reads it back: one answer
-    /// per item, in order. Campaigns on the built-in source remove in one batch; a configured
-    /// source removes one at a time (a few at once) through its connector, and attest's own row
-    /// is marked removed with the connector's receipt.
+    /// per item, in order; `None` for the items of the built-in source, which the caller removes
+    /// inside its recording transaction. A configured source removes one at a time (a few at
+    /// once) through its connector, and attest's own row is marked removed with the
+    /// connector's receipt. (An engine given another source for the built-in campaigns, as
+    /// tests do, removes them through it in one batch.)
     async fn remove_through_sources(
         &self,
         due: &[remediation::DueRemoval],
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<Outcome>, EngineError> {
+    ) -> Result<Vec<Option<Outcome>>, EngineError> {
         let mut source_of: HashMap<i64, Option<String>> = HashMap::new();
         for d in due {
             if let Entry::Vacant(slot) = source_of.entry(d.target.campaign_id) {
@@ -143,7 +165,8 @@ impl Engine {
                 Some(name) => external.entry(name.clone()).or_default().push(i),
             }
         }
-        if !builtin.is_empty() {
+        // The built-in source itself: left to the recording transaction (see remediate_step).
+        if !builtin.is_empty() && !self.source().in_database() {
             let targets: Vec<RemovalTarget> =
                 builtin.iter().map(|&i| due[i].target.clone()).collect();
             let removed = self.source().remove_many(&targets, now).await;
@@ -187,10 +210,7 @@ impl Engine {
                 outcomes[i] = Some(outcome);
             }
         }
-        Ok(outcomes
-            .into_iter()
-            .map(|o| o.unwrap_or_else(|| (Err(SourceError("not attempted".into())), None)))
-            .collect())
+        Ok(outcomes)
     }
 
     /// One removal through a connector: remove there, read it back, and only when the source

@@ -59,6 +59,10 @@ impl EligibilitySource for BuiltinSource {
         "builtin"
     }
 
+    fn in_database(&self) -> bool {
+        true
+    }
+
     async fn enumerate(
         &self,
         filter: &ScopeFilter,
@@ -181,59 +185,23 @@ impl EligibilitySource for BuiltinSource {
         match self.remove_batch(targets, now).await {
             Ok(removed) => targets
                 .iter()
-                .map(|t| {
-                    Ok(if removed.contains(&t.eligibility_id) {
-                        Removal::Removed {
-                            receipt: receipt(t, now),
-                        }
-                    } else {
-                        Removal::AlreadyGone {
-                            receipt: format!("builtin:eligibility/{}:not-active", t.eligibility_id),
-                        }
-                    })
-                })
+                .map(|t| Ok(answer(t, removed.contains(&t.eligibility_id), now)))
                 .collect(),
             Err(e) => targets.iter().map(|_| Err(e.clone())).collect(),
         }
     }
 
     async fn present_many(&self, targets: &[RemovalTarget]) -> Vec<Result<bool, SourceError>> {
-        let mut present = std::collections::HashSet::new();
-        let backend = self.db.get_database_backend();
-        for chunk in targets.chunks(chunk_for(backend)) {
-            let mut sql = Sql::new(
-                backend,
-                "SELECT id FROM eligibility WHERE status = 'active' AND id",
-            );
-            one_of(&mut sql, backend, chunk.iter().map(|t| t.eligibility_id));
-            match self.db.query_all_raw(sql.build()).await {
-                Ok(rows) => {
-                    for row in rows {
-                        match row.try_get::<i64>("", "id") {
-                            Ok(id) => {
-                                present.insert(id);
-                            }
-                            Err(e) => {
-                                return targets
-                                    .iter()
-                                    .map(|_| Err(source_error(e.clone())))
-                                    .collect()
-                            }
-                        }
-                    }
-                }
-                Err(e) => {
-                    return targets
-                        .iter()
-                        .map(|_| Err(source_error(e.clone())))
-                        .collect()
-                }
-            }
+        match still_active(&self.db, targets).await {
+            Ok(present) => targets
+                .iter()
+                .map(|t| Ok(present.contains(&t.eligibility_id)))
+                .collect(),
+            Err(e) => targets
+                .iter()
+                .map(|_| Err(source_error(e.clone())))
+                .collect(),
         }
-        targets
-            .iter()
-            .map(|t| Ok(present.contains(&t.eligibility_id)))
-            .collect()
     }
 
     async fn is_present(&self, target: &RemovalTarget) -> Result<bool, SourceError> {
@@ -316,55 +284,95 @@ impl BuiltinSource {
         Ok(eligibilities)
     }
 
-    /// Marks a batch removed in one statement per campaign (and chunk); returns the ids that
-    /// were active (and so are removed now).
+    /// Marks a batch removed (see [`remove_in_database`]), on its own connection.
     async fn remove_batch(
         &self,
         targets: &[RemovalTarget],
         now: DateTime<Utc>,
     ) -> Result<std::collections::HashSet<i64>, SourceError> {
-        let mut by_campaign: std::collections::BTreeMap<i64, Vec<i64>> =
-            std::collections::BTreeMap::new();
-        for t in targets {
-            by_campaign
-                .entry(t.campaign_id)
-                .or_default()
-                .push(t.eligibility_id);
-        }
-        let mut removed = std::collections::HashSet::new();
-        let stamp = now.to_rfc3339_opts(SecondsFormat::Micros, true);
-        let backend = self.db.get_database_backend();
-        for (campaign_id, ids) in by_campaign {
-            for chunk in ids.chunks(chunk_for(backend)) {
-                let mut sql = Sql::new(
-                    backend,
-                    "UPDATE eligibility SET status = 'removed', removed_at = ",
-                );
-                sql.bind(now)
-                    .push(", removed_by_campaign_id = ")
-                    .bind(campaign_id)
-                    .push(", removal_reason = ")
-                    .bind(format!("access review campaign #{campaign_id}"))
-                    .push(", removal_receipt = ")
-                    .bind("builtin:eligibility/")
-                    .push(" || CAST(id AS TEXT) || ")
-                    .bind(format!(":removed-by-campaign/{campaign_id}@{stamp}"))
-                    .push(", updated_at = ")
-                    .bind(now)
-                    .push(" WHERE status = 'active' AND id");
-                one_of(&mut sql, backend, chunk.iter().copied());
-                sql.push(" RETURNING id");
-                for row in self
-                    .db
-                    .query_all_raw(sql.build())
-                    .await
-                    .map_err(source_error)?
-                {
-                    removed.insert(row.try_get::<i64>("", "id").map_err(source_error)?);
-                }
+        remove_in_database(&self.db, targets, now)
+            .await
+            .map_err(source_error)
+    }
+}
+
+/// Marks a batch of eligibilities removed in one statement per campaign (and chunk), with the
+/// built-in receipt; returns the ids that were active (and so are removed now). Called with a
+/// transaction by the remediation step, so the removal and its record commit together.
+pub async fn remove_in_database(
+    conn: &impl ConnectionTrait,
+    targets: &[RemovalTarget],
+    now: DateTime<Utc>,
+) -> Result<std::collections::HashSet<i64>, DbErr> {
+    let mut by_campaign: std::collections::BTreeMap<i64, Vec<i64>> =
+        std::collections::BTreeMap::new();
+    for t in targets {
+        by_campaign
+            .entry(t.campaign_id)
+            .or_default()
+            .push(t.eligibility_id);
+    }
+    let mut removed = std::collections::HashSet::new();
+    let stamp = now.to_rfc3339_opts(SecondsFormat::Micros, true);
+    let backend = conn.get_database_backend();
+    for (campaign_id, ids) in by_campaign {
+        for chunk in ids.chunks(chunk_for(backend)) {
+            let mut sql = Sql::new(
+                backend,
+                "UPDATE eligibility SET status = 'removed', removed_at = ",
+            );
+            sql.bind(now)
+                .push(", removed_by_campaign_id = ")
+                .bind(campaign_id)
+                .push(", removal_reason = ")
+                .bind(format!("access review campaign #{campaign_id}"))
+                .push(", removal_receipt = ")
+                .bind("builtin:eligibility/")
+                .push(" || CAST(id AS TEXT) || ")
+                .bind(format!(":removed-by-campaign/{campaign_id}@{stamp}"))
+                .push(", updated_at = ")
+                .bind(now)
+                .push(" WHERE status = 'active' AND id");
+            one_of(&mut sql, backend, chunk.iter().copied());
+            sql.push(" RETURNING id");
+            for row in conn.query_all_raw(sql.build()).await? {
+                removed.insert(row.try_get::<i64>("", "id")?);
             }
         }
-        Ok(removed)
+    }
+    Ok(removed)
+}
+
+/// Of `targets`, the ids still active, read on `conn` (the proof a removal took effect).
+pub async fn still_active(
+    conn: &impl ConnectionTrait,
+    targets: &[RemovalTarget],
+) -> Result<std::collections::HashSet<i64>, DbErr> {
+    let mut present = std::collections::HashSet::new();
+    let backend = conn.get_database_backend();
+    for chunk in targets.chunks(chunk_for(backend)) {
+        let mut sql = Sql::new(
+            backend,
+            "SELECT id FROM eligibility WHERE status = 'active' AND id",
+        );
+        one_of(&mut sql, backend, chunk.iter().map(|t| t.eligibility_id));
+        for row in conn.query_all_raw(sql.build()).await? {
+            present.insert(row.try_get::<i64>("", "id")?);
+        }
+    }
+    Ok(present)
+}
+
+/// The built-in source's answer to a removal, from whether the row was active.
+pub fn answer(target: &RemovalTarget, removed: bool, now: DateTime<Utc>) -> Removal {
+    if removed {
+        Removal::Removed {
+            receipt: receipt(target, now),
+        }
+    } else {
+        Removal::AlreadyGone {
+            receipt: format!("builtin:eligibility/{}:not-active", target.eligibility_id),
+        }
     }
 }
 

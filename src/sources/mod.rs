@@ -67,6 +67,13 @@ pub trait EligibilitySource: Send + Sync {
     /// A name for receipts and evidence ("builtin", "graph:contoso", …).
     fn name(&self) -> &str;
 
+    /// Whether removing is a write to attest's own database (the built-in source): then the
+    /// remediation step removes with [`builtin::remove_in_database`] inside the transaction
+    /// that records the removal, so a crash can never separate the two.
+    fn in_database(&self) -> bool {
+        false
+    }
+
     /// The next `limit` active eligibilities matching `filter` after `cursor` (in a stable
     /// order), so a launch can read any population in batches and resume where it stopped.
     async fn enumerate(
