@@ -447,6 +447,10 @@ pub enum AttemptOutcome {
     VerifiedGone,
     #[sea_orm(string_value = "still_present")]
     StillPresent,
+    /// Written before a removal is sent to a source outside the database, so a crash after
+    /// the source acted and before attest recorded it is known to the retry.
+    #[sea_orm(string_value = "started")]
+    Started,
 }
 
 impl AttemptOutcome {
@@ -458,6 +462,7 @@ impl AttemptOutcome {
             Self::Error => "error",
             Self::VerifiedGone => "verified_gone",
             Self::StillPresent => "still_present",
+            Self::Started => "started",
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::store::outbox::{self, template};
 use crate::store::remediation::{self, NewAttempt, Settled, Settlement};
 use crate::store::sources as sources_store;
 use crate::store::{self as st, campaigns, directory};
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -44,7 +44,7 @@ impl Engine {
         }
         // Sources outside the database are called first, outside any transaction; removals
         // in attest's own database happen in the transaction that records them.
-        let mut outcomes = self.remove_through_sources(&due, now).await?;
+        let (mut outcomes, interrupted) = self.remove_through_sources(&due, now).await?;
         let now = self.now();
         let txn = self.store().begin().await?;
         let in_database: Vec<usize> = (0..due.len()).filter(|&i| outcomes[i].is_none()).collect();
@@ -67,7 +67,7 @@ impl Engine {
         // What went through gets its history from `settle`; the rest is written here.
         let mut attempts = Vec::new();
         let mut settled = Vec::with_capacity(due.len());
-        for (item, (removal, checked)) in due.iter().zip(outcomes) {
+        for (index, (item, (removal, checked))) in due.iter().zip(outcomes).enumerate() {
             let attempt = item.attempts + 1;
             let line = |outcome: &'static str, receipt: Option<String>, error: Option<String>| {
                 NewAttempt {
@@ -85,13 +85,28 @@ impl Engine {
             };
             let error = match removal {
                 Ok(removal) => {
-                    let (state, receipt) = match removal {
-                        Removal::Removed { receipt } => ("removed", receipt),
-                        Removal::AlreadyGone { receipt } => ("already_gone", receipt),
+                    let (state, receipt, removed_at) = match (removal, interrupted.get(&index)) {
+                        (Removal::Removed { receipt }, _) => ("removed", receipt, None),
+                        // Gone now, after an attempt that was sent and never recorded: that
+                        // attempt removed it. Its outcome is recorded as it happened, at the
+                        // time it started, not as "already gone" now.
+                        (Removal::AlreadyGone { receipt }, Some(started)) => (
+                            "removed",
+                            format!(
+                                "{receipt} (removed by attempt {attempt} started {}, which stopped before it was recorded)",
+                                started.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+                            ),
+                            Some(*started),
+                        ),
+                        (Removal::AlreadyGone { receipt }, None) => ("already_gone", receipt, None),
                     };
                     match checked {
                         Some(Ok(false)) => {
-                            settled.push(end(Settlement::Done { state, receipt }));
+                            settled.push(end(Settlement::Done {
+                                state,
+                                receipt,
+                                removed_at,
+                            }));
                             continue;
                         }
                         Some(Ok(true)) => {
@@ -147,7 +162,7 @@ impl Engine {
         &self,
         due: &[remediation::DueRemoval],
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<Option<Outcome>>, EngineError> {
+    ) -> Result<(Vec<Option<Outcome>>, HashMap<usize, DateTime<Utc>>), EngineError> {
         let mut source_of: HashMap<i64, Option<String>> = HashMap::new();
         for d in due {
             if let Entry::Vacant(slot) = source_of.entry(d.target.campaign_id) {
@@ -188,6 +203,35 @@ impl Engine {
                 outcomes[i] = Some((removal, check));
             }
         }
+        // Before anything is sent out: which of these attempts were sent once already and never
+        // recorded (a crash), and an intent for each attempt about to be sent.
+        let mut interrupted = HashMap::new();
+        let external_indexes: Vec<usize> = external.values().flatten().copied().collect();
+        if !external_indexes.is_empty() {
+            let conn = self.store().conn();
+            let attempts: Vec<(i64, i32)> = external_indexes
+                .iter()
+                .map(|&i| (due[i].id, due[i].attempts + 1))
+                .collect();
+            let started = remediation::unsettled_starts(conn, &attempts).await?;
+            for &i in &external_indexes {
+                if let Some(at) = started.get(&due[i].id) {
+                    interrupted.insert(i, *at);
+                }
+            }
+            let intents: Vec<NewAttempt> = external_indexes
+                .iter()
+                .filter(|i| !interrupted.contains_key(i))
+                .map(|&i| NewAttempt {
+                    remediation_id: due[i].id,
+                    attempt: due[i].attempts + 1,
+                    outcome: "started",
+                    receipt: None,
+                    error: None,
+                })
+                .collect();
+            remediation::record_attempts(conn, &intents, now).await?;
+        }
         for (name, indexes) in external {
             let connector = match self.sources().connector(&name) {
                 Ok(connector) => connector,
@@ -210,7 +254,7 @@ impl Engine {
                 outcomes[i] = Some(outcome);
             }
         }
-        Ok(outcomes)
+        Ok((outcomes, interrupted))
     }
 
     /// One removal through a connector: remove there, read it back, and only when the source

@@ -115,10 +115,12 @@ const POSTGRES_ROWS: usize = 10_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settlement {
     /// Removed (or already gone) and re-read as gone. Its two history lines (the removal with
-    /// its receipt, then `verified_gone`) are written by [`settle`] itself.
+    /// its receipt, then `verified_gone`) are written by [`settle`] itself. `removed_at`: when
+    /// it was removed, if earlier than now (an attempt interrupted before it was recorded).
     Done {
         state: &'static str,
         receipt: String,
+        removed_at: Option<DateTime<Utc>>,
     },
     /// Try again at `next_attempt_at`.
     Retry {
@@ -149,12 +151,17 @@ pub struct Settled {
 }
 
 impl Settled {
-    /// The row [`settle`] writes: (state, receipt, last_error, next_attempt_at, verified). The
-    /// receipt and next attempt of a removal still pending, and the next attempt of one that
-    /// ended, stay as they are.
+    /// The row [`settle`] writes: (state, receipt, last_error, at, verified), where `at` is the
+    /// next attempt of a removal still pending and the removal time of one that went through.
+    /// The receipt and next attempt of a removal still pending, and the next attempt of one
+    /// that ended, stay as they are.
     fn columns(&self, now: DateTime<Utc>) -> Columns<'_> {
         match &self.settlement {
-            Settlement::Done { state, receipt } => (state, Some(receipt), None, now, true),
+            Settlement::Done {
+                state,
+                receipt,
+                removed_at,
+            } => (state, Some(receipt), None, removed_at.unwrap_or(now), true),
             Settlement::Retry {
                 error,
                 next_attempt_at,
@@ -177,8 +184,8 @@ pub async fn settle(
     let backend = conn.get_database_backend();
     let set = " attempts = u.attempts, state = u.state, \
                receipt = CASE WHEN u.state = 'pending' THEN remediation.receipt ELSE u.receipt END, last_error = u.error, \
-               next_attempt_at = CASE WHEN u.state = 'pending' THEN u.next_attempt_at ELSE remediation.next_attempt_at END, \
-               removed_at = CASE WHEN u.verified THEN ";
+               next_attempt_at = CASE WHEN u.state = 'pending' THEN u.at ELSE remediation.next_attempt_at END, \
+               removed_at = CASE WHEN u.verified THEN u.at ELSE remediation.removed_at END, verified_at = CASE WHEN u.verified THEN ";
     if backend == DbBackend::Postgres {
         for chunk in settled.chunks(POSTGRES_ROWS) {
             let mut ids = Vec::with_capacity(chunk.len());
@@ -202,7 +209,7 @@ pub async fn settle(
             let mut sql = Sql::new(
                 backend,
                 "WITH u AS (SELECT id, attempts, state, NULLIF(receipt, '') AS receipt, NULLIF(error, '') AS error, \
-                 next_attempt_at, verified FROM UNNEST(",
+                 at, verified FROM UNNEST(",
             );
             sql.bind(ids)
                 .push("::int8[], ")
@@ -218,12 +225,10 @@ pub async fn settle(
                 .push("::timestamptz[], ")
                 .bind(verified)
                 .push(
-                    "::bool[]) AS u(id, attempts, state, receipt, error, next_attempt_at, verified)), \
+                    "::bool[]) AS u(id, attempts, state, receipt, error, at, verified)), \
                      s AS (UPDATE remediation SET",
                 )
                 .push(set)
-                .bind(now)
-                .push(" ELSE remediation.removed_at END, verified_at = CASE WHEN u.verified THEN ")
                 .bind(now)
                 .push(" ELSE remediation.verified_at END, lease_until = NULL, updated_at = ")
                 .bind(now)
@@ -247,13 +252,11 @@ pub async fn settle(
         let mut sql = Sql::new(backend, "UPDATE remediation SET");
         sql.push(set)
             .bind(now)
-            .push(" ELSE remediation.removed_at END, verified_at = CASE WHEN u.verified THEN ")
-            .bind(now)
             .push(" ELSE remediation.verified_at END, lease_until = NULL, updated_at = ")
             .bind(now)
             .push(
                 " FROM (SELECT column1 AS id, column2 AS attempts, column3 AS state, column4 AS receipt, \
-                 column5 AS error, column6 AS next_attempt_at, column7 AS verified FROM (VALUES ",
+                 column5 AS error, column6 AS at, column7 AS verified FROM (VALUES ",
             );
         sql.rows(chunk.iter().map(|s| {
             let (state, receipt, error, next, done) = s.columns(now);
@@ -333,6 +336,35 @@ pub struct NewAttempt {
     pub outcome: &'static str,
     pub receipt: Option<String>,
     pub error: Option<String>,
+}
+
+/// Of `attempts` (removal id, attempt number), those whose attempt was started (an intent was
+/// written before calling the source) and never settled: the process stopped between the
+/// source's answer and attest's record of it. With when each was started.
+pub async fn unsettled_starts(
+    conn: &impl ConnectionTrait,
+    attempts: &[(i64, i32)],
+) -> Result<std::collections::HashMap<i64, DateTime<Utc>>, DbErr> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in attempts.chunks(SQLITE_ROWS) {
+        let mut sql = Sql::new(
+            conn.get_database_backend(),
+            "SELECT a.remediation_id, MIN(a.at) AS at FROM remediation_attempt a \
+             WHERE a.outcome = 'started' AND NOT EXISTS (SELECT 1 FROM remediation_attempt b \
+             WHERE b.remediation_id = a.remediation_id AND b.attempt = a.attempt AND b.outcome <> 'started') \
+             AND (a.remediation_id, a.attempt) IN (VALUES ",
+        );
+        sql.rows(
+            chunk
+                .iter()
+                .map(|(id, attempt)| [(*id).into(), (*attempt).into()]),
+        )
+        .push(") GROUP BY a.remediation_id");
+        for row in conn.query_all_raw(sql.build()).await? {
+            found.insert(row.try_get("", "remediation_id")?, row.try_get("", "at")?);
+        }
+    }
+    Ok(found)
 }
 
 /// Lines of history written as they are (those [`settle`] does not derive).

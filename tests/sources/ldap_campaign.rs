@@ -409,3 +409,100 @@ async fn a_scheduled_launch_whose_source_cannot_be_synced_waits_tells_the_owner_
     let tick = attest::scheduler::tick(&up).await.expect("tick");
     assert_eq!(tick.launched.len(), 1, "{tick:?}");
 }
+
+/// Makes writing a removal's outcome fail (not its intent), as a crash after the directory
+/// acted and before attest recorded it would; `false` takes it away again.
+async fn fail_recording_outcomes(engine: &Engine, on: bool) {
+    use sea_orm::{ConnectionTrait, DbBackend};
+    let conn = engine.store().conn();
+    let statements: &[&str] = match (conn.get_database_backend(), on) {
+        (DbBackend::Postgres, true) => &[
+            "CREATE FUNCTION simulated_crash() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'simulated crash'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER simulated_crash BEFORE INSERT ON remediation_attempt FOR EACH ROW WHEN (NEW.outcome <> 'started') EXECUTE FUNCTION simulated_crash()",
+        ],
+        (DbBackend::Postgres, false) => &[
+            "DROP TRIGGER simulated_crash ON remediation_attempt",
+            "DROP FUNCTION simulated_crash()",
+        ],
+        (_, true) => &[
+            "CREATE TRIGGER simulated_crash BEFORE INSERT ON remediation_attempt WHEN NEW.outcome <> 'started' BEGIN SELECT RAISE(ABORT, 'simulated crash'); END",
+        ],
+        (_, false) => &["DROP TRIGGER simulated_crash"],
+    };
+    for sql in statements {
+        conn.execute_unprepared(sql).await.expect(sql);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_removal_interrupted_before_it_was_recorded_is_recorded_as_it_happened() {
+    let slapd = Slapd::start(40);
+    let password_env = "ATTEST_TEST_LDAP_PASSWORD_INTERRUPTED";
+    std::env::set_var(password_env, SERVICE_PASSWORD);
+    let db = TestDb::new().await;
+    let clock = Arc::new(ManualClock::new(at("2026-10-01T08:00:00Z")));
+    let engine = db
+        .engine_at(clock.clone())
+        .await
+        .with_sources(BTreeMap::from([(
+            "corp".to_string(),
+            corp(&slapd, password_env, OnReappearance::Flag),
+        )]));
+    engine.sync_source("corp", "test").await.expect("sync");
+    engine
+        .define_text(
+            "corp-admins.toml",
+            &DEFINITION.replace("on_no_response = \"remove\"", "on_no_response = \"keep\""),
+            "test",
+        )
+        .await
+        .expect("define");
+    let campaign = engine
+        .launch("corp-admins", false, "test", &NoProgress)
+        .await
+        .expect("launch");
+    let revoked = items(&engine, campaign.id).await.remove(0);
+    engine
+        .decide(&DecisionRequest {
+            campaign_id: campaign.id,
+            item_ids: &[revoked.id],
+            verdict: Verdict::Revoke,
+            justification: Some("left"),
+            reviewer: None,
+            acting_for: None,
+            channel: Channel::Api,
+            client_addr: None,
+            actor: "account:admin@example.com",
+        })
+        .await
+        .expect("revoke");
+    engine.close(campaign.id, "test").await.expect("close");
+    let dn = person_dn(&revoked.holder_external_id).to_ascii_lowercase();
+
+    // The directory removes the member; attest stops before recording it.
+    fail_recording_outcomes(&engine, true).await;
+    let first_try = attest::clock::Clock::now(clock.as_ref());
+    assert!(engine.remediate_step().await.is_err());
+    assert!(
+        !people_in_group(&slapd).contains(&dn),
+        "the directory acted"
+    );
+    fail_recording_outcomes(&engine, false).await;
+
+    // After the lease, the retry finds it gone and records the interrupted attempt's removal.
+    clock.advance(chrono::Duration::minutes(6));
+    assert_eq!(engine.remediate_step().await.expect("retry"), 1);
+    let rem = entity::remediation::Entity::find()
+        .filter(entity::remediation::Column::CampaignId.eq(campaign.id))
+        .one(engine.store().conn())
+        .await
+        .expect("remediation")
+        .expect("one removal");
+    assert_eq!(rem.state.as_str(), "removed", "{rem:?}");
+    assert_eq!(rem.removed_at, Some(first_try), "{rem:?}");
+    let receipt = rem.receipt.unwrap_or_default();
+    assert!(
+        receipt.starts_with("ldap:corp:") && receipt.contains("stopped before it was recorded"),
+        "{receipt}"
+    );
+}
