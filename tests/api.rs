@@ -471,6 +471,7 @@ fn routes(f: &Fixture) -> Vec<Route> {
             empty,
             200,
         ),
+        post(format!("/api/v1/campaigns/{c}/mail/requeue"), empty, 200),
         post(
             format!("/api/v1/accounts/{}/role", f.auditor_account),
             |_| Body::Json(json!({ "role": "auditor" })),

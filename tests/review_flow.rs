@@ -956,3 +956,72 @@ async fn a_sign_off_is_recorded_and_ends_the_reviewers_reminders() {
         .collect();
     assert!(!to.contains(&Some(m1)), "no reminder for Maria: {to:?}");
 }
+
+/// Issue 15: an SMTP outage longer than the retries gives the invitations up, visibly, and
+/// they go out (once each) when the server answers again, without an admin.
+#[tokio::test]
+async fn invitations_given_up_in_a_long_mail_outage_are_shown_and_sent_once_the_server_is_back() {
+    use attest::domain::retry::MAX_ATTEMPTS;
+    let test = "invitations_given_up_in_a_long_mail_outage";
+    let Some(mut app) = TestApp::spawn(test).await else {
+        return;
+    };
+    app.smtp.stop();
+    let launched = app.launch().await;
+    let id = launched.campaign_id;
+    let reviewers = launched.reviewers().len() as i64;
+    for attempt in 1..=MAX_ATTEMPTS {
+        assert_eq!(
+            app.mailer.send_step().await.expect("send step") as i64,
+            reviewers,
+            "attempt {attempt}"
+        );
+        app.clock.advance(backoff(attempt) + Duration::seconds(1));
+    }
+    // Given up: the campaign says so in numbers, and each row says why.
+    let counts = app.engine.campaign(id).await.expect("show").counts;
+    assert_eq!(counts.mail_failed, reviewers, "{counts:?}");
+    assert_eq!(counts.mail_sent, 0);
+    for row in outbox(&app, id, "invitation").await {
+        assert_eq!(row.state, MailState::Failed, "{row:?}");
+        assert!(
+            row.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("unreachable")),
+            "{row:?}"
+        );
+    }
+    // While the server is down, a probe now and then finds it still down.
+    app.clock.advance(Duration::minutes(6));
+    app.mailer.drain().await.expect("drain");
+    assert_eq!(
+        app.engine
+            .campaign(id)
+            .await
+            .expect("show")
+            .counts
+            .mail_failed,
+        reviewers
+    );
+    assert!(app.smtp.messages().is_empty());
+
+    // The server is back: within the probe interval everything goes out, once.
+    app.smtp.restart();
+    app.clock.advance(Duration::minutes(6));
+    app.mailer.drain().await.expect("drain");
+    let counts = app.engine.campaign(id).await.expect("show").counts;
+    assert_eq!(counts.mail_failed, 0, "{counts:?}");
+    assert_eq!(counts.mail_sent, reviewers, "{counts:?}");
+    let mut to: Vec<String> = app.smtp.messages().iter().map(|m| m.to.clone()).collect();
+    to.sort();
+    let before = to.len();
+    to.dedup();
+    assert_eq!(before, to.len(), "an invitation went out twice: {to:?}");
+    assert_eq!(to.len() as i64, reviewers);
+    let requeued = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq("mail.requeued"))
+        .count(app.engine.store().conn())
+        .await
+        .expect("audit");
+    assert_eq!(requeued, 1, "the automatic re-queue is audited");
+}

@@ -9,6 +9,7 @@ mod m20261126_000004_item_references;
 mod m20261126_000005_bulk_references;
 mod m20261127_000006_reappearance;
 mod m20261127_000007_source_sync;
+mod m20261127_000008_outbox_campaign_index;
 
 /// Applies the attest schema; see `docs/data-model.md`.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_bulk_references::Migration),
             Box::new(m20261127_000006_reappearance::Migration),
             Box::new(m20261127_000007_source_sync::Migration),
+            Box::new(m20261127_000008_outbox_campaign_index::Migration),
         ]
     }
 }

@@ -76,6 +76,11 @@ pub enum CampaignCommand {
         #[arg(long)]
         replace: bool,
     },
+    /// Queue the campaign's failed mail again (after a long mail server outage, say): it is
+    /// sent at once by `attest serve`, with its attempts counted afresh. (Mail that failed only
+    /// because the server was unreachable is also queued again by itself once the server
+    /// answers.)
+    ResendFailed { id: i64 },
     /// Revoke every link a reviewer holds for a campaign: each then opens only a page saying
     /// it was withdrawn. `resend` gives them a new one.
     RevokeLinks {
@@ -262,6 +267,11 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
             }
             Ok(())
         }
+        CampaignCommand::ResendFailed { id } => {
+            let requeued = engine.requeue_failed_mail(id, actor).await?;
+            say!("campaign #{id}: {requeued} failed mails queued again; `attest serve` sends them");
+            Ok(())
+        }
         CampaignCommand::RevokeLinks { id, reviewer } => {
             let revoked = engine.revoke_reviewer_links(id, &reviewer, actor).await?;
             say!("campaign #{id}: {revoked} links of {reviewer} revoked");
@@ -319,6 +329,20 @@ fn show(view: &CampaignView, json: bool) -> Result<(), Failure> {
         n.already_gone,
         n.removals_failed
     );
+    say!(
+        "  mail:       {} sent, {} queued, {} retrying, {} failed, {} skipped",
+        n.mail_sent,
+        n.mail_queued,
+        n.mail_retrying,
+        n.mail_failed,
+        n.mail_skipped
+    );
+    if n.mail_failed > 0 {
+        say!(
+            "              FAILED mail was not delivered; send it again with: attest campaign resend-failed {}",
+            c.id
+        );
+    }
     if let Some(reason) = &c.rail_reason {
         say!("  held back:  {reason}");
         say!(

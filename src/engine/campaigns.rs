@@ -51,6 +51,26 @@ impl Engine {
         Ok(items::list_items(self.store().conn(), id, filter, limit.min(1000), offset).await?)
     }
 
+    /// Queues the campaign's failed mail again (all of it but mail to people without an
+    /// address), to be sent at once with its attempts counted afresh. Returns how many.
+    pub async fn requeue_failed_mail(&self, id: i64, actor: &str) -> Result<u64, EngineError> {
+        self.campaign_row(id).await?;
+        let now = self.now();
+        let txn = self.store().begin().await?;
+        let requeued = outbox::requeue_failed(&txn, Some(id), false, now).await?;
+        crate::store::audit::append(
+            &txn,
+            now,
+            actor,
+            "mail.requeued",
+            Some(&format!("campaign:{id}")),
+            &serde_json::json!({ "mails": requeued, "why": "an admin queued the failed mail again" }),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(requeued)
+    }
+
     /// Sends a reviewer of an active campaign a fresh invitation (with a new link). With
     /// `replace`, the reviewer's links issued so far are revoked in the same transaction (at
     /// once, not when the new mail goes out: a leaked link must stop now); without it they keep

@@ -11,7 +11,7 @@
 
 use super::compose::{compose, MailContext};
 use super::transport::{MailTransport, SendError};
-use crate::domain::retry::{backoff, should_retry};
+use crate::domain::retry::{backoff, should_retry, MAX_ATTEMPTS};
 use crate::engine::{Engine, EngineError};
 use crate::store::campaigns::{self, CampaignRow};
 use crate::store::outbox::{self, template, Delivery, OutboxRow, Recipient};
@@ -27,6 +27,9 @@ const STEP: u64 = 200;
 
 /// How long a step's mails stay leased to this worker.
 const LEASE_MINUTES: i64 = 5;
+
+/// While mail waits for an unreachable server, one of it is tried this often.
+const PROBE_MINUTES: i64 = 5;
 
 /// Sends the outbox.
 #[derive(Clone)]
@@ -111,13 +114,30 @@ impl Mailer {
     /// Sends the mails due now; returns how many it handled (0: nothing was due).
     pub async fn send_step(&self) -> Result<usize, EngineError> {
         let now = self.engine.now();
-        let txn = self.engine.store().begin().await?;
-        let due =
-            outbox::lease_due(&txn, now, STEP, now + Duration::minutes(LEASE_MINUTES)).await?;
-        txn.commit().await?;
-        if due.is_empty() {
-            return Ok(0);
-        }
+        let mut probed = false;
+        let due = loop {
+            let txn = self.engine.store().begin().await?;
+            let due =
+                outbox::lease_due(&txn, now, STEP, now + Duration::minutes(LEASE_MINUTES)).await?;
+            txn.commit().await?;
+            if !due.is_empty() {
+                break due;
+            }
+            // Nothing due: if mail failed because the server was unreachable, try one of it
+            // now and then (at once), to find out whether the server is back.
+            if probed
+                || !outbox::queue_probe(
+                    self.engine.store().conn(),
+                    now,
+                    Duration::minutes(PROBE_MINUTES),
+                    MAX_ATTEMPTS,
+                )
+                .await?
+            {
+                return Ok(0);
+            }
+            probed = true;
+        };
         let plans = self.prepare(&due).await?;
         let ready: Vec<&Message> = plans
             .iter()
@@ -144,9 +164,30 @@ impl Mailer {
             };
             outcomes.push((mail.id, attempt, outcome));
         }
+        let server_answered = outcomes
+            .iter()
+            .any(|(_, _, o)| matches!(o, Outcome::Sent { .. }));
         let txn = self.engine.store().begin().await?;
         for (id, attempt, outcome) in &outcomes {
             outbox::record_delivery(&txn, *id, *attempt, outcome.delivery(), now).await?;
+        }
+        // The server takes mail again: what failed while it could not be reached goes out now.
+        if server_answered {
+            let requeued = outbox::requeue_failed(&txn, None, true, now).await?;
+            if requeued > 0 {
+                tracing::info!(
+                    "the mail server answers again: {requeued} failed mails queued again"
+                );
+                crate::store::audit::append(
+                    &txn,
+                    now,
+                    "engine",
+                    "mail.requeued",
+                    None,
+                    &serde_json::json!({ "mails": requeued, "why": "the mail server answers again" }),
+                )
+                .await?;
+            }
         }
         txn.commit().await?;
         Ok(due.len())
@@ -191,6 +232,15 @@ impl Mailer {
                 Outcome::Retry {
                     error,
                     next_attempt_at: now + backoff(attempt),
+                }
+            }
+            Err(SendError::Temporary(error)) => {
+                tracing::error!(to = %mail.to_address, "mail failed: {error}");
+                Outcome::Failed {
+                    error: format!(
+                        "{} ({attempt} attempts): {error}",
+                        outbox::GAVE_UP_UNREACHABLE
+                    ),
                 }
             }
             Err(e) => {

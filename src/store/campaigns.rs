@@ -454,6 +454,14 @@ pub struct CampaignCounts {
     pub removed: i64,
     pub already_gone: i64,
     pub removals_failed: i64,
+    /// The campaign's mail (invitations, reminders, escalations, outcome): not tried yet,
+    /// failed and to be tried again, sent, given up (reported; re-queued by an admin or when
+    /// the server answers again), no longer applying.
+    pub mail_queued: i64,
+    pub mail_retrying: i64,
+    pub mail_sent: i64,
+    pub mail_failed: i64,
+    pub mail_skipped: i64,
 }
 
 pub async fn counts(conn: &impl ConnectionTrait, id: i64) -> Result<CampaignCounts, DbErr> {
@@ -513,6 +521,12 @@ pub async fn counts(conn: &impl ConnectionTrait, id: i64) -> Result<CampaignCoun
             _ => {}
         }
     }
+    let mail = super::outbox::mail_counts(conn, id).await?;
+    counts.mail_queued = mail.queued;
+    counts.mail_retrying = mail.retrying;
+    counts.mail_sent = mail.sent;
+    counts.mail_failed = mail.failed;
+    counts.mail_skipped = mail.skipped;
     Ok(counts)
 }
 

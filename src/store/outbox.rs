@@ -88,6 +88,102 @@ pub async fn queue_to_principal(
     Ok(conn.execute_raw(sql.build()).await?.rows_affected() == 1)
 }
 
+/// How a mail that failed because its server was unreachable or busy through every attempt
+/// starts its `last_error`: such mail is queued again once the server answers (a mail that
+/// failed for good, like a refused address, is not).
+pub const GAVE_UP_UNREACHABLE: &str = "gave up while the mail server was unreachable or busy";
+
+/// A campaign's mail by state: queued (not tried yet), retrying (tried, failed, to be tried
+/// again), sent, failed (given up: reported, re-queued by an admin or when the server is back)
+/// and skipped (no longer applied).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MailCounts {
+    pub queued: i64,
+    pub retrying: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub skipped: i64,
+}
+
+pub async fn mail_counts(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+) -> Result<MailCounts, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT state, CASE WHEN attempts > 0 THEN 1 ELSE 0 END AS tried, COUNT(*) AS n FROM outbox_mail WHERE campaign_id = ",
+    );
+    sql.bind(campaign_id)
+        .push(" GROUP BY state, CASE WHEN attempts > 0 THEN 1 ELSE 0 END");
+    let mut counts = MailCounts::default();
+    for row in conn.query_all_raw(sql.build()).await? {
+        let state: String = row.try_get("", "state")?;
+        let tried: i32 = row.try_get("", "tried")?;
+        let n: i64 = row.try_get("", "n")?;
+        match (state.as_str(), tried) {
+            ("pending" | "sending", 0) => counts.queued += n,
+            ("pending" | "sending", _) => counts.retrying += n,
+            ("sent", _) => counts.sent += n,
+            ("failed", _) => counts.failed += n,
+            ("skipped", _) => counts.skipped += n,
+            _ => {}
+        }
+    }
+    Ok(counts)
+}
+
+/// Queues failed mail again, to be sent at `now` with its attempts counted afresh: of one
+/// campaign or of all, and all of it or only what failed while the server was unreachable.
+/// Mail to someone without an address stays failed. Returns how many.
+pub async fn requeue_failed(
+    conn: &impl ConnectionTrait,
+    campaign_id: Option<i64>,
+    only_unreachable: bool,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "UPDATE outbox_mail SET state = 'pending', attempts = 0, next_attempt_at = ",
+    );
+    sql.bind(now)
+        .push(", lease_until = NULL WHERE state = 'failed' AND to_address <> ''");
+    if let Some(id) = campaign_id {
+        sql.push(" AND campaign_id = ").bind(id);
+    }
+    if only_unreachable {
+        sql.push(" AND last_error LIKE ")
+            .bind(format!("{GAVE_UP_UNREACHABLE}%"));
+    }
+    Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+}
+
+/// While mail that failed for an unreachable server waits: every `quiet` (since its last
+/// try), one of it is tried once more, so the worker notices when the server is back. Returns
+/// whether one was queued.
+pub async fn queue_probe(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    quiet: chrono::Duration,
+    last_attempt: i32,
+) -> Result<bool, DbErr> {
+    let backend = conn.get_database_backend();
+    let mut sql = Sql::new(
+        backend,
+        "UPDATE outbox_mail SET state = 'pending', attempts = ",
+    );
+    sql.bind(last_attempt - 1)
+        .push(", next_attempt_at = ")
+        .bind(now)
+        .push(
+            " WHERE id = (SELECT id FROM outbox_mail WHERE state = 'failed' AND to_address <> '' AND last_error LIKE ",
+        )
+        .bind(format!("{GAVE_UP_UNREACHABLE}%"))
+        .push(" AND next_attempt_at <= ")
+        .bind(now - quiet)
+        .push(" ORDER BY id LIMIT 1)");
+    Ok(conn.execute_raw(sql.build()).await?.rows_affected() == 1)
+}
+
 /// How many mails of a template a campaign has queued (tests and progress pages).
 pub async fn count(
     conn: &impl ConnectionTrait,

@@ -428,6 +428,30 @@ pub async fn resend_invitation(
     ))
 }
 
+/// Queues the campaign's failed mail again (after a mail server outage, say).
+///
+/// Sent at once by the mail worker, attempts counted afresh; mail to people without an address
+/// stays failed. The campaign's `mail_*` counts show where mail stands.
+#[utoipa::path(
+    post,
+    path = "/api/v1/campaigns/{id}/mail/requeue",
+    tag = "campaigns",
+    params(("id" = i64, Path, description = "The campaign's id.")),
+    responses(
+        (status = 200, description = "The campaign, with its mail counts after the re-queue.", body = CampaignView),
+        (status = 404, description = "No such campaign.", body = ErrorBody),
+        AuthErrors,
+    )
+)]
+pub async fn requeue_mail(
+    State(state): State<AppState>,
+    AdminChange(op): AdminChange,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<CampaignView>> {
+    state.engine.requeue_failed_mail(id, &op.actor).await?;
+    Ok(Json(state.engine.campaign(id).await?))
+}
+
 /// The campaign's signed evidence bundle.
 ///
 /// A zip: the bundle stored at completion, else one made now from the campaign so far.

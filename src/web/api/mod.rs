@@ -92,6 +92,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(campaigns::items))
         .routes(routes!(campaigns::decide))
         .routes(routes!(campaigns::resend_invitation))
+        .routes(routes!(campaigns::requeue_mail))
         .routes(routes!(campaigns::evidence))
         .routes(routes!(definitions::list, definitions::define))
         .routes(routes!(definitions::preview))

@@ -35,6 +35,8 @@ struct CampaignLine {
     auto_removed: i64,
     open_reviewers: usize,
     overdue_reviewers: usize,
+    /// Mail attest gave up on (a long mail server outage, a refused address).
+    mail_failed: i64,
 }
 
 /// A reviewer with open items is overdue once the campaign is past its escalation day (when it
@@ -117,6 +119,7 @@ async fn dashboard(state: &AppState, operator: &Operator, admin: bool) -> Respon
             auto_removed: n.removed_by_policy,
             open_reviewers,
             overdue_reviewers,
+            mail_failed: n.mail_failed,
         });
     }
     let (reappeared, reappeared_total) = match state.engine.reappearances(REAPPEARED_SHOWN).await {
@@ -228,6 +231,7 @@ fn notice(q: &ItemQuery, reviewers: &[ReviewerLine]) -> Option<String> {
             Some("The campaign is cancelled: no more decisions, nothing more removed.".into())
         }
         "confirmed" => Some("The held-back removals are confirmed and will be carried out.".into()),
+        "mail-requeued" => Some("The failed mail is queued again and goes out now.".into()),
         "resent" => {
             let to = q.to.as_deref()?;
             let r = reviewers.iter().find(|l| l.r.id == to)?;
@@ -395,8 +399,8 @@ pub(super) struct ActionForm {
     confirm: Option<String>,
 }
 
-/// Close, cancel or confirm removals: each changes what happens to people's access, so each
-/// needs its confirmation box.
+/// Close, cancel, confirm removals or send failed mail again: each changes what happens to
+/// people's access or what they receive, so each needs its confirmation box.
 pub(super) async fn action(
     State(state): State<AppState>,
     Admin(operator): Admin,
@@ -406,7 +410,10 @@ pub(super) async fn action(
     if let Some(refused) = forged(&state, &operator, form.csrf.as_deref()).await {
         return refused;
     }
-    if !matches!(action.as_str(), "close" | "cancel" | "confirm-removals") {
+    if !matches!(
+        action.as_str(),
+        "close" | "cancel" | "confirm-removals" | "resend-failed"
+    ) {
         return super::message_page(
             StatusCode::NOT_FOUND,
             "Not found",
@@ -421,6 +428,10 @@ pub(super) async fn action(
     let done = match action.as_str() {
         "close" => engine.close(id, actor).await.map(|_| "closed"),
         "cancel" => engine.cancel(id, actor).await.map(|_| "cancelled"),
+        "resend-failed" => engine
+            .requeue_failed_mail(id, actor)
+            .await
+            .map(|_| "mail-requeued"),
         _ => engine
             .confirm_removals(id, actor)
             .await
