@@ -271,7 +271,16 @@ async fn an_interrupted_launch_is_finished_by_launching_again() {
         .launch("big-quarterly", false, "admin", &NoProgress)
         .await
     {
-        Err(EngineError::Source(e)) => assert!(e.to_string().contains("batch 3"), "{e}"),
+        Err(EngineError::Source(e)) => {
+            // The error says what was left behind and how to carry on.
+            let e = e.to_string();
+            assert!(e.contains("batch 3"), "{e}");
+            assert!(
+                e.contains("is left launching with 2000 items so far")
+                    && e.contains("`attest campaign launch big-quarterly`"),
+                "{e}"
+            );
+        }
         other => panic!("the launch did not fail with the source's error: {other:?}"),
     }
     let id = assert_left_launching(&engine).await;

@@ -190,16 +190,38 @@ impl Engine {
         let conn = self.store().conn();
         let now = self.now();
         if campaigns::claim_launch(conn, id, self.instance(), now, now + lease()).await? {
-            let outcome = self.run_launch(id, progress).await;
-            if outcome.is_err() {
+            if let Err(e) = self.run_launch(id, progress).await {
                 // Let a restart resume at once rather than wait for the lease to run out.
                 let _ = campaigns::release_launch(conn, id, self.instance()).await;
+                return Err(self.left_launching(id, e).await);
             }
-            outcome?;
         }
         campaigns::campaign(conn, id)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("no campaign #{id}")))
+    }
+
+    /// A failed launch's error, saying what it left behind and how to resume it.
+    async fn left_launching(&self, id: i64, e: EngineError) -> EngineError {
+        let left = campaigns::campaign(self.store().conn(), id)
+            .await
+            .ok()
+            .flatten();
+        let Some(left) = left else {
+            return e;
+        };
+        let resume = format!(
+            "campaign #{id} is left launching with {} items so far; `attest campaign launch {}` (or the next scheduler tick) resumes it",
+            left.items_created, left.name
+        );
+        match e {
+            EngineError::Source(s) => {
+                EngineError::Source(crate::sources::SourceError(format!("{}; {resume}", s.0)))
+            }
+            EngineError::Db(d) => EngineError::Io(format!("database: {d}; {resume}")),
+            EngineError::Io(m) => EngineError::Io(format!("{m}; {resume}")),
+            other => other,
+        }
     }
 
     /// The filter the population is read with: a definition's source must be configured, and a
