@@ -1673,3 +1673,29 @@ async fn sources_page_shows_each_source_its_last_sync_and_errors_and_admins_can_
     assert_eq!(events(&app, "source.sync_failed").await.len(), 1);
     assert_eq!(events(&app, "source.test").await.len(), 1);
 }
+
+/// Issue 14: a campaign that is closed and still removing does not call itself open, and its
+/// decided share never rounds a real share to nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_campaign_still_removing_is_not_called_open() {
+    let Some(app) = TestApp::spawn("closed_not_open").await else {
+        return;
+    };
+    accounts(&app).await;
+    let launched = app.launch().await;
+    let id = launched.campaign_id;
+    let admin = sign_in(&app, "admin", ADMIN).await;
+    let open = admin.get(&app, &format!("/admin/campaigns/{id}")).await;
+    assert!(open.says("The campaign is still open"), "{}", open.text());
+
+    app.engine.close(id, "test").await.expect("close");
+    let state = app.engine.campaign(id).await.expect("show").campaign.state;
+    assert!(
+        !state.is_final(),
+        "closed, removals not carried out yet: {state}"
+    );
+    let page = admin.get(&app, &format!("/admin/campaigns/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.says("still open"), "{}", page.text());
+    assert!(page.says("removals are still under way"), "{}", page.text());
+}

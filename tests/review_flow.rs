@@ -250,8 +250,10 @@ async fn launch_mails_one_invitation_per_reviewer_with_a_working_link() {
             mail.raw
         );
         assert!(
-            mail.subject
-                .contains(&format!("{} eligibilities to review", mine.len())),
+            mail.subject.contains(&format!(
+                "{} to review",
+                attest::domain::figures::count(mine.len() as i64, "eligibility", "eligibilities")
+            )),
             "the subject counts the reviewer's items: {}",
             mail.subject
         );

@@ -345,10 +345,14 @@ fn show(view: &CampaignView, json: bool) -> Result<(), Failure> {
     }
     if let Some(reason) = &c.rail_reason {
         say!("  held back:  {reason}");
-        say!(
-            "              confirm with: attest campaign confirm-removals {}",
-            c.id
-        );
+        // Only while something waits: after confirming (or completing) the command would do
+        // nothing, and saying it would mislead.
+        if n.removals_awaiting_confirmation > 0 {
+            say!(
+                "              confirm with: attest campaign confirm-removals {}",
+                c.id
+            );
+        }
     }
     Ok(())
 }

@@ -148,7 +148,10 @@ pub fn print_eligibility(rows: &[EligibilityView]) {
             e.status
         );
     }
-    say!("{} eligibilities", rows.len());
+    say!(
+        "{}",
+        crate::domain::figures::count(rows.len() as i64, "eligibility", "eligibilities")
+    );
 }
 
 pub fn print_audit(events: &[ChainedEvent]) {

@@ -41,6 +41,7 @@ pub mod credentials;
 pub mod definition;
 pub mod directory;
 pub mod evidence;
+pub mod figures;
 pub mod lifecycle;
 pub mod limits;
 pub mod recommendation;

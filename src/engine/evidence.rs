@@ -366,11 +366,6 @@ impl Engine {
         bundle.file("campaign.json", &text, false).map_err(io_err)?;
 
         let population = facts.count;
-        let decided_share = if population == 0 {
-            0.0
-        } else {
-            counts.decided as f64 * 100.0 / population as f64
-        };
         let public_key = hex::encode(key.verifying_key().to_bytes());
         let on_no_response = campaign.spec.on_no_response.to_string();
         let when = |t: Option<DateTime<Utc>>| {
@@ -393,7 +388,7 @@ impl Engine {
             generated_at: when(Some(generated_at)),
             public_key: &public_key,
             population,
-            completion_percent: format!("{decided_share:.1}%"),
+            completion_percent: crate::domain::figures::share(counts.decided, population as i64),
             counts: &counts,
             reviewers: &reviewers,
             receipts: &facts.receipts,

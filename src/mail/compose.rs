@@ -69,24 +69,41 @@ mail_templates!(
         LaunchWaitingHtml = "mail/launch_waiting.html";
 );
 
+fn eligibilities(n: i64) -> String {
+    crate::domain::figures::count(n, "eligibility", "eligibilities")
+}
+
 /// The subject line of each mail.
 fn subject(template: &str, m: &MailContext) -> String {
     match template {
         "invitation" if m.handed_over => format!(
-            "Access review handed to you: {} eligibilities to review by {}",
-            m.undecided, m.deadline
+            "Access review handed to you: {} to review by {}",
+            eligibilities(m.undecided),
+            m.deadline
         ),
         "invitation" => format!(
-            "Access review: {} eligibilities to review by {}",
-            m.undecided, m.deadline
+            "Access review: {} to review by {}",
+            eligibilities(m.undecided),
+            m.deadline
         ),
         "reminder" => format!(
-            "Reminder: {} eligibilities still wait for your review (due {})",
-            m.undecided, m.deadline
+            "Reminder: {} {} for your review (due {})",
+            eligibilities(m.undecided),
+            if m.undecided == 1 {
+                "still waits"
+            } else {
+                "still wait"
+            },
+            m.deadline
         ),
         "escalation" => format!(
-            "Escalated to you: {} unanswered eligibilities in {}",
-            m.undecided, m.campaign_name
+            "Escalated to you: {} in {}",
+            crate::domain::figures::count(
+                m.undecided,
+                "unanswered eligibility",
+                "unanswered eligibilities"
+            ),
+            m.campaign_name
         ),
         "thanks" => format!("Thank you: your review for {} is complete", m.campaign_name),
         "outcome" => format!("{} {} is complete", m.campaign_name, m.period),
@@ -153,6 +170,32 @@ pub fn compose(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subjects_count_in_the_right_number() {
+        let one = MailContext {
+            undecided: 1,
+            deadline: "Friday".into(),
+            campaign_name: "q".into(),
+            ..MailContext::default()
+        };
+        assert_eq!(
+            subject("invitation", &one),
+            "Access review: 1 eligibility to review by Friday"
+        );
+        assert_eq!(
+            subject("reminder", &one),
+            "Reminder: 1 eligibility still waits for your review (due Friday)"
+        );
+        let two = MailContext {
+            undecided: 2,
+            ..one
+        };
+        assert_eq!(
+            subject("escalation", &two),
+            "Escalated to you: 2 unanswered eligibilities in q"
+        );
+    }
 
     #[test]
     fn invitation_has_text_and_html_with_the_link() {

@@ -61,9 +61,7 @@ fn open(reviewers: &[ReviewerSummary]) -> impl Iterator<Item = &ReviewerSummary>
 }
 
 fn percent(part: i64, whole: i64) -> String {
-    (part * 100)
-        .checked_div(whole)
-        .map_or_else(|| "—".into(), |p| format!("{p}%"))
+    crate::domain::figures::share(part, whole)
 }
 
 #[derive(Template)]
