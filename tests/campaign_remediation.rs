@@ -845,3 +845,51 @@ async fn a_removal_and_its_record_are_one_transaction_so_a_crash_between_them_mi
     let a1 = eligibility_of(&engine, "a1", GA, "/").await;
     assert_eq!(a1.removal_receipt.as_deref(), Some(receipt.as_str()));
 }
+
+/// Issue 14: policy decisions of a campaign an admin closed early do not claim the deadline
+/// passed; a past month's report counts the eligibility of that month, not today's.
+#[tokio::test]
+async fn an_early_close_says_so_and_a_past_month_counts_its_own_eligibility() {
+    let db = TestDb::new().await;
+    let (engine, _clock, cid, _) = launched(
+        &db,
+        FOUR_HOLDERS,
+        &definition("early-review", "keep", ""),
+        None,
+    )
+    .await;
+    engine
+        .close(cid, "account:ada@org.test")
+        .await
+        .expect("close early");
+    let policy: Vec<String> = decisions(&engine, cid)
+        .await
+        .into_iter()
+        .filter(|d| d.made_by.as_str() == "policy")
+        .map(|d| d.justification.unwrap_or_default())
+        .collect();
+    assert_eq!(policy.len(), 4, "{policy:?}");
+    for why in &policy {
+        assert!(
+            why.contains("closed the campaign before its deadline")
+                && !why.contains("by the deadline"),
+            "{why}"
+        );
+    }
+
+    // The eligibility was imported in February 2027: January has none, February has four.
+    let january = engine.monthly("2027-01").await.expect("january");
+    assert!(
+        january.eligible_by_role.is_empty(),
+        "{:?}",
+        january.eligible_by_role
+    );
+    let february = engine.monthly("2027-02").await.expect("february");
+    let ga: i64 = february
+        .eligible_by_role
+        .iter()
+        .filter(|r| r.role == GA)
+        .map(|r| r.eligible)
+        .sum();
+    assert_eq!(ga, 4, "{:?}", february.eligible_by_role);
+}

@@ -242,8 +242,10 @@ pub async fn report(engine: &Engine, command: ReportCommand) -> Result<(), Failu
             say!("  automatic removals:          {}", m.auto_removals);
             say!(
                 "  median time to decision:     {}",
-                m.median_hours_to_decision
-                    .map_or_else(|| "—".to_string(), |h| format!("{h:.1} hours"))
+                m.median_hours_to_decision.map_or_else(
+                    || "—".to_string(),
+                    |h| crate::domain::figures::duration(h * 3600.0)
+                )
             );
             say!(
                 "  reappeared after removal:    {}{}",

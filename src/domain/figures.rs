@@ -36,6 +36,20 @@ pub fn count(n: i64, one: &str, many: &str) -> String {
     }
 }
 
+/// A duration for people: "40 s", "12 min", "3.5 hours", "2.1 days" (never "0.0 hours" for
+/// something that took seconds).
+pub fn duration(seconds: f64) -> String {
+    if seconds < 90.0 {
+        format!("{} s", seconds.round() as i64)
+    } else if seconds < 90.0 * 60.0 {
+        format!("{} min", (seconds / 60.0).round() as i64)
+    } else if seconds < 48.0 * 3600.0 {
+        format!("{:.1} hours", seconds / 3600.0)
+    } else {
+        format!("{:.1} days", seconds / 86_400.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,6 +70,14 @@ mod tests {
         assert_eq!(share(1, 201), "0.5%");
         // 199 of 200 is 99.5 %.
         assert_eq!(share(199, 200), "99.5%");
+    }
+
+    #[test]
+    fn durations_are_written_in_a_unit_that_shows_them() {
+        assert_eq!(duration(40.0), "40 s");
+        assert_eq!(duration(12.0 * 60.0), "12 min");
+        assert_eq!(duration(3.5 * 3600.0), "3.5 hours");
+        assert_eq!(duration(50.0 * 3600.0), "2.1 days");
     }
 
     #[test]

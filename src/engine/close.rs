@@ -42,12 +42,21 @@ impl Engine {
             }));
         }
         let spec = &campaign.spec;
+        // Closed by an admin before the deadline: the unanswered items were not "unanswered by
+        // the deadline", and their decisions must not say so.
+        let when = match campaign.due_at {
+            Some(due) if now < due => format!(
+                "no answer when {actor} closed the campaign before its deadline ({})",
+                due.format("%Y-%m-%d %H:%M UTC")
+            ),
+            _ => "no answer by the deadline".to_string(),
+        };
         items::settle_human(&txn, id).await?;
         let mut policy_removals = 0;
         for excluded in [true, false] {
             for recommendation in [Recommendation::Keep, Recommendation::Revoke] {
                 let result = outcome(None, excluded, recommendation, spec.on_no_response);
-                let why = policy_justification(result, spec.on_no_response);
+                let why = policy_justification(&when, result, spec.on_no_response);
                 let settled = items::settle_undecided(
                     &txn,
                     id,
@@ -195,11 +204,11 @@ impl Engine {
 }
 
 /// What a policy decision says about itself, so it never reads like a person's.
-fn policy_justification(outcome: Outcome, policy: OnNoResponse) -> String {
+fn policy_justification(when: &str, outcome: Outcome, policy: OnNoResponse) -> String {
     match outcome {
-        Outcome::KeptExcluded => {
-            "no answer by the deadline; excluded from automatic removal (break-glass or listed exclusion): kept".into()
-        }
-        _ => format!("no answer by the deadline; policy on_no_response = {policy}"),
+        Outcome::KeptExcluded => format!(
+            "{when}; excluded from automatic removal (break-glass or listed exclusion): kept"
+        ),
+        _ => format!("{when}; policy on_no_response = {policy}"),
     }
 }

@@ -147,16 +147,18 @@ impl Engine {
         let conn = self.store().conn();
         let backend = conn.get_database_backend();
 
-        let by_role = conn
-            .query_all_raw(
-                Sql::new(
-                    backend,
-                    "SELECT r.name, r.risk, COUNT(*) AS n FROM eligibility e JOIN \"role\" r ON r.id = e.role_id \
-                     WHERE e.status = 'active' GROUP BY r.name, r.risk ORDER BY r.name",
-                )
-                .build(),
-            )
-            .await?;
+        // Eligibility as of the end of the month, not as of today: what existed by then and was
+        // not removed before then (a past month's report does not change with today's data).
+        let mut sql = Sql::new(
+            backend,
+            "SELECT r.name, r.risk, COUNT(*) AS n FROM eligibility e JOIN \"role\" r ON r.id = e.role_id \
+             WHERE e.created_at < ",
+        );
+        sql.bind(to)
+            .push(" AND (e.status = 'active' OR (e.removed_at IS NOT NULL AND e.removed_at >= ")
+            .bind(to)
+            .push(")) GROUP BY r.name, r.risk ORDER BY r.name");
+        let by_role = conn.query_all_raw(sql.build()).await?;
         let mut eligible_by_role = Vec::new();
         let mut by_risk: std::collections::BTreeMap<String, i64> =
             std::collections::BTreeMap::new();
