@@ -893,3 +893,53 @@ async fn an_early_close_says_so_and_a_past_month_counts_its_own_eligibility() {
         .sum();
     assert_eq!(ga, 4, "{:?}", february.eligible_by_role);
 }
+
+/// Issue 14: a decision an admin records for a reviewer names the admin in decisions.csv.
+#[tokio::test]
+async fn a_decision_an_admin_records_names_the_admin_in_the_evidence() {
+    use attest::engine::decide::{Channel, DecisionRequest};
+    let db = TestDb::new().await;
+    let (engine, _clock, cid, _) = launched(
+        &db,
+        FOUR_HOLDERS,
+        &definition("admin-decides", "keep", ""),
+        None,
+    )
+    .await;
+    let its = items(&engine, cid).await;
+    engine
+        .decide(&DecisionRequest {
+            campaign_id: cid,
+            item_ids: &[item(&its, "a1", GA).id],
+            verdict: Verdict::Attest,
+            justification: None,
+            reviewer: None,
+            acting_for: None,
+            channel: Channel::Api,
+            client_addr: None,
+            actor: "token:quarterly-automation",
+        })
+        .await
+        .expect("decide as an admin");
+    let folder = db.dir().join("bundle");
+    engine
+        .export_evidence(cid, &folder, Default::default())
+        .await
+        .expect("export");
+    let csv = std::fs::read_to_string(folder.join("decisions.csv")).expect("decisions.csv");
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    let headers = rows.headers().expect("headers").clone();
+    let by = headers
+        .iter()
+        .position(|h| h == "decided_by")
+        .expect("decided_by column");
+    let decided_by: Vec<String> = rows
+        .records()
+        .map(|r| r.expect("row")[by].to_string())
+        .collect();
+    assert_eq!(
+        decided_by,
+        vec!["token:quarterly-automation".to_string()],
+        "{csv}"
+    );
+}

@@ -20,6 +20,10 @@ pub struct Model {
     pub client_addr: Option<String>,
     pub decided_at: DateTimeUtc,
     pub supersedes_id: Option<i64>,
+    /// Who recorded it when no reviewer did (an admin on a reviewer's behalf), as the audit log
+    /// names them; null for a reviewer's own decisions and for decisions before migration 9.
+    #[sea_orm(column_type = "Text")]
+    pub actor: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,6 +10,7 @@ mod m20261126_000005_bulk_references;
 mod m20261127_000006_reappearance;
 mod m20261127_000007_source_sync;
 mod m20261127_000008_outbox_campaign_index;
+mod m20261127_000009_decision_actor;
 
 /// Applies the attest schema; see `docs/data-model.md`.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000006_reappearance::Migration),
             Box::new(m20261127_000007_source_sync::Migration),
             Box::new(m20261127_000008_outbox_campaign_index::Migration),
+            Box::new(m20261127_000009_decision_actor::Migration),
         ]
     }
 }

@@ -196,6 +196,8 @@ impl Engine {
                     justification: choice.justification,
                     channel: by.channel.as_str(),
                     client_addr: by.client_addr,
+                    // A reviewer is named by reviewer_id; anyone else by their audit name.
+                    actor: by.reviewer.is_none().then_some(by.actor),
                 })
             })
             .collect();

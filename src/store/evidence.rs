@@ -369,7 +369,8 @@ pub struct DecisionView<'r> {
     pub supersedes_id: Option<i64>,
 }
 
-const DECISION_COLUMNS: &str = "d.id, d.item_id, d.verdict, d.made_by, rp.external_id, \
+const DECISION_COLUMNS: &str =
+    "d.id, d.item_id, d.verdict, d.made_by, COALESCE(rp.external_id, d.actor), \
      ap.external_id, d.decided_at, d.channel, d.client_addr, d.justification, d.supersedes_id";
 
 const DECISION_FROM: &str = " FROM decision d \

@@ -224,6 +224,8 @@ pub struct NewDecision<'a> {
     pub justification: Option<&'a str>,
     pub channel: &'a str,
     pub client_addr: Option<&'a str>,
+    /// Who recorded it when no reviewer did (an admin on a reviewer's behalf).
+    pub actor: Option<&'a str>,
 }
 
 /// Appends decisions (each superseding the item's previous one) and points the items at them.
@@ -238,7 +240,7 @@ pub async fn record_decisions(
         let mut sql = Sql::new(
             backend,
             "INSERT INTO decision (item_id, campaign_id, verdict, made_by, reviewer_id, acting_for_id, justification, \
-             channel, client_addr, decided_at, supersedes_id) VALUES ",
+             channel, client_addr, decided_at, supersedes_id, actor) VALUES ",
         );
         sql.rows(chunk.iter().map(|d| {
             [
@@ -253,6 +255,7 @@ pub async fn record_decisions(
                 d.client_addr.map(str::to_string).into(),
                 now.into(),
                 d.item.current_decision_id.into(),
+                d.actor.map(str::to_string).into(),
             ]
         }));
         sql.push(" RETURNING id, item_id, verdict");
