@@ -184,3 +184,63 @@ async fn a_rejected_import_leaves_the_log_intact() {
     assert_eq!(code, 0, "{output}");
     assert!(output.contains("3 events"), "{output}");
 }
+
+/// Issue 14: the audit log names people and files a reader can follow — the operating
+/// system's user when $USER is unset (cron, containers), not "cli:unknown"; the demo's imports
+/// by what they are, not by a temporary folder deleted afterwards.
+#[tokio::test]
+async fn the_cli_and_the_demo_name_who_and_what_in_the_audit_log() {
+    use std::io::BufRead;
+    let db = TestDb::new().await;
+    let expected = String::from_utf8(
+        std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .expect("id -un")
+            .stdout,
+    )
+    .expect("utf-8")
+    .trim()
+    .to_string();
+
+    // `attest demo` seeds the organisation, then serves: stop it once it says it runs.
+    let port = common::smtp::free_port();
+    let mut demo = std::process::Command::new(env!("CARGO_BIN_EXE_attest"))
+        .arg("demo")
+        .current_dir(db.dir())
+        .env("ATTEST_DATABASE_URL", &db.url)
+        .env("ATTEST_BIND", format!("127.0.0.1:{port}"))
+        .env("ATTEST_LOG", "warn")
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .env_remove("USERNAME")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run attest demo");
+    let stdout = demo.stdout.take().expect("stdout");
+    let mut running = false;
+    for line in std::io::BufReader::new(stdout).lines() {
+        if line.expect("line").contains("attest is running") {
+            running = true;
+            break;
+        }
+    }
+    let _ = demo.kill();
+    let _ = demo.wait();
+    assert!(running, "the demo did not start");
+
+    let events = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.starts_with("import."))
+        .all(db.store().await.conn())
+        .await
+        .expect("events");
+    assert_eq!(events.len(), 3, "{events:?}");
+    for event in &events {
+        assert_eq!(event.actor, format!("cli:{expected}"), "{event:?}");
+        let target = event.target.clone().unwrap_or_default();
+        assert!(
+            target.starts_with("demo organisation (") && !target.contains("/tmp"),
+            "{event:?}"
+        );
+    }
+}

@@ -57,8 +57,23 @@ pub async fn run(engine: Engine, config: &Config, actor: &str) -> Result<(), Fai
         (ImportKind::Roles, &files.roles),
         (ImportKind::Eligibility, &files.eligibility),
     ] {
+        // Named for what they are: the generated files live in a folder deleted afterwards, and
+        // an audit event naming that folder would point at nothing.
+        let name = format!(
+            "demo organisation ({})",
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        );
         let report = engine
-            .import(kind, path, ImportOptions::default(), actor, &NoProgress)
+            .import_named(
+                kind,
+                path,
+                &name,
+                ImportOptions::default(),
+                actor,
+                &NoProgress,
+            )
             .await?;
         say!(
             "  {:<12} {:>5} rows: {} new, {} changed, {} unchanged",

@@ -238,7 +238,11 @@ fn cli_actor() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".into());
+        .ok()
+        .filter(|u| !u.is_empty())
+        // Cron jobs and containers often have no $USER: ask the operating system.
+        .or_else(|| whoami::username().ok())
+        .unwrap_or_else(|| "unknown".into());
     format!("cli:{user}")
 }
 
