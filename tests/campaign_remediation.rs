@@ -943,3 +943,84 @@ async fn a_decision_an_admin_records_names_the_admin_in_the_evidence() {
         "{csv}"
     );
 }
+
+/// Issue 14: an item only its own holder could be given (the owner holds it, and is the
+/// fallback) is theirs to see, never to decide: their link refuses it, their page offers no
+/// choice for it, and an admin decides it.
+#[tokio::test]
+async fn nobody_decides_their_own_eligibility_not_even_the_campaign_owner() {
+    use attest::engine::decide::{Channel, Choice, Decider, DecisionRequest};
+    let db = TestDb::new().await;
+    let eligibility = "\
+principal_id,role,scope,start,end,last_activated_at
+own,Global Administrator,/,2025-01-10,,2027-02-01
+a1,Global Administrator,/,2025-01-10,,2027-02-01
+";
+    let toml = definition("self-review", "keep", "")
+        .replace("fallback_reviewer = \"fb\"", "fallback_reviewer = \"own\"");
+    let (engine, _clock, cid, _) = launched(&db, eligibility, &toml, None).await;
+    let p = principal_ids(&engine).await;
+    let its = items(&engine, cid).await;
+    let own_item = item(&its, "own", GA);
+    assert_eq!(
+        own_item.reviewer_id,
+        Some(p["own"]),
+        "assigned to the owner, flagged"
+    );
+    assert!(own_item.flag_reason.is_some());
+
+    // The owner's link: the item is on the page, not decidable, and a forged answer is refused.
+    let token = engine
+        .issue_token(cid, p["own"], None)
+        .await
+        .expect("token");
+    let access = engine
+        .open_link(&token)
+        .await
+        .expect("open")
+        .expect("a valid link");
+    let page = engine.review_page(&access).await.expect("page");
+    let shown = page
+        .items
+        .iter()
+        .find(|i| i.id == own_item.id)
+        .expect("the owner sees the item");
+    assert!(shown.own, "{shown:?}");
+    let by_link = engine
+        .decide_each(
+            cid,
+            &[Choice {
+                item_id: own_item.id,
+                verdict: Verdict::Attest,
+                justification: Some("mine, I keep it"),
+            }],
+            &Decider {
+                reviewer: Some(p["own"]),
+                acting_for: None,
+                channel: Channel::Link,
+                client_addr: None,
+                actor: "reviewer:own",
+            },
+        )
+        .await;
+    match by_link {
+        Err(EngineError::Forbidden(why)) => assert!(why.contains("your own eligibility"), "{why}"),
+        other => panic!("the holder decided their own eligibility: {other:?}"),
+    }
+
+    // An admin decides it.
+    engine
+        .decide(&DecisionRequest {
+            campaign_id: cid,
+            item_ids: &[own_item.id],
+            verdict: Verdict::Attest,
+            justification: Some("the owner still needs it"),
+            reviewer: None,
+            acting_for: None,
+            channel: Channel::Web,
+            client_addr: None,
+            actor: "account:ada@org.test",
+        })
+        .await
+        .expect("an admin decides it");
+}

@@ -182,6 +182,16 @@ impl Engine {
                 )));
             }
         }
+        // Nobody reviews their own eligibility: an item that could only be assigned to its
+        // holder (the campaign owner holding it) is theirs to see and an admin's to decide.
+        for person in [by.reviewer, by.acting_for].into_iter().flatten() {
+            if let Some(own) = found.iter().find(|i| i.principal_id == person) {
+                return Err(EngineError::Forbidden(format!(
+                    "item {} is your own eligibility: you may not review it; an admin decides it",
+                    own.id
+                )));
+            }
+        }
         let decisions: Vec<NewDecision> = found
             .iter()
             .filter_map(|item| {

@@ -172,6 +172,8 @@ pub async fn upsert_campaign_reviewers(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemForDecision {
     pub id: i64,
+    /// The holder.
+    pub principal_id: i64,
     pub reviewer_id: Option<i64>,
     pub current_decision_id: Option<i64>,
     pub verdict: Option<Verdict>,
@@ -191,7 +193,7 @@ pub async fn items_for_decision(
         // the campaign — a million rows per decision.
         let mut sql = Sql::new(
             conn.get_database_backend(),
-            "SELECT i.id, i.campaign_id, i.reviewer_id, i.current_decision_id, i.verdict, d.justification \
+            "SELECT i.id, i.campaign_id, i.principal_id, i.reviewer_id, i.current_decision_id, i.verdict, d.justification \
              FROM review_item i LEFT JOIN decision d ON d.id = i.current_decision_id WHERE i.id IN ",
         );
         sql.tuple(chunk.iter().map(|id| Value::from(*id)));
@@ -202,6 +204,7 @@ pub async fn items_for_decision(
             let verdict: Option<String> = row.try_get("", "verdict")?;
             found.push(ItemForDecision {
                 id: row.try_get("", "id")?,
+                principal_id: row.try_get("", "principal_id")?,
                 reviewer_id: row.try_get("", "reviewer_id")?,
                 current_decision_id: row.try_get("", "current_decision_id")?,
                 verdict: verdict

@@ -107,7 +107,7 @@ async fn submit(
             let choices: Vec<Choice> = page
                 .items
                 .iter()
-                .filter(|i| i.verdict.is_none())
+                .filter(|i| i.verdict.is_none() && !i.own)
                 .map(|i| Choice {
                     item_id: i.id,
                     verdict,
@@ -369,6 +369,8 @@ struct Row<'a> {
     decided_by_policy: bool,
     flag: Option<&'a str>,
     escalated: bool,
+    /// The reviewer's own eligibility: shown, not decidable here.
+    own: bool,
 }
 
 struct Group<'a> {
@@ -439,6 +441,7 @@ async fn render_page(
             decided_by_policy: item.made_by.as_deref() == Some("policy"),
             flag: item.flag_reason.as_deref(),
             escalated: item.escalated,
+            own: item.own,
         };
         match groups.last_mut() {
             Some(group) if group.holder_id == item.holder_external_id => group.rows.push(row),
@@ -454,7 +457,11 @@ async fn render_page(
     let template = PageTemplate {
         deadline: deadline_text(page.due_at, &page.timezone),
         percent: (page.decided * 100).checked_div(total).unwrap_or(100),
-        undecided: total - page.decided,
+        undecided: page
+            .items
+            .iter()
+            .filter(|i| i.verdict.is_none() && !i.own)
+            .count(),
         signed_off: page
             .signed_off_at
             .map(|t| t.format("%-d %B %Y %H:%M UTC").to_string()),
