@@ -1414,10 +1414,19 @@ async fn the_audit_event_records_actor_file_sha256_and_counts() {
     assert_eq!(printed["sha256"], json!(sha256_hex(roles_csv.as_bytes())));
     assert_eq!(printed["audit_seq"], json!(3));
     let event = audit_event_at(&engine, 3).await;
+    // $USER when set, else the operating system's name for the user (never "unknown").
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".into());
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| {
+            let id = std::process::Command::new("id")
+                .arg("-un")
+                .output()
+                .expect("id -un");
+            String::from_utf8_lossy(&id.stdout).trim().to_string()
+        });
     assert_eq!(event.actor, format!("cli:{user}"));
     assert_eq!(event.action, "import.roles");
     assert_eq!(event.target.as_deref(), Some("roles.csv"));
