@@ -314,6 +314,27 @@ async fn a_quarter_runs_from_schedule_to_removal_with_an_injected_clock() {
         assert_eq!(reload_item(&engine, decided).await.escalated_at, None);
     }
     assert_eq!(recipients(&engine, cid, "escalation").await, vec![p["fb"]]);
+    // Who did not answer stays visible: the report counts the items escalated away from m2
+    // (their own row now holds none), and so does the console's reviewer table.
+    let folder = db.dir().join("escalated-bundle");
+    engine
+        .export_evidence(cid, &folder, Default::default())
+        .await
+        .expect("export");
+    let report = std::fs::read_to_string(folder.join("report.html")).expect("report.html");
+    let m2_row = report
+        .lines()
+        .find(|l| l.contains("<span class=\"muted\">m2</span>"))
+        .unwrap_or_else(|| panic!("no row for m2 in report.html:\n{report}"));
+    assert!(
+        m2_row.contains("<b class=\"bad\">2</b>"),
+        "m2's row does not count the 2 items escalated away: {m2_row}"
+    );
+    let summaries = attest::store::evidence::reviewer_summaries(engine.store().conn(), cid)
+        .await
+        .expect("summaries");
+    let m2 = summaries.iter().find(|r| r.id == "m2").expect("m2");
+    assert_eq!(m2.escalated_away, 2, "{m2:?}");
     match decide(
         &engine,
         cid,

@@ -144,6 +144,7 @@ struct ItemFacts {
 #[derive(Default)]
 struct ReviewerTally {
     items: i64,
+    escalated_away: i64,
     decided: i64,
     attested: i64,
     revoked: i64,
@@ -171,6 +172,7 @@ impl ReviewerTally {
 
     fn fill(&self, summary: &mut ev::ReviewerSummary) {
         summary.items = self.items;
+        summary.escalated_away = self.escalated_away;
         summary.decided = self.decided;
         summary.attested = self.attested;
         summary.revoked = self.revoked;
@@ -181,6 +183,18 @@ impl ReviewerTally {
 
 impl ItemFacts {
     fn tally(&mut self, item: &ev::ItemView<'_>) {
+        if let Some(from) = item.escalated_from {
+            match self.reviewers.get_mut(from) {
+                Some(tally) => tally.escalated_away += 1,
+                None => {
+                    let tally = ReviewerTally {
+                        escalated_away: 1,
+                        ..ReviewerTally::default()
+                    };
+                    self.reviewers.insert(from.to_string(), tally);
+                }
+            }
+        }
         let Some(reviewer) = item.reviewer_id else {
             return;
         };

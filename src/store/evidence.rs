@@ -53,6 +53,9 @@ pub struct ReviewerSummary {
     pub name: String,
     pub email: Option<String>,
     pub items: i64,
+    /// Items that were theirs and went to someone else because they did not answer in time
+    /// (escalated away): who failed to answer, which `items` alone no longer shows.
+    pub escalated_away: i64,
     pub decided: i64,
     pub attested: i64,
     pub revoked: i64,
@@ -82,6 +85,7 @@ pub async fn reviewer_summaries(
     sql.bind(campaign_id).push(
         " GROUP BY p.external_id, p.display_name, p.email, cr.signed_off_at, cr.signed_off_addr ORDER BY p.external_id",
     );
+    let away = escalated_away(conn, campaign_id).await?;
     conn.query_all_raw(sql.build())
         .await?
         .iter()
@@ -94,6 +98,7 @@ pub async fn reviewer_summaries(
                 name: row.try_get("", "display_name")?,
                 email: row.try_get("", "email")?,
                 items: n("items")?,
+                escalated_away: 0,
                 decided: n("decided")?,
                 attested: n("attested")?,
                 revoked: n("revoked")?,
@@ -103,6 +108,32 @@ pub async fn reviewer_summaries(
                 signed_off_addr: row.try_get("", "signed_off_addr")?,
             })
         })
+        .collect::<Result<Vec<_>, DbErr>>()
+        .map(|mut summaries| {
+            for summary in &mut summaries {
+                summary.escalated_away = away.get(&summary.id).copied().unwrap_or(0);
+            }
+            summaries
+        })
+}
+
+/// Per reviewer (external id), the campaign's items escalated away from them: one pass over
+/// the campaign's escalated items.
+async fn escalated_away(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+) -> Result<std::collections::HashMap<String, i64>, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT ef.external_id, COUNT(*) AS n FROM review_item i JOIN principal ef ON ef.id = i.escalated_from_id \
+         WHERE i.campaign_id = ",
+    );
+    sql.bind(campaign_id)
+        .push(" AND i.escalated_from_id IS NOT NULL GROUP BY ef.external_id");
+    conn.query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("", "external_id")?, row.try_get("", "n")?)))
         .collect()
 }
 
@@ -128,6 +159,7 @@ pub async fn reviewer_roster(
                 name: row.try_get("", "display_name")?,
                 email: row.try_get("", "email")?,
                 items: 0,
+                escalated_away: 0,
                 decided: 0,
                 attested: 0,
                 revoked: 0,
