@@ -25,6 +25,11 @@ const STEP: u64 = 5000;
 /// Removals through one connector in flight at once: enough to hide a directory's round trip,
 /// few enough not to be throttled.
 const CONNECTOR_REMOVALS_AT_ONCE: usize = 4;
+/// Removals through sources outside the database one step carries out: each is a network call
+/// (Graph answers in a few hundred milliseconds, more when throttled), so a step of 5,000 could
+/// outlast its 5-minute lease and another worker would take the same removals. The rest of a
+/// leased batch is given back at once for the next step.
+const CONNECTOR_STEP: usize = 200;
 
 /// A removal's answer, and the read-back of what it removed (absent when nothing was removed).
 type Outcome = (
@@ -42,9 +47,28 @@ impl Engine {
         if due.is_empty() {
             return Ok(0);
         }
+        let source_of = self.campaign_sources(&due).await?;
+        let mut external = 0;
+        let mut given_back = Vec::new();
+        let due: Vec<remediation::DueRemoval> = due
+            .into_iter()
+            .filter(|d| {
+                if source_of[&d.target.campaign_id].is_none() {
+                    return true;
+                }
+                external += 1;
+                if external <= CONNECTOR_STEP {
+                    return true;
+                }
+                given_back.push(d.id);
+                false
+            })
+            .collect();
+        remediation::release(self.store().conn(), &given_back).await?;
         // Sources outside the database are called first, outside any transaction; removals
         // in attest's own database happen in the transaction that records them.
-        let (mut outcomes, interrupted) = self.remove_through_sources(&due, now).await?;
+        let (mut outcomes, interrupted) =
+            self.remove_through_sources(&due, &source_of, now).await?;
         let now = self.now();
         let txn = self.store().begin().await?;
         let in_database: Vec<usize> = (0..due.len()).filter(|&i| outcomes[i].is_none()).collect();
@@ -152,6 +176,22 @@ impl Engine {
         Ok(due.len())
     }
 
+    /// The configured source of each campaign in `due` (`None`: the built-in one).
+    async fn campaign_sources(
+        &self,
+        due: &[remediation::DueRemoval],
+    ) -> Result<HashMap<i64, Option<String>>, EngineError> {
+        let mut source_of: HashMap<i64, Option<String>> = HashMap::new();
+        for d in due {
+            if let Entry::Vacant(slot) = source_of.entry(d.target.campaign_id) {
+                let campaign =
+                    campaigns::campaign(self.store().conn(), d.target.campaign_id).await?;
+                slot.insert(campaign.and_then(|c| c.spec.scope.source));
+            }
+        }
+        Ok(source_of)
+    }
+
     /// Removes each due item through the source of its campaign and reads it back: one answer
     /// per item, in order; `None` for the items of the built-in source, which the caller removes
     /// inside its recording transaction. A configured source removes one at a time (a few at
@@ -161,16 +201,9 @@ impl Engine {
     async fn remove_through_sources(
         &self,
         due: &[remediation::DueRemoval],
+        source_of: &HashMap<i64, Option<String>>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<(Vec<Option<Outcome>>, HashMap<usize, DateTime<Utc>>), EngineError> {
-        let mut source_of: HashMap<i64, Option<String>> = HashMap::new();
-        for d in due {
-            if let Entry::Vacant(slot) = source_of.entry(d.target.campaign_id) {
-                let campaign =
-                    campaigns::campaign(self.store().conn(), d.target.campaign_id).await?;
-                slot.insert(campaign.and_then(|c| c.spec.scope.source));
-            }
-        }
         let mut outcomes: Vec<Option<Outcome>> = (0..due.len()).map(|_| None).collect();
         let mut builtin = Vec::new();
         let mut external: HashMap<String, Vec<usize>> = HashMap::new();

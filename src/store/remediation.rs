@@ -105,6 +105,19 @@ pub async fn lease_due(
         .collect()
 }
 
+/// Gives leased removals back at once (a step took more than it will handle now).
+pub async fn release(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<(), DbErr> {
+    for chunk in ids.chunks(SQLITE_ROWS) {
+        let mut sql = Sql::new(
+            conn.get_database_backend(),
+            "UPDATE remediation SET lease_until = NULL WHERE id IN ",
+        );
+        sql.tuple(chunk.iter().map(|id| Value::from(*id)));
+        conn.execute_raw(sql.build()).await?;
+    }
+    Ok(())
+}
+
 /// Rows per multi-row statement on SQLite (its limit is 32,766 placeholders a statement).
 const SQLITE_ROWS: usize = 2000;
 

@@ -234,3 +234,81 @@ async fn active_count(db: &TestDb) -> usize {
         .await
         .expect("count") as usize
 }
+
+/// A step sends at most 200 removals to a source outside the database and gives the rest of
+/// its lease back at once, so a slow source never outlasts the lease (issue 15).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_sends_at_most_200_removals_to_a_source_and_gives_the_rest_back() {
+    let secret_env = "ATTEST_TEST_WEBHOOK_SECRET_STEP";
+    std::env::set_var(secret_env, "step-secret");
+    let receiver = Receiver::start("step-secret", 0).await;
+    let db = TestDb::new().await;
+    let clock = Arc::new(ManualClock::new(at("2026-10-01T08:00:00Z")));
+    let engine = db
+        .engine_at(clock.clone())
+        .await
+        .with_sources(webhook_sources(&receiver.url, secret_env));
+    let mut people = String::from("id,name,email,manager_id\nboss,The Boss,boss@org.test,\n");
+    let mut eligibility = String::from("principal_id,role,scope\n");
+    for i in 0..250 {
+        people.push_str(&format!("h{i},Holder {i},h{i}@org.test,boss\n"));
+        eligibility.push_str(&format!("h{i},Global Administrator,/\n"));
+    }
+    for (kind, name, content) in [
+        (ImportKind::People, "people.csv", people.as_str()),
+        (
+            ImportKind::Roles,
+            "roles.csv",
+            "name,owner_id,risk\nGlobal Administrator,boss,high\n",
+        ),
+        (
+            ImportKind::Eligibility,
+            "eligibility.csv",
+            eligibility.as_str(),
+        ),
+    ] {
+        engine
+            .import(
+                kind,
+                &db.file(name, content),
+                ImportOptions::default(),
+                "test",
+                &NoProgress,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("import {name}: {e}"));
+    }
+    let definition = r#"
+name = "bulk"
+owner = "boss"
+schedule = "quarterly"
+duration_days = 14
+reviewers = "manager"
+fallback_reviewer = "boss"
+on_no_response = "remove"
+max_auto_remove_percent = 100
+source = "itsm"
+"#;
+    engine
+        .define_text("bulk.toml", definition, "test")
+        .await
+        .expect("define");
+    let campaign = engine
+        .launch("bulk", false, "test", &NoProgress)
+        .await
+        .expect("launch");
+    engine.close(campaign.id, "test").await.expect("close");
+    let _ = engine.confirm_removals(campaign.id, "test").await;
+
+    assert_eq!(engine.remediate_step().await.expect("step"), 200);
+    assert_eq!(receiver.received().len(), 200);
+    // The other 50 are free at once (not leased for 5 minutes): the next step takes them.
+    assert_eq!(engine.remediate_step().await.expect("step"), 50);
+    assert_eq!(engine.remediate_step().await.expect("step"), 0);
+    let posts = receiver.received();
+    assert_eq!(posts.len(), 250);
+    let keys: std::collections::BTreeSet<&str> =
+        posts.iter().map(|p| p.idempotency_key.as_str()).collect();
+    assert_eq!(keys.len(), 250, "a removal was sent twice");
+    assert_eq!(active_count(&db).await, 0);
+}
