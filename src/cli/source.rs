@@ -22,8 +22,12 @@ pub enum SourceCommand {
     },
     /// Pull people, roles and eligibility from the source (a full sync of that source's rows:
     /// what it no longer lists is marked removed). Prints new / changed / removed / reappeared.
+    /// A sync that would mark most of the source's eligibility removed is refused (a broken
+    /// filter or group looks like that) unless --force says the source really shrank.
     Sync {
         name: String,
+        #[arg(long)]
+        force: bool,
         #[arg(long)]
         json: bool,
     },
@@ -49,8 +53,8 @@ pub async fn run(engine: &Engine, command: SourceCommand, actor: &str) -> Result
                 Ok(())
             }
         }
-        SourceCommand::Sync { name, json } => {
-            let report = engine.sync_source(&name, actor).await?;
+        SourceCommand::Sync { name, force, json } => {
+            let report = engine.sync_source_with(&name, actor, force).await?;
             if json {
                 output::print_json(&report)
             } else {

@@ -27,6 +27,15 @@ use std::collections::{HashMap, HashSet};
 
 /// Rows per multi-row statement of a sync (well under SQLite's placeholder limit).
 const CHUNK: usize = 1000;
+/// A sync that would mark more than half of a source's active eligibility removed, and more
+/// than this many, is refused unless forced: an empty search result from a broken filter
+/// must not look like everyone losing their access.
+pub const MASS_REMOVAL: u64 = 10;
+
+fn is_mass_removal(gone: u64, had: u64) -> bool {
+    gone > MASS_REMOVAL && gone * 2 > had
+}
+
 /// How many reappeared eligibilities a sync's report lists (all are counted and recorded).
 const REAPPEARED_EXAMPLES: usize = 10;
 /// How many warnings a sync's report keeps (the rest are counted).
@@ -239,8 +248,20 @@ impl Engine {
         })
     }
 
-    /// Pulls the source's population into attest's tables (see the module header).
+    /// Pulls the source's population into attest's tables (see the module header), refusing a
+    /// sync that would mark most of the source's eligibility removed (see [`MASS_REMOVAL`]).
     pub async fn sync_source(&self, name: &str, actor: &str) -> Result<SyncReport, EngineError> {
+        self.sync_source_with(name, actor, false).await
+    }
+
+    /// The same; `force` lets a sync through that no longer lists most of what it listed
+    /// (the source really did shrink).
+    pub async fn sync_source_with(
+        &self,
+        name: &str,
+        actor: &str,
+        force: bool,
+    ) -> Result<SyncReport, EngineError> {
         let config = self.source_config(name)?.clone();
         if !config.syncs() {
             return Err(EngineError::Invalid(format!(
@@ -267,9 +288,16 @@ impl Engine {
             on_reappearance: config.on_reappearance().as_str().to_string(),
             ..SyncReport::default()
         };
-        let (back, recorded_at) = self
-            .apply_snapshot(name, source_id, snapshot, &mut report, actor)
-            .await?;
+        let applied = self
+            .apply_snapshot(name, source_id, snapshot, &mut report, actor, force)
+            .await;
+        let (back, recorded_at) = match applied {
+            Err(EngineError::Source(e)) => {
+                self.record_failed_sync(name, source_id, actor, &e).await?;
+                return Err(EngineError::Source(e));
+            }
+            other => other?,
+        };
         if config.on_reappearance() == OnReappearance::Remove && !back.is_empty() {
             self.remove_again(name, &back, recorded_at, &mut report, actor)
                 .await?;
@@ -309,6 +337,7 @@ impl Engine {
         snapshot: Snapshot,
         report: &mut SyncReport,
         actor: &str,
+        force: bool,
     ) -> Result<(Vec<Reappeared>, DateTime<Utc>), EngineError> {
         let Snapshot {
             people,
@@ -491,6 +520,16 @@ impl Engine {
             listed.contains(&key_of(&[p, r, s]))
         })
         .await?;
+        let had = dir::active_eligibility_count(&txn, source_id).await? as u64;
+        if !force && is_mass_removal(gone.len() as u64, had) {
+            drop(txn);
+            return Err(EngineError::Source(SourceError(format!(
+                "source {name}: this sync would mark {} of its {had} active eligibilities removed (no longer listed); \
+                 nothing was changed. A filter or group that went wrong looks like this; if the source really lists \
+                 that few now, run `attest source sync {name} --force`",
+                gone.len()
+            ))));
+        }
         report.removed = dir::mark_eligibility_removed(
             &txn,
             &gone,

@@ -279,6 +279,22 @@ pub async fn count(conn: &impl ConnectionTrait, table: &'static str) -> Result<i
     row.try_get("", "n")
 }
 
+/// How many active eligibilities `source_id` has.
+pub async fn active_eligibility_count(
+    conn: &impl ConnectionTrait,
+    source_id: i64,
+) -> Result<i64, DbErr> {
+    let mut sql = Sql::new(
+        ConnectionTrait::get_database_backend(conn),
+        "SELECT COUNT(*) AS n FROM eligibility WHERE status = 'active' AND source_id = ",
+    );
+    sql.bind(source_id);
+    match conn.query_one_raw(sql.build()).await? {
+        Some(row) => row.try_get("", "n"),
+        None => Ok(0),
+    }
+}
+
 /// Ids of the active eligibilities of `source_id` for which `keep(principal, role, scope)` is false.
 pub async fn active_eligibility_not_kept<C>(
     conn: &C,

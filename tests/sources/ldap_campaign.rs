@@ -506,3 +506,66 @@ async fn a_directory_removal_interrupted_before_it_was_recorded_is_recorded_as_i
         "{receipt}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_that_would_remove_most_of_a_source_is_refused_unless_forced() {
+    let slapd = Slapd::start(200);
+    let password_env = "ATTEST_TEST_LDAP_PASSWORD_MASS";
+    std::env::set_var(password_env, SERVICE_PASSWORD);
+    let db = TestDb::new().await;
+    let clock = Arc::new(ManualClock::new(at("2026-10-01T08:00:00Z")));
+    let engine = db
+        .engine_at(clock.clone())
+        .await
+        .with_sources(BTreeMap::from([(
+            "corp".to_string(),
+            corp(&slapd, password_env, OnReappearance::Flag),
+        )]));
+    let first = engine.sync_source("corp", "test").await.expect("sync");
+    assert!(first.eligibility > 10, "{first:?}");
+
+    // The group is emptied (as a broken change on the directory side would leave it).
+    ldapmodify(
+        &slapd,
+        &format!(
+            "dn: {}\nchangetype: modify\nreplace: member\nmember: {}\n",
+            group_dn("domain-admins"),
+            crate::common::slapd::PLACEHOLDER_DN
+        ),
+    );
+    match engine.sync_source("corp", "test").await {
+        Err(attest::engine::EngineError::Source(e)) => {
+            assert!(
+                e.0.contains("--force") && e.0.contains("nothing was changed"),
+                "{e}"
+            );
+        }
+        other => panic!("a sync removing everything went through: {other:?}"),
+    }
+    let still = entity::eligibility::Entity::find()
+        .filter(entity::eligibility::Column::Status.eq(entity::enums::EligibilityStatus::Active))
+        .all(engine.store().conn())
+        .await
+        .expect("eligibility");
+    assert_eq!(
+        still.len() as u64,
+        first.eligibility,
+        "the refused sync changed rows"
+    );
+    let listed = engine.list_sources().await.expect("list");
+    let state = listed[0].state.as_ref().expect("state");
+    assert!(
+        state
+            .last_sync_error
+            .as_deref()
+            .is_some_and(|e| e.contains("--force")),
+        "{state:?}"
+    );
+
+    // The admin says the source really shrank.
+    let forced = engine
+        .sync_source_with("corp", "test", true)
+        .await
+        .expect("forced sync");
+    assert_eq!(forced.removed, first.eligibility, "{forced:?}");
+}
