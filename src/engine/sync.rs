@@ -133,6 +133,13 @@ impl Engine {
             .iter()
             .map(|(n, c)| (n.clone(), c.clone()))
             .collect();
+        // Read once for all sources: those synced before (a source without a row never was).
+        let synced_before: HashSet<String> = src_store::states(self.store().conn())
+            .await?
+            .into_iter()
+            .filter(|s| s.last_sync_at.is_some())
+            .map(|s| s.name)
+            .collect();
         for (name, config) in configs {
             let Some(text) = config.sync_schedule() else {
                 continue;
@@ -149,11 +156,11 @@ impl Engine {
                 continue;
             };
             dir::ensure_source(self.store().conn(), &name, kind_of(&config).as_str(), now).await?;
-            let never = src_store::states(self.store().conn())
-                .await?
-                .iter()
-                .any(|s| s.name == name && s.last_sync_at.is_none());
-            let firing = if never { now } else { firing };
+            let firing = if synced_before.contains(&name) {
+                firing
+            } else {
+                now
+            };
             if !src_store::claim_scheduled_sync(self.store().conn(), &name, firing, now).await? {
                 continue;
             }

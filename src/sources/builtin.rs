@@ -144,37 +144,17 @@ impl EligibilitySource for BuiltinSource {
         target: &RemovalTarget,
         now: DateTime<Utc>,
     ) -> Result<Removal, SourceError> {
-        let mut sql = Sql::new(
-            self.db.get_database_backend(),
-            "UPDATE eligibility SET status = 'removed', removed_at = ",
-        );
-        sql.bind(now)
-            .push(", removed_by_campaign_id = ")
-            .bind(target.campaign_id)
-            .push(", removal_reason = ")
-            .bind(format!("access review campaign #{}", target.campaign_id))
-            .push(", removal_receipt = ")
-            .bind(receipt(target, now))
-            .push(", updated_at = ")
-            .bind(now)
-            .push(" WHERE id = ")
-            .bind(target.eligibility_id)
-            .push(" AND status = 'active'");
-        let changed = self
-            .db
-            .execute_raw(sql.build())
-            .await
-            .map_err(source_error)?
-            .rows_affected();
-        Ok(if changed == 1 {
-            Removal::Removed {
-                receipt: receipt(target, now),
-            }
-        } else {
-            Removal::AlreadyGone {
-                receipt: format!("builtin:eligibility/{}:not-active", target.eligibility_id),
-            }
-        })
+        let changed = crate::store::sources::mark_removed(
+            &self.db,
+            target.eligibility_id,
+            target.campaign_id,
+            &format!("access review campaign #{}", target.campaign_id),
+            &receipt(target, now),
+            now,
+        )
+        .await
+        .map_err(source_error)?;
+        Ok(answer(target, changed == 1, now))
     }
 
     async fn remove_many(

@@ -1163,8 +1163,8 @@ fn origin(url: &str) -> String {
 }
 
 /// A transport error with its causes (reqwest's own message alone says only "error sending
-/// request"); the URL is left out, the caller names the server.
-fn describe(error: &reqwest::Error) -> String {
+/// request"); the URL is left out, the caller names the server. Webhooks use it too.
+pub(super) fn describe(error: &reqwest::Error) -> String {
     let mut text = if error.is_timeout() {
         "timed out".to_string()
     } else if error.is_connect() {

@@ -74,7 +74,7 @@ impl WebhookConnector {
                 self.error(format!(
                     "cannot reach {}: {}",
                     self.url,
-                    clip_message(&describe(&e))
+                    clip_message(&super::graph::describe(&e))
                 ))
             })?;
         let status = response.status();
@@ -93,18 +93,6 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     };
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-/// The innermost cause of a reqwest error ("Connection refused (os error 111)"): the top level
-/// only says "error sending request for url (…)".
-fn describe(e: &reqwest::Error) -> String {
-    let mut last = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        last = cause.to_string();
-        source = cause.source();
-    }
-    last
 }
 
 fn receipt_of(json: &serde_json::Value) -> Option<String> {
