@@ -760,30 +760,6 @@ async fn closing_a_campaign_that_is_still_removing_carries_its_removals_on() {
     assert_eq!(a1.status.to_string(), "removed");
 }
 
-/// Makes every write of a removal's history fail, as a crash between a removal and its record
-/// would leave things; `false` takes it away again.
-async fn fail_recording(engine: &Engine, on: bool) {
-    use sea_orm::{ConnectionTrait, DbBackend};
-    let conn = engine.store().conn();
-    let statements: &[&str] = match (conn.get_database_backend(), on) {
-        (DbBackend::Postgres, true) => &[
-            "CREATE FUNCTION simulated_crash() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'simulated crash'; END $$ LANGUAGE plpgsql",
-            "CREATE TRIGGER simulated_crash BEFORE INSERT ON remediation_attempt FOR EACH ROW EXECUTE FUNCTION simulated_crash()",
-        ],
-        (DbBackend::Postgres, false) => &[
-            "DROP TRIGGER simulated_crash ON remediation_attempt",
-            "DROP FUNCTION simulated_crash()",
-        ],
-        (_, true) => &[
-            "CREATE TRIGGER simulated_crash BEFORE INSERT ON remediation_attempt BEGIN SELECT RAISE(ABORT, 'simulated crash'); END",
-        ],
-        (_, false) => &["DROP TRIGGER simulated_crash"],
-    };
-    for sql in statements {
-        conn.execute_unprepared(sql).await.expect(sql);
-    }
-}
-
 #[tokio::test]
 async fn a_removal_and_its_record_are_one_transaction_so_a_crash_between_them_misstates_nothing() {
     let db = TestDb::new().await;
@@ -809,7 +785,7 @@ async fn a_removal_and_its_record_are_one_transaction_so_a_crash_between_them_mi
     engine.close(cid, "admin").await.expect("close");
 
     // The step removes, then cannot record: nothing of it may stay.
-    fail_recording(&engine, true).await;
+    common::fail_remediation_records(&engine, true, false).await;
     assert!(engine.remediate_step().await.is_err(), "the step failed");
     let a1 = eligibility_of(&engine, "a1", GA, "/").await;
     assert_eq!(
@@ -817,7 +793,7 @@ async fn a_removal_and_its_record_are_one_transaction_so_a_crash_between_them_mi
         "active",
         "removed without a record of it: {a1:?}"
     );
-    fail_recording(&engine, false).await;
+    common::fail_remediation_records(&engine, false, false).await;
 
     // Restarted after the lease: the retry does the removal and records what really happened.
     clock.advance(Duration::minutes(6));

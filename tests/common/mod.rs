@@ -179,6 +179,35 @@ pub fn attest_cli_env(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> (i32,
     )
 }
 
+/// Makes writing removal history fail (as a crash between a removal and its record would leave
+/// things), or stops doing so (`on = false`). With `outcomes_only`, a removal's `started` intent
+/// is still written and only its outcome fails.
+pub async fn fail_remediation_records(engine: &Engine, on: bool, outcomes_only: bool) {
+    use sea_orm::DbBackend;
+    let conn = engine.store().conn();
+    let statements: Vec<String> = match (conn.get_database_backend(), on) {
+        (DbBackend::Postgres, true) => vec![
+            "CREATE FUNCTION simulated_crash() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'simulated crash'; END $$ LANGUAGE plpgsql".into(),
+            format!(
+                "CREATE TRIGGER simulated_crash BEFORE INSERT ON remediation_attempt FOR EACH ROW {}EXECUTE FUNCTION simulated_crash()",
+                if outcomes_only { "WHEN (NEW.outcome <> 'started') " } else { "" }
+            ),
+        ],
+        (DbBackend::Postgres, false) => vec![
+            "DROP TRIGGER simulated_crash ON remediation_attempt".into(),
+            "DROP FUNCTION simulated_crash()".into(),
+        ],
+        (_, true) => vec![format!(
+            "CREATE TRIGGER simulated_crash BEFORE INSERT ON remediation_attempt {}BEGIN SELECT RAISE(ABORT, 'simulated crash'); END",
+            if outcomes_only { "WHEN NEW.outcome <> 'started' " } else { "" }
+        )],
+        (_, false) => vec!["DROP TRIGGER simulated_crash".into()],
+    };
+    for sql in &statements {
+        conn.execute_unprepared(sql).await.expect(sql);
+    }
+}
+
 pub mod app;
 pub mod graph_server;
 pub mod slapd;

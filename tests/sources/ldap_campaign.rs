@@ -410,30 +410,6 @@ async fn a_scheduled_launch_whose_source_cannot_be_synced_waits_tells_the_owner_
     assert_eq!(tick.launched.len(), 1, "{tick:?}");
 }
 
-/// Makes writing a removal's outcome fail (not its intent), as a crash after the directory
-/// acted and before attest recorded it would; `false` takes it away again.
-async fn fail_recording_outcomes(engine: &Engine, on: bool) {
-    use sea_orm::{ConnectionTrait, DbBackend};
-    let conn = engine.store().conn();
-    let statements: &[&str] = match (conn.get_database_backend(), on) {
-        (DbBackend::Postgres, true) => &[
-            "CREATE FUNCTION simulated_crash() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'simulated crash'; END $$ LANGUAGE plpgsql",
-            "CREATE TRIGGER simulated_crash BEFORE INSERT ON remediation_attempt FOR EACH ROW WHEN (NEW.outcome <> 'started') EXECUTE FUNCTION simulated_crash()",
-        ],
-        (DbBackend::Postgres, false) => &[
-            "DROP TRIGGER simulated_crash ON remediation_attempt",
-            "DROP FUNCTION simulated_crash()",
-        ],
-        (_, true) => &[
-            "CREATE TRIGGER simulated_crash BEFORE INSERT ON remediation_attempt WHEN NEW.outcome <> 'started' BEGIN SELECT RAISE(ABORT, 'simulated crash'); END",
-        ],
-        (_, false) => &["DROP TRIGGER simulated_crash"],
-    };
-    for sql in statements {
-        conn.execute_unprepared(sql).await.expect(sql);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_directory_removal_interrupted_before_it_was_recorded_is_recorded_as_it_happened() {
     let slapd = Slapd::start(40);
@@ -480,14 +456,14 @@ async fn a_directory_removal_interrupted_before_it_was_recorded_is_recorded_as_i
     let dn = person_dn(&revoked.holder_external_id).to_ascii_lowercase();
 
     // The directory removes the member; attest stops before recording it.
-    fail_recording_outcomes(&engine, true).await;
+    crate::common::fail_remediation_records(&engine, true, true).await;
     let first_try = attest::clock::Clock::now(clock.as_ref());
     assert!(engine.remediate_step().await.is_err());
     assert!(
         !people_in_group(&slapd).contains(&dn),
         "the directory acted"
     );
-    fail_recording_outcomes(&engine, false).await;
+    crate::common::fail_remediation_records(&engine, false, true).await;
 
     // After the lease, the retry finds it gone and records the interrupted attempt's removal.
     clock.advance(chrono::Duration::minutes(6));
