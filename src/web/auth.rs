@@ -23,15 +23,71 @@ const LOGIN_COOKIE: &str = "attest_login";
 /// fit many times over; a bigger body is refused before it is read whole.
 pub const LOGIN_BODY_LIMIT: usize = 8 * 1024;
 
-pub fn routes() -> Router<AppState> {
+/// An oversized login form that says its length up to this is read (and thrown away) before
+/// it is answered: a client cut off while still sending never sees the answer, only a broken
+/// connection. Longer ones are answered at once and the connection closed.
+const LOGIN_DRAIN_MAX: u64 = 2 * 1024 * 1024;
+
+pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route(
             "/login",
             get(login_page)
                 .post(login)
-                .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT)),
+                .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT))
+                .layer(axum::middleware::from_fn_with_state(
+                    state,
+                    refuse_oversized_login,
+                )),
         )
         .route("/logout", post(logout))
+}
+
+/// Answers a login form longer than [`LOGIN_BODY_LIMIT`] (by its Content-Length) with the
+/// login page and 413, as the handler would, after reading the rest of it (at most
+/// [`LOGIN_DRAIN_MAX`], for at most 10 s) so the answer reaches the client.
+async fn refuse_oversized_login(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(length) = declared.filter(|l| {
+        request.method() == axum::http::Method::POST
+            && *l > LOGIN_BODY_LIMIT as u64
+            && *l <= LOGIN_DRAIN_MAX
+    }) else {
+        return next.run(request).await;
+    };
+    let mut body = request.into_body().into_data_stream();
+    let drain = async {
+        use futures::StreamExt;
+        let mut read = 0u64;
+        while let Some(Ok(chunk)) = body.next().await {
+            read += chunk.len() as u64;
+            if read >= length {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), drain).await;
+    login_form(
+        &state,
+        "",
+        Some(&too_large_text()),
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+}
+
+fn too_large_text() -> String {
+    format!(
+        "The form was too large (more than {} KiB, the most sign-in takes). Please enter your email and password again.",
+        LOGIN_BODY_LIMIT / 1024
+    )
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -280,10 +336,7 @@ async fn login(
             let status = rejection.status();
             tracing::info!(client_addr = ?addr, "login form refused: {}", rejection.body_text());
             let text = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                format!(
-                    "The form was too large (more than {} KiB, the most sign-in takes). Please enter your email and password again.",
-                    LOGIN_BODY_LIMIT / 1024
-                )
+                too_large_text()
             } else {
                 "The form was incomplete. Please enter your email and password again.".to_string()
             };

@@ -35,7 +35,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(review::routes())
-        .merge(auth::routes())
+        .merge(auth::routes(state.clone()))
         .merge(console::routes())
         .merge(api::routes())
         .route(
