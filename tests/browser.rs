@@ -892,7 +892,12 @@ async fn console_in_browser(app: &TestApp, browser: &Browser) -> Result<(), Stri
     if body.contains("action=\"/admin") || body.contains("Cancel campaign") {
         return Err("the auditor's page offers no admin action".into());
     }
-    for expected in ["Population", "Undecided", "Failed removals", "evidence.zip"] {
+    for expected in [
+        "Population",
+        "Undecided",
+        "Removals given up",
+        "evidence.zip",
+    ] {
         if !body.contains(expected) {
             return Err(format!("the auditor's page shows {expected:?}"));
         }

@@ -921,11 +921,11 @@ async fn a_decision_an_admin_records_names_the_admin_in_the_evidence() {
 }
 
 /// Issue 14: an item only its own holder could be given (the owner holds it, and is the
-/// fallback) is theirs to see, never to decide: their link refuses it, their page offers no
-/// choice for it, and an admin decides it.
+/// fallback) never reaches their link: their page does not show it, a forged answer is refused,
+/// and it waits in the admins' queue for an admin who is not the holder, with a justification.
 #[tokio::test]
 async fn nobody_decides_their_own_eligibility_not_even_the_campaign_owner() {
-    use attest::engine::decide::{Channel, Choice, Decider, DecisionRequest};
+    use attest::engine::decide::{Channel, Choice, Decider};
     let db = TestDb::new().await;
     let eligibility = "\
 principal_id,role,scope,start,end,last_activated_at
@@ -945,7 +945,8 @@ a1,Global Administrator,/,2025-01-10,,2027-02-01
     );
     assert!(own_item.flag_reason.is_some());
 
-    // The owner's link: the item is on the page, not decidable, and a forged answer is refused.
+    // The owner's link never shows it (nobody reviews their own access), and a forged answer
+    // is refused.
     let token = engine
         .issue_token(cid, p["own"], None)
         .await
@@ -956,12 +957,11 @@ a1,Global Administrator,/,2025-01-10,,2027-02-01
         .expect("open")
         .expect("a valid link");
     let page = engine.review_page(&access).await.expect("page");
-    let shown = page
-        .items
-        .iter()
-        .find(|i| i.id == own_item.id)
-        .expect("the owner sees the item");
-    assert!(shown.own, "{shown:?}");
+    assert!(
+        page.items.iter().all(|i| i.id != own_item.id),
+        "the holder's link shows their own eligibility: {:?}",
+        page.items
+    );
     let by_link = engine
         .decide_each(
             cid,
@@ -984,19 +984,60 @@ a1,Global Administrator,/,2025-01-10,,2027-02-01
         other => panic!("the holder decided their own eligibility: {other:?}"),
     }
 
-    // An admin decides it.
-    engine
-        .decide(&DecisionRequest {
-            campaign_id: cid,
-            item_ids: &[own_item.id],
-            verdict: Verdict::Attest,
-            justification: Some("the owner still needs it"),
-            reviewer: None,
-            acting_for: None,
-            channel: Channel::Web,
-            client_addr: None,
-            actor: "account:ada@org.test",
-        })
+    // It waits in the admins' queue, and only another admin decides it, with a justification.
+    let (queued, total) = engine.admin_queue(10).await.expect("queue");
+    assert_eq!(total, 1);
+    assert_eq!(queued[0].id, own_item.id);
+    assert_eq!(queued[0].holder_name, "Olga Owner");
+    let admin = |email: &str| attest::engine::accounts::Operator {
+        role: attest::domain::access::Role::Admin,
+        actor: format!("account:{email}"),
+        account_id: None,
+        session_id: None,
+        csrf: None,
+    };
+    match engine
+        .decide_queued(
+            own_item.id,
+            Verdict::Attest,
+            "I still need it",
+            &admin("Olga@org.test"),
+        )
         .await
-        .expect("an admin decides it");
+    {
+        Err(EngineError::Forbidden(why)) => assert!(why.contains("another admin"), "{why}"),
+        other => panic!("the holder, an admin too, decided their own eligibility: {other:?}"),
+    }
+    match engine
+        .decide_queued(own_item.id, Verdict::Attest, "  ", &admin("ada@org.test"))
+        .await
+    {
+        Err(EngineError::Invalid(why)) => assert!(why.contains("justification"), "{why}"),
+        other => panic!("an admin decided without a justification: {other:?}"),
+    }
+    let a1_item = item(&its, "a1", GA);
+    assert!(
+        engine
+            .decide_queued(a1_item.id, Verdict::Attest, "fine", &admin("ada@org.test"))
+            .await
+            .is_err(),
+        "an item with a reviewer of its own is not decided from the queue"
+    );
+    engine
+        .decide_queued(
+            own_item.id,
+            Verdict::Attest,
+            "the owner still needs it",
+            &admin("ada@org.test"),
+        )
+        .await
+        .expect("another admin decides it");
+    assert_eq!(engine.admin_queue(10).await.expect("queue").1, 0);
+    let decided = reload_item(&engine, own_item.id).await;
+    assert_eq!(
+        decided.made_by.map(|m| m.to_string()).as_deref(),
+        Some("human")
+    );
+    let last = decisions(&engine, cid).await.pop().expect("a decision");
+    assert_eq!(last.actor.as_deref(), Some("account:ada@org.test"));
 }

@@ -1409,15 +1409,17 @@ async fn an_auditor_downloads_the_same_verified_evidence_from_the_console_and_th
     let page = auditor.get(&app, &format!("/audit/campaigns/{id}")).await;
     assert_eq!(page.status, StatusCode::OK);
     let text = page.text();
-    for (label, value) in [
-        ("Population", "6"),
-        ("Decided", "6"),
-        ("Undecided", "0"),
-        ("Removed", "2"),
-        ("Failed removals", "0"),
+    for (label, key, value) in [
+        ("Population", "population", "6"),
+        ("Decided by people", "decided_by_people", "6"),
+        ("Undecided", "undecided", "0"),
+        ("Removed", "removals_done", "2"),
+        ("Removals given up", "removals_given_up", "0"),
     ] {
         assert!(
-            text.contains(&format!("<dt>{label}</dt><dd>{value}")),
+            text.contains(&format!(
+                "<dt>{label}</dt><dd data-figure=\"{key}\">{value}<"
+            )),
             "{label} {value} on the auditor's page:\n{text}"
         );
     }
@@ -1697,5 +1699,96 @@ async fn a_closed_campaign_still_removing_is_not_called_open() {
     let page = admin.get(&app, &format!("/admin/campaigns/{id}")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.says("still open"), "{}", page.text());
-    assert!(page.says("removals are still under way"), "{}", page.text());
+    assert!(
+        page.says("its removals are not all done"),
+        "{}",
+        page.text()
+    );
+}
+
+/// Issue 14: an item only its holder could review waits in the admins' queue, linked from the
+/// dashboard; an admin decides it there with a justification (one without is refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_only_its_holder_could_review_is_decided_from_the_admins_queue() {
+    let Some(app) =
+        TestApp::spawn("an_item_only_its_holder_could_review_is_decided_from_the_admins_queue")
+            .await
+    else {
+        return;
+    };
+    app.import_org().await;
+    let extra = app.db.file(
+        "owner-eligibility.csv",
+        "principal_id,role,scope,start,end,last_activated_at\nown,Global Administrator,/,2025-01-10,,\n",
+    );
+    app.engine
+        .import(
+            attest::domain::records::ImportKind::Eligibility,
+            &extra,
+            attest::engine::import::ImportOptions::default(),
+            "test",
+            &NoProgress,
+        )
+        .await
+        .expect("import the owner's eligibility");
+    let definition = app.db.file(
+        "self.toml",
+        &DEFINITION.replace("fallback_reviewer = \"fb\"", "fallback_reviewer = \"own\""),
+    );
+    app.engine
+        .define(&definition, "test")
+        .await
+        .expect("define");
+    let launched = app.launch_defined().await;
+    accounts(&app).await;
+    let admin = sign_in(&app, "admin", ADMIN).await;
+
+    let dashboard = admin.get(&app, "/admin").await;
+    assert!(
+        dashboard.says("1 item waits for an admin's decision"),
+        "{}",
+        dashboard.text()
+    );
+    let queue = admin.get(&app, "/admin/queue").await;
+    assert_eq!(queue.status, StatusCode::OK);
+    assert!(queue.says("Olga Owner"), "{}", queue.text());
+    let own_item = app
+        .items(launched.campaign_id)
+        .await
+        .into_iter()
+        .find(|i| i.holder_external_id == "own")
+        .expect("the owner's item");
+    let path = format!("/admin/queue/{}", own_item.id);
+
+    let refused = admin
+        .post(&app, &path, &[("verdict", "attest"), ("justification", "")])
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text());
+    assert!(refused.says("justification"), "{}", refused.text());
+    assert!(app.item(own_item.id).await.verdict.is_none());
+
+    let done = admin
+        .post(
+            &app,
+            &path,
+            &[
+                ("verdict", "revoke"),
+                ("justification", "the owner no longer needs it"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text());
+    assert_eq!(
+        app.item(own_item.id).await.verdict,
+        Some(ItemVerdict::Revoke)
+    );
+    let queue = admin.get(&app, "/admin/queue").await;
+    assert!(queue.says("No item waits for an admin"), "{}", queue.text());
+    assert_eq!(
+        events(&app, "decision.record")
+            .await
+            .last()
+            .map(|e| e.actor.clone()),
+        Some(format!("account:{ADMIN}"))
+    );
 }

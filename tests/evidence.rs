@@ -1320,19 +1320,28 @@ async fn report_html_flags_rubber_stamping_and_renders_in_chromium() {
     // The summary: population, revocations, automatic removals, the break-glass exception, the
     // removals with their receipts, and the control mapping.
     for (what, text) in [
-        ("population", format!("<b>{POPULATION}</b>eligibilities")),
+        (
+            "population",
+            format!("data-figure=\"population\">{POPULATION}</b>eligibilities"),
+        ),
         (
             "revocations",
-            format!("{HUMAN_REVOKED}</b>revoked by reviewers"),
+            format!("data-figure=\"revoked_by_people\">{HUMAN_REVOKED}</b>revoked by people"),
         ),
         (
             "automatic removals",
-            format!("{POLICY_REMOVED}</b>removed automatically"),
+            format!("data-figure=\"revoked_by_policy\">{POLICY_REMOVED}</b>revoked by policy"),
         ),
-        ("exclusions", format!("<b>{EXCLUDED}</b>excluded and kept")),
+        (
+            "exclusions",
+            format!("data-figure=\"excluded\">{EXCLUDED}</b>excluded and kept"),
+        ),
         (
             "removals done",
-            format!("<b>{}</b>removals done and verified", REMOVED.len()),
+            format!(
+                "data-figure=\"removals_done\">{}</b>removed and read back",
+                REMOVED.len()
+            ),
         ),
         (
             "receipts",

@@ -26,6 +26,8 @@ pub struct Model {
     pub closed_at: Option<DateTimeUtc>,
     pub completed_at: Option<DateTimeUtc>,
     pub cancelled_at: Option<DateTimeUtc>,
+    pub closed_by: Option<String>,
+    pub cancelled_by: Option<String>,
     pub population: i64,
     pub items_created: i64,
     /// Resume point of an interrupted launch (last eligibility id processed).

@@ -11,6 +11,7 @@ mod m20261127_000006_reappearance;
 mod m20261127_000007_source_sync;
 mod m20261127_000008_outbox_campaign_index;
 mod m20261127_000009_decision_actor;
+mod m20261127_000010_campaign_ended_by;
 
 /// Applies the attest schema; see `docs/data-model.md`.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000007_source_sync::Migration),
             Box::new(m20261127_000008_outbox_campaign_index::Migration),
             Box::new(m20261127_000009_decision_actor::Migration),
+            Box::new(m20261127_000010_campaign_ended_by::Migration),
         ]
     }
 }

@@ -164,8 +164,8 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
                     c.campaign.name,
                     c.campaign.period,
                     c.campaign.state.as_str(),
-                    c.counts.items,
-                    c.counts.decided,
+                    c.summary.population,
+                    c.summary.decided_by_people,
                     c.campaign
                         .due_at
                         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
@@ -285,7 +285,7 @@ fn show(view: &CampaignView, json: bool) -> Result<(), Failure> {
         return output::print_json(view);
     }
     let c = &view.campaign;
-    let n = &view.counts;
+    let s = &view.summary;
     let kind = if c.adhoc { " (ad hoc)" } else { "" };
     say!(
         "campaign #{}: {} v{} for {}{kind}",
@@ -294,64 +294,39 @@ fn show(view: &CampaignView, json: bool) -> Result<(), Failure> {
         c.version,
         c.period
     );
-    say!("  state:      {}", c.state);
+    say!("  state: {}", c.state);
+    say!("  {}", s.status);
     if let Some(at) = c.launched_at {
-        say!("  launched:   {}", at.to_rfc3339());
+        say!("  launched: {}", at.to_rfc3339());
     }
     if let Some(at) = c.due_at {
-        say!("  deadline:   {}", at.to_rfc3339());
+        say!("  deadline: {}", at.to_rfc3339());
     }
-    say!(
-        "  items:      {} ({} reviewers), launched so far {}",
-        n.items,
-        n.reviewers,
-        c.items_created
-    );
-    say!(
-        "  decided:    {} by people ({} attested, {} revoked), {} undecided",
-        n.decided,
-        n.attested,
-        n.revoked,
-        n.undecided
-    );
-    say!(
-        "  by policy:  {} kept, {} removed; {} excluded and kept (flagged)",
-        n.kept_by_policy,
-        n.removed_by_policy,
-        n.excluded
-    );
-    say!("  flagged:    {}, escalated: {}", n.flagged, n.escalated);
-    say!(
-        "  removals:   {} pending, {} awaiting confirmation, {} removed, {} already gone, {} failed",
-        n.removals_pending,
-        n.removals_awaiting_confirmation,
-        n.removed,
-        n.already_gone,
-        n.removals_failed
-    );
-    say!(
-        "  mail:       {} sent, {} queued, {} retrying, {} failed, {} skipped",
-        n.mail_sent,
-        n.mail_queued,
-        n.mail_retrying,
-        n.mail_failed,
-        n.mail_skipped
-    );
-    if n.mail_failed > 0 {
+    if c.state == crate::domain::lifecycle::CampaignState::Launching {
+        say!("  items launched so far: {}", c.items_created);
+    }
+    // The figures of the campaign's summary, with the labels every surface uses.
+    let width = s.figures().iter().map(|f| f.label.len()).max().unwrap_or(0) + 1;
+    for f in s.figures() {
+        let share = if f.key == "decided_by_people" {
+            format!(" ({})", s.decided_share)
+        } else {
+            String::new()
+        };
+        say!("  {:<width$} {}{share}", format!("{}:", f.label), f.value);
+    }
+    if s.mail_failed > 0 {
         say!(
-            "              FAILED mail was not delivered; send it again with: attest campaign resend-failed {}",
+            "  FAILED mail was not delivered; send it again with: attest campaign resend-failed {}",
             c.id
         );
     }
     if let Some(reason) = &c.rail_reason {
-        say!("  held back:  {reason}");
+        say!("  held back: {reason}");
         // Only while something waits: after confirming (or completing) the command would do
         // nothing, and saying it would mislead.
-        if n.removals_awaiting_confirmation > 0 {
-            say!(
-                "              confirm with: attest campaign confirm-removals {}",
-                c.id
-            );
+        if s.removals_held > 0 {
+            say!("  confirm with: attest campaign confirm-removals {}", c.id);
         }
     }
     Ok(())

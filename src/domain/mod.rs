@@ -50,3 +50,4 @@ pub mod reminders;
 pub mod retry;
 pub mod reviewers;
 pub mod schedule;
+pub mod summary;

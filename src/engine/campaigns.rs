@@ -2,6 +2,7 @@
 
 use super::{Engine, EngineError};
 use crate::domain::lifecycle::CampaignState;
+use crate::domain::summary::CampaignSummary;
 use crate::store::campaigns::{self, CampaignCounts, CampaignRow};
 use crate::store::items::{self, ItemFilter, ItemView};
 use crate::store::outbox::{self, template};
@@ -12,7 +13,22 @@ use serde::Serialize;
 pub struct CampaignView {
     #[serde(flatten)]
     pub campaign: CampaignRow,
+    /// Every figure of the campaign, as every page, command, mail and report shows it.
+    pub summary: CampaignSummary,
+    /// The raw counts the summary is made from (kept for API clients that read them; the
+    /// summary is what people see).
     pub counts: CampaignCounts,
+}
+
+impl CampaignView {
+    pub fn new(campaign: CampaignRow, counts: CampaignCounts) -> Self {
+        let summary = campaign.summary(&counts);
+        Self {
+            campaign,
+            summary,
+            counts,
+        }
+    }
 }
 
 impl Engine {
@@ -22,7 +38,7 @@ impl Engine {
             EngineError::NotFound(format!("no campaign #{id} (see attest campaign list)"))
         })?;
         let counts = campaigns::counts(conn, id).await?;
-        Ok(CampaignView { campaign, counts })
+        Ok(CampaignView::new(campaign, counts))
     }
 
     /// Campaigns, newest first, optionally only in some states.
@@ -34,7 +50,7 @@ impl Engine {
         let mut views = Vec::new();
         for campaign in campaigns::campaigns(conn, states).await? {
             let counts = campaigns::counts(conn, campaign.id).await?;
-            views.push(CampaignView { campaign, counts });
+            views.push(CampaignView::new(campaign, counts));
         }
         Ok(views)
     }

@@ -41,6 +41,7 @@ impl Engine {
                 ),
             }));
         }
+        campaigns::set_ended_by(&txn, id, campaigns::EndedBy::Closed, actor).await?;
         let spec = &campaign.spec;
         // Closed by an admin before the deadline: the unanswered items were not "unanswered by
         // the deadline", and their decisions must not say so.
@@ -167,6 +168,7 @@ impl Engine {
                 campaign.state
             )));
         }
+        campaigns::set_ended_by(&txn, id, campaigns::EndedBy::Cancelled, actor).await?;
         st::audit::append(
             &txn,
             now,

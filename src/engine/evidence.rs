@@ -342,6 +342,7 @@ impl Engine {
             }
             None => (Vec::new(), 0),
         };
+        let summary = campaign.summary(&counts);
         let population_sha = hex::encode(facts.population_hash.clone().finalize());
         let campaign_json = serde_json::json!({
             "format": FORMAT,
@@ -351,7 +352,9 @@ impl Engine {
                 "launched_at": campaign.launched_at, "due_at": campaign.due_at, "closed_at": campaign.closed_at,
                 "completed_at": campaign.completed_at, "cancelled_at": campaign.cancelled_at,
                 "created_by": campaign.created_by, "rail_reason": campaign.rail_reason,
+                "closed_by": campaign.closed_by, "cancelled_by": campaign.cancelled_by,
             },
+            "summary": summary,
             "definition": campaign.spec,
             "population": {
                 "at_launch": {
@@ -402,8 +405,8 @@ impl Engine {
             generated_at: when(Some(generated_at)),
             public_key: &public_key,
             population,
-            completion_percent: crate::domain::figures::share(counts.decided, population as i64),
-            counts: &counts,
+            summary: &summary,
+            figures: summary.figures(),
             reviewers: &reviewers,
             receipts: &facts.receipts,
             receipts_total: facts.receipts_total,

@@ -3,7 +3,6 @@
 //! been considered, and the controls the review is evidence for.
 
 use crate::domain::evidence::{Control, RubberStamp, CONTROLS};
-use crate::store::campaigns::CampaignCounts;
 use crate::store::evidence::ReviewerSummary;
 use askama::Template;
 
@@ -43,8 +42,9 @@ pub struct Report<'a> {
     pub generated_at: String,
     pub public_key: &'a str,
     pub population: u64,
-    pub completion_percent: String,
-    pub counts: &'a CampaignCounts,
+    /// The campaign's one summary, as every other surface shows it.
+    pub summary: &'a crate::domain::summary::CampaignSummary,
+    pub figures: Vec<crate::domain::summary::Figure>,
     pub reviewers: &'a [ReviewerSummary],
     pub receipts: &'a [RemovalLine],
     pub receipts_total: u64,

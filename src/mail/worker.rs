@@ -388,31 +388,20 @@ impl Mailer {
             }
         }
         let payload: serde_json::Value = serde_json::from_str(&mail.payload).unwrap_or_default();
+        // The outcome mail lists the campaign's summary: the figures every other surface shows.
         let summary = if mail.template == template::OUTCOME {
             let c = campaigns::counts(self.engine.store().conn(), campaign_id).await?;
-            vec![
-                ("Population".to_string(), c.items.to_string()),
-                ("Decided by reviewers".to_string(), c.decided.to_string()),
-                ("Attested".to_string(), c.attested.to_string()),
-                ("Revoked by reviewers".to_string(), c.revoked.to_string()),
-                (
-                    "Removed for no response (policy)".to_string(),
-                    c.removed_by_policy.to_string(),
-                ),
-                (
-                    "Kept for no response (policy)".to_string(),
-                    c.kept_by_policy.to_string(),
-                ),
-                (
-                    "Excluded and kept (break-glass)".to_string(),
-                    c.excluded.to_string(),
-                ),
-                (
-                    "Removals done".to_string(),
-                    (c.removed + c.already_gone).to_string(),
-                ),
-                ("Removals failed".to_string(), c.removals_failed.to_string()),
-            ]
+            let s = campaign.summary(&c);
+            let mut lines = vec![("Status".to_string(), s.status.clone())];
+            lines.extend(s.figures().into_iter().map(|f| {
+                let value = if f.key == "decided_by_people" {
+                    format!("{} ({})", f.value, s.decided_share)
+                } else {
+                    f.value.to_string()
+                };
+                (f.label.to_string(), value)
+            }));
+            lines
         } else {
             Vec::new()
         };

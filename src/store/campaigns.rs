@@ -135,6 +135,9 @@ pub struct CampaignRow {
     pub closed_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// Who closed it: an admin (early) or `scheduler` (at the deadline).
+    pub closed_by: Option<String>,
+    pub cancelled_by: Option<String>,
     pub population: i64,
     pub items_created: i64,
     #[serde(skip)]
@@ -167,6 +170,8 @@ fn campaign_from(m: campaign::Model) -> Result<CampaignRow, DbErr> {
         closed_at: m.closed_at,
         completed_at: m.completed_at,
         cancelled_at: m.cancelled_at,
+        closed_by: m.closed_by,
+        cancelled_by: m.cancelled_by,
         population: m.population,
         items_created: m.items_created,
         launch_cursor: m.launch_cursor,
@@ -402,6 +407,52 @@ pub async fn finish_launch(
     Ok(conn.execute_raw(sql.build()).await?.rows_affected() == 1)
 }
 
+impl CampaignRow {
+    /// How the campaign stopped taking decisions, for its summary's words.
+    pub fn ending(&self) -> crate::domain::summary::Ending {
+        crate::domain::summary::Ending {
+            due_at: self.due_at,
+            closed_at: self.closed_at,
+            closed_by: self.closed_by.clone(),
+            completed_at: self.completed_at,
+            cancelled_at: self.cancelled_at,
+            cancelled_by: self.cancelled_by.clone(),
+        }
+    }
+
+    /// The campaign's one summary, from its counts.
+    pub fn summary(&self, counts: &CampaignCounts) -> crate::domain::summary::CampaignSummary {
+        crate::domain::summary::CampaignSummary::new(self.state, counts, &self.ending())
+    }
+}
+
+/// Records who closed (`closed_by`) or cancelled (`cancelled_by`) a campaign.
+pub async fn set_ended_by(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    column: EndedBy,
+    actor: &str,
+) -> Result<(), DbErr> {
+    let column = match column {
+        EndedBy::Closed => "closed_by",
+        EndedBy::Cancelled => "cancelled_by",
+    };
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        &format!("UPDATE campaign SET {column} = "),
+    );
+    sql.bind(actor).push(" WHERE id = ").bind(id);
+    conn.execute_raw(sql.build()).await?;
+    Ok(())
+}
+
+/// Which end [`set_ended_by`] records.
+#[derive(Debug, Clone, Copy)]
+pub enum EndedBy {
+    Closed,
+    Cancelled,
+}
+
 pub async fn set_rail_reason(
     conn: &impl ConnectionTrait,
     id: i64,
@@ -434,35 +485,8 @@ pub async fn lock_state(
     state.map(|s| s.parse().map_err(DbErr::Type)).transpose()
 }
 
-/// Item and remediation counts of a campaign, for `show`, progress and reports.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct CampaignCounts {
-    pub items: i64,
-    pub reviewers: i64,
-    pub decided: i64,
-    pub undecided: i64,
-    pub attested: i64,
-    pub revoked: i64,
-    pub kept_by_policy: i64,
-    pub removed_by_policy: i64,
-    pub excluded: i64,
-    pub flagged: i64,
-    pub escalated: i64,
-    pub recommended_revoke: i64,
-    pub removals_pending: i64,
-    pub removals_awaiting_confirmation: i64,
-    pub removed: i64,
-    pub already_gone: i64,
-    pub removals_failed: i64,
-    /// The campaign's mail (invitations, reminders, escalations, outcome): not tried yet,
-    /// failed and to be tried again, sent, given up (reported; re-queued by an admin or when
-    /// the server answers again), no longer applying.
-    pub mail_queued: i64,
-    pub mail_retrying: i64,
-    pub mail_sent: i64,
-    pub mail_failed: i64,
-    pub mail_skipped: i64,
-}
+/// Item, remediation and mail counts of a campaign: the raw material of its summary.
+pub use crate::domain::summary::CampaignCounts;
 
 pub async fn counts(conn: &impl ConnectionTrait, id: i64) -> Result<CampaignCounts, DbErr> {
     let backend = conn.get_database_backend();
@@ -476,6 +500,7 @@ pub async fn counts(conn: &impl ConnectionTrait, id: i64) -> Result<CampaignCoun
          SUM(CASE WHEN outcome = 'kept_by_policy' THEN 1 ELSE 0 END) AS kept_by_policy, \
          SUM(CASE WHEN outcome = 'removed_by_policy' THEN 1 ELSE 0 END) AS removed_by_policy, \
          SUM(CASE WHEN excluded THEN 1 ELSE 0 END) AS excluded, \
+         SUM(CASE WHEN outcome = 'kept_excluded' THEN 1 ELSE 0 END) AS kept_excluded, \
          SUM(CASE WHEN flagged THEN 1 ELSE 0 END) AS flagged, \
          SUM(CASE WHEN escalated_at IS NOT NULL THEN 1 ELSE 0 END) AS escalated, \
          SUM(CASE WHEN recommendation = 'revoke' THEN 1 ELSE 0 END) AS recommended_revoke \
@@ -499,6 +524,7 @@ pub async fn counts(conn: &impl ConnectionTrait, id: i64) -> Result<CampaignCoun
         kept_by_policy: get("kept_by_policy")?,
         removed_by_policy: get("removed_by_policy")?,
         excluded: get("excluded")?,
+        kept_excluded: get("kept_excluded")?,
         flagged: get("flagged")?,
         escalated: get("escalated")?,
         recommended_revoke: get("recommended_revoke")?,
@@ -506,18 +532,26 @@ pub async fn counts(conn: &impl ConnectionTrait, id: i64) -> Result<CampaignCoun
     };
     let mut sql = Sql::new(
         backend,
-        "SELECT state, COUNT(*) AS n FROM remediation WHERE campaign_id = ",
+        "SELECT state, CASE WHEN last_error IS NULL THEN 0 ELSE 1 END AS retrying, COUNT(*) AS n \
+         FROM remediation WHERE campaign_id = ",
     );
-    sql.bind(id).push(" GROUP BY state");
+    sql.bind(id)
+        .push(" GROUP BY state, CASE WHEN last_error IS NULL THEN 0 ELSE 1 END");
     for row in conn.query_all_raw(sql.build()).await? {
         let state: String = row.try_get("", "state")?;
+        let retrying: i32 = row.try_get("", "retrying")?;
         let n: i64 = row.try_get("", "n")?;
         match state.as_str() {
-            "pending" => counts.removals_pending = n,
-            "awaiting_confirmation" => counts.removals_awaiting_confirmation = n,
-            "removed" => counts.removed = n,
-            "already_gone" => counts.already_gone = n,
-            "failed" => counts.removals_failed = n,
+            "pending" => {
+                counts.removals_pending += n;
+                if retrying == 1 {
+                    counts.removals_retrying += n;
+                }
+            }
+            "awaiting_confirmation" => counts.removals_awaiting_confirmation += n,
+            "removed" => counts.removed += n,
+            "already_gone" => counts.already_gone += n,
+            "failed" => counts.removals_failed += n,
             _ => {}
         }
     }

@@ -14,6 +14,7 @@ mod credentials;
 mod definitions;
 mod directory;
 mod log;
+mod queue;
 mod sources;
 
 use super::AppState;
@@ -31,6 +32,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin", get(campaigns::admin_dashboard))
         .route("/admin/campaigns/{id}", get(campaigns::admin_campaign))
+        .route("/admin/queue", get(queue::page))
+        .route("/admin/queue/{item}", post(queue::decide))
         .route("/admin/campaigns/{id}/resend", post(campaigns::resend))
         .route(
             "/admin/campaigns/{id}/revoke-links",

@@ -68,7 +68,7 @@ pub async fn list(
     let mut items = Vec::with_capacity(rows.items.len());
     for campaign in rows.items {
         let counts = stored::counts(conn, campaign.id).await?;
-        items.push(CampaignView { campaign, counts });
+        items.push(CampaignView::new(campaign, counts));
     }
     Ok(Json(paging.page(items, rows.total)))
 }

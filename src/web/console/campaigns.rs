@@ -5,10 +5,11 @@
 use super::{
     datetime, done_url, failure, forged, page_number, query, render, unconfirmed, Chrome, Pager,
 };
+use crate::domain::summary::{CampaignSummary, Figure};
 use crate::engine::accounts::Operator;
 use crate::engine::campaigns::CampaignView;
 use crate::engine::{Engine, EngineError};
-use crate::store::campaigns::{CampaignCounts, CampaignRow};
+use crate::store::campaigns::CampaignRow;
 use crate::store::evidence::{self as ev, ReviewerSummary};
 use crate::store::items::{ItemFilter, ItemView};
 use crate::web::auth::{Admin, Reader};
@@ -29,14 +30,10 @@ struct CampaignLine {
     period: String,
     state: String,
     deadline: String,
-    items: i64,
-    decided_percent: String,
-    revoked: i64,
-    auto_removed: i64,
+    /// The campaign's figures (the same as on every other surface).
+    s: CampaignSummary,
     open_reviewers: usize,
     overdue_reviewers: usize,
-    /// Mail attest gave up on (a long mail server outage, a refused address).
-    mail_failed: i64,
 }
 
 /// A reviewer with open items is overdue once the campaign is past its escalation day (when it
@@ -73,6 +70,8 @@ struct CampaignsPage<'a> {
     /// The newest reappearances (a finding), and how many there are in all.
     reappeared: Vec<crate::store::reappearance::ReappearanceView>,
     reappeared_total: i64,
+    /// Items waiting in the admins' decision queue (admins only).
+    queued: i64,
 }
 
 /// How many reappearances the dashboards list (all are counted; the CLI and API list more).
@@ -87,7 +86,8 @@ async fn dashboard(state: &AppState, operator: &Operator, admin: bool) -> Respon
     let mut lines = Vec::with_capacity(views.len());
     for CampaignView {
         campaign: c,
-        counts: n,
+        summary,
+        ..
     } in &views
     {
         let (open_reviewers, overdue_reviewers) = if c.state.accepts_decisions() {
@@ -111,20 +111,25 @@ async fn dashboard(state: &AppState, operator: &Operator, admin: bool) -> Respon
             period: c.period.clone(),
             state: c.state.to_string(),
             deadline: datetime(c.due_at),
-            items: n.items,
-            decided_percent: percent(n.decided, n.items),
-            revoked: n.revoked,
-            auto_removed: n.removed_by_policy,
+            s: summary.clone(),
             open_reviewers,
             overdue_reviewers,
-            mail_failed: n.mail_failed,
         });
     }
     let (reappeared, reappeared_total) = match state.engine.reappearances(REAPPEARED_SHOWN).await {
         Ok(found) => found,
         Err(e) => return failure(e),
     };
+    let queued = if admin {
+        match state.engine.admin_queue(0).await {
+            Ok((_, total)) => total,
+            Err(e) => return failure(e),
+        }
+    } else {
+        0
+    };
     render(CampaignsPage {
+        queued,
         chrome: Chrome::new(operator, admin, "campaigns"),
         heading: if admin {
             "Campaigns"
@@ -276,12 +281,11 @@ const ITEMS_PER_PAGE: u64 = 50;
 struct CampaignPage<'a> {
     chrome: Chrome<'a>,
     c: &'a CampaignRow,
-    n: &'a CampaignCounts,
+    s: &'a CampaignSummary,
+    figures: Vec<Figure>,
     deadline: String,
     launched: String,
     closed: String,
-    decided_percent: String,
-    removed: i64,
     reviewers: Vec<ReviewerLine>,
     items: Vec<ItemLine>,
     pager: Pager,
@@ -352,16 +356,14 @@ async fn campaign_page(
             ])
         )
     });
-    let n = &view.counts;
     render(CampaignPage {
         chrome,
         c,
-        n,
+        s: &view.summary,
+        figures: view.summary.figures(),
         deadline: datetime(c.due_at),
         launched: datetime(c.launched_at),
         closed: datetime(c.closed_at.or(c.cancelled_at)),
-        decided_percent: percent(n.decided, n.items),
-        removed: n.removed + n.already_gone,
         items: items.into_iter().map(ItemLine::from).collect(),
         pager,
         reviewer,
