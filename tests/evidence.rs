@@ -1,7 +1,7 @@
-//! Acceptance tests for evidence bundles (design §5): what `attest evidence export` writes, that
-//! `attest evidence verify` accepts it and names whatever was changed afterwards, that items.csv
-//! is the database row by row (and safe to open in a spreadsheet), the coverage and monthly
-//! reports, and a screenshot of report.html.
+//! Acceptance tests for evidence bundles (README, "Evidence for auditors"): what `attest
+//! evidence export` writes, that `attest evidence verify` accepts it and names whatever was
+//! changed afterwards, that items.csv is the database row by row (and safe to open in a
+//! spreadsheet), the coverage and monthly reports, and a screenshot of report.html.
 //!
 //! Every test runs its own completed campaign (see `evidence_support`) in its own database:
 //! SQLite, or PostgreSQL with ATTEST_TEST_DATABASE_URL.
