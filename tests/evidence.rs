@@ -1368,8 +1368,9 @@ async fn report_html_flags_rubber_stamping_and_renders_in_chromium() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("chromium is missing: install it with `apt-get install -y chromium`");
         }
-        eprintln!(
-            "SKIPPED the report.html screenshot: chromium is missing (apt-get install -y chromium)"
+        common::skipped(
+            "the report.html screenshot",
+            "chromium is missing (apt-get install -y chromium)",
         );
         return;
     };

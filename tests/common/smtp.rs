@@ -37,7 +37,7 @@ pub fn require(test: &str, what: &str, present: bool) -> bool {
     if ci() {
         panic!("{test} needs {what}, which is not installed; install it with: {INSTALL}");
     }
-    eprintln!("SKIPPED {test}: needs {what} (install it with: {INSTALL})");
+    super::skipped(test, &format!("needs {what} (install it with: {INSTALL})"));
     false
 }
 
