@@ -38,7 +38,7 @@ pub struct Config {
     pub outbox_dir: PathBuf,
     /// The From: address of outgoing mail.
     pub mail_from: String,
-    /// `[sources.NAME]`: where eligibility lives besides imported files (design §8, Sources).
+    /// `[sources.NAME]`: where eligibility lives besides imported files (README, "Sources").
     #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
 }

@@ -1,7 +1,7 @@
-//! Acceptance tests for evidence bundles (design §5): what `attest evidence export` writes, that
-//! `attest evidence verify` accepts it and names whatever was changed afterwards, that items.csv
-//! is the database row by row (and safe to open in a spreadsheet), the coverage and monthly
-//! reports, and a screenshot of report.html.
+//! Acceptance tests for evidence bundles (README, "Evidence for auditors"): what `attest
+//! evidence export` writes, that `attest evidence verify` accepts it and names whatever was
+//! changed afterwards, that items.csv is the database row by row (and safe to open in a
+//! spreadsheet), the coverage and monthly reports, and a screenshot of report.html.
 //!
 //! Every test runs its own completed campaign (see `evidence_support`) in its own database:
 //! SQLite, or PostgreSQL with ATTEST_TEST_DATABASE_URL.
@@ -1377,8 +1377,9 @@ async fn report_html_flags_rubber_stamping_and_renders_in_chromium() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("chromium is missing: install it with `apt-get install -y chromium`");
         }
-        eprintln!(
-            "SKIPPED the report.html screenshot: chromium is missing (apt-get install -y chromium)"
+        common::skipped(
+            "the report.html screenshot",
+            "chromium is missing (apt-get install -y chromium)",
         );
         return;
     };

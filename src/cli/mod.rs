@@ -113,7 +113,7 @@ pub struct BenchArgs {
     /// Concurrent clients of the saturation run.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
-    /// Decisions per second the paced run offers (design section 6's target is 3,000/s).
+    /// Decisions per second the paced run offers (the target of docs/benchmarks.md is 3,000/s).
     #[arg(long, default_value_t = 3000.0)]
     pub rate: f64,
     /// Keep the scratch database (and the SQLite file's folder) afterwards and print its URL,

@@ -1,4 +1,4 @@
-//! `attest source list | test | sync`: the sources of attest.toml (design §8, Sources).
+//! `attest source list | test | sync`: the sources of attest.toml (README, "Sources").
 
 use super::output::{self, say};
 use super::Failure;

@@ -1,6 +1,6 @@
-//! Who may do what in the console and the API (design section 1): admins run campaigns;
-//! auditors read everything and change nothing; how sign-in failures slow further attempts;
-//! where a sign-in may lead.
+//! Who may do what in the console and the API (docs/security.md, "Who can reach what"):
+//! admins run campaigns; auditors read everything and change nothing; how sign-in failures slow
+//! further attempts; where a sign-in may lead.
 
 use chrono::{DateTime, Duration, Utc};
 

@@ -1,4 +1,4 @@
-//! Campaign definitions as admins write them (TOML, design section 8), checked key by key.
+//! Campaign definitions as admins write them (TOML, docs/definitions.md), checked key by key.
 //! Checks that need the database (does this role exist?) are the engine's; everything that can
 //! be judged from the file alone is judged here.
 

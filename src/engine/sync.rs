@@ -1,4 +1,4 @@
-//! `attest source list | test | sync`: configured sources (design §8, Sources).
+//! `attest source list | test | sync`: configured sources (README, "Sources").
 //!
 //! A sync reads the source's whole population through its connector, then, in one transaction,
 //! writes it into attest's tables as that source's rows: people (and their managers), roles,

@@ -1,6 +1,6 @@
-//! PostgreSQL's COPY for the bulk paths. sqlx 0.9 leaves TCP_NODELAY off (design section 10),
-//! so every statement larger than a TCP segment waits ≈ 40 ms for a delayed ACK; a COPY streams
-//! its rows and pays that once. Rows are written in COPY's text format.
+//! PostgreSQL's COPY for the bulk paths. sqlx 0.9 leaves TCP_NODELAY off on its sockets
+//! (docs/benchmarks.md, "Stack pitfalls"), so every statement larger than a TCP segment waits
+//! ≈ 40 ms for a delayed ACK; a COPY streams its rows and pays that once. Rows are written in COPY's text format.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sqlx::postgres::PgPoolCopyExt;

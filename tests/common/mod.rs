@@ -147,8 +147,20 @@ pub fn require_postgres(test: &str) -> Option<String> {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         return Some(CI_POSTGRES.to_string());
     }
-    eprintln!("SKIPPED {test}: needs PostgreSQL (set ATTEST_TEST_DATABASE_URL={CI_POSTGRES})");
+    skipped(
+        test,
+        &format!("needs PostgreSQL (set ATTEST_TEST_DATABASE_URL={CI_POSTGRES})"),
+    );
     None
+}
+
+/// Says that a test skipped (part of) its work because something it needs is missing, as
+/// `SKIPPED <test>: <why>` on stderr. It writes to the stderr handle itself rather than through
+/// `eprintln!`: libtest captures the print macros of a passing test and shows nothing of them,
+/// so a skip would pass silently in a plain `cargo test`; writes to the handle are not captured.
+pub fn skipped(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {why}");
 }
 
 pub fn at(rfc3339: &str) -> DateTime<Utc> {

@@ -135,6 +135,32 @@ pub fn default_groups(people: usize) -> Vec<GroupSpec> {
     ]
 }
 
+/// The OpenLDAP programs these tests run (Debian's `slapd` and `ldap-utils`, and `openssl` for
+/// the certificate).
+const PROGRAMS: &[&str] = &[
+    "slapd",
+    "slapadd",
+    "ldapsearch",
+    "ldapadd",
+    "ldapmodify",
+    "openssl",
+];
+
+/// Whether `test` can start a [`Slapd`]: locally a missing program skips the test (saying
+/// `SKIPPED`); under CI it fails with the install command, like the mail and browser tests.
+pub fn available(test: &str) -> bool {
+    let on_path = |name: &&str| {
+        std::env::var_os("PATH")
+            .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
+    };
+    let missing: Vec<&str> = PROGRAMS.iter().filter(|p| !on_path(p)).copied().collect();
+    super::smtp::require(
+        test,
+        &format!("{} (from slapd and ldap-utils)", missing.join(", ")),
+        missing.is_empty(),
+    )
+}
+
 /// A running slapd; killed on drop.
 pub struct Slapd {
     pub port: u16,

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 /// The Python that has aiosmtpd (Debian's `python3-aiosmtpd`).
 pub const PYTHON: &str = "/usr/bin/python3";
 
-/// What CI installs for the mail and browser tests.
+/// What CI installs for the mail, browser and LDAP tests.
 pub const INSTALL: &str =
-    "apt-get install -y chromium chromium-driver fonts-liberation python3-aiosmtpd";
+    "apt-get install -y chromium chromium-driver fonts-liberation python3-aiosmtpd slapd ldap-utils";
 
 /// Whether this run is CI's, where a missing tool is a failure and never a skip.
 pub fn ci() -> bool {
@@ -37,7 +37,7 @@ pub fn require(test: &str, what: &str, present: bool) -> bool {
     if ci() {
         panic!("{test} needs {what}, which is not installed; install it with: {INSTALL}");
     }
-    eprintln!("SKIPPED {test}: needs {what} (install it with: {INSTALL})");
+    super::skipped(test, &format!("needs {what} (install it with: {INSTALL})"));
     false
 }
 

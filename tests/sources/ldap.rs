@@ -162,6 +162,11 @@ fn ldap_config_errors_name_the_source_and_the_field() {
 #[tokio::test]
 async fn ldap_snapshot_lists_every_person_with_their_manager_and_exactly_the_group_members() {
     let people = 300;
+    if !crate::common::slapd::available(
+        "ldap_snapshot_lists_every_person_with_their_manager_and_exactly_the_group_members",
+    ) {
+        return;
+    }
     let slapd = Slapd::start(people);
     // The directory really limits a plain search, so only paged results can list everyone.
     let (code, _) = slapd.ldapsearch_as(SERVICE_DN, SERVICE_PASSWORD, PEOPLE_BASE, "(uid=*)");
@@ -273,6 +278,10 @@ async fn ldap_snapshot_lists_every_person_with_their_manager_and_exactly_the_gro
 
 #[tokio::test]
 async fn ldap_snapshot_of_a_group_that_does_not_exist_is_an_error() {
+    if !crate::common::slapd::available("ldap_snapshot_of_a_group_that_does_not_exist_is_an_error")
+    {
+        return;
+    }
     let slapd = Slapd::start(5);
     let env = password_env("missing_group", SERVICE_PASSWORD);
     let config = config(
@@ -299,6 +308,11 @@ async fn ldap_snapshot_of_a_group_that_does_not_exist_is_an_error() {
 
 #[tokio::test]
 async fn ldap_remove_deletes_the_member_and_the_read_back_sees_it_gone() {
+    if !crate::common::slapd::available(
+        "ldap_remove_deletes_the_member_and_the_read_back_sees_it_gone",
+    ) {
+        return;
+    }
     let slapd = Slapd::start(40);
     let env = password_env("remove", SERVICE_PASSWORD);
     for group in slapd.groups.clone() {
@@ -414,6 +428,11 @@ async fn ldap_remove_deletes_the_member_and_the_read_back_sees_it_gone() {
 
 #[tokio::test]
 async fn ldap_removing_the_last_member_of_a_group_of_names_is_a_clear_error() {
+    if !crate::common::slapd::available(
+        "ldap_removing_the_last_member_of_a_group_of_names_is_a_clear_error",
+    ) {
+        return;
+    }
     let slapd = Slapd::start_with(
         3,
         vec![GroupSpec {
@@ -450,6 +469,11 @@ async fn ldap_removing_the_last_member_of_a_group_of_names_is_a_clear_error() {
 #[tokio::test]
 async fn ldap_test_passes_for_the_service_account_and_changes_nothing() {
     let people = 150;
+    if !crate::common::slapd::available(
+        "ldap_test_passes_for_the_service_account_and_changes_nothing",
+    ) {
+        return;
+    }
     let slapd = Slapd::start(people);
     let env = password_env("probe_ok", SERVICE_PASSWORD);
     for kind in [GroupKind::Names, GroupKind::UniqueNames, GroupKind::Posix] {
@@ -492,6 +516,9 @@ async fn ldap_test_passes_for_the_service_account_and_changes_nothing() {
 
 #[tokio::test]
 async fn ldap_test_names_what_is_wrong() {
+    if !crate::common::slapd::available("ldap_test_names_what_is_wrong") {
+        return;
+    }
     let slapd = Slapd::start(10);
     let all = ["domain-admins"];
     let before = state(&slapd);
@@ -575,6 +602,9 @@ async fn ldap_test_names_what_is_wrong() {
 
 #[tokio::test]
 async fn ldap_over_ldaps_and_starttls() {
+    if !crate::common::slapd::available("ldap_over_ldaps_and_starttls") {
+        return;
+    }
     let slapd = Slapd::start(120);
     let env = password_env("tls", SERVICE_PASSWORD);
     let group = slapd.group("db-admins").clone();

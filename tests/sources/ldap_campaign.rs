@@ -102,6 +102,11 @@ async fn items(engine: &Engine, campaign: i64) -> Vec<entity::review_item::Model
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_campaign_over_ldap_removes_in_the_directory_and_a_resync_reinstates_nothing() {
+    if !crate::common::slapd::available(
+        "a_campaign_over_ldap_removes_in_the_directory_and_a_resync_reinstates_nothing",
+    ) {
+        return;
+    }
     let slapd = Slapd::start(PEOPLE);
     let password_env = "ATTEST_TEST_LDAP_PASSWORD_CAMPAIGN";
     std::env::set_var(password_env, SERVICE_PASSWORD);
@@ -249,6 +254,11 @@ async fn a_campaign_over_ldap_removes_in_the_directory_and_a_resync_reinstates_n
 
 #[tokio::test]
 async fn source_test_and_sync_from_the_command_line_say_what_is_wrong_in_one_line() {
+    if !crate::common::slapd::available(
+        "source_test_and_sync_from_the_command_line_say_what_is_wrong_in_one_line",
+    ) {
+        return;
+    }
     let slapd = Slapd::start(40);
     let db = TestDb::new().await;
     let closed = {
@@ -326,6 +336,11 @@ async fn source_test_and_sync_from_the_command_line_say_what_is_wrong_in_one_lin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scheduled_launch_whose_source_cannot_be_synced_waits_tells_the_owner_and_launches_later()
 {
+    if !crate::common::slapd::available(
+        "a_scheduled_launch_whose_source_cannot_be_synced_waits_tells_the_owner_and_launches_later",
+    ) {
+        return;
+    }
     let slapd = Slapd::start(40);
     let password_env = "ATTEST_TEST_LDAP_PASSWORD_WAITING";
     std::env::set_var(password_env, SERVICE_PASSWORD);
@@ -412,6 +427,11 @@ async fn a_scheduled_launch_whose_source_cannot_be_synced_waits_tells_the_owner_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_directory_removal_interrupted_before_it_was_recorded_is_recorded_as_it_happened() {
+    if !crate::common::slapd::available(
+        "a_directory_removal_interrupted_before_it_was_recorded_is_recorded_as_it_happened",
+    ) {
+        return;
+    }
     let slapd = Slapd::start(40);
     let password_env = "ATTEST_TEST_LDAP_PASSWORD_INTERRUPTED";
     std::env::set_var(password_env, SERVICE_PASSWORD);
@@ -485,6 +505,11 @@ async fn a_directory_removal_interrupted_before_it_was_recorded_is_recorded_as_i
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_that_would_remove_most_of_a_source_is_refused_unless_forced() {
+    if !crate::common::slapd::available(
+        "a_sync_that_would_remove_most_of_a_source_is_refused_unless_forced",
+    ) {
+        return;
+    }
     let slapd = Slapd::start(200);
     let password_env = "ATTEST_TEST_LDAP_PASSWORD_MASS";
     std::env::set_var(password_env, SERVICE_PASSWORD);
