@@ -1789,6 +1789,19 @@ async fn an_item_only_its_holder_could_review_is_decided_from_the_admins_queue()
     );
     let queue = admin.get(&app, "/admin/queue").await;
     assert!(queue.says("No item waits for an admin"), "{}", queue.text());
+    // The evidence says who decided it and why it was not a reviewer.
+    let zip = admin
+        .get(
+            &app,
+            &format!("/audit/campaigns/{}/evidence.zip", launched.campaign_id),
+        )
+        .await;
+    let report = String::from_utf8(unzip(&zip.body)["report.html"].clone()).expect("report");
+    assert!(
+        report.contains("nobody reviews their own access, so an admin decided it")
+            && report.contains(&format!("an admin: account:{ADMIN}")),
+        "{report}"
+    );
     assert_eq!(
         events(&app, "decision.record")
             .await

@@ -413,6 +413,16 @@ async fn every_surface(w: &Walk, id: i64, stage: &str) -> CampaignSummary {
     assert_eq!(campaign_json["summary"], json, "{stage}: campaign.json");
     let report = String::from_utf8(files["report.html"].clone()).expect("report.html");
     assert_html(&format!("{stage}: report.html"), &report, &s, true);
+    // Who failed to answer, and who took their items over, is in the report itself.
+    if s.escalated > 0 {
+        assert!(
+            report.contains(&format!("{} items did not stay", s.escalated))
+                && report.contains("Mark Manager")
+                && report.contains("no answer within 7 days"),
+            "{stage}: report.html names the escalations:\n{report}"
+        );
+        assert_eq!(campaign_json["handovers"]["count"], s.escalated);
+    }
     s
 }
 

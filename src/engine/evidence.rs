@@ -235,6 +235,10 @@ const REPORT_RECEIPTS: usize = 200;
 /// How many reappeared items campaign.json and report.html list (all are counted).
 const REAPPEARED_LISTED: u64 = 50;
 
+/// How many handovers (escalations, admins' decisions) campaign.json and report.html list (all
+/// are counted; items.csv has `escalated_from` for every item).
+const HANDOVERS_LISTED: u64 = 200;
+
 /// The public keys of the instance whose database is at `url`, to pin the signer of a bundle
 /// being verified on the instance's own machine: `None` when there is no such database (it is
 /// opened read-only, never created or migrated), it cannot be reached, or it has no key yet.
@@ -343,6 +347,10 @@ impl Engine {
             None => (Vec::new(), 0),
         };
         let summary = campaign.summary(&counts);
+        // Who had an item and who took it over: escalations, and items only an admin could
+        // decide (their holder was the only candidate).
+        let (handovers, handovers_total) =
+            ev::handovers(conn, campaign_id, HANDOVERS_LISTED).await?;
         let population_sha = hex::encode(facts.population_hash.clone().finalize());
         let campaign_json = serde_json::json!({
             "format": FORMAT,
@@ -373,6 +381,7 @@ impl Engine {
                     "listed": reappeared,
                 },
             },
+            "handovers": { "count": handovers_total, "listed": handovers },
             "reviewers": reviewers,
             "median_seconds_to_decision": median,
             "rubber_stamp_flags": stamps,
@@ -407,6 +416,9 @@ impl Engine {
             population,
             summary: &summary,
             figures: summary.figures(),
+            handovers: &handovers,
+            handovers_total,
+            escalate_after_days: campaign.spec.escalate_after_days,
             reviewers: &reviewers,
             receipts: &facts.receipts,
             receipts_total: facts.receipts_total,

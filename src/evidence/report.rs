@@ -45,6 +45,10 @@ pub struct Report<'a> {
     /// The campaign's one summary, as every other surface shows it.
     pub summary: &'a crate::domain::summary::CampaignSummary,
     pub figures: Vec<crate::domain::summary::Figure>,
+    /// Escalated items and items only an admin could decide (the first few), and how many.
+    pub handovers: &'a [crate::store::evidence::Handover],
+    pub handovers_total: i64,
+    pub escalate_after_days: Option<u32>,
     pub reviewers: &'a [ReviewerSummary],
     pub receipts: &'a [RemovalLine],
     pub receipts_total: u64,

@@ -801,3 +801,86 @@ impl DecisionJson<'_> {
         })
     }
 }
+
+/// An item that did not stay with the reviewer first chosen for it: escalated because they did
+/// not answer in time, or one only its holder could have reviewed (decided by an admin).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Handover {
+    pub item_id: i64,
+    pub holder: String,
+    pub holder_name: String,
+    pub role: String,
+    pub scope: String,
+    /// Who had it before the escalation (external id and name).
+    pub from: Option<(String, String)>,
+    /// Who has it now; for an admin's item, the holder (never asked: the link hides it).
+    pub to: Option<(String, String)>,
+    pub at: Option<DateTime<Utc>>,
+    /// `escalated` or `admin_decision`.
+    pub kind: &'static str,
+    pub verdict: Option<String>,
+    /// The audit name of whoever decided it when no reviewer did (an admin's account).
+    pub decided_by: Option<String>,
+}
+
+/// A campaign's handovers (at most `limit`, escalations first) and how many there are.
+pub async fn handovers(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+    limit: u64,
+) -> Result<(Vec<Handover>, i64), DbErr> {
+    let backend = conn.get_database_backend();
+    let filter = " FROM review_item i LEFT JOIN principal f ON f.id = i.escalated_from_id \
+                  LEFT JOIN principal t ON t.id = i.reviewer_id LEFT JOIN decision d ON d.id = i.current_decision_id \
+                  WHERE (i.escalated_from_id IS NOT NULL OR i.reviewer_id = i.principal_id) AND i.campaign_id = ";
+    let mut count = Sql::new(backend, &format!("SELECT COUNT(*) AS n{filter}"));
+    count.bind(campaign_id);
+    let total: i64 = conn
+        .query_one_raw(count.build())
+        .await?
+        .map(|row| row.try_get("", "n"))
+        .transpose()?
+        .unwrap_or(0);
+    let mut sql = Sql::new(
+        backend,
+        &format!(
+            "SELECT i.id, i.holder_external_id, i.holder_name, i.role_name, i.scope, i.escalated_at, i.verdict, \
+             f.external_id AS from_id, f.display_name AS from_name, t.external_id AS to_id, t.display_name AS to_name, \
+             CASE WHEN i.reviewer_id = i.principal_id THEN 1 ELSE 0 END AS own, d.actor{filter}"
+        ),
+    );
+    sql.bind(campaign_id)
+        .push(" ORDER BY i.escalated_from_id IS NULL, i.id LIMIT ")
+        .bind(limit as i64);
+    let rows = conn
+        .query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(|row| {
+            let pair = |id: &str, name: &str| -> Result<Option<(String, String)>, DbErr> {
+                let id: Option<String> = row.try_get("", id)?;
+                let name: Option<String> = row.try_get("", name)?;
+                Ok(id.map(|id| (id, name.unwrap_or_default())))
+            };
+            let own: i32 = row.try_get("", "own")?;
+            Ok(Handover {
+                item_id: row.try_get("", "id")?,
+                holder: row.try_get("", "holder_external_id")?,
+                holder_name: row.try_get("", "holder_name")?,
+                role: row.try_get("", "role_name")?,
+                scope: row.try_get("", "scope")?,
+                from: pair("from_id", "from_name")?,
+                to: pair("to_id", "to_name")?,
+                at: row.try_get("", "escalated_at")?,
+                kind: if own == 1 {
+                    "admin_decision"
+                } else {
+                    "escalated"
+                },
+                verdict: row.try_get("", "verdict")?,
+                decided_by: row.try_get("", "actor")?,
+            })
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    Ok((rows, total))
+}
