@@ -501,6 +501,13 @@ async fn every_surface_shows_the_same_true_figures_in_every_state() {
         (2, 1, 1)
     );
     assert_eq!(s.decided_share, "33.3%");
+    // People by name beside their ids: the reviewer of each item, and who decided it.
+    let page = w.page(&w.admin, &format!("/admin/campaigns/{id}")).await;
+    assert!(
+        page.contains("<td>Maria Manager <span class=\"muted\">m1</span></td>")
+            && page.contains("by Maria Manager (m1)"),
+        "the campaign page names reviewers and deciders:\n{page}"
+    );
 
     // Escalated: a week on, the four unanswered items go up the manager chain.
     app.clock.advance(Duration::days(7) + Duration::hours(1));

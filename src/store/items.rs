@@ -486,9 +486,14 @@ pub struct ItemView {
     pub risk: String,
     pub scope: String,
     pub reviewer_id: Option<String>,
+    /// The reviewer's name beside their id.
+    pub reviewer_name: Option<String>,
     pub recommendation: String,
     pub verdict: Option<String>,
     pub made_by: Option<String>,
+    /// Who made the current decision, by name: the reviewer (or the delegate acting for them),
+    /// or the account or token of an admin who recorded it; `policy` for the policy's.
+    pub decided_by: Option<String>,
     pub justification: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
     pub outcome: Option<String>,
@@ -531,7 +536,8 @@ pub async fn list_items(
         }
     };
     let from = " FROM review_item i LEFT JOIN principal rv ON rv.id = i.reviewer_id \
-                LEFT JOIN decision d ON d.id = i.current_decision_id LEFT JOIN remediation r ON r.item_id = i.id";
+                LEFT JOIN decision d ON d.id = i.current_decision_id LEFT JOIN principal dr ON dr.id = d.reviewer_id \
+                LEFT JOIN remediation r ON r.item_id = i.id";
     let mut count = Sql::new(backend, &format!("SELECT COUNT(*) AS n{from}"));
     where_clause(&mut count);
     let total: i64 = conn
@@ -544,6 +550,7 @@ pub async fn list_items(
         backend,
         &format!(
             "SELECT i.id, i.holder_external_id, i.holder_name, i.role_name, i.role_risk, i.scope, rv.external_id AS reviewer, \
+             rv.display_name AS reviewer_name, dr.display_name AS decider_name, dr.external_id AS decider_id, d.actor AS decision_actor, \
              i.recommendation, i.verdict, i.made_by, d.justification, i.decided_at, i.outcome, i.flagged, i.flag_reason, \
              r.state AS removal_state{from}"
         ),
@@ -566,8 +573,21 @@ pub async fn list_items(
                 risk: row.try_get("", "role_risk")?,
                 scope: row.try_get("", "scope")?,
                 reviewer_id: row.try_get("", "reviewer")?,
+                reviewer_name: row.try_get("", "reviewer_name")?,
                 recommendation: row.try_get("", "recommendation")?,
                 verdict: row.try_get("", "verdict")?,
+                decided_by: {
+                    let made_by: Option<String> = row.try_get("", "made_by")?;
+                    let name: Option<String> = row.try_get("", "decider_name")?;
+                    let id: Option<String> = row.try_get("", "decider_id")?;
+                    let actor: Option<String> = row.try_get("", "decision_actor")?;
+                    match (made_by.as_deref(), name, id, actor) {
+                        (Some("policy"), ..) => Some("policy".to_string()),
+                        (_, Some(name), Some(id), _) => Some(format!("{name} ({id})")),
+                        (_, _, _, Some(actor)) => Some(actor),
+                        _ => None,
+                    }
+                },
                 made_by: row.try_get("", "made_by")?,
                 justification: row.try_get("", "justification")?,
                 decided_at: row.try_get("", "decided_at")?,
