@@ -13,6 +13,7 @@ pub mod evidence;
 pub mod import;
 pub mod launch;
 pub mod login_guard;
+pub mod names;
 pub mod remediate;
 pub mod remind;
 pub mod reports;
