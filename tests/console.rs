@@ -1699,3 +1699,59 @@ async fn a_closed_campaign_still_removing_is_not_called_open() {
     assert!(!page.says("still open"), "{}", page.text());
     assert!(page.says("removals are still under way"), "{}", page.text());
 }
+
+/// Issue 14: the mail that says a safety rail held removals back links to the campaign's
+/// console page, where a signed-in admin confirms them (not only a command to run).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_held_removals_mail_links_to_the_campaign_page_where_an_admin_confirms() {
+    let Some(app) = TestApp::spawn("held_removals_mail_link").await else {
+        return;
+    };
+    accounts(&app).await;
+    app.import_org().await;
+    // Nobody answers and unanswered items are removed: all six would go, past the 50% rail.
+    let definition =
+        DEFINITION.replace(r#"on_no_response = "keep""#, r#"on_no_response = "remove""#);
+    assert_ne!(definition, DEFINITION);
+    let path = app.db.file("reviewer-flow.toml", &definition);
+    app.engine.define(&path, "test").await.expect("define");
+    let launched = app.launch_defined().await;
+    let id = launched.campaign_id;
+    app.drain_mail().await;
+    app.engine.close(id, "test").await.expect("close");
+    let view = app.engine.campaign(id).await.expect("show");
+    assert!(view.campaign.rail_reason.is_some(), "{view:?}");
+    app.drain_mail().await;
+
+    let held: Vec<_> = app
+        .smtp
+        .messages_to("olga@org.test")
+        .into_iter()
+        .filter(|m| m.subject.contains("wait for your confirmation"))
+        .collect();
+    assert_eq!(held.len(), 1, "one mail to the owner");
+    let page_url = format!("{}/admin/campaigns/{id}", app.base_url);
+    assert!(
+        held[0].text.contains(&page_url),
+        "the text part names the campaign page {page_url}:\n{}",
+        held[0].text
+    );
+    assert!(
+        held[0].html.contains(&format!(r#"<a href="{page_url}""#)),
+        "the HTML part links to {page_url}:\n{}",
+        held[0].html
+    );
+    assert!(held[0].links().contains(&page_url), "{:?}", held[0].links());
+
+    // Opened by a signed-in admin, the link is the page that confirms the held removals.
+    let admin = sign_in(&app, "admin", ADMIN).await;
+    let page = admin.get(&app, &page_url).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    assert!(
+        page.text().contains(&format!(
+            r#"action="/admin/campaigns/{id}/confirm-removals""#
+        )),
+        "{}",
+        page.text()
+    );
+}
