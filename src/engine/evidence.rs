@@ -452,9 +452,8 @@ impl Engine {
         let facts = self
             .write_items(bundle, &mut after, campaign_id, options)
             .await?;
-        let (decisions, human_decisions) = self
-            .write_decisions(bundle, campaign_id, options)
-            .await?;
+        let (decisions, human_decisions) =
+            self.write_decisions(bundle, campaign_id, options).await?;
         Self::write_after_remediation(bundle, after, options)?;
         let timeline = self.write_audit(bundle, campaign_id).await?;
         Ok(Passes {
