@@ -244,3 +244,62 @@ async fn the_cli_and_the_demo_name_who_and_what_in_the_audit_log() {
         );
     }
 }
+
+/// Issue 14: `attest audit log` is a table whose columns start at the same place on every line,
+/// whatever the length of an actor (a long account address here).
+#[tokio::test]
+async fn audit_log_columns_stay_aligned_with_a_long_actor() {
+    let db = TestDb::new().await;
+    db.file(
+        "people.csv",
+        "id,name,email,manager_id\nu1,Ana Ruiz,ana@example.test,\n",
+    );
+    db.file(
+        "roles.csv",
+        "name,owner_id,risk,description\nReader,u1,low,\n",
+    );
+    let long = "a-very-long-address-of-a-colleague@example.org";
+    for (user, kind, file) in [(long, "people", "people.csv"), ("bo", "roles", "roles.csv")] {
+        let (code, stdout, stderr) =
+            common::attest_cli_env(&db, &["import", kind, file], &[("USER", user)]);
+        assert_eq!(code, 0, "import {kind}: {stdout}\n{stderr}");
+    }
+    let (code, stdout, stderr) = attest_cli(&db, &["audit", "log"]);
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "a header and two events:\n{stdout}");
+    let header = lines[0];
+    let column = |name: &str| {
+        header
+            .find(name)
+            .unwrap_or_else(|| panic!("the header names {name}:\n{stdout}"))
+    };
+    let (actor, action, target) = (column("ACTOR"), column("ACTION"), column("TARGET"));
+    let mut seen = Vec::new();
+    for line in &lines[1..] {
+        for start in [actor, action, target] {
+            assert!(
+                line.is_char_boundary(start) && line[..start].ends_with("  "),
+                "a column starts at {start} on every line:\n{stdout}"
+            );
+        }
+        seen.push((
+            line[actor..action].trim_end().to_string(),
+            line[action..target].trim_end().to_string(),
+            line[target..].to_string(),
+        ));
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                format!("cli:{long}"),
+                "import.people".into(),
+                "people.csv".into()
+            ),
+            ("cli:bo".into(), "import.roles".into(), "roles.csv".into()),
+        ],
+        "\n{stdout}"
+    );
+}
