@@ -1755,3 +1755,48 @@ async fn the_held_removals_mail_links_to_the_campaign_page_where_an_admin_confir
         page.text()
     );
 }
+
+/// Issue 14: the audit log page shows each event's details as `name value` lines in a cell
+/// that wraps (long hashes break anywhere), not one line of raw JSON running off the screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_page_shows_details_as_wrapping_lines_not_raw_json() {
+    let Some(app) = TestApp::spawn("audit_log_details").await else {
+        return;
+    };
+    accounts(&app).await;
+    app.import_org().await;
+    let import = events(&app, "import.people").await.remove(0);
+    let details: serde_json::Value = serde_json::from_str(&import.details).expect("JSON details");
+    let sha256 = details["sha256"].as_str().expect("the file's SHA-256");
+
+    let auditor = sign_in(&app, "auditor", AUDITOR).await;
+    let page = auditor.get(&app, "/audit/log").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    let cell = format!("<dt>sha256</dt><dd>{sha256}</dd>");
+    assert!(
+        html.contains(&cell),
+        "the details name each field: {cell}\n{html}"
+    );
+    assert!(
+        !html.contains("{&quot;") && !html.contains("{&#34;") && !html.contains("{\""),
+        "no raw JSON on the page:\n{html}"
+    );
+    let rows = html.matches("<tr><td class=\"n\">").count();
+    assert!(rows >= 3, "{html}");
+    assert_eq!(
+        html.matches("<td class=\"event-details\">").count(),
+        rows,
+        "every event's details are in the wrapping cell:\n{html}"
+    );
+
+    // The stylesheet lets that cell break long values anywhere.
+    let css = auditor.get(&app, "/static/attest.css").await.text();
+    let wraps = css.split('}').any(|rule| {
+        rule.split_once('{').is_some_and(|(selectors, body)| {
+            selectors.split(',').any(|s| s.trim() == "td.event-details")
+                && body.contains("overflow-wrap: anywhere")
+        })
+    });
+    assert!(wraps, "td.event-details breaks long values:\n{css}");
+}
