@@ -651,6 +651,100 @@ async fn decisions_posted_from_the_mailed_link_are_recorded_as_the_reviewers() {
 // 3. Mail scanners.
 // ---------------------------------------------------------------------------------------------
 
+/// The `<fieldset>` of `item` on a review page.
+fn fieldset_of(page: &Page, item: i64) -> String {
+    let marker = format!(r#"id="item-{item}""#);
+    let at = page
+        .body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("the page has item #{item}:\n{}", page.body));
+    let start = page.body[..at].rfind("<fieldset").expect("its fieldset");
+    let end = at + page.body[at..].find("</fieldset>").expect("its end");
+    page.body[start..end].to_string()
+}
+
+/// Issue 14: a refused save names the item by holder, role and scope, links to its row, and
+/// the row keeps the reviewer's choice visibly marked as not saved (as does every other choice
+/// of that form, since nothing of it was recorded), while what was saved before looks saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_save_names_the_item_links_to_it_and_marks_choices_not_saved() {
+    let test = "a_refused_save_names_the_item_links_to_it_and_marks_choices_not_saved";
+    let Some(app) = TestApp::spawn(test).await else {
+        return;
+    };
+    let launched = app.launch().await;
+    app.drain_mail().await;
+    let id = launched.campaign_id;
+    let a1_ga = item_id(&app, &launched, "a1", "Global Administrator").await;
+    let a2_ga = item_id(&app, &launched, "a2", "Global Administrator").await;
+    let a3_pra = item_id(&app, &launched, "a3", "Privileged Role Administrator").await;
+    let link = app.link_for("maria@org.test");
+    let csrf = app.get(&link).await.csrf();
+    let saved = app
+        .post(
+            &link,
+            &Form::new(&csrf)
+                .choose(a2_ga, "attest", "")
+                .action("save")
+                .0,
+        )
+        .await;
+    assert_redirected(&app, &saved, &link, "saved=1").await;
+
+    let refused = app
+        .post(
+            &link,
+            &Form::new(&csrf)
+                .choose(a2_ga, "attest", "")
+                .choose(a3_pra, "revoke", " ")
+                .choose(a1_ga, "attest", "")
+                .action("save")
+                .0,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.body.contains(&format!(
+            r##"Not saved: <a href="#item-{a3_pra}">Aiko Three — Privileged Role Administrator (/)</a>: a justification is required to revoke"##
+        )),
+        "the error names and links to the refused item:\n{}",
+        refused.body
+    );
+    assert_eq!(
+        refused.body.matches("Not saved: <a href=").count(),
+        1,
+        "only the refused item is listed:\n{}",
+        refused.body
+    );
+    assert!(refused.says("Nothing was saved"), "{}", refused.body);
+
+    let aiko = fieldset_of(&refused, a3_pra);
+    assert!(aiko.contains(r#"class="item unsaved""#), "{aiko}");
+    assert!(refused.is_checked(a3_pra, "revoke"), "{aiko}");
+    assert!(
+        aiko.contains("Not saved: your choice (revoke) is shown but not recorded: a justification is required to revoke"),
+        "{aiko}"
+    );
+    assert!(aiko.contains(r#"aria-invalid="true""#), "{aiko}");
+    let anna = fieldset_of(&refused, a1_ga);
+    assert!(anna.contains(r#"class="item unsaved""#), "{anna}");
+    assert!(anna.contains("Not saved: your choice (keep)"), "{anna}");
+    let arne = fieldset_of(&refused, a2_ga);
+    assert!(
+        arne.contains(r#"class="item decided""#),
+        "saved before: {arne}"
+    );
+    assert!(!arne.contains("Not saved"), "{arne}");
+
+    assert_eq!(
+        decisions(&app, id).await.len(),
+        1,
+        "nothing more was recorded"
+    );
+    assert_eq!(app.item(a3_pra).await.verdict, None);
+    assert_eq!(app.item(a1_ga).await.verdict, None);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opening_every_mailed_link_changes_nothing() {
     let test = "opening_every_mailed_link_changes_nothing";

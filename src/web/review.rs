@@ -5,7 +5,7 @@ use super::{AppState, ClientAddr};
 use crate::domain::closing::Verdict;
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::limits::{clip, truncate_chars, JUSTIFICATION_MAX_CHARS};
-use crate::engine::decide::{Channel, Choice, Decider};
+use crate::engine::decide::{refusal, Channel, Choice, Decider};
 use crate::engine::review::{same_secret, LinkProblem, ReviewPage, ReviewerAccess};
 use crate::engine::EngineError;
 use crate::mail::worker::deadline_text;
@@ -59,7 +59,17 @@ async fn show(
         ),
         _ => None,
     };
-    render_page(&state, &access, &token, message, None, None, StatusCode::OK).await
+    render_page(
+        &state,
+        &access,
+        &token,
+        message,
+        None,
+        None,
+        &[],
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn submit(
@@ -104,6 +114,11 @@ async fn submit(
                 Verdict::Revoke
             };
             let why = form.get("bulk_why");
+            let verb = if verdict == Verdict::Attest {
+                "keep"
+            } else {
+                "revoke"
+            };
             let choices: Vec<Choice> = page
                 .items
                 .iter()
@@ -118,6 +133,12 @@ async fn submit(
                 Err(EngineError::Invalid(
                     "every item already has a decision".into(),
                 ))
+            } else if let Some(reason) = refusal(why, verdict, page.requires_justification(verdict))
+            {
+                // Said of the one box the reviewer filled in, not of the first item's number.
+                Err(EngineError::Invalid(format!(
+                    "to {verb} all undecided items at once (\"Justification for all of them\"): {reason}"
+                )))
             } else {
                 state
                     .engine
@@ -150,11 +171,37 @@ async fn submit(
             Ok(choices) if choices.is_empty() => Err(EngineError::Invalid(
                 "choose attest or revoke for at least one item".into(),
             )),
-            Ok(choices) => state
-                .engine
-                .decide_each(page.campaign_id, &choices, &decider)
-                .await
-                .map(|r| Done::Saved(r.decided)),
+            Ok(choices) => {
+                // Checked here first so the page can name each refused item and point to it.
+                let refused: Vec<(i64, String)> = choices
+                    .iter()
+                    .filter_map(|c| {
+                        let required = page.requires_justification(c.verdict);
+                        refusal(c.justification, c.verdict, required).map(|r| (c.item_id, r))
+                    })
+                    .collect();
+                if !refused.is_empty() {
+                    return render_page(
+                        &state,
+                        &access,
+                        &token,
+                        None,
+                        Some(
+                            "Nothing was saved. Your choices are still on the page, marked \"not saved\"; fix the items below and save again."
+                                .to_string(),
+                        ),
+                        Some(&form),
+                        &refused,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                    )
+                    .await;
+                }
+                state
+                    .engine
+                    .decide_each(page.campaign_id, &choices, &decider)
+                    .await
+                    .map(|r| Done::Saved(r.decided))
+            }
             Err(e) => Err(e),
         },
     };
@@ -170,6 +217,7 @@ async fn submit(
                 None,
                 Some(format!("Nothing was saved: {message}.")),
                 Some(&form),
+                &[],
                 status,
             )
             .await
@@ -371,6 +419,18 @@ struct Row<'a> {
     escalated: bool,
     /// The reviewer's own eligibility: shown, not decidable here.
     own: bool,
+    /// A choice the reviewer made on a form that was refused: shown, but not recorded.
+    unsaved: bool,
+    /// Why this item's answer was refused, if it was.
+    refused: Option<&'a str>,
+}
+
+/// A refused item, as the page's error names it and links to it.
+struct Refused<'a> {
+    id: i64,
+    /// "Anna One — Global Administrator (/)".
+    label: String,
+    reason: &'a str,
 }
 
 struct Group<'a> {
@@ -392,6 +452,7 @@ struct PageTemplate<'a> {
     undecided: usize,
     notice: Option<String>,
     error: Option<String>,
+    refused: Vec<Refused<'a>>,
     signed_off: Option<String>,
     bulk_why: String,
 }
@@ -408,6 +469,7 @@ async fn render_page(
     notice: Option<String>,
     error: Option<String>,
     submitted: Option<&FormFields>,
+    refused: &[(i64, String)],
     status: StatusCode,
 ) -> Response {
     let page = match state.engine.review_page(access).await {
@@ -417,12 +479,18 @@ async fn render_page(
     let mut groups: Vec<Group> = Vec::new();
     for item in &page.items {
         // A re-shown form keeps what the reviewer had chosen, not what is stored.
-        let chosen = submitted
-            .and_then(|f| f.get(&format!("item-{}", item.id)))
-            .or(item.verdict.as_deref());
+        let submitted_choice = submitted.and_then(|f| f.get(&format!("item-{}", item.id)));
+        let chosen = submitted_choice.or(item.verdict.as_deref());
+        let submitted_why = submitted.and_then(|f| f.get(&format!("why-{}", item.id)));
+        // Nothing of a refused form is recorded: a choice that differs from what is stored
+        // (verdict or justification) is shown as the reviewer left it, and marked not saved.
+        let unsaved = submitted_choice.is_some_and(|choice| {
+            Some(choice) != item.verdict.as_deref()
+                || submitted_why.map(str::trim).filter(|w| !w.is_empty())
+                    != item.justification.as_deref()
+        });
         // Cut to the limit: a refused over-long justification is not sent back whole.
-        let why = submitted
-            .and_then(|f| f.get(&format!("why-{}", item.id)))
+        let why = submitted_why
             .map(|why| truncate_chars(why, JUSTIFICATION_MAX_CHARS).to_string())
             .or_else(|| item.justification.clone())
             .unwrap_or_default();
@@ -442,6 +510,11 @@ async fn render_page(
             flag: item.flag_reason.as_deref(),
             escalated: item.escalated,
             own: item.own,
+            unsaved,
+            refused: refused
+                .iter()
+                .find(|(id, _)| *id == item.id)
+                .map(|(_, reason)| reason.as_str()),
         };
         match groups.last_mut() {
             Some(group) if group.holder_id == item.holder_external_id => group.rows.push(row),
@@ -453,6 +526,17 @@ async fn render_page(
             }),
         }
     }
+    let refused_items = refused
+        .iter()
+        .filter_map(|(id, reason)| {
+            let item = page.items.iter().find(|i| i.id == *id)?;
+            Some(Refused {
+                id: *id,
+                label: format!("{} — {} ({})", item.holder_name, item.role_name, item.scope),
+                reason,
+            })
+        })
+        .collect();
     let total = page.items.len();
     let template = PageTemplate {
         deadline: deadline_text(page.due_at, &page.timezone),
@@ -476,6 +560,7 @@ async fn render_page(
         csrf: &access.csrf,
         notice,
         error,
+        refused: refused_items,
     };
     match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
