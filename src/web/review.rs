@@ -59,17 +59,7 @@ async fn show(
         ),
         _ => None,
     };
-    render_page(
-        &state,
-        &access,
-        &token,
-        message,
-        None,
-        None,
-        &[],
-        StatusCode::OK,
-    )
-    .await
+    render_page(&state, &access, &token, message, None, None, StatusCode::OK).await
 }
 
 async fn submit(
@@ -186,12 +176,12 @@ async fn submit(
                         &access,
                         &token,
                         None,
-                        Some(
-                            "Nothing was saved. Your choices are still on the page, marked \"not saved\"; fix the items below and save again."
+                        Some(PageError {
+                            message: "Nothing was saved. Your choices are still on the page, marked \"not saved\"; fix the items below and save again."
                                 .to_string(),
-                        ),
+                            refused,
+                        }),
                         Some(&form),
-                        &refused,
                         StatusCode::UNPROCESSABLE_ENTITY,
                     )
                     .await;
@@ -215,9 +205,11 @@ async fn submit(
                 &access,
                 &token,
                 None,
-                Some(format!("Nothing was saved: {message}.")),
+                Some(PageError {
+                    message: format!("Nothing was saved: {message}."),
+                    refused: Vec::new(),
+                }),
                 Some(&form),
-                &[],
                 status,
             )
             .await
@@ -425,6 +417,12 @@ struct Row<'a> {
     refused: Option<&'a str>,
 }
 
+/// Why a submitted form was refused: the message, and the items refused with each reason.
+struct PageError {
+    message: String,
+    refused: Vec<(i64, String)>,
+}
+
 /// A refused item, as the page's error names it and links to it.
 struct Refused<'a> {
     id: i64,
@@ -467,11 +465,14 @@ async fn render_page(
     access: &ReviewerAccess,
     token: &str,
     notice: Option<String>,
-    error: Option<String>,
+    error: Option<PageError>,
     submitted: Option<&FormFields>,
-    refused: &[(i64, String)],
     status: StatusCode,
 ) -> Response {
+    let (error, refused) = match error {
+        Some(e) => (Some(e.message), e.refused),
+        None => (None, Vec::new()),
+    };
     let page = match state.engine.review_page(access).await {
         Ok(page) => page,
         Err(e) => return engine_failure(e),
