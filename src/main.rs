@@ -2,6 +2,7 @@
 //! (0 done, 2 bad input or usage, 1 anything else).
 
 use clap::Parser;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -11,6 +12,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour_logs())
         .init();
     let cli = attest::cli::Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -27,4 +29,10 @@ fn main() -> ExitCode {
             ExitCode::from(failure.code as u8)
         }
     }
+}
+
+/// Colour codes only where a person reads them: a log file, a pipe or journald would keep
+/// them as `\x1b[…` noise. `NO_COLOR` set to anything but empty (<https://no-color.org>) turns them off too.
+fn colour_logs() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

@@ -1810,3 +1810,104 @@ async fn an_item_only_its_holder_could_review_is_decided_from_the_admins_queue()
         Some(format!("account:{ADMIN}"))
     );
 }
+
+/// Issue 14: the mail that says a safety rail held removals back links to the campaign's
+/// console page, where a signed-in admin confirms them (not only a command to run).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_held_removals_mail_links_to_the_campaign_page_where_an_admin_confirms() {
+    let Some(app) = TestApp::spawn("held_removals_mail_link").await else {
+        return;
+    };
+    accounts(&app).await;
+    app.import_org().await;
+    // Nobody answers and unanswered items are removed: all six would go, past the 50% rail.
+    let definition =
+        DEFINITION.replace(r#"on_no_response = "keep""#, r#"on_no_response = "remove""#);
+    assert_ne!(definition, DEFINITION);
+    let path = app.db.file("reviewer-flow.toml", &definition);
+    app.engine.define(&path, "test").await.expect("define");
+    let launched = app.launch_defined().await;
+    let id = launched.campaign_id;
+    app.drain_mail().await;
+    app.engine.close(id, "test").await.expect("close");
+    let view = app.engine.campaign(id).await.expect("show");
+    assert!(view.campaign.rail_reason.is_some(), "{view:?}");
+    app.drain_mail().await;
+
+    let held: Vec<_> = app
+        .smtp
+        .messages_to("olga@org.test")
+        .into_iter()
+        .filter(|m| m.subject.contains("wait for your confirmation"))
+        .collect();
+    assert_eq!(held.len(), 1, "one mail to the owner");
+    let page_url = format!("{}/admin/campaigns/{id}", app.base_url);
+    assert!(
+        held[0].text.contains(&page_url),
+        "the text part names the campaign page {page_url}:\n{}",
+        held[0].text
+    );
+    assert!(
+        held[0].html.contains(&format!(r#"<a href="{page_url}""#)),
+        "the HTML part links to {page_url}:\n{}",
+        held[0].html
+    );
+    assert!(held[0].links().contains(&page_url), "{:?}", held[0].links());
+
+    // Opened by a signed-in admin, the link is the page that confirms the held removals.
+    let admin = sign_in(&app, "admin", ADMIN).await;
+    let page = admin.get(&app, &page_url).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    assert!(
+        page.text().contains(&format!(
+            r#"action="/admin/campaigns/{id}/confirm-removals""#
+        )),
+        "{}",
+        page.text()
+    );
+}
+
+/// Issue 14: the audit log page shows each event's details as `name value` lines in a cell
+/// that wraps (long hashes break anywhere), not one line of raw JSON running off the screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_page_shows_details_as_wrapping_lines_not_raw_json() {
+    let Some(app) = TestApp::spawn("audit_log_details").await else {
+        return;
+    };
+    accounts(&app).await;
+    app.import_org().await;
+    let import = events(&app, "import.people").await.remove(0);
+    let details: serde_json::Value = serde_json::from_str(&import.details).expect("JSON details");
+    let sha256 = details["sha256"].as_str().expect("the file's SHA-256");
+
+    let auditor = sign_in(&app, "auditor", AUDITOR).await;
+    let page = auditor.get(&app, "/audit/log").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    let cell = format!("<dt>sha256</dt><dd>{sha256}</dd>");
+    assert!(
+        html.contains(&cell),
+        "the details name each field: {cell}\n{html}"
+    );
+    assert!(
+        !html.contains("{&quot;") && !html.contains("{&#34;") && !html.contains("{\""),
+        "no raw JSON on the page:\n{html}"
+    );
+    let rows = html.matches("<tr><td class=\"n\">").count();
+    assert!(rows >= 3, "{html}");
+    assert_eq!(
+        html.matches("<td class=\"event-details\">").count(),
+        rows,
+        "every event's details are in the wrapping cell:\n{html}"
+    );
+
+    // The stylesheet lets that cell break long values anywhere.
+    let css = auditor.get(&app, "/static/attest.css").await.text();
+    let wraps = css.split('}').any(|rule| {
+        rule.split_once('{').is_some_and(|(selectors, body)| {
+            selectors.split(',').any(|s| s.trim() == "td.event-details")
+                && body.contains("overflow-wrap: anywhere")
+        })
+    });
+    assert!(wraps, "td.event-details breaks long values:\n{css}");
+}

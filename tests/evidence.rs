@@ -852,6 +852,47 @@ fn same_instant(cell: &str, expected: &str) -> bool {
     }
 }
 
+/// Issue 14: `--bom` is for spreadsheets, and an auditor opens every CSV of the bundle in one:
+/// each starts with EF BB BF (and is otherwise the file without it), and the bundle verifies.
+#[tokio::test]
+async fn bom_starts_every_csv_of_the_bundle_and_it_still_verifies() {
+    let s = Scenario::completed().await;
+    let key = s.public_key_cli();
+    let plain = s.path("plain");
+    let bom = s.path("bom");
+    export_cli(&s, &plain, false);
+    export_cli(&s, &bom, true);
+    assert_verified(&s, &bom, &key);
+    let zip = s.path("bom.zip");
+    export_cli(&s, &zip, true);
+    assert_verified(&s, &zip, &key);
+
+    let csvs: Vec<&str> = DATA_FILES
+        .iter()
+        .copied()
+        .filter(|n| n.ends_with(".csv"))
+        .collect();
+    assert_eq!(
+        csvs,
+        ["items.csv", "decisions.csv", "after_remediation.csv"],
+        "the bundle's CSV files"
+    );
+    for name in csvs {
+        let with = std::fs::read(bom.join(name)).expect("read the --bom file");
+        let without = std::fs::read(plain.join(name)).expect("read the plain file");
+        assert!(
+            with.starts_with(&[0xEF, 0xBB, 0xBF]),
+            "{name} does not start with EF BB BF with --bom: {:?}",
+            &with[..with.len().min(8)]
+        );
+        assert!(
+            !without.starts_with(&[0xEF, 0xBB, 0xBF]),
+            "{name} starts with a BOM without --bom"
+        );
+        assert_eq!(&with[3..], &without[..], "{name} after the BOM");
+    }
+}
+
 #[tokio::test]
 async fn items_csv_is_the_database_row_by_row_and_safe_in_a_spreadsheet() {
     let s = Scenario::completed().await;

@@ -1437,3 +1437,21 @@ async fn the_audit_event_records_actor_file_sha256_and_counts() {
         (json!(3), json!(3))
     );
 }
+
+/// Issue 14: logs written to a file or a pipe (cron, systemd, `2> log`) carry no colour codes;
+/// here stderr is a pipe and the import's warning about an unknown column is logged.
+#[tokio::test]
+async fn logs_to_a_pipe_carry_no_colour_codes() {
+    let db = TestDb::new().await;
+    db.file(
+        "people.csv",
+        "id,name,email,manager_id,shoe_size\nu1,Ana Ruiz,ana@example.test,,42\n",
+    );
+    let (code, _, stderr) = attest_cli(&db, &["import", "people", "people.csv"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("unknown column \"shoe_size\" ignored"),
+        "the warning is logged: {stderr:?}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "no escape codes: {stderr:?}");
+}

@@ -307,6 +307,83 @@ async fn launch_mails_one_invitation_per_reviewer_with_a_working_link() {
     }
 }
 
+/// The opening tag of the HTML link whose text is `link` (entities decoded), if there is one.
+fn anchor_around(html: &str, link: &str) -> Option<String> {
+    let html = common::smtp::unescape_html(html);
+    let end = html.find(&format!(">{link}</a>"))?;
+    let start = html[..end].rfind("<a ")?;
+    Some(html[start..=end].to_string())
+}
+
+/// Checks what issue 14 asks of every mail attest sends: `Auto-Submitted: auto-generated`
+/// (RFC 3834, so vacation responders stay quiet), and a review link written out in the HTML
+/// part that a phone may break anywhere (inline styles: mail clients drop `<style>`).
+fn assert_newcomer_friendly(raw: &[u8], base_url: &str, what: &str) {
+    use mailparse::MailHeaderMap;
+    let mail = mailparse::parse_mail(raw).expect("a mail");
+    assert_eq!(
+        mail.headers.get_first_value("Auto-Submitted").as_deref(),
+        Some("auto-generated"),
+        "{what}: Auto-Submitted header"
+    );
+    let html = mail
+        .subparts
+        .iter()
+        .find(|p| p.ctype.mimetype == "text/html")
+        .expect("an HTML part")
+        .get_body()
+        .expect("the HTML part decodes");
+    let link = common::smtp::links_in(&html)
+        .into_iter()
+        .find(|l| l.starts_with(&format!("{base_url}/r/")))
+        .unwrap_or_else(|| panic!("{what}: a review link in the HTML part:\n{html}"));
+    let anchor = anchor_around(&html, &link)
+        .unwrap_or_else(|| panic!("{what}: the link {link} is written out as a link:\n{html}"));
+    for style in ["word-break: break-all", "overflow-wrap: anywhere"] {
+        assert!(anchor.contains(style), "{what}: {style} on {anchor}");
+    }
+}
+
+/// Issue 14: invitations through the SMTP server and as `.eml` files say they are automatic,
+/// and the long link in them wraps on a phone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mails_say_they_are_automatic_and_their_long_link_wraps_on_a_phone() {
+    let test = "mails_say_they_are_automatic_and_their_long_link_wraps_on_a_phone";
+    let Some(app) = TestApp::spawn(test).await else {
+        return;
+    };
+    let launched = app.launch().await;
+    app.drain_mail().await;
+    let mails = app.smtp.messages();
+    assert_eq!(mails.len(), 2, "an invitation to each reviewer");
+    for mail in &mails {
+        assert_newcomer_friendly(mail.raw.as_bytes(), &app.base_url, &mail.to);
+    }
+
+    // Without an SMTP server mail is written to .eml files: the same mail.
+    let outbox = app.db.dir().join("outbox");
+    let files = attest::mail::Mailer::new(
+        app.engine.clone(),
+        std::sync::Arc::new(attest::mail::transport::EmlFiles::quiet(outbox.clone())),
+        common::app::MAIL_FROM,
+        &app.base_url,
+    )
+    .expect("mailer");
+    app.engine
+        .resend_invitation(launched.campaign_id, "m1", false, "test")
+        .await
+        .expect("resend");
+    assert_eq!(files.drain().await.expect("write the mail"), 1);
+    let written: Vec<_> = std::fs::read_dir(&outbox)
+        .expect("the outbox folder")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    let raw = std::fs::read(&written[0]).expect("read the .eml");
+    assert_newcomer_friendly(&raw, &app.base_url, &written[0].display().to_string());
+}
+
 // ---------------------------------------------------------------------------------------------
 // 2. Deciding from the link.
 // ---------------------------------------------------------------------------------------------
@@ -573,6 +650,100 @@ async fn decisions_posted_from_the_mailed_link_are_recorded_as_the_reviewers() {
 // ---------------------------------------------------------------------------------------------
 // 3. Mail scanners.
 // ---------------------------------------------------------------------------------------------
+
+/// The `<fieldset>` of `item` on a review page.
+fn fieldset_of(page: &Page, item: i64) -> String {
+    let marker = format!(r#"id="item-{item}""#);
+    let at = page
+        .body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("the page has item #{item}:\n{}", page.body));
+    let start = page.body[..at].rfind("<fieldset").expect("its fieldset");
+    let end = at + page.body[at..].find("</fieldset>").expect("its end");
+    page.body[start..end].to_string()
+}
+
+/// Issue 14: a refused save names the item by holder, role and scope, links to its row, and
+/// the row keeps the reviewer's choice visibly marked as not saved (as does every other choice
+/// of that form, since nothing of it was recorded), while what was saved before looks saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_save_names_the_item_links_to_it_and_marks_choices_not_saved() {
+    let test = "a_refused_save_names_the_item_links_to_it_and_marks_choices_not_saved";
+    let Some(app) = TestApp::spawn(test).await else {
+        return;
+    };
+    let launched = app.launch().await;
+    app.drain_mail().await;
+    let id = launched.campaign_id;
+    let a1_ga = item_id(&app, &launched, "a1", "Global Administrator").await;
+    let a2_ga = item_id(&app, &launched, "a2", "Global Administrator").await;
+    let a3_pra = item_id(&app, &launched, "a3", "Privileged Role Administrator").await;
+    let link = app.link_for("maria@org.test");
+    let csrf = app.get(&link).await.csrf();
+    let saved = app
+        .post(
+            &link,
+            &Form::new(&csrf)
+                .choose(a2_ga, "attest", "")
+                .action("save")
+                .0,
+        )
+        .await;
+    assert_redirected(&app, &saved, &link, "saved=1").await;
+
+    let refused = app
+        .post(
+            &link,
+            &Form::new(&csrf)
+                .choose(a2_ga, "attest", "")
+                .choose(a3_pra, "revoke", " ")
+                .choose(a1_ga, "attest", "")
+                .action("save")
+                .0,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.body.contains(&format!(
+            r##"Not saved: <a href="#item-{a3_pra}">Aiko Three — Privileged Role Administrator (/)</a>: a justification is required to revoke"##
+        )),
+        "the error names and links to the refused item:\n{}",
+        refused.body
+    );
+    assert_eq!(
+        refused.body.matches("Not saved: <a href=").count(),
+        1,
+        "only the refused item is listed:\n{}",
+        refused.body
+    );
+    assert!(refused.says("Nothing was saved"), "{}", refused.body);
+
+    let aiko = fieldset_of(&refused, a3_pra);
+    assert!(aiko.contains(r#"class="item unsaved""#), "{aiko}");
+    assert!(refused.is_checked(a3_pra, "revoke"), "{aiko}");
+    assert!(
+        aiko.contains("Not saved: your choice (revoke) is shown but not recorded: a justification is required to revoke"),
+        "{aiko}"
+    );
+    assert!(aiko.contains(r#"aria-invalid="true""#), "{aiko}");
+    let anna = fieldset_of(&refused, a1_ga);
+    assert!(anna.contains(r#"class="item unsaved""#), "{anna}");
+    assert!(anna.contains("Not saved: your choice (keep)"), "{anna}");
+    let arne = fieldset_of(&refused, a2_ga);
+    assert!(
+        arne.contains(r#"class="item decided""#),
+        "saved before: {arne}"
+    );
+    assert!(!arne.contains("Not saved"), "{arne}");
+
+    assert_eq!(
+        decisions(&app, id).await.len(),
+        1,
+        "nothing more was recorded"
+    );
+    assert_eq!(app.item(a3_pra).await.verdict, None);
+    assert_eq!(app.item(a1_ga).await.verdict, None);
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opening_every_mailed_link_changes_nothing() {

@@ -9,6 +9,7 @@ use crate::domain::lifecycle::CampaignState;
 use crate::domain::records::ImportKind;
 use crate::engine::import::ImportOptions;
 use crate::engine::{Engine, EngineError, NoProgress};
+use crate::store::campaigns::CampaignRow;
 use crate::store::{directory, items};
 use crate::synth::{write_org, OrgSpec};
 
@@ -18,6 +19,9 @@ const DEMO: OrgSpec = OrgSpec {
     eligibilities: 1200,
     seed: 2026,
 };
+
+/// The demo campaign's definition, stored once the organisation is seeded.
+const DEMO_CAMPAIGN: &str = "demo-high-risk-quarterly";
 
 /// The demo's campaign: the high-risk roles, reviewed by managers every quarter.
 const DEFINITION: &str = r#"
@@ -47,68 +51,26 @@ pub async fn run(engine: Engine, config: &Config, actor: &str) -> Result<(), Fai
         .date_naive()
         .and_time(chrono::NaiveTime::MIN)
         .and_utc();
-    let files = write_org(&DEMO, dir.path(), today).map_err(|e| Failure::runtime(e.to_string()))?;
-    say!(
-        "Seeding the demo organisation into {}:",
-        crate::config::mask_url(&config.database_url)
-    );
-    for (kind, path) in [
-        (ImportKind::People, &files.people),
-        (ImportKind::Roles, &files.roles),
-        (ImportKind::Eligibility, &files.eligibility),
-    ] {
-        // Named for what they are: the generated files live in a folder deleted afterwards, and
-        // an audit event naming that folder would point at nothing.
-        let name = format!(
-            "demo organisation ({})",
-            path.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        );
-        let report = engine
-            .import_named(
-                kind,
-                path,
-                &name,
-                ImportOptions::default(),
-                actor,
-                &NoProgress,
-            )
-            .await?;
+    let database = crate::config::mask_url(&config.database_url);
+    // The demo's definition is stored once the organisation is in: seeded before. Importing the
+    // generated files again would list again every eligibility the demo's campaigns removed,
+    // which an import makes active again (a "reappeared" finding): the demo leaves it removed.
+    let seeded = engine
+        .definitions()
+        .await?
+        .iter()
+        .any(|d| d.name == DEMO_CAMPAIGN);
+    if seeded {
         say!(
-            "  {:<12} {:>5} rows: {} new, {} changed, {} unchanged",
-            kind.as_str(),
-            report.rows,
-            report.inserted,
-            report.updated,
-            report.unchanged
+            "The demo organisation is already in {database}: not imported again, so what the demo's campaigns removed stays removed."
         );
+    } else {
+        seed(&engine, dir.path(), today, &database, actor).await?;
     }
     let definition = dir.path().join("demo-high-risk-quarterly.toml");
     std::fs::write(&definition, DEFINITION).map_err(|e| Failure::runtime(e.to_string()))?;
     engine.define(&definition, actor).await?;
-    let campaign = match engine
-        .launch("demo-high-risk-quarterly", false, actor, &NoProgress)
-        .await
-    {
-        Ok(campaign) => campaign,
-        // Run before in this period: show that campaign again if it is still open.
-        Err(EngineError::Conflict(message)) => {
-            let open = engine.campaigns(&[CampaignState::Active]).await?;
-            match open
-                .into_iter()
-                .find(|c| c.campaign.name == "demo-high-risk-quarterly")
-            {
-                Some(view) => view.campaign,
-                None => {
-                    return Err(Failure::usage(format!(
-                        "{message}; start from an empty database to run the demo again"
-                    )))
-                }
-            }
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let campaign = demo_campaign(&engine, actor).await?;
     let view = engine.campaign(campaign.id).await?;
     let loads = items::reviewer_loads(engine.store().conn(), campaign.id)
         .await
@@ -161,6 +123,80 @@ pub async fn run(engine: Engine, config: &Config, actor: &str) -> Result<(), Fai
         },
     )
     .await
+}
+
+/// Imports the generated organisation through the normal import path.
+async fn seed(
+    engine: &Engine,
+    dir: &std::path::Path,
+    today: chrono::DateTime<chrono::Utc>,
+    database: &str,
+    actor: &str,
+) -> Result<(), Failure> {
+    let files = write_org(&DEMO, dir, today).map_err(|e| Failure::runtime(e.to_string()))?;
+    say!("Seeding the demo organisation into {database}:");
+    for (kind, path) in [
+        (ImportKind::People, &files.people),
+        (ImportKind::Roles, &files.roles),
+        (ImportKind::Eligibility, &files.eligibility),
+    ] {
+        // Named for what they are: the generated files live in a folder deleted afterwards, and
+        // an audit event naming that folder would point at nothing.
+        let name = format!(
+            "demo organisation ({})",
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        );
+        let report = engine
+            .import_named(
+                kind,
+                path,
+                &name,
+                ImportOptions::default(),
+                actor,
+                &NoProgress,
+            )
+            .await?;
+        say!(
+            "  {:<12} {:>5} rows: {} new, {} changed, {} unchanged",
+            kind.as_str(),
+            report.rows,
+            report.inserted,
+            report.updated,
+            report.unchanged
+        );
+    }
+    Ok(())
+}
+
+/// The demo campaign of this period: launched now, or the open one of an earlier run; when
+/// this period's has ended, a new, off-cycle one (an ended campaign takes no more decisions).
+async fn demo_campaign(engine: &Engine, actor: &str) -> Result<CampaignRow, Failure> {
+    match engine
+        .launch(DEMO_CAMPAIGN, false, actor, &NoProgress)
+        .await
+    {
+        Ok(campaign) => return Ok(campaign),
+        Err(EngineError::Conflict(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let open = engine.campaigns(&[CampaignState::Active]).await?;
+    if let Some(view) = open.into_iter().find(|c| c.campaign.name == DEMO_CAMPAIGN) {
+        say!(
+            "Campaign #{} of an earlier run is still open: showing it again.",
+            view.campaign.id
+        );
+        return Ok(view.campaign);
+    }
+    let campaign = engine
+        .launch(DEMO_CAMPAIGN, true, actor, &NoProgress)
+        .await?;
+    say!(
+        "This period's demo campaign has ended: launched a new, off-cycle one, #{}.",
+        campaign.id
+    );
+    Ok(campaign)
 }
 
 /// The demo's admin account: created (with its password printed) on the first run.

@@ -24,7 +24,7 @@ pub enum EvidenceCommand {
         /// A new folder, or a file ending in .zip.
         #[arg(long, value_name = "PATH")]
         out: PathBuf,
-        /// Start items.csv with a UTF-8 byte order mark (for spreadsheets that need one).
+        /// Start every CSV file with a UTF-8 byte order mark (for spreadsheets that need one).
         #[arg(long)]
         bom: bool,
         /// Replace an existing zip at PATH (a folder is never emptied; a symbolic link is never

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::time::Duration;
+use unicode_width::UnicodeWidthStr;
 
 /// `println!` that ends quietly when stdout is closed early (`attest … | head`).
 macro_rules! say {
@@ -154,17 +155,49 @@ pub fn print_eligibility(rows: &[EligibilityView]) {
     );
 }
 
+/// `audit log` as a table: a header, then one event a line, each column as wide as its widest
+/// cell among the events shown, so a long actor (`account:…@…`, an API token's name) never
+/// shifts the columns after it. The target comes last and is never padded.
 pub fn print_audit(events: &[ChainedEvent]) {
-    for e in events {
-        say!(
-            "#{:<6} {} {:<20} {:<24} {}",
-            e.seq,
-            e.at.format("%Y-%m-%d %H:%M:%S"),
-            e.actor,
-            e.action,
-            e.target.as_deref().unwrap_or("")
-        );
+    for line in audit_table(events) {
+        say!("{line}");
     }
+}
+
+fn audit_table(events: &[ChainedEvent]) -> Vec<String> {
+    let rows: Vec<[String; 5]> = events
+        .iter()
+        .map(|e| {
+            [
+                format!("#{}", e.seq),
+                e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                e.actor.clone(),
+                e.action.clone(),
+                e.target.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let header = ["SEQ", "WHEN (UTC)", "ACTOR", "ACTION", "TARGET"].map(String::from);
+    let mut widths = [0usize; 5];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.width());
+        }
+    }
+    std::iter::once(&header)
+        .chain(&rows)
+        .map(|row| {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                line.push_str(cell);
+                if i + 1 < row.len() {
+                    // Padded by display width, so a wide character takes its two columns.
+                    line.push_str(&" ".repeat(widths[i] - cell.width() + 2));
+                }
+            }
+            line.trim_end().to_string()
+        })
+        .collect()
 }
 
 /// A spinner counting rows on stderr; invisible when stderr is not a terminal.

@@ -35,6 +35,21 @@ impl Channel {
     }
 }
 
+/// Why one answer cannot be recorded, judged on the answer alone: its justification's text,
+/// and whether the campaign's policy (`required`) wants one for this verdict. The review page
+/// asks this first, to name the item it refuses; [`Engine::decide_each`] asks it again.
+pub fn refusal(justification: Option<&str>, verdict: Verdict, required: bool) -> Option<String> {
+    match justification.map(str::trim).filter(|j| !j.is_empty()) {
+        Some(text) => check_text(text, JUSTIFICATION_MAX_CHARS, Lines::Multi)
+            .err()
+            .map(|reason| format!("justification: {reason}")),
+        None if required => Some(format!(
+            "a justification is required to {verdict} (campaign policy)"
+        )),
+        None => None,
+    }
+}
+
 /// One request to give the same answer for items of one campaign.
 #[derive(Debug, Clone)]
 pub struct DecisionRequest<'a> {
@@ -116,13 +131,11 @@ impl Engine {
                 .justification
                 .map(str::trim)
                 .filter(|j| !j.is_empty());
-            if let Some(text) = justification {
-                check_text(text, JUSTIFICATION_MAX_CHARS, Lines::Multi).map_err(|reason| {
-                    EngineError::Invalid(format!(
-                        "item {}: justification: {reason}",
-                        choice.item_id
-                    ))
-                })?;
+            if let Some(reason) = refusal(justification, choice.verdict, false) {
+                return Err(EngineError::Invalid(format!(
+                    "item {}: {reason}",
+                    choice.item_id
+                )));
             }
             if wanted
                 .insert(
@@ -157,13 +170,9 @@ impl Engine {
         ids.sort_unstable();
         for item in &ids {
             let choice = &wanted[item];
-            if campaign.spec.requires_justification(choice.verdict)
-                && choice.justification.is_none()
-            {
-                return Err(EngineError::Invalid(format!(
-                    "item {item}: a justification is required to {} (campaign policy)",
-                    choice.verdict
-                )));
+            let required = campaign.spec.requires_justification(choice.verdict);
+            if let Some(reason) = refusal(choice.justification, choice.verdict, required) {
+                return Err(EngineError::Invalid(format!("item {item}: {reason}")));
             }
         }
         let found = items::items_for_decision(&txn, id, &ids).await?;

@@ -87,7 +87,8 @@ const AFTER_COLUMNS: &[&str] = &[
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ExportOptions {
-    /// Start items.csv with a UTF-8 BOM, for spreadsheets that need one to read UTF-8.
+    /// Start every CSV file of the bundle with a UTF-8 BOM, for spreadsheets that need one to
+    /// read UTF-8.
     pub bom: bool,
     /// Replace an existing zip at the destination (`--force`); otherwise an existing file is
     /// refused. A folder is never emptied and a symbolic link never written through.
@@ -466,8 +467,9 @@ impl Engine {
         let facts = self
             .write_items(bundle, &mut after, campaign_id, options)
             .await?;
-        let (decisions, human_decisions) = self.write_decisions(bundle, campaign_id).await?;
-        Self::write_after_remediation(bundle, after)?;
+        let (decisions, human_decisions) =
+            self.write_decisions(bundle, campaign_id, options).await?;
+        Self::write_after_remediation(bundle, after, options)?;
         let timeline = self.write_audit(bundle, campaign_id).await?;
         Ok(Passes {
             facts,
@@ -487,10 +489,7 @@ impl Engine {
         options: ExportOptions,
     ) -> Result<ItemFacts, EngineError> {
         let mut facts = ItemFacts::default();
-        bundle.begin("items.csv").map_err(io_err)?;
-        if options.bom {
-            bundle.write_all("\u{feff}".as_bytes()).map_err(io_err)?;
-        }
+        begin_csv(bundle, "items.csv", options)?;
         {
             let mut csv = csv_writer(&mut *bundle);
             csv.write_record(ITEM_COLUMNS).map_err(io_err)?;
@@ -544,10 +543,11 @@ impl Engine {
         &self,
         bundle: &mut BundleWriter,
         campaign_id: i64,
+        options: ExportOptions,
     ) -> Result<(u64, Vec<(String, DateTime<Utc>)>), EngineError> {
         let mut human = Vec::new();
         let mut count = 0;
-        bundle.begin("decisions.csv").map_err(io_err)?;
+        begin_csv(bundle, "decisions.csv", options)?;
         {
             let mut csv = csv_writer(&mut *bundle);
             csv.write_record(DECISION_COLUMNS).map_err(io_err)?;
@@ -587,6 +587,7 @@ impl Engine {
     fn write_after_remediation(
         bundle: &mut BundleWriter,
         after: csv::Writer<BufWriter<File>>,
+        options: ExportOptions,
     ) -> Result<(), EngineError> {
         let mut file = after
             .into_inner()
@@ -594,7 +595,7 @@ impl Engine {
             .into_inner()
             .map_err(|e| io_err(e.error()))?;
         file.seek(SeekFrom::Start(0)).map_err(io_err)?;
-        bundle.begin("after_remediation.csv").map_err(io_err)?;
+        begin_csv(bundle, "after_remediation.csv", options)?;
         std::io::copy(
             &mut std::io::BufReader::with_capacity(1 << 18, file),
             &mut *bundle,
@@ -753,6 +754,20 @@ fn read_manifest_from_zip(path: &Path) -> Result<String, EngineError> {
         .read_to_string(&mut text)
         .map_err(io_err)?;
     Ok(text)
+}
+
+/// Starts the bundle's next CSV file, with a BOM when the export asks for one: every CSV of a
+/// bundle alike, since an auditor opens each in the same spreadsheet.
+fn begin_csv(
+    bundle: &mut BundleWriter,
+    name: &str,
+    options: ExportOptions,
+) -> Result<(), EngineError> {
+    bundle.begin(name).map_err(io_err)?;
+    if options.bom {
+        bundle.write_all("\u{feff}".as_bytes()).map_err(io_err)?;
+    }
+    Ok(())
 }
 
 fn csv_writer<W: Write>(to: W) -> csv::Writer<W> {

@@ -73,6 +73,16 @@ pub struct ReviewPage {
     pub signed_off_at: Option<DateTime<Utc>>,
 }
 
+impl ReviewPage {
+    /// Whether the campaign wants a justification with this answer.
+    pub fn requires_justification(&self, verdict: crate::domain::closing::Verdict) -> bool {
+        match verdict {
+            crate::domain::closing::Verdict::Attest => self.justification_for_attest,
+            crate::domain::closing::Verdict::Revoke => self.justification_for_revoke,
+        }
+    }
+}
+
 impl Engine {
     /// Issues a new link token for a reviewer of a campaign, valid until the deadline (and only
     /// while the campaign is active). Returns the token; only its hash is kept.

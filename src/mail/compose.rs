@@ -2,7 +2,8 @@
 //! `templates/mail/`). One mail per reviewer per event, never one per item.
 
 use askama::Template;
-use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 use sha2::{Digest, Sha256};
 
@@ -29,6 +30,8 @@ pub struct MailContext {
     pub handed_over: bool,
     /// The source a waiting launch needs (launch-waiting mails).
     pub source: Option<String>,
+    /// The campaign's console page, where an admin acts on it (rail mails).
+    pub console_link: Option<String>,
 }
 
 macro_rules! mail_templates {
@@ -128,6 +131,16 @@ pub fn message_id(idempotency_key: &str, from: &Mailbox) -> String {
     format!("<{}@{}>", &digest[..40], from.email.domain())
 }
 
+/// `Auto-Submitted: auto-generated` (RFC 3834): every mail attest sends is written by a
+/// machine, so vacation responders and other automatic replies leave it unanswered instead of
+/// writing back to the sender address.
+fn auto_submitted() -> HeaderValue {
+    HeaderValue::new(
+        HeaderName::new_from_ascii_str("Auto-Submitted"),
+        "auto-generated".to_string(),
+    )
+}
+
 /// Builds the multipart (text + HTML) message.
 pub fn compose(
     template: &str,
@@ -150,6 +163,7 @@ pub fn compose(
         .to(to)
         .subject(subject(template, m))
         .message_id(Some(id.clone()))
+        .raw_header(auto_submitted())
         .multipart(
             MultiPart::alternative()
                 .singlepart(
@@ -222,7 +236,58 @@ mod tests {
         assert!(raw.contains("multipart/alternative"));
         assert!(raw.contains("text/plain") && raw.contains("text/html"));
         assert!(raw.contains("https://attest.example/r/abc"));
+        assert!(
+            raw.contains("\r\nAuto-Submitted: auto-generated\r\n"),
+            "{raw}"
+        );
         assert_eq!(id, message_id("invitation/1/2", &from));
         assert!(compose("invitation", &m, &from, "not an address", "k").is_err());
+    }
+
+    /// RFC 3834: every mail attest sends says it was generated, so no vacation responder
+    /// answers it.
+    #[test]
+    fn every_mail_is_marked_auto_generated() {
+        let from: Mailbox = "attest <attest@example.test>".parse().unwrap();
+        let m = MailContext {
+            link: Some("https://attest.example/r/abc".into()),
+            ..MailContext::default()
+        };
+        for template in [
+            "invitation",
+            "reminder",
+            "escalation",
+            "thanks",
+            "outcome",
+            "removals_awaiting_confirmation",
+            "launch_waiting",
+        ] {
+            let (message, _) = compose(template, &m, &from, "ana@example.test", "k").unwrap();
+            let raw = String::from_utf8(message.formatted()).unwrap();
+            assert!(
+                raw.contains("\r\nAuto-Submitted: auto-generated\r\n"),
+                "{template}:\n{raw}"
+            );
+        }
+    }
+
+    /// The review link written out in full may break anywhere, so a phone wraps it instead of
+    /// widening the mail (inline: mail clients drop `<style>`).
+    #[test]
+    fn the_written_out_review_link_wraps_on_a_phone() {
+        let m = MailContext {
+            link: Some("https://attest.example/r/abc".into()),
+            ..MailContext::default()
+        };
+        for template in ["invitation", "reminder", "escalation"] {
+            let (_, html) = render(template, &m).unwrap();
+            let html = html.replace("&#x2f;", "/");
+            assert!(
+                html.contains(
+                    r#"style="color: #0b5cad; word-break: break-all; overflow-wrap: anywhere;">https://attest.example/r/abc</a>"#
+                ),
+                "{template}:\n{html}"
+            );
+        }
     }
 }

@@ -424,6 +424,8 @@ impl Mailer {
                 campaign_id,
                 handed_over: payload.get("handed_over_by").is_some(),
                 source: None,
+                console_link: (mail.template == template::REMOVALS_AWAITING_CONFIRMATION)
+                    .then(|| format!("{}/admin/campaigns/{campaign_id}", self.base_url)),
             },
             reviewer_mail,
         )))

@@ -5,7 +5,7 @@ use super::{AppState, ClientAddr};
 use crate::domain::closing::Verdict;
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::limits::{clip, truncate_chars, JUSTIFICATION_MAX_CHARS};
-use crate::engine::decide::{Channel, Choice, Decider};
+use crate::engine::decide::{refusal, Channel, Choice, Decider};
 use crate::engine::review::{same_secret, LinkProblem, ReviewPage, ReviewerAccess};
 use crate::engine::EngineError;
 use crate::mail::worker::deadline_text;
@@ -104,6 +104,11 @@ async fn submit(
                 Verdict::Revoke
             };
             let why = form.get("bulk_why");
+            let verb = if verdict == Verdict::Attest {
+                "keep"
+            } else {
+                "revoke"
+            };
             let choices: Vec<Choice> = page
                 .items
                 .iter()
@@ -118,6 +123,12 @@ async fn submit(
                 Err(EngineError::Invalid(
                     "every item already has a decision".into(),
                 ))
+            } else if let Some(reason) = refusal(why, verdict, page.requires_justification(verdict))
+            {
+                // Said of the one box the reviewer filled in, not of the first item's number.
+                Err(EngineError::Invalid(format!(
+                    "to {verb} all undecided items at once (\"Justification for all of them\"): {reason}"
+                )))
             } else {
                 state
                     .engine
@@ -150,11 +161,37 @@ async fn submit(
             Ok(choices) if choices.is_empty() => Err(EngineError::Invalid(
                 "choose attest or revoke for at least one item".into(),
             )),
-            Ok(choices) => state
-                .engine
-                .decide_each(page.campaign_id, &choices, &decider)
-                .await
-                .map(|r| Done::Saved(r.decided)),
+            Ok(choices) => {
+                // Checked here first so the page can name each refused item and point to it.
+                let refused: Vec<(i64, String)> = choices
+                    .iter()
+                    .filter_map(|c| {
+                        let required = page.requires_justification(c.verdict);
+                        refusal(c.justification, c.verdict, required).map(|r| (c.item_id, r))
+                    })
+                    .collect();
+                if !refused.is_empty() {
+                    return render_page(
+                        &state,
+                        &access,
+                        &token,
+                        None,
+                        Some(PageError {
+                            message: "Nothing was saved. Your choices are still on the page, marked \"not saved\"; fix the items below and save again."
+                                .to_string(),
+                            refused,
+                        }),
+                        Some(&form),
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                    )
+                    .await;
+                }
+                state
+                    .engine
+                    .decide_each(page.campaign_id, &choices, &decider)
+                    .await
+                    .map(|r| Done::Saved(r.decided))
+            }
             Err(e) => Err(e),
         },
     };
@@ -168,7 +205,10 @@ async fn submit(
                 &access,
                 &token,
                 None,
-                Some(format!("Nothing was saved: {message}.")),
+                Some(PageError {
+                    message: format!("Nothing was saved: {message}."),
+                    refused: Vec::new(),
+                }),
                 Some(&form),
                 status,
             )
@@ -371,6 +411,24 @@ struct Row<'a> {
     escalated: bool,
     /// The reviewer's own eligibility: shown, not decidable here.
     own: bool,
+    /// A choice the reviewer made on a form that was refused: shown, but not recorded.
+    unsaved: bool,
+    /// Why this item's answer was refused, if it was.
+    refused: Option<&'a str>,
+}
+
+/// Why a submitted form was refused: the message, and the items refused with each reason.
+struct PageError {
+    message: String,
+    refused: Vec<(i64, String)>,
+}
+
+/// A refused item, as the page's error names it and links to it.
+struct Refused<'a> {
+    id: i64,
+    /// "Anna One — Global Administrator (/)".
+    label: String,
+    reason: &'a str,
 }
 
 struct Group<'a> {
@@ -392,6 +450,7 @@ struct PageTemplate<'a> {
     undecided: usize,
     notice: Option<String>,
     error: Option<String>,
+    refused: Vec<Refused<'a>>,
     signed_off: Option<String>,
     bulk_why: String,
 }
@@ -406,10 +465,14 @@ async fn render_page(
     access: &ReviewerAccess,
     token: &str,
     notice: Option<String>,
-    error: Option<String>,
+    error: Option<PageError>,
     submitted: Option<&FormFields>,
     status: StatusCode,
 ) -> Response {
+    let (error, refused) = match error {
+        Some(e) => (Some(e.message), e.refused),
+        None => (None, Vec::new()),
+    };
     let page = match state.engine.review_page(access).await {
         Ok(page) => page,
         Err(e) => return engine_failure(e),
@@ -417,12 +480,18 @@ async fn render_page(
     let mut groups: Vec<Group> = Vec::new();
     for item in &page.items {
         // A re-shown form keeps what the reviewer had chosen, not what is stored.
-        let chosen = submitted
-            .and_then(|f| f.get(&format!("item-{}", item.id)))
-            .or(item.verdict.as_deref());
+        let submitted_choice = submitted.and_then(|f| f.get(&format!("item-{}", item.id)));
+        let chosen = submitted_choice.or(item.verdict.as_deref());
+        let submitted_why = submitted.and_then(|f| f.get(&format!("why-{}", item.id)));
+        // Nothing of a refused form is recorded: a choice that differs from what is stored
+        // (verdict or justification) is shown as the reviewer left it, and marked not saved.
+        let unsaved = submitted_choice.is_some_and(|choice| {
+            Some(choice) != item.verdict.as_deref()
+                || submitted_why.map(str::trim).filter(|w| !w.is_empty())
+                    != item.justification.as_deref()
+        });
         // Cut to the limit: a refused over-long justification is not sent back whole.
-        let why = submitted
-            .and_then(|f| f.get(&format!("why-{}", item.id)))
+        let why = submitted_why
             .map(|why| truncate_chars(why, JUSTIFICATION_MAX_CHARS).to_string())
             .or_else(|| item.justification.clone())
             .unwrap_or_default();
@@ -442,6 +511,11 @@ async fn render_page(
             flag: item.flag_reason.as_deref(),
             escalated: item.escalated,
             own: item.own,
+            unsaved,
+            refused: refused
+                .iter()
+                .find(|(id, _)| *id == item.id)
+                .map(|(_, reason)| reason.as_str()),
         };
         match groups.last_mut() {
             Some(group) if group.holder_id == item.holder_external_id => group.rows.push(row),
@@ -453,6 +527,17 @@ async fn render_page(
             }),
         }
     }
+    let refused_items = refused
+        .iter()
+        .filter_map(|(id, reason)| {
+            let item = page.items.iter().find(|i| i.id == *id)?;
+            Some(Refused {
+                id: *id,
+                label: format!("{} — {} ({})", item.holder_name, item.role_name, item.scope),
+                reason,
+            })
+        })
+        .collect();
     let total = page.items.len();
     let template = PageTemplate {
         deadline: deadline_text(page.due_at, &page.timezone),
@@ -476,6 +561,7 @@ async fn render_page(
         csrf: &access.csrf,
         notice,
         error,
+        refused: refused_items,
     };
     match template.render() {
         Ok(html) => (status, Html(html)).into_response(),

@@ -24,9 +24,43 @@ struct AuditLogPage<'a> {
     chrome: Chrome<'a>,
     chain: String,
     chain_intact: bool,
-    events: Vec<ChainedEvent>,
+    events: Vec<LogRow>,
     newest: Option<String>,
     older: Option<String>,
+}
+
+/// One event as the page shows it: its details as `name: value` lines that wrap in their cell,
+/// not one line of raw JSON running off the screen.
+struct LogRow {
+    event: ChainedEvent,
+    details: Vec<(String, String)>,
+}
+
+impl LogRow {
+    fn new(event: ChainedEvent) -> Self {
+        let details = detail_lines(&event.details);
+        Self { event, details }
+    }
+}
+
+/// The details' top-level fields, each value as text (strings without their quotes, anything
+/// else as compact JSON); details that are not a JSON object are shown as they are.
+fn detail_lines(details: &str) -> Vec<(String, String)> {
+    match serde_json::from_str::<serde_json::Value>(details) {
+        Ok(serde_json::Value::Object(fields)) => fields
+            .into_iter()
+            .map(|(name, value)| {
+                let text = match value {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (name, text)
+            })
+            .collect(),
+        Ok(serde_json::Value::Null) => Vec::new(),
+        _ if details.trim().is_empty() => Vec::new(),
+        _ => vec![(String::new(), details.to_string())],
+    }
 }
 
 async fn log_page(state: &AppState, operator: &Operator, admin: bool, q: LogQuery) -> Response {
@@ -58,7 +92,7 @@ async fn log_page(state: &AppState, operator: &Operator, admin: bool, q: LogQuer
         chrome,
         chain,
         chain_intact,
-        events,
+        events: events.into_iter().map(LogRow::new).collect(),
     })
 }
 
@@ -76,4 +110,25 @@ pub(super) async fn audit_log(
     Query(q): Query<LogQuery>,
 ) -> Response {
     log_page(&state, &operator, false, q).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::detail_lines;
+
+    #[test]
+    fn details_become_name_value_lines() {
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(
+            detail_lines(r#"{"file":"people.csv","rows":3,"ids":[1,2]}"#),
+            vec![
+                pair("file", "people.csv"),
+                pair("ids", "[1,2]"),
+                pair("rows", "3")
+            ]
+        );
+        assert_eq!(detail_lines("{}"), Vec::<(String, String)>::new());
+        assert_eq!(detail_lines("null"), Vec::<(String, String)>::new());
+        assert_eq!(detail_lines("not json"), vec![pair("", "not json")]);
+    }
 }
