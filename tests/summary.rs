@@ -508,6 +508,20 @@ async fn every_surface_shows_the_same_true_figures_in_every_state() {
             && page.contains("by Maria Manager (m1)"),
         "the campaign page names reviewers and deciders:\n{page}"
     );
+    // The audit log views name the reviewer who acted as reviewer:ID.
+    let log = w.page(&w.auditor, "/audit/log").await;
+    assert!(
+        log.contains(&format!(
+            "reviewer:{m1} <span class=\"muted\">Maria Manager (m1)</span>"
+        )),
+        "the console's audit log names the reviewer:\n{log}"
+    );
+    let (code, out, err) = attest_cli(&app.db, &["audit", "log"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("reviewer:{m1} (Maria Manager (m1))")),
+        "attest audit log names the reviewer:\n{out}"
+    );
 
     // Escalated: a week on, the four unanswered items go up the manager chain.
     app.clock.advance(Duration::days(7) + Duration::hours(1));

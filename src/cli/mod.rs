@@ -378,7 +378,11 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             if json {
                 output::print_json(&events)
             } else {
-                output::print_audit(&events);
+                // Reviewers act as reviewer:ID; their names go beside it.
+                let names = engine
+                    .actor_names(events.iter().map(|e| e.actor.as_str()))
+                    .await?;
+                output::print_audit(&events, &names);
                 Ok(())
             }
         }

@@ -158,20 +158,27 @@ pub fn print_eligibility(rows: &[EligibilityView]) {
 /// `audit log` as a table: a header, then one event a line, each column as wide as its widest
 /// cell among the events shown, so a long actor (`account:…@…`, an API token's name) never
 /// shifts the columns after it. The target comes last and is never padded.
-pub fn print_audit(events: &[ChainedEvent]) {
-    for line in audit_table(events) {
+/// `names` gives a reviewer's actor (`reviewer:ID`) their name beside it.
+pub fn print_audit(events: &[ChainedEvent], names: &std::collections::HashMap<String, String>) {
+    for line in audit_table(events, names) {
         say!("{line}");
     }
 }
 
-fn audit_table(events: &[ChainedEvent]) -> Vec<String> {
+fn audit_table(
+    events: &[ChainedEvent],
+    names: &std::collections::HashMap<String, String>,
+) -> Vec<String> {
     let rows: Vec<[String; 5]> = events
         .iter()
         .map(|e| {
             [
                 format!("#{}", e.seq),
                 e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                e.actor.clone(),
+                match names.get(&e.actor) {
+                    Some(name) => format!("{} ({name})", e.actor),
+                    None => e.actor.clone(),
+                },
                 e.action.clone(),
                 e.target.clone().unwrap_or_default(),
             ]

@@ -34,12 +34,19 @@ struct AuditLogPage<'a> {
 struct LogRow {
     event: ChainedEvent,
     details: Vec<(String, String)>,
+    /// A reviewer's name and external id beside their `reviewer:ID` actor (empty otherwise).
+    who: String,
 }
 
 impl LogRow {
-    fn new(event: ChainedEvent) -> Self {
+    fn new(event: ChainedEvent, names: &std::collections::HashMap<String, String>) -> Self {
         let details = detail_lines(&event.details);
-        Self { event, details }
+        let who = names.get(&event.actor).cloned().unwrap_or_default();
+        Self {
+            event,
+            details,
+            who,
+        }
     }
 }
 
@@ -80,6 +87,14 @@ async fn log_page(state: &AppState, operator: &Operator, admin: bool, q: LogQuer
         Ok(Err(broken)) => (format!("HASH CHAIN BROKEN: {broken}"), false),
         Err(e) => (format!("The chain could not be checked: {e}"), false),
     };
+    let names = match state
+        .engine
+        .actor_names(events.iter().map(|e| e.actor.as_str()))
+        .await
+    {
+        Ok(names) => names,
+        Err(e) => return failure(e),
+    };
     let chrome = Chrome::new(operator, admin, "log");
     let path = format!("{}/log", chrome.base());
     let older = events
@@ -92,7 +107,7 @@ async fn log_page(state: &AppState, operator: &Operator, admin: bool, q: LogQuer
         chrome,
         chain,
         chain_intact,
-        events: events.into_iter().map(LogRow::new).collect(),
+        events: events.into_iter().map(|e| LogRow::new(e, &names)).collect(),
     })
 }
 
