@@ -1238,9 +1238,21 @@ async fn the_document_states_what_the_code_enforces_and_names_every_route_the_ro
         }
     }
 
-    // A decision takes at least one item (none is refused).
-    let decide = &doc["components"]["schemas"]["DecideRequest"];
-    assert_eq!(decide["properties"]["items"]["minItems"], 1);
+    // A decision takes at least one item (none is refused); the text limits are the engine's
+    // (utoipa takes only literals, so they are written twice and held together here).
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["DecideRequest"]["properties"]["items"]["minItems"],
+        1
+    );
+    assert_eq!(
+        schemas["ItemDecision"]["properties"]["justification"]["maxLength"],
+        attest::domain::limits::JUSTIFICATION_MAX_CHARS
+    );
+    assert_eq!(
+        schemas["TokenRequest"]["properties"]["name"]["maxLength"],
+        attest::domain::limits::NAME_MAX_CHARS
+    );
 
     // Imports take CSV and JSON bodies, as the handler reads them.
     let import = &doc["paths"]["/api/v1/imports/{kind}"]["post"]["requestBody"]["content"];
