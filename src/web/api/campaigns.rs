@@ -97,10 +97,11 @@ pub struct LaunchRequest {
         (status = 201, description = "The launched campaign, active, its invitations queued.", body = CampaignView),
         (status = 400, description = "The body is not JSON.", body = ErrorBody),
         (status = 404, description = "No definition of that name (`field` = `definition`).", body = ErrorBody),
-        (status = 409, description = "The period already has a campaign of this definition.", body = ErrorBody),
+        (status = 409, description = "The period already has a campaign of this definition, or another process is carrying out its launch.", body = ErrorBody),
         (status = 413, description = "The body is larger than the API takes (1 MiB).", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
         (status = 422, description = "The body does not fit, or the definition cannot launch.", body = ErrorBody),
+        (status = 502, description = "The definition's source could not be synced first (or is still being synced by another launch); nothing was launched.", body = ErrorBody),
         AuthErrors,
     )
 )]
@@ -469,6 +470,7 @@ pub async fn requeue_mail(
     responses(
         (status = 200, description = "The evidence bundle: a zip of the signed manifest, items, decisions, audit excerpt and report.", content(("application/zip"))),
         (status = 404, description = "No such campaign.", body = ErrorBody),
+        (status = 409, description = "The campaign is still launching.", body = ErrorBody),
         AuthErrors,
     )
 )]
