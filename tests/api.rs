@@ -1120,3 +1120,267 @@ async fn the_served_document_is_generated_from_the_code_and_lists_every_failure(
         r#"{"error": {"code": "not_found", "message": "no campaign #1", "field": null}}"#
     )));
 }
+
+/// The operation's parameter `name` (panics when it is not documented).
+fn parameter<'a>(operation: &'a Value, name: &str) -> &'a Value {
+    operation["parameters"]
+        .as_array()
+        .and_then(|all| all.iter().find(|p| p["name"] == name))
+        .unwrap_or_else(|| panic!("parameter {name} in {operation}"))
+}
+
+/// The document states the bounds, enums, patterns and media types the handlers enforce, and
+/// names the same routes the router serves.
+#[tokio::test]
+async fn the_document_states_what_the_code_enforces_and_names_every_route_the_router_serves() {
+    use attest::domain::lifecycle::CampaignState;
+    let app = ApiApp::spawn().await;
+    let contract = app.contract().await;
+    let doc = &contract.doc;
+    let operations = contract.operations();
+
+    // `state` takes the campaign states, as the one enum spells them, comma-separated.
+    let state = parameter(&doc["paths"]["/api/v1/campaigns"]["get"], "state");
+    let states: Vec<&str> = state["schema"]["items"]["enum"]
+        .as_array()
+        .or_else(|| {
+            let name = state["schema"]["items"]["$ref"]
+                .as_str()?
+                .rsplit('/')
+                .next()?;
+            doc["components"]["schemas"][name]["enum"].as_array()
+        })
+        .expect("the states are an enum")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let spelled: Vec<&str> = CampaignState::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(states, spelled);
+    assert_eq!(state["style"], "form");
+    assert_eq!(state["explode"], false);
+
+    // Every paged list bounds page and per_page as the code does.
+    let mut paged = 0;
+    for (method, template, operation) in &operations {
+        let Some(params) = operation["parameters"].as_array() else {
+            continue;
+        };
+        if !params.iter().any(|p| p["name"] == "per_page") {
+            continue;
+        }
+        paged += 1;
+        let per_page = &parameter(operation, "per_page")["schema"];
+        assert_eq!(per_page["minimum"], 1, "{method} {template}");
+        assert_eq!(
+            per_page["maximum"],
+            attest::web::api::MAX_PER_PAGE,
+            "{method} {template}"
+        );
+        assert_eq!(
+            parameter(operation, "page")["schema"]["minimum"],
+            1,
+            "{method} {template}"
+        );
+    }
+    assert_eq!(paged, 7, "the paged lists");
+
+    // Every operation that reads query parameters documents the 400 of a bad one; every one
+    // that takes a body documents the 413 of a large one, and a JSON one the 415 of another
+    // media type.
+    for (method, template, operation) in &operations {
+        let responses = &operation["responses"];
+        let has_query = operation["parameters"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+        if has_query {
+            assert!(responses.get("400").is_some(), "{method} {template}: 400");
+        }
+        if let Some(content) = operation["requestBody"]["content"].as_object() {
+            assert!(responses.get("413").is_some(), "{method} {template}: 413");
+            if content.contains_key("application/json") && content.len() == 1 {
+                assert!(responses.get("415").is_some(), "{method} {template}: 415");
+            }
+        }
+    }
+
+    // The month's pattern takes what the code takes and refuses what it refuses.
+    let month = parameter(&doc["paths"]["/api/v1/reports/monthly"]["get"], "month");
+    let pattern = jsonschema::validator_for(&month["schema"]).expect("the month schema");
+    let api = Checked {
+        app: &app,
+        contract: &contract,
+    };
+    for (value, taken) in [
+        ("2026-10", true),
+        ("1999-01", true),
+        ("2026-1", false),
+        ("2026-13", false),
+        ("2026-00", false),
+        ("+2026-01", false),
+        ("2026-10-01", false),
+        ("26-10", false),
+    ] {
+        assert_eq!(pattern.is_valid(&json!(value)), taken, "pattern on {value}");
+        let reply = api
+            .get(
+                &format!(
+                    "/api/v1/reports/monthly?month={}",
+                    value.replace('+', "%2B")
+                ),
+                &app.auditor_token,
+            )
+            .await;
+        if taken {
+            reply.expect(200);
+        } else {
+            reply.expect(422);
+            assert_eq!(reply.error()["field"], "month", "{value}");
+        }
+    }
+
+    // A decision takes at least one item (none is refused); the text limits are the engine's
+    // (utoipa takes only literals, so they are written twice and held together here).
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["DecideRequest"]["properties"]["items"]["minItems"],
+        1
+    );
+    assert_eq!(
+        schemas["ItemDecision"]["properties"]["justification"]["maxLength"],
+        attest::domain::limits::JUSTIFICATION_MAX_CHARS
+    );
+    assert_eq!(
+        schemas["TokenRequest"]["properties"]["name"]["maxLength"],
+        attest::domain::limits::NAME_MAX_CHARS
+    );
+
+    // Imports take CSV and JSON bodies, as the handler reads them.
+    let import = &doc["paths"]["/api/v1/imports/{kind}"]["post"]["requestBody"]["content"];
+    let types: BTreeSet<&str> = import
+        .as_object()
+        .expect("import content")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        types,
+        BTreeSet::from(["text/csv", "application/json", "application/x-ndjson"])
+    );
+    assert_eq!(import["application/json"]["schema"]["type"], "array");
+
+    // The router serves every documented operation (no credentials: a 401, not the 404 of an
+    // unknown route), and no method the document does not name on those paths (a 405).
+    let fill = |template: &str| {
+        template
+            .replace("{id}", "1")
+            .replace("{kind}", "people")
+            .replace("{name}", "corp")
+            .replace("{reviewer}", "m1")
+    };
+    let mut paths: BTreeMap<String, BTreeSet<Method>> = BTreeMap::new();
+    for (method, template, _) in &operations {
+        let reply = app
+            .call(method.clone(), &fill(template), &Auth::None, Body::Empty)
+            .await;
+        reply.expect(401);
+        paths
+            .entry(template.clone())
+            .or_default()
+            .insert(method.clone());
+    }
+    for (template, methods) in &paths {
+        for method in [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+        ] {
+            if methods.contains(&method) {
+                continue;
+            }
+            let reply = app
+                .call(
+                    method.clone(),
+                    &fill(template),
+                    &app.admin_token,
+                    Body::Empty,
+                )
+                .await;
+            reply.expect(405);
+            assert_eq!(reply.error_code(), "method_not_allowed");
+        }
+    }
+}
+
+/// Paging and limits out of range are refused naming the parameter, not quietly replaced; a
+/// page past the end is empty (on PostgreSQL a far one used to fail the query); a token's name
+/// is one bounded line.
+#[tokio::test]
+async fn out_of_range_parameters_are_refused_naming_them() {
+    let app = ApiApp::spawn().await;
+    let contract = app.contract().await;
+    let api = Checked {
+        app: &app,
+        contract: &contract,
+    };
+    let admin = &app.admin_token;
+    import_org(&api, admin).await;
+
+    for (path, field) in [
+        ("/api/v1/eligibility?per_page=0", "per_page"),
+        ("/api/v1/eligibility?per_page=501", "per_page"),
+        ("/api/v1/campaigns?page=0", "page"),
+        ("/api/v1/audit/events?page=0", "page"),
+        ("/api/v1/tokens?per_page=1000", "per_page"),
+        ("/api/v1/findings/reappeared?limit=1001", "limit"),
+        ("/api/v1/campaigns?state=active,done", "state"),
+    ] {
+        let reply = api.get(path, admin).await;
+        reply.expect(400);
+        let error = reply.error();
+        assert_eq!(error["code"], "bad_request", "{path}");
+        assert_eq!(error["field"], field, "{path}");
+    }
+    let all = api
+        .get("/api/v1/eligibility?all=true&per_page=500", admin)
+        .await;
+    assert_eq!(all.expect(200).json()["total"], 7);
+    let last = api.get("/api/v1/eligibility?per_page=500", admin).await;
+    assert_eq!(
+        last.expect(200).json()["items"].as_array().map(Vec::len),
+        Some(7)
+    );
+
+    for path in [
+        format!("/api/v1/eligibility?page={}&per_page=500", u64::MAX),
+        format!("/api/v1/eligibility?page={}&per_page=2", i64::MAX),
+        format!("/api/v1/audit/events?page={}", u64::MAX),
+        format!("/api/v1/accounts?page={}", u64::MAX),
+    ] {
+        let far = api.get(&path, admin).await;
+        let page = far.expect(200).json();
+        assert_eq!(page["items"], json!([]), "{path}: {page}");
+        assert!(page["total"].as_u64().is_some_and(|t| t > 0), "{path}");
+    }
+
+    for name in ["x".repeat(257), "two\nlines".to_string()] {
+        let reply = api
+            .post(
+                "/api/v1/tokens",
+                &app.admin_session,
+                Body::Json(json!({ "name": name, "role": "auditor" })),
+            )
+            .await;
+        reply.expect(422);
+        assert_eq!(reply.error()["field"], "name");
+    }
+    let fine = api
+        .post(
+            "/api/v1/tokens",
+            &app.admin_session,
+            Body::Json(json!({ "name": "x".repeat(256), "role": "auditor" })),
+        )
+        .await;
+    fine.expect(201);
+}

@@ -331,6 +331,9 @@ impl Engine {
                 "name the token (what will use it)".into(),
             ));
         }
+        // The audit log names the token's changes `token:NAME`: one bounded line.
+        limits::check_text(name, limits::NAME_MAX_CHARS, limits::Lines::Single)
+            .map_err(|reason| EngineError::Invalid(format!("name: {reason}")))?;
         let token = random_token()?;
         let now = self.now();
         let txn = self.store().begin().await?;

@@ -132,8 +132,24 @@ impl Engine {
 
     /// The monthly metrics for `month` (`YYYY-MM`, UTC).
     pub async fn monthly(&self, month: &str) -> Result<MonthlyReport, EngineError> {
+        // Exactly four digits, a dash and two (chrono alone would also take `2026-1` or
+        // `+2026-01`): the API documents this pattern.
+        let bytes = month.as_bytes();
+        let well_formed = bytes.len() == 7
+            && bytes[4] == b'-'
+            && bytes
+                .iter()
+                .enumerate()
+                .all(|(i, b)| i == 4 || b.is_ascii_digit());
         let start = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
-            .map_err(|_| EngineError::Invalid(format!("--month \"{month}\" is not YYYY-MM")))?;
+            .ok()
+            .filter(|_| well_formed)
+            .ok_or_else(|| {
+                EngineError::Invalid(format!(
+                    "month {} is not YYYY-MM",
+                    crate::domain::limits::quote(month)
+                ))
+            })?;
         let next = if start.month() == 12 {
             NaiveDate::from_ymd_opt(start.year() + 1, 1, 1)
         } else {

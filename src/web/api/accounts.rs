@@ -1,8 +1,9 @@
 //! Who is calling, and API tokens for automation (created by an admin signed in to the console,
 //! shown once).
 
-use super::support::{AdminChange, ApiJson, ApiResult, AuthErrors, ErrorBody};
+use super::support::{AdminChange, ApiError, ApiJson, ApiResult, AuthErrors, ErrorBody};
 use crate::domain::access::Role;
+use crate::engine::EngineError;
 use crate::web::auth::Reader;
 use crate::web::AppState;
 use axum::extract::State;
@@ -44,7 +45,9 @@ pub async fn me(Reader(op): Reader) -> Json<Me> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
-    /// What will use it (names the token in the audit log: `token:NAME`).
+    /// What will use it (names the token in the audit log: `token:NAME`): one line of at
+    /// most 256 characters.
+    #[schema(min_length = 1, max_length = 256)]
     name: String,
     /// What the token may do.
     role: Role,
@@ -70,8 +73,9 @@ pub struct NewToken {
     responses(
         (status = 201, description = "The token, shown once.", body = NewToken),
         (status = 400, description = "The body is not JSON.", body = ErrorBody),
+        (status = 413, description = "The body is larger than the API takes (1 MiB).", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
-        (status = 422, description = "The body does not fit (an empty name, an unknown role).", body = ErrorBody),
+        (status = 422, description = "The body does not fit (an empty, too long or multi-line name, an unknown role; `field` names it).", body = ErrorBody),
         AuthErrors,
     )
 )]
@@ -83,7 +87,11 @@ pub async fn create_token(
     let token = state
         .engine
         .create_api_token(&op, &body.name, body.role)
-        .await?;
+        .await
+        .map_err(|e| match e {
+            EngineError::Invalid(m) => ApiError::invalid("name", m),
+            other => ApiError::from(other),
+        })?;
     Ok((
         StatusCode::CREATED,
         Json(NewToken {

@@ -1,7 +1,7 @@
 //! The audit log (newest first, paged backwards from any event) and its verification, and the
 //! reports across campaigns.
 
-use super::support::{ApiError, ApiQuery, ApiResult, AuthErrors, ErrorBody, Paging};
+use super::support::{in_range, ApiError, ApiQuery, ApiResult, AuthErrors, ErrorBody, Paging};
 use crate::domain::audit_chain::ChainedEvent;
 use crate::engine::reports::{MonthlyReport, RoleCoverage};
 use crate::store;
@@ -44,7 +44,7 @@ pub struct EventPage {
     params(Paging, EventQuery),
     responses(
         (status = 200, description = "A page of events, newest first.", body = EventPage),
-        (status = 400, description = "A query parameter is malformed.", body = ErrorBody),
+        (status = 400, description = "A query parameter is malformed or out of range (`field` names it).", body = ErrorBody),
         AuthErrors,
     )
 )]
@@ -136,6 +136,7 @@ pub async fn coverage(
 #[into_params(parameter_in = Query)]
 pub struct MonthQuery {
     /// The month, `YYYY-MM` (UTC; default: the current month).
+    #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2026-10")]
     month: Option<String>,
 }
 
@@ -150,7 +151,7 @@ pub struct MonthQuery {
     params(MonthQuery),
     responses(
         (status = 200, description = "The month's metrics.", body = MonthlyReport),
-        (status = 400, description = "A query parameter is malformed.", body = ErrorBody),
+        (status = 400, description = "A query parameter is malformed or out of range (`field` names it).", body = ErrorBody),
         (status = 422, description = "`month` is not `YYYY-MM`.", body = ErrorBody),
         AuthErrors,
     )
@@ -186,7 +187,16 @@ pub struct ReappearedPage {
 #[into_params(parameter_in = Query)]
 pub struct ReappearedQuery {
     /// How many to list, newest first (default 50, at most 1,000).
+    #[serde(default, deserialize_with = "reappeared_limit")]
+    #[param(minimum = 0, maximum = 1000)]
     limit: Option<u64>,
+}
+
+/// The most reappearances one answer lists.
+const REAPPEARED_MAX: u64 = 1000;
+
+fn reappeared_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    in_range(d, 0, REAPPEARED_MAX)
 }
 
 /// Findings: eligibility a campaign removed that an import or sync listed again.
@@ -200,7 +210,7 @@ pub struct ReappearedQuery {
     params(ReappearedQuery),
     responses(
         (status = 200, description = "The newest reappearances and their total.", body = ReappearedPage),
-        (status = 400, description = "A query parameter is malformed.", body = ErrorBody),
+        (status = 400, description = "A query parameter is malformed or out of range (`field` names it).", body = ErrorBody),
         AuthErrors,
     )
 )]
@@ -209,9 +219,6 @@ pub async fn reappeared(
     _reader: Reader,
     ApiQuery(q): ApiQuery<ReappearedQuery>,
 ) -> ApiResult<Json<ReappearedPage>> {
-    let (items, total) = state
-        .engine
-        .reappearances(q.limit.unwrap_or(50).min(1000))
-        .await?;
+    let (items, total) = state.engine.reappearances(q.limit.unwrap_or(50)).await?;
     Ok(Json(ReappearedPage { items, total }))
 }

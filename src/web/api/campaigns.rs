@@ -24,8 +24,8 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CampaignQuery {
-    /// Only campaigns in these states, comma-separated: `scheduled`, `launching`, `active`,
-    /// `closing`, `remediating`, `completed`, `cancelled`.
+    /// Only campaigns in these states, comma-separated (`state=active,closing`).
+    #[param(value_type = Option<Vec<CampaignState>>, style = Form, explode = false)]
     state: Option<String>,
 }
 
@@ -51,7 +51,7 @@ fn states(q: &CampaignQuery) -> ApiResult<Vec<CampaignState>> {
     params(Paging, CampaignQuery),
     responses(
         (status = 200, description = "A page of campaigns, newest first.", body = Page<CampaignView>),
-        (status = 400, description = "A query parameter is malformed.", body = ErrorBody),
+        (status = 400, description = "A query parameter is malformed or out of range (`field` names it).", body = ErrorBody),
         AuthErrors,
     )
 )]
@@ -97,9 +97,11 @@ pub struct LaunchRequest {
         (status = 201, description = "The launched campaign, active, its invitations queued.", body = CampaignView),
         (status = 400, description = "The body is not JSON.", body = ErrorBody),
         (status = 404, description = "No definition of that name (`field` = `definition`).", body = ErrorBody),
-        (status = 409, description = "The period already has a campaign of this definition.", body = ErrorBody),
+        (status = 409, description = "The period already has a campaign of this definition, or another process is carrying out its launch.", body = ErrorBody),
+        (status = 413, description = "The body is larger than the API takes (1 MiB).", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
         (status = 422, description = "The body does not fit, or the definition cannot launch.", body = ErrorBody),
+        (status = 502, description = "The definition's source could not be synced first (or is still being synced by another launch); nothing was launched.", body = ErrorBody),
         AuthErrors,
     )
 )]
@@ -241,7 +243,7 @@ pub struct ItemQuery {
     params(("id" = i64, Path, description = "The campaign's id."), Paging, ItemQuery),
     responses(
         (status = 200, description = "A page of items.", body = Page<ItemView>),
-        (status = 400, description = "A query parameter is malformed.", body = ErrorBody),
+        (status = 400, description = "A query parameter is malformed or out of range (`field` names it).", body = ErrorBody),
         (status = 404, description = "No such campaign.", body = ErrorBody),
         AuthErrors,
     )
@@ -279,7 +281,9 @@ pub async fn items(
 pub struct ItemDecision {
     item_id: i64,
     verdict: Verdict,
-    /// Required where the campaign's policy requires one for this verdict.
+    /// Required where the campaign's policy requires one for this verdict; at most 2,000
+    /// characters, no control characters but line breaks and tabs.
+    #[schema(max_length = 2000)]
     justification: Option<String>,
 }
 
@@ -291,6 +295,7 @@ pub struct DecideRequest {
     /// and the decisions are recorded as made on their behalf. Without it, any items of the
     /// campaign.
     reviewer: Option<String>,
+    #[schema(min_items = 1)]
     items: Vec<ItemDecision>,
 }
 
@@ -308,6 +313,7 @@ pub struct DecideRequest {
         (status = 400, description = "The body is not JSON.", body = ErrorBody),
         (status = 404, description = "No such campaign or item.", body = ErrorBody),
         (status = 409, description = "The campaign does not accept decisions (not active).", body = ErrorBody),
+        (status = 413, description = "The body is larger than the API takes (1 MiB).", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
         (status = 422, description = "The body does not fit: no items, an item twice, a missing justification, an item not assigned to `reviewer`.", body = ErrorBody),
         AuthErrors,
@@ -402,6 +408,7 @@ pub struct ResendReport {
         (status = 400, description = "The body is not JSON.", body = ErrorBody),
         (status = 404, description = "No such campaign or principal.", body = ErrorBody),
         (status = 409, description = "The campaign is not active.", body = ErrorBody),
+        (status = 413, description = "The body is larger than the API takes (1 MiB).", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
         (status = 422, description = "The body does not fit, or the principal reviews nothing in this campaign.", body = ErrorBody),
         AuthErrors,
@@ -463,6 +470,7 @@ pub async fn requeue_mail(
     responses(
         (status = 200, description = "The evidence bundle: a zip of the signed manifest, items, decisions, audit excerpt and report.", content(("application/zip"))),
         (status = 404, description = "No such campaign.", body = ErrorBody),
+        (status = 409, description = "The campaign is still launching.", body = ErrorBody),
         AuthErrors,
     )
 )]

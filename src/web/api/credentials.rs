@@ -25,6 +25,7 @@ use utoipa::ToSchema;
     params(Paging),
     responses(
         (status = 200, description = "A page of accounts (never their passwords).", body = Page<AccountView>),
+        (status = 400, description = "A query parameter is malformed or out of range (`field` names it).", body = ErrorBody),
         AuthErrors,
     )
 )]
@@ -114,6 +115,7 @@ pub struct RoleRequest {
         (status = 400, description = "The body is not JSON.", body = ErrorBody),
         (status = 404, description = "No such account.", body = ErrorBody),
         (status = 409, description = "It is the last enabled admin.", body = ErrorBody),
+        (status = 413, description = "The body is larger than the API takes (1 MiB).", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
         (status = 422, description = "The body does not fit (an unknown role).", body = ErrorBody),
         AuthErrors,
@@ -138,6 +140,7 @@ pub async fn role(
 #[serde(deny_unknown_fields)]
 pub struct PasswordRequest {
     /// At least 12 characters.
+    #[schema(min_length = 12)]
     password: String,
 }
 
@@ -154,6 +157,7 @@ pub struct PasswordRequest {
         (status = 200, description = "The account, and how many sessions ended.", body = AccountChangeReport),
         (status = 400, description = "The body is not JSON.", body = ErrorBody),
         (status = 404, description = "No such account.", body = ErrorBody),
+        (status = 413, description = "The body is larger than the API takes (1 MiB).", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
         (status = 422, description = "The body does not fit, or the password is shorter than 12 characters.", body = ErrorBody),
         AuthErrors,
@@ -184,6 +188,7 @@ pub async fn password(
     params(Paging),
     responses(
         (status = 200, description = "A page of tokens (never the tokens themselves).", body = Page<TokenView>),
+        (status = 400, description = "A query parameter is malformed or out of range (`field` names it).", body = ErrorBody),
         AuthErrors,
     )
 )]

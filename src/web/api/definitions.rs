@@ -12,7 +12,8 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::Json;
 
-/// The media types a definition may be sent as.
+/// The media types a definition may be sent as (the document lists the same; a unit test below
+/// holds them together).
 const TOML_TYPES: &[&str] = &["application/toml", "text/plain", "text/x-toml", "text/toml"];
 
 /// How the request body is named in messages and the audit log.
@@ -26,7 +27,7 @@ const UPLOADED_DEFINITION: &str = "upload:definition.toml";
     params(Paging),
     responses(
         (status = 200, description = "A page of definitions, by name.", body = Page<DefinitionView>),
-        (status = 400, description = "A query parameter is malformed.", body = ErrorBody),
+        (status = 400, description = "A query parameter is malformed or out of range (`field` names it).", body = ErrorBody),
         AuthErrors,
     )
 )]
@@ -48,14 +49,19 @@ pub async fn list(
     tag = "definitions",
     request_body(
         description = "The definition file, TOML.",
-        content((String = "application/toml"), (String = "text/plain")),
+        content(
+            (String = "application/toml"),
+            (String = "text/plain"),
+            (String = "text/x-toml"),
+            (String = "text/toml"),
+        ),
     ),
     responses(
         (status = 201, description = "A new version was stored.", body = DefineReport),
         (status = 200, description = "The definition matches its newest version: nothing new was stored.", body = DefineReport),
         (status = 400, description = "The body is not UTF-8 text.", body = ErrorBody),
-        (status = 413, description = "The body is too large.", body = ErrorBody),
-        (status = 415, description = "The body is not `application/toml` or `text/plain`.", body = ErrorBody),
+        (status = 413, description = "The body is larger than a definition may be (64 KiB).", body = ErrorBody),
+        (status = 415, description = "The body is not TOML text (`application/toml`, `text/plain`, `text/x-toml`, `text/toml`).", body = ErrorBody),
         (status = 422, description = "The definition is not valid; the message lists every problem.", body = ErrorBody),
         AuthErrors,
     )
@@ -97,4 +103,26 @@ pub async fn preview(
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Preview>> {
     Ok(Json(state.engine.preview(&name).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TOML_TYPES;
+
+    /// The document offers exactly the media types the handler takes.
+    #[test]
+    fn the_document_lists_the_media_types_a_definition_is_taken_in() {
+        let doc = crate::web::api::openapi();
+        let operation = doc.paths.paths["/api/v1/definitions"]
+            .post
+            .as_ref()
+            .expect("POST /api/v1/definitions");
+        let body = operation.request_body.as_ref().expect("a request body");
+        let documented: Vec<&str> = body.content.keys().map(String::as_str).collect();
+        let mut taken = TOML_TYPES.to_vec();
+        taken.sort_unstable();
+        let mut documented = documented;
+        documented.sort_unstable();
+        assert_eq!(documented, taken);
+    }
 }

@@ -42,7 +42,7 @@ pub struct EligibilityQuery {
     params(Paging, EligibilityQuery),
     responses(
         (status = 200, description = "A page of eligibility.", body = Page<EligibilityView>),
-        (status = 400, description = "A query parameter is malformed.", body = ErrorBody),
+        (status = 400, description = "A query parameter is malformed or out of range (`field` names it).", body = ErrorBody),
         AuthErrors,
     )
 )]
@@ -121,8 +121,12 @@ pub struct ImportQuery {
     tag = "directory",
     params(("kind" = inline(ImportKindParam), Path, description = "What the file holds."), ImportQuery),
     request_body(
-        description = "The file: CSV with a header row, or JSON (an array of objects, or JSON lines).",
-        content((String = "text/csv"), (String = "application/json")),
+        description = "The file, read as `format` says, else by its Content-Type: `application/json`, `application/x-ndjson` or `application/jsonl` are JSON (an array of objects, or one object a line), anything else is CSV with a header row. Values are strings or null (`enabled` may also be true or false).",
+        content(
+            (String = "text/csv"),
+            (Vec<Object> = "application/json"),
+            (String = "application/x-ndjson"),
+        ),
     ),
     responses(
         (status = 200, description = "What the import changed; also the details of its audit event.", body = ImportReport),

@@ -30,7 +30,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use support::{ApiError, ErrorBody, ErrorDetail, Page, CSRF_HEADER};
+pub use support::{ApiError, ErrorBody, ErrorDetail, Page, CSRF_HEADER, MAX_PER_PAGE};
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";

@@ -59,7 +59,7 @@ pub async fn test(
         (status = 200, description = "What the sync did: new, changed, removed, reappeared.", body = SyncReport),
         (status = 404, description = "No such source is configured.", body = ErrorBody),
         (status = 422, description = "The source only removes (a webhook).", body = ErrorBody),
-        (status = 502, description = "The source could not be read; nothing was changed.", body = ErrorBody),
+        (status = 502, description = "The source could not be read, or the sync would mark more than half of its eligibility removed (`attest source sync --force` when it really shrank); nothing was changed.", body = ErrorBody),
         AuthErrors,
     )
 )]

@@ -334,21 +334,52 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     }
 }
 
-/// `page` and `per_page` of a list.
+/// `page` and `per_page` of a list. A value out of range is refused (a 400 naming it) rather
+/// than quietly replaced, so a client never reads a page it did not ask for.
 #[derive(Debug, Clone, Copy, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Paging {
-    /// Which page, from 1 (default 1).
+    /// Which page, from 1 (default 1). A page past the last one is empty.
+    #[serde(default, deserialize_with = "page_number")]
+    #[param(minimum = 1)]
     pub page: Option<u64>,
     /// Items a page, 1 to 500 (default 50).
+    #[serde(default, deserialize_with = "per_page_count")]
+    #[param(minimum = 1, maximum = 500)]
     pub per_page: Option<u64>,
 }
 
 pub const DEFAULT_PER_PAGE: u64 = 50;
 pub const MAX_PER_PAGE: u64 = 500;
 
+fn page_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    in_range(d, 1, u64::MAX)
+}
+
+fn per_page_count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    in_range(d, 1, MAX_PER_PAGE)
+}
+
+/// An optional whole number from `min` to `max`, for the query parameters the document bounds.
+pub fn in_range<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    min: u64,
+    max: u64,
+) -> Result<Option<u64>, D::Error> {
+    let value = Option::<u64>::deserialize(d)?;
+    match value {
+        Some(n) if n < min || n > max => Err(serde::de::Error::custom(if max == u64::MAX {
+            format!("{n} is out of range (at least {min})")
+        } else {
+            format!("{n} is out of range ({min} to {max})")
+        })),
+        _ => Ok(value),
+    }
+}
+
 impl Paging {
-    /// (page, per_page), clamped to what is served.
+    /// (page, per_page), the defaults filled in (and kept in range for a `Paging` not parsed
+    /// from a query).
     pub fn resolve(self) -> (u64, u64) {
         (
             self.page.unwrap_or(1).max(1),
@@ -358,9 +389,12 @@ impl Paging {
         )
     }
 
+    /// How many rows the page skips. At most `i64::MAX`: the databases take no more (and a
+    /// larger one would wrap negative when bound), and no list is that long, so a far page is
+    /// simply empty.
     pub fn offset(self) -> u64 {
         let (page, per_page) = self.resolve();
-        (page - 1).saturating_mul(per_page)
+        (page - 1).saturating_mul(per_page).min(i64::MAX as u64)
     }
 
     /// One page of a list held whole.
