@@ -374,6 +374,23 @@ async fn a_campaign_runs_its_whole_life_through_the_api_and_every_answer_matches
         .expect("Global Administrator is covered");
     assert_eq!(global["last_campaign_id"], id);
     assert_eq!(global["within_cadence"], true);
+    // As of a day before any campaign completed: nothing reviewed yet; a bad day names as_of.
+    let before = api
+        .get("/api/v1/reports/coverage?as_of=2026-12-31", auditor)
+        .await;
+    let before = before.expect(200).json();
+    let global_then = before
+        .as_array()
+        .expect("roles")
+        .iter()
+        .find(|r| r["role"] == "Global Administrator")
+        .expect("Global Administrator then");
+    assert!(global_then["last_campaign_id"].is_null(), "{global_then:#}");
+    let bad_day = api
+        .get("/api/v1/reports/coverage?as_of=yesterday", auditor)
+        .await;
+    bad_day.expect(422);
+    assert_eq!(bad_day.error()["field"], "as_of");
     let monthly = api
         .get("/api/v1/reports/monthly?month=2027-01", auditor)
         .await;

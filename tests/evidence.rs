@@ -1194,6 +1194,45 @@ async fn coverage_and_monthly_reports_count_the_campaign() {
         "a role with holders that was never reviewed: {reader:#}"
     );
 
+    // As of the end of the launch day, before the campaign closed: every Global Administrator
+    // eligibility still existed (the removals came later) and no campaign had completed.
+    let launched = campaign.campaign.launched_at.expect("launched");
+    let completed = campaign.campaign.completed_at.expect("completed");
+    assert!(
+        launched.date_naive() < completed.date_naive(),
+        "the scenario spans days"
+    );
+    let day = launched.format("%Y-%m-%d").to_string();
+    let then = cli_json(&s, &["report", "coverage", "--as-of", &day, "--json"]);
+    let ga_then = then
+        .as_array()
+        .expect("coverage")
+        .iter()
+        .find(|r| r["role"] == GA)
+        .expect("GA then")
+        .clone();
+    let ga_role = entity::role::Entity::find()
+        .filter(entity::role::Column::Name.eq(GA))
+        .one(s.engine.store().conn())
+        .await
+        .expect("roles")
+        .expect("the GA role")
+        .id;
+    let ga_all = entity::eligibility::Entity::find()
+        .filter(entity::eligibility::Column::RoleId.eq(ga_role))
+        .all(s.engine.store().conn())
+        .await
+        .expect("eligibility")
+        .len();
+    assert!(ga_all > 14, "the campaign removed some: {ga_all}");
+    assert_eq!(ga_then["active_holders"], ga_all, "{ga_then:#}");
+    assert!(ga_then["last_campaign_id"].is_null(), "{ga_then:#}");
+    // A date in the future, or not a date, is refused and says why.
+    let (code, _, err) = attest_cli(&s.db, &["report", "coverage", "--as-of", "2999-01-01"]);
+    assert_eq!((code, err.contains("in the future")), (2, true), "{err}");
+    let (code, _, err) = attest_cli(&s.db, &["report", "coverage", "--as-of", "2026-1-5"]);
+    assert_eq!((code, err.contains("YYYY-MM-DD")), (2, true), "{err}");
+
     let month = s.closed_at.format("%Y-%m").to_string();
     let monthly = cli_json(&s, &["report", "monthly", "--month", &month, "--json"]);
     assert_eq!(monthly["month"], month.as_str());

@@ -169,6 +169,10 @@ pub enum ReportCommand {
     /// For every role: when it was last reviewed, by which campaign, and whether that is within
     /// its definition's cadence.
     Coverage {
+        /// As of the end of this day, YYYY-MM-DD (UTC): the eligibility that existed and the
+        /// campaigns completed by then, so a past report does not change with today's data.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        as_of: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -186,8 +190,8 @@ pub enum ReportCommand {
 pub async fn report(engine: &Engine, command: ReportCommand) -> Result<(), Failure> {
     let pct = |r: Option<f64>| r.map_or_else(|| "—".to_string(), |r| format!("{:.1}%", r * 100.0));
     match command {
-        ReportCommand::Coverage { json } => {
-            let coverage = engine.coverage().await?;
+        ReportCommand::Coverage { as_of, json } => {
+            let coverage = engine.coverage_on(as_of.as_deref()).await?;
             if json {
                 return output::print_json(&coverage);
             }

@@ -56,20 +56,63 @@ pub struct RiskCount {
 }
 
 impl Engine {
-    pub async fn coverage(&self) -> Result<Vec<RoleCoverage>, EngineError> {
+    /// Coverage at the end of `date` (`YYYY-MM-DD`, UTC; today: as of now; `None`: now).
+    pub async fn coverage_on(&self, date: Option<&str>) -> Result<Vec<RoleCoverage>, EngineError> {
+        let Some(text) = date else {
+            return self.coverage(None).await;
+        };
+        let day = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+            .ok()
+            .filter(|_| text.trim().len() == 10)
+            .ok_or_else(|| {
+                EngineError::Invalid(format!(
+                    "as of {}: not a date YYYY-MM-DD",
+                    crate::domain::limits::quote(text)
+                ))
+            })?;
+        let now = self.now();
+        if day > now.date_naive() {
+            return Err(EngineError::Invalid(format!(
+                "as of {day}: that is in the future"
+            )));
+        }
+        let end = day
+            .and_hms_opt(23, 59, 59)
+            .map(|t| t.and_utc())
+            .unwrap_or(now)
+            .min(now);
+        self.coverage(Some(end)).await
+    }
+
+    /// Coverage as of `as_of` (now when `None`): the eligibility that existed then and had not
+    /// been removed by then, and the campaigns completed by then, so a report for a past date
+    /// does not change with today's data.
+    pub async fn coverage(
+        &self,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<RoleCoverage>, EngineError> {
         let conn = self.store().conn();
         let backend = conn.get_database_backend();
-        let now = self.now();
-        let roles = conn
-            .query_all_raw(
-                Sql::new(
-                    backend,
-                    "SELECT r.id, r.name, r.risk, (SELECT COUNT(*) FROM eligibility e WHERE e.role_id = r.id AND e.status = 'active') AS holders \
-                     FROM \"role\" r ORDER BY r.name",
-                )
-                .build(),
-            )
-            .await?;
+        let now = match as_of {
+            Some(at) if at > self.now() => {
+                return Err(EngineError::Invalid(format!(
+                    "as of {}: that is in the future",
+                    at.format("%Y-%m-%d %H:%M UTC")
+                )))
+            }
+            Some(at) => at,
+            None => self.now(),
+        };
+        let mut roles = Sql::new(
+            backend,
+            "SELECT r.id, r.name, r.risk, (SELECT COUNT(*) FROM eligibility e WHERE e.role_id = r.id AND e.created_at <= ",
+        );
+        roles
+            .bind(now)
+            .push(" AND (e.status = 'active' OR (e.removed_at IS NOT NULL AND e.removed_at > ")
+            .bind(now)
+            .push("))) AS holders FROM \"role\" r ORDER BY r.name");
+        let roles = conn.query_all_raw(roles.build()).await?;
         let mut coverage = Vec::new();
         for row in roles {
             let id: i64 = row.try_get("", "id")?;
@@ -77,9 +120,12 @@ impl Engine {
             let mut sql = Sql::new(
                 backend,
                 "SELECT c.id, c.definition_name, c.period, c.completed_at, c.frozen_definition FROM campaign c \
-                 WHERE c.state = 'completed' AND EXISTS (SELECT 1 FROM review_item i WHERE i.campaign_id = c.id AND i.role_id = ",
+                 WHERE c.state = 'completed' AND c.completed_at <= ",
             );
-            sql.bind(id).push(") ORDER BY c.completed_at DESC LIMIT 1");
+            sql.bind(now)
+                .push(" AND EXISTS (SELECT 1 FROM review_item i WHERE i.campaign_id = c.id AND i.role_id = ")
+                .bind(id)
+                .push(") ORDER BY c.completed_at DESC LIMIT 1");
             let last = conn.query_one_raw(sql.build()).await?;
             let mut entry = RoleCoverage {
                 role: row.try_get("", "name")?,

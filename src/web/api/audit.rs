@@ -113,23 +113,52 @@ pub async fn verify(State(state): State<AppState>, _reader: Reader) -> ApiResult
     }))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AsOfQuery {
+    /// The day, `YYYY-MM-DD` (UTC): coverage at its end, from the eligibility that existed and
+    /// the campaigns completed by then (default: now).
+    #[param(
+        pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+        example = "2026-09-30"
+    )]
+    as_of: Option<String>,
+}
+
 /// Coverage of every role.
 ///
-/// Each role's holders, its last completed review and whether that is within its cadence.
+/// Each role's holders, its last completed review and whether that is within its cadence, now
+/// or as of the end of a past day.
 #[utoipa::path(
     get,
     path = "/api/v1/reports/coverage",
     tag = "reports",
+    params(AsOfQuery),
     responses(
         (status = 200, description = "One entry a role, by name.", body = Vec<RoleCoverage>),
+        (status = 400, description = "A query parameter is malformed (`field` names it).", body = ErrorBody),
+        (status = 422, description = "`as_of` is not a date `YYYY-MM-DD`, or is in the future.", body = ErrorBody),
         AuthErrors,
     )
 )]
 pub async fn coverage(
     State(state): State<AppState>,
     _reader: Reader,
+    ApiQuery(q): ApiQuery<AsOfQuery>,
 ) -> ApiResult<Json<Vec<RoleCoverage>>> {
-    Ok(Json(state.engine.coverage().await?))
+    let coverage = state
+        .engine
+        .coverage_on(q.as_of.as_deref())
+        .await
+        .map_err(|e| {
+            let e = ApiError::from(e);
+            if e.status() == axum::http::StatusCode::UNPROCESSABLE_ENTITY {
+                e.with_field("as_of")
+            } else {
+                e
+            }
+        })?;
+    Ok(Json(coverage))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

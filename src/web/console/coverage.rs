@@ -18,7 +18,7 @@ struct CoveragePage<'a> {
 }
 
 pub(super) async fn coverage(State(state): State<AppState>, Reader(operator): Reader) -> Response {
-    let roles = match state.engine.coverage().await {
+    let roles = match state.engine.coverage(None).await {
         Ok(roles) => roles,
         Err(e) => return failure(e),
     };
