@@ -1053,6 +1053,21 @@ async fn imports_take_the_file_as_the_body_and_a_rejected_file_changes_nothing()
         .await;
     bad_format.expect(400);
     assert_eq!(bad_format.error()["field"], "format");
+    // The caller's file name is what the import's report and audit event record.
+    let named = api
+        .post(
+            "/api/v1/imports/roles?name=roles-2026-11.csv",
+            admin,
+            csv(ROLES),
+        )
+        .await;
+    named.expect(200);
+    assert_eq!(named.json()["file"], "upload:roles-2026-11.csv");
+    let bad_name = api
+        .post("/api/v1/imports/roles?name=a%0Ab", admin, csv(ROLES))
+        .await;
+    bad_name.expect(400);
+    assert_eq!(bad_name.error()["field"], "name");
 
     // With --prune, what the file no longer lists is removed.
     let fewer: String = ELIGIBILITY

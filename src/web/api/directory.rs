@@ -108,7 +108,14 @@ pub struct ImportQuery {
     /// The body's format. Default: JSON when the Content-Type is JSON, else CSV.
     #[param(inline)]
     format: Option<ImportFormat>,
+    /// The file's name as the caller knows it, recorded in the import's audit event and report
+    /// as `upload:NAME` (default `upload:KIND.csv` or `.json`). One line, at most 200 characters.
+    #[param(max_length = 200, example = "people-2026-11.csv")]
+    name: Option<String>,
 }
+
+/// The longest file name an upload may give.
+const UPLOAD_NAME_MAX_CHARS: usize = 200;
 
 /// Imports a people, roles or eligibility file.
 ///
@@ -157,7 +164,18 @@ pub async fn import(
         ImportFormat::Csv => "csv",
         ImportFormat::Json => "json",
     };
-    let name = format!("upload:{}.{extension}", kind.as_str());
+    let name = match q.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        Some(given) => {
+            crate::domain::limits::check_text(
+                given,
+                UPLOAD_NAME_MAX_CHARS,
+                crate::domain::limits::Lines::Single,
+            )
+            .map_err(|why| ApiError::bad_request(format!("name: {why}")).with_field("name"))?;
+            format!("upload:{given}")
+        }
+        None => format!("upload:{}.{extension}", kind.as_str()),
+    };
     // The engine reads a file (twice, for people); the body goes to one that is removed after.
     let dir = tempfile::tempdir().map_err(io_error)?;
     let path = dir.path().join(format!("upload.{extension}"));
