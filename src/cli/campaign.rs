@@ -187,9 +187,17 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
                 preview.period
             );
             say!(
-                "  population: {} eligibilities, {} reviewers",
-                preview.population,
-                preview.reviewer_count
+                "  population: {}, {}",
+                crate::domain::figures::count(
+                    preview.population as i64,
+                    "eligibility",
+                    "eligibilities"
+                ),
+                crate::domain::figures::count(
+                    preview.reviewer_count as i64,
+                    "reviewer",
+                    "reviewers"
+                )
             );
             for (reason, n) in &preview.items_by_reason {
                 say!("  reviewed via {reason}: {n}");
@@ -204,9 +212,9 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
             );
             for e in &preview.excluded {
                 say!(
-                    "  excluded from automatic removal: {} ({} items)",
+                    "  excluded from automatic removal: {} ({})",
                     e.principal,
-                    e.items
+                    crate::domain::figures::count(e.items as i64, "item", "items")
                 );
             }
             say!("  busiest reviewers:");
@@ -241,7 +249,10 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
         }
         CampaignCommand::ConfirmRemovals { id } => {
             let confirmed = engine.confirm_removals(id, actor).await?;
-            say!("campaign #{id}: {confirmed} removals confirmed");
+            say!(
+                "campaign #{id}: {} confirmed",
+                crate::domain::figures::count(confirmed as i64, "removal", "removals")
+            );
             carry_out_removals(engine).await?;
             show(&engine.campaign(id).await?, false)
         }
@@ -274,7 +285,10 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
         }
         CampaignCommand::RevokeLinks { id, reviewer } => {
             let revoked = engine.revoke_reviewer_links(id, &reviewer, actor).await?;
-            say!("campaign #{id}: {revoked} links of {reviewer} revoked");
+            say!(
+                "campaign #{id}: {} of {reviewer} revoked",
+                crate::domain::figures::count(revoked as i64, "link", "links")
+            );
             Ok(())
         }
     }

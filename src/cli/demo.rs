@@ -90,12 +90,12 @@ pub async fn run(engine: Engine, config: &Config, actor: &str) -> Result<(), Fai
         .map(|n| n.name.clone())
         .unwrap_or_default();
     say!(
-        "Campaign #{} ({} {}): {} items for {} reviewers, deadline {}.",
+        "Campaign #{} ({} {}): {} for {}, deadline {}.",
         campaign.id,
         campaign.name,
         campaign.period,
-        view.counts.items,
-        view.counts.reviewers,
+        crate::domain::figures::count(view.summary.population, "item", "items"),
+        crate::domain::figures::count(view.summary.reviewers, "reviewer", "reviewers"),
         campaign.due_at.map(|t| t.to_rfc3339()).unwrap_or_default()
     );
     let link = format!("{base}/r/{token}");
@@ -114,7 +114,8 @@ pub async fn run(engine: Engine, config: &Config, actor: &str) -> Result<(), Fai
             say!("Invitations to every reviewer are being sent {outbox}.");
             say!("");
             say!(
-                "Open {reviewer_name}'s review ({count} items) — no password, the link is the key:"
+                "Open {reviewer_name}'s review ({}) — no password, the link is the key:",
+                crate::domain::figures::count(count, "item", "items")
             );
             say!("  {link}");
             say!("");

@@ -73,7 +73,10 @@ pub async fn run(
             // did not hold in the source.
             let inconsistent = match result.inconsistent {
                 Some((0, rows)) => {
-                    say!("consistency: all {rows} eligibilities after remediation are as their outcomes require");
+                    say!(
+                        "consistency: all {} after remediation are as their outcomes require",
+                        crate::domain::figures::count(rows as i64, "eligibility", "eligibilities")
+                    );
                     0
                 }
                 Some((n, rows)) => {

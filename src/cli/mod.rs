@@ -364,7 +364,10 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             let engine = engine(&config).await?;
             match engine.verify_audit_log().await? {
                 Ok(n) => {
-                    output::say!("audit log intact: {n} events, hash chain unbroken");
+                    output::say!(
+                        "audit log intact: {}, hash chain unbroken",
+                        crate::domain::figures::count(n as i64, "event", "events")
+                    );
                     Ok(())
                 }
                 Err(broken) => Err(Failure::runtime(format!("audit log broken: {broken}"))),

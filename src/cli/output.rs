@@ -35,10 +35,10 @@ pub fn print_toml(value: &impl Serialize) -> Result<(), Failure> {
 
 pub fn print_import(r: &ImportReport) {
     say!(
-        "imported {} from {}: {} rows ({} new, {} changed, {} unchanged)",
+        "imported {} from {}: {} ({} new, {} changed, {} unchanged)",
         r.kind,
         r.file,
-        r.rows,
+        crate::domain::figures::count(r.rows as i64, "row", "rows"),
         r.inserted,
         r.updated,
         r.unchanged

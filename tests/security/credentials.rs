@@ -980,7 +980,7 @@ async fn the_command_line_revokes_and_replaces_a_reviewers_links() {
     let id = campaign.to_string();
     let (code, out, err) = attest_cli(&db, &["campaign", "revoke-links", &id, "--reviewer", "m1"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("1 links of m1 revoked"), "{out}");
+    assert!(out.contains("1 link of m1 revoked"), "{out}");
     assert_eq!(
         engine.open_link(&link).await.expect("open").err(),
         Some(LinkProblem::Revoked)

@@ -83,6 +83,7 @@ async fn log_page(state: &AppState, operator: &Operator, admin: bool, q: LogQuer
     let more = events.len() as u64 > PER_PAGE;
     events.truncate(PER_PAGE as usize);
     let (chain, chain_intact) = match state.engine.verify_audit_log().await {
+        Ok(Ok(1)) => ("Hash chain intact over its one event.".to_string(), true),
         Ok(Ok(n)) => (format!("Hash chain intact over all {n} events."), true),
         Ok(Err(broken)) => (format!("HASH CHAIN BROKEN: {broken}"), false),
         Err(e) => (format!("The chain could not be checked: {e}"), false),
