@@ -14,13 +14,13 @@ use attest::engine::decide::{Channel, DecisionRequest};
 use attest::engine::NoProgress;
 use chrono::Duration;
 use common::app::{field_value, Launched, TestApp, DEFINITION, DEFINITION_NAME};
+use common::unzip;
 use entity::enums::Verdict as ItemVerdict;
 use entity::{audit_event, campaign, campaign_definition, outbox_mail};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use std::collections::BTreeMap;
-use std::io::Read;
 
 const ADMIN: &str = "ada@attest.test";
 const AUDITOR: &str = "aldo@attest.test";
@@ -1332,19 +1332,6 @@ on_no_response = "keep"
 // ---------------------------------------------------------------------------------------------
 // (4) Evidence: the console's download and the API's are the same bundle, and it verifies.
 // ---------------------------------------------------------------------------------------------
-
-/// The files of a zip, by name.
-fn unzip(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a readable zip");
-    let mut files = BTreeMap::new();
-    for i in 0..zip.len() {
-        let mut file = zip.by_index(i).expect("a zip entry");
-        let mut content = Vec::new();
-        file.read_to_end(&mut content).expect("read a zip entry");
-        files.insert(file.name().to_string(), content);
-    }
-    files
-}
 
 /// Decides every item (revoking one, justified), closes, removes and completes the campaign.
 async fn complete(app: &TestApp, launched: &Launched) {

@@ -17,12 +17,12 @@ use attest::scheduler::tick;
 use chrono::Duration;
 use common::app::{field_value, TestApp};
 use common::attest_cli;
+use common::unzip;
 use entity::{remediation, review_item};
 use reqwest::header;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::Read;
 
 const ADMIN: &str = "ada@attest.test";
 const AUDITOR: &str = "aldo@attest.test";
@@ -424,18 +424,6 @@ async fn every_surface(w: &Walk, id: i64, stage: &str) -> CampaignSummary {
         assert_eq!(campaign_json["handovers"]["count"], s.escalated);
     }
     s
-}
-
-fn unzip(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a readable zip");
-    let mut files = BTreeMap::new();
-    for i in 0..zip.len() {
-        let mut file = zip.by_index(i).expect("a zip entry");
-        let mut content = Vec::new();
-        file.read_to_end(&mut content).expect("read a zip entry");
-        files.insert(file.name().to_string(), content);
-    }
-    files
 }
 
 async fn ids(app: &TestApp, id: i64) -> BTreeMap<(String, String), (i64, i64)> {

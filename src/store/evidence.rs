@@ -835,12 +835,7 @@ pub async fn handovers(
                   WHERE (i.escalated_from_id IS NOT NULL OR i.reviewer_id = i.principal_id) AND i.campaign_id = ";
     let mut count = Sql::new(backend, &format!("SELECT COUNT(*) AS n{filter}"));
     count.bind(campaign_id);
-    let total: i64 = conn
-        .query_one_raw(count.build())
-        .await?
-        .map(|row| row.try_get("", "n"))
-        .transpose()?
-        .unwrap_or(0);
+    let total = super::sql::count(conn, count).await?;
     let mut sql = Sql::new(
         backend,
         &format!(

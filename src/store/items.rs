@@ -540,12 +540,7 @@ pub async fn list_items(
                 LEFT JOIN remediation r ON r.item_id = i.id";
     let mut count = Sql::new(backend, &format!("SELECT COUNT(*) AS n{from}"));
     where_clause(&mut count);
-    let total: i64 = conn
-        .query_one_raw(count.build())
-        .await?
-        .map(|row| row.try_get("", "n"))
-        .transpose()?
-        .unwrap_or(0);
+    let total = super::sql::count(conn, count).await?;
     let mut sql = Sql::new(
         backend,
         &format!(
@@ -629,12 +624,11 @@ pub async fn admin_queue(
     let backend = conn.get_database_backend();
     let from = " FROM review_item i JOIN campaign c ON c.id = i.campaign_id \
                 WHERE c.state = 'active' AND i.verdict IS NULL AND i.reviewer_id = i.principal_id";
-    let total: i64 = conn
-        .query_one_raw(Sql::new(backend, &format!("SELECT COUNT(*) AS n{from}")).build())
-        .await?
-        .map(|row| row.try_get("", "n"))
-        .transpose()?
-        .unwrap_or(0);
+    let total = super::sql::count(
+        conn,
+        Sql::new(backend, &format!("SELECT COUNT(*) AS n{from}")),
+    )
+    .await?;
     let mut sql = Sql::new(
         backend,
         &format!(

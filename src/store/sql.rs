@@ -2,7 +2,17 @@
 //! conditional updates), numbering placeholders the way each backend wants them.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DbBackend, DbErr, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
+
+/// Runs a `SELECT COUNT(*) AS n …` statement and returns `n` (0 when there is no row).
+pub async fn count(conn: &impl ConnectionTrait, sql: Sql) -> Result<i64, DbErr> {
+    Ok(conn
+        .query_one_raw(sql.build())
+        .await?
+        .map(|row| row.try_get("", "n"))
+        .transpose()?
+        .unwrap_or(0))
+}
 
 #[derive(Debug)]
 pub struct Sql {

@@ -220,6 +220,20 @@ pub async fn fail_remediation_records(engine: &Engine, on: bool, outcomes_only: 
     }
 }
 
+/// The files of a zip (an evidence bundle), by name.
+pub fn unzip(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a readable zip");
+    let mut files = std::collections::BTreeMap::new();
+    for i in 0..zip.len() {
+        let mut file = zip.by_index(i).expect("a zip entry");
+        let mut content = Vec::new();
+        file.read_to_end(&mut content).expect("read a zip entry");
+        files.insert(file.name().to_string(), content);
+    }
+    files
+}
+
 pub mod app;
 pub mod graph_server;
 pub mod slapd;
