@@ -984,6 +984,15 @@ a1,Global Administrator,/,2025-01-10,,2027-02-01
         other => panic!("the holder decided their own eligibility: {other:?}"),
     }
 
+    // Nor can the holder hand it to someone of their choosing from their link.
+    match engine
+        .reassign(&access, Some(&[own_item.id]), "a1", "reviewer:own")
+        .await
+    {
+        Err(EngineError::Forbidden(why)) => assert!(why.contains("not assigned to you"), "{why}"),
+        other => panic!("the holder handed over their own eligibility: {other:?}"),
+    }
+
     // It waits in the admins' queue, and only another admin decides it, with a justification.
     let (queued, total) = engine.admin_queue(10).await.expect("queue");
     assert_eq!(total, 1);

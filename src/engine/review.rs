@@ -162,10 +162,7 @@ impl Engine {
     pub async fn review_page(&self, access: &ReviewerAccess) -> Result<ReviewPage, EngineError> {
         let conn = self.store().conn();
         let c = &access.campaign;
-        // Nobody reviews their own access: items only their holder could have had wait in the
-        // admins' queue and never show on the holder's link.
-        let mut items = review::reviewer_items(conn, c.id, access.reviewer_id).await?;
-        items.retain(|i| !i.own);
+        let items = review::reviewer_items(conn, c.id, access.reviewer_id).await?;
         let reviewer = directory::names_by_id(conn, &[access.reviewer_id])
             .await?
             .remove(&access.reviewer_id);

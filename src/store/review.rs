@@ -99,12 +99,11 @@ pub struct ReviewerItem {
     pub flag_reason: Option<String>,
     pub excluded: bool,
     pub escalated: bool,
-    /// The reviewer holds this eligibility themself (they were the only one left to assign it
-    /// to): they may see it, never decide it; an admin does.
-    pub own: bool,
 }
 
-/// The items a reviewer holds in a campaign, grouped by holder.
+/// The items a reviewer holds in a campaign, grouped by holder. Never their own eligibility:
+/// an item assigned to its holder (nobody else could take it) waits in the admins' queue, so it
+/// is neither shown on nor handed over from the holder's link.
 pub async fn reviewer_items(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
@@ -114,11 +113,13 @@ pub async fn reviewer_items(
         conn.get_database_backend(),
         "SELECT i.id, i.holder_external_id, i.holder_name, i.holder_email, i.holder_kind, i.role_name, i.role_risk, \
          i.scope, i.since, i.last_activated_at, i.recommendation, i.recommendation_reason, i.verdict, i.made_by, \
-         d.justification, i.decided_at, i.flag_reason, i.excluded, i.escalated_at, i.principal_id \
+         d.justification, i.decided_at, i.flag_reason, i.excluded, i.escalated_at \
          FROM review_item i LEFT JOIN decision d ON d.id = i.current_decision_id WHERE i.campaign_id = ",
     );
     sql.bind(campaign_id)
         .push(" AND i.reviewer_id = ")
+        .bind(reviewer_id)
+        .push(" AND i.principal_id <> ")
         .bind(reviewer_id)
         .push(" ORDER BY i.holder_name, i.holder_external_id, i.role_name, i.scope");
     conn.query_all_raw(sql.build())
@@ -126,7 +127,6 @@ pub async fn reviewer_items(
         .iter()
         .map(|row| {
             let escalated: Option<DateTime<Utc>> = row.try_get("", "escalated_at")?;
-            let holder: i64 = row.try_get("", "principal_id")?;
             Ok(ReviewerItem {
                 id: row.try_get("", "id")?,
                 holder_external_id: row.try_get("", "holder_external_id")?,
@@ -147,7 +147,6 @@ pub async fn reviewer_items(
                 flag_reason: row.try_get("", "flag_reason")?,
                 excluded: row.try_get("", "excluded")?,
                 escalated: escalated.is_some(),
-                own: holder == reviewer_id,
             })
         })
         .collect()

@@ -112,7 +112,7 @@ async fn submit(
             let choices: Vec<Choice> = page
                 .items
                 .iter()
-                .filter(|i| i.verdict.is_none() && !i.own)
+                .filter(|i| i.verdict.is_none())
                 .map(|i| Choice {
                     item_id: i.id,
                     verdict,
@@ -409,8 +409,6 @@ struct Row<'a> {
     decided_by_policy: bool,
     flag: Option<&'a str>,
     escalated: bool,
-    /// The reviewer's own eligibility: shown, not decidable here.
-    own: bool,
     /// A choice the reviewer made on a form that was refused: shown, but not recorded.
     unsaved: bool,
     /// Why this item's answer was refused, if it was.
@@ -510,7 +508,6 @@ async fn render_page(
             decided_by_policy: item.made_by.as_deref() == Some("policy"),
             flag: item.flag_reason.as_deref(),
             escalated: item.escalated,
-            own: item.own,
             unsaved,
             refused: refused
                 .iter()
@@ -542,11 +539,7 @@ async fn render_page(
     let template = PageTemplate {
         deadline: deadline_text(page.due_at, &page.timezone),
         percent: (page.decided * 100).checked_div(total).unwrap_or(100),
-        undecided: page
-            .items
-            .iter()
-            .filter(|i| i.verdict.is_none() && !i.own)
-            .count(),
+        undecided: page.items.iter().filter(|i| i.verdict.is_none()).count(),
         signed_off: page
             .signed_off_at
             .map(|t| t.format("%-d %B %Y %H:%M UTC").to_string()),
