@@ -15,7 +15,7 @@ use attest::domain::summary::CampaignSummary;
 use attest::engine::NoProgress;
 use attest::scheduler::tick;
 use chrono::Duration;
-use common::app::{field_value, TestApp};
+use common::app::{field_value, set_cookie, TestApp};
 use common::attest_cli;
 use common::unzip;
 use entity::{remediation, review_item};
@@ -93,18 +93,6 @@ async fn sign_in(app: &TestApp, email: &str) -> Session {
     Session { cookie, csrf }
 }
 
-fn set_cookie(answer: &reqwest::Response, name: &str) -> Option<String> {
-    answer
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| {
-            let (k, v) = c.split(';').next()?.split_once('=')?;
-            (k.trim() == name).then(|| v.trim().to_string())
-        })
-}
-
 impl Walk {
     async fn start(test: &str) -> Option<Self> {
         let app = TestApp::spawn(test).await?;
@@ -133,7 +121,8 @@ impl Walk {
         })
     }
 
-    async fn page(&self, who: &Session, path: &str) -> String {
+    /// GETs a console page or file as `who`, which must answer 200.
+    async fn get(&self, who: &Session, path: &str) -> reqwest::Response {
         let answer = self
             .app
             .http
@@ -143,20 +132,20 @@ impl Walk {
             .await
             .unwrap_or_else(|e| panic!("GET {path}: {e}"));
         assert_eq!(answer.status(), 200, "GET {path}");
-        answer.text().await.expect("page text")
+        answer
+    }
+
+    async fn page(&self, who: &Session, path: &str) -> String {
+        self.get(who, path).await.text().await.expect("page text")
     }
 
     async fn bytes(&self, who: &Session, path: &str) -> Vec<u8> {
-        let answer = self
-            .app
-            .http
-            .get(self.app.url(path))
-            .header(header::COOKIE, format!("attest_session={}", who.cookie))
-            .send()
+        self.get(who, path)
             .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-        assert_eq!(answer.status(), 200, "GET {path}");
-        answer.bytes().await.expect("body").to_vec()
+            .bytes()
+            .await
+            .expect("body")
+            .to_vec()
     }
 
     /// Ticks a console action's confirmation box and submits it, as an admin does.
@@ -209,31 +198,19 @@ async fn truth(app: &TestApp, id: i64) -> BTreeMap<&'static str, i64> {
         i.made_by.as_ref().is_some_and(|m| m.to_string() == who)
     };
     let outcome = |i: &review_item::Model, o: &str| i.outcome.as_deref() == Some(o);
+    let verdict =
+        |i: &review_item::Model, v: &str| i.verdict.as_ref().is_some_and(|x| x.to_string() == v);
     let state = |s: &str| removals.iter().filter(|r| r.state.to_string() == s).count() as i64;
     BTreeMap::from([
         ("population", items.len() as i64),
         ("decided_by_people", count(&|i| by(i, "human"))),
         (
             "kept_by_people",
-            count(&|i| {
-                outcome(i, "kept")
-                    || (by(i, "human")
-                        && i.outcome.is_none()
-                        && i.verdict
-                            .as_ref()
-                            .is_some_and(|v| v.to_string() == "attest"))
-            }),
+            count(&|i| by(i, "human") && verdict(i, "attest")),
         ),
         (
             "revoked_by_people",
-            count(&|i| {
-                outcome(i, "revoked")
-                    || (by(i, "human")
-                        && i.outcome.is_none()
-                        && i.verdict
-                            .as_ref()
-                            .is_some_and(|v| v.to_string() == "revoke"))
-            }),
+            count(&|i| by(i, "human") && verdict(i, "revoke")),
         ),
         ("kept_by_policy", count(&|i| outcome(i, "kept_by_policy"))),
         (

@@ -320,14 +320,15 @@ fn show(view: &CampaignView, json: bool) -> Result<(), Failure> {
         say!("  items launched so far: {}", c.items_created);
     }
     // The figures of the campaign's summary, with the labels every surface uses.
-    let width = s.figures().iter().map(|f| f.label.len()).max().unwrap_or(0) + 1;
-    for f in s.figures() {
-        let share = if f.key == "decided_by_people" {
-            format!(" ({})", s.decided_share)
-        } else {
-            String::new()
-        };
-        say!("  {:<width$} {}{share}", format!("{}:", f.label), f.value);
+    let lines = s.lines();
+    let width = lines
+        .iter()
+        .map(|(label, _)| label.len())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    for (label, value) in lines {
+        say!("  {:<width$} {value}", format!("{label}:"));
     }
     if s.mail_failed > 0 {
         say!(

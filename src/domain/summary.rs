@@ -176,6 +176,22 @@ impl CampaignSummary {
         self.removals_pending + self.removals_retrying + self.removals_held
     }
 
+    /// Every figure as a line of text, `(label, value)`, the decided share beside its count
+    /// ("2 (0.4%)"): what `campaign show` and the outcome mail print.
+    pub fn lines(&self) -> Vec<(&'static str, String)> {
+        self.figures()
+            .into_iter()
+            .map(|f| {
+                let value = if f.key == "decided_by_people" {
+                    format!("{} ({})", f.value, self.decided_share)
+                } else {
+                    f.value.to_string()
+                };
+                (f.label, value)
+            })
+            .collect()
+    }
+
     /// Every figure in the order pages, the CLI, mails and reports list them.
     pub fn figures(&self) -> Vec<Figure> {
         let f = |key, label, value| Figure { key, label, value };

@@ -392,7 +392,6 @@ impl Engine {
         let text = serde_json::to_vec_pretty(&campaign_json).map_err(io_err)?;
         bundle.file("campaign.json", &text, false).map_err(io_err)?;
 
-        let population = facts.count;
         let public_key = hex::encode(key.verifying_key().to_bytes());
         let on_no_response = campaign.spec.on_no_response.to_string();
         let when = |t: Option<DateTime<Utc>>| {
@@ -414,7 +413,6 @@ impl Engine {
             completed_at: when(campaign.completed_at),
             generated_at: when(Some(generated_at)),
             public_key: &public_key,
-            population,
             summary: &summary,
             figures: summary.figures(),
             handovers: &handovers,

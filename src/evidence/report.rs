@@ -41,7 +41,6 @@ pub struct Report<'a> {
     pub completed_at: String,
     pub generated_at: String,
     pub public_key: &'a str,
-    pub population: u64,
     /// The campaign's one summary, as every other surface shows it.
     pub summary: &'a crate::domain::summary::CampaignSummary,
     pub figures: Vec<crate::domain::summary::Figure>,

@@ -393,14 +393,11 @@ impl Mailer {
             let c = campaigns::counts(self.engine.store().conn(), campaign_id).await?;
             let s = campaign.summary(&c);
             let mut lines = vec![("Status".to_string(), s.status.clone())];
-            lines.extend(s.figures().into_iter().map(|f| {
-                let value = if f.key == "decided_by_people" {
-                    format!("{} ({})", f.value, s.decided_share)
-                } else {
-                    f.value.to_string()
-                };
-                (f.label.to_string(), value)
-            }));
+            lines.extend(
+                s.lines()
+                    .into_iter()
+                    .map(|(label, value)| (label.to_string(), value)),
+            );
             lines
         } else {
             Vec::new()

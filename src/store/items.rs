@@ -616,7 +616,7 @@ pub struct QueuedItem {
 }
 
 /// The undecided items of active campaigns assigned to their own holder, oldest campaign first
-/// (at most `limit`), and how many there are.
+/// (at most `limit`; 0 reads only how many), and how many there are.
 pub async fn admin_queue(
     conn: &impl ConnectionTrait,
     limit: u64,
@@ -629,6 +629,9 @@ pub async fn admin_queue(
         Sql::new(backend, &format!("SELECT COUNT(*) AS n{from}")),
     )
     .await?;
+    if limit == 0 {
+        return Ok((Vec::new(), total));
+    }
     let mut sql = Sql::new(
         backend,
         &format!(

@@ -115,6 +115,19 @@ impl Page {
     }
 }
 
+/// The value of the cookie `name` that `answer` sets, if it sets it.
+pub fn set_cookie(answer: &reqwest::Response, name: &str) -> Option<String> {
+    answer
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| {
+            let (k, v) = c.split(';').next()?.split_once('=')?;
+            (k.trim() == name).then(|| v.trim().to_string())
+        })
+}
+
 /// The `value` of the first input named `name` in `html`.
 pub fn field_value(html: &str, name: &str) -> Option<String> {
     let marker = format!(r#"name="{name}" value=""#);

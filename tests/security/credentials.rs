@@ -4,7 +4,7 @@
 //! resend). Each test goes through the real server (or the real binary) and checks the audit
 //! event the change wrote. See tests/security.rs.
 
-use crate::common::app::{field_value, Launched, TestApp};
+use crate::common::app::{field_value, set_cookie, Launched, TestApp};
 use crate::common::{attest_cli, TestDb};
 use attest::domain::access::Role;
 use attest::engine::review::LinkProblem;
@@ -63,15 +63,7 @@ async fn send(request: reqwest::RequestBuilder) -> Answer {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let cookie = response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| {
-            let (k, v) = c.split(';').next()?.split_once('=')?;
-            (k.trim() == "attest_session").then(|| v.trim().to_string())
-        });
+    let cookie = set_cookie(&response, "attest_session");
     Answer {
         status,
         location,
@@ -88,15 +80,7 @@ async fn login(app: &TestApp, email: &str, password: &str) -> Answer {
         .send()
         .await
         .expect("GET /login");
-    let login_cookie = form
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("attest_login="))
-        .and_then(|c| c.split(';').next())
-        .expect("the login cookie")
-        .to_string();
+    let login_cookie = set_cookie(&form, "attest_login").expect("the login cookie");
     let body = form.text().await.expect("the login page");
     let csrf = field_value(&body, "csrf").expect("the login form's csrf");
     send(

@@ -150,14 +150,7 @@ pub async fn coverage(
         .engine
         .coverage_on(q.as_of.as_deref())
         .await
-        .map_err(|e| {
-            let e = ApiError::from(e);
-            if e.status() == axum::http::StatusCode::UNPROCESSABLE_ENTITY {
-                e.with_field("as_of")
-            } else {
-                e
-            }
-        })?;
+        .map_err(|e| ApiError::from(e).field_if_invalid("as_of"))?;
     Ok(Json(coverage))
 }
 
@@ -193,14 +186,11 @@ pub async fn monthly(
     let month = q
         .month
         .unwrap_or_else(|| state.engine.now().format("%Y-%m").to_string());
-    let report = state.engine.monthly(&month).await.map_err(|e| {
-        let e = ApiError::from(e);
-        if e.status() == axum::http::StatusCode::UNPROCESSABLE_ENTITY {
-            e.with_field("month")
-        } else {
-            e
-        }
-    })?;
+    let report = state
+        .engine
+        .monthly(&month)
+        .await
+        .map_err(|e| ApiError::from(e).field_if_invalid("month"))?;
     Ok(Json(report))
 }
 

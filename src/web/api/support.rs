@@ -90,6 +90,15 @@ impl ApiError {
         self.status
     }
 
+    /// Names `field` when the engine refused its value (a month or day it cannot read).
+    pub fn field_if_invalid(self, field: &str) -> Self {
+        if self.status == StatusCode::UNPROCESSABLE_ENTITY && self.detail.field.is_none() {
+            self.with_field(field)
+        } else {
+            self
+        }
+    }
+
     /// Names `field` when the engine could not find what it named (an unknown definition).
     pub fn field_if_not_found(self, field: &str) -> Self {
         if self.status == StatusCode::NOT_FOUND && self.detail.field.is_none() {
