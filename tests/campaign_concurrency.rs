@@ -374,7 +374,7 @@ async fn a_launch_whose_instance_died_is_taken_over_once_its_lease_expires() {
     {
         Err(EngineError::Conflict(message)) => {
             assert!(
-                message.contains("being launched by another process")
+                message.contains("being launched by process crashed-instance")
                     && message.contains("2027-02-10 10:02:00 UTC"),
                 "{message}"
             );
@@ -388,4 +388,58 @@ async fn a_launch_whose_instance_died_is_taken_over_once_its_lease_expires() {
     tick(&other).await.expect("tick after the lease");
     assert_launched_once(&other, id, 2500).await;
     assert_eq!(all_campaigns(&other).await.len(), 1);
+}
+
+/// A process that registered and then died holding a launch (killed: no heartbeat since) is
+/// recognised as gone once it has been silent for 15 seconds: its launch is taken over then,
+/// long before its 2-minute lease runs out; until then it may only be busy and is left alone.
+#[tokio::test]
+async fn a_launch_whose_process_stopped_renewing_its_heartbeat_is_taken_over_within_seconds() {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let db = TestDb::new().await;
+    let (crashed, _source, clock) = interrupted_setup(&db, "2027-02-10T10:00:00Z").await;
+    crashed
+        .register_process("campaign launch")
+        .await
+        .expect("register");
+    assert!(crashed
+        .launch("big-quarterly", false, "admin", &NoProgress)
+        .await
+        .is_err());
+    let id = assert_left_launching(&crashed).await;
+    // Killed before it could give its lease back.
+    entity::campaign::ActiveModel {
+        id: Set(id),
+        lease_owner: Set(Some(crashed.instance().to_string())),
+        lease_until: Set(Some(at("2027-02-10T10:02:00Z"))),
+        ..Default::default()
+    }
+    .update(crashed.store().conn())
+    .await
+    .expect("hold the lease as the killed process left it");
+
+    let other = db.engine_at(clock.clone()).await;
+    clock.set(at("2027-02-10T10:00:10Z"));
+    tick(&other)
+        .await
+        .expect("tick 10 s after the last heartbeat");
+    assert_eq!(assert_left_launching(&other).await, id);
+    match other
+        .launch("big-quarterly", false, "admin", &NoProgress)
+        .await
+    {
+        Err(EngineError::Conflict(message)) => assert!(
+            message.contains(&format!("process {} on ", std::process::id()))
+                && message.contains("(campaign launch)")
+                && message.contains("silent for 15 seconds"),
+            "{message}"
+        ),
+        answer => panic!("a launch held by a live process answered {answer:?}"),
+    }
+
+    clock.set(at("2027-02-10T10:00:16Z"));
+    tick(&other)
+        .await
+        .expect("tick 16 s after the last heartbeat");
+    assert_launched_once(&other, id, 2500).await;
 }

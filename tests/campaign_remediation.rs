@@ -822,6 +822,54 @@ async fn a_removal_and_its_record_are_one_transaction_so_a_crash_between_them_mi
     assert_eq!(a1.removal_receipt.as_deref(), Some(receipt.as_str()));
 }
 
+/// Issue 15: removals leased by a process that was killed mid-step are taken over by another
+/// process once the first has been silent for 15 seconds, not when the 5-minute lease runs out.
+#[tokio::test]
+async fn removals_of_a_process_that_stopped_renewing_its_heartbeat_are_taken_over_within_seconds() {
+    let db = TestDb::new().await;
+    let (engine, clock, cid, _) = launched(
+        &db,
+        FOUR_HOLDERS,
+        &definition("takeover-review", "keep", ""),
+        None,
+    )
+    .await;
+    let p = principal_ids(&engine).await;
+    let its = items(&engine, cid).await;
+    decide(
+        &engine,
+        cid,
+        p["m1"],
+        &[item(&its, "a1", GA).id],
+        Verdict::Revoke,
+        Some("left the team"),
+    )
+    .await
+    .expect("revoke a1");
+    engine.close(cid, "admin").await.expect("close");
+
+    // The first process leases the removal and dies in the middle of the step.
+    engine.register_process("serve").await.expect("register");
+    common::fail_remediation_records(&engine, true, false).await;
+    assert!(engine.remediate_step().await.is_err(), "the step failed");
+    common::fail_remediation_records(&engine, false, false).await;
+
+    let other = db.engine_at(clock.clone()).await;
+    clock.advance(Duration::seconds(10));
+    assert_eq!(
+        other.remediate_step().await.expect("step"),
+        0,
+        "a process silent for 10 seconds may only be busy"
+    );
+    clock.advance(Duration::seconds(6));
+    let taken_over_at = clock_now(&clock);
+    assert_eq!(other.remediate_step().await.expect("take over"), 1);
+    let rems = remediations(&other, cid).await;
+    assert_eq!(rems.len(), 1, "{rems:?}");
+    assert_eq!(rems[0].state.as_str(), "removed", "{:?}", rems[0]);
+    assert_eq!(rems[0].removed_at, Some(taken_over_at), "{:?}", rems[0]);
+}
+
 /// Issue 14: policy decisions of a campaign an admin closed early do not claim the deadline
 /// passed; a past month's report counts the eligibility of that month, not today's.
 #[tokio::test]

@@ -1198,3 +1198,96 @@ async fn invitations_given_up_in_a_long_mail_outage_are_shown_and_sent_once_the_
         .expect("audit");
     assert_eq!(requeued, 1, "the automatic re-queue is audited");
 }
+
+/// A process that sent a step of mail and was killed before it recorded the sends leaves those
+/// mails leased to itself. Another process takes them over seconds after the first stops
+/// renewing its heartbeat (not when the 5-minute lease runs out), and the copies it sends
+/// carry the same links as the first copies (both processes have the same ATTEST_LINK_KEY):
+/// one link per mail, never a second valid one.
+#[tokio::test]
+async fn a_mail_sent_again_after_a_crash_carries_the_same_link_and_is_taken_over_within_seconds() {
+    use attest::engine::mail_links::LinkKey;
+    use attest::mail::transport::Smtp;
+    use attest::mail::Mailer;
+    let test = "a_mail_sent_again_after_a_crash_carries_the_same_link";
+    let Some(app) = TestApp::spawn(test).await else {
+        return;
+    };
+    let key = || LinkKey::from_secret("the-link-key-every-instance-shares-0123").expect("key");
+    let mailer = |engine: attest::engine::Engine| {
+        let transport = Smtp::from_url(&app.smtp.url()).expect("SMTP transport");
+        Mailer::new(
+            engine,
+            std::sync::Arc::new(transport),
+            common::app::MAIL_FROM,
+            &app.base_url,
+        )
+        .expect("mailer")
+    };
+    let launched = app.launch().await;
+    let id = launched.campaign_id;
+    let reviewers = launched.reviewers().len();
+
+    // The first process sends every invitation, then dies before recording any of it.
+    let crashed = app
+        .db
+        .engine_at(app.clock.clone())
+        .await
+        .with_link_key(key());
+    crashed.register_process("serve").await.expect("register");
+    common::fail_mail_records(&app.engine, true).await;
+    assert!(mailer(crashed).send_step().await.is_err());
+    common::fail_mail_records(&app.engine, false).await;
+    let first = app.smtp.messages();
+    assert_eq!(first.len(), reviewers, "the first copies went out");
+
+    // Another process: 10 seconds after the last heartbeat the first may only be busy…
+    let other = app
+        .db
+        .engine_at(app.clock.clone())
+        .await
+        .with_link_key(key());
+    other.register_process("serve").await.expect("register");
+    let other = mailer(other);
+    app.clock.advance(Duration::seconds(10));
+    assert_eq!(
+        other.send_step().await.expect("step"),
+        0,
+        "not taken over yet"
+    );
+    // …at 16 seconds it is gone, and its mail is sent again.
+    app.clock.advance(Duration::seconds(6));
+    assert_eq!(other.drain().await.expect("drain"), reviewers);
+
+    let all = app.smtp.messages();
+    assert_eq!(all.len(), 2 * reviewers, "each invitation went out twice");
+    for copy in &first {
+        let copies: Vec<_> = all.iter().filter(|m| m.to == copy.to).collect();
+        assert_eq!(copies.len(), 2, "two copies to {}", copy.to);
+        for again in copies {
+            assert_eq!(again.message_id, copy.message_id, "same Message-ID");
+            assert_eq!(
+                again.links(),
+                copy.links(),
+                "the copy to {} carries the first copy's link",
+                copy.to
+            );
+        }
+    }
+    let tokens = reviewer_token::Entity::find()
+        .filter(reviewer_token::Column::CampaignId.eq(id))
+        .count(app.engine.store().conn())
+        .await
+        .expect("tokens");
+    assert_eq!(tokens as usize, reviewers, "one link per mail, not two");
+    let counts = app.engine.campaign(id).await.expect("show").counts;
+    assert_eq!(counts.mail_sent as usize, reviewers, "{counts:?}");
+    // The one link works.
+    let link = first[0]
+        .links()
+        .into_iter()
+        .find(|l| l.contains("/r/"))
+        .expect("a review link");
+    let page = app.http.get(&link).send().await.expect("open the link");
+    assert_eq!(page.status(), StatusCode::OK);
+}

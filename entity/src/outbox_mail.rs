@@ -20,6 +20,8 @@ pub struct Model {
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     pub lease_until: Option<DateTimeUtc>,
+    /// The process holding the lease (migration 11).
+    pub lease_owner: Option<String>,
     pub message_id: Option<String>,
     #[sea_orm(column_type = "Text")]
     pub smtp_response: Option<String>,

@@ -21,6 +21,8 @@ pub struct Model {
     pub removed_at: Option<DateTimeUtc>,
     pub verified_at: Option<DateTimeUtc>,
     pub lease_until: Option<DateTimeUtc>,
+    /// The process holding the lease (migration 11).
+    pub lease_owner: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

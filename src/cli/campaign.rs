@@ -225,7 +225,9 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
         }
         CampaignCommand::Launch { name, adhoc, json } => {
             let progress = output::RowProgress::new("items");
+            let heartbeat = engine.start_heartbeat("campaign launch").await?;
             let launched = engine.launch(&name, adhoc, actor, &progress).await;
+            stop(heartbeat).await;
             progress.finish();
             let view = engine.campaign(launched?.id).await?;
             show(&view, json)
@@ -244,7 +246,10 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
                 }
                 Err(e) => return Err(e.into()),
             }
-            carry_out_removals(engine).await?;
+            let heartbeat = engine.start_heartbeat("campaign close").await?;
+            let carried = carry_out_removals(engine).await;
+            stop(heartbeat).await;
+            carried?;
             show(&engine.campaign(id).await?, json)
         }
         CampaignCommand::ConfirmRemovals { id } => {
@@ -253,7 +258,10 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
                 "campaign #{id}: {} confirmed",
                 crate::domain::figures::count(confirmed as i64, "removal", "removals")
             );
-            carry_out_removals(engine).await?;
+            let heartbeat = engine.start_heartbeat("campaign confirm-removals").await?;
+            let carried = carry_out_removals(engine).await;
+            stop(heartbeat).await;
+            carried?;
             show(&engine.campaign(id).await?, false)
         }
         CampaignCommand::Cancel { id } => {
@@ -370,4 +378,12 @@ async fn carry_out_removals(engine: &Engine) -> Result<(), Failure> {
     engine.complete_finished().await?;
     engine.store_missing_evidence().await?;
     Ok(())
+}
+
+/// Ends this command's heartbeat and gives its leases back; a failure only delays their
+/// takeover by another process by seconds, so it is logged, not fatal.
+async fn stop(heartbeat: crate::engine::process::Heartbeat) {
+    if let Err(e) = heartbeat.stop().await {
+        tracing::warn!("could not record that this process stopped: {e}");
+    }
 }

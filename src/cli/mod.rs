@@ -253,7 +253,14 @@ async fn engine(config: &Config) -> Result<Engine, Failure> {
             crate::config::mask_url(&config.database_url)
         ))
     })?;
-    Ok(Engine::new(store, Arc::new(SystemClock)).with_sources(config.sources.clone()))
+    let engine = Engine::new(store, Arc::new(SystemClock)).with_sources(config.sources.clone());
+    // A secret: only from the environment, never from attest.toml, never printed.
+    match std::env::var("ATTEST_LINK_KEY") {
+        Ok(secret) if !secret.is_empty() => Ok(engine.with_link_key(
+            crate::engine::mail_links::LinkKey::from_secret(&secret).map_err(Failure::usage)?,
+        )),
+        _ => Ok(engine),
+    }
 }
 
 /// Runs one command to the end.

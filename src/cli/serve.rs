@@ -34,6 +34,15 @@ pub async fn serve(
             config.bind
         ))
     })?;
+    let heartbeat = engine
+        .start_heartbeat("serve")
+        .await
+        .map_err(|e| Failure::runtime(format!("cannot register this process: {e}")))?;
+    if std::env::var_os("ATTEST_LINK_KEY").is_none() {
+        tracing::info!(
+            "ATTEST_LINK_KEY is not set: a mail sent again after a crash, or by another instance, carries a new link (both work); set it (the same on every instance) to keep one link per mail"
+        );
+    }
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
@@ -74,6 +83,9 @@ pub async fn serve(
                 }
             }
         }
+    }
+    if let Err(e) = heartbeat.stop().await {
+        tracing::warn!("could not record that this process stopped: {e}");
     }
     match web.await {
         Ok(Ok(())) => Ok(()),

@@ -44,6 +44,7 @@ pub mod evidence;
 pub mod figures;
 pub mod lifecycle;
 pub mod limits;
+pub mod liveness;
 pub mod recommendation;
 pub mod records;
 pub mod reminders;

@@ -148,10 +148,15 @@ impl Engine {
                 if after.state == CampaignState::Launching {
                     // Another process holds the launch: say so, never "launching" and exit 0
                     // with nothing added.
+                    let holder = match after.lease_owner.as_deref() {
+                        Some(owner) => self.describe_process(owner).await?,
+                        None => "another process".into(),
+                    };
                     return Err(EngineError::Conflict(format!(
-                        "{name}: campaign #{} for {period} is being launched by another process ({} items so far; its lease runs until {}); wait for it, or run this again after then to take it over",
+                        "{name}: campaign #{} for {period} is being launched by {holder} ({} items so far); wait for it, or run this again to take it over once that process has been silent for {} seconds (at the latest when its lease runs out, {})",
                         after.id,
                         after.items_created,
+                        crate::domain::liveness::GONE_AFTER.num_seconds(),
                         after
                             .lease_until
                             .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())

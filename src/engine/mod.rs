@@ -13,7 +13,9 @@ pub mod evidence;
 pub mod import;
 pub mod launch;
 pub mod login_guard;
+pub mod mail_links;
 pub mod names;
+pub mod process;
 pub mod remediate;
 pub mod remind;
 pub mod reports;
@@ -45,6 +47,8 @@ pub struct Engine {
     /// Sign-in throttling and the bound on password checks at once: per process, shared by
     /// the engine's clones.
     login_guard: Arc<login_guard::LoginGuard>,
+    /// What mail links derive from (`ATTEST_LINK_KEY`, or random for this process).
+    link_key: mail_links::LinkKey,
 }
 
 impl Engine {
@@ -64,7 +68,18 @@ impl Engine {
             sources: Arc::new(Sources::default()),
             instance,
             login_guard,
+            link_key: mail_links::LinkKey::random(),
         }
+    }
+
+    /// The same engine deriving mail links from `key` (`ATTEST_LINK_KEY`).
+    pub fn with_link_key(mut self, key: mail_links::LinkKey) -> Self {
+        self.link_key = key;
+        self
+    }
+
+    pub fn link_key(&self) -> &mail_links::LinkKey {
+        &self.link_key
     }
 
     pub fn login_guard(&self) -> &login_guard::LoginGuard {

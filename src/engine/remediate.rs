@@ -42,7 +42,9 @@ impl Engine {
     pub async fn remediate_step(&self) -> Result<usize, EngineError> {
         let now = self.now();
         let txn = self.store().begin().await?;
-        let due = remediation::lease_due(&txn, now, STEP, now + Duration::minutes(5)).await?;
+        let due =
+            remediation::lease_due(&txn, now, STEP, self.instance(), now + Duration::minutes(5))
+                .await?;
         txn.commit().await?;
         if due.is_empty() {
             return Ok(0);

@@ -6,12 +6,14 @@
 //!
 //! Crash safety: a link's token is committed before the mail carrying it is sent, and a mail
 //! is recorded as sent only after its transport said so. A crash between sending and recording
-//! resends the mails of that step once their lease runs out (same Message-ID, so a receiver can
-//! tell); nothing is ever recorded as sent that was not.
+//! resends the mails of that step once another process finds this one gone (seconds; see
+//! `domain::liveness`), with the same Message-ID and the same link (`engine::mail_links`), so
+//! a receiver can tell and no second link exists; nothing is ever recorded as sent that was not.
 
 use super::compose::{compose, MailContext};
 use super::transport::{MailTransport, SendError};
 use crate::domain::retry::{backoff, should_retry, MAX_ATTEMPTS};
+use crate::engine::mail_links::MailLink;
 use crate::engine::{Engine, EngineError};
 use crate::store::campaigns::{self, CampaignRow};
 use crate::store::outbox::{self, template, Delivery, OutboxRow, Recipient};
@@ -117,8 +119,14 @@ impl Mailer {
         let mut probed = false;
         let due = loop {
             let txn = self.engine.store().begin().await?;
-            let due =
-                outbox::lease_due(&txn, now, STEP, now + Duration::minutes(LEASE_MINUTES)).await?;
+            let due = outbox::lease_due(
+                &txn,
+                now,
+                STEP,
+                self.engine.instance(),
+                now + Duration::minutes(LEASE_MINUTES),
+            )
+            .await?;
             txn.commit().await?;
             if !due.is_empty() {
                 break due;
@@ -274,14 +282,17 @@ impl Mailer {
         }
 
         let mut contexts = Vec::with_capacity(due.len());
-        let mut grants: BTreeMap<i64, Vec<(usize, i64, i64)>> = BTreeMap::new();
+        let mut grants: BTreeMap<i64, Vec<(usize, MailLink)>> = BTreeMap::new();
         for (index, mail) in due.iter().enumerate() {
             let context = self.context(mail, &facts).await?;
             if let Ok((context, true)) = &context {
                 grants.entry(context.campaign_id).or_default().push((
                     index,
-                    mail.recipient_id.unwrap_or_default(),
-                    mail.id,
+                    MailLink {
+                        reviewer_id: mail.recipient_id.unwrap_or_default(),
+                        mail_id: mail.id,
+                        nonce: mail.link_nonce.clone(),
+                    },
                 ));
             }
             contexts.push(context.map(|(context, _)| context));
@@ -290,12 +301,9 @@ impl Mailer {
             let Some((campaign, _)) = facts.get(&campaign_id) else {
                 continue;
             };
-            let asked: Vec<(i64, Option<i64>)> = wants
-                .iter()
-                .map(|(_, reviewer, mail)| (*reviewer, Some(*mail)))
-                .collect();
-            let tokens = self.engine.issue_tokens(campaign, &asked).await?;
-            for ((index, _, _), token) in wants.iter().zip(tokens) {
+            let asked: Vec<MailLink> = wants.iter().map(|(_, link)| link.clone()).collect();
+            let tokens = self.engine.mail_links(campaign, &asked).await?;
+            for ((index, _), token) in wants.iter().zip(tokens) {
                 if let Ok(context) = &mut contexts[*index] {
                     context.link = Some(format!("{}/r/{token}", self.base_url));
                 }

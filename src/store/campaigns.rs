@@ -280,7 +280,7 @@ pub async fn insert_campaign(
 }
 
 /// Takes (or renews) the launch lease of a campaign still launching; false when another
-/// instance holds an unexpired lease or the launch is over.
+/// instance holds an unexpired lease and is alive, or the launch is over.
 pub async fn claim_launch(
     conn: &impl ConnectionTrait,
     id: i64,
@@ -299,11 +299,11 @@ pub async fn claim_launch(
         .bind(now)
         .push(" WHERE id = ")
         .bind(id)
-        .push(" AND state = 'launching' AND (lease_until IS NULL OR lease_until < ")
-        .bind(now)
-        .push(" OR lease_owner = ")
+        .push(" AND state = 'launching' AND (lease_owner = ")
         .bind(owner)
-        .push(")");
+        .push(" OR");
+    super::process::push_lease_free(&mut sql, "", now);
+    sql.push(")");
     Ok(conn.execute_raw(sql.build()).await?.rows_affected() == 1)
 }
 

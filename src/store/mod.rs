@@ -13,6 +13,7 @@ pub mod directory;
 pub mod evidence;
 pub mod items;
 pub mod outbox;
+pub mod process;
 pub mod reappearance;
 pub mod remediation;
 pub mod review;
@@ -162,12 +163,14 @@ pub(crate) async fn refresh_statistics(
     Ok(())
 }
 
-/// Marks rows of `table` (one of ours) as taken by a worker until `until`: leased work is
-/// skipped by other workers until the lease runs out, so a crashed worker's share comes back.
+/// Marks rows of `table` (one of ours) as taken by process `owner` until `until`: leased work
+/// is skipped by other workers until the lease runs out or its owner is gone
+/// ([`process::push_lease_free`]), so a crashed worker's share comes back.
 pub(crate) async fn lease(
     conn: &impl ConnectionTrait,
     table: &'static str,
     ids: &[i64],
+    owner: &str,
     until: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), DbErr> {
     if ids.is_empty() {
@@ -177,7 +180,10 @@ pub(crate) async fn lease(
         conn.get_database_backend(),
         &format!("UPDATE {table} SET lease_until = "),
     );
-    sql.bind(until).push(" WHERE id IN ");
+    sql.bind(until)
+        .push(", lease_owner = ")
+        .bind(owner)
+        .push(" WHERE id IN ");
     sql.tuple(ids.iter().map(|id| sea_orm::Value::from(*id)));
     conn.execute_raw(sql.build()).await?;
     Ok(())

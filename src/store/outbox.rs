@@ -215,26 +215,29 @@ pub struct OutboxRow {
     pub template: String,
     pub payload: String,
     pub attempts: i32,
+    /// Set once the mail's link was issued: a re-send derives the same link from it.
+    pub link_nonce: Option<String>,
 }
 
-/// Claims up to `limit` pending mails that are due, until `lease_until` (SKIP LOCKED on
-/// PostgreSQL, so several workers take disjoint mails). Call it in a transaction.
+/// Claims up to `limit` pending mails that are due for process `owner`, until `lease_until`
+/// or until `owner` is gone (SKIP LOCKED on PostgreSQL, so several workers take disjoint
+/// mails). Call it in a transaction.
 pub async fn lease_due(
     conn: &impl ConnectionTrait,
     now: DateTime<Utc>,
     limit: u64,
+    owner: &str,
     lease_until: DateTime<Utc>,
 ) -> Result<Vec<OutboxRow>, DbErr> {
     let backend = conn.get_database_backend();
     let mut sql = Sql::new(
         backend,
-        "SELECT id, idempotency_key, campaign_id, recipient_id, to_address, template, payload, attempts FROM outbox_mail \
-         WHERE state = 'pending' AND next_attempt_at <= ",
+        "SELECT id, idempotency_key, campaign_id, recipient_id, to_address, template, payload, attempts, link_nonce \
+         FROM outbox_mail WHERE state = 'pending' AND next_attempt_at <= ",
     );
-    sql.bind(now)
-        .push(" AND (lease_until IS NULL OR lease_until < ")
-        .bind(now)
-        .push(") ORDER BY next_attempt_at, id LIMIT ")
+    sql.bind(now).push(" AND");
+    super::process::push_lease_free(&mut sql, "", now);
+    sql.push("ORDER BY next_attempt_at, id LIMIT ")
         .bind(limit as i64);
     if backend == sea_orm::DbBackend::Postgres {
         sql.push(" FOR UPDATE SKIP LOCKED");
@@ -253,11 +256,12 @@ pub async fn lease_due(
                 template: row.try_get("", "template")?,
                 payload: row.try_get("", "payload")?,
                 attempts: row.try_get("", "attempts")?,
+                link_nonce: row.try_get("", "link_nonce")?,
             })
         })
         .collect::<Result<Vec<_>, DbErr>>()?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    super::lease(conn, "outbox_mail", &ids, lease_until).await?;
+    super::lease(conn, "outbox_mail", &ids, owner, lease_until).await?;
     Ok(rows)
 }
 
@@ -292,7 +296,8 @@ pub async fn record_delivery(
         conn.get_database_backend(),
         "UPDATE outbox_mail SET attempts = ",
     );
-    sql.bind(attempts).push(", lease_until = NULL");
+    sql.bind(attempts)
+        .push(", lease_until = NULL, lease_owner = NULL");
     match delivery {
         Delivery::Sent {
             response,
@@ -376,4 +381,28 @@ pub async fn recipients(
         }
     }
     Ok(found)
+}
+
+/// Stores the nonces mails' links derive from (`engine::mail_links`), in the transaction that
+/// stores the links' tokens.
+pub async fn set_link_nonces(
+    conn: &impl ConnectionTrait,
+    nonces: &[(i64, String)],
+) -> Result<(), DbErr> {
+    for chunk in nonces.chunks(500) {
+        let mut sql = Sql::new(
+            conn.get_database_backend(),
+            "UPDATE outbox_mail SET link_nonce = CASE id",
+        );
+        for (id, nonce) in chunk {
+            sql.push(" WHEN ")
+                .bind(*id)
+                .push(" THEN ")
+                .bind(nonce.clone());
+        }
+        sql.push(" END WHERE id IN ");
+        sql.tuple(chunk.iter().map(|(id, _)| Value::from(*id)));
+        conn.execute_raw(sql.build()).await?;
+    }
+    Ok(())
 }

@@ -35,22 +35,23 @@ fn push_due(sql: &mut Sql, backend: DbBackend, now: DateTime<Utc>) {
          WHERE c.state = 'remediating' AND r.state = 'pending' AND r.next_attempt_at <= "
     })
     .bind(now)
-    .push(" AND (r.lease_until IS NULL OR r.lease_until < ")
-    .bind(now)
-    .push(if backend == DbBackend::Postgres {
-        ") ORDER BY r.next_attempt_at LIMIT "
+    .push(" AND");
+    super::process::push_lease_free(sql, "r", now);
+    sql.push(if backend == DbBackend::Postgres {
+        "ORDER BY r.next_attempt_at LIMIT "
     } else {
-        ") ORDER BY r.next_attempt_at, r.id LIMIT "
+        "ORDER BY r.next_attempt_at, r.id LIMIT "
     });
 }
 
-/// Claims up to `limit` due removals of remediating campaigns until `lease_until`. Call it in a
-/// transaction: on PostgreSQL the rows are locked with SKIP LOCKED, so concurrent workers take
-/// disjoint sets.
+/// Claims up to `limit` due removals of remediating campaigns for process `owner`, until
+/// `lease_until` or until `owner` is gone. Call it in a transaction: on PostgreSQL the rows are
+/// locked with SKIP LOCKED, so concurrent workers take disjoint sets.
 pub async fn lease_due(
     conn: &impl ConnectionTrait,
     now: DateTime<Utc>,
     limit: u64,
+    owner: &str,
     lease_until: DateTime<Utc>,
 ) -> Result<Vec<DueRemoval>, DbErr> {
     let backend = conn.get_database_backend();
@@ -61,6 +62,8 @@ pub async fn lease_due(
         sql.bind(limit as i64)
             .push(" FOR UPDATE OF r SKIP LOCKED), leased AS (UPDATE remediation r SET lease_until = ")
             .bind(lease_until)
+            .push(", lease_owner = ")
+            .bind(owner)
             .push(
                 " FROM picked WHERE r.id = picked.id \
                  RETURNING r.id, r.attempts, r.campaign_id, r.eligibility_id, r.item_id, r.next_attempt_at) \
@@ -83,7 +86,7 @@ pub async fn lease_due(
             ids.push(row.try_get::<i64>("", "id")?);
         }
         for chunk in ids.chunks(SQLITE_ROWS) {
-            super::lease(conn, "remediation", chunk, lease_until).await?;
+            super::lease(conn, "remediation", chunk, owner, lease_until).await?;
         }
         rows
     };
@@ -110,7 +113,7 @@ pub async fn release(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<(), DbE
     for chunk in ids.chunks(SQLITE_ROWS) {
         let mut sql = Sql::new(
             conn.get_database_backend(),
-            "UPDATE remediation SET lease_until = NULL WHERE id IN ",
+            "UPDATE remediation SET lease_until = NULL, lease_owner = NULL WHERE id IN ",
         );
         sql.tuple(chunk.iter().map(|id| Value::from(*id)));
         conn.execute_raw(sql.build()).await?;

@@ -215,3 +215,24 @@ pub async fn reassign(
     sql.tuple(items.iter().map(|id| Value::from(*id)));
     Ok(conn.execute_raw(sql.build()).await?.rows_affected())
 }
+
+/// Which of `hashes` are links on record, not withdrawn and not expired at `now`.
+pub async fn live_token_hashes(
+    conn: &impl ConnectionTrait,
+    hashes: &[String],
+    now: DateTime<Utc>,
+) -> Result<std::collections::HashSet<String>, DbErr> {
+    let mut live = std::collections::HashSet::new();
+    for chunk in hashes.chunks(500) {
+        let mut sql = Sql::new(
+            conn.get_database_backend(),
+            "SELECT token_hash FROM reviewer_token WHERE revoked_at IS NULL AND expires_at > ",
+        );
+        sql.bind(now).push(" AND token_hash IN ");
+        sql.tuple(chunk.iter().map(|h| sea_orm::Value::from(h.clone())));
+        for row in conn.query_all_raw(sql.build()).await? {
+            live.insert(row.try_get("", "token_hash")?);
+        }
+    }
+    Ok(live)
+}

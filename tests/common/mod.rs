@@ -220,6 +220,30 @@ pub async fn fail_remediation_records(engine: &Engine, on: bool, outcomes_only: 
     }
 }
 
+/// Makes recording a mail as sent fail (as a crash between sending it and recording it would
+/// leave things), or stops doing so (`on = false`).
+pub async fn fail_mail_records(engine: &Engine, on: bool) {
+    use sea_orm::DbBackend;
+    let conn = engine.store().conn();
+    let statements: Vec<&str> = match (conn.get_database_backend(), on) {
+        (DbBackend::Postgres, true) => vec![
+            "CREATE FUNCTION simulated_mail_crash() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'simulated crash'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER simulated_mail_crash BEFORE UPDATE ON outbox_mail FOR EACH ROW WHEN (NEW.state = 'sent') EXECUTE FUNCTION simulated_mail_crash()",
+        ],
+        (DbBackend::Postgres, false) => vec![
+            "DROP TRIGGER simulated_mail_crash ON outbox_mail",
+            "DROP FUNCTION simulated_mail_crash()",
+        ],
+        (_, true) => vec![
+            "CREATE TRIGGER simulated_mail_crash BEFORE UPDATE ON outbox_mail WHEN NEW.state = 'sent' BEGIN SELECT RAISE(ABORT, 'simulated crash'); END",
+        ],
+        (_, false) => vec!["DROP TRIGGER simulated_mail_crash"],
+    };
+    for sql in statements {
+        conn.execute_unprepared(sql).await.expect(sql);
+    }
+}
+
 /// The files of a zip (an evidence bundle), by name.
 pub fn unzip(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
     use std::io::Read;
