@@ -8,9 +8,7 @@ use crate::domain::reminders::{due_reminder, escalation_due};
 use crate::store::campaigns::{self, CampaignRow};
 use crate::store::items;
 use crate::store::outbox::{self, template};
-use crate::store::sql::Sql;
 use crate::store::{self as st, directory};
-use sea_orm::ConnectionTrait;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -83,21 +81,7 @@ impl Engine {
             return Ok(0);
         };
         let txn = self.store().begin().await?;
-        // The fallback never receives an item they hold themselves; those stay where they are.
-        let mut sql = Sql::new(
-            txn.get_database_backend(),
-            "UPDATE review_item SET escalated_from_id = reviewer_id, reviewer_id = ",
-        );
-        sql.bind(fallback)
-            .push(", escalated_at = ")
-            .bind(now)
-            .push(" WHERE verdict IS NULL AND escalated_at IS NULL AND reviewer_id <> ")
-            .bind(fallback)
-            .push(" AND principal_id <> ")
-            .bind(fallback)
-            .push(" AND campaign_id = ")
-            .bind(campaign.id);
-        let moved = txn.execute_raw(sql.build()).await?.rows_affected();
+        let moved = items::escalate_undecided(&txn, campaign.id, fallback, now).await?;
         if moved > 0 {
             let loads = items::reviewer_loads(&txn, campaign.id).await?;
             items::upsert_campaign_reviewers(&txn, campaign.id, &loads, now).await?;

@@ -4,9 +4,8 @@
 use super::{Engine, EngineError};
 use crate::domain::definition::CampaignSpec;
 use crate::domain::evidence::median_seconds;
-use crate::store::sql::Sql;
+use crate::store::reports;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use sea_orm::ConnectionTrait;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -92,7 +91,6 @@ impl Engine {
         as_of: Option<DateTime<Utc>>,
     ) -> Result<Vec<RoleCoverage>, EngineError> {
         let conn = self.store().conn();
-        let backend = conn.get_database_backend();
         let now = match as_of {
             Some(at) if at > self.now() => {
                 return Err(EngineError::Invalid(format!(
@@ -103,46 +101,23 @@ impl Engine {
             Some(at) => at,
             None => self.now(),
         };
-        let mut roles = Sql::new(
-            backend,
-            "SELECT r.id, r.name, r.risk, (SELECT COUNT(*) FROM eligibility e WHERE e.role_id = r.id AND e.created_at <= ",
-        );
-        roles
-            .bind(now)
-            .push(" AND (e.status = 'active' OR (e.removed_at IS NOT NULL AND e.removed_at > ")
-            .bind(now)
-            .push("))) AS holders FROM \"role\" r ORDER BY r.name");
-        let roles = conn.query_all_raw(roles.build()).await?;
         let mut coverage = Vec::new();
-        for row in roles {
-            let id: i64 = row.try_get("", "id")?;
-            let holders: i64 = row.try_get("", "holders")?;
-            let mut sql = Sql::new(
-                backend,
-                "SELECT c.id, c.definition_name, c.period, c.completed_at, c.frozen_definition FROM campaign c \
-                 WHERE c.state = 'completed' AND c.completed_at <= ",
-            );
-            sql.bind(now)
-                .push(" AND EXISTS (SELECT 1 FROM review_item i WHERE i.campaign_id = c.id AND i.role_id = ")
-                .bind(id)
-                .push(") ORDER BY c.completed_at DESC LIMIT 1");
-            let last = conn.query_one_raw(sql.build()).await?;
+        for role in reports::roles_with_holders(conn, now).await? {
             let mut entry = RoleCoverage {
-                role: row.try_get("", "name")?,
-                risk: row.try_get("", "risk")?,
-                active_holders: holders,
+                role: role.name,
+                risk: role.risk,
+                active_holders: role.holders,
                 last_campaign_id: None,
                 last_campaign: None,
                 last_period: None,
                 last_reviewed_at: None,
                 allowed_days: None,
                 days_since: None,
-                within_cadence: holders == 0,
+                within_cadence: role.holders == 0,
             };
-            if let Some(last) = last {
-                let completed: Option<DateTime<Utc>> = last.try_get("", "completed_at")?;
-                let spec: String = last.try_get("", "frozen_definition")?;
-                let allowed = serde_json::from_str::<CampaignSpec>(&spec)
+            if let Some(last) = reports::last_review(conn, role.id, now).await? {
+                let completed = last.completed_at;
+                let allowed = serde_json::from_str::<CampaignSpec>(&last.frozen_definition)
                     .ok()
                     .and_then(|spec| {
                         let schedule = spec.launch_schedule().ok()?;
@@ -154,9 +129,9 @@ impl Engine {
                 let days = completed.map(|c| (now - c).num_days());
                 entry.within_cadence =
                     entry.within_cadence || matches!((days, allowed), (Some(d), Some(a)) if d <= a);
-                entry.last_campaign_id = Some(last.try_get("", "id")?);
-                entry.last_campaign = Some(last.try_get("", "definition_name")?);
-                entry.last_period = Some(last.try_get("", "period")?);
+                entry.last_campaign_id = Some(last.campaign_id);
+                entry.last_campaign = Some(last.definition_name);
+                entry.last_period = Some(last.period);
                 entry.last_reviewed_at = completed;
                 entry.allowed_days = allowed;
                 entry.days_since = days;
@@ -207,78 +182,22 @@ impl Engine {
             next.and_time(chrono::NaiveTime::MIN).and_utc(),
         );
         let conn = self.store().conn();
-        let backend = conn.get_database_backend();
-
         // Eligibility as of the end of the month, not as of today: what existed by then and was
         // not removed before then (a past month's report does not change with today's data).
-        let mut sql = Sql::new(
-            backend,
-            "SELECT r.name, r.risk, COUNT(*) AS n FROM eligibility e JOIN \"role\" r ON r.id = e.role_id \
-             WHERE e.created_at < ",
-        );
-        sql.bind(to)
-            .push(" AND (e.status = 'active' OR (e.removed_at IS NOT NULL AND e.removed_at >= ")
-            .bind(to)
-            .push(")) GROUP BY r.name, r.risk ORDER BY r.name");
-        let by_role = conn.query_all_raw(sql.build()).await?;
         let mut eligible_by_role = Vec::new();
         let mut by_risk: std::collections::BTreeMap<String, i64> =
             std::collections::BTreeMap::new();
-        for row in by_role {
-            let risk: String = row.try_get("", "risk")?;
-            let n: i64 = row.try_get("", "n")?;
+        for (role, risk, n) in reports::eligible_by_role(conn, to).await? {
             *by_risk.entry(risk.clone()).or_default() += n;
             eligible_by_role.push(RoleCount {
-                role: row.try_get("", "name")?,
+                role,
                 risk,
                 eligible: n,
             });
         }
-
-        let mut sql = Sql::new(
-            backend,
-            "SELECT COUNT(*) AS completed, SUM(CASE WHEN c.closed_at <= c.due_at THEN 1 ELSE 0 END) AS on_time \
-             FROM campaign c WHERE c.state = 'completed' AND c.completed_at >= ",
-        );
-        sql.bind(from).push(" AND c.completed_at < ").bind(to);
-        let row = conn.query_one_raw(sql.build()).await?;
-        let get = |row: &Option<sea_orm::QueryResult>, name: &str| -> Result<i64, EngineError> {
-            Ok(match row {
-                Some(row) => row.try_get::<Option<i64>>("", name)?.unwrap_or(0),
-                None => 0,
-            })
-        };
-        let campaigns_completed = get(&row, "completed")?;
-        let on_time = get(&row, "on_time")?;
-
-        let mut sql = Sql::new(
-            backend,
-            "SELECT COUNT(*) AS items, SUM(CASE WHEN i.made_by = 'human' THEN 1 ELSE 0 END) AS human, \
-             SUM(CASE WHEN i.made_by = 'human' AND i.verdict = 'revoke' THEN 1 ELSE 0 END) AS revoked, \
-             SUM(CASE WHEN i.outcome = 'removed_by_policy' THEN 1 ELSE 0 END) AS auto_removed \
-             FROM review_item i JOIN campaign c ON c.id = i.campaign_id WHERE c.closed_at >= ",
-        );
-        sql.bind(from).push(" AND c.closed_at < ").bind(to);
-        let row = conn.query_one_raw(sql.build()).await?;
-        let items = get(&row, "items")?;
-        let human = get(&row, "human")?;
-        let revoked = get(&row, "revoked")?;
-        let auto_removals = get(&row, "auto_removed")?;
-
-        let mut sql = Sql::new(
-            backend,
-            "SELECT d.decided_at, c.launched_at FROM decision d JOIN campaign c ON c.id = d.campaign_id \
-             WHERE d.made_by = 'human' AND d.decided_at >= ",
-        );
-        sql.bind(from).push(" AND d.decided_at < ").bind(to);
-        let mut waits = Vec::new();
-        for row in conn.query_all_raw(sql.build()).await? {
-            let decided: DateTime<Utc> = row.try_get("", "decided_at")?;
-            let launched: Option<DateTime<Utc>> = row.try_get("", "launched_at")?;
-            if let Some(launched) = launched {
-                waits.push((decided - launched).num_seconds());
-            }
-        }
+        let (campaigns_completed, on_time) = reports::campaigns_completed(conn, from, to).await?;
+        let closed = reports::closed_items(conn, from, to).await?;
+        let waits = reports::decision_waits(conn, from, to).await?;
         let reappeared = crate::store::reappearance::count_between(conn, from, to).await?;
         let rate = |part: i64, whole: i64| (whole > 0).then(|| part as f64 / whole as f64);
         Ok(MonthlyReport {
@@ -290,10 +209,10 @@ impl Engine {
                 .collect(),
             campaigns_completed,
             campaigns_completed_on_time: on_time,
-            items_closed: items,
-            completion_rate: rate(human, items),
-            revocation_rate: rate(revoked, human),
-            auto_removals,
+            items_closed: closed.items,
+            completion_rate: rate(closed.human, closed.items),
+            revocation_rate: rate(closed.revoked, closed.human),
+            auto_removals: closed.auto_removed,
             median_hours_to_decision: median_seconds(waits).map(|s| s / 3600.0),
             reappeared,
         })

@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod process;
 pub mod reappearance;
 pub mod remediation;
+pub mod reports;
 pub mod review;
 pub mod sources;
 pub mod sql;
