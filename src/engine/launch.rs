@@ -14,10 +14,9 @@ use crate::sources::SourceEligibility;
 use crate::store::campaigns::{self, CampaignRow, NewCampaign};
 use crate::store::items::{self, NewItem};
 use crate::store::outbox::{self, template};
-use crate::store::{self as st, directory};
+use crate::store::{self as st, directory, launch_batch};
 use chrono::{DateTime, Duration, Utc};
 use futures::{Stream, TryStreamExt};
-use sea_orm::DbBackend;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::pin::pin;
@@ -28,11 +27,6 @@ const LAUNCH_BATCH: u64 = 1000;
 fn lease() -> Duration {
     Duration::minutes(2)
 }
-
-/// Eligibilities per COPY on PostgreSQL: few enough round trips that the missing TCP_NODELAY
-/// costs little, few enough rows that the batch stays small in memory (≈ 30 MB, and as much
-/// again queued by the reader meanwhile).
-const COPY_ROWS: usize = 100_000;
 
 /// Everything that turns an eligibility into a review item.
 struct Rules {
@@ -386,11 +380,9 @@ impl Engine {
             .ok_or_else(|| EngineError::NotFound(format!("no campaign #{id}")))?;
         let spec = &campaign.spec;
         let rules = self.rules(spec).await?;
-        // PostgreSQL takes many batches per COPY (see store::copy); SQLite one per transaction.
-        let rows_per_write = match self.store().backend() {
-            DbBackend::Postgres => COPY_ROWS,
-            _ => 1,
-        };
+        // PostgreSQL takes many batches per COPY (see store::launch_batch); SQLite one per
+        // transaction.
+        let rows_per_write = launch_batch::rows_per_write(self.store());
         // Reading the next batch from the source overlaps with writing the last one: on SQLite
         // they run on different connections (readers never wait for the writer), on PostgreSQL
         // on different server processes. The queue holds a whole write's worth, so the reader
@@ -449,33 +441,21 @@ impl Engine {
         };
         let now = self.now();
         let new_items: Vec<NewItem> = batch.iter().map(|e| rules.item(e, now)).collect();
-        let taken_over = || {
+        launch_batch::freeze(
+            self.store(),
+            id,
+            self.instance(),
+            &new_items,
+            last,
+            now,
+            now + lease(),
+        )
+        .await?
+        .ok_or_else(|| {
             EngineError::Conflict(format!(
                 "campaign #{id}: another instance took over the launch"
             ))
-        };
-        // A COPY runs on a connection of its own, outside the transaction that records it.
-        let copied = if self.store().backend() == DbBackend::Postgres {
-            let conn = self.store().conn();
-            if !campaigns::claim_launch(conn, id, self.instance(), now, now + lease()).await? {
-                return Err(taken_over());
-            }
-            let pool = conn.get_postgres_connection_pool();
-            Some(items::copy_items(pool, id, &new_items, now).await?)
-        } else {
-            None
-        };
-        let txn = self.store().begin().await?;
-        if !campaigns::claim_launch(&txn, id, self.instance(), now, now + lease()).await? {
-            return Err(taken_over());
-        }
-        let added = match copied {
-            Some(added) => added,
-            None => items::insert_items(&txn, id, &new_items, now).await?,
-        };
-        campaigns::advance_launch(&txn, id, last, added, now).await?;
-        txn.commit().await?;
-        Ok(added)
+        })
     }
 
     async fn finish_launch(&self, id: i64) -> Result<(), EngineError> {

@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod directory;
 pub mod evidence;
 pub mod items;
+pub mod launch_batch;
 pub mod outbox;
 pub mod process;
 pub mod reappearance;
