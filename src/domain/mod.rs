@@ -40,6 +40,7 @@ pub mod closing;
 pub mod credentials;
 pub mod definition;
 pub mod directory;
+pub mod eligibility;
 pub mod evidence;
 pub mod figures;
 pub mod lifecycle;

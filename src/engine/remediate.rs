@@ -9,6 +9,7 @@ use crate::domain::retry::{backoff, should_retry};
 use crate::sources::builtin;
 use crate::sources::connector::Connector;
 use crate::sources::{Removal, RemovalTarget, SourceError};
+use crate::store::builtin_eligibility;
 use crate::store::outbox::{self, template};
 use crate::store::remediation::{self, NewAttempt, Settled, Settlement};
 use crate::store::sources as sources_store;
@@ -77,8 +78,8 @@ impl Engine {
         if !in_database.is_empty() {
             let targets: Vec<RemovalTarget> =
                 in_database.iter().map(|&i| due[i].target.clone()).collect();
-            let removed = builtin::remove_in_database(&txn, &targets, now).await?;
-            let present = builtin::still_active(&txn, &targets).await?;
+            let removed = builtin_eligibility::remove_in_database(&txn, &targets, now).await?;
+            let present = builtin_eligibility::still_active(&txn, &targets).await?;
             for (&i, target) in in_database.iter().zip(&targets) {
                 let answer = builtin::answer(target, removed.contains(&target.eligibility_id), now);
                 outcomes[i] = Some((

@@ -14,38 +14,9 @@ pub mod registry;
 pub mod webhook;
 
 use crate::domain::definition::ScopeFilter;
-use crate::domain::directory::{PrincipalKind, Risk};
 use chrono::{DateTime, Utc};
 
-/// One eligibility as a source reports it, with what a review item freezes about it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SourceEligibility {
-    pub eligibility_id: i64,
-    pub principal_id: i64,
-    pub principal_external_id: String,
-    pub principal_name: String,
-    pub principal_email: Option<String>,
-    pub principal_kind: PrincipalKind,
-    pub role_id: i64,
-    pub role_name: String,
-    pub role_risk: Risk,
-    pub role_owner_id: Option<i64>,
-    pub scope: String,
-    pub since: Option<DateTime<Utc>>,
-    pub last_activated_at: Option<DateTime<Utc>>,
-}
-
-/// What to remove, and on whose behalf.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemovalTarget {
-    pub eligibility_id: i64,
-    /// The review item that decided the removal (named in the source's justification).
-    pub item_id: i64,
-    pub principal_external_id: String,
-    pub role_name: String,
-    pub scope: String,
-    pub campaign_id: i64,
-}
+pub use crate::domain::eligibility::{RemovalTarget, SourceEligibility};
 
 /// The source's answer to a removal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +39,7 @@ pub trait EligibilitySource: Send + Sync {
     fn name(&self) -> &str;
 
     /// Whether removing is a write to attest's own database (the built-in source): then the
-    /// remediation step removes with [`builtin::remove_in_database`] inside the transaction
+    /// remediation step removes with `store::builtin_eligibility::remove_in_database` inside the transaction
     /// that records the removal, so a crash can never separate the two.
     fn in_database(&self) -> bool {
         false

@@ -4,9 +4,9 @@
 use super::copy::{copy_in, CopyRows};
 use super::sql::Sql;
 use crate::domain::closing::{MadeBy, Outcome, Verdict};
+use crate::domain::eligibility::SourceEligibility;
 use crate::domain::recommendation::Recommendation;
 use crate::domain::reviewers::ReviewerReason;
-use crate::sources::SourceEligibility;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Value};
 

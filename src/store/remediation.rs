@@ -7,7 +7,7 @@
 //! array per column (`UNNEST`), never as thousands of placeholders.
 
 use super::sql::Sql;
-use crate::sources::RemovalTarget;
+use crate::domain::eligibility::RemovalTarget;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Value};
 

@@ -1,0 +1,65 @@
+//! Eligibility as it crosses the boundary to a source: what a launch reads from one, and what a
+//! removal asks one to remove. Plain records; the sources and the store both speak them.
+
+use crate::domain::directory::{PrincipalKind, Risk};
+use chrono::{DateTime, Utc};
+
+/// One eligibility as a source reports it, with what a review item freezes about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceEligibility {
+    pub eligibility_id: i64,
+    pub principal_id: i64,
+    pub principal_external_id: String,
+    pub principal_name: String,
+    pub principal_email: Option<String>,
+    pub principal_kind: PrincipalKind,
+    pub role_id: i64,
+    pub role_name: String,
+    pub role_risk: Risk,
+    pub role_owner_id: Option<i64>,
+    pub scope: String,
+    pub since: Option<DateTime<Utc>>,
+    pub last_activated_at: Option<DateTime<Utc>>,
+}
+
+/// What to remove, and on whose behalf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovalTarget {
+    pub eligibility_id: i64,
+    /// The review item that decided the removal (named in the source's justification).
+    pub item_id: i64,
+    pub principal_external_id: String,
+    pub role_name: String,
+    pub scope: String,
+    pub campaign_id: i64,
+}
+
+/// How the built-in source (attest's own database) writes its receipts: defined once, because
+/// the store writes a whole batch's in one statement and the source writes single ones.
+pub mod builtin_receipt {
+    use chrono::{DateTime, SecondsFormat, Utc};
+
+    /// Every built-in receipt starts with this, then the eligibility's id.
+    pub const PREFIX: &str = "builtin:eligibility/";
+
+    /// What follows the id in the receipt of a removal by `campaign_id` at `now`.
+    pub fn removed_suffix(campaign_id: i64, now: DateTime<Utc>) -> String {
+        format!(
+            ":removed-by-campaign/{campaign_id}@{}",
+            now.to_rfc3339_opts(SecondsFormat::Micros, true)
+        )
+    }
+
+    /// The receipt of eligibility `eligibility_id` removed by `campaign_id` at `now`.
+    pub fn removed(eligibility_id: i64, campaign_id: i64, now: DateTime<Utc>) -> String {
+        format!(
+            "{PREFIX}{eligibility_id}{}",
+            removed_suffix(campaign_id, now)
+        )
+    }
+
+    /// The receipt of a removal that found the eligibility no longer active.
+    pub fn not_active(eligibility_id: i64) -> String {
+        format!("{PREFIX}{eligibility_id}:not-active")
+    }
+}
