@@ -2,16 +2,21 @@
 //!
 //! The tree follows one rule: the domain decides, the engine acts, adapters translate.
 //!
-//! - [`domain`]: pure rules with no I/O and no clock: import row validation, the audit hash chain.
-//! - [`engine`]: one function per use case (import, audit verification, …), each owning its
-//!   transaction. The CLI, the web layer and the scheduler call these; nothing else writes state.
-//! - [`evidence`]: signed, offline-verifiable evidence bundles and their report.
+//! - [`domain`]: pure rules with no I/O and no clock (every time-dependent rule takes `now`):
+//!   definitions and schedules, import rows, campaign states and summaries, reviewers and
+//!   recommendations, retries and liveness, the audit hash chain, the evidence's rules.
+//! - [`engine`]: one function per use case (import, sync, launch, decide, remind, close,
+//!   remediate, evidence, reports, accounts and credentials), each owning its transaction. The
+//!   CLI, the web layer and the scheduler call these; nothing else writes state.
+//! - [`store`]: the database (SQLite or PostgreSQL through sea-orm): the only place with SQL,
+//!   and where `entity` rows and domain types meet.
+//! - [`sources`]: where eligibility lives and removals go: the built-in source (attest's own
+//!   database, fed by imported files), Microsoft Entra PIM through Graph, LDAP, webhooks.
 //! - [`mail`]: the outbox worker: composes (askama) and sends (SMTP pool or .eml files).
-//! - [`scheduler`]: one tick runs what is due (launches, reminders, closes, removals); `serve` loops it.
-//! - [`web`]: axum pages (the reviewer page today).
-//! - [`store`]: the database (SQLite or PostgreSQL through sea-orm); the only place where
-//!   `entity` rows and domain types meet.
-//! - [`sources`]: where eligibility comes from: CSV/JSON files now, LDAP and Graph later.
+//! - [`scheduler`]: one tick runs what is due (syncs, launches, reminders, closes, removals,
+//!   missing evidence); `serve` loops it.
+//! - [`web`]: axum: the reviewer's pages, the admin and auditor console, the REST API.
+//! - [`evidence`]: signed, offline-verifiable evidence bundles and their report.
 //! - [`config`]: `attest.toml` plus `ATTEST_*` variables.
 //! - [`clock`]: the system clock, and a manual one so tests can drive a quarter in milliseconds.
 //! - [`bench`]: `attest bench`, stage timings on the real code path.
