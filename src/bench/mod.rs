@@ -3,7 +3,6 @@
 //! import, launch, mail, decisions over HTTP, close and removal, and evidence all go through
 //! the same engine functions the CLI, the web and the scheduler call.
 
-mod baseline;
 mod load;
 
 use crate::clock::SystemClock;
@@ -134,7 +133,16 @@ async fn run_stages(
         &mut stages,
         "baseline: raw insert",
         options.items as u64,
-        baseline::raw_insert(engine.store(), campaign.id, options.items),
+        async {
+            Ok(
+                crate::store::bench_baseline::raw_insert(
+                    engine.store(),
+                    campaign.id,
+                    options.items,
+                )
+                .await?,
+            )
+        },
     )
     .await?;
     let launch_to_baseline = match (

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod bench_baseline;
 pub mod builtin_eligibility;
 pub mod campaigns;
 pub mod copy;

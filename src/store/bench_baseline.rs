@@ -2,16 +2,16 @@
 //! rows — the same 21 columns with values of the same shape, into a copy of the `review_item`
 //! table with its indexes and foreign keys — in one multi-row INSERT transaction on SQLite and
 //! with COPY on PostgreSQL. A launch is judged as a ratio to it. It runs after the launch, so
-//! that the rows can point at the launched campaign and the imported directory.
+//! that the rows can point at the launched campaign and the imported directory. `attest bench`
+//! (src/bench) calls it; it lives here because it is SQL.
 
-use crate::engine::EngineError;
 // The columns a launch writes, so the baseline writes the same.
-use crate::store::items::ITEM_COLUMNS as COLUMNS;
-use crate::store::sql::Sql;
-use crate::store::Store;
+use super::items::ITEM_COLUMNS as COLUMNS;
+use super::sql::Sql;
+use super::Store;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sqlx::postgres::PgPoolCopyExt;
-use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, TransactionTrait, Value};
 use std::fmt::Write;
 
 const TABLE: &str = "bench_baseline";
@@ -64,7 +64,7 @@ impl Refs {
 }
 
 /// Inserts `n` rows the fastest plain way the backend offers; the table is dropped afterwards.
-pub async fn raw_insert(store: &Store, campaign: i64, n: usize) -> Result<(), EngineError> {
+pub async fn raw_insert(store: &Store, campaign: i64, n: usize) -> Result<(), DbErr> {
     let conn = store.conn();
     let refs = refs(store, campaign).await?;
     create_table(store).await?;
@@ -76,7 +76,7 @@ pub async fn raw_insert(store: &Store, campaign: i64, n: usize) -> Result<(), En
                     "COPY {TABLE} ({COLUMNS}) FROM STDIN WITH (FORMAT csv)"
                 ))
                 .await
-                .map_err(|e| EngineError::Io(e.to_string()))?;
+                .map_err(|e| DbErr::Custom(e.to_string()))?;
             let mut buffer = String::with_capacity(1 << 20);
             let at = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string();
             for i in 0..n as i64 {
@@ -102,15 +102,15 @@ pub async fn raw_insert(store: &Store, campaign: i64, n: usize) -> Result<(), En
                 if buffer.len() > (1 << 20) {
                     copy.send(std::mem::take(&mut buffer).into_bytes())
                         .await
-                        .map_err(|e| EngineError::Io(e.to_string()))?;
+                        .map_err(|e| DbErr::Custom(e.to_string()))?;
                 }
             }
             copy.send(buffer.into_bytes())
                 .await
-                .map_err(|e| EngineError::Io(e.to_string()))?;
+                .map_err(|e| DbErr::Custom(e.to_string()))?;
             copy.finish()
                 .await
-                .map_err(|e| EngineError::Io(e.to_string()))?;
+                .map_err(|e| DbErr::Custom(e.to_string()))?;
         }
         backend => {
             let txn = conn.begin().await?;
@@ -154,7 +154,7 @@ pub async fn raw_insert(store: &Store, campaign: i64, n: usize) -> Result<(), En
     Ok(())
 }
 
-async fn refs(store: &Store, campaign: i64) -> Result<Refs, EngineError> {
+async fn refs(store: &Store, campaign: i64) -> Result<Refs, DbErr> {
     let conn = store.conn();
     let range = |table: &'static str| {
         let sql = format!("SELECT MIN(id) AS lo, MAX(id) AS hi FROM \"{table}\"");
@@ -165,8 +165,8 @@ async fn refs(store: &Store, campaign: i64) -> Result<Refs, EngineError> {
                     sql,
                 ))
                 .await?
-                .ok_or_else(|| EngineError::Io(format!("{table} is empty")))?;
-            Ok::<_, EngineError>((row.try_get::<i64>("", "lo")?, row.try_get::<i64>("", "hi")?))
+                .ok_or_else(|| DbErr::Custom(format!("{table} is empty")))?;
+            Ok::<_, DbErr>((row.try_get::<i64>("", "lo")?, row.try_get::<i64>("", "hi")?))
         }
     };
     Ok(Refs {
@@ -179,7 +179,7 @@ async fn refs(store: &Store, campaign: i64) -> Result<Refs, EngineError> {
 }
 
 /// A copy of `review_item` — columns, indexes, foreign keys — under another name.
-async fn create_table(store: &Store) -> Result<(), EngineError> {
+async fn create_table(store: &Store) -> Result<(), DbErr> {
     let conn = store.conn();
     conn.execute_unprepared(&format!("DROP TABLE IF EXISTS {TABLE}"))
         .await?;
