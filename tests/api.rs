@@ -451,6 +451,7 @@ fn routes(f: &Fixture) -> Vec<Route> {
         get("/api/v1/campaigns".into()),
         get(format!("/api/v1/campaigns/{c}")),
         get(format!("/api/v1/campaigns/{c}/items")),
+        get(format!("/api/v1/campaigns/{c}/reviewers")),
         get(format!("/api/v1/campaigns/{c}/evidence")),
         get("/api/v1/definitions".into()),
         get(format!("/api/v1/definitions/{DEFINITION_NAME}/preview")),

@@ -44,6 +44,7 @@ pub mod evidence;
 pub mod figures;
 pub mod lifecycle;
 pub mod limits;
+pub mod mail_state;
 pub mod recommendation;
 pub mod records;
 pub mod reminders;
