@@ -352,8 +352,16 @@ fn show(view: &CampaignView, json: bool) -> Result<(), Failure> {
         say!("  {:<width$} {value}", format!("{label}:"));
     }
     if s.mail_failed > 0 {
+        let whose = if s.mail_failed_reviewers > 0 {
+            format!(
+                " (to {})",
+                crate::domain::figures::count(s.mail_failed_reviewers, "reviewer", "reviewers")
+            )
+        } else {
+            String::new()
+        };
         say!(
-            "  FAILED mail was not delivered; send it again with: attest campaign resend-failed {}",
+            "  FAILED mail was not delivered{whose}; send it again with: attest campaign resend-failed {}",
             c.id
         );
     }
