@@ -3,6 +3,7 @@
 //! Secrets (passwords inside URLs) never leave this module unmasked: [`Config::masked`] is what
 //! `attest config` prints and what logs may show.
 
+use crate::domain::retry::RetryPolicy;
 use crate::sources::config::{SourceConfig, MAX_SOURCE_NAME};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -38,9 +39,45 @@ pub struct Config {
     pub outbox_dir: PathBuf,
     /// The From: address of outgoing mail.
     pub mail_from: String,
+    /// `[mail]`: how often a mail is tried before it is reported failed, and how long apart.
+    #[serde(default)]
+    pub mail: MailSettings,
     /// `[sources.NAME]`: where eligibility lives besides imported files (README, "Sources").
     #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
+}
+
+/// `[mail]` of attest.toml: the retry policy of outgoing mail (README, "Configuration").
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSettings {
+    /// Attempts before a mail is given up and reported failed (1 to 50).
+    pub max_attempts: i32,
+    /// The wait after the first failed attempt, doubled after each further one (1 s to a day).
+    pub retry_base_seconds: i64,
+    /// The longest wait between two attempts (retry_base_seconds to a week).
+    pub retry_max_seconds: i64,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        let policy = RetryPolicy::default();
+        Self {
+            max_attempts: policy.max_attempts,
+            retry_base_seconds: policy.base_seconds,
+            retry_max_seconds: policy.max_seconds,
+        }
+    }
+}
+
+impl MailSettings {
+    pub fn retry(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: self.max_attempts,
+            base_seconds: self.retry_base_seconds,
+            max_seconds: self.retry_max_seconds,
+        }
+    }
 }
 
 impl Default for Config {
@@ -52,6 +89,7 @@ impl Default for Config {
             bind: "127.0.0.1:8080".to_string(),
             outbox_dir: PathBuf::from("outbox"),
             mail_from: "attest <attest@localhost>".to_string(),
+            mail: MailSettings::default(),
             sources: BTreeMap::new(),
         }
     }
@@ -78,6 +116,7 @@ impl Config {
         figment = figment.merge(Env::prefixed("ATTEST_").only(&KEYS));
         let config: Config = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
         config.check_sources()?;
+        config.mail.retry().check("mail").map_err(ConfigError)?;
         Ok(config)
     }
 

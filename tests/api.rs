@@ -451,6 +451,7 @@ fn routes(f: &Fixture) -> Vec<Route> {
         get("/api/v1/campaigns".into()),
         get(format!("/api/v1/campaigns/{c}")),
         get(format!("/api/v1/campaigns/{c}/items")),
+        get(format!("/api/v1/campaigns/{c}/reviewers")),
         get(format!("/api/v1/campaigns/{c}/evidence")),
         get("/api/v1/definitions".into()),
         get(format!("/api/v1/definitions/{DEFINITION_NAME}/preview")),
@@ -1214,7 +1215,7 @@ async fn the_document_states_what_the_code_enforces_and_names_every_route_the_ro
             "{method} {template}"
         );
     }
-    assert_eq!(paged, 7, "the paged lists");
+    assert_eq!(paged, 8, "the paged lists");
 
     // Every operation that reads query parameters documents the 400 of a bad one; every one
     // that takes a body documents the 413 of a large one, and a JSON one the 415 of another

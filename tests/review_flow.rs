@@ -9,6 +9,7 @@
 
 mod common;
 
+use attest::domain::mail_state::InvitationState;
 use attest::domain::retry::backoff;
 use chrono::{DateTime, Duration, Utc};
 use common::app::{Launched, Page, TestApp};
@@ -1184,8 +1185,15 @@ async fn invitations_given_up_in_a_long_mail_outage_are_shown_and_sent_once_the_
     app.mailer.drain().await.expect("drain");
     let counts = app.engine.campaign(id).await.expect("show").counts;
     assert_eq!(counts.mail_failed, 0, "{counts:?}");
-    assert_eq!(counts.mail_sent, reviewers, "{counts:?}");
-    let mut to: Vec<String> = app.smtp.messages().iter().map(|m| m.to.clone()).collect();
+    // Every invitation, and the one mail that tells the owner they had failed.
+    assert_eq!(counts.mail_sent, reviewers + 1, "{counts:?}");
+    let mut to: Vec<String> = app
+        .smtp
+        .messages()
+        .iter()
+        .filter(|m| m.subject.starts_with("Access review"))
+        .map(|m| m.to.clone())
+        .collect();
     to.sort();
     let before = to.len();
     to.dedup();
@@ -1290,4 +1298,363 @@ async fn a_mail_sent_again_after_a_crash_carries_the_same_link_and_is_taken_over
         .expect("a review link");
     let page = app.http.get(&link).send().await.expect("open the link");
     assert_eq!(page.status(), StatusCode::OK);
+}
+
+/// Where each reviewer's mail stands, as the console page, `campaign show` (text and JSON) and
+/// the API say it: the same words everywhere, and the invitation state asked for.
+async fn assert_mail_state_shown(app: &TestApp, session: &str, id: i64, state: InvitationState) {
+    let mail = app.engine.reviewer_mail(id).await.expect("reviewer mail");
+    assert!(!mail.is_empty());
+    for m in &mail {
+        assert_eq!(m.invitation.state, state, "{m:?}");
+    }
+    let cookie = format!("attest_session={session}");
+
+    let page = app
+        .http
+        .get(app.url(&format!("/admin/campaigns/{id}")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("GET the campaign page");
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = common::smtp::unescape_html(&page.text().await.expect("page"));
+    assert!(html.contains(r#"<th scope="col">Mail</th>"#), "{html}");
+    assert_eq!(
+        html.matches(&format!(r#"data-mail="{}""#, state.as_str()))
+            .count(),
+        mail.len(),
+        "{html}"
+    );
+    for m in &mail {
+        assert!(
+            html.contains(&m.text),
+            "the page says {:?}:\n{html}",
+            m.text
+        );
+    }
+
+    let (code, out, err) =
+        common::attest_cli(&app.db, &["campaign", "show", &id.to_string(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let shown: serde_json::Value = serde_json::from_str(&out).expect("show --json");
+    let listed = shown["reviewers"].as_array().expect("a reviewers array");
+    assert_eq!(listed.len(), mail.len(), "{out}");
+    for (json, m) in listed.iter().zip(&mail) {
+        assert_eq!(json["reviewer"], m.reviewer.as_str(), "{json}");
+        assert_eq!(json["invitation"]["state"], state.as_str(), "{json}");
+        assert_eq!(json["text"], m.text.as_str(), "{json}");
+    }
+    let (code, out, err) = common::attest_cli(&app.db, &["campaign", "show", &id.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    if state == InvitationState::Failed {
+        assert!(
+            out.contains(&format!(
+                "FAILED mail was not delivered (to {} reviewers)",
+                mail.len()
+            )),
+            "{out}"
+        );
+    }
+    let all_sent = mail.iter().all(|m| m.all_sent);
+    assert_eq!(out.contains("mail per reviewer"), !all_sent, "{out}");
+    for m in mail.iter().filter(|m| !m.all_sent) {
+        assert!(
+            out.contains(&m.text),
+            "campaign show says {:?}:\n{out}",
+            m.text
+        );
+    }
+    let (_, out, _) = common::attest_cli(
+        &app.db,
+        &["campaign", "show", &id.to_string(), "--reviewers"],
+    );
+    for m in &mail {
+        assert!(
+            out.contains(&m.text),
+            "--reviewers lists {:?}:\n{out}",
+            m.text
+        );
+    }
+
+    let api = app
+        .http
+        .get(app.url(&format!("/api/v1/campaigns/{id}/reviewers")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("GET reviewers");
+    assert_eq!(api.status(), StatusCode::OK);
+    let api: serde_json::Value = api.json().await.expect("JSON");
+    let items = api["items"].as_array().expect("items");
+    assert_eq!(api["total"], mail.len() as u64, "{api}");
+    for (json, m) in items.iter().zip(&mail) {
+        assert_eq!(json["invitation"]["state"], state.as_str(), "{json}");
+        assert_eq!(json["text"], m.text.as_str(), "{json}");
+    }
+}
+
+/// The mails to the campaign's owner saying invitations were not delivered.
+fn owner_notices(app: &TestApp) -> Vec<common::smtp::ParsedMail> {
+    app.smtp
+        .messages()
+        .into_iter()
+        .filter(|m| m.subject.starts_with("Invitations not delivered"))
+        .collect()
+}
+
+#[tokio::test]
+async fn each_reviewers_mail_state_shows_an_outage_and_the_owner_is_told_once_when_the_server_is_back(
+) {
+    use attest::domain::access::Role;
+    use attest::domain::retry::MAX_ATTEMPTS;
+    let test = "each_reviewers_mail_state_shows_an_outage";
+    let Some(mut app) = TestApp::spawn(test).await else {
+        return;
+    };
+    let password = "a long test password";
+    app.engine
+        .add_account("admin@org.test", Role::Admin, password, "test")
+        .await
+        .expect("add the admin");
+    let session = app
+        .engine
+        .login("admin@org.test", password, None)
+        .await
+        .expect("login")
+        .expect("the admin signs in")
+        .token;
+    let launched = app.launch().await;
+    let id = launched.campaign_id;
+    let reviewers = launched.reviewers().len();
+    // Before any attempt: queued, and `campaign show` lists them as not all sent.
+    assert_mail_state_shown(&app, &session, id, InvitationState::Queued).await;
+
+    // The server is down: after the first attempt each invitation is retrying, with the
+    // error and when it is tried next.
+    app.smtp.stop();
+    app.mailer.send_step().await.expect("send step");
+    let next = app.engine.now() + backoff(1);
+    for m in app.engine.reviewer_mail(id).await.expect("mail") {
+        assert_eq!(m.invitation.attempts, 1, "{m:?}");
+        assert!(m.invitation.error.is_some(), "{m:?}");
+        assert_eq!(m.invitation.next_attempt_at, Some(next), "{m:?}");
+        assert!(
+            m.text
+                .starts_with("invitation retrying (1 attempt failed, next "),
+            "{m:?}"
+        );
+        assert!(!m.all_sent);
+    }
+    assert_mail_state_shown(&app, &session, id, InvitationState::Retrying).await;
+
+    // Given up after every attempt: failed, with the error, and the dashboard names how many
+    // reviewers are affected. Nobody can be told yet: mail does not go out.
+    app.clock.advance(backoff(1) + Duration::seconds(1));
+    for attempt in 2..=MAX_ATTEMPTS {
+        app.mailer.send_step().await.expect("send step");
+        app.clock.advance(backoff(attempt) + Duration::seconds(1));
+    }
+    for m in app.engine.reviewer_mail(id).await.expect("mail") {
+        assert_eq!(m.invitation.attempts, MAX_ATTEMPTS, "{m:?}");
+        assert!(
+            m.text.starts_with(
+                "invitation failed: gave up while the mail server was unreachable or busy (6 attempts): "
+            ),
+            "{m:?}"
+        );
+    }
+    assert_mail_state_shown(&app, &session, id, InvitationState::Failed).await;
+    let dashboard = app
+        .http
+        .get(app.url("/admin"))
+        .header("cookie", format!("attest_session={session}"))
+        .send()
+        .await
+        .expect("GET /admin")
+        .text()
+        .await
+        .expect("dashboard");
+    assert!(
+        dashboard.contains(&format!(
+            "{reviewers} mails were not delivered, to {reviewers} reviewers"
+        )),
+        "{dashboard}"
+    );
+    app.clock.advance(Duration::minutes(6));
+    app.mailer.drain().await.expect("drain");
+    assert!(app.smtp.messages().is_empty());
+    assert_eq!(outbox(&app, id, "invitations_failed").await.len(), 0);
+
+    // The server is back: every invitation goes out, and the owner gets one mail saying how
+    // many reviewers never got theirs, the last error and what happens now.
+    app.smtp.restart();
+    app.clock.advance(Duration::minutes(6));
+    app.mailer.drain().await.expect("drain");
+    assert_mail_state_shown(&app, &session, id, InvitationState::Sent).await;
+    let told = owner_notices(&app);
+    assert_eq!(told.len(), 1, "{told:?}");
+    let notice = &told[0];
+    assert_eq!(notice.to, "olga@org.test");
+    assert!(
+        notice
+            .subject
+            .contains(&format!("{reviewers} reviewers of reviewer-flow")),
+        "{}",
+        notice.subject
+    );
+    let html = common::smtp::unescape_html(&notice.html)
+        .replace("<strong>", "")
+        .replace("</strong>", "");
+    for body in [notice.text.clone(), html] {
+        assert!(
+            body.contains(&format!("{reviewers} reviewers of campaign reviewer-flow")),
+            "{body}"
+        );
+        assert!(
+            body.contains("gave up while the mail server was unreachable or busy (6 attempts): "),
+            "{body}"
+        );
+        assert!(
+            body.contains(&format!(
+                "{reviewers} of them failed because the mail server could not be reached"
+            )),
+            "{body}"
+        );
+        assert!(
+            body.contains("queued again and are going out now"),
+            "{body}"
+        );
+        assert!(
+            !body.contains("resend-failed"),
+            "nothing is left to re-queue: {body}"
+        );
+        assert!(body.contains(&format!("/admin/campaigns/{id}")), "{body}");
+    }
+
+    // Not again for the same outage.
+    app.clock.advance(Duration::minutes(30));
+    app.mailer.drain().await.expect("drain");
+    assert_eq!(owner_notices(&app).len(), 1);
+}
+
+#[tokio::test]
+async fn an_invitation_that_cannot_be_sent_tells_the_owner_how_to_re_queue_it_once() {
+    use sea_orm::{ActiveModelTrait, Set};
+    let test = "an_invitation_that_cannot_be_sent_tells_the_owner";
+    let Some(app) = TestApp::spawn(test).await else {
+        return;
+    };
+    app.import_org().await;
+    app.define().await;
+    // Mark's address in the directory is broken: his invitation fails for good at its first
+    // attempt, while the server takes everyone else's.
+    let mark = app.principal("m2").await;
+    let mut broken: entity::principal::ActiveModel = mark.into();
+    broken.email = Set(Some("mark at org.test".into()));
+    broken
+        .update(app.engine.store().conn())
+        .await
+        .expect("break the address");
+    let id = app.launch_defined().await.campaign_id;
+    app.mailer.drain().await.expect("drain");
+    let mail = app.engine.reviewer_mail(id).await.expect("mail");
+    let failed: Vec<_> = mail
+        .iter()
+        .filter(|m| m.invitation.state == InvitationState::Failed)
+        .collect();
+    assert_eq!(failed.len(), 1, "{mail:?}");
+    assert_eq!(failed[0].reviewer, "m2");
+    assert!(
+        failed[0]
+            .text
+            .starts_with("invitation failed: bad recipient address \"mark at org.test\""),
+        "{:?}",
+        failed[0]
+    );
+    let told = owner_notices(&app);
+    assert_eq!(told.len(), 1, "{told:?}");
+    let text = &told[0].text;
+    assert!(
+        text.contains("1 reviewer of campaign reviewer-flow"),
+        "{text}"
+    );
+    assert!(text.contains("bad recipient address"), "{text}");
+    assert!(
+        text.contains(&format!("attest campaign resend-failed {id}")),
+        "{text}"
+    );
+    assert!(!text.contains("could not be reached"), "{text}");
+    app.clock.advance(Duration::hours(1));
+    app.mailer.drain().await.expect("drain");
+    assert_eq!(owner_notices(&app).len(), 1, "told once");
+}
+
+#[tokio::test]
+async fn the_mail_retry_policy_comes_from_attest_toml_and_a_bad_value_names_its_key() {
+    let test = "the_mail_retry_policy_comes_from_attest_toml";
+    let Some(mut app) = TestApp::spawn(test).await else {
+        return;
+    };
+    for (toml, complaint) in [
+        (
+            "[mail]\nmax_attempts = 0\n",
+            "[mail] max_attempts = 0: must be from 1 to 50",
+        ),
+        (
+            "[mail]\nretry_base_seconds = 0\n",
+            "[mail] retry_base_seconds = 0: must be from 1 to 86400",
+        ),
+        (
+            "[mail]\nretry_base_seconds = 600\nretry_max_seconds = 60\n",
+            "[mail] retry_max_seconds = 60: must be from retry_base_seconds (600) to 604800",
+        ),
+        ("[mail]\nmax_attempt = 3\n", "max_attempt"),
+    ] {
+        let file = app.db.file("bad.toml", toml);
+        let (code, _, err) = common::attest_cli(
+            &app.db,
+            &["--config", file.to_str().expect("path"), "config"],
+        );
+        assert_eq!(code, 2, "{toml}: {err}");
+        assert!(err.contains(complaint), "{toml}: {err}");
+    }
+    let file = app.db.file(
+        "attest.toml",
+        "[mail]\nmax_attempts = 2\nretry_base_seconds = 30\nretry_max_seconds = 60\n",
+    );
+    let (code, out, err) = common::attest_cli(&app.db, &["config"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("[mail]\nmax_attempts = 2\nretry_base_seconds = 30"),
+        "{out}"
+    );
+    let config = attest::config::Config::load(Some(&file)).expect("config");
+
+    // The mailer takes it: tried twice, 30 seconds apart, then given up.
+    let mailer = app.mailer.clone().with_retry(config.mail.retry());
+    app.smtp.stop();
+    let launched = app.launch().await;
+    mailer.send_step().await.expect("send step");
+    let next = app.engine.now() + Duration::seconds(30);
+    for m in app
+        .engine
+        .reviewer_mail(launched.campaign_id)
+        .await
+        .expect("mail")
+    {
+        assert_eq!(m.invitation.state, InvitationState::Retrying, "{m:?}");
+        assert_eq!(m.invitation.next_attempt_at, Some(next), "{m:?}");
+    }
+    app.clock.advance(Duration::seconds(31));
+    mailer.send_step().await.expect("send step");
+    for m in app
+        .engine
+        .reviewer_mail(launched.campaign_id)
+        .await
+        .expect("mail")
+    {
+        assert_eq!(m.invitation.state, InvitationState::Failed, "{m:?}");
+        assert!(m.text.contains("(2 attempts)"), "{m:?}");
+    }
 }

@@ -3,6 +3,7 @@
 use super::output::{self, say};
 use super::Failure;
 use crate::domain::lifecycle::CampaignState;
+use crate::domain::mail_state::ReviewerMail;
 use crate::engine::campaigns::CampaignView;
 use crate::engine::{Engine, EngineError};
 use clap::Subcommand;
@@ -31,9 +32,13 @@ pub enum CampaignCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show one campaign's state and progress.
+    /// Show one campaign's state and progress, and where its reviewers' mail stands (each
+    /// reviewer whose mail is not all sent, or everyone with --reviewers).
     Show {
         id: i64,
+        /// List every reviewer's mail, not only those whose mail waits or failed.
+        #[arg(long)]
+        reviewers: bool,
         #[arg(long)]
         json: bool,
     },
@@ -174,7 +179,23 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
             }
             Ok(())
         }
-        CampaignCommand::Show { id, json } => show(&engine.campaign(id).await?, json),
+        CampaignCommand::Show {
+            id,
+            reviewers,
+            json,
+        } => {
+            let view = engine.campaign(id).await?;
+            let mail = engine.reviewer_mail(id).await?;
+            if json {
+                return output::print_json(&ShownCampaign {
+                    view: &view,
+                    reviewers: &mail,
+                });
+            }
+            show(&view, false)?;
+            show_reviewer_mail(&mail, reviewers);
+            Ok(())
+        }
         CampaignCommand::Preview { name, json } => {
             let preview = engine.preview(&name).await?;
             if json {
@@ -339,8 +360,16 @@ fn show(view: &CampaignView, json: bool) -> Result<(), Failure> {
         say!("  {:<width$} {value}", format!("{label}:"));
     }
     if s.mail_failed > 0 {
+        let whose = if s.mail_failed_reviewers > 0 {
+            format!(
+                " (to {})",
+                crate::domain::figures::count(s.mail_failed_reviewers, "reviewer", "reviewers")
+            )
+        } else {
+            String::new()
+        };
         say!(
-            "  FAILED mail was not delivered; send it again with: attest campaign resend-failed {}",
+            "  FAILED mail was not delivered{whose}; send it again with: attest campaign resend-failed {}",
             c.id
         );
     }
@@ -353,6 +382,42 @@ fn show(view: &CampaignView, json: bool) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// `campaign show --json`: the campaign with where each reviewer's mail stands.
+#[derive(serde::Serialize)]
+struct ShownCampaign<'a> {
+    #[serde(flatten)]
+    view: &'a CampaignView,
+    reviewers: &'a [ReviewerMail],
+}
+
+/// Reviewers listed by `campaign show` without --reviewers: enough to see who is affected,
+/// short enough for a terminal when an outage touched a thousand of them.
+const REVIEWERS_SHOWN: usize = 20;
+
+/// Each reviewer whose mail waits or failed (everyone with `all`): one line each.
+fn show_reviewer_mail(mail: &[ReviewerMail], all: bool) {
+    let listed: Vec<&ReviewerMail> = mail.iter().filter(|m| all || !m.all_sent).collect();
+    if listed.is_empty() {
+        return;
+    }
+    let waiting = mail.iter().filter(|m| !m.all_sent).count();
+    say!(
+        "  mail per reviewer ({} of {} not all sent):",
+        waiting,
+        crate::domain::figures::count(mail.len() as i64, "reviewer", "reviewers")
+    );
+    let shown = if all { listed.len() } else { REVIEWERS_SHOWN };
+    for m in listed.iter().take(shown) {
+        say!("    {} ({}): {}", m.name, m.reviewer, m.text);
+    }
+    if listed.len() > shown {
+        say!(
+            "    … and {} more (all of them: --reviewers, or --json)",
+            listed.len() - shown
+        );
+    }
 }
 
 /// Carries out the removals that are due now, as `attest serve` would, so a close from the

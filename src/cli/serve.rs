@@ -27,7 +27,8 @@ pub async fn serve(
         &config.mail_from,
         &config.base_url,
     )
-    .map_err(Failure::usage)?;
+    .map_err(Failure::usage)?
+    .with_retry(config.mail.retry());
     let listener = tokio::net::TcpListener::bind(&config.bind).await.map_err(|e| {
         Failure::runtime(format!(
             "cannot listen on {}: {e} (is another attest running? set ATTEST_BIND to another address)",

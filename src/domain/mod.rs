@@ -46,6 +46,7 @@ pub mod figures;
 pub mod lifecycle;
 pub mod limits;
 pub mod liveness;
+pub mod mail_state;
 pub mod recommendation;
 pub mod records;
 pub mod reminders;

@@ -48,6 +48,8 @@ pub struct CampaignCounts {
     pub mail_sent: i64,
     pub mail_failed: i64,
     pub mail_skipped: i64,
+    /// Reviewers with failed mail.
+    pub mail_failed_reviewers: i64,
 }
 
 /// How a campaign stopped taking decisions, for the words that describe it.
@@ -112,6 +114,8 @@ pub struct CampaignSummary {
     pub mail_retrying: i64,
     pub mail_failed: i64,
     pub mail_skipped: i64,
+    /// Reviewers whose mail failed (the alerts name them: who never got an invitation).
+    pub mail_failed_reviewers: i64,
 }
 
 /// One figure with its name in JSON and its words for people.
@@ -166,6 +170,7 @@ impl CampaignSummary {
             mail_retrying: n.mail_retrying,
             mail_failed: n.mail_failed,
             mail_skipped: n.mail_skipped,
+            mail_failed_reviewers: n.mail_failed_reviewers,
         };
         s.status = status(&s, ending);
         s

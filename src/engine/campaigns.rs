@@ -2,6 +2,7 @@
 
 use super::{Engine, EngineError};
 use crate::domain::lifecycle::CampaignState;
+use crate::domain::mail_state::ReviewerMail;
 use crate::domain::summary::CampaignSummary;
 use crate::store::campaigns::{self, CampaignCounts, CampaignRow};
 use crate::store::items::{self, ItemFilter, ItemView};
@@ -39,6 +40,12 @@ impl Engine {
         })?;
         let counts = campaigns::counts(conn, id).await?;
         Ok(CampaignView::new(campaign, counts))
+    }
+
+    /// Where each reviewer's mail of the campaign stands (invitation and other mail).
+    pub async fn reviewer_mail(&self, id: i64) -> Result<Vec<ReviewerMail>, EngineError> {
+        self.campaign_row(id).await?;
+        Ok(outbox::reviewer_mail(self.store().conn(), id).await?)
     }
 
     /// Campaigns, newest first, optionally only in some states.

@@ -30,8 +30,12 @@ pub struct MailContext {
     pub handed_over: bool,
     /// The source a waiting launch needs (launch-waiting mails).
     pub source: Option<String>,
-    /// The campaign's console page, where an admin acts on it (rail mails).
+    /// The campaign's console page, where an admin acts on it (rail and failed-invitation mails).
     pub console_link: Option<String>,
+    /// Reviewers whose invitation was given up, and how many of those were queued again
+    /// because the mail server answers again (failed-invitation mails).
+    pub failed_reviewers: i64,
+    pub requeued_reviewers: i64,
 }
 
 macro_rules! mail_templates {
@@ -70,6 +74,8 @@ mail_templates!(
         RailHtml = "mail/removals_awaiting_confirmation.html";
     "launch_waiting": LaunchWaitingText = "mail/launch_waiting.txt",
         LaunchWaitingHtml = "mail/launch_waiting.html";
+    "invitations_failed": InvitationsFailedText = "mail/invitations_failed.txt",
+        InvitationsFailedHtml = "mail/invitations_failed.html";
 );
 
 fn eligibilities(n: i64) -> String {
@@ -119,6 +125,12 @@ fn subject(template: &str, m: &MailContext) -> String {
         "launch_waiting" => format!(
             "Action needed: {} {} has not launched, its source cannot be synced",
             m.campaign_name, m.period
+        ),
+        "invitations_failed" => format!(
+            "Invitations not delivered: {} of {} {} never got theirs",
+            crate::domain::figures::count(m.failed_reviewers, "reviewer", "reviewers"),
+            m.campaign_name,
+            m.period
         ),
         other => other.to_string(),
     }
@@ -261,6 +273,7 @@ mod tests {
             "outcome",
             "removals_awaiting_confirmation",
             "launch_waiting",
+            "invitations_failed",
         ] {
             let (message, _) = compose(template, &m, &from, "ana@example.test", "k").unwrap();
             let raw = String::from_utf8(message.formatted()).unwrap();

@@ -4,6 +4,7 @@
 //! pool, or `.eml` files when no server is configured).
 
 pub mod compose;
+mod failures;
 pub mod transport;
 pub mod worker;
 

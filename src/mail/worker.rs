@@ -12,7 +12,7 @@
 
 use super::compose::{compose, MailContext};
 use super::transport::{MailTransport, SendError};
-use crate::domain::retry::{backoff, should_retry, MAX_ATTEMPTS};
+use crate::domain::retry::RetryPolicy;
 use crate::engine::mail_links::MailLink;
 use crate::engine::{Engine, EngineError};
 use crate::store::campaigns::{self, CampaignRow};
@@ -40,6 +40,7 @@ pub struct Mailer {
     transport: Arc<dyn MailTransport>,
     from: Mailbox,
     base_url: String,
+    retry: RetryPolicy,
 }
 
 /// Where one leased mail stands within a step.
@@ -110,7 +111,15 @@ impl Mailer {
             transport,
             from,
             base_url: base_url.trim_end_matches('/').to_string(),
+            retry: RetryPolicy::default(),
         })
+    }
+
+    /// The mailer with `[mail]`'s retry policy instead of the default (6 attempts, 1 to 16
+    /// minutes apart).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
     }
 
     /// Sends the mails due now; returns how many it handled (0: nothing was due).
@@ -138,7 +147,7 @@ impl Mailer {
                     self.engine.store().conn(),
                     now,
                     Duration::minutes(PROBE_MINUTES),
-                    MAX_ATTEMPTS,
+                    self.retry.max_attempts,
                 )
                 .await?
             {
@@ -181,6 +190,14 @@ impl Mailer {
         }
         // The server takes mail again: what failed while it could not be reached goes out now.
         if server_answered {
+            // Owners hear of given-up invitations first, while the counts still say which (the
+            // probe that found the server back was one of them).
+            let probes: Vec<i64> = outcomes
+                .iter()
+                .filter(|(_, _, o)| probed && matches!(o, Outcome::Sent { .. }))
+                .map(|(id, _, _)| *id)
+                .collect();
+            super::failures::tell_owners(&txn, now, &probes).await?;
             let requeued = outbox::requeue_failed(&txn, None, true, now).await?;
             if requeued > 0 {
                 tracing::info!(
@@ -235,11 +252,11 @@ impl Mailer {
                     message_id,
                 }
             }
-            Err(SendError::Temporary(error)) if should_retry(attempt) => {
+            Err(SendError::Temporary(error)) if self.retry.should_retry(attempt) => {
                 tracing::warn!(to = %mail.to_address, "mail not sent, will retry: {error}");
                 Outcome::Retry {
                     error,
-                    next_attempt_at: now + backoff(attempt),
+                    next_attempt_at: now + self.retry.backoff(attempt),
                 }
             }
             Err(SendError::Temporary(error)) => {
@@ -396,6 +413,7 @@ impl Mailer {
             }
         }
         let payload: serde_json::Value = serde_json::from_str(&mail.payload).unwrap_or_default();
+        let figure = |key: &str| payload.get(key).and_then(|v| v.as_i64()).unwrap_or(0);
         // The outcome mail lists the campaign's summary: the figures every other surface shows.
         let summary = if mail.template == template::OUTCOME {
             let c = campaigns::counts(self.engine.store().conn(), campaign_id).await?;
@@ -429,8 +447,14 @@ impl Mailer {
                 campaign_id,
                 handed_over: payload.get("handed_over_by").is_some(),
                 source: None,
-                console_link: (mail.template == template::REMOVALS_AWAITING_CONFIRMATION)
-                    .then(|| format!("{}/admin/campaigns/{campaign_id}", self.base_url)),
+                console_link: [
+                    template::REMOVALS_AWAITING_CONFIRMATION,
+                    template::INVITATIONS_FAILED,
+                ]
+                .contains(&mail.template.as_str())
+                .then(|| format!("{}/admin/campaigns/{campaign_id}", self.base_url)),
+                failed_reviewers: figure("reviewers"),
+                requeued_reviewers: figure("requeued"),
             },
             reviewer_mail,
         )))

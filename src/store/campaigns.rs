@@ -560,6 +560,7 @@ pub async fn counts(conn: &impl ConnectionTrait, id: i64) -> Result<CampaignCoun
     counts.mail_retrying = mail.retrying;
     counts.mail_sent = mail.sent;
     counts.mail_failed = mail.failed;
+    counts.mail_failed_reviewers = mail.failed_reviewers;
     counts.mail_skipped = mail.skipped;
     Ok(counts)
 }

@@ -2,6 +2,7 @@
 //! queuing the same mail twice (a retried step, two instances) a no-op.
 
 use super::sql::Sql;
+use crate::domain::mail_state::{Invitation, InvitationState, MailTally, ReviewerMail};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr, Value};
 use std::collections::HashMap;
@@ -16,6 +17,8 @@ pub mod template {
     pub const THANKS: &str = "thanks";
     /// To a definition's owner: its scheduled launch waits for a source that cannot be synced.
     pub const LAUNCH_WAITING: &str = "launch_waiting";
+    /// To a campaign's owner, once mail goes out again: invitations were given up.
+    pub const INVITATIONS_FAILED: &str = "invitations_failed";
 }
 
 /// Queues `template` to every reviewer of the campaign (only those with undecided items who
@@ -103,6 +106,8 @@ pub struct MailCounts {
     pub sent: i64,
     pub failed: i64,
     pub skipped: i64,
+    /// Reviewers of the campaign with failed mail (who is affected, for the alerts).
+    pub failed_reviewers: i64,
 }
 
 pub async fn mail_counts(
@@ -127,6 +132,17 @@ pub async fn mail_counts(
             ("failed", _) => counts.failed += n,
             ("skipped", _) => counts.skipped += n,
             _ => {}
+        }
+    }
+    if counts.failed > 0 {
+        let mut sql = Sql::new(
+            conn.get_database_backend(),
+            "SELECT COUNT(DISTINCT o.recipient_id) AS n FROM outbox_mail o JOIN campaign_reviewer cr \
+             ON cr.campaign_id = o.campaign_id AND cr.reviewer_id = o.recipient_id WHERE o.state = 'failed' AND o.campaign_id = ",
+        );
+        sql.bind(campaign_id);
+        if let Some(row) = conn.query_one_raw(sql.build()).await? {
+            counts.failed_reviewers = row.try_get("", "n")?;
         }
     }
     Ok(counts)
@@ -321,7 +337,12 @@ pub async fn record_delivery(
                 .bind(next_attempt_at);
         }
         Delivery::Failed { error } => {
-            sql.push(", state = 'failed', last_error = ").bind(error);
+            // A failed mail's next_attempt_at says when it was given up: the probe counts its
+            // quiet time from then, and the owner's failed-invitation mail what is new.
+            sql.push(", state = 'failed', last_error = ")
+                .bind(error)
+                .push(", next_attempt_at = ")
+                .bind(now);
         }
         Delivery::Skipped { reason } => {
             sql.push(", state = 'skipped', last_error = ").bind(reason);
@@ -405,4 +426,166 @@ pub async fn set_link_nonces(
         conn.execute_raw(sql.build()).await?;
     }
     Ok(())
+}
+
+/// Where each reviewer's mail of a campaign stands, in reviewer order: their latest invitation
+/// and a tally of their other mail, in one statement (1,000 reviewers read at once).
+pub async fn reviewer_mail(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+) -> Result<Vec<ReviewerMail>, DbErr> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT p.external_id, p.display_name, p.email, inv.state, inv.attempts, inv.sent_at, inv.next_attempt_at, \
+         inv.last_error, o.queued, o.retrying, o.sent, o.failed, o.skipped \
+         FROM campaign_reviewer cr JOIN principal p ON p.id = cr.reviewer_id \
+         LEFT JOIN outbox_mail inv ON inv.id = (SELECT MAX(m.id) FROM outbox_mail m WHERE m.campaign_id = cr.campaign_id \
+         AND m.recipient_id = cr.reviewer_id AND m.template = ",
+    );
+    sql.bind(template::INVITATION).push(
+        ") LEFT JOIN (SELECT recipient_id, \
+         SUM(CASE WHEN state IN ('pending', 'sending') AND attempts = 0 THEN 1 ELSE 0 END) AS queued, \
+         SUM(CASE WHEN state IN ('pending', 'sending') AND attempts > 0 THEN 1 ELSE 0 END) AS retrying, \
+         SUM(CASE WHEN state = 'sent' THEN 1 ELSE 0 END) AS sent, \
+         SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) AS failed, \
+         SUM(CASE WHEN state = 'skipped' THEN 1 ELSE 0 END) AS skipped \
+         FROM outbox_mail WHERE campaign_id = ",
+    );
+    sql.bind(campaign_id)
+        .push(" AND template <> ")
+        .bind(template::INVITATION)
+        .push(
+            " GROUP BY recipient_id) o ON o.recipient_id = cr.reviewer_id WHERE cr.campaign_id = ",
+        )
+        .bind(campaign_id)
+        .push(" ORDER BY p.external_id");
+    conn.query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(|row| {
+            let n = |name: &str| -> Result<i64, DbErr> {
+                Ok(row.try_get::<Option<i64>>("", name)?.unwrap_or(0))
+            };
+            let state: Option<String> = row.try_get("", "state")?;
+            let attempts = row.try_get::<Option<i32>>("", "attempts")?.unwrap_or(0);
+            let state = match (state.as_deref(), attempts) {
+                (None, _) => InvitationState::None,
+                (Some("pending" | "sending"), 0) => InvitationState::Queued,
+                (Some("pending" | "sending"), _) => InvitationState::Retrying,
+                (Some("sent"), _) => InvitationState::Sent,
+                (Some("skipped"), _) => InvitationState::Skipped,
+                (Some(_), _) => InvitationState::Failed,
+            };
+            let waiting = matches!(state, InvitationState::Queued | InvitationState::Retrying);
+            let invitation = Invitation {
+                state,
+                attempts,
+                sent_at: row.try_get("", "sent_at")?,
+                next_attempt_at: if waiting {
+                    row.try_get("", "next_attempt_at")?
+                } else {
+                    None
+                },
+                error: if state == InvitationState::Sent {
+                    None
+                } else {
+                    row.try_get("", "last_error")?
+                },
+            };
+            let other = MailTally {
+                queued: n("queued")?,
+                retrying: n("retrying")?,
+                sent: n("sent")?,
+                failed: n("failed")?,
+                skipped: n("skipped")?,
+            };
+            Ok(ReviewerMail::new(
+                row.try_get("", "external_id")?,
+                row.try_get("", "display_name")?,
+                row.try_get("", "email")?,
+                invitation,
+                other,
+            ))
+        })
+        .collect()
+}
+
+/// A campaign's given-up invitations its owner has not been told about.
+#[derive(Debug, Clone)]
+pub struct FailedInvitations {
+    pub campaign_id: i64,
+    /// Reviewers with a failed invitation, and of those the ones that failed only because the
+    /// server was unreachable (queued again when it answers).
+    pub reviewers: i64,
+    pub unreachable: i64,
+    /// When the latest of them was given up, and its error.
+    pub last_failed_at: DateTime<Utc>,
+    pub last_error: String,
+}
+
+/// Campaigns with failed invitations given up since their owner was last told (by an
+/// `invitations_failed` mail queued at or after the failure), read before failed mail is
+/// queued again. `probes` are failed invitations this step sent again to see whether the server
+/// is back: they count as failed (their reviewers had not got them either). Key the owner's
+/// mail with `last_failed_at`, so the same failures are told once.
+pub async fn unreported_failed_invitations(
+    conn: &impl ConnectionTrait,
+    probes: &[i64],
+) -> Result<Vec<FailedInvitations>, DbErr> {
+    let backend = conn.get_database_backend();
+    let told = |sql: &mut Sql| {
+        sql.push(" (SELECT MAX(n.created_at) FROM outbox_mail n WHERE n.campaign_id = o.campaign_id AND n.template = ")
+            .bind(template::INVITATIONS_FAILED)
+            .push(")");
+    };
+    let probed = |sql: &mut Sql| {
+        if !probes.is_empty() {
+            sql.push(" OR o.id IN ");
+            sql.tuple(probes.iter().map(|id| Value::from(*id)));
+        }
+    };
+    let mut sql = Sql::new(
+        backend,
+        "SELECT o.campaign_id, COUNT(DISTINCT o.recipient_id) AS reviewers, \
+         COUNT(DISTINCT CASE WHEN (o.to_address <> '' AND o.last_error LIKE ",
+    );
+    sql.bind(format!("{GAVE_UP_UNREACHABLE}%")).push(")");
+    probed(&mut sql);
+    sql.push(
+        " THEN o.recipient_id END) AS unreachable, MAX(o.next_attempt_at) AS last_failed_at \
+         FROM outbox_mail o WHERE o.campaign_id IS NOT NULL AND o.template = ",
+    )
+    .bind(template::INVITATION)
+    .push(" AND (o.state = 'failed'");
+    probed(&mut sql);
+    sql.push(") GROUP BY o.campaign_id HAVING");
+    told(&mut sql);
+    sql.push(" IS NULL OR MAX(o.next_attempt_at) >=");
+    told(&mut sql);
+    sql.push(" ORDER BY o.campaign_id");
+    let mut found = Vec::new();
+    for row in conn.query_all_raw(sql.build()).await? {
+        let campaign_id: i64 = row.try_get("", "campaign_id")?;
+        let mut last = Sql::new(
+            backend,
+            "SELECT last_error FROM outbox_mail WHERE state = 'failed' AND campaign_id = ",
+        );
+        last.bind(campaign_id)
+            .push(" AND template = ")
+            .bind(template::INVITATION)
+            .push(" ORDER BY next_attempt_at DESC, id DESC LIMIT 1");
+        let last_error = match conn.query_one_raw(last.build()).await? {
+            Some(row) => row.try_get::<Option<String>>("", "last_error")?,
+            None => None,
+        };
+        found.push(FailedInvitations {
+            campaign_id,
+            reviewers: row.try_get("", "reviewers")?,
+            unreachable: row.try_get("", "unreachable")?,
+            last_failed_at: row.try_get("", "last_failed_at")?,
+            // Only the probe failed, and it has gone out since: it failed for want of a server.
+            last_error: last_error.unwrap_or_else(|| GAVE_UP_UNREACHABLE.into()),
+        });
+    }
+    Ok(found)
 }

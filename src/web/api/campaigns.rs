@@ -1,4 +1,4 @@
-//! Campaigns: list, launch, show, close, cancel, confirm held-back removals, items, decisions
+//! Campaigns: list, launch, show, reviewers' mail, close, cancel, confirm held-back removals, items, decisions
 //! on a reviewer's behalf, a fresh invitation, evidence.
 
 use super::support::{
@@ -7,6 +7,7 @@ use super::support::{
 };
 use crate::domain::closing::Verdict;
 use crate::domain::lifecycle::CampaignState;
+use crate::domain::mail_state::ReviewerMail;
 use crate::engine::campaigns::CampaignView;
 use crate::engine::decide::{Channel, Choice, DecideReport, Decider};
 use crate::engine::NoProgress;
@@ -137,6 +138,33 @@ pub async fn show(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<CampaignView>> {
     Ok(Json(state.engine.campaign(id).await?))
+}
+
+/// Where each reviewer's mail of the campaign stands.
+///
+/// Per reviewer (in id order): their invitation (`queued`, `sent` with `sent_at`, `retrying`
+/// with the last `error` and `next_attempt_at`, `failed` with the error, `skipped` with why,
+/// or `none`), a tally of their other mail, and `text`, the words the console and `campaign
+/// show` print.
+#[utoipa::path(
+    get,
+    path = "/api/v1/campaigns/{id}/reviewers",
+    tag = "campaigns",
+    params(("id" = i64, Path, description = "The campaign's id."), Paging),
+    responses(
+        (status = 200, description = "A page of the campaign's reviewers with their mail state.", body = Page<ReviewerMail>),
+        (status = 400, description = "A query parameter is malformed or out of range (`field` names it).", body = ErrorBody),
+        (status = 404, description = "No such campaign.", body = ErrorBody),
+        AuthErrors,
+    )
+)]
+pub async fn reviewers(
+    State(state): State<AppState>,
+    _reader: Reader,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(paging): ApiQuery<Paging>,
+) -> ApiResult<Json<Page<ReviewerMail>>> {
+    Ok(Json(paging.slice(state.engine.reviewer_mail(id).await?)))
 }
 
 /// Closes an active campaign now.

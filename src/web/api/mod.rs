@@ -86,6 +86,7 @@ fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(campaigns::list, campaigns::launch))
         .routes(routes!(campaigns::show))
+        .routes(routes!(campaigns::reviewers))
         .routes(routes!(campaigns::close))
         .routes(routes!(campaigns::cancel))
         .routes(routes!(campaigns::confirm_removals))

@@ -5,6 +5,7 @@
 use super::{
     datetime, done_url, failure, forged, page_number, query, render, unconfirmed, Chrome, Pager,
 };
+use crate::domain::mail_state::ReviewerMail;
 use crate::domain::summary::{CampaignSummary, Figure};
 use crate::engine::accounts::Operator;
 use crate::engine::campaigns::CampaignView;
@@ -21,6 +22,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
 
 /// One line of the campaigns table.
 struct CampaignLine {
@@ -162,6 +164,8 @@ struct ReviewerLine {
     percent: String,
     /// Undecided items, no sign-off, and the campaign takes decisions: an invitation may be resent.
     open: bool,
+    /// Where their mail stands (none only if the reviewer left between the two reads).
+    mail: Option<ReviewerMail>,
 }
 
 /// One item row, with empty strings for what is not there.
@@ -314,12 +318,17 @@ async fn campaign_page(
         Ok(reviewers) => reviewers,
         Err(e) => return failure(e.into()),
     };
+    let mut mail: HashMap<String, ReviewerMail> = match state.engine.reviewer_mail(id).await {
+        Ok(mail) => mail.into_iter().map(|m| (m.reviewer.clone(), m)).collect(),
+        Err(e) => return failure(e),
+    };
     let takes_decisions = c.state.accepts_decisions();
     let reviewers: Vec<ReviewerLine> = reviewers
         .into_iter()
         .map(|r| ReviewerLine {
             percent: percent(r.decided, r.items),
             open: takes_decisions && r.decided < r.items && r.signed_off_at.is_none(),
+            mail: mail.remove(&r.id),
             r,
         })
         .collect();
