@@ -152,7 +152,7 @@ impl Run {
                     continue;
                 }
                 self.log.note(&format!(
-                    "{what} finished before its kill at +{}ms",
+                    "{what} ended by itself before its kill at +{}ms",
                     delay.as_millis()
                 ));
                 kills = 0;
