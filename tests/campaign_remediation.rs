@@ -758,6 +758,15 @@ async fn closing_a_campaign_that_is_still_removing_carries_its_removals_on() {
     assert_eq!(view.campaign.state.as_str(), "completed", "{out}");
     let a1 = eligibility_of(&engine, "a1", GA, "/").await;
     assert_eq!(a1.status.to_string(), "removed");
+
+    // Run again (a close retried after its process was killed once it had finished): the close
+    // asked for has happened, so it succeeds and says so.
+    let (code, out, err) = common::attest_cli(&db, &["campaign", "close", &cid.to_string()]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        out.contains("already closed and its removals are done"),
+        "{out}"
+    );
 }
 
 #[tokio::test]

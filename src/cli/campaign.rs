@@ -265,6 +265,15 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
                         say!("campaign #{id} is already closed: carrying on its removals");
                     }
                 }
+                // Closed and finished already (a close retried after its process was killed, or
+                // run twice): the close asked for has happened, so it is no error.
+                Err(EngineError::Conflict(_))
+                    if engine.campaign(id).await?.campaign.state == CampaignState::Completed =>
+                {
+                    if !json {
+                        say!("campaign #{id} is already closed and its removals are done");
+                    }
+                }
                 Err(e) => return Err(e.into()),
             }
             let heartbeat = engine.start_heartbeat("campaign close").await?;
