@@ -769,16 +769,10 @@ async fn closing_a_campaign_that_is_still_removing_carries_its_removals_on() {
     );
 }
 
-#[tokio::test]
-async fn a_removal_and_its_record_are_one_transaction_so_a_crash_between_them_misstates_nothing() {
-    let db = TestDb::new().await;
-    let (engine, clock, cid, _) = launched(
-        &db,
-        FOUR_HOLDERS,
-        &definition("crash-review", "keep", ""),
-        None,
-    )
-    .await;
+/// A campaign closed by an admin with one revocation (a1's GA eligibility) to remove.
+async fn closed_with_one_revocation(db: &TestDb, name: &str) -> (Engine, Arc<ManualClock>, i64) {
+    let (engine, clock, cid, _) =
+        launched(db, FOUR_HOLDERS, &definition(name, "keep", ""), None).await;
     let p = principal_ids(&engine).await;
     let its = items(&engine, cid).await;
     decide(
@@ -792,6 +786,13 @@ async fn a_removal_and_its_record_are_one_transaction_so_a_crash_between_them_mi
     .await
     .expect("revoke a1");
     engine.close(cid, "admin").await.expect("close");
+    (engine, clock, cid)
+}
+
+#[tokio::test]
+async fn a_removal_and_its_record_are_one_transaction_so_a_crash_between_them_misstates_nothing() {
+    let db = TestDb::new().await;
+    let (engine, clock, cid) = closed_with_one_revocation(&db, "crash-review").await;
 
     // The step removes, then cannot record: nothing of it may stay.
     common::fail_remediation_records(&engine, true, false).await;
@@ -836,26 +837,7 @@ async fn a_removal_and_its_record_are_one_transaction_so_a_crash_between_them_mi
 #[tokio::test]
 async fn removals_of_a_process_that_stopped_renewing_its_heartbeat_are_taken_over_within_seconds() {
     let db = TestDb::new().await;
-    let (engine, clock, cid, _) = launched(
-        &db,
-        FOUR_HOLDERS,
-        &definition("takeover-review", "keep", ""),
-        None,
-    )
-    .await;
-    let p = principal_ids(&engine).await;
-    let its = items(&engine, cid).await;
-    decide(
-        &engine,
-        cid,
-        p["m1"],
-        &[item(&its, "a1", GA).id],
-        Verdict::Revoke,
-        Some("left the team"),
-    )
-    .await
-    .expect("revoke a1");
-    engine.close(cid, "admin").await.expect("close");
+    let (engine, clock, cid) = closed_with_one_revocation(&db, "takeover-review").await;
 
     // The first process leases the removal and dies in the middle of the step.
     engine.register_process("serve").await.expect("register");
