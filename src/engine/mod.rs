@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod decide;
 pub mod definitions;
 pub mod evidence;
+pub mod evidence_download;
 pub mod import;
 pub mod launch;
 pub mod login_guard;

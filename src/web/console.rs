@@ -26,8 +26,6 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
-pub use campaigns::evidence_zip;
-
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin", get(campaigns::admin_dashboard))

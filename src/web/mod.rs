@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 mod client;
 pub mod console;
+mod downloads;
 mod review;
 
 use crate::domain::limits::{

@@ -507,5 +507,5 @@ pub async fn evidence(
     _reader: Reader,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Response> {
-    Ok(crate::web::console::evidence_zip(&state.engine, id).await?)
+    Ok(crate::web::downloads::evidence_zip(&state.engine, id).await?)
 }

@@ -9,16 +9,15 @@ use crate::domain::mail_state::ReviewerMail;
 use crate::domain::summary::{CampaignSummary, Figure};
 use crate::engine::accounts::Operator;
 use crate::engine::campaigns::CampaignView;
-use crate::engine::{Engine, EngineError};
+use crate::engine::EngineError;
 use crate::store::campaigns::CampaignRow;
 use crate::store::evidence::{self as ev, ReviewerSummary};
 use crate::store::items::{ItemFilter, ItemView};
 use crate::web::auth::{Admin, Reader};
 use crate::web::AppState;
 use askama::Template;
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::{DateTime, Duration, Utc};
@@ -516,47 +515,12 @@ pub(super) async fn resend(
     }
 }
 
-/// The campaign's evidence as a zip: the stored bundle (made at completion) when there is one,
-/// else one generated now for this download (an open campaign's evidence so far).
-pub async fn evidence_zip(engine: &Engine, id: i64) -> Result<Response, EngineError> {
-    let campaign = engine.campaign_row(id).await?;
-    let name = crate::engine::evidence::bundle_file_name(&campaign);
-    let disposition = format!("attachment; filename=\"{name}\"");
-    let headers = [
-        (header::CONTENT_TYPE, "application/zip".to_string()),
-        (header::CONTENT_DISPOSITION, disposition),
-    ];
-    if let Some(bundle) = ev::latest_bundle(engine.store().conn(), id).await? {
-        let conn = engine.store().conn().clone();
-        let chunks = futures::stream::try_unfold(0i32, move |seq| {
-            let conn = conn.clone();
-            async move {
-                match ev::chunk(&conn, bundle.id, seq).await {
-                    Ok(Some(data)) => Ok(Some((axum::body::Bytes::from(data), seq + 1))),
-                    Ok(None) => Ok(None),
-                    Err(e) => Err(std::io::Error::other(e.to_string())),
-                }
-            }
-        });
-        return Ok((headers, Body::from_stream(chunks)).into_response());
-    }
-    let dir = tempfile::tempdir().map_err(|e| EngineError::Io(e.to_string()))?;
-    let path = dir.path().join(&name);
-    engine
-        .export_evidence(id, &path, crate::engine::evidence::ExportOptions::default())
-        .await?;
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|e| EngineError::Io(e.to_string()))?;
-    Ok((headers, bytes).into_response())
-}
-
 pub(super) async fn evidence_download(
     State(state): State<AppState>,
     Reader(_operator): Reader,
     Path(id): Path<i64>,
 ) -> Response {
-    match evidence_zip(&state.engine, id).await {
+    match crate::web::downloads::evidence_zip(&state.engine, id).await {
         Ok(response) => response,
         Err(e) => failure(e),
     }
