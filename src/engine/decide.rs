@@ -191,6 +191,17 @@ impl Engine {
                 )));
             }
         }
+        // An admin deciding on a reviewer's behalf decides that reviewer's items only; checked
+        // here, in the transaction that records the decisions, so a reassignment in between
+        // cannot slip an item past it.
+        if let Some(reviewer) = by.acting_for {
+            if let Some(other) = found.iter().find(|i| i.reviewer_id != Some(reviewer)) {
+                return Err(EngineError::Invalid(format!(
+                    "item {} is not assigned to the reviewer you decide for",
+                    other.id
+                )));
+            }
+        }
         // Nobody reviews their own eligibility: an item that could only be assigned to its
         // holder (the campaign owner holding it) is theirs to see and an admin's to decide.
         for person in [by.reviewer, by.acting_for].into_iter().flatten() {
