@@ -114,22 +114,10 @@ pub(super) async fn upload(
         )
         .await;
     }
-    let defined = async {
-        let dir = tempfile::tempdir().map_err(|e| EngineError::Io(e.to_string()))?;
-        let path = dir.path().join(UPLOAD_NAME);
-        std::fs::write(&path, &text).map_err(|e| EngineError::Io(e.to_string()))?;
-        let prefix = format!("{}/", dir.path().display());
-        state
-            .engine
-            .define(&path, &operator.actor)
-            .await
-            .map_err(|e| match e {
-                // Messages name the file: the temporary folder means nothing to the admin.
-                EngineError::Invalid(m) => EngineError::Invalid(m.replace(&prefix, "")),
-                other => other,
-            })
-    }
-    .await;
+    let defined = state
+        .engine
+        .define_text(UPLOAD_NAME, &text, &operator.actor)
+        .await;
     match defined {
         Ok(report) => Redirect::to(&done_url(
             &definition_path(&report.name),
