@@ -35,3 +35,14 @@ impl Engine {
         Ok(())
     }
 }
+
+impl Engine {
+    /// Up to `limit` audit events older than `before` (the newest when `None`), newest first.
+    pub async fn audit_events(
+        &self,
+        before: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<crate::domain::audit_chain::ChainedEvent>, EngineError> {
+        Ok(crate::store::audit::page(self.store().conn(), before, limit).await?)
+    }
+}

@@ -62,6 +62,32 @@ impl Engine {
         Ok(views)
     }
 
+    /// Campaigns, newest first, optionally only in some states, with their counts read only for
+    /// `range` (a page of them); and how many there are in all.
+    pub async fn campaigns_page(
+        &self,
+        states: &[CampaignState],
+        range: std::ops::Range<usize>,
+    ) -> Result<(Vec<CampaignView>, u64), EngineError> {
+        let conn = self.store().conn();
+        let all = campaigns::campaigns(conn, states).await?;
+        let total = all.len() as u64;
+        let mut views = Vec::new();
+        for campaign in all.into_iter().skip(range.start).take(range.len()) {
+            let counts = campaigns::counts(conn, campaign.id).await?;
+            views.push(CampaignView::new(campaign, counts));
+        }
+        Ok((views, total))
+    }
+
+    /// Each reviewer of campaign `id` with their items and progress.
+    pub async fn reviewer_summaries(
+        &self,
+        id: i64,
+    ) -> Result<Vec<crate::store::evidence::ReviewerSummary>, EngineError> {
+        Ok(crate::store::evidence::reviewer_summaries(self.store().conn(), id).await?)
+    }
+
     /// A page of a campaign's items, and how many match the filter in all.
     pub async fn items(
         &self,

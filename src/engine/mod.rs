@@ -9,6 +9,7 @@ pub mod close;
 pub mod credentials;
 pub mod decide;
 pub mod definitions;
+pub mod directory;
 pub mod evidence;
 pub mod evidence_download;
 pub mod import;

@@ -4,7 +4,6 @@
 use super::support::{in_range, ApiError, ApiQuery, ApiResult, AuthErrors, ErrorBody, Paging};
 use crate::domain::audit_chain::ChainedEvent;
 use crate::engine::reports::{MonthlyReport, RoleCoverage};
-use crate::store;
 use crate::web::auth::Reader;
 use crate::web::AppState;
 use axum::extract::State;
@@ -54,8 +53,9 @@ pub async fn events(
     ApiQuery(paging): ApiQuery<Paging>,
     ApiQuery(q): ApiQuery<EventQuery>,
 ) -> ApiResult<Json<EventPage>> {
-    let conn = state.engine.store().conn();
-    let newest = store::audit::recent(conn, 1)
+    let newest = state
+        .engine
+        .audit_events(None, 1)
         .await?
         .first()
         .map_or(0, |e| e.seq);
@@ -66,7 +66,7 @@ pub async fn events(
     let (page, per_page) = paging.resolve();
     let offset = i64::try_from(paging.offset()).unwrap_or(i64::MAX);
     let from = before.saturating_sub(offset).max(1);
-    let items = store::audit::page(conn, Some(from), per_page).await?;
+    let items = state.engine.audit_events(Some(from), per_page).await?;
     let next_before = items.last().map(|e| e.seq).filter(|seq| *seq > 1);
     Ok(Json(EventPage {
         items,

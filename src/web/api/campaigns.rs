@@ -12,7 +12,6 @@ use crate::engine::campaigns::CampaignView;
 use crate::engine::decide::{Channel, Choice, DecideReport, Decider};
 use crate::engine::NoProgress;
 use crate::store::items::{ItemFilter, ItemView};
-use crate::store::{self, campaigns as stored};
 use crate::web::auth::Reader;
 use crate::web::{AppState, ClientAddr};
 use axum::extract::State;
@@ -63,15 +62,14 @@ pub async fn list(
     ApiQuery(q): ApiQuery<CampaignQuery>,
 ) -> ApiResult<Json<Page<CampaignView>>> {
     let states = states(&q)?;
-    let conn = state.engine.store().conn();
     // Counts only for the campaigns on this page.
-    let rows = paging.slice(stored::campaigns(conn, &states).await?);
-    let mut items = Vec::with_capacity(rows.items.len());
-    for campaign in rows.items {
-        let counts = stored::counts(conn, campaign.id).await?;
-        items.push(CampaignView::new(campaign, counts));
-    }
-    Ok(Json(paging.page(items, rows.total)))
+    let (_, per_page) = paging.resolve();
+    let start = usize::try_from(paging.offset()).unwrap_or(usize::MAX);
+    let (items, total) = state
+        .engine
+        .campaigns_page(&states, start..start.saturating_add(per_page as usize))
+        .await?;
+    Ok(Json(paging.page(items, total)))
 }
 
 /// What to launch.
@@ -354,19 +352,14 @@ pub async fn decide(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<DecideRequest>,
 ) -> ApiResult<Json<DecideReport>> {
-    let conn = state.engine.store().conn();
     let acting_for = match body.reviewer.as_deref() {
         None => None,
-        Some(reviewer) => {
-            let found = store::directory::principal_refs(conn, &[reviewer]).await?;
-            let principal = found.get(reviewer).ok_or_else(|| {
-                ApiError::invalid(
-                    "reviewer",
-                    format!("no principal {}", crate::domain::limits::quote(reviewer)),
-                )
-            })?;
-            Some(principal.id)
-        }
+        Some(reviewer) => Some(state.engine.principal_id(reviewer).await?.ok_or_else(|| {
+            ApiError::invalid(
+                "reviewer",
+                format!("no principal {}", crate::domain::limits::quote(reviewer)),
+            )
+        })?),
     };
     let choices: Vec<Choice> = body
         .items

@@ -9,7 +9,7 @@ use crate::domain::limits::{bytes_text, IMPORT_UPLOAD_MAX_BYTES};
 use crate::domain::records::ImportKind;
 use crate::engine::import::{ImportOptions, ImportReport};
 use crate::engine::NoProgress;
-use crate::store::directory::{self, EligibilityFilter, EligibilityView};
+use crate::store::directory::{EligibilityFilter, EligibilityView};
 use crate::web::auth::Reader;
 use crate::web::AppState;
 use axum::body::Body;
@@ -62,11 +62,10 @@ pub async fn eligibility(
         limit: None,
         offset: 0,
     };
-    let conn = state.engine.store().conn();
-    let total = directory::count_eligibility(conn, &filter).await?;
+    let total = state.engine.eligibility_count(&filter).await?;
     filter.limit = Some(per_page);
     filter.offset = paging.offset();
-    let items = directory::list_eligibility(conn, &filter).await?;
+    let items = state.engine.eligibility(&filter).await?;
     Ok(Json(paging.page(items, total)))
 }
 

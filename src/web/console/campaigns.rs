@@ -11,7 +11,7 @@ use crate::engine::accounts::Operator;
 use crate::engine::campaigns::CampaignView;
 use crate::engine::EngineError;
 use crate::store::campaigns::CampaignRow;
-use crate::store::evidence::{self as ev, ReviewerSummary};
+use crate::store::evidence::ReviewerSummary;
 use crate::store::items::{ItemFilter, ItemView};
 use crate::web::auth::{Admin, Reader};
 use crate::web::AppState;
@@ -92,7 +92,9 @@ async fn dashboard(state: &AppState, operator: &Operator, admin: bool) -> Respon
     } in &views
     {
         let (open_reviewers, overdue_reviewers) = if c.state.accepts_decisions() {
-            let reviewers = ev::reviewer_summaries(state.engine.store().conn(), c.id)
+            let reviewers = state
+                .engine
+                .reviewer_summaries(c.id)
                 .await
                 .unwrap_or_default();
             let open = open(&reviewers).count();
@@ -313,9 +315,9 @@ async fn campaign_page(
         Err(e) => return failure(e),
     };
     let c = &view.campaign;
-    let reviewers = match ev::reviewer_summaries(state.engine.store().conn(), id).await {
+    let reviewers = match state.engine.reviewer_summaries(id).await {
         Ok(reviewers) => reviewers,
-        Err(e) => return failure(e.into()),
+        Err(e) => return failure(e),
     };
     let mut mail: HashMap<String, ReviewerMail> = match state.engine.reviewer_mail(id).await {
         Ok(mail) => mail.into_iter().map(|m| (m.reviewer.clone(), m)).collect(),

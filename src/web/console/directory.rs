@@ -2,7 +2,7 @@
 //! scope, a page at a time.
 
 use super::{datetime, failure, page_number, query, render, Chrome};
-use crate::store::directory::{self, EligibilityFilter};
+use crate::store::directory::EligibilityFilter;
 use crate::web::auth::Admin;
 use crate::web::AppState;
 use askama::Template;
@@ -69,12 +69,10 @@ pub(super) async fn eligibility(
     let role = clean(params.role);
     let all = params.all.as_deref() == Some("yes");
     let page = page_number(params.page.as_deref());
-    let conn = state.engine.store().conn();
-    let mut roles: Vec<String> = match directory::role_ids(conn).await {
-        Ok(roles) => roles.into_keys().collect(),
-        Err(e) => return failure(e.into()),
+    let roles = match state.engine.role_names().await {
+        Ok(roles) => roles,
+        Err(e) => return failure(e),
     };
-    roles.sort();
     // One row more than a page says whether there is a next one.
     let filter = EligibilityFilter {
         principal: principal.clone(),
@@ -84,9 +82,9 @@ pub(super) async fn eligibility(
         limit: Some(PER_PAGE + 1),
         offset: (page - 1) * PER_PAGE,
     };
-    let mut found = match directory::list_eligibility(conn, &filter).await {
+    let mut found = match state.engine.eligibility(&filter).await {
         Ok(found) => found,
-        Err(e) => return failure(e.into()),
+        Err(e) => return failure(e),
     };
     let more = found.len() as u64 > PER_PAGE;
     found.truncate(PER_PAGE as usize);

@@ -75,11 +75,10 @@ async fn log_page(state: &AppState, operator: &Operator, admin: bool, q: LogQuer
         .before
         .as_deref()
         .and_then(|b| b.trim().parse::<i64>().ok());
-    let mut events =
-        match crate::store::audit::page(state.engine.store().conn(), before, PER_PAGE + 1).await {
-            Ok(events) => events,
-            Err(e) => return failure(e.into()),
-        };
+    let mut events = match state.engine.audit_events(before, PER_PAGE + 1).await {
+        Ok(events) => events,
+        Err(e) => return failure(e),
+    };
     let more = events.len() as u64 > PER_PAGE;
     events.truncate(PER_PAGE as usize);
     let (chain, chain_intact) = match state.engine.verify_audit_log().await {
