@@ -10,7 +10,6 @@ use crate::domain::records::ImportKind;
 use crate::engine::import::ImportOptions;
 use crate::engine::{Engine, EngineError, NoProgress};
 use crate::store::campaigns::CampaignRow;
-use crate::store::{directory, items};
 use crate::synth::{write_org, OrgSpec};
 
 /// The demo organisation: 300 people, about four eligibilities each.
@@ -72,23 +71,22 @@ pub async fn run(engine: Engine, config: &Config, actor: &str) -> Result<(), Fai
     engine.define(&definition, actor).await?;
     let campaign = demo_campaign(&engine, actor).await?;
     let view = engine.campaign(campaign.id).await?;
-    let loads = items::reviewer_loads(engine.store().conn(), campaign.id)
-        .await
-        .map_err(EngineError::from)?;
-    let Some(&(reviewer, count)) = loads.iter().max_by_key(|(_, n)| *n) else {
+    let reviewers = engine.reviewer_summaries(campaign.id).await?;
+    let Some(busiest) = reviewers.iter().max_by_key(|r| r.items) else {
         return Err(Failure::runtime(
             "the demo campaign has no items".to_string(),
         ));
     };
-    let names = directory::names_by_id(engine.store().conn(), &[reviewer])
-        .await
-        .map_err(EngineError::from)?;
+    let reviewer = engine.principal_id(&busiest.id).await?.ok_or_else(|| {
+        Failure::runtime(format!(
+            "the demo's reviewer {} is not in the directory",
+            busiest.id
+        ))
+    })?;
+    let count = busiest.items;
     let token = engine.issue_token(campaign.id, reviewer, None).await?;
     let base = config.base_url.trim_end_matches('/').to_string();
-    let reviewer_name = names
-        .get(&reviewer)
-        .map(|n| n.name.clone())
-        .unwrap_or_default();
+    let reviewer_name = busiest.name.clone();
     say!(
         "Campaign #{} ({} {}): {} for {}, deadline {}.",
         campaign.id,

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::domain::records::ImportKind;
 use crate::engine::import::ImportOptions;
 use crate::engine::{Engine, EngineError};
-use crate::store::directory::{list_eligibility, EligibilityFilter};
+use crate::store::directory::EligibilityFilter;
 use crate::store::Store;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -347,9 +347,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 all,
                 ..EligibilityFilter::default()
             };
-            let rows = list_eligibility(engine.store().conn(), &filter)
-                .await
-                .map_err(|e| Failure::from(EngineError::from(e)))?;
+            let rows = engine.eligibility(&filter).await?;
             if json {
                 output::print_json(&rows)
             } else {
@@ -382,9 +380,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Audit(AuditCommand::Log { limit, json }) => {
             let engine = engine(&config).await?;
-            let events = crate::store::audit::recent(engine.store().conn(), limit)
-                .await
-                .map_err(|e| Failure::from(EngineError::from(e)))?;
+            let events = engine.audit_events(None, limit).await?;
             if json {
                 output::print_json(&events)
             } else {
