@@ -23,19 +23,15 @@ pub enum InvitationState {
     Skipped,
 }
 
-impl InvitationState {
-    /// The spelling of JSON and the console's `data-mail` attribute.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InvitationState::None => "none",
-            InvitationState::Queued => "queued",
-            InvitationState::Retrying => "retrying",
-            InvitationState::Sent => "sent",
-            InvitationState::Failed => "failed",
-            InvitationState::Skipped => "skipped",
-        }
-    }
-}
+// The spelling of JSON and the console's `data-mail` attribute.
+string_enum!(InvitationState, "invitation state", {
+    None => "none",
+    Queued => "queued",
+    Retrying => "retrying",
+    Sent => "sent",
+    Failed => "failed",
+    Skipped => "skipped",
+});
 
 /// A reviewer's invitation as the outbox holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]

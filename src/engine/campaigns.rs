@@ -53,13 +53,7 @@ impl Engine {
         &self,
         states: &[CampaignState],
     ) -> Result<Vec<CampaignView>, EngineError> {
-        let conn = self.store().conn();
-        let mut views = Vec::new();
-        for campaign in campaigns::campaigns(conn, states).await? {
-            let counts = campaigns::counts(conn, campaign.id).await?;
-            views.push(CampaignView::new(campaign, counts));
-        }
-        Ok(views)
+        Ok(self.campaigns_page(states, 0..usize::MAX).await?.0)
     }
 
     /// Campaigns, newest first, optionally only in some states, with their counts read only for

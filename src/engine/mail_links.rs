@@ -74,20 +74,26 @@ impl Engine {
     ) -> Result<Vec<String>, EngineError> {
         let now = self.now();
         let key = self.link_key();
-        let earlier: Vec<String> = mails
+        // The token (and its hash) each mail sent before would carry again.
+        let earlier: Vec<Option<(String, String)>> = mails
             .iter()
-            .filter_map(|m| m.nonce.as_deref().map(|n| key.token(m.mail_id, n)))
-            .map(|t| super::review::token_hash(&t))
+            .map(|m| {
+                m.nonce.as_deref().map(|n| {
+                    let token = key.token(m.mail_id, n);
+                    let hash = super::review::token_hash(&token);
+                    (token, hash)
+                })
+            })
             .collect();
-        let live = review::live_token_hashes(self.store().conn(), &earlier, now).await?;
+        let hashes: Vec<String> = earlier.iter().flatten().map(|(_, h)| h.clone()).collect();
+        let live = review::live_token_hashes(self.store().conn(), &hashes, now).await?;
         let expires_at = campaign.due_at.unwrap_or(now + chrono::Duration::days(30));
         let mut links = Vec::with_capacity(mails.len());
         let mut tokens = Vec::new();
         let mut nonces = Vec::new();
-        for mail in mails {
-            if let Some(nonce) = &mail.nonce {
-                let token = key.token(mail.mail_id, nonce);
-                if live.contains(&super::review::token_hash(&token)) {
+        for (mail, earlier) in mails.iter().zip(earlier) {
+            if let Some((token, hash)) = earlier {
+                if live.contains(&hash) {
                     links.push(token);
                     continue;
                 }
