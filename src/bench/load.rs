@@ -11,7 +11,6 @@
 
 use crate::engine::review::csrf_for;
 use crate::engine::{Engine, EngineError};
-use crate::store::review::reviewer_items;
 use crate::web::{self, AppState};
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,12 +87,7 @@ pub async fn decide_over_http(
     let mut forms = Vec::with_capacity(reviewers.len());
     for reviewer in reviewers {
         let token = engine.issue_token(campaign_id, *reviewer, None).await?;
-        let items = reviewer_items(engine.store().conn(), campaign_id, *reviewer).await?;
-        let open: Vec<i64> = items
-            .iter()
-            .filter(|i| i.verdict.is_none())
-            .map(|i| i.id)
-            .collect();
+        let open = engine.open_item_ids(campaign_id, *reviewer).await?;
         let mut body = format!("csrf={}&action=save", csrf_for(&token));
         for id in &open {
             body.push_str(&format!("&item-{id}=attest"));

@@ -12,7 +12,6 @@ use crate::engine::import::ImportOptions;
 use crate::engine::{Engine, EngineError, NoProgress};
 use crate::store::Store;
 use crate::synth::{write_org, OrgSpec};
-use sea_orm::{ConnectionTrait, Database, DbErr};
 use serde::Serialize;
 use std::path::Path;
 use std::sync::Arc;
@@ -133,16 +132,7 @@ async fn run_stages(
         &mut stages,
         "baseline: raw insert",
         options.items as u64,
-        async {
-            Ok(
-                crate::store::bench_baseline::raw_insert(
-                    engine.store(),
-                    campaign.id,
-                    options.items,
-                )
-                .await?,
-            )
-        },
+        async { engine.raw_insert_baseline(campaign.id, options.items).await },
     )
     .await?;
     let launch_to_baseline = match (
@@ -172,7 +162,7 @@ async fn run_stages(
         stage.rows_per_second = sent as f64 / stage.seconds.max(1e-9);
     }
 
-    let mut loads = crate::store::items::reviewer_loads(engine.store().conn(), campaign.id).await?;
+    let mut loads = engine.reviewer_loads(campaign.id).await?;
     loads.sort_by_key(|(id, _)| *id);
     let (paced, saturated) = split_reviewers(&loads, options.decisions);
     let mut decisions = Vec::new();
@@ -247,7 +237,7 @@ async fn run_stages(
             "the benchmark's evidence bundle does not verify: {problem}"
         )));
     }
-    engine.store().clone().close().await?;
+    engine.shut_down().await?;
     Ok(BenchReport {
         items: options.items,
         people: spec.people,
@@ -335,17 +325,8 @@ impl Scratch {
             }),
             Some(url) if url.starts_with("postgres") => {
                 let name = format!("attest_bench_{}", std::process::id());
-                let admin = Database::connect(url).await?;
-                admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-                    .await?;
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await?;
-                admin.close().await?;
-                let base = url.rsplit_once('/').map_or(url, |(base, _)| base);
                 Ok(Self {
-                    url: format!("{base}/{name}"),
+                    url: crate::store::scratch::create_postgres(url, &name).await?,
                     postgres: Some((url.to_string(), name)),
                 })
             }
@@ -358,14 +339,7 @@ impl Scratch {
 
     async fn drop_database(self) {
         if let Some((admin, name)) = self.postgres {
-            let dropped: Result<(), DbErr> = async {
-                let admin = Database::connect(&admin).await?;
-                admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await?;
-                admin.close().await
-            }
-            .await;
+            let dropped = crate::store::scratch::drop_postgres(&admin, &name).await;
             if let Err(e) = dropped {
                 tracing::warn!("could not drop the bench database {name}: {e}");
             }

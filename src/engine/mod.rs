@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin_queue;
 pub mod audit;
+pub mod bench_support;
 pub mod campaigns;
 pub mod close;
 pub mod credentials;
@@ -17,6 +18,7 @@ pub mod launch;
 pub mod login_guard;
 pub mod mail_links;
 pub mod names;
+pub mod outbox;
 pub mod process;
 pub mod remediate;
 pub mod remind;

@@ -4,7 +4,6 @@
 //! pool, or `.eml` files when no server is configured).
 
 pub mod compose;
-mod failures;
 pub mod transport;
 pub mod worker;
 

@@ -14,13 +14,13 @@ use super::compose::{compose, MailContext};
 use super::transport::{MailTransport, SendError};
 use crate::domain::retry::RetryPolicy;
 use crate::engine::mail_links::MailLink;
+use crate::engine::outbox::{LeaseTerms, LeasedMail, MailFacts};
 use crate::engine::{Engine, EngineError};
-use crate::store::campaigns::{self, CampaignRow};
 use crate::store::outbox::{self, template, Delivery, OutboxRow, Recipient};
 use chrono::{DateTime, Duration, Utc};
 use lettre::message::Mailbox;
 use lettre::Message;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Mails leased per step: enough to keep every pooled connection busy and to spread the
@@ -124,36 +124,14 @@ impl Mailer {
 
     /// Sends the mails due now; returns how many it handled (0: nothing was due).
     pub async fn send_step(&self) -> Result<usize, EngineError> {
-        let now = self.engine.now();
-        let mut probed = false;
-        let due = loop {
-            let txn = self.engine.store().begin().await?;
-            let due = outbox::lease_due(
-                &txn,
-                now,
-                STEP,
-                self.engine.instance(),
-                now + Duration::minutes(LEASE_MINUTES),
-            )
-            .await?;
-            txn.commit().await?;
-            if !due.is_empty() {
-                break due;
-            }
-            // Nothing due: if mail failed because the server was unreachable, try one of it
-            // now and then (at once), to find out whether the server is back.
-            if probed
-                || !outbox::queue_probe(
-                    self.engine.store().conn(),
-                    now,
-                    Duration::minutes(PROBE_MINUTES),
-                    self.retry.max_attempts,
-                )
-                .await?
-            {
-                return Ok(0);
-            }
-            probed = true;
+        let terms = LeaseTerms {
+            step: STEP,
+            lease: Duration::minutes(LEASE_MINUTES),
+            probe_every: Duration::minutes(PROBE_MINUTES),
+            max_attempts: self.retry.max_attempts,
+        };
+        let Some(LeasedMail { mails: due, probe }) = self.engine.lease_mail(terms).await? else {
+            return Ok(0);
         };
         let plans = self.prepare(&due).await?;
         let ready: Vec<&Message> = plans
@@ -181,40 +159,17 @@ impl Mailer {
             };
             outcomes.push((mail.id, attempt, outcome));
         }
-        let server_answered = outcomes
+        // The probe that found the server back was one of the given-up invitations.
+        let probes: Vec<i64> = outcomes
             .iter()
-            .any(|(_, _, o)| matches!(o, Outcome::Sent { .. }));
-        let txn = self.engine.store().begin().await?;
-        for (id, attempt, outcome) in &outcomes {
-            outbox::record_delivery(&txn, *id, *attempt, outcome.delivery(), now).await?;
-        }
-        // The server takes mail again: what failed while it could not be reached goes out now.
-        if server_answered {
-            // Owners hear of given-up invitations first, while the counts still say which (the
-            // probe that found the server back was one of them).
-            let probes: Vec<i64> = outcomes
-                .iter()
-                .filter(|(_, _, o)| probed && matches!(o, Outcome::Sent { .. }))
-                .map(|(id, _, _)| *id)
-                .collect();
-            super::failures::tell_owners(&txn, now, &probes).await?;
-            let requeued = outbox::requeue_failed(&txn, None, true, now).await?;
-            if requeued > 0 {
-                tracing::info!(
-                    "the mail server answers again: {requeued} failed mails queued again"
-                );
-                crate::store::audit::append(
-                    &txn,
-                    now,
-                    "engine",
-                    "mail.requeued",
-                    None,
-                    &serde_json::json!({ "mails": requeued, "why": "the mail server answers again" }),
-                )
-                .await?;
-            }
-        }
-        txn.commit().await?;
+            .filter(|(_, _, o)| probe && matches!(o, Outcome::Sent { .. }))
+            .map(|(id, _, _)| *id)
+            .collect();
+        let attempts: Vec<_> = outcomes
+            .iter()
+            .map(|(id, attempt, outcome)| (*id, *attempt, outcome.delivery()))
+            .collect();
+        self.engine.record_mail(&attempts, &probes, now).await?;
         Ok(due.len())
     }
 
@@ -280,23 +235,7 @@ impl Mailer {
     /// Reads what the step's mails say, issues their links (one statement a campaign,
     /// committed before any of them is sent) and composes them.
     async fn prepare(&self, due: &[OutboxRow]) -> Result<Vec<Plan>, EngineError> {
-        let conn = self.engine.store().conn();
-        let mut wanted: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
-        for mail in due {
-            if let (Some(campaign), Some(recipient)) = (mail.campaign_id, mail.recipient_id) {
-                wanted.entry(campaign).or_default().push(recipient);
-            }
-        }
-        let mut facts: HashMap<i64, (CampaignRow, HashMap<i64, Recipient>)> = HashMap::new();
-        for (campaign_id, mut recipients) in wanted {
-            let Some(campaign) = campaigns::campaign(conn, campaign_id).await? else {
-                continue;
-            };
-            recipients.sort_unstable();
-            recipients.dedup();
-            let known = outbox::recipients(conn, campaign_id, &recipients).await?;
-            facts.insert(campaign_id, (campaign, known));
-        }
+        let facts = self.engine.mail_facts(due).await?;
 
         let mut contexts = Vec::with_capacity(due.len());
         let mut grants: BTreeMap<i64, Vec<(usize, MailLink)>> = BTreeMap::new();
@@ -355,7 +294,7 @@ impl Mailer {
     async fn context(
         &self,
         mail: &OutboxRow,
-        facts: &HashMap<i64, (CampaignRow, HashMap<i64, Recipient>)>,
+        facts: &MailFacts,
     ) -> Result<Result<(MailContext, bool), String>, EngineError> {
         if mail.template == template::LAUNCH_WAITING {
             // No campaign exists yet: everything the mail says was written into its payload.
@@ -416,15 +355,7 @@ impl Mailer {
         let figure = |key: &str| payload.get(key).and_then(|v| v.as_i64()).unwrap_or(0);
         // The outcome mail lists the campaign's summary: the figures every other surface shows.
         let summary = if mail.template == template::OUTCOME {
-            let c = campaigns::counts(self.engine.store().conn(), campaign_id).await?;
-            let s = campaign.summary(&c);
-            let mut lines = vec![("Status".to_string(), s.status.clone())];
-            lines.extend(
-                s.lines()
-                    .into_iter()
-                    .map(|(label, value)| (label.to_string(), value)),
-            );
-            lines
+            self.engine.summary_lines(campaign).await?
         } else {
             Vec::new()
         };

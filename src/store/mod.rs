@@ -21,6 +21,7 @@ pub mod reappearance;
 pub mod remediation;
 pub mod reports;
 pub mod review;
+pub mod scratch;
 pub mod sources;
 pub mod sql;
 

@@ -282,6 +282,7 @@ pub async fn lease_due(
 }
 
 /// How a send attempt ended.
+#[derive(Debug, Clone, Copy)]
 pub enum Delivery<'a> {
     Sent {
         response: &'a str,

@@ -1,0 +1,166 @@
+//! The layers stay where docs/architecture.md says they are: SQL is written in src/store only,
+//! only the store knows which database it talks to, adapters reach the database through the
+//! engine, and the domain stays free of I/O. A change that breaks one of these fails here,
+//! naming the file and line.
+
+use std::path::{Path, PathBuf};
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// `(path relative to the repository, line number, line)` of every line of code (comments
+/// left out) of the Rust files under `dir`.
+fn code_lines(dir: &Path) -> Vec<(String, usize, String)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut lines = Vec::new();
+    for file in files {
+        let text =
+            std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let name = file
+            .strip_prefix(root)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            lines.push((name.clone(), n + 1, line.to_string()));
+        }
+    }
+    lines
+}
+
+/// Whether the line holds SQL text: a statement's opening keywords, in capitals as the store
+/// writes them.
+fn looks_like_sql(line: &str) -> bool {
+    let words: Vec<&str> = line
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let pair = |a: &str, b: &[&str]| words.windows(2).any(|w| w[0] == a && b.contains(&w[1]));
+    (words.contains(&"SELECT") && words.contains(&"FROM"))
+        || pair("INSERT", &["INTO"])
+        || pair("DELETE", &["FROM"])
+        || pair("CREATE", &["TABLE", "INDEX", "DATABASE", "UNIQUE"])
+        || pair("DROP", &["TABLE", "INDEX", "DATABASE"])
+        || pair("ALTER", &["TABLE"])
+        || (words.contains(&"UPDATE") && words.contains(&"SET"))
+        || (words.contains(&"COPY") && words.contains(&"STDIN"))
+}
+
+fn outside(dir: &str, lines: Vec<(String, usize, String)>) -> Vec<(String, usize, String)> {
+    let prefix = format!("src/{dir}/");
+    lines
+        .into_iter()
+        .filter(|(file, _, _)| !file.starts_with(&prefix))
+        .collect()
+}
+
+fn report(what: &str, found: &[(String, usize, String)]) {
+    assert!(
+        found.is_empty(),
+        "{what}:\n{}",
+        found
+            .iter()
+            .map(|(f, n, l)| format!("  {f}:{n}: {}", l.trim()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn the_checks_see_sql_where_it_is() {
+    // The checks below would pass vacuously if they could not recognise the store's SQL.
+    let in_store = code_lines(&src().join("store"))
+        .into_iter()
+        .filter(|(_, _, l)| looks_like_sql(l))
+        .count();
+    assert!(
+        in_store > 50,
+        "only {in_store} lines of SQL found in src/store"
+    );
+    assert!(looks_like_sql(r#"  "UPDATE review_item SET verdict = ""#));
+    assert!(!looks_like_sql("let selected = update_from(set);"));
+}
+
+#[test]
+fn no_module_outside_the_store_contains_sql() {
+    let found: Vec<_> = outside("store", code_lines(&src()))
+        .into_iter()
+        .filter(|(_, _, l)| looks_like_sql(l))
+        .collect();
+    report(
+        "SQL outside src/store (move it into a store function)",
+        &found,
+    );
+}
+
+#[test]
+fn only_the_store_knows_which_database_it_talks_to() {
+    let found: Vec<_> = outside("store", code_lines(&src()))
+        .into_iter()
+        .filter(|(_, _, l)| {
+            [
+                "DbBackend",
+                "DatabaseBackend",
+                "PgPool",
+                "SqlitePool",
+                "sqlx::",
+            ]
+            .iter()
+            .any(|w| l.contains(w))
+        })
+        .collect();
+    report("backend-specific code outside src/store", &found);
+}
+
+#[test]
+fn adapters_reach_the_database_through_the_engine() {
+    let found: Vec<_> = outside("engine", outside("store", code_lines(&src())))
+        .into_iter()
+        .filter(|(_, _, l)| l.contains(".store()"))
+        .collect();
+    report(
+        "an adapter reaches around the engine (add an engine function)",
+        &found,
+    );
+}
+
+#[test]
+fn the_domain_does_no_io() {
+    let found: Vec<_> = code_lines(&src().join("domain"))
+        .into_iter()
+        .filter(|(_, _, l)| {
+            [
+                "sea_orm",
+                "sqlx",
+                "tokio",
+                "axum",
+                "reqwest",
+                "lettre",
+                "Utc::now",
+                "std::fs",
+                "SystemTime",
+            ]
+            .iter()
+            .any(|w| l.contains(w))
+        })
+        .collect();
+    report("I/O or a clock in src/domain", &found);
+}
