@@ -217,7 +217,7 @@ impl Engine {
             EngineError::Source(s) => {
                 EngineError::Source(crate::sources::SourceError(format!("{}; {resume}", s.0)))
             }
-            EngineError::Db(d) => EngineError::Io(format!("database: {d}; {resume}")),
+            EngineError::Store(d) => EngineError::Io(format!("{d}; {resume}")),
             EngineError::Io(m) => EngineError::Io(format!("{m}; {resume}")),
             other => other,
         }

@@ -32,7 +32,7 @@ use crate::sources::builtin::BuiltinSource;
 use crate::sources::config::SourceConfig;
 use crate::sources::registry::Sources;
 use crate::sources::EligibilitySource;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::DbErr;
 use std::fmt;
@@ -152,8 +152,10 @@ pub enum EngineError {
     /// It would duplicate or contradict what exists; exit code 2.
     #[error("{0}")]
     Conflict(String),
-    #[error("database: {0}")]
-    Db(#[from] DbErr),
+    /// The database failed, refused a duplicate, or holds what attest cannot read; exit code
+    /// 1, or 2 for a duplicate (see [`StoreError`]).
+    #[error("{0}")]
+    Store(#[from] StoreError),
     #[error("{0}")]
     Io(String),
     /// The eligibility source failed; the work is retried. Its messages name the source.
@@ -171,20 +173,54 @@ pub enum EngineError {
     Forbidden(String),
 }
 
+/// What kind of failure an [`EngineError`] is, for the adapters that answer it: the web maps
+/// it to a status, the CLI to an exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The caller's input is wrong.
+    Invalid,
+    /// It would duplicate or contradict what exists.
+    Conflict,
+    /// What the caller named is not there.
+    NotFound,
+    /// The caller may not do this.
+    Forbidden,
+    /// An eligibility source failed or a launch waits for one; trying again later may work.
+    Source,
+    /// Attest or its database failed; the cause is for the log, not the caller.
+    Internal,
+}
+
 impl EngineError {
-    /// The CLI's exit code: 2 for bad input, 1 for anything else.
-    pub fn exit_code(&self) -> i32 {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            EngineError::Invalid(_)
-            | EngineError::Rejected(_)
-            | EngineError::Conflict(_)
-            | EngineError::NotFound(_)
-            | EngineError::Forbidden(_) => 2,
-            EngineError::Db(_)
-            | EngineError::Io(_)
-            | EngineError::Source(_)
-            | EngineError::LaunchWaits(_) => 1,
+            EngineError::Invalid(_) | EngineError::Rejected(_) => ErrorKind::Invalid,
+            EngineError::Conflict(_) | EngineError::Store(StoreError::Conflict(_)) => {
+                ErrorKind::Conflict
+            }
+            EngineError::NotFound(_) => ErrorKind::NotFound,
+            EngineError::Forbidden(_) => ErrorKind::Forbidden,
+            EngineError::Source(_) | EngineError::LaunchWaits(_) => ErrorKind::Source,
+            EngineError::Store(_) | EngineError::Io(_) => ErrorKind::Internal,
         }
+    }
+
+    /// The CLI's exit code: 2 for what the caller must change, 1 for anything else.
+    pub fn exit_code(&self) -> i32 {
+        match self.kind() {
+            ErrorKind::Invalid
+            | ErrorKind::Conflict
+            | ErrorKind::NotFound
+            | ErrorKind::Forbidden => 2,
+            ErrorKind::Source | ErrorKind::Internal => 1,
+        }
+    }
+}
+
+impl From<DbErr> for EngineError {
+    /// A transaction's begin or commit failing: the store's kinds apply.
+    fn from(e: DbErr) -> Self {
+        EngineError::Store(e.into())
     }
 }
 

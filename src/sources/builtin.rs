@@ -7,7 +7,7 @@ use crate::domain::eligibility::builtin_receipt;
 use crate::store::builtin_eligibility;
 use crate::store::builtin_eligibility::{remove_in_database, still_active};
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::DatabaseConnection;
 
 pub struct BuiltinSource {
     db: DatabaseConnection,
@@ -19,8 +19,8 @@ impl BuiltinSource {
     }
 }
 
-fn source_error(e: DbErr) -> SourceError {
-    SourceError(format!("database: {e}"))
+fn source_error(e: impl std::fmt::Display) -> SourceError {
+    SourceError(e.to_string())
 }
 
 #[async_trait::async_trait]
@@ -82,10 +82,7 @@ impl EligibilitySource for BuiltinSource {
                 .iter()
                 .map(|t| Ok(present.contains(&t.eligibility_id)))
                 .collect(),
-            Err(e) => targets
-                .iter()
-                .map(|_| Err(source_error(e.clone())))
-                .collect(),
+            Err(e) => targets.iter().map(|_| Err(source_error(&e))).collect(),
         }
     }
 

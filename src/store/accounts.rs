@@ -1,6 +1,7 @@
 //! Console accounts, their sessions and API tokens.
 
 use super::sql::Sql;
+use super::StoreError;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr, SqlErr};
 
@@ -22,7 +23,7 @@ pub async fn insert_account(
     role: &str,
     password_hash: &str,
     now: DateTime<Utc>,
-) -> Result<Option<i64>, DbErr> {
+) -> Result<Option<i64>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "INSERT INTO account (email, role, password_hash, enabled, failed_logins, created_at) VALUES ",
@@ -38,16 +39,16 @@ pub async fn insert_account(
     .push(" RETURNING id");
     match conn.query_one_raw(sql.build()).await {
         Ok(Some(row)) => Ok(Some(row.try_get("", "id")?)),
-        Ok(None) => Err(DbErr::RecordNotInserted),
+        Ok(None) => Err(StoreError::from(DbErr::RecordNotInserted)),
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(None),
-        Err(e) => Err(e),
+        Err(e) => Err(StoreError::from(e)),
     }
 }
 
 pub async fn account_by_email(
     conn: &impl ConnectionTrait,
     email: &str,
-) -> Result<Option<AccountRow>, DbErr> {
+) -> Result<Option<AccountRow>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT id, email, role, password_hash, enabled, failed_logins, locked_until FROM account WHERE LOWER(email) = ",
@@ -77,7 +78,7 @@ pub async fn count_failure(
     conn: &impl ConnectionTrait,
     id: i64,
     forget_before: DateTime<Utc>,
-) -> Result<i32, DbErr> {
+) -> Result<i32, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE account SET failed_logins = CASE WHEN locked_until IS NOT NULL AND locked_until < ",
@@ -90,7 +91,7 @@ pub async fn count_failure(
         .query_one_raw(sql.build())
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("account #{id}")))?;
-    row.try_get("", "failed_logins")
+    row.try_get("", "failed_logins").map_err(StoreError::from)
 }
 
 /// Holds further attempts for the account until `until` (never shortening a later hold another
@@ -100,7 +101,7 @@ pub async fn hold_until(
     conn: &impl ConnectionTrait,
     id: i64,
     until: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE account SET locked_until = CASE WHEN locked_until IS NOT NULL AND locked_until > ",
@@ -118,7 +119,7 @@ pub async fn record_login(
     conn: &impl ConnectionTrait,
     id: i64,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE account SET failed_logins = 0, locked_until = NULL, last_login_at = ",
@@ -137,7 +138,7 @@ pub async fn insert_session(
     client_addr: Option<&str>,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "INSERT INTO session (token_hash, account_id, csrf, client_addr, created_at, expires_at) VALUES ",
@@ -159,7 +160,7 @@ pub async fn live_session(
     conn: &impl ConnectionTrait,
     token_hash: &str,
     now: DateTime<Utc>,
-) -> Result<Option<(i64, i64, String, String, String)>, DbErr> {
+) -> Result<Option<(i64, i64, String, String, String)>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT s.id, s.account_id, a.email, a.role, s.csrf FROM session s JOIN account a ON a.id = s.account_id \
@@ -188,7 +189,7 @@ pub async fn end_session(
     conn: &impl ConnectionTrait,
     id: i64,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE session SET revoked_at = ",
@@ -205,7 +206,7 @@ pub async fn insert_api_token(
     role: &str,
     created_by: i64,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "INSERT INTO api_token (name, token_hash, role, created_by, created_at) VALUES ",
@@ -227,7 +228,7 @@ pub async fn insert_api_token(
 pub async fn live_api_token(
     conn: &impl ConnectionTrait,
     token_hash: &str,
-) -> Result<Option<(i64, String, String, Option<DateTime<Utc>>)>, DbErr> {
+) -> Result<Option<(i64, String, String, Option<DateTime<Utc>>)>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT t.id, t.name, t.role, t.last_used_at FROM api_token t JOIN account a ON a.id = t.created_by \
@@ -252,7 +253,7 @@ pub async fn live_api_token(
 pub async fn session_account(
     conn: &impl ConnectionTrait,
     token_hash: &str,
-) -> Result<Option<(String, DateTime<Utc>, Option<DateTime<Utc>>, bool)>, DbErr> {
+) -> Result<Option<(String, DateTime<Utc>, Option<DateTime<Utc>>, bool)>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT a.email, s.expires_at, s.revoked_at, a.enabled FROM session s JOIN account a ON a.id = s.account_id \

@@ -5,6 +5,7 @@
 //! hashed, so the chain and the evidence verify as usual.
 
 use super::sql::Sql;
+use super::StoreError;
 use crate::domain::audit_chain::{ChainBreak, ChainVerifier, ChainedEvent};
 use crate::domain::limits::{bounded_details, bounded_name};
 use chrono::{DateTime, SubsecRound, Utc};
@@ -20,7 +21,7 @@ pub async fn append(
     action: &str,
     target: Option<&str>,
     details: &serde_json::Value,
-) -> Result<ChainedEvent, DbErr> {
+) -> Result<ChainedEvent, StoreError> {
     let backend = ConnectionTrait::get_database_backend(txn);
     if backend == DbBackend::Postgres {
         // Writers queue here so two instances never chain onto the same tail; SQLite already
@@ -85,7 +86,7 @@ const SELECT_EVENTS: &str =
 /// database problem.
 pub async fn verify<C: ConnectionTrait + StreamTrait>(
     conn: &C,
-) -> Result<Result<u64, ChainBreak>, DbErr> {
+) -> Result<Result<u64, ChainBreak>, StoreError> {
     let sql = Sql::new(
         ConnectionTrait::get_database_backend(conn),
         &format!("{SELECT_EVENTS} ORDER BY seq"),
@@ -102,7 +103,10 @@ pub async fn verify<C: ConnectionTrait + StreamTrait>(
 }
 
 /// The most recent events, newest first.
-pub async fn recent(conn: &impl ConnectionTrait, limit: u64) -> Result<Vec<ChainedEvent>, DbErr> {
+pub async fn recent(
+    conn: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<Vec<ChainedEvent>, StoreError> {
     let mut sql = Sql::new(
         ConnectionTrait::get_database_backend(conn),
         &format!("{SELECT_EVENTS} ORDER BY seq DESC LIMIT "),
@@ -112,7 +116,8 @@ pub async fn recent(conn: &impl ConnectionTrait, limit: u64) -> Result<Vec<Chain
         .await?
         .iter()
         .map(event_from_row)
-        .collect()
+        .collect::<Result<_, DbErr>>()
+        .map_err(StoreError::from)
 }
 
 /// Events older than `before` (all when `None`), newest first: one page of the log.
@@ -120,7 +125,7 @@ pub async fn page(
     conn: &impl ConnectionTrait,
     before: Option<i64>,
     limit: u64,
-) -> Result<Vec<ChainedEvent>, DbErr> {
+) -> Result<Vec<ChainedEvent>, StoreError> {
     let mut sql = Sql::new(conn.get_database_backend(), SELECT_EVENTS);
     if let Some(before) = before {
         sql.push(" WHERE seq < ").bind(before);
@@ -130,5 +135,6 @@ pub async fn page(
         .await?
         .iter()
         .map(event_from_row)
-        .collect()
+        .collect::<Result<_, DbErr>>()
+        .map_err(StoreError::from)
 }

@@ -5,6 +5,7 @@
 //! that the rows can point at the launched campaign and the imported directory. `attest bench`
 //! (src/bench) calls it; it lives here because it is SQL.
 
+use super::StoreError;
 // The columns a launch writes, so the baseline writes the same.
 use super::items::ITEM_COLUMNS as COLUMNS;
 use super::sql::Sql;
@@ -64,7 +65,7 @@ impl Refs {
 }
 
 /// Inserts `n` rows the fastest plain way the backend offers; the table is dropped afterwards.
-pub async fn raw_insert(store: &Store, campaign: i64, n: usize) -> Result<(), DbErr> {
+pub async fn raw_insert(store: &Store, campaign: i64, n: usize) -> Result<(), StoreError> {
     let conn = store.conn();
     let refs = refs(store, campaign).await?;
     create_table(store).await?;

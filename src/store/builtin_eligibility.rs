@@ -3,6 +3,7 @@
 //! records the removal, see `engine::remediate`) and reads them back.
 
 use super::sql::{sqlite_time, Sql};
+use super::StoreError;
 use crate::domain::definition::ScopeFilter;
 use crate::domain::eligibility::{builtin_receipt, RemovalTarget, SourceEligibility};
 use chrono::{DateTime, Utc};
@@ -46,7 +47,7 @@ pub async fn enumerate(
     filter: &ScopeFilter,
     cursor: Option<i64>,
     limit: u64,
-) -> Result<Vec<SourceEligibility>, DbErr> {
+) -> Result<Vec<SourceEligibility>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT e.id, e.principal_id, p.external_id, p.display_name, p.email, p.kind, e.role_id, \
@@ -106,10 +107,13 @@ pub async fn enumerate(
     }
     sql.push(" ORDER BY e.id LIMIT ").bind(limit as i64);
     if conn.get_database_backend() == DbBackend::Sqlite {
-        return enumerate_sqlite(conn, sql).await;
+        return enumerate_sqlite(conn, sql).await.map_err(StoreError::from);
     }
     let rows = conn.query_all_raw(sql.build()).await?;
-    rows.iter().map(eligibility_from_row).collect()
+    rows.iter()
+        .map(eligibility_from_row)
+        .collect::<Result<_, DbErr>>()
+        .map_err(StoreError::from)
 }
 
 /// One eligibility of a SQLite batch, in the enumeration's column order.
@@ -182,7 +186,7 @@ pub async fn remove_in_database(
     conn: &impl ConnectionTrait,
     targets: &[RemovalTarget],
     now: DateTime<Utc>,
-) -> Result<std::collections::HashSet<i64>, DbErr> {
+) -> Result<std::collections::HashSet<i64>, StoreError> {
     let mut by_campaign: std::collections::BTreeMap<i64, Vec<i64>> =
         std::collections::BTreeMap::new();
     for t in targets {
@@ -225,7 +229,7 @@ pub async fn remove_in_database(
 pub async fn still_active(
     conn: &impl ConnectionTrait,
     targets: &[RemovalTarget],
-) -> Result<std::collections::HashSet<i64>, DbErr> {
+) -> Result<std::collections::HashSet<i64>, StoreError> {
     let mut present = std::collections::HashSet::new();
     let backend = conn.get_database_backend();
     for chunk in targets.chunks(chunk_for(backend)) {

@@ -2,6 +2,7 @@
 //! machine's compare-and-set moves, and the counts progress is shown with.
 
 use super::sql::Sql;
+use super::StoreError;
 use crate::domain::definition::CampaignSpec;
 use crate::domain::lifecycle::CampaignState;
 use chrono::{DateTime, Utc};
@@ -37,7 +38,7 @@ fn definition_from(model: campaign_definition::Model) -> Result<DefinitionVersio
 pub async fn latest_definition(
     conn: &impl ConnectionTrait,
     name: &str,
-) -> Result<Option<DefinitionVersion>, DbErr> {
+) -> Result<Option<DefinitionVersion>, StoreError> {
     campaign_definition::Entity::find()
         .filter(campaign_definition::Column::Name.eq(name))
         .order_by_desc(campaign_definition::Column::Version)
@@ -45,13 +46,14 @@ pub async fn latest_definition(
         .await?
         .map(definition_from)
         .transpose()
+        .map_err(StoreError::from)
 }
 
 /// When the named definition was first stored: schedules never launch for periods before it.
 pub async fn first_defined_at(
     conn: &impl ConnectionTrait,
     name: &str,
-) -> Result<Option<DateTime<Utc>>, DbErr> {
+) -> Result<Option<DateTime<Utc>>, StoreError> {
     Ok(campaign_definition::Entity::find()
         .filter(campaign_definition::Column::Name.eq(name))
         .order_by_asc(campaign_definition::Column::Version)
@@ -63,7 +65,7 @@ pub async fn first_defined_at(
 /// The newest version of every definition, by name.
 pub async fn latest_definitions(
     conn: &impl ConnectionTrait,
-) -> Result<Vec<DefinitionVersion>, DbErr> {
+) -> Result<Vec<DefinitionVersion>, StoreError> {
     let all = campaign_definition::Entity::find()
         .order_by_asc(campaign_definition::Column::Name)
         .order_by_desc(campaign_definition::Column::Version)
@@ -75,7 +77,11 @@ pub async fn latest_definitions(
             latest.push(model);
         }
     }
-    latest.into_iter().map(definition_from).collect()
+    latest
+        .into_iter()
+        .map(definition_from)
+        .collect::<Result<_, DbErr>>()
+        .map_err(StoreError::from)
 }
 
 /// Stores a new version; the unique (name, version) makes concurrent defines safe.
@@ -90,7 +96,7 @@ pub async fn insert_definition(
     owner_id: Option<i64>,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<i64, DbErr> {
+) -> Result<i64, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "INSERT INTO campaign_definition (name, version, description, owner_id, schedule, timezone, body, spec, spec_hash, created_by, created_at) VALUES ",
@@ -113,7 +119,7 @@ pub async fn insert_definition(
         .query_one_raw(sql.build())
         .await?
         .ok_or_else(|| DbErr::RecordNotInserted)?;
-    row.try_get("", "id")
+    row.try_get("", "id").map_err(StoreError::from)
 }
 
 /// A campaign row as the engine uses it.
@@ -182,19 +188,23 @@ fn campaign_from(m: campaign::Model) -> Result<CampaignRow, DbErr> {
     })
 }
 
-pub async fn campaign(conn: &impl ConnectionTrait, id: i64) -> Result<Option<CampaignRow>, DbErr> {
+pub async fn campaign(
+    conn: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<CampaignRow>, StoreError> {
     campaign::Entity::find_by_id(id)
         .one(conn)
         .await?
         .map(campaign_from)
         .transpose()
+        .map_err(StoreError::from)
 }
 
 pub async fn campaign_by_key(
     conn: &impl ConnectionTrait,
     name: &str,
     launch_key: &str,
-) -> Result<Option<CampaignRow>, DbErr> {
+) -> Result<Option<CampaignRow>, StoreError> {
     campaign::Entity::find()
         .filter(campaign::Column::DefinitionName.eq(name))
         .filter(campaign::Column::LaunchKey.eq(launch_key))
@@ -202,13 +212,14 @@ pub async fn campaign_by_key(
         .await?
         .map(campaign_from)
         .transpose()
+        .map_err(StoreError::from)
 }
 
 /// Campaigns, newest first; only those in `states` when given.
 pub async fn campaigns(
     conn: &impl ConnectionTrait,
     states: &[CampaignState],
-) -> Result<Vec<CampaignRow>, DbErr> {
+) -> Result<Vec<CampaignRow>, StoreError> {
     let mut query = campaign::Entity::find().order_by_desc(campaign::Column::Id);
     if !states.is_empty() {
         let names: Vec<String> = states.iter().map(|s| s.as_str().to_string()).collect();
@@ -219,7 +230,8 @@ pub async fn campaigns(
         .await?
         .into_iter()
         .map(campaign_from)
-        .collect()
+        .collect::<Result<_, DbErr>>()
+        .map_err(StoreError::from)
 }
 
 /// What a new campaign row starts with.
@@ -243,7 +255,7 @@ pub struct NewCampaign<'a> {
 pub async fn insert_campaign(
     conn: &impl ConnectionTrait,
     c: &NewCampaign<'_>,
-) -> Result<Option<i64>, DbErr> {
+) -> Result<Option<i64>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "INSERT INTO campaign (definition_id, definition_name, definition_version, period, launch_key, adhoc, state, \
@@ -273,9 +285,9 @@ pub async fn insert_campaign(
     .push(" RETURNING id");
     match conn.query_one_raw(sql.build()).await {
         Ok(Some(row)) => Ok(Some(row.try_get("", "id")?)),
-        Ok(None) => Err(DbErr::RecordNotInserted),
+        Ok(None) => Err(StoreError::from(DbErr::RecordNotInserted)),
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(None),
-        Err(e) => Err(e),
+        Err(e) => Err(StoreError::from(e)),
     }
 }
 
@@ -287,7 +299,7 @@ pub async fn claim_launch(
     owner: &str,
     now: DateTime<Utc>,
     until: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+) -> Result<bool, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE campaign SET lease_owner = ",
@@ -314,7 +326,7 @@ pub async fn advance_launch(
     cursor: i64,
     added: u64,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE campaign SET launch_cursor = ",
@@ -334,7 +346,7 @@ pub async fn advance_launch(
 /// Sets a launch's cursor and item count from the items that exist. A bulk copy (PostgreSQL)
 /// commits on its own before its batch is recorded; after a crash in between, the launch must
 /// resume after the items already there, not copy them again.
-pub async fn reconcile_launch(conn: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
+pub async fn reconcile_launch(conn: &impl ConnectionTrait, id: i64) -> Result<(), StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE campaign SET launch_cursor = (SELECT MAX(eligibility_id) FROM review_item WHERE campaign_id = ",
@@ -356,7 +368,7 @@ pub async fn release_launch(
     conn: &impl ConnectionTrait,
     id: i64,
     owner: &str,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE campaign SET lease_until = NULL WHERE id = ",
@@ -375,7 +387,7 @@ pub async fn transition(
     to: CampaignState,
     stamp: Option<&'static str>,
     now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+) -> Result<bool, StoreError> {
     debug_assert!(from.iter().all(|f| f.may_become(to)));
     let mut sql = Sql::new(conn.get_database_backend(), "UPDATE campaign SET state = ");
     sql.bind(to.as_str()).push(", updated_at = ").bind(now);
@@ -393,7 +405,7 @@ pub async fn finish_launch(
     id: i64,
     population: i64,
     now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+) -> Result<bool, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE campaign SET state = 'active', population = ",
@@ -432,7 +444,7 @@ pub async fn set_ended_by(
     id: i64,
     column: EndedBy,
     actor: &str,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let column = match column {
         EndedBy::Closed => "closed_by",
         EndedBy::Cancelled => "cancelled_by",
@@ -457,7 +469,7 @@ pub async fn set_rail_reason(
     conn: &impl ConnectionTrait,
     id: i64,
     reason: Option<&str>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE campaign SET rail_reason = ",
@@ -474,7 +486,7 @@ pub async fn set_rail_reason(
 pub async fn lock_state(
     conn: &impl ConnectionTrait,
     id: i64,
-) -> Result<Option<CampaignState>, DbErr> {
+) -> Result<Option<CampaignState>, StoreError> {
     let mut query = campaign::Entity::find_by_id(id)
         .select_only()
         .column(campaign::Column::State);
@@ -482,13 +494,16 @@ pub async fn lock_state(
         query = query.lock_shared();
     }
     let state: Option<String> = query.into_tuple().one(conn).await?;
-    state.map(|s| s.parse().map_err(DbErr::Type)).transpose()
+    state
+        .map(|s| s.parse().map_err(DbErr::Type))
+        .transpose()
+        .map_err(StoreError::from)
 }
 
 /// Item, remediation and mail counts of a campaign: the raw material of its summary.
 pub use crate::domain::summary::CampaignCounts;
 
-pub async fn counts(conn: &impl ConnectionTrait, id: i64) -> Result<CampaignCounts, DbErr> {
+pub async fn counts(conn: &impl ConnectionTrait, id: i64) -> Result<CampaignCounts, StoreError> {
     let backend = conn.get_database_backend();
     let mut sql = Sql::new(
         backend,
@@ -569,7 +584,7 @@ pub async fn counts(conn: &impl ConnectionTrait, id: i64) -> Result<CampaignCoun
 pub async fn definition_body(
     conn: &impl ConnectionTrait,
     name: &str,
-) -> Result<Option<(i32, String)>, DbErr> {
+) -> Result<Option<(i32, String)>, StoreError> {
     Ok(campaign_definition::Entity::find()
         .filter(campaign_definition::Column::Name.eq(name))
         .order_by_desc(campaign_definition::Column::Version)

@@ -2,6 +2,7 @@
 //! (docs/benchmarks.md, "Stack pitfalls"), so every statement larger than a TCP segment waits
 //! ≈ 40 ms for a delayed ACK; a COPY streams its rows and pays that once. Rows are written in COPY's text format.
 
+use super::StoreError;
 use chrono::{DateTime, Utc};
 use sea_orm::sqlx::postgres::PgPoolCopyExt;
 use sea_orm::sqlx::PgPool;
@@ -93,7 +94,7 @@ pub async fn copy_in(
     table: &str,
     columns: &str,
     rows: CopyRows,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     let fail = |e: sea_orm::sqlx::Error| DbErr::Custom(format!("COPY {table}: {e}"));
     let mut copy = pool
         .copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN"))
@@ -105,10 +106,10 @@ pub async fn copy_in(
     for chunk in bytes.chunks(CHUNK) {
         if let Err(e) = copy.send(chunk).await {
             let _ = copy.abort(e.to_string()).await;
-            return Err(fail(e));
+            return Err(StoreError::from(fail(e)));
         }
     }
-    copy.finish().await.map_err(fail)
+    copy.finish().await.map_err(fail).map_err(StoreError::from)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! revocation's time is the one kept.
 
 use super::sql::Sql;
+use super::StoreError;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult};
 
@@ -37,7 +38,7 @@ fn account_from_row(row: &QueryResult) -> Result<AccountInfo, DbErr> {
 }
 
 /// Every account, by email.
-pub async fn accounts(conn: &impl ConnectionTrait) -> Result<Vec<AccountInfo>, DbErr> {
+pub async fn accounts(conn: &impl ConnectionTrait) -> Result<Vec<AccountInfo>, StoreError> {
     let sql = Sql::new(
         conn.get_database_backend(),
         &format!("{ACCOUNT_COLUMNS} ORDER BY LOWER(email), id"),
@@ -46,13 +47,14 @@ pub async fn accounts(conn: &impl ConnectionTrait) -> Result<Vec<AccountInfo>, D
         .await?
         .iter()
         .map(account_from_row)
-        .collect()
+        .collect::<Result<_, DbErr>>()
+        .map_err(StoreError::from)
 }
 
 /// Account changes queue up one behind the other on PostgreSQL (SQLite allows one writer
 /// anyway): two admins disabling each other at once cannot both pass the last-admin check, and
 /// the row locks below are never taken in opposite orders (no deadlock).
-pub async fn serialize_account_changes(conn: &impl ConnectionTrait) -> Result<(), DbErr> {
+pub async fn serialize_account_changes(conn: &impl ConnectionTrait) -> Result<(), StoreError> {
     if conn.get_database_backend() == DbBackend::Postgres {
         conn.execute_unprepared("SELECT pg_advisory_xact_lock(7422002)")
             .await?;
@@ -66,7 +68,7 @@ pub async fn account(
     conn: &impl ConnectionTrait,
     id: Option<i64>,
     email: &str,
-) -> Result<Option<AccountInfo>, DbErr> {
+) -> Result<Option<AccountInfo>, StoreError> {
     let backend = conn.get_database_backend();
     let mut sql = Sql::new(backend, ACCOUNT_COLUMNS);
     match id {
@@ -82,11 +84,15 @@ pub async fn account(
         .await?
         .map(|row| account_from_row(&row))
         .transpose()
+        .map_err(StoreError::from)
 }
 
 /// How many enabled admins there are besides `except`. On PostgreSQL their rows are locked
 /// until the transaction ends, so none of them changes before this transaction's check holds.
-pub async fn other_enabled_admins(conn: &impl ConnectionTrait, except: i64) -> Result<u64, DbErr> {
+pub async fn other_enabled_admins(
+    conn: &impl ConnectionTrait,
+    except: i64,
+) -> Result<u64, StoreError> {
     let backend = conn.get_database_backend();
     let mut sql = Sql::new(
         backend,
@@ -99,7 +105,11 @@ pub async fn other_enabled_admins(conn: &impl ConnectionTrait, except: i64) -> R
     Ok(conn.query_all_raw(sql.build()).await?.len() as u64)
 }
 
-pub async fn set_enabled(conn: &impl ConnectionTrait, id: i64, enabled: bool) -> Result<(), DbErr> {
+pub async fn set_enabled(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    enabled: bool,
+) -> Result<(), StoreError> {
     let mut sql = Sql::new(conn.get_database_backend(), "UPDATE account SET enabled = ");
     sql.bind(enabled);
     if enabled {
@@ -111,7 +121,7 @@ pub async fn set_enabled(conn: &impl ConnectionTrait, id: i64, enabled: bool) ->
     Ok(())
 }
 
-pub async fn set_role(conn: &impl ConnectionTrait, id: i64, role: &str) -> Result<(), DbErr> {
+pub async fn set_role(conn: &impl ConnectionTrait, id: i64, role: &str) -> Result<(), StoreError> {
     let mut sql = Sql::new(conn.get_database_backend(), "UPDATE account SET role = ");
     sql.bind(role).push(" WHERE id = ").bind(id);
     conn.execute_raw(sql.build()).await?;
@@ -124,7 +134,7 @@ pub async fn set_password_hash(
     conn: &impl ConnectionTrait,
     id: i64,
     hash: &str,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE account SET password_hash = ",
@@ -143,7 +153,7 @@ pub async fn revoke_sessions(
     account_id: i64,
     keep: Option<i64>,
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE session SET revoked_at = ",
@@ -187,7 +197,7 @@ fn token_from_row(row: &QueryResult) -> Result<TokenInfo, DbErr> {
 }
 
 /// Every API token, live ones first, newest first.
-pub async fn tokens(conn: &impl ConnectionTrait) -> Result<Vec<TokenInfo>, DbErr> {
+pub async fn tokens(conn: &impl ConnectionTrait) -> Result<Vec<TokenInfo>, StoreError> {
     let sql = Sql::new(
         conn.get_database_backend(),
         &format!(
@@ -198,7 +208,8 @@ pub async fn tokens(conn: &impl ConnectionTrait) -> Result<Vec<TokenInfo>, DbErr
         .await?
         .iter()
         .map(token_from_row)
-        .collect()
+        .collect::<Result<_, DbErr>>()
+        .map_err(StoreError::from)
 }
 
 /// Tokens with this id, or (when `id` is `None`) this name.
@@ -206,7 +217,7 @@ pub async fn tokens_named(
     conn: &impl ConnectionTrait,
     id: Option<i64>,
     name: &str,
-) -> Result<Vec<TokenInfo>, DbErr> {
+) -> Result<Vec<TokenInfo>, StoreError> {
     let mut sql = Sql::new(conn.get_database_backend(), TOKEN_COLUMNS);
     match id {
         Some(id) => sql.push(" WHERE t.id = ").bind(id),
@@ -217,7 +228,8 @@ pub async fn tokens_named(
         .await?
         .iter()
         .map(token_from_row)
-        .collect()
+        .collect::<Result<_, DbErr>>()
+        .map_err(StoreError::from)
 }
 
 /// Revokes one token if it is still live; whether it was.
@@ -225,7 +237,7 @@ pub async fn revoke_token(
     conn: &impl ConnectionTrait,
     id: i64,
     now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+) -> Result<bool, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE api_token SET revoked_at = ",
@@ -243,7 +255,7 @@ pub async fn revoke_tokens_of(
     account_id: i64,
     role: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Vec<String>, DbErr> {
+) -> Result<Vec<String>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE api_token SET revoked_at = ",
@@ -270,7 +282,7 @@ pub async fn touch_token(
     conn: &impl ConnectionTrait,
     id: i64,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE api_token SET last_used_at = ",
@@ -286,7 +298,7 @@ pub async fn revoke_reviewer_tokens(
     campaign_id: i64,
     reviewer_id: i64,
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE reviewer_token SET revoked_at = ",

@@ -1,6 +1,7 @@
 //! People, roles and eligibility: the bulk writes of an import and the reads that check it.
 
 use super::sql::Sql;
+use super::StoreError;
 use crate::domain::records::{PersonRow, RoleRow};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -34,7 +35,7 @@ pub async fn ensure_source(
     name: &str,
     kind: &str,
     now: DateTime<Utc>,
-) -> Result<i64, DbErr> {
+) -> Result<i64, StoreError> {
     let backend = ConnectionTrait::get_database_backend(conn);
     let mut insert = Sql::new(
         backend,
@@ -50,14 +51,14 @@ pub async fn ensure_source(
         .query_one_raw(select.build())
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("source {name}")))?;
-    row.try_get("", "id")
+    row.try_get("", "id").map_err(StoreError::from)
 }
 
 /// Looks up principals by external id; ids that do not exist are absent from the map.
 pub async fn principal_refs(
     conn: &impl ConnectionTrait,
     external_ids: &[&str],
-) -> Result<HashMap<String, PrincipalRef>, DbErr> {
+) -> Result<HashMap<String, PrincipalRef>, StoreError> {
     let mut found = HashMap::with_capacity(external_ids.len());
     if external_ids.is_empty() {
         return Ok(found);
@@ -81,7 +82,10 @@ pub async fn principal_refs(
 }
 
 /// A principal's display name.
-pub async fn display_name(conn: &impl ConnectionTrait, id: i64) -> Result<Option<String>, DbErr> {
+pub async fn display_name(
+    conn: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<String>, StoreError> {
     let mut sql = Sql::new(
         ConnectionTrait::get_database_backend(conn),
         "SELECT display_name FROM principal WHERE id = ",
@@ -94,7 +98,7 @@ pub async fn display_name(conn: &impl ConnectionTrait, id: i64) -> Result<Option
 }
 
 /// Every role's id by name (roles number in the hundreds at most).
-pub async fn role_ids(conn: &impl ConnectionTrait) -> Result<HashMap<String, i64>, DbErr> {
+pub async fn role_ids(conn: &impl ConnectionTrait) -> Result<HashMap<String, i64>, StoreError> {
     let sql = Sql::new(
         ConnectionTrait::get_database_backend(conn),
         "SELECT id, name FROM \"role\"",
@@ -113,7 +117,7 @@ pub async fn upsert_people(
     rows: &[PersonRow],
     source_id: i64,
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     if rows.is_empty() {
         return Ok(0);
     }
@@ -150,7 +154,7 @@ pub async fn set_managers(
     conn: &impl ConnectionTrait,
     changes: &[(i64, Option<i64>)],
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     if changes.is_empty() {
         return Ok(0);
     }
@@ -174,7 +178,7 @@ pub async fn upsert_roles(
     rows: &[(RoleRow, Option<i64>)],
     source_id: i64,
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     if rows.is_empty() {
         return Ok(0);
     }
@@ -222,7 +226,7 @@ pub async fn upsert_eligibility(
     granted_via: &str,
     activation: Activation,
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     if rows.is_empty() {
         return Ok(0);
     }
@@ -267,7 +271,7 @@ pub async fn upsert_eligibility(
 }
 
 /// The number of rows in `table` (one of ours; never user input).
-pub async fn count(conn: &impl ConnectionTrait, table: &'static str) -> Result<i64, DbErr> {
+pub async fn count(conn: &impl ConnectionTrait, table: &'static str) -> Result<i64, StoreError> {
     let sql = Sql::new(
         ConnectionTrait::get_database_backend(conn),
         &format!("SELECT COUNT(*) AS n FROM \"{table}\""),
@@ -276,21 +280,21 @@ pub async fn count(conn: &impl ConnectionTrait, table: &'static str) -> Result<i
         .query_one_raw(sql.build())
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(table.into()))?;
-    row.try_get("", "n")
+    row.try_get("", "n").map_err(StoreError::from)
 }
 
 /// How many active eligibilities `source_id` has.
 pub async fn active_eligibility_count(
     conn: &impl ConnectionTrait,
     source_id: i64,
-) -> Result<i64, DbErr> {
+) -> Result<i64, StoreError> {
     let mut sql = Sql::new(
         ConnectionTrait::get_database_backend(conn),
         "SELECT COUNT(*) AS n FROM eligibility WHERE status = 'active' AND source_id = ",
     );
     sql.bind(source_id);
     match conn.query_one_raw(sql.build()).await? {
-        Some(row) => row.try_get("", "n"),
+        Some(row) => row.try_get("", "n").map_err(StoreError::from),
         None => Ok(0),
     }
 }
@@ -300,7 +304,7 @@ pub async fn active_eligibility_not_kept<C>(
     conn: &C,
     source_id: i64,
     keep: impl Fn(&str, &str, &str) -> bool,
-) -> Result<Vec<i64>, DbErr>
+) -> Result<Vec<i64>, StoreError>
 where
     C: ConnectionTrait + StreamTrait,
 {
@@ -318,6 +322,7 @@ where
         Ok(keep(&principal, &role, &scope))
     })
     .await
+    .map_err(StoreError::from)
 }
 
 /// Streams `sql` (which selects an `id`) and returns the ids of the rows `keep` rejects: what
@@ -347,7 +352,7 @@ pub async fn mark_eligibility_removed(
     ids: &[i64],
     reason: &str,
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     let mut removed = 0;
     for chunk in ids.chunks(1000) {
         let mut sql = Sql::new(
@@ -371,7 +376,7 @@ pub async fn enabled_principals_not_kept<C>(
     conn: &C,
     source_id: i64,
     keep: impl Fn(&str) -> bool,
-) -> Result<Vec<i64>, DbErr>
+) -> Result<Vec<i64>, StoreError>
 where
     C: ConnectionTrait + StreamTrait,
 {
@@ -384,6 +389,7 @@ where
         Ok(keep(&row.try_get::<String>("", "external_id")?))
     })
     .await
+    .map_err(StoreError::from)
 }
 
 /// Disables principals (a pruned people file): they keep their history but may no longer review.
@@ -391,7 +397,7 @@ pub async fn disable_principals(
     conn: &impl ConnectionTrait,
     ids: &[i64],
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     let mut changed = 0;
     for chunk in ids.chunks(1000) {
         let mut sql = Sql::new(
@@ -444,7 +450,7 @@ const ELIGIBILITY_FROM: &str = " FROM eligibility e JOIN principal p ON p.id = e
 pub async fn list_eligibility(
     conn: &impl ConnectionTrait,
     filter: &EligibilityFilter,
-) -> Result<Vec<EligibilityView>, DbErr> {
+) -> Result<Vec<EligibilityView>, StoreError> {
     let mut sql = Sql::new(
         ConnectionTrait::get_database_backend(conn),
         &format!(
@@ -485,7 +491,7 @@ pub async fn list_eligibility(
 pub async fn count_eligibility(
     conn: &impl ConnectionTrait,
     filter: &EligibilityFilter,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     let mut sql = Sql::new(
         ConnectionTrait::get_database_backend(conn),
         &format!("SELECT COUNT(*) AS n{ELIGIBILITY_FROM}"),
@@ -531,7 +537,7 @@ fn eligibility_where(sql: &mut Sql, filter: &EligibilityFilter) {
 /// eligibilities), which reviewer resolution needs at hand to walk manager chains.
 pub async fn people(
     conn: &impl ConnectionTrait,
-) -> Result<HashMap<i64, crate::domain::reviewers::Person>, DbErr> {
+) -> Result<HashMap<i64, crate::domain::reviewers::Person>, StoreError> {
     let sql = Sql::new(
         conn.get_database_backend(),
         "SELECT id, manager_id, enabled, kind FROM principal",
@@ -562,7 +568,7 @@ pub struct PrincipalName {
 pub async fn names_by_id(
     conn: &impl ConnectionTrait,
     ids: &[i64],
-) -> Result<HashMap<i64, PrincipalName>, DbErr> {
+) -> Result<HashMap<i64, PrincipalName>, StoreError> {
     let mut found = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(1000) {
         let mut sql = Sql::new(
@@ -585,7 +591,10 @@ pub async fn names_by_id(
 }
 
 /// A principal's own time zone, if their record has one.
-pub async fn timezone_of(conn: &impl ConnectionTrait, id: i64) -> Result<Option<String>, DbErr> {
+pub async fn timezone_of(
+    conn: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<String>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT timezone FROM principal WHERE id = ",
@@ -601,7 +610,7 @@ pub async fn timezone_of(conn: &impl ConnectionTrait, id: i64) -> Result<Option<
 pub async fn reviewer_candidate(
     conn: &impl ConnectionTrait,
     id_or_email: &str,
-) -> Result<Option<i64>, DbErr> {
+) -> Result<Option<i64>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT id FROM principal WHERE kind = 'user' AND enabled = ",

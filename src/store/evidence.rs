@@ -2,6 +2,7 @@
 //! the instance's signing key and of generated bundles.
 
 use super::sql::{sqlite_time, Sql};
+use super::StoreError;
 use chrono::{DateTime, Utc};
 use futures::{Stream, TryStreamExt};
 use sea_orm::{
@@ -16,7 +17,7 @@ use std::sync::Arc;
 pub async fn audit_range(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
-) -> Result<Option<(i64, i64)>, DbErr> {
+) -> Result<Option<(i64, i64)>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT MIN(seq) AS first, MAX(seq) AS last FROM audit_event WHERE target = ",
@@ -34,7 +35,7 @@ pub async fn audit_rows<'a, C: ConnectionTrait + StreamTrait>(
     conn: &'a C,
     first: i64,
     last: i64,
-) -> Result<impl Stream<Item = Result<QueryResult, DbErr>> + 'a, DbErr> {
+) -> Result<impl Stream<Item = Result<QueryResult, DbErr>> + 'a, StoreError> {
     let mut sql = Sql::new(
         ConnectionTrait::get_database_backend(conn),
         "SELECT seq, at, actor, action, target, details, prev_hash, hash FROM audit_event WHERE seq >= ",
@@ -43,7 +44,7 @@ pub async fn audit_rows<'a, C: ConnectionTrait + StreamTrait>(
         .push(" AND seq <= ")
         .bind(last)
         .push(" ORDER BY seq");
-    conn.stream_raw(sql.build()).await
+    conn.stream_raw(sql.build()).await.map_err(StoreError::from)
 }
 
 /// One reviewer's part in a campaign.
@@ -68,7 +69,7 @@ pub struct ReviewerSummary {
 pub async fn reviewer_summaries(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
-) -> Result<Vec<ReviewerSummary>, DbErr> {
+) -> Result<Vec<ReviewerSummary>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT p.external_id, p.display_name, p.email, cr.signed_off_at, cr.signed_off_addr, \
@@ -115,6 +116,7 @@ pub async fn reviewer_summaries(
             }
             summaries
         })
+        .map_err(StoreError::from)
 }
 
 /// Per reviewer (external id), the campaign's items escalated away from them: one pass over
@@ -142,7 +144,7 @@ async fn escalated_away(
 pub async fn reviewer_roster(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
-) -> Result<Vec<ReviewerSummary>, DbErr> {
+) -> Result<Vec<ReviewerSummary>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT p.external_id, p.display_name, p.email, cr.signed_off_at, cr.signed_off_addr \
@@ -173,7 +175,9 @@ pub async fn reviewer_roster(
 }
 
 /// The newest signing key: (public hex, secret hex).
-pub async fn signing_key(conn: &impl ConnectionTrait) -> Result<Option<(String, String)>, DbErr> {
+pub async fn signing_key(
+    conn: &impl ConnectionTrait,
+) -> Result<Option<(String, String)>, StoreError> {
     let sql = Sql::new(
         conn.get_database_backend(),
         "SELECT public_key, secret_key FROM signing_key ORDER BY id DESC LIMIT 1",
@@ -188,7 +192,7 @@ pub async fn signing_key(conn: &impl ConnectionTrait) -> Result<Option<(String, 
 }
 
 /// Every public key this instance has signed with, oldest first.
-pub async fn public_keys(conn: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
+pub async fn public_keys(conn: &impl ConnectionTrait) -> Result<Vec<String>, StoreError> {
     let sql = Sql::new(
         conn.get_database_backend(),
         "SELECT public_key FROM signing_key ORDER BY id",
@@ -197,7 +201,8 @@ pub async fn public_keys(conn: &impl ConnectionTrait) -> Result<Vec<String>, DbE
         .await?
         .iter()
         .map(|row| row.try_get("", "public_key"))
-        .collect()
+        .collect::<Result<_, DbErr>>()
+        .map_err(StoreError::from)
 }
 
 pub async fn insert_signing_key(
@@ -205,7 +210,7 @@ pub async fn insert_signing_key(
     public: &str,
     secret: &str,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "INSERT INTO signing_key (algorithm, public_key, secret_key, created_at) VALUES ",
@@ -224,7 +229,7 @@ pub async fn insert_bundle(
     sha256: &str,
     bytes: i64,
     reason: &str,
-) -> Result<i64, DbErr> {
+) -> Result<i64, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "INSERT INTO evidence_bundle (campaign_id, generated_at, manifest, sha256, bytes, reason) VALUES ",
@@ -242,7 +247,7 @@ pub async fn insert_bundle(
         .query_one_raw(sql.build())
         .await?
         .ok_or(DbErr::RecordNotInserted)?;
-    row.try_get("", "id")
+    row.try_get("", "id").map_err(StoreError::from)
 }
 
 pub async fn insert_chunk(
@@ -250,7 +255,7 @@ pub async fn insert_chunk(
     bundle_id: i64,
     seq: i32,
     data: Vec<u8>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "INSERT INTO evidence_chunk (bundle_id, seq, data) VALUES ",
@@ -262,7 +267,7 @@ pub async fn insert_chunk(
 
 /// Completed campaigns without a stored bundle: completing commits before the bundle is made,
 /// so a crash in between leaves one behind, for the recovery step to store.
-pub async fn completed_without_bundle(conn: &impl ConnectionTrait) -> Result<Vec<i64>, DbErr> {
+pub async fn completed_without_bundle(conn: &impl ConnectionTrait) -> Result<Vec<i64>, StoreError> {
     let sql = Sql::new(
         conn.get_database_backend(),
         "SELECT c.id FROM campaign c WHERE c.state = 'completed' \
@@ -272,7 +277,8 @@ pub async fn completed_without_bundle(conn: &impl ConnectionTrait) -> Result<Vec
         .await?
         .iter()
         .map(|row| row.try_get("", "id"))
-        .collect()
+        .collect::<Result<_, DbErr>>()
+        .map_err(StoreError::from)
 }
 
 /// A stored bundle.
@@ -290,7 +296,7 @@ pub struct StoredBundle {
 pub async fn latest_bundle(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
-) -> Result<Option<StoredBundle>, DbErr> {
+) -> Result<Option<StoredBundle>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT id, campaign_id, generated_at, sha256, bytes, reason FROM evidence_bundle WHERE campaign_id = ",
@@ -316,7 +322,7 @@ pub async fn chunk(
     conn: &impl ConnectionTrait,
     bundle_id: i64,
     seq: i32,
-) -> Result<Option<Vec<u8>>, DbErr> {
+) -> Result<Option<Vec<u8>>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT data FROM evidence_chunk WHERE bundle_id = ",
@@ -828,7 +834,7 @@ pub async fn handovers(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
     limit: u64,
-) -> Result<(Vec<Handover>, i64), DbErr> {
+) -> Result<(Vec<Handover>, i64), StoreError> {
     let backend = conn.get_database_backend();
     let filter = " FROM review_item i LEFT JOIN principal f ON f.id = i.escalated_from_id \
                   LEFT JOIN principal t ON t.id = i.reviewer_id LEFT JOIN decision d ON d.id = i.current_decision_id \

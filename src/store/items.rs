@@ -3,6 +3,7 @@
 
 use super::copy::{copy_in, CopyRows};
 use super::sql::Sql;
+use super::StoreError;
 use crate::domain::closing::{MadeBy, Outcome, Verdict};
 use crate::domain::eligibility::SourceEligibility;
 use crate::domain::recommendation::Recommendation;
@@ -45,7 +46,7 @@ pub async fn copy_items(
     campaign_id: i64,
     items: &[NewItem<'_>],
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     let mut rows = CopyRows::default();
     for i in items {
         let e = i.eligibility;
@@ -82,7 +83,7 @@ pub async fn insert_items(
     campaign_id: i64,
     items: &[NewItem<'_>],
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     if items.is_empty() {
         return Ok(0);
     }
@@ -128,7 +129,7 @@ pub const EXCLUDED_FLAG: &str =
 pub async fn reviewer_loads(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
-) -> Result<Vec<(i64, i64)>, DbErr> {
+) -> Result<Vec<(i64, i64)>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT reviewer_id, COUNT(*) AS n FROM review_item WHERE campaign_id = ",
@@ -148,7 +149,7 @@ pub async fn upsert_campaign_reviewers(
     campaign_id: i64,
     loads: &[(i64, i64)],
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     for chunk in loads.chunks(1000) {
         let mut sql = Sql::new(
             conn.get_database_backend(),
@@ -185,7 +186,7 @@ pub async fn items_for_decision(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
     ids: &[i64],
-) -> Result<Vec<ItemForDecision>, DbErr> {
+) -> Result<Vec<ItemForDecision>, StoreError> {
     let mut found = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(1000) {
         // By id alone, with the campaign checked here: given `campaign_id = ? AND id IN (…)`,
@@ -237,7 +238,7 @@ pub async fn record_decisions(
     campaign_id: i64,
     decisions: &[NewDecision<'_>],
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let backend = conn.get_database_backend();
     for chunk in decisions.chunks(500) {
         let mut sql = Sql::new(
@@ -309,7 +310,7 @@ pub async fn settle_undecided(
     outcome: Outcome,
     justification: &str,
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     let Some(verdict) = outcome.policy_verdict() else {
         return Ok(0);
     };
@@ -365,7 +366,7 @@ pub async fn settle_undecided(
 }
 
 /// Sets the outcome of every item a person decided.
-pub async fn settle_human(conn: &impl ConnectionTrait, campaign_id: i64) -> Result<(), DbErr> {
+pub async fn settle_human(conn: &impl ConnectionTrait, campaign_id: i64) -> Result<(), StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE review_item SET outcome = CASE verdict WHEN 'attest' THEN 'kept' ELSE 'revoked' END \
@@ -381,7 +382,7 @@ pub async fn settle_human(conn: &impl ConnectionTrait, campaign_id: i64) -> Resu
 pub async fn roles_emptied_by_policy(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
-) -> Result<Vec<String>, DbErr> {
+) -> Result<Vec<String>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT r.name FROM \"role\" r WHERE EXISTS (SELECT 1 FROM review_item i WHERE i.role_id = r.id \
@@ -399,7 +400,8 @@ pub async fn roles_emptied_by_policy(
         .await?
         .iter()
         .map(|row| row.try_get("", "name"))
-        .collect()
+        .collect::<Result<_, DbErr>>()
+        .map_err(StoreError::from)
 }
 
 /// Creates one remediation per item to remove: people's revocations pending at once, the
@@ -409,7 +411,7 @@ pub async fn plan_remediation(
     campaign_id: i64,
     hold_policy: bool,
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     let policy_state = if hold_policy {
         "awaiting_confirmation"
     } else {
@@ -438,7 +440,7 @@ pub async fn undecided_for(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
     reviewer_id: i64,
-) -> Result<i64, DbErr> {
+) -> Result<i64, StoreError> {
     Ok(load_of(conn, campaign_id, reviewer_id).await?.1)
 }
 
@@ -447,7 +449,7 @@ pub async fn load_of(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
     reviewer_id: i64,
-) -> Result<(i64, i64), DbErr> {
+) -> Result<(i64, i64), StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT COUNT(*) AS n, SUM(CASE WHEN verdict IS NULL THEN 1 ELSE 0 END) AS open FROM review_item WHERE campaign_id = ",
@@ -509,7 +511,7 @@ pub async fn list_items(
     filter: &ItemFilter,
     limit: u64,
     offset: u64,
-) -> Result<(Vec<ItemView>, u64), DbErr> {
+) -> Result<(Vec<ItemView>, u64), StoreError> {
     let backend = conn.get_database_backend();
     let where_clause = |sql: &mut Sql| {
         sql.push(" WHERE i.campaign_id = ").bind(campaign_id);
@@ -620,7 +622,7 @@ pub struct QueuedItem {
 pub async fn admin_queue(
     conn: &impl ConnectionTrait,
     limit: u64,
-) -> Result<(Vec<QueuedItem>, i64), DbErr> {
+) -> Result<(Vec<QueuedItem>, i64), StoreError> {
     let backend = conn.get_database_backend();
     let from = " FROM review_item i JOIN campaign c ON c.id = i.campaign_id \
                 WHERE c.state = 'active' AND i.verdict IS NULL AND i.reviewer_id = i.principal_id";
@@ -670,7 +672,7 @@ pub async fn admin_queue(
 pub async fn item_holder(
     conn: &impl ConnectionTrait,
     item_id: i64,
-) -> Result<Option<(i64, i64, Option<i64>, Option<String>)>, DbErr> {
+) -> Result<Option<(i64, i64, Option<i64>, Option<String>)>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT campaign_id, principal_id, reviewer_id, holder_email FROM review_item WHERE id = ",
@@ -697,7 +699,7 @@ pub async fn escalate_undecided(
     campaign_id: i64,
     fallback: i64,
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE review_item SET escalated_from_id = reviewer_id, reviewer_id = ",

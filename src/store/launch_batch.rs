@@ -6,8 +6,9 @@
 use super::campaigns;
 use super::items::{self, NewItem};
 use super::Store;
+use super::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::{DbBackend, DbErr};
+use sea_orm::DbBackend;
 
 /// Eligibilities per COPY on PostgreSQL: few enough round trips that the missing TCP_NODELAY
 /// costs little, few enough rows that the batch stays small in memory (≈ 30 MB, and as much
@@ -34,7 +35,7 @@ pub async fn freeze(
     last: i64,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
-) -> Result<Option<u64>, DbErr> {
+) -> Result<Option<u64>, StoreError> {
     let copied = if store.backend() == DbBackend::Postgres {
         let conn = store.conn();
         if !campaigns::claim_launch(conn, id, owner, now, lease_until).await? {

@@ -12,6 +12,7 @@ pub mod campaigns;
 pub mod copy;
 pub mod credentials;
 pub mod directory;
+mod error;
 pub mod evidence;
 pub mod items;
 pub mod launch_batch;
@@ -25,6 +26,7 @@ pub mod scratch;
 pub mod sources;
 pub mod sql;
 
+pub use error::StoreError;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
@@ -50,7 +52,7 @@ impl Store {
     /// Opens the database at `url` only if it already exists, to read: a SQLite file is opened
     /// read-only and never created, PostgreSQL gets five seconds to answer, and the schema is
     /// left as it is. `Ok(None)` when there is no database there.
-    pub async fn open_existing(url: &str) -> Result<Option<DatabaseConnection>, DbErr> {
+    pub async fn open_existing(url: &str) -> Result<Option<DatabaseConnection>, StoreError> {
         let mut options = ConnectOptions::new(url.to_string());
         options
             .sqlx_logging(false)
@@ -65,12 +67,12 @@ impl Store {
                 tracing::debug!("no database at {url}: {e}");
                 Ok(None)
             }
-            Err(e) => Err(e),
+            Err(e) => Err(StoreError::from(e)),
         }
     }
 
     /// Connects to `url` and brings the schema up to date (safe to run any number of times).
-    pub async fn connect(url: &str) -> Result<Self, DbErr> {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = |max: Option<u32>| {
             let mut options = ConnectOptions::new(url.to_string());
             options
@@ -134,20 +136,21 @@ impl Store {
     /// Starts a transaction that may write. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so it never fails half-way because another process wrote after it
     /// had read.
-    pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+    pub async fn begin(&self) -> Result<DatabaseTransaction, StoreError> {
         self.writer
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..TransactionOptions::default()
             })
             .await
+            .map_err(StoreError::from)
     }
 
-    pub async fn close(self) -> Result<(), DbErr> {
+    pub async fn close(self) -> Result<(), StoreError> {
         if self.backend() == DbBackend::Sqlite {
             self.writer.close().await?;
         }
-        self.db.close().await
+        self.db.close().await.map_err(StoreError::from)
     }
 }
 

@@ -2,6 +2,7 @@
 //! queuing the same mail twice (a retried step, two instances) a no-op.
 
 use super::sql::Sql;
+use super::StoreError;
 use crate::domain::mail_state::{Invitation, InvitationState, MailTally, ReviewerMail};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr, Value};
@@ -31,7 +32,7 @@ pub async fn queue_for_reviewers(
     key_suffix: Option<&str>,
     only_pending: bool,
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     let suffix = key_suffix.map(|s| format!("/{s}")).unwrap_or_default();
     let mut sql = Sql::new(
         conn.get_database_backend(),
@@ -68,7 +69,7 @@ pub async fn queue_to_principal(
     template: &str,
     payload: &serde_json::Value,
     now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+) -> Result<bool, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "INSERT INTO outbox_mail (idempotency_key, campaign_id, recipient_id, to_address, template, payload, state, \
@@ -113,7 +114,7 @@ pub struct MailCounts {
 pub async fn mail_counts(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
-) -> Result<MailCounts, DbErr> {
+) -> Result<MailCounts, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT state, CASE WHEN attempts > 0 THEN 1 ELSE 0 END AS tried, COUNT(*) AS n FROM outbox_mail WHERE campaign_id = ",
@@ -156,7 +157,7 @@ pub async fn requeue_failed(
     campaign_id: Option<i64>,
     only_unreachable: bool,
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE outbox_mail SET state = 'pending', attempts = 0, next_attempt_at = ",
@@ -181,7 +182,7 @@ pub async fn queue_probe(
     now: DateTime<Utc>,
     quiet: chrono::Duration,
     last_attempt: i32,
-) -> Result<bool, DbErr> {
+) -> Result<bool, StoreError> {
     let backend = conn.get_database_backend();
     let mut sql = Sql::new(
         backend,
@@ -205,7 +206,7 @@ pub async fn count(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
     template: &str,
-) -> Result<i64, DbErr> {
+) -> Result<i64, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT COUNT(*) AS n FROM outbox_mail WHERE campaign_id = ",
@@ -217,7 +218,7 @@ pub async fn count(
         .query_one_raw(sql.build())
         .await?
         .ok_or(DbErr::RecordNotFound("outbox".into()))?;
-    row.try_get("", "n")
+    row.try_get("", "n").map_err(StoreError::from)
 }
 
 /// A mail the worker is about to send.
@@ -244,7 +245,7 @@ pub async fn lease_due(
     limit: u64,
     owner: &str,
     lease_until: DateTime<Utc>,
-) -> Result<Vec<OutboxRow>, DbErr> {
+) -> Result<Vec<OutboxRow>, StoreError> {
     let backend = conn.get_database_backend();
     let mut sql = Sql::new(
         backend,
@@ -308,7 +309,7 @@ pub async fn record_delivery(
     attempts: i32,
     delivery: Delivery<'_>,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE outbox_mail SET attempts = ",
@@ -372,7 +373,7 @@ pub async fn recipients(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
     ids: &[i64],
-) -> Result<HashMap<i64, Recipient>, DbErr> {
+) -> Result<HashMap<i64, Recipient>, StoreError> {
     let mut found = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         let ids = || chunk.iter().map(|id| Value::from(*id));
@@ -410,7 +411,7 @@ pub async fn recipients(
 pub async fn set_link_nonces(
     conn: &impl ConnectionTrait,
     nonces: &[(i64, String)],
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     for chunk in nonces.chunks(500) {
         let mut sql = Sql::new(
             conn.get_database_backend(),
@@ -434,7 +435,7 @@ pub async fn set_link_nonces(
 pub async fn reviewer_mail(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
-) -> Result<Vec<ReviewerMail>, DbErr> {
+) -> Result<Vec<ReviewerMail>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT p.external_id, p.display_name, p.email, inv.state, inv.attempts, inv.sent_at, inv.next_attempt_at, \
@@ -532,7 +533,7 @@ pub struct FailedInvitations {
 pub async fn unreported_failed_invitations(
     conn: &impl ConnectionTrait,
     probes: &[i64],
-) -> Result<Vec<FailedInvitations>, DbErr> {
+) -> Result<Vec<FailedInvitations>, StoreError> {
     let backend = conn.get_database_backend();
     let told = |sql: &mut Sql| {
         sql.push(" (SELECT MAX(n.created_at) FROM outbox_mail n WHERE n.campaign_id = o.campaign_id AND n.template = ")

@@ -2,9 +2,10 @@
 //! condition every lease query uses to tell a live lease from a free one.
 
 use super::sql::Sql;
+use super::StoreError;
 use crate::domain::liveness;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::ConnectionTrait;
 
 /// Records that process `id` (host, pid, what it runs) takes leased work from `now`; forgets
 /// processes that stopped long ago.
@@ -15,7 +16,7 @@ pub async fn register(
     pid: u32,
     command: &str,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let backend = conn.get_database_backend();
     let mut forget = Sql::new(backend, "DELETE FROM attest_process WHERE heartbeat_at < ");
     forget.bind(now - liveness::FORGOTTEN_AFTER);
@@ -45,7 +46,7 @@ pub async fn heartbeat(
     conn: &impl ConnectionTrait,
     id: &str,
     now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+) -> Result<bool, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE attest_process SET heartbeat_at = ",
@@ -58,7 +59,11 @@ pub async fn heartbeat(
 
 /// Process `id` stops: its leases on mail and removals are given back at once (a launch's is
 /// given back by the launch itself).
-pub async fn stop(conn: &impl ConnectionTrait, id: &str, now: DateTime<Utc>) -> Result<(), DbErr> {
+pub async fn stop(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let backend = conn.get_database_backend();
     for table in ["outbox_mail", "remediation"] {
         let mut sql = Sql::new(
@@ -87,7 +92,10 @@ pub struct ProcessRow {
     pub stopped_at: Option<DateTime<Utc>>,
 }
 
-pub async fn process(conn: &impl ConnectionTrait, id: &str) -> Result<Option<ProcessRow>, DbErr> {
+pub async fn process(
+    conn: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<ProcessRow>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT id, host, pid, command, heartbeat_at, stopped_at FROM attest_process WHERE id = ",

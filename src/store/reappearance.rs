@@ -3,6 +3,7 @@
 
 use super::directory::EligibilityWrite;
 use super::sql::Sql;
+use super::StoreError;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 use serde::Serialize;
@@ -24,7 +25,7 @@ pub struct Reappeared {
 pub async fn removed_by_campaign(
     conn: &impl ConnectionTrait,
     rows: &[EligibilityWrite],
-) -> Result<Vec<Reappeared>, DbErr> {
+) -> Result<Vec<Reappeared>, StoreError> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -67,7 +68,7 @@ pub async fn record(
     via: &str,
     action: &str,
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     if rows.is_empty() {
         return Ok(0);
     }
@@ -94,14 +95,14 @@ pub async fn count_between(
     conn: &impl ConnectionTrait,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<i64, DbErr> {
+) -> Result<i64, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT COUNT(*) AS n FROM reappearance WHERE reappeared_at >= ",
     );
     sql.bind(from).push(" AND reappeared_at < ").bind(to);
     match conn.query_one_raw(sql.build()).await? {
-        Some(row) => row.try_get("", "n"),
+        Some(row) => row.try_get("", "n").map_err(StoreError::from),
         None => Ok(0),
     }
 }
@@ -128,7 +129,7 @@ pub async fn in_campaign(
     campaign_id: i64,
     until: DateTime<Utc>,
     limit: u64,
-) -> Result<(Vec<ReappearedItem>, i64), DbErr> {
+) -> Result<(Vec<ReappearedItem>, i64), StoreError> {
     // Driven from the reappearance table (small), each row finding its item through the
     // (campaign_id, eligibility_id) key: cheap however large the campaign.
     let from = "FROM reappearance ra JOIN review_item i ON i.eligibility_id = ra.eligibility_id AND i.campaign_id = ";
@@ -202,7 +203,7 @@ pub struct ReappearanceView {
 pub async fn recent(
     conn: &impl ConnectionTrait,
     limit: u64,
-) -> Result<(Vec<ReappearanceView>, i64), DbErr> {
+) -> Result<(Vec<ReappearanceView>, i64), StoreError> {
     let backend = conn.get_database_backend();
     let total: i64 = match conn
         .query_one_raw(Sql::new(backend, "SELECT COUNT(*) AS n FROM reappearance").build())

@@ -7,6 +7,7 @@
 //! array per column (`UNNEST`), never as thousands of placeholders.
 
 use super::sql::Sql;
+use super::StoreError;
 use crate::domain::eligibility::RemovalTarget;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Value};
@@ -53,7 +54,7 @@ pub async fn lease_due(
     limit: u64,
     owner: &str,
     lease_until: DateTime<Utc>,
-) -> Result<Vec<DueRemoval>, DbErr> {
+) -> Result<Vec<DueRemoval>, StoreError> {
     let backend = conn.get_database_backend();
     let rows = if backend == DbBackend::Postgres {
         // Claim and read in one statement, so the batch's ids never travel to the server.
@@ -109,7 +110,7 @@ pub async fn lease_due(
 }
 
 /// Gives leased removals back at once (a step took more than it will handle now).
-pub async fn release(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<(), DbErr> {
+pub async fn release(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<(), StoreError> {
     for chunk in ids.chunks(SQLITE_ROWS) {
         let mut sql = Sql::new(
             conn.get_database_backend(),
@@ -196,7 +197,7 @@ pub async fn settle(
     conn: &impl ConnectionTrait,
     settled: &[Settled],
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let backend = conn.get_database_backend();
     let set = " attempts = u.attempts, state = u.state, \
                receipt = CASE WHEN u.state = 'pending' THEN remediation.receipt ELSE u.receipt END, last_error = u.error, \
@@ -318,7 +319,7 @@ pub async fn confirm(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE remediation SET state = 'pending', next_attempt_at = ",
@@ -332,7 +333,7 @@ pub async fn confirm(
 }
 
 /// Remediating campaigns with nothing left to do or to confirm.
-pub async fn finished_campaigns(conn: &impl ConnectionTrait) -> Result<Vec<i64>, DbErr> {
+pub async fn finished_campaigns(conn: &impl ConnectionTrait) -> Result<Vec<i64>, StoreError> {
     let sql = Sql::new(
         conn.get_database_backend(),
         "SELECT c.id FROM campaign c WHERE c.state = 'remediating' AND NOT EXISTS (SELECT 1 FROM remediation r \
@@ -342,7 +343,8 @@ pub async fn finished_campaigns(conn: &impl ConnectionTrait) -> Result<Vec<i64>,
         .await?
         .iter()
         .map(|row| row.try_get("", "id"))
-        .collect()
+        .collect::<Result<_, DbErr>>()
+        .map_err(StoreError::from)
 }
 
 /// One line of a removal's history that did not go through (an error, or still present).
@@ -360,7 +362,7 @@ pub struct NewAttempt {
 pub async fn unsettled_starts(
     conn: &impl ConnectionTrait,
     attempts: &[(i64, i32)],
-) -> Result<std::collections::HashMap<i64, DateTime<Utc>>, DbErr> {
+) -> Result<std::collections::HashMap<i64, DateTime<Utc>>, StoreError> {
     let mut found = std::collections::HashMap::new();
     for chunk in attempts.chunks(SQLITE_ROWS) {
         let mut sql = Sql::new(
@@ -388,7 +390,7 @@ pub async fn record_attempts(
     conn: &impl ConnectionTrait,
     attempts: &[NewAttempt],
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let backend = conn.get_database_backend();
     let insert =
         "INSERT INTO remediation_attempt (remediation_id, attempt, at, outcome, receipt, error) ";

@@ -3,6 +3,7 @@
 //! table that sea-orm's builder would only spell longer.
 
 use super::sql::Sql;
+use super::StoreError;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr, QueryResult};
 
@@ -20,7 +21,7 @@ pub struct RoleHolders {
 pub async fn roles_with_holders(
     conn: &impl ConnectionTrait,
     as_of: DateTime<Utc>,
-) -> Result<Vec<RoleHolders>, DbErr> {
+) -> Result<Vec<RoleHolders>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT r.id, r.name, r.risk, (SELECT COUNT(*) FROM eligibility e WHERE e.role_id = r.id AND e.created_at <= ",
@@ -58,7 +59,7 @@ pub async fn last_review(
     conn: &impl ConnectionTrait,
     role_id: i64,
     as_of: DateTime<Utc>,
-) -> Result<Option<LastReview>, DbErr> {
+) -> Result<Option<LastReview>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT c.id, c.definition_name, c.period, c.completed_at, c.frozen_definition FROM campaign c \
@@ -89,7 +90,7 @@ pub async fn last_review(
 pub async fn eligible_by_role(
     conn: &impl ConnectionTrait,
     at: DateTime<Utc>,
-) -> Result<Vec<(String, String, i64)>, DbErr> {
+) -> Result<Vec<(String, String, i64)>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT r.name, r.risk, COUNT(*) AS n FROM eligibility e JOIN \"role\" r ON r.id = e.role_id \
@@ -124,7 +125,7 @@ pub async fn campaigns_completed(
     conn: &impl ConnectionTrait,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<(i64, i64), DbErr> {
+) -> Result<(i64, i64), StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT COUNT(*) AS completed, SUM(CASE WHEN c.closed_at <= c.due_at THEN 1 ELSE 0 END) AS on_time \
@@ -151,7 +152,7 @@ pub async fn closed_items(
     conn: &impl ConnectionTrait,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<ClosedItems, DbErr> {
+) -> Result<ClosedItems, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT COUNT(*) AS items, SUM(CASE WHEN i.made_by = 'human' THEN 1 ELSE 0 END) AS human, \
@@ -174,7 +175,7 @@ pub async fn decision_waits(
     conn: &impl ConnectionTrait,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<Vec<i64>, DbErr> {
+) -> Result<Vec<i64>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT d.decided_at, c.launched_at FROM decision d JOIN campaign c ON c.id = d.campaign_id \

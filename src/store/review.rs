@@ -2,8 +2,9 @@
 //! sign-off, and hand-overs to another reviewer.
 
 use super::sql::Sql;
+use super::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, Value};
+use sea_orm::{ConnectionTrait, Value};
 
 /// A stored token, found by the hash of the presented one.
 #[derive(Debug, Clone)]
@@ -32,7 +33,7 @@ pub async fn insert_tokens(
     conn: &impl ConnectionTrait,
     tokens: &[NewToken],
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     for chunk in tokens.chunks(500) {
         let mut sql = Sql::new(
             conn.get_database_backend(),
@@ -56,7 +57,7 @@ pub async fn insert_tokens(
 pub async fn token_by_hash(
     conn: &impl ConnectionTrait,
     token_hash: &str,
-) -> Result<Option<TokenRow>, DbErr> {
+) -> Result<Option<TokenRow>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT id, campaign_id, reviewer_id, token_hash, expires_at, revoked_at FROM reviewer_token WHERE token_hash = ",
@@ -108,7 +109,7 @@ pub async fn reviewer_items(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
     reviewer_id: i64,
-) -> Result<Vec<ReviewerItem>, DbErr> {
+) -> Result<Vec<ReviewerItem>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT i.id, i.holder_external_id, i.holder_name, i.holder_email, i.holder_kind, i.role_name, i.role_risk, \
@@ -157,7 +158,7 @@ pub async fn sign_off_of(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
     reviewer_id: i64,
-) -> Result<Option<DateTime<Utc>>, DbErr> {
+) -> Result<Option<DateTime<Utc>>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT signed_off_at FROM campaign_reviewer WHERE campaign_id = ",
@@ -177,7 +178,7 @@ pub async fn sign_off(
     reviewer_id: i64,
     addr: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+) -> Result<bool, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE campaign_reviewer SET signed_off_at = ",
@@ -199,7 +200,7 @@ pub async fn reassign(
     from: i64,
     to: i64,
     items: &[i64],
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE review_item SET reviewer_id = ",
@@ -221,7 +222,7 @@ pub async fn live_token_hashes(
     conn: &impl ConnectionTrait,
     hashes: &[String],
     now: DateTime<Utc>,
-) -> Result<std::collections::HashSet<String>, DbErr> {
+) -> Result<std::collections::HashSet<String>, StoreError> {
     let mut live = std::collections::HashSet::new();
     for chunk in hashes.chunks(500) {
         let mut sql = Sql::new(

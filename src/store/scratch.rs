@@ -1,11 +1,12 @@
 //! Scratch databases for `attest bench` on PostgreSQL: one created beside the database the
 //! user named, and dropped afterwards (SQLite needs none: the bench uses a new file).
 
-use sea_orm::{ConnectionTrait, Database, DbErr};
+use super::StoreError;
+use sea_orm::{ConnectionTrait, Database};
 
 /// Creates (after dropping any left by an earlier run of this name) the database `name` on the
 /// server of `admin_url`; returns its URL.
-pub async fn create_postgres(admin_url: &str, name: &str) -> Result<String, DbErr> {
+pub async fn create_postgres(admin_url: &str, name: &str) -> Result<String, StoreError> {
     let admin = Database::connect(admin_url).await?;
     admin
         .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
@@ -21,10 +22,10 @@ pub async fn create_postgres(admin_url: &str, name: &str) -> Result<String, DbEr
 }
 
 /// Drops the database `name` on the server of `admin_url`, cutting its connections.
-pub async fn drop_postgres(admin_url: &str, name: &str) -> Result<(), DbErr> {
+pub async fn drop_postgres(admin_url: &str, name: &str) -> Result<(), StoreError> {
     let admin = Database::connect(admin_url).await?;
     admin
         .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .await?;
-    admin.close().await
+    admin.close().await.map_err(StoreError::from)
 }

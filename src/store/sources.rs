@@ -1,8 +1,9 @@
 //! The `source` rows of configured sources: their last sync, and what they hold.
 
 use super::sql::Sql;
+use super::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::ConnectionTrait;
 use serde::Serialize;
 
 /// A source as `attest source list` and the console show it.
@@ -23,7 +24,7 @@ pub struct SourceState {
 }
 
 /// Every source row, with what it holds, in name order.
-pub async fn states(conn: &impl ConnectionTrait) -> Result<Vec<SourceState>, DbErr> {
+pub async fn states(conn: &impl ConnectionTrait) -> Result<Vec<SourceState>, StoreError> {
     let sql = Sql::new(
         conn.get_database_backend(),
         "SELECT s.name, s.kind, s.last_sync_at, s.last_success_at, s.last_sync_error, s.last_sync_report, \
@@ -58,7 +59,7 @@ pub async fn record_sync(
     source_id: i64,
     outcome: Result<&serde_json::Value, &str>,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE source SET last_sync_at = ",
@@ -85,7 +86,7 @@ pub async fn item_of(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
     eligibility_id: i64,
-) -> Result<Option<i64>, DbErr> {
+) -> Result<Option<i64>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT id FROM review_item WHERE campaign_id = ",
@@ -109,7 +110,7 @@ pub async fn mark_removed(
     reason: &str,
     receipt: &str,
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+) -> Result<u64, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE eligibility SET status = 'removed', removed_at = ",
@@ -135,7 +136,7 @@ pub async fn set_reappearance_action(
     eligibility_id: i64,
     at: DateTime<Utc>,
     action: &str,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE reappearance SET action = ",
@@ -156,7 +157,7 @@ pub async fn claim_scheduled_sync(
     name: &str,
     firing: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+) -> Result<bool, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE source SET last_sync_at = ",

@@ -1,11 +1,12 @@
 //! A small builder for statements sea-orm's query builder cannot express (multi-row upserts with
 //! conditional updates), numbering placeholders the way each backend wants them.
 
+use super::StoreError;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 
 /// Runs a `SELECT COUNT(*) AS n …` statement and returns `n` (0 when there is no row).
-pub async fn count(conn: &impl ConnectionTrait, sql: Sql) -> Result<i64, DbErr> {
+pub async fn count(conn: &impl ConnectionTrait, sql: Sql) -> Result<i64, StoreError> {
     Ok(conn
         .query_one_raw(sql.build())
         .await?

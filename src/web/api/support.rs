@@ -6,7 +6,7 @@
 use crate::domain::limits::clip_message;
 use crate::domain::records::RowError;
 use crate::engine::accounts::Operator;
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Engine, EngineError, ErrorKind};
 use crate::web::auth::Admin;
 use crate::web::AppState;
 use axum::body::Bytes;
@@ -136,7 +136,12 @@ impl From<EngineError> for ApiError {
             // secret and is what the caller must fix.
             EngineError::Source(e) => Self::new(StatusCode::BAD_GATEWAY, "source", e.0),
             EngineError::LaunchWaits(m) => Self::new(StatusCode::BAD_GATEWAY, "source", m),
-            EngineError::Db(_) | EngineError::Io(_) => {
+            EngineError::Store(_) if e.kind() == ErrorKind::Conflict => Self::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "it would duplicate something that already exists; nothing was changed",
+            ),
+            EngineError::Store(_) | EngineError::Io(_) => {
                 // The cause goes to the log, never to the caller.
                 tracing::error!("api: {e}");
                 Self::new(
@@ -151,7 +156,7 @@ impl From<EngineError> for ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(e: sea_orm::DbErr) -> Self {
-        EngineError::Db(e).into()
+        EngineError::from(e).into()
     }
 }
 
