@@ -164,3 +164,78 @@ fn the_domain_does_no_io() {
         .collect();
     report("I/O or a clock in src/domain", &found);
 }
+
+/// The web layer's parts (api, auth, console, error, review, …) depend on each other without a
+/// circle: the router (src/web/mod.rs) uses them all, and none reaches back to a part that
+/// reaches it.
+#[test]
+fn the_web_layer_has_no_import_circles() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let web = src().join("web");
+    let part_of = |file: &str| -> Option<String> {
+        let rest = file.strip_prefix("src/web/")?;
+        let first = rest.split('/').next()?;
+        let name = first.trim_end_matches(".rs");
+        (name != "mod").then(|| name.to_string())
+    };
+    let lines = code_lines(&web);
+    let parts: BTreeSet<String> = lines.iter().filter_map(|(f, _, _)| part_of(f)).collect();
+    let mut uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (file, _, line) in &lines {
+        let Some(from) = part_of(file) else { continue };
+        let depth = file.matches('/').count() - 2; // src/web/x.rs: 0, src/web/x/y.rs: 1
+        let up = "super::".repeat(depth + 1);
+        for to in &parts {
+            if *to == from {
+                continue;
+            }
+            let named = [
+                format!("crate::web::{to}::"),
+                format!("{up}{to}::"),
+                format!("{up}{{"),
+            ]
+            .iter()
+            .any(|p| {
+                line.contains(p.as_str())
+                    && (!p.ends_with('{')
+                        || line.contains(&format!(" {to}"))
+                        || line.contains(&format!("{{{to}")))
+            });
+            if named {
+                uses.entry(from.clone()).or_default().insert(to.clone());
+            }
+        }
+    }
+    // A depth-first search for a circle.
+    fn circle(
+        at: &str,
+        uses: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|p| p == at) {
+            let mut c = path[i..].to_vec();
+            c.push(at.to_string());
+            return Some(c);
+        }
+        path.push(at.to_string());
+        for next in uses.get(at).into_iter().flatten() {
+            if let Some(c) = circle(next, uses, path) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        None
+    }
+    for part in &parts {
+        if let Some(c) = circle(part, &uses, &mut Vec::new()) {
+            panic!(
+                "an import circle in src/web: {} (uses: {uses:?})",
+                c.join(" -> ")
+            );
+        }
+    }
+    assert!(
+        uses.get("auth").is_some_and(|u| u.contains("error")),
+        "the check does not see auth's use of the error module: {uses:?}"
+    );
+}

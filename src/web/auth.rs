@@ -141,8 +141,8 @@ pub enum Denied {
 impl IntoResponse for Denied {
     fn into_response(self) -> Response {
         match self {
-            Denied::Anonymous { api: true, .. } => super::api::error(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in, or send Authorization: Bearer <token>", None),
-            Denied::Forbidden { api: true } => super::api::error(StatusCode::FORBIDDEN, "forbidden", "your role may not do this (auditors read, admins change)", None),
+            Denied::Anonymous { api: true, .. } => super::error::api_error(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in, or send Authorization: Bearer <token>", None),
+            Denied::Forbidden { api: true } => super::error::api_error(StatusCode::FORBIDDEN, "forbidden", "your role may not do this (auditors read, admins change)", None),
             Denied::Anonymous { api: false, path, stale_cookie, secure } => {
                 let login = Redirect::to(&format!("/login?next={}", url_escape(&path)));
                 if stale_cookie {
@@ -151,7 +151,7 @@ impl IntoResponse for Denied {
                     login.into_response()
                 }
             }
-            Denied::Forbidden { api: false } => super::console::message_page(
+            Denied::Forbidden { api: false } => super::error::message_page(
                 StatusCode::FORBIDDEN,
                 "Not allowed",
                 "Your account may not open this page: auditors can read and download, only admins can change things.",
@@ -444,7 +444,7 @@ async fn logout(
     Form(form): Form<CsrfOnly>,
 ) -> Response {
     if !Engine::csrf_ok(&operator, form.csrf.as_deref()) {
-        return super::console::forgery_refused(&state, &operator).await;
+        return super::error::forgery_refused(&state, &operator).await;
     }
     if let Err(e) = state.engine.logout(&operator).await {
         tracing::error!("logout: {e}");

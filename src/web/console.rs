@@ -20,6 +20,7 @@ mod sources;
 use super::AppState;
 use crate::engine::accounts::Operator;
 use crate::engine::{Engine, EngineError};
+use crate::web::error::{console_failure, forgery_refused, message_page};
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -119,41 +120,6 @@ impl<'a> Chrome<'a> {
     }
 }
 
-#[derive(Template)]
-#[template(path = "pages/console/message.html")]
-struct MessagePage<'a> {
-    title: &'a str,
-    message: &'a str,
-}
-
-/// A page that says one thing: a refusal, an error, a confirmation that is missing.
-pub fn message_page(status: StatusCode, title: &str, message: &str) -> Response {
-    match (MessagePage { title, message }).render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => (status, format!("{title}: {message} ({e})")).into_response(),
-    }
-}
-
-/// A form without the session's anti-forgery value: refused, audited, nothing changed.
-pub async fn forgery_refused(state: &AppState, operator: &Operator) -> Response {
-    if let Err(e) = state
-        .engine
-        .audit_denied(
-            &operator.actor,
-            "console.forgery_refused",
-            "a form arrived without the session's anti-forgery value",
-        )
-        .await
-    {
-        tracing::error!("auditing a refused form: {e}");
-    }
-    message_page(
-        StatusCode::FORBIDDEN,
-        "This form could not be accepted",
-        "It did not carry this session's anti-forgery value (it may be old, or from another site). Nothing was changed.",
-    )
-}
-
 /// The refusal of a form without the session's anti-forgery value (`None`: it has it).
 async fn forged(state: &AppState, operator: &Operator, csrf: Option<&str>) -> Option<Response> {
     if Engine::csrf_ok(operator, csrf) {
@@ -177,48 +143,10 @@ fn unconfirmed(confirm: Option<&str>) -> Option<Response> {
     }
 }
 
-fn failure(e: EngineError) -> Response {
-    match e {
-        EngineError::NotFound(m) => message_page(StatusCode::NOT_FOUND, "Not found", &m),
-        EngineError::Conflict(m) | EngineError::Invalid(m) | EngineError::Forbidden(m) => {
-            message_page(
-                StatusCode::CONFLICT,
-                "That could not be done",
-                &format!("{}. Nothing was changed.", m.trim_end_matches('.')),
-            )
-        }
-        EngineError::Rejected(r) => message_page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "That could not be done",
-            &format!("{r} Nothing was changed."),
-        ),
-        // A source's own answer (unreachable, refused, a missing permission) names no secret
-        // and is what the admin must fix.
-        EngineError::Source(e) => message_page(
-            StatusCode::BAD_GATEWAY,
-            "The source did not answer as needed",
-            &format!("{}. Nothing was changed.", e.0.trim_end_matches('.')),
-        ),
-        EngineError::LaunchWaits(m) => message_page(
-            StatusCode::BAD_GATEWAY,
-            "The campaign was not launched",
-            &format!("{m}. Nothing was changed."),
-        ),
-        other => {
-            tracing::error!("console: {other}");
-            message_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Something went wrong",
-                "Nothing was changed; please try again.",
-            )
-        }
-    }
-}
-
 fn render(template: impl Template) -> Response {
     match template.render() {
         Ok(html) => Html(html).into_response(),
-        Err(e) => failure(EngineError::Io(format!("rendering: {e}"))),
+        Err(e) => console_failure(EngineError::Io(format!("rendering: {e}"))),
     }
 }
 

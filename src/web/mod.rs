@@ -6,6 +6,7 @@ pub mod auth;
 mod client;
 pub mod console;
 mod downloads;
+pub mod error;
 mod review;
 
 use crate::domain::limits::{
@@ -126,9 +127,9 @@ async fn limit_body(request: Request, next: Next) -> Response {
             Err(e) => {
                 let message = format!("the request body could not be read: {e}");
                 return if api {
-                    api::error(StatusCode::BAD_REQUEST, "bad_request", &message, None)
+                    error::api_error(StatusCode::BAD_REQUEST, "bad_request", &message, None)
                 } else {
-                    console::message_page(StatusCode::BAD_REQUEST, "Bad request", &message)
+                    error::message_page(StatusCode::BAD_REQUEST, "Bad request", &message)
                 };
             }
         }
@@ -140,14 +141,14 @@ async fn limit_body(request: Request, next: Next) -> Response {
 fn too_large(api: bool, limit: usize) -> Response {
     let limit = bytes_text(limit as u64);
     if api {
-        api::error(
+        error::api_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             &format!("the request body is larger than {limit}, the most this route takes; nothing was changed"),
             None,
         )
     } else {
-        console::message_page(
+        error::message_page(
             StatusCode::PAYLOAD_TOO_LARGE,
             "Too much to send",
             &format!("What was sent is larger than {limit}, the most this page takes. Nothing was changed; please go back and send less."),

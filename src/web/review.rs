@@ -9,6 +9,7 @@ use crate::engine::decide::{refusal, Channel, Choice, Decider};
 use crate::engine::review::{same_secret, LinkProblem, ReviewPage, ReviewerAccess};
 use crate::engine::EngineError;
 use crate::mail::worker::deadline_text;
+use crate::web::error::{problem_page, review_failure};
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -93,7 +94,7 @@ async fn submit(
     };
     let page = match state.engine.review_page(&access).await {
         Ok(page) => page,
-        Err(e) => return engine_failure(e),
+        Err(e) => return review_failure(e),
     };
     let action = form.get("action").unwrap_or("save");
     let outcome = match action {
@@ -214,7 +215,7 @@ async fn submit(
             )
             .await
         }
-        Err(e) => engine_failure(e),
+        Err(e) => review_failure(e),
     }
 }
 
@@ -250,7 +251,7 @@ async fn sign_off(
         .await
     {
         Ok(()) => Redirect::to(&format!("/r/{token}?signed=1")).into_response(),
-        Err(e) => engine_failure(e),
+        Err(e) => review_failure(e),
     }
 }
 
@@ -261,7 +262,7 @@ async fn open(state: &AppState, token: &str) -> Result<ReviewerAccess, Response>
     let problem = match state.engine.open_link(token).await {
         Ok(Ok(access)) => return Ok(access),
         Ok(Err(problem)) => link_problem(problem),
-        Err(e) => engine_failure(e),
+        Err(e) => review_failure(e),
     };
     tokio::time::sleep_until(started + PROBLEM_FLOOR).await;
     Err(problem)
@@ -303,49 +304,6 @@ fn link_problem(problem: LinkProblem) -> Response {
             "This link was withdrawn",
             "An administrator withdrew it; nothing can be decided with it. If you still have items to review, use the link in your newest mail from attest, or ask the person who runs the review for a new one.",
         ),
-    }
-}
-
-fn engine_failure(e: EngineError) -> Response {
-    match e {
-        EngineError::Conflict(message) => problem_page(
-            StatusCode::CONFLICT,
-            "This review no longer takes decisions",
-            &format!("{message}. Nothing was changed."),
-        ),
-        EngineError::Forbidden(message)
-        | EngineError::Invalid(message)
-        | EngineError::NotFound(message) => problem_page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "That could not be done",
-            &format!("{message}. Nothing was changed."),
-        ),
-        other => {
-            tracing::error!("review page: {other}");
-            problem_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Something went wrong on our side",
-                "Nothing was changed. Please try again in a minute.",
-            )
-        }
-    }
-}
-
-#[derive(Template)]
-#[template(path = "pages/review/problem.html")]
-struct ProblemTemplate<'a> {
-    title: &'a str,
-    message: &'a str,
-}
-
-fn problem_page(status: StatusCode, title: &str, message: &str) -> Response {
-    match (ProblemTemplate { title, message }).render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("{title}: {message} ({e})"),
-        )
-            .into_response(),
     }
 }
 
@@ -473,7 +431,7 @@ async fn render_page(
     };
     let page = match state.engine.review_page(access).await {
         Ok(page) => page,
-        Err(e) => return engine_failure(e),
+        Err(e) => return review_failure(e),
     };
     let mut groups: Vec<Group> = Vec::new();
     for item in &page.items {
@@ -558,6 +516,6 @@ async fn render_page(
     };
     match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => engine_failure(EngineError::Io(format!("rendering the review page: {e}"))),
+        Err(e) => review_failure(EngineError::Io(format!("rendering the review page: {e}"))),
     }
 }

@@ -1,10 +1,11 @@
 //! Who is calling, and API tokens for automation (created by an admin signed in to the console,
 //! shown once).
 
-use super::support::{AdminChange, ApiError, ApiJson, ApiResult, AuthErrors, ErrorBody};
+use super::support::{AdminChange, ApiJson, AuthErrors};
 use crate::domain::access::Role;
 use crate::engine::EngineError;
 use crate::web::auth::Reader;
+use crate::web::error::{ApiError, ApiResult, ErrorBody};
 use crate::web::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;

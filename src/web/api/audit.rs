@@ -1,10 +1,11 @@
 //! The audit log (newest first, paged backwards from any event) and its verification, and the
 //! reports across campaigns.
 
-use super::support::{in_range, ApiError, ApiQuery, ApiResult, AuthErrors, ErrorBody, Paging};
+use super::support::{in_range, ApiQuery, AuthErrors, Paging};
 use crate::domain::audit_chain::ChainedEvent;
 use crate::engine::reports::{MonthlyReport, RoleCoverage};
 use crate::web::auth::Reader;
+use crate::web::error::{ApiError, ApiResult, ErrorBody};
 use crate::web::AppState;
 use axum::extract::State;
 use axum::Json;

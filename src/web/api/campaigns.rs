@@ -1,10 +1,7 @@
 //! Campaigns: list, launch, show, reviewers' mail, close, cancel, confirm held-back removals, items, decisions
 //! on a reviewer's behalf, a fresh invitation, evidence.
 
-use super::support::{
-    AdminChange, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AuthErrors, ErrorBody, Page,
-    Paging,
-};
+use super::support::{AdminChange, ApiJson, ApiPath, ApiQuery, AuthErrors, Page, Paging};
 use crate::domain::closing::Verdict;
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::mail_state::ReviewerMail;
@@ -13,6 +10,7 @@ use crate::engine::decide::{Channel, Choice, DecideReport, Decider};
 use crate::engine::NoProgress;
 use crate::store::items::{ItemFilter, ItemView};
 use crate::web::auth::Reader;
+use crate::web::error::{ApiError, ApiResult, ErrorBody};
 use crate::web::{AppState, ClientAddr};
 use axum::extract::State;
 use axum::http::StatusCode;

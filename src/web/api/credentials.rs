@@ -3,14 +3,12 @@
 //! links revoked (admins change). Every change is audited by the engine, and a revoked
 //! credential is refused from the next request on.
 
-use super::support::{
-    AdminChange, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AuthErrors, ErrorBody, Page,
-    Paging,
-};
+use super::support::{AdminChange, ApiJson, ApiPath, ApiQuery, AuthErrors, Page, Paging};
 use crate::domain::access::Role;
 use crate::engine::credentials::{AccountChangeReport, AccountView, TokenView};
 use crate::engine::EngineError;
 use crate::web::auth::Reader;
+use crate::web::error::{ApiError, ApiResult, ErrorBody};
 use crate::web::AppState;
 use axum::extract::State;
 use axum::Json;

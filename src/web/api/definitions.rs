@@ -1,12 +1,11 @@
 //! Campaign definitions: the list with each one's next launch, defining from a TOML body, and a
 //! preview of what a launch would create.
 
-use super::support::{
-    text_body, AdminChange, ApiPath, ApiQuery, ApiResult, AuthErrors, ErrorBody, Page, Paging,
-};
+use super::support::{text_body, AdminChange, ApiPath, ApiQuery, AuthErrors, Page, Paging};
 use crate::engine::definitions::{DefineReport, DefinitionView};
 use crate::engine::launch::Preview;
 use crate::web::auth::Reader;
+use crate::web::error::{ApiResult, ErrorBody};
 use crate::web::AppState;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;

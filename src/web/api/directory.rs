@@ -1,16 +1,14 @@
 //! Eligibility (who may activate which role where) and the imports that feed it: people, roles
 //! and eligibility files sent as the request body, imported whole or not at all.
 
-use super::support::{
-    content_type, AdminChange, ApiError, ApiPath, ApiQuery, ApiResult, AuthErrors, ErrorBody, Page,
-    Paging,
-};
+use super::support::{content_type, AdminChange, ApiPath, ApiQuery, AuthErrors, Page, Paging};
 use crate::domain::limits::{bytes_text, IMPORT_UPLOAD_MAX_BYTES};
 use crate::domain::records::ImportKind;
 use crate::engine::import::{ImportOptions, ImportReport};
 use crate::engine::NoProgress;
 use crate::store::directory::{EligibilityFilter, EligibilityView};
 use crate::web::auth::Reader;
+use crate::web::error::{ApiError, ApiResult, ErrorBody};
 use crate::web::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};

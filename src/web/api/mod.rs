@@ -30,7 +30,8 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use support::{ApiError, ErrorBody, ErrorDetail, Page, CSRF_HEADER, MAX_PER_PAGE};
+pub use super::error::{ApiError, ErrorBody, ErrorDetail};
+pub use support::{Page, CSRF_HEADER, MAX_PER_PAGE};
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -43,7 +44,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
     ),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),
-    components(schemas(support::ErrorBody, support::ErrorDetail)),
+    components(schemas(ErrorBody, ErrorDetail)),
     tags(
         (name = "campaigns", description = "Launch, watch, decide, close, cancel; evidence."),
         (name = "definitions", description = "Campaign definitions (TOML) and what a launch would create."),
@@ -159,14 +160,4 @@ async fn no_such_route() -> ApiError {
     ApiError::not_found(format!(
         "no such API route (the routes are listed in {OPENAPI_PATH})"
     ))
-}
-
-/// A JSON error answer (the sign-in extractors answer API requests with it).
-pub fn error(status: StatusCode, code: &str, message: &str, field: Option<&str>) -> Response {
-    let error = ApiError::new(status, code, message);
-    match field {
-        Some(field) => error.with_field(field),
-        None => error,
-    }
-    .into_response()
 }

@@ -1,9 +1,10 @@
 //! Configured sources (`[sources.NAME]`): list them with their last sync, test one (changes
 //! nothing), sync one now.
 
-use super::support::{ApiPath, ApiResult, AuthErrors, ErrorBody};
+use super::support::{ApiPath, AuthErrors};
 use crate::engine::sync::{SourceListing, SyncReport, TestReport};
 use crate::web::auth::Reader;
+use crate::web::error::{ApiResult, ErrorBody};
 use crate::web::AppState;
 use axum::extract::State;
 use axum::Json;

@@ -4,17 +4,16 @@
 //! the OpenAPI document lists for every operation.
 
 use crate::domain::limits::clip_message;
-use crate::domain::records::RowError;
 use crate::engine::accounts::Operator;
-use crate::engine::{Engine, EngineError, ErrorKind};
+use crate::engine::Engine;
 use crate::web::auth::Admin;
+use crate::web::error::ApiError;
 use crate::web::AppState;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -24,143 +23,6 @@ use utoipa::{IntoParams, ToSchema};
 /// The header a console session's changes carry (API tokens need none: no other site can send
 /// them).
 pub const CSRF_HEADER: &str = "x-csrf-token";
-
-/// The body of every error answer.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Stable and machine-readable: `bad_request`, `unauthenticated`, `forbidden`, `not_found`,
-    /// `method_not_allowed`, `conflict`, `invalid`, `rejected`, `payload_too_large`,
-    /// `unsupported_media_type`, `internal`.
-    pub code: String,
-    /// For people: what went wrong. Nothing was changed by a request that failed.
-    pub message: String,
-    /// The request field at fault when there is one: a query parameter, a JSON path such as
-    /// `items[0].verdict`, or the column of an import file's first bad row.
-    #[schema(required = true)]
-    pub field: Option<String>,
-    /// A rejected import file's bad rows (the first 20), each with its line number (the
-    /// header is line 1), field and reason.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub problems: Option<Vec<RowError>>,
-}
-
-/// An error answer: a status and the JSON body.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    detail: ErrorDetail,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            detail: ErrorDetail {
-                code: code.to_string(),
-                message: message.into(),
-                field: None,
-                problems: None,
-            },
-        }
-    }
-
-    pub fn with_field(mut self, field: impl Into<String>) -> Self {
-        self.detail.field = Some(field.into());
-        self
-    }
-
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
-    }
-
-    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message).with_field(field)
-    }
-
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
-    }
-
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    /// Names `field` when the engine refused its value (a month or day it cannot read).
-    pub fn field_if_invalid(self, field: &str) -> Self {
-        if self.status == StatusCode::UNPROCESSABLE_ENTITY && self.detail.field.is_none() {
-            self.with_field(field)
-        } else {
-            self
-        }
-    }
-
-    /// Names `field` when the engine could not find what it named (an unknown definition).
-    pub fn field_if_not_found(self, field: &str) -> Self {
-        if self.status == StatusCode::NOT_FOUND && self.detail.field.is_none() {
-            self.with_field(field)
-        } else {
-            self
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, Json(ErrorBody { error: self.detail })).into_response()
-    }
-}
-
-impl From<EngineError> for ApiError {
-    fn from(e: EngineError) -> Self {
-        match e {
-            EngineError::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
-            EngineError::Rejected(rejection) => {
-                let mut error = Self::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "rejected",
-                    rejection.to_string(),
-                );
-                error.detail.field = rejection.problems.iter().find_map(|p| p.field.clone());
-                error.detail.problems = Some(rejection.problems);
-                error
-            }
-            EngineError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
-            EngineError::NotFound(m) => Self::not_found(m),
-            EngineError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
-            // A source's own answer (unreachable, refused, a missing permission) names no
-            // secret and is what the caller must fix.
-            EngineError::Source(e) => Self::new(StatusCode::BAD_GATEWAY, "source", e.0),
-            EngineError::LaunchWaits(m) => Self::new(StatusCode::BAD_GATEWAY, "source", m),
-            EngineError::Store(_) if e.kind() == ErrorKind::Conflict => Self::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                "it would duplicate something that already exists; nothing was changed",
-            ),
-            EngineError::Store(_) | EngineError::Io(_) => {
-                // The cause goes to the log, never to the caller.
-                tracing::error!("api: {e}");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "something went wrong on the server; nothing was changed",
-                )
-            }
-        }
-    }
-}
-
-impl From<sea_orm::DbErr> for ApiError {
-    fn from(e: sea_orm::DbErr) -> Self {
-        EngineError::from(e).into()
-    }
-}
-
-pub type ApiResult<T> = Result<T, ApiError>;
 
 /// An admin allowed to change things: `Admin`, plus, for a console session, the session's
 /// anti-forgery value in `X-CSRF-Token` (`GET /api/v1/me` shows it). A refusal is audited.

@@ -2,9 +2,7 @@
 //! completeness an auditor checks, items with filters and paging), the admin's actions on it
 //! (close, cancel, confirm removals, resend an invitation) and the evidence download.
 
-use super::{
-    datetime, done_url, failure, forged, page_number, query, render, unconfirmed, Chrome, Pager,
-};
+use super::{datetime, done_url, forged, page_number, query, render, unconfirmed, Chrome, Pager};
 use crate::domain::mail_state::ReviewerMail;
 use crate::domain::summary::{CampaignSummary, Figure};
 use crate::engine::accounts::Operator;
@@ -14,6 +12,7 @@ use crate::store::campaigns::CampaignRow;
 use crate::store::evidence::ReviewerSummary;
 use crate::store::items::{ItemFilter, ItemView};
 use crate::web::auth::{Admin, Reader};
+use crate::web::error::console_failure;
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -81,7 +80,7 @@ const REAPPEARED_SHOWN: u64 = 10;
 async fn dashboard(state: &AppState, operator: &Operator, admin: bool) -> Response {
     let views = match state.engine.campaigns(&[]).await {
         Ok(views) => views,
-        Err(e) => return failure(e),
+        Err(e) => return console_failure(e),
     };
     let now = state.engine.now();
     let mut lines = Vec::with_capacity(views.len());
@@ -121,12 +120,12 @@ async fn dashboard(state: &AppState, operator: &Operator, admin: bool) -> Respon
     }
     let (reappeared, reappeared_total) = match state.engine.reappearances(REAPPEARED_SHOWN).await {
         Ok(found) => found,
-        Err(e) => return failure(e),
+        Err(e) => return console_failure(e),
     };
     let queued = if admin {
         match state.engine.admin_queue(0).await {
             Ok((_, total)) => total,
-            Err(e) => return failure(e),
+            Err(e) => return console_failure(e),
         }
     } else {
         0
@@ -312,16 +311,16 @@ async fn campaign_page(
 ) -> Response {
     let view = match state.engine.campaign(id).await {
         Ok(view) => view,
-        Err(e) => return failure(e),
+        Err(e) => return console_failure(e),
     };
     let c = &view.campaign;
     let reviewers = match state.engine.reviewer_summaries(id).await {
         Ok(reviewers) => reviewers,
-        Err(e) => return failure(e),
+        Err(e) => return console_failure(e),
     };
     let mut mail: HashMap<String, ReviewerMail> = match state.engine.reviewer_mail(id).await {
         Ok(mail) => mail.into_iter().map(|m| (m.reviewer.clone(), m)).collect(),
-        Err(e) => return failure(e),
+        Err(e) => return console_failure(e),
     };
     let takes_decisions = c.state.accepts_decisions();
     let reviewers: Vec<ReviewerLine> = reviewers
@@ -350,7 +349,7 @@ async fn campaign_page(
         .await
     {
         Ok(found) => found,
-        Err(e) => return failure(e),
+        Err(e) => return console_failure(e),
     };
     let chrome = Chrome::new(operator, admin, "campaigns");
     let reviewer = filter.reviewer.clone().unwrap_or_default();
@@ -455,7 +454,7 @@ pub(super) async fn action(
             &[("done", what)],
         ))
         .into_response(),
-        Err(e) => failure(e),
+        Err(e) => console_failure(e),
     }
 }
 
@@ -483,7 +482,7 @@ pub(super) async fn resend(
         .map(str::trim)
         .filter(|r| !r.is_empty())
     else {
-        return failure(EngineError::Invalid(
+        return console_failure(EngineError::Invalid(
             "say which reviewer to invite again".into(),
         ));
     };
@@ -513,7 +512,7 @@ pub(super) async fn resend(
             ],
         ))
         .into_response(),
-        Err(e) => failure(e),
+        Err(e) => console_failure(e),
     }
 }
 
@@ -524,6 +523,6 @@ pub(super) async fn evidence_download(
 ) -> Response {
     match crate::web::downloads::evidence_zip(&state.engine, id).await {
         Ok(response) => response,
-        Err(e) => failure(e),
+        Err(e) => console_failure(e),
     }
 }

@@ -3,11 +3,12 @@
 //! operator's own password. Each form carries the session's anti-forgery value; disabling,
 //! revoking a token and revoking links also need their confirmation box.
 
-use super::{datetime, done_url, failure, forged, render, unconfirmed, Chrome};
+use super::{datetime, done_url, forged, render, unconfirmed, Chrome};
 use crate::domain::access::Role;
 use crate::engine::credentials::{AccountView, TokenView};
 use crate::engine::EngineError;
 use crate::web::auth::{Admin, Reader};
+use crate::web::error::console_failure;
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -64,11 +65,11 @@ pub(super) async fn accounts(
 ) -> Response {
     let accounts = match state.engine.accounts().await {
         Ok(accounts) => accounts,
-        Err(e) => return failure(e),
+        Err(e) => return console_failure(e),
     };
     let tokens = match state.engine.api_tokens().await {
         Ok(tokens) => tokens,
-        Err(e) => return failure(e),
+        Err(e) => return console_failure(e),
     };
     render(AccountsPage {
         chrome: Chrome::new(&operator, true, "accounts"),
@@ -151,7 +152,7 @@ pub(super) async fn account_action(
     };
     match done {
         Ok(what) => Redirect::to(&done_url("/admin/accounts", &[("done", what)])).into_response(),
-        Err(e) => failure(e),
+        Err(e) => console_failure(e),
     }
 }
 
@@ -179,7 +180,7 @@ pub(super) async fn revoke_token(
         .await
     {
         Ok(_) => Redirect::to(&done_url("/admin/accounts", &[("done", "revoked")])).into_response(),
-        Err(e) => failure(e),
+        Err(e) => console_failure(e),
     }
 }
 
@@ -209,7 +210,7 @@ pub(super) async fn revoke_links(
         .map(str::trim)
         .filter(|r| !r.is_empty())
     else {
-        return failure(EngineError::Invalid("say whose links to revoke".into()));
+        return console_failure(EngineError::Invalid("say whose links to revoke".into()));
     };
     match state
         .engine
@@ -225,7 +226,7 @@ pub(super) async fn revoke_links(
             ],
         ))
         .into_response(),
-        Err(e) => failure(e),
+        Err(e) => console_failure(e),
     }
 }
 
@@ -285,6 +286,6 @@ pub(super) async fn own_password(
             });
             (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
         }
-        Err(e) => failure(e),
+        Err(e) => console_failure(e),
     }
 }

@@ -2,11 +2,12 @@
 //! definition's TOML, uploading a new one (or a new version), a preview of what a launch would
 //! create, and launching now.
 
-use super::{datetime, done_url, failure, forged, render, unconfirmed, Chrome};
+use super::{datetime, done_url, forged, render, unconfirmed, Chrome};
 use crate::engine::definitions::DefinitionView;
 use crate::engine::launch::Preview;
 use crate::engine::{EngineError, NoProgress};
 use crate::web::auth::Admin;
+use crate::web::error::console_failure;
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -70,7 +71,7 @@ async fn list_page(
 ) -> Response {
     let definitions = match state.engine.definitions().await {
         Ok(d) => d.into_iter().map(DefinitionLine::from).collect(),
-        Err(e) => return failure(e),
+        Err(e) => return console_failure(e),
     };
     let mut response = render(DefinitionsPage {
         chrome: Chrome::new(operator, true, "definitions"),
@@ -141,7 +142,7 @@ pub(super) async fn upload(
             )
             .await
         }
-        Err(e) => failure(e),
+        Err(e) => console_failure(e),
     }
 }
 
@@ -174,14 +175,14 @@ pub(super) async fn show(
 ) -> Response {
     let (_, toml) = match state.engine.definition_source(&name).await {
         Ok(found) => found,
-        Err(e) => return failure(e),
+        Err(e) => return console_failure(e),
     };
     let d = match state.engine.definitions().await {
         Ok(all) => all.into_iter().find(|d| d.name == name),
-        Err(e) => return failure(e),
+        Err(e) => return console_failure(e),
     };
     let Some(d) = d else {
-        return failure(EngineError::NotFound(format!(
+        return console_failure(EngineError::NotFound(format!(
             "no campaign definition named \"{name}\""
         )));
     };
@@ -215,7 +216,7 @@ pub(super) async fn preview(
             chrome: Chrome::new(&operator, true, "definitions"),
             p,
         }),
-        Err(e) => failure(e),
+        Err(e) => console_failure(e),
     }
 }
 
@@ -250,6 +251,6 @@ pub(super) async fn launch(
             &[("done", "launched")],
         ))
         .into_response(),
-        Err(e) => failure(e),
+        Err(e) => console_failure(e),
     }
 }

@@ -1,9 +1,10 @@
 //! The eligibility browser: who may activate which role where, searched by person, role or
 //! scope, a page at a time.
 
-use super::{datetime, failure, page_number, query, render, Chrome};
+use super::{datetime, page_number, query, render, Chrome};
 use crate::store::directory::EligibilityFilter;
 use crate::web::auth::Admin;
+use crate::web::error::console_failure;
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
@@ -71,7 +72,7 @@ pub(super) async fn eligibility(
     let page = page_number(params.page.as_deref());
     let roles = match state.engine.role_names().await {
         Ok(roles) => roles,
-        Err(e) => return failure(e),
+        Err(e) => return console_failure(e),
     };
     // One row more than a page says whether there is a next one.
     let filter = EligibilityFilter {
@@ -84,7 +85,7 @@ pub(super) async fn eligibility(
     };
     let mut found = match state.engine.eligibility(&filter).await {
         Ok(found) => found,
-        Err(e) => return failure(e),
+        Err(e) => return console_failure(e),
     };
     let more = found.len() as u64 > PER_PAGE;
     found.truncate(PER_PAGE as usize);

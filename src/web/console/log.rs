@@ -1,9 +1,10 @@
 //! The audit log, newest first, a page at a time, with the state of its hash chain.
 
-use super::{failure, query, render, Chrome};
+use super::{query, render, Chrome};
 use crate::domain::audit_chain::ChainedEvent;
 use crate::engine::accounts::Operator;
 use crate::web::auth::{Admin, Reader};
+use crate::web::error::console_failure;
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
@@ -77,7 +78,7 @@ async fn log_page(state: &AppState, operator: &Operator, admin: bool, q: LogQuer
         .and_then(|b| b.trim().parse::<i64>().ok());
     let mut events = match state.engine.audit_events(before, PER_PAGE + 1).await {
         Ok(events) => events,
-        Err(e) => return failure(e),
+        Err(e) => return console_failure(e),
     };
     let more = events.len() as u64 > PER_PAGE;
     events.truncate(PER_PAGE as usize);
@@ -93,7 +94,7 @@ async fn log_page(state: &AppState, operator: &Operator, admin: bool, q: LogQuer
         .await
     {
         Ok(names) => names,
-        Err(e) => return failure(e),
+        Err(e) => return console_failure(e),
     };
     let chrome = Chrome::new(operator, admin, "log");
     let path = format!("{}/log", chrome.base());

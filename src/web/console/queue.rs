@@ -1,11 +1,12 @@
 //! The admins' decision queue (`/admin/queue`): items only their holder could have reviewed,
 //! decided here by an admin who is not the holder, each with a justification.
 
-use super::{datetime, done_url, failure, forged, render, Chrome};
+use super::{datetime, done_url, forged, render, Chrome};
 use crate::domain::closing::Verdict;
 use crate::engine::EngineError;
 use crate::store::items::QueuedItem;
 use crate::web::auth::Admin;
+use crate::web::error::console_failure;
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -36,7 +37,7 @@ pub(super) async fn page(
 ) -> Response {
     let (items, total) = match state.engine.admin_queue(SHOWN).await {
         Ok(found) => found,
-        Err(e) => return failure(e),
+        Err(e) => return console_failure(e),
     };
     render(QueuePage {
         chrome: Chrome::new(&operator, true, "queue"),
@@ -74,7 +75,7 @@ pub(super) async fn decide(
     let verdict = match form.verdict.as_deref().map(str::parse::<Verdict>) {
         Some(Ok(v)) => v,
         _ => {
-            return failure(EngineError::Invalid(format!(
+            return console_failure(EngineError::Invalid(format!(
                 "item {item}: choose keep (attest) or revoke"
             )))
         }
@@ -90,6 +91,6 @@ pub(super) async fn decide(
         .await
     {
         Ok(_) => Redirect::to(&done_url("/admin/queue", &[("done", "decided")])).into_response(),
-        Err(e) => failure(e),
+        Err(e) => console_failure(e),
     }
 }

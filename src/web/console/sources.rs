@@ -2,10 +2,11 @@
 //! secret comes from (never the secret), its last sync, what it holds and its last error; admins
 //! can test one (changes nothing) or sync it now.
 
-use super::{datetime, failure, forged, message_page, render, Chrome};
+use super::{datetime, forged, render, Chrome};
 use crate::engine::sync::SourceListing;
 use crate::engine::EngineError;
 use crate::web::auth::{Admin, Reader};
+use crate::web::error::{console_failure, message_page};
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
@@ -33,7 +34,7 @@ struct SourcesPage<'a> {
 async fn page(state: &AppState, chrome: Chrome<'_>) -> Response {
     let listed = match state.engine.list_sources().await {
         Ok(listed) => listed,
-        Err(e) => return failure(e),
+        Err(e) => return console_failure(e),
     };
     let sources = listed
         .into_iter()
@@ -81,7 +82,7 @@ fn source_failure(name: &str, what: &str, e: EngineError) -> Response {
             &format!("Source {name} could not be {what}"),
             &format!("{}. Nothing was changed.", e.0.trim_end_matches('.')),
         ),
-        other => failure(other),
+        other => console_failure(other),
     }
 }
 
