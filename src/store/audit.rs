@@ -10,7 +10,7 @@ use crate::domain::audit_chain::{ChainBreak, ChainVerifier, ChainedEvent};
 use crate::domain::limits::{bounded_details, bounded_name};
 use chrono::{DateTime, SubsecRound, Utc};
 use futures::TryStreamExt;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, QueryResult, StreamTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, QueryResult, StreamTrait};
 
 /// Appends one event inside the caller's transaction, so the event and the change it records
 /// commit together or not at all. Long texts are stored as digests.
@@ -23,12 +23,9 @@ pub async fn append(
     details: &serde_json::Value,
 ) -> Result<ChainedEvent, StoreError> {
     let backend = ConnectionTrait::get_database_backend(txn);
-    if backend == DbBackend::Postgres {
-        // Writers queue here so two instances never chain onto the same tail; SQLite already
-        // allows one writer at a time. The unique prev_hash would refuse a fork in any case.
-        txn.execute_unprepared("SELECT pg_advisory_xact_lock(7422001)")
-            .await?;
-    }
+    // Writers queue here so two instances never chain onto the same tail. The unique
+    // prev_hash would refuse a fork in any case.
+    super::backend::serialize(txn, super::backend::Serialize::AuditChain).await?;
     let tail = Sql::new(
         backend,
         "SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1",

@@ -198,7 +198,7 @@ pub async fn remove_in_database(
     let mut removed = std::collections::HashSet::new();
     let backend = conn.get_database_backend();
     for (campaign_id, ids) in by_campaign {
-        for chunk in ids.chunks(chunk_for(backend)) {
+        for chunk in ids.chunks(super::backend::ids_per_statement(backend)) {
             let mut sql = Sql::new(
                 backend,
                 "UPDATE eligibility SET status = 'removed', removed_at = ",
@@ -215,7 +215,7 @@ pub async fn remove_in_database(
                 .push(", updated_at = ")
                 .bind(now)
                 .push(" WHERE status = 'active' AND id");
-            one_of(&mut sql, backend, chunk.iter().copied());
+            sql.one_of(chunk.iter().copied());
             sql.push(" RETURNING id");
             for row in conn.query_all_raw(sql.build()).await? {
                 removed.insert(row.try_get::<i64>("", "id")?);
@@ -232,36 +232,15 @@ pub async fn still_active(
 ) -> Result<std::collections::HashSet<i64>, StoreError> {
     let mut present = std::collections::HashSet::new();
     let backend = conn.get_database_backend();
-    for chunk in targets.chunks(chunk_for(backend)) {
+    for chunk in targets.chunks(super::backend::ids_per_statement(backend)) {
         let mut sql = Sql::new(
             backend,
             "SELECT id FROM eligibility WHERE status = 'active' AND id",
         );
-        one_of(&mut sql, backend, chunk.iter().map(|t| t.eligibility_id));
+        sql.one_of(chunk.iter().map(|t| t.eligibility_id));
         for row in conn.query_all_raw(sql.build()).await? {
             present.insert(row.try_get::<i64>("", "id")?);
         }
     }
     Ok(present)
-}
-
-/// Ids per statement of a batch: SQLite binds one placeholder an id (at most 32,766 a
-/// statement); PostgreSQL gets the whole chunk as one array parameter.
-fn chunk_for(backend: DbBackend) -> usize {
-    match backend {
-        DbBackend::Postgres => 10_000,
-        _ => 5_000,
-    }
-}
-
-/// Appends ` IN (…)`, or on PostgreSQL ` = ANY($n)` with the ids as one array.
-fn one_of(sql: &mut Sql, backend: DbBackend, ids: impl Iterator<Item = i64>) {
-    if backend == DbBackend::Postgres {
-        sql.push(" = ANY(")
-            .bind(ids.collect::<Vec<i64>>())
-            .push("::int8[])");
-    } else {
-        sql.push(" IN ");
-        sql.tuple(ids.map(Value::from));
-    }
 }

@@ -490,7 +490,7 @@ pub async fn lock_state(
     let mut query = campaign::Entity::find_by_id(id)
         .select_only()
         .column(campaign::Column::State);
-    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+    if super::backend::locks_rows(conn.get_database_backend()) {
         query = query.lock_shared();
     }
     let state: Option<String> = query.into_tuple().one(conn).await?;

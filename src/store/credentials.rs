@@ -3,10 +3,11 @@
 //! links). Each revoking statement sets `revoked_at` only where it is still empty, so the first
 //! revocation's time is the one kept.
 
+use super::backend::RowLock;
 use super::sql::Sql;
 use super::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult};
+use sea_orm::{ConnectionTrait, DbErr, QueryResult};
 
 /// An account as the lifecycle pages and commands show it (never its password hash).
 #[derive(Debug, Clone)]
@@ -55,11 +56,7 @@ pub async fn accounts(conn: &impl ConnectionTrait) -> Result<Vec<AccountInfo>, S
 /// anyway): two admins disabling each other at once cannot both pass the last-admin check, and
 /// the row locks below are never taken in opposite orders (no deadlock).
 pub async fn serialize_account_changes(conn: &impl ConnectionTrait) -> Result<(), StoreError> {
-    if conn.get_database_backend() == DbBackend::Postgres {
-        conn.execute_unprepared("SELECT pg_advisory_xact_lock(7422002)")
-            .await?;
-    }
-    Ok(())
+    Ok(super::backend::serialize(conn, super::backend::Serialize::AccountChanges).await?)
 }
 
 /// One account, by id or (case-insensitive) email. On PostgreSQL the row is locked for the
@@ -77,9 +74,7 @@ pub async fn account(
             .push(" WHERE LOWER(email) = ")
             .bind(email.trim().to_lowercase()),
     };
-    if backend == DbBackend::Postgres {
-        sql.push(" FOR UPDATE");
-    }
+    sql.lock_rows(RowLock::Update);
     conn.query_one_raw(sql.build())
         .await?
         .map(|row| account_from_row(&row))
@@ -99,9 +94,7 @@ pub async fn other_enabled_admins(
         "SELECT id FROM account WHERE role = 'admin' AND enabled = ",
     );
     sql.bind(true).push(" AND id <> ").bind(except);
-    if backend == DbBackend::Postgres {
-        sql.push(" FOR UPDATE");
-    }
+    sql.lock_rows(RowLock::Update);
     Ok(conn.query_all_raw(sql.build()).await?.len() as u64)
 }
 

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod audit;
+mod backend;
 pub mod bench_baseline;
 pub mod builtin_eligibility;
 pub mod campaigns;
@@ -26,6 +27,7 @@ pub mod scratch;
 pub mod sources;
 pub mod sql;
 
+pub(crate) use backend::refresh_statistics;
 pub use error::StoreError;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -117,8 +119,7 @@ impl Store {
             // lock on one pooled connection would not cover the others, so hold it in a
             // transaction that spans the migration.
             let txn = self.db.begin().await?;
-            txn.execute_unprepared("SELECT pg_advisory_xact_lock(7422000)")
-                .await?;
+            backend::serialize(&txn, backend::Serialize::Migrations).await?;
             Migrator::up(&txn, None).await?;
             return txn.commit().await;
         }
@@ -152,23 +153,6 @@ impl Store {
         }
         self.db.close().await.map_err(StoreError::from)
     }
-}
-
-/// Has PostgreSQL sample `tables` again after a bulk change. Its planner otherwise keeps the
-/// estimates of the tables as they were (autovacuum catches up only a minute or so later), and
-/// with a freshly loaded table believed nearly empty it walks and sorts the whole table for
-/// each batch of a launch. SQLite keeps no statistics unless asked and plans by its indexes.
-pub(crate) async fn refresh_statistics(
-    conn: &impl ConnectionTrait,
-    tables: &[&str],
-) -> Result<(), DbErr> {
-    if conn.get_database_backend() != DbBackend::Postgres || tables.is_empty() {
-        return Ok(());
-    }
-    let list: Vec<String> = tables.iter().map(|t| format!("\"{t}\"")).collect();
-    conn.execute_unprepared(&format!("ANALYZE {}", list.join(", ")))
-        .await?;
-    Ok(())
 }
 
 /// Marks rows of `table` (one of ours) as taken by process `owner` until `until`: leased work

@@ -256,9 +256,7 @@ pub async fn lease_due(
     super::process::push_lease_free(&mut sql, "", now);
     sql.push("ORDER BY next_attempt_at, id LIMIT ")
         .bind(limit as i64);
-    if backend == sea_orm::DbBackend::Postgres {
-        sql.push(" FOR UPDATE SKIP LOCKED");
-    }
+    sql.lock_rows(super::backend::RowLock::UpdateSkipLocked);
     let rows = conn
         .query_all_raw(sql.build())
         .await?

@@ -31,6 +31,11 @@ impl Sql {
         }
     }
 
+    /// The backend the statement is written for.
+    pub fn backend(&self) -> DbBackend {
+        self.backend
+    }
+
     pub fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
         self
