@@ -9,8 +9,11 @@
 //! [`CSV_HEADER_MAX_BYTES`]): a longer one ends the read at its line, so a file without line
 //! breaks cannot fill the memory.
 //!
-//! [`csv`] and [`json`] parse; [`bounded_read`] holds the readers that hash the file, count its
-//! lines and refuse an over-long record; [`columns`] maps headers and builds records.
+//! [`IMPORT_RECORD_MAX_BYTES`]: crate::domain::limits::IMPORT_RECORD_MAX_BYTES
+//! [`CSV_HEADER_MAX_BYTES`]: crate::domain::limits::CSV_HEADER_MAX_BYTES
+//!
+//! `csv` and `json` parse; `bounded_read` holds the readers that hash the file, count its
+//! lines and refuse an over-long record; `columns` maps headers and builds records.
 
 mod bounded_read;
 mod columns;

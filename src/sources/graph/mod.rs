@@ -33,8 +33,8 @@
 //! Every error is one line that starts with `source NAME: ` and never contains the client
 //! secret or an access token.
 //!
-//! [`client`] speaks HTTP to Entra and Graph (token, paging, throttling, errors); [`resources`]
-//! are the Graph objects read; [`eligibility`] reads the population a sync copies; [`removal`]
+//! `client` speaks HTTP to Entra and Graph (token, paging, throttling, errors); `resources`
+//! are the Graph objects read; `eligibility` reads the population a sync copies; `removal`
 //! removes one eligibility and reads it back.
 
 mod client;

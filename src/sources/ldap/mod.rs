@@ -19,8 +19,8 @@
 //! false cannot be used as the probe: slapd evaluates it before access control and answers
 //! assertionFailed to everyone.)
 //!
-//! [`connection`] connects, binds and searches; [`eligibility`] reads people and group members
-//! into a snapshot; [`removal`] deletes a member value and reads it back; [`probe`] is `test`.
+//! `connection` connects, binds and searches; `eligibility` reads people and group members
+//! into a snapshot; `removal` deletes a member value and reads it back; `probe` is `test`.
 
 mod connection;
 mod eligibility;
