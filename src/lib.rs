@@ -12,6 +12,8 @@
 //!   and where `entity` rows and domain types meet.
 //! - [`sources`]: where eligibility lives and removals go: the built-in source (attest's own
 //!   database, fed by imported files), Microsoft Entra PIM through Graph, LDAP, webhooks.
+//! - [`import_file`]: the import file parser: CSV, JSON and JSON Lines records streamed in
+//!   bounded memory, each with its line, and the file's SHA-256.
 //! - [`mail`]: the outbox worker: composes (askama) and sends (SMTP pool or .eml files).
 //! - [`scheduler`]: one tick runs what is due (syncs, launches, reminders, closes, removals,
 //!   missing evidence); `serve` loops it.
@@ -30,6 +32,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod evidence;
+pub mod import_file;
 pub mod mail;
 pub mod scheduler;
 pub mod sources;

@@ -10,7 +10,7 @@ use crate::domain::limits::{clip, quote};
 use crate::domain::records::{
     key_of, EligibilityRow, ImportKind, PersonRow, Record, RoleRow, RowError,
 };
-use crate::sources::file::{read_records, FileSummary, ReadError};
+use crate::import_file::{read_records, FileSummary, ReadError};
 use crate::store::{self, directory as dir, reappearance};
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;

@@ -7,7 +7,6 @@
 pub mod builtin;
 pub mod config;
 pub mod connector;
-pub mod file;
 pub mod graph;
 pub mod ldap;
 pub mod registry;

@@ -1,7 +1,7 @@
 //! A local server speaking the documented Microsoft Graph v1.0 and identity-platform token shapes,
 //! for tests: paging, throttling, token expiry and failing removals on demand.
 //!
-//! Shapes follow Microsoft's reference (the same pages `src/sources/graph.rs` cites): the
+//! Shapes follow Microsoft's reference (the same pages `src/sources/graph/mod.rs` cites): the
 //! client credentials token answer and its OAuth errors (AADSTS codes), collections with
 //! `@odata.context`, `value` and `@odata.nextLink`, the `{"error":{"code","message",
 //! "innerError"}}` error body, `401 InvalidAuthenticationToken`, `404 Request_ResourceNotFound`
