@@ -8,6 +8,7 @@
 //! `on_reappearance = "remove"`, removed again through the source after the commit.
 
 use super::{Engine, EngineError};
+use crate::domain::eligibility::SourceKind;
 use crate::domain::limits::{
     check_text, Lines, DESCRIPTION_MAX_CHARS, EMAIL_MAX_CHARS, ID_MAX_CHARS, NAME_MAX_CHARS,
     SCOPE_MAX_CHARS,
@@ -21,7 +22,6 @@ use crate::store::reappearance::{self, Reappeared};
 use crate::store::sources::{self as src_store, SourceState};
 use crate::store::{self, directory as dir};
 use chrono::{DateTime, Utc};
-use entity::enums::SourceKind;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 

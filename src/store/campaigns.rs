@@ -2,6 +2,7 @@
 //! machine's compare-and-set moves, and the counts progress is shown with.
 
 use super::sql::Sql;
+use crate::domain::closing::RemediationState;
 use crate::domain::definition::CampaignSpec;
 use crate::domain::lifecycle::CampaignState;
 use chrono::{DateTime, Utc};
@@ -153,7 +154,7 @@ pub struct CampaignRow {
 fn campaign_from(m: campaign::Model) -> Result<CampaignRow, DbErr> {
     let spec = serde_json::from_str(&m.frozen_definition)
         .map_err(|e| DbErr::Json(format!("campaign {}: {e}", m.id)))?;
-    let state = m.state.as_str().parse().map_err(DbErr::Type)?;
+    let state = m.state.parse().map_err(DbErr::Type)?;
     Ok(CampaignRow {
         id: m.id,
         definition_id: m.definition_id,
@@ -481,8 +482,7 @@ pub async fn lock_state(
     if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
         query = query.lock_shared();
     }
-    let state: Option<String> = query.into_tuple().one(conn).await?;
-    state.map(|s| s.parse().map_err(DbErr::Type)).transpose()
+    query.into_tuple().one(conn).await
 }
 
 /// Item, remediation and mail counts of a campaign: the raw material of its summary.
@@ -538,21 +538,19 @@ pub async fn counts(conn: &impl ConnectionTrait, id: i64) -> Result<CampaignCoun
     sql.bind(id)
         .push(" GROUP BY state, CASE WHEN last_error IS NULL THEN 0 ELSE 1 END");
     for row in conn.query_all_raw(sql.build()).await? {
-        let state: String = row.try_get("", "state")?;
         let retrying: i32 = row.try_get("", "retrying")?;
         let n: i64 = row.try_get("", "n")?;
-        match state.as_str() {
-            "pending" => {
+        match row.try_get("", "state")? {
+            RemediationState::Pending => {
                 counts.removals_pending += n;
                 if retrying == 1 {
                     counts.removals_retrying += n;
                 }
             }
-            "awaiting_confirmation" => counts.removals_awaiting_confirmation += n,
-            "removed" => counts.removed += n,
-            "already_gone" => counts.already_gone += n,
-            "failed" => counts.removals_failed += n,
-            _ => {}
+            RemediationState::AwaitingConfirmation => counts.removals_awaiting_confirmation += n,
+            RemediationState::Removed => counts.removed += n,
+            RemediationState::AlreadyGone => counts.already_gone += n,
+            RemediationState::Failed => counts.removals_failed += n,
         }
     }
     let mail = super::outbox::mail_counts(conn, id).await?;

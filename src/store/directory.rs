@@ -538,13 +538,12 @@ pub async fn people(
     );
     let mut people = HashMap::new();
     for row in conn.query_all_raw(sql.build()).await? {
-        let kind: String = row.try_get("", "kind")?;
         people.insert(
             row.try_get("", "id")?,
             crate::domain::reviewers::Person {
                 manager_id: row.try_get("", "manager_id")?,
                 enabled: row.try_get("", "enabled")?,
-                kind: kind.parse().map_err(DbErr::Type)?,
+                kind: row.try_get("", "kind")?,
             },
         );
     }

@@ -201,15 +201,12 @@ pub async fn items_for_decision(
             if row.try_get::<i64>("", "campaign_id")? != campaign_id {
                 continue;
             }
-            let verdict: Option<String> = row.try_get("", "verdict")?;
             found.push(ItemForDecision {
                 id: row.try_get("", "id")?,
                 principal_id: row.try_get("", "principal_id")?,
                 reviewer_id: row.try_get("", "reviewer_id")?,
                 current_decision_id: row.try_get("", "current_decision_id")?,
-                verdict: verdict
-                    .map(|v| v.parse().map_err(DbErr::Type))
-                    .transpose()?,
+                verdict: row.try_get("", "verdict")?,
                 justification: row.try_get("", "justification")?,
             });
         }

@@ -12,6 +12,7 @@ pub mod campaigns;
 pub mod copy;
 pub mod credentials;
 pub mod directory;
+pub mod enum_values;
 pub mod evidence;
 pub mod items;
 pub mod launch_batch;

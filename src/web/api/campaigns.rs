@@ -5,11 +5,12 @@ use super::support::{
     AdminChange, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AuthErrors, ErrorBody, Page,
     Paging,
 };
+use crate::domain::closing::Channel;
 use crate::domain::closing::Verdict;
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::mail_state::ReviewerMail;
 use crate::engine::campaigns::CampaignView;
-use crate::engine::decide::{Channel, Choice, DecideReport, Decider};
+use crate::engine::decide::{Choice, DecideReport, Decider};
 use crate::engine::NoProgress;
 use crate::store::items::{ItemFilter, ItemView};
 use crate::web::auth::Reader;
