@@ -212,8 +212,7 @@ pub async fn campaigns(
 ) -> Result<Vec<CampaignRow>, DbErr> {
     let mut query = campaign::Entity::find().order_by_desc(campaign::Column::Id);
     if !states.is_empty() {
-        let names: Vec<String> = states.iter().map(|s| s.as_str().to_string()).collect();
-        query = query.filter(campaign::Column::State.is_in(names));
+        query = query.filter(campaign::Column::State.is_in(states.iter().copied()));
     }
     query
         .all(conn)
@@ -258,7 +257,7 @@ pub async fn insert_campaign(
         c.period.into(),
         c.launch_key.into(),
         c.adhoc.into(),
-        CampaignState::Launching.as_str().into(),
+        CampaignState::Launching.into(),
         c.spec_json.into(),
         c.scheduled_for.into(),
         c.now.into(),
@@ -379,12 +378,12 @@ pub async fn transition(
 ) -> Result<bool, DbErr> {
     debug_assert!(from.iter().all(|f| f.may_become(to)));
     let mut sql = Sql::new(conn.get_database_backend(), "UPDATE campaign SET state = ");
-    sql.bind(to.as_str()).push(", updated_at = ").bind(now);
+    sql.bind(to).push(", updated_at = ").bind(now);
     if let Some(column) = stamp {
         sql.push(&format!(", {column} = ")).bind(now);
     }
     sql.push(" WHERE id = ").bind(id).push(" AND state IN ");
-    sql.tuple(from.iter().map(|s| s.as_str().into()));
+    sql.tuple(from.iter().map(|&s| s.into()));
     Ok(conn.execute_raw(sql.build()).await?.rows_affected() == 1)
 }
 

@@ -1,6 +1,7 @@
 //! People, roles and eligibility: the bulk writes of an import and the reads that check it.
 
 use super::sql::Sql;
+use crate::domain::eligibility::EligibilityStatus;
 use crate::domain::records::{PersonRow, RoleRow};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -126,7 +127,7 @@ pub async fn upsert_people(
             p.external_id.as_str().into(),
             p.name.as_str().into(),
             p.email.clone().into(),
-            p.kind.as_str().into(),
+            p.kind.into(),
             p.enabled.into(),
             p.timezone.clone().into(),
             source_id.into(),
@@ -186,7 +187,7 @@ pub async fn upsert_roles(
         [
             r.name.as_str().into(),
             (*owner).into(),
-            r.risk.as_str().into(),
+            r.risk.into(),
             r.description.clone().into(),
             source_id.into(),
             now.into(),
@@ -239,7 +240,7 @@ pub async fn upsert_eligibility(
             e.end.into(),
             e.last_activated_at.into(),
             granted_via.into(),
-            "active".into(),
+            EligibilityStatus::Active.into(),
             source_id.into(),
             now.into(),
             now.into(),

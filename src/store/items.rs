@@ -3,7 +3,7 @@
 
 use super::copy::{copy_in, CopyRows};
 use super::sql::Sql;
-use crate::domain::closing::{MadeBy, Outcome, Verdict};
+use crate::domain::closing::{MadeBy, Outcome, RemediationState, Verdict};
 use crate::domain::eligibility::SourceEligibility;
 use crate::domain::recommendation::Recommendation;
 use crate::domain::reviewers::ReviewerReason;
@@ -101,16 +101,16 @@ pub async fn insert_items(
             e.principal_external_id.as_str().into(),
             e.principal_name.as_str().into(),
             e.principal_email.clone().into(),
-            e.principal_kind.as_str().into(),
+            e.principal_kind.into(),
             e.role_name.as_str().into(),
-            e.role_risk.as_str().into(),
+            e.role_risk.into(),
             e.since.into(),
             e.last_activated_at.into(),
             i.reviewer_id.into(),
             i.reviewer_reason.as_str().into(),
             (i.flag.is_some() || i.excluded).into(),
             i.flag_reason().map(str::to_string).into(),
-            i.recommendation.as_str().into(),
+            i.recommendation.into(),
             i.recommendation_reason.as_str().into(),
             i.excluded.into(),
             now.into(),
@@ -246,8 +246,8 @@ pub async fn record_decisions(
             [
                 d.item.id.into(),
                 campaign_id.into(),
-                d.verdict.as_str().into(),
-                MadeBy::Human.as_str().into(),
+                d.verdict.into(),
+                MadeBy::Human.into(),
                 d.reviewer_id.into(),
                 d.acting_for_id.into(),
                 d.justification.map(str::to_string).into(),
@@ -408,9 +408,9 @@ pub async fn plan_remediation(
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
     let policy_state = if hold_policy {
-        "awaiting_confirmation"
+        RemediationState::AwaitingConfirmation
     } else {
-        "pending"
+        RemediationState::Pending
     };
     let mut sql = Sql::new(
         conn.get_database_backend(),
