@@ -340,7 +340,9 @@ async fn removed_by_campaigns(db: &TestDb) -> Vec<i64> {
     use entity::eligibility;
     eligibility::Entity::find()
         .filter(eligibility::Column::RemovedByCampaignId.is_not_null())
-        .filter(eligibility::Column::Status.eq(entity::enums::EligibilityStatus::Removed))
+        .filter(
+            eligibility::Column::Status.eq(attest::domain::eligibility::EligibilityStatus::Removed),
+        )
         .order_by_asc(eligibility::Column::Id)
         .all(db.store().await.conn())
         .await
@@ -388,7 +390,7 @@ async fn the_demo_run_again_after_its_campaign_removed_access_leaves_it_removed(
         .expect("campaign")
         .expect("a campaign");
     assert_ne!(new.id, 1, "a new campaign was launched");
-    assert_eq!(new.state.to_string(), "active", "{new:?}");
+    assert_eq!(new.state, "active", "{new:?}");
     assert!(
         second.contains(&format!("launched a new, off-cycle one, #{}.", new.id)),
         "the second run says it started a new campaign:\n{second}"

@@ -9,9 +9,9 @@
 
 mod common;
 
+use attest::domain::closing::{MadeBy, Verdict};
 use common::app::TestApp;
 use common::smtp::{dying_with_parent, kill_group, require};
-use entity::enums::{MadeBy, Verdict};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use sea_orm::EntityTrait;
@@ -434,10 +434,12 @@ async fn decide_in_browser(app: &TestApp, browser: &Browser) -> Result<(), Strin
         } else {
             Verdict::Attest
         };
-        if item.verdict != Some(want) || decision.verdict != want {
+        if item.verdict.as_deref() != Some(want.as_str()) || decision.verdict != want.as_str() {
             return Err(format!("item #{}: {want} expected, got {item:?}", item.id));
         }
-        if item.made_by != Some(MadeBy::Human) || decision.reviewer_id != Some(maria) {
+        if item.made_by.as_deref() != Some(MadeBy::Human.as_str())
+            || decision.reviewer_id != Some(maria)
+        {
             return Err(format!("item #{} decided by Maria: {decision:?}", item.id));
         }
         let justification = if item.id == revoked { Some(why) } else { None };
@@ -505,8 +507,9 @@ const REVOKE_REASONS: &[&str] = &[
 /// Reviewers answer: every reviewer with `share` of their items decided (in percent), one in
 /// seven of those revoked with a reason.
 async fn reviewers_answer(app: &TestApp, campaign_id: i64, share: usize) {
+    use attest::domain::closing::Channel;
     use attest::domain::closing::Verdict;
-    use attest::engine::decide::{Channel, DecisionRequest};
+    use attest::engine::decide::DecisionRequest;
     let mut by_reviewer: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
     for item in app.items(campaign_id).await {
         if let Some(reviewer) = item.reviewer_id {

@@ -487,7 +487,7 @@ async fn a_quarter_runs_from_schedule_to_removal_with_an_injected_clock() {
         } else {
             "human"
         };
-        assert_eq!(it.made_by.map(|m| m.as_str()), Some(expected), "{it:?}");
+        assert_eq!(it.made_by.as_deref(), Some(expected), "{it:?}");
     }
     let revoke = ds
         .iter()
@@ -741,7 +741,7 @@ async fn second_launches_stopped_campaigns_and_other_reviewers_items_are_refused
     }
     assert_eq!(decision_count(&engine).await, before);
     assert_eq!(
-        reload_item(&engine, a2).await.made_by.map(|m| m.as_str()),
+        reload_item(&engine, a2).await.made_by.as_deref(),
         Some("policy")
     );
     assert!(matches!(

@@ -16,13 +16,13 @@
 mod chaos_support;
 mod common;
 
+use attest::domain::mail_state::MailState;
 use attest::synth::{write_org, OrgSpec};
 use chaos_support::invariants::{self, Expected, Observer};
 use chaos_support::procs::{Cli, Env, Serve};
 use chaos_support::{poll, reviewers, say, ChaosLog, Settings};
 use common::smtp::{free_port, SmtpServer};
 use common::TestDb;
-use entity::enums::MailState;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::time::{Duration, Instant};
@@ -167,7 +167,7 @@ impl Run {
                 None => self.obs.campaign_named(DEFINITION).await,
             };
             if let Some(c) = campaign {
-                if done_states.contains(&c.state.to_string().as_str()) {
+                if done_states.contains(&c.state.as_str()) {
                     self.log.note(&format!(
                         "`attest {}` exited {code} on a campaign {}: {}",
                         args.join(" "),
@@ -244,7 +244,7 @@ impl AsyncCheck for InvitationsSent {
             .filter(|m| {
                 m.campaign_id == Some(self.0)
                     && m.template == "invitation"
-                    && m.state == MailState::Sent
+                    && m.state == MailState::Sent.as_str()
             })
             .count() as u64;
         reviewers > 0 && sent >= reviewers
@@ -257,7 +257,7 @@ struct Finished(i64);
 impl AsyncCheck for Finished {
     async fn check(&self, obs: &Observer) -> bool {
         let c = obs.campaign(self.0).await;
-        if c.state.to_string() != "completed" {
+        if c.state != "completed" {
             return false;
         }
         if !obs
@@ -271,7 +271,7 @@ impl AsyncCheck for Finished {
         obs.outbox()
             .await
             .iter()
-            .all(|m| !matches!(m.state, MailState::Pending | MailState::Sending))
+            .all(|m| !matches!(m.state.parse(), Ok(MailState::Pending | MailState::Sending)))
     }
 }
 
@@ -384,8 +384,7 @@ async fn chaos_kills_outages_and_cuts_lose_nothing() {
     let id = campaign.id;
     run.campaign = Some(id);
     assert_eq!(
-        campaign.state.to_string(),
-        "active",
+        campaign.state, "active",
         "campaign #{id} is active once `attest campaign launch` exited 0"
     );
 
@@ -500,7 +499,7 @@ async fn chaos_kills_outages_and_cuts_lose_nothing() {
         .await;
     carry += budget.close - landed;
     let c = run.obs.campaign(id).await;
-    if c.rail_reason.is_some() && c.state.to_string() == "remediating" {
+    if c.rail_reason.is_some() && c.state == "remediating" {
         let (code, out, err) = run.env.run(&["campaign", "confirm-removals", &id_text]);
         run.log.note(&format!(
             "a safety rail held removals ({:?}); confirm-removals exited {code}: {}{}",

@@ -316,7 +316,8 @@ async fn a_completed_campaign_exports_bundles_that_verify() {
 /// with its own 1,000-character justification that does not compress.
 #[tokio::test]
 async fn a_stored_bundle_of_several_chunks_concatenates_to_a_zip_that_verifies() {
-    use attest::engine::decide::{Channel, Choice, Decider};
+    use attest::domain::closing::Channel;
+    use attest::engine::decide::{Choice, Decider};
     use base64::Engine as _;
     const HOLDERS: usize = 1200;
     let db = common::TestDb::new().await;

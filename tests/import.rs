@@ -6,6 +6,7 @@
 mod common;
 
 use attest::clock::ManualClock;
+use attest::domain::directory::{PrincipalKind, Risk};
 use attest::domain::records::ImportKind;
 use attest::engine::import::{ImportOptions, ImportReport};
 use attest::engine::{Engine, EngineError, NoProgress, Rejection};
@@ -276,7 +277,11 @@ async fn people(engine: &Engine) -> Vec<Person> {
             id: p.external_id,
             name: p.display_name,
             email: p.email,
-            kind: p.kind.as_str(),
+            kind: p
+                .kind
+                .parse::<PrincipalKind>()
+                .expect("a stored kind")
+                .as_str(),
             enabled: p.enabled,
             timezone: p.timezone,
         })
@@ -295,7 +300,7 @@ async fn roles(engine: &Engine) -> Vec<RoleView> {
         .map(|r| RoleView {
             name: r.name,
             owner: r.owner_id.map(|o| ids[&o].clone()),
-            risk: r.risk.as_str(),
+            risk: r.risk.parse::<Risk>().expect("a stored risk").as_str(),
             description: r.description,
         })
         .collect();

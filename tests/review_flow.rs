@@ -9,11 +9,12 @@
 
 mod common;
 
+use attest::domain::closing::{Channel, MadeBy, Verdict};
 use attest::domain::mail_state::InvitationState;
+use attest::domain::mail_state::MailState;
 use attest::domain::retry::backoff;
 use chrono::{DateTime, Duration, Utc};
 use common::app::{Launched, Page, TestApp};
-use entity::enums::{Channel, MadeBy, MailState, Verdict};
 use entity::{audit_event, campaign, campaign_reviewer, decision, outbox_mail, reviewer_token};
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
@@ -114,8 +115,8 @@ async fn snapshot(app: &TestApp, campaign_id: i64) -> Snapshot {
         .into_iter()
         .map(|i| ItemState {
             id: i.id,
-            verdict: i.verdict.map(|v| v.to_string()),
-            made_by: i.made_by.map(|m| m.to_string()),
+            verdict: i.verdict,
+            made_by: i.made_by,
             current_decision: i.current_decision_id,
         })
         .collect();
@@ -434,9 +435,9 @@ async fn decisions_posted_from_the_mailed_link_are_recorded_as_the_reviewers() {
     assert_eq!(rows.len(), 1, "{rows:#?}");
     let first = rows[0].clone();
     assert_eq!(first.item_id, a2_ga);
-    assert_eq!(first.verdict, Verdict::Attest);
-    assert_eq!(first.made_by, MadeBy::Human);
-    assert_eq!(first.channel, Channel::Link);
+    assert_eq!(first.verdict, Verdict::Attest.as_str());
+    assert_eq!(first.made_by, MadeBy::Human.as_str());
+    assert_eq!(first.channel, Channel::Link.as_str());
     assert_eq!(first.client_addr.as_deref(), Some("127.0.0.1"));
     assert_eq!(first.reviewer_id, Some(m1));
     assert_eq!(first.acting_for_id, None);
@@ -444,7 +445,7 @@ async fn decisions_posted_from_the_mailed_link_are_recorded_as_the_reviewers() {
     assert_eq!(first.supersedes_id, None);
     assert_eq!(first.decided_at, app.engine.now());
     let item = app.item(a2_ga).await;
-    assert_eq!(item.verdict, Some(Verdict::Attest));
+    assert_eq!(item.verdict.as_deref(), Some(Verdict::Attest.as_str()));
     assert_eq!(item.current_decision_id, Some(first.id));
 
     // A revoke without the justification the definition requires: refused whole.
@@ -505,10 +506,10 @@ async fn decisions_posted_from_the_mailed_link_are_recorded_as_the_reviewers() {
     assert_eq!(rows.len(), 2);
     let revoke = &rows[1];
     assert_eq!(revoke.item_id, a3_pra);
-    assert_eq!(revoke.verdict, Verdict::Revoke);
+    assert_eq!(revoke.verdict, Verdict::Revoke.as_str());
     assert_eq!(revoke.justification.as_deref(), Some(why));
-    assert_eq!(revoke.made_by, MadeBy::Human);
-    assert_eq!(revoke.channel, Channel::Link);
+    assert_eq!(revoke.made_by, MadeBy::Human.as_str());
+    assert_eq!(revoke.channel, Channel::Link.as_str());
     assert_eq!(revoke.client_addr.as_deref(), Some("127.0.0.1"));
     assert_eq!(revoke.reviewer_id, Some(m1));
     assert_eq!(audit_count(&app).await, audit_before + 1);
@@ -541,11 +542,11 @@ async fn decisions_posted_from_the_mailed_link_are_recorded_as_the_reviewers() {
     assert_eq!(rows.len(), 3);
     let changed = &rows[2];
     assert_eq!(changed.item_id, a2_ga);
-    assert_eq!(changed.verdict, Verdict::Revoke);
+    assert_eq!(changed.verdict, Verdict::Revoke.as_str());
     assert_eq!(changed.supersedes_id, Some(first.id));
     assert_eq!(rows[0], first, "the superseded decision is not touched");
     let item = app.item(a2_ga).await;
-    assert_eq!(item.verdict, Some(Verdict::Revoke));
+    assert_eq!(item.verdict.as_deref(), Some(Verdict::Revoke.as_str()));
     assert_eq!(item.current_decision_id, Some(changed.id));
 
     // Bulk: revoking the rest needs a justification too; keeping the rest does not.
@@ -585,9 +586,9 @@ async fn decisions_posted_from_the_mailed_link_are_recorded_as_the_reviewers() {
         BTreeSet::from([a1_ga, a1_pra])
     );
     for d in bulk.values() {
-        assert_eq!(d.verdict, Verdict::Attest);
+        assert_eq!(d.verdict, Verdict::Attest.as_str());
         assert_eq!(d.reviewer_id, Some(m1));
-        assert_eq!(d.channel, Channel::Link);
+        assert_eq!(d.channel, Channel::Link.as_str());
         assert_eq!(d.client_addr.as_deref(), Some("127.0.0.1"));
         assert_eq!(d.supersedes_id, None);
     }
@@ -610,10 +611,10 @@ async fn decisions_posted_from_the_mailed_link_are_recorded_as_the_reviewers() {
     assert_eq!(rows.len(), 7);
     for d in &rows[5..] {
         assert!(launched.items_of(m2).contains(&d.item_id));
-        assert_eq!(d.verdict, Verdict::Revoke);
+        assert_eq!(d.verdict, Verdict::Revoke.as_str());
         assert_eq!(d.justification.as_deref(), Some("Team disbanded"));
         assert_eq!(d.reviewer_id, Some(m2));
-        assert_eq!(d.channel, Channel::Link);
+        assert_eq!(d.channel, Channel::Link.as_str());
         assert_eq!(d.client_addr.as_deref(), Some("127.0.0.1"));
     }
     for item in launched.items_of(m2) {
@@ -993,7 +994,7 @@ async fn mail_waits_for_a_server_that_is_down_and_arrives_once() {
     let rows = outbox(&app, id, "invitation").await;
     assert_eq!(rows.len(), reviewers.len());
     for row in &rows {
-        assert_eq!(row.state, MailState::Pending, "{row:?}");
+        assert_eq!(row.state, MailState::Pending.as_str(), "{row:?}");
         assert_eq!(row.attempts, 1, "{row:?}");
         assert!(
             row.last_error.as_deref().is_some_and(|e| !e.is_empty()),
@@ -1038,7 +1039,7 @@ async fn mail_waits_for_a_server_that_is_down_and_arrives_once() {
         .collect();
     assert_eq!(recorded, ids, "the outbox records the Message-IDs sent");
     for row in &rows {
-        assert_eq!(row.state, MailState::Sent, "{row:?}");
+        assert_eq!(row.state, MailState::Sent.as_str(), "{row:?}");
         assert_eq!(row.attempts, 2, "{row:?}");
         assert_eq!(row.last_error, None, "{row:?}");
     }
@@ -1157,7 +1158,7 @@ async fn invitations_given_up_in_a_long_mail_outage_are_shown_and_sent_once_the_
     assert_eq!(counts.mail_failed, reviewers, "{counts:?}");
     assert_eq!(counts.mail_sent, 0);
     for row in outbox(&app, id, "invitation").await {
-        assert_eq!(row.state, MailState::Failed, "{row:?}");
+        assert_eq!(row.state, MailState::Failed.as_str(), "{row:?}");
         assert!(
             row.last_error
                 .as_deref()

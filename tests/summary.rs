@@ -194,13 +194,10 @@ async fn truth(app: &TestApp, id: i64) -> BTreeMap<&'static str, i64> {
         .expect("removals");
     let count =
         |f: &dyn Fn(&review_item::Model) -> bool| items.iter().filter(|i| f(i)).count() as i64;
-    let by = |i: &review_item::Model, who: &str| {
-        i.made_by.as_ref().is_some_and(|m| m.to_string() == who)
-    };
+    let by = |i: &review_item::Model, who: &str| i.made_by.as_deref() == Some(who);
     let outcome = |i: &review_item::Model, o: &str| i.outcome.as_deref() == Some(o);
-    let verdict =
-        |i: &review_item::Model, v: &str| i.verdict.as_ref().is_some_and(|x| x.to_string() == v);
-    let state = |s: &str| removals.iter().filter(|r| r.state.to_string() == s).count() as i64;
+    let verdict = |i: &review_item::Model, v: &str| i.verdict.as_deref() == Some(v);
+    let state = |s: &str| removals.iter().filter(|r| r.state == s).count() as i64;
     BTreeMap::from([
         ("population", items.len() as i64),
         ("decided_by_people", count(&|i| by(i, "human"))),

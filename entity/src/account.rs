@@ -1,6 +1,5 @@
 //! `account`: A console login (administrator or auditor).
 
-use crate::enums::AccountRole;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -9,7 +8,8 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub email: String,
-    pub role: AccountRole,
+    /// A `Role` of attest's `domain::access`, spelled as stored: "admin", "auditor".
+    pub role: String,
     pub password_hash: String,
     pub enabled: bool,
     pub failed_logins: i32,

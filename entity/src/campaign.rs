@@ -1,6 +1,5 @@
 //! `campaign`: One run of a campaign definition for a period.
 
-use crate::enums::CampaignState;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -16,7 +15,9 @@ pub struct Model {
     /// The period, or the period plus an ad-hoc suffix.
     pub launch_key: String,
     pub adhoc: bool,
-    pub state: CampaignState,
+    /// A `CampaignState` of attest's `domain::lifecycle`, spelled as stored: "scheduled",
+    /// "launching", "active", "closing", "remediating", "completed", "cancelled".
+    pub state: String,
     /// The definition spec (JSON) as it was at launch.
     #[sea_orm(column_type = "Text")]
     pub frozen_definition: String,
@@ -42,59 +43,20 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
+// `migration/tests/apply.rs` reads a campaign's items, tokens and reviewers through these.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::campaign_definition::Entity",
-        from = "Column::DefinitionId",
-        to = "super::campaign_definition::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_campaign_definition_id"
-    )]
-    Definition,
-    #[sea_orm(has_many = "super::eligibility::Entity")]
-    Eligibility,
     #[sea_orm(has_many = "super::review_item::Entity")]
     ReviewItem,
-    #[sea_orm(has_many = "super::decision::Entity")]
-    Decision,
-    #[sea_orm(has_many = "super::remediation::Entity")]
-    Remediation,
     #[sea_orm(has_many = "super::reviewer_token::Entity")]
     ReviewerToken,
     #[sea_orm(has_many = "super::campaign_reviewer::Entity")]
     CampaignReviewer,
-    #[sea_orm(has_many = "super::outbox_mail::Entity")]
-    OutboxMail,
-}
-
-impl Related<super::campaign_definition::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Definition.def()
-    }
-}
-
-impl Related<super::eligibility::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Eligibility.def()
-    }
 }
 
 impl Related<super::review_item::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::ReviewItem.def()
-    }
-}
-
-impl Related<super::decision::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Decision.def()
-    }
-}
-
-impl Related<super::remediation::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Remediation.def()
     }
 }
 
@@ -107,12 +69,6 @@ impl Related<super::reviewer_token::Entity> for Entity {
 impl Related<super::campaign_reviewer::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::CampaignReviewer.def()
-    }
-}
-
-impl Related<super::outbox_mail::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::OutboxMail.def()
     }
 }
 

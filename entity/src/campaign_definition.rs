@@ -27,29 +27,6 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::principal::Entity",
-        from = "Column::OwnerId",
-        to = "super::principal::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_campaign_definition_owner_id"
-    )]
-    Owner,
-    #[sea_orm(has_many = "super::campaign::Entity")]
-    Campaign,
-}
-
-impl Related<super::principal::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Owner.def()
-    }
-}
-
-impl Related<super::campaign::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Campaign.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

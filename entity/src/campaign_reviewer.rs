@@ -16,6 +16,7 @@ pub struct Model {
     pub created_at: DateTimeUtc,
 }
 
+// `migration/tests/apply.rs` reads a campaign's reviewers and each one's principal through these.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     #[sea_orm(

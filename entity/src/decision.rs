@@ -1,6 +1,5 @@
 //! `decision`: A verdict on a review item; append-only, a later decision supersedes an earlier one.
 
-use crate::enums::{Channel, MadeBy, Verdict};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -10,13 +9,17 @@ pub struct Model {
     pub id: i64,
     pub item_id: i64,
     pub campaign_id: i64,
-    pub verdict: Verdict,
-    pub made_by: MadeBy,
+    /// A `Verdict` of attest's `domain::closing`, spelled as stored: "attest", "revoke".
+    pub verdict: String,
+    /// A `MadeBy` of attest's `domain::closing`, spelled as stored: "human", "policy".
+    pub made_by: String,
     pub reviewer_id: Option<i64>,
     pub acting_for_id: Option<i64>,
     #[sea_orm(column_type = "Text")]
     pub justification: Option<String>,
-    pub channel: Channel,
+    /// A `Channel` of attest's `domain::closing`, spelled as stored: "link", "web", "api", "cli",
+    /// "policy".
+    pub channel: String,
     pub client_addr: Option<String>,
     pub decided_at: DateTimeUtc,
     pub supersedes_id: Option<i64>,
@@ -26,6 +29,7 @@ pub struct Model {
     pub actor: Option<String>,
 }
 
+// The far side of `review_item::Relation::Decision` (used by `migration/tests/apply.rs`).
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     #[sea_orm(
@@ -36,62 +40,11 @@ pub enum Relation {
         fk_name = "fk_decision_item_id"
     )]
     Item,
-    #[sea_orm(
-        belongs_to = "super::campaign::Entity",
-        from = "Column::CampaignId",
-        to = "super::campaign::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_decision_campaign_id"
-    )]
-    Campaign,
-    #[sea_orm(
-        belongs_to = "super::principal::Entity",
-        from = "Column::ReviewerId",
-        to = "super::principal::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_decision_reviewer_id"
-    )]
-    Reviewer,
-    #[sea_orm(
-        belongs_to = "super::principal::Entity",
-        from = "Column::ActingForId",
-        to = "super::principal::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_decision_acting_for_id"
-    )]
-    ActingFor,
-    #[sea_orm(
-        belongs_to = "Entity",
-        from = "Column::SupersedesId",
-        to = "Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_decision_supersedes_id"
-    )]
-    Supersedes,
 }
 
 impl Related<super::review_item::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Item.def()
-    }
-}
-
-impl Related<super::campaign::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Campaign.def()
-    }
-}
-
-/// Follows `supersedes_id` to the referenced `decision` row (self-reference).
-#[derive(Clone, Copy, Debug)]
-pub struct SupersedesLink;
-
-impl Linked for SupersedesLink {
-    type FromEntity = Entity;
-    type ToEntity = Entity;
-
-    fn link(&self) -> Vec<RelationDef> {
-        vec![Relation::Supersedes.def()]
     }
 }
 

@@ -1,6 +1,5 @@
 //! `eligibility`: A principal's eligibility for a role at a scope.
 
-use crate::enums::EligibilityStatus;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -15,7 +14,9 @@ pub struct Model {
     pub end_at: Option<DateTimeUtc>,
     pub granted_via: String,
     pub last_activated_at: Option<DateTimeUtc>,
-    pub status: EligibilityStatus,
+    /// An `EligibilityStatus` of attest's `domain::eligibility`, spelled as stored: "active",
+    /// "removed".
+    pub status: String,
     pub removed_at: Option<DateTimeUtc>,
     pub removed_by_campaign_id: Option<i64>,
     #[sea_orm(column_type = "Text")]
@@ -28,79 +29,6 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::principal::Entity",
-        from = "Column::PrincipalId",
-        to = "super::principal::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_eligibility_principal_id"
-    )]
-    Principal,
-    #[sea_orm(
-        belongs_to = "super::role::Entity",
-        from = "Column::RoleId",
-        to = "super::role::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_eligibility_role_id"
-    )]
-    Role,
-    #[sea_orm(
-        belongs_to = "super::campaign::Entity",
-        from = "Column::RemovedByCampaignId",
-        to = "super::campaign::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_eligibility_removed_by_campaign_id"
-    )]
-    RemovedByCampaign,
-    #[sea_orm(
-        belongs_to = "super::source::Entity",
-        from = "Column::SourceId",
-        to = "super::source::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_eligibility_source_id"
-    )]
-    Source,
-    #[sea_orm(has_many = "super::review_item::Entity")]
-    ReviewItem,
-    #[sea_orm(has_many = "super::remediation::Entity")]
-    Remediation,
-}
-
-impl Related<super::principal::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Principal.def()
-    }
-}
-
-impl Related<super::role::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Role.def()
-    }
-}
-
-impl Related<super::campaign::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::RemovedByCampaign.def()
-    }
-}
-
-impl Related<super::source::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Source.def()
-    }
-}
-
-impl Related<super::review_item::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::ReviewItem.def()
-    }
-}
-
-impl Related<super::remediation::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Remediation.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -14,21 +14,6 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::evidence_bundle::Entity",
-        from = "Column::BundleId",
-        to = "super::evidence_bundle::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_evidence_chunk_bundle_id"
-    )]
-    Bundle,
-}
-
-impl Related<super::evidence_bundle::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Bundle.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -1,7 +1,5 @@
 //! SeaORM entities for attest: one module per table, see `docs/data-model.md`.
 
-pub mod enums;
-
 pub mod account;
 pub mod api_token;
 pub mod audit_event;
@@ -24,10 +22,8 @@ pub mod session;
 pub mod signing_key;
 pub mod source;
 
-/// The entity types under their table names, plus the shared enums.
+/// The entity types under their table names.
 pub mod prelude {
-    pub use crate::enums::*;
-
     pub use crate::account::Entity as Account;
     pub use crate::api_token::Entity as ApiToken;
     pub use crate::audit_event::Entity as AuditEvent;

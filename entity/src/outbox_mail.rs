@@ -1,6 +1,5 @@
 //! `outbox_mail`: An e-mail waiting to be sent (transactional outbox).
 
-use crate::enums::MailState;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -16,7 +15,9 @@ pub struct Model {
     /// Template parameters as JSON.
     #[sea_orm(column_type = "Text")]
     pub payload: String,
-    pub state: MailState,
+    /// A `MailState` of attest's `domain::mail_state`, spelled as stored: "pending", "sending",
+    /// "sent", "failed", "skipped".
+    pub state: String,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     pub lease_until: Option<DateTimeUtc>,
@@ -32,35 +33,6 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::campaign::Entity",
-        from = "Column::CampaignId",
-        to = "super::campaign::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_outbox_mail_campaign_id"
-    )]
-    Campaign,
-    #[sea_orm(
-        belongs_to = "super::principal::Entity",
-        from = "Column::RecipientId",
-        to = "super::principal::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_outbox_mail_recipient_id"
-    )]
-    Recipient,
-}
-
-impl Related<super::campaign::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Campaign.def()
-    }
-}
-
-impl Related<super::principal::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Recipient.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

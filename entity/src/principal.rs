@@ -1,6 +1,5 @@
 //! `principal`: A user, service identity or break-glass account that can hold roles and review.
 
-use crate::enums::PrincipalKind;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -12,7 +11,9 @@ pub struct Model {
     pub display_name: String,
     pub email: Option<String>,
     pub manager_id: Option<i64>,
-    pub kind: PrincipalKind,
+    /// A `PrincipalKind` of attest's `domain::directory`, spelled as stored: "user", "service",
+    /// "break_glass".
+    pub kind: String,
     pub enabled: bool,
     /// IANA time zone name.
     pub timezone: Option<String>,
@@ -21,6 +22,7 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
+// `migration/tests/apply.rs` follows a principal to its manager through `ManagerLink`.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     #[sea_orm(
@@ -31,68 +33,6 @@ pub enum Relation {
         fk_name = "fk_principal_manager_id"
     )]
     Manager,
-    #[sea_orm(
-        belongs_to = "super::source::Entity",
-        from = "Column::SourceId",
-        to = "super::source::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_principal_source_id"
-    )]
-    Source,
-    #[sea_orm(has_many = "super::role::Entity")]
-    Role,
-    #[sea_orm(has_many = "super::campaign_definition::Entity")]
-    CampaignDefinition,
-    #[sea_orm(has_many = "super::eligibility::Entity")]
-    Eligibility,
-    #[sea_orm(has_many = "super::reviewer_token::Entity")]
-    ReviewerToken,
-    #[sea_orm(has_many = "super::campaign_reviewer::Entity")]
-    CampaignReviewer,
-    #[sea_orm(has_many = "super::outbox_mail::Entity")]
-    OutboxMail,
-}
-
-impl Related<super::source::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Source.def()
-    }
-}
-
-impl Related<super::role::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Role.def()
-    }
-}
-
-impl Related<super::campaign_definition::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::CampaignDefinition.def()
-    }
-}
-
-impl Related<super::eligibility::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Eligibility.def()
-    }
-}
-
-impl Related<super::reviewer_token::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::ReviewerToken.def()
-    }
-}
-
-impl Related<super::campaign_reviewer::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::CampaignReviewer.def()
-    }
-}
-
-impl Related<super::outbox_mail::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::OutboxMail.def()
-    }
 }
 
 /// Follows `manager_id` to the referenced `principal` row (self-reference).

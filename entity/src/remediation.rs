@@ -1,6 +1,5 @@
 //! `remediation`: Removal of a revoked eligibility, retried until it is confirmed.
 
-use crate::enums::RemediationState;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -11,7 +10,9 @@ pub struct Model {
     pub item_id: i64,
     pub campaign_id: i64,
     pub eligibility_id: i64,
-    pub state: RemediationState,
+    /// A `RemediationState` of attest's `domain::closing`, spelled as stored: "pending",
+    /// "awaiting_confirmation", "removed", "already_gone", "failed".
+    pub state: String,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     #[sea_orm(column_type = "Text")]
@@ -27,52 +28,11 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
+// `migration/tests/apply.rs` reads a remediation's attempts through this.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::review_item::Entity",
-        from = "Column::ItemId",
-        to = "super::review_item::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_remediation_item_id"
-    )]
-    Item,
-    #[sea_orm(
-        belongs_to = "super::campaign::Entity",
-        from = "Column::CampaignId",
-        to = "super::campaign::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_remediation_campaign_id"
-    )]
-    Campaign,
-    #[sea_orm(
-        belongs_to = "super::eligibility::Entity",
-        from = "Column::EligibilityId",
-        to = "super::eligibility::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_remediation_eligibility_id"
-    )]
-    Eligibility,
     #[sea_orm(has_many = "super::remediation_attempt::Entity")]
     Attempt,
-}
-
-impl Related<super::review_item::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Item.def()
-    }
-}
-
-impl Related<super::campaign::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Campaign.def()
-    }
-}
-
-impl Related<super::eligibility::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Eligibility.def()
-    }
 }
 
 impl Related<super::remediation_attempt::Entity> for Entity {

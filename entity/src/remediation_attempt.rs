@@ -1,6 +1,5 @@
 //! `remediation_attempt`: One attempt to remove an eligibility, or the re-read that proves it gone.
 
-use crate::enums::AttemptOutcome;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -12,13 +11,16 @@ pub struct Model {
     /// Attempt number within the remediation.
     pub attempt: i32,
     pub at: DateTimeUtc,
-    pub outcome: AttemptOutcome,
+    /// An `AttemptOutcome` of attest's `domain::closing`, spelled as stored: "removed",
+    /// "already_gone", "error", "verified_gone", "still_present", "started".
+    pub outcome: String,
     #[sea_orm(column_type = "Text")]
     pub receipt: Option<String>,
     #[sea_orm(column_type = "Text")]
     pub error: Option<String>,
 }
 
+// The far side of `remediation::Relation::Attempt` (used by `migration/tests/apply.rs`).
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     #[sea_orm(

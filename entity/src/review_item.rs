@@ -1,6 +1,5 @@
 //! `review_item`: One eligibility to be reviewed in a campaign, with the holder and role frozen at launch.
 
-use crate::enums::{MadeBy, PrincipalKind, Recommendation, Risk, Verdict};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -16,9 +15,12 @@ pub struct Model {
     pub holder_external_id: String,
     pub holder_name: String,
     pub holder_email: Option<String>,
-    pub holder_kind: PrincipalKind,
+    /// A `PrincipalKind` of attest's `domain::directory`, spelled as stored: "user", "service",
+    /// "break_glass".
+    pub holder_kind: String,
     pub role_name: String,
-    pub role_risk: Risk,
+    /// A `Risk` of attest's `domain::directory`, spelled as stored: "high", "medium", "low".
+    pub role_risk: String,
     pub since: Option<DateTimeUtc>,
     pub last_activated_at: Option<DateTimeUtc>,
     pub reviewer_id: Option<i64>,
@@ -27,7 +29,9 @@ pub struct Model {
     pub flagged: bool,
     #[sea_orm(column_type = "Text")]
     pub flag_reason: Option<String>,
-    pub recommendation: Recommendation,
+    /// A `Recommendation` of attest's `domain::recommendation`, spelled as stored: "keep",
+    /// "revoke".
+    pub recommendation: String,
     #[sea_orm(column_type = "Text")]
     pub recommendation_reason: Option<String>,
     pub excluded: bool,
@@ -36,14 +40,18 @@ pub struct Model {
     pub escalated_from_id: Option<i64>,
     /// The decision currently in force (`decision.id`; no foreign key, the decision table is created later).
     pub current_decision_id: Option<i64>,
-    pub verdict: Option<Verdict>,
-    /// Whether the current verdict came from a person or the policy.
-    pub made_by: Option<MadeBy>,
+    /// A `Verdict` of attest's `domain::closing`, spelled as stored: "attest", "revoke".
+    pub verdict: Option<String>,
+    /// Whether the current verdict came from a person or the policy: a `MadeBy` of attest's
+    /// `domain::closing`, spelled as stored: "human", "policy".
+    pub made_by: Option<String>,
     pub decided_at: Option<DateTimeUtc>,
     pub outcome: Option<String>,
     pub created_at: DateTimeUtc,
 }
 
+// `migration/tests/apply.rs` reads an item's decisions; `Campaign` is the far side of
+// `campaign::Relation::ReviewItem`.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     #[sea_orm(
@@ -54,50 +62,8 @@ pub enum Relation {
         fk_name = "fk_review_item_campaign_id"
     )]
     Campaign,
-    #[sea_orm(
-        belongs_to = "super::eligibility::Entity",
-        from = "Column::EligibilityId",
-        to = "super::eligibility::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_review_item_eligibility_id"
-    )]
-    Eligibility,
-    #[sea_orm(
-        belongs_to = "super::principal::Entity",
-        from = "Column::PrincipalId",
-        to = "super::principal::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_review_item_principal_id"
-    )]
-    Principal,
-    #[sea_orm(
-        belongs_to = "super::role::Entity",
-        from = "Column::RoleId",
-        to = "super::role::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_review_item_role_id"
-    )]
-    Role,
-    #[sea_orm(
-        belongs_to = "super::principal::Entity",
-        from = "Column::ReviewerId",
-        to = "super::principal::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_review_item_reviewer_id"
-    )]
-    Reviewer,
-    #[sea_orm(
-        belongs_to = "super::principal::Entity",
-        from = "Column::EscalatedFromId",
-        to = "super::principal::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_review_item_escalated_from_id"
-    )]
-    EscalatedFrom,
     #[sea_orm(has_many = "super::decision::Entity")]
     Decision,
-    #[sea_orm(has_one = "super::remediation::Entity")]
-    Remediation,
 }
 
 impl Related<super::campaign::Entity> for Entity {
@@ -106,27 +72,9 @@ impl Related<super::campaign::Entity> for Entity {
     }
 }
 
-impl Related<super::eligibility::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Eligibility.def()
-    }
-}
-
-impl Related<super::role::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Role.def()
-    }
-}
-
 impl Related<super::decision::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Decision.def()
-    }
-}
-
-impl Related<super::remediation::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Remediation.def()
     }
 }
 

@@ -19,6 +19,7 @@ pub struct Model {
     pub revoked_at: Option<DateTimeUtc>,
 }
 
+// The far side of `campaign::Relation::ReviewerToken` (used by `migration/tests/apply.rs`).
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     #[sea_orm(
@@ -29,25 +30,11 @@ pub enum Relation {
         fk_name = "fk_reviewer_token_campaign_id"
     )]
     Campaign,
-    #[sea_orm(
-        belongs_to = "super::principal::Entity",
-        from = "Column::ReviewerId",
-        to = "super::principal::Column::Id",
-        on_delete = "Restrict",
-        fk_name = "fk_reviewer_token_reviewer_id"
-    )]
-    Reviewer,
 }
 
 impl Related<super::campaign::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Campaign.def()
-    }
-}
-
-impl Related<super::principal::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Reviewer.def()
     }
 }
 

@@ -1,6 +1,5 @@
 //! `source`: A place principals, roles and eligibilities are imported from.
 
-use crate::enums::SourceKind;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -9,7 +8,9 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub name: String,
-    pub kind: SourceKind,
+    /// A `SourceKind` of attest's `domain::eligibility`, spelled as stored: "builtin", "file",
+    /// "ldap", "graph", "webhook".
+    pub kind: String,
     /// Source configuration as JSON text.
     #[sea_orm(column_type = "Text")]
     pub config: Option<String>,
@@ -27,31 +28,6 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::principal::Entity")]
-    Principal,
-    #[sea_orm(has_many = "super::role::Entity")]
-    Role,
-    #[sea_orm(has_many = "super::eligibility::Entity")]
-    Eligibility,
-}
-
-impl Related<super::principal::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Principal.def()
-    }
-}
-
-impl Related<super::role::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Role.def()
-    }
-}
-
-impl Related<super::eligibility::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Eligibility.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

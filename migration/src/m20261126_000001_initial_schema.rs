@@ -6,7 +6,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-/// Width of the string columns that hold the entity enums.
+/// Width of the string columns that hold enum words (the domain's `string_enum!` spellings).
 const ENUM_LEN: u32 = 32;
 
 #[derive(DeriveMigrationName)]

@@ -3,7 +3,6 @@
 //! round-trips through the resulting schema.
 
 use chrono::{DurationRound, TimeDelta, Utc};
-use entity::enums::*;
 use entity::*;
 use migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm::{
@@ -61,7 +60,7 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
 
     let src = source::ActiveModel {
         name: Set("builtin".into()),
-        kind: Set(SourceKind::Builtin),
+        kind: Set("builtin".into()),
         config: Set(Some("{}".into())),
         created_at: Set(now),
         ..Default::default()
@@ -74,7 +73,7 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
         display_name: Set("Boss".into()),
         email: Set(Some("boss@example.com".into())),
         manager_id: Set(None),
-        kind: Set(PrincipalKind::User),
+        kind: Set("user".into()),
         enabled: Set(true),
         timezone: Set(Some("Europe/Berlin".into())),
         source_id: Set(Some(src.id)),
@@ -89,7 +88,7 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
         display_name: Set("Break glass".into()),
         email: Set(None),
         manager_id: Set(Some(boss.id)),
-        kind: Set(PrincipalKind::BreakGlass),
+        kind: Set("break_glass".into()),
         enabled: Set(true),
         timezone: Set(None),
         source_id: Set(None),
@@ -103,7 +102,7 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
     let role = role::ActiveModel {
         name: Set("Global Administrator".into()),
         owner_id: Set(Some(boss.id)),
-        risk: Set(Risk::High),
+        risk: Set("high".into()),
         description: Set(None),
         source_id: Set(src.id),
         created_at: Set(now),
@@ -137,7 +136,7 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
         period: Set("2026-Q4".into()),
         launch_key: Set("2026-Q4".into()),
         adhoc: Set(false),
-        state: Set(CampaignState::Active),
+        state: Set("active".into()),
         frozen_definition: Set("{}".into()),
         scheduled_for: Set(Some(now)),
         launched_at: Set(Some(now)),
@@ -167,7 +166,7 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
         end_at: Set(None),
         granted_via: Set("direct".into()),
         last_activated_at: Set(None),
-        status: Set(EligibilityStatus::Active),
+        status: Set("active".into()),
         removed_at: Set(None),
         removed_by_campaign_id: Set(None),
         removal_reason: Set(None),
@@ -189,16 +188,16 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
         holder_external_id: Set(holder.external_id.clone()),
         holder_name: Set(holder.display_name.clone()),
         holder_email: Set(None),
-        holder_kind: Set(holder.kind),
+        holder_kind: Set(holder.kind.clone()),
         role_name: Set(role.name.clone()),
-        role_risk: Set(role.risk),
+        role_risk: Set(role.risk.clone()),
         since: Set(Some(now)),
         last_activated_at: Set(None),
         reviewer_id: Set(Some(boss.id)),
         reviewer_reason: Set(Some("manager".into())),
         flagged: Set(true),
         flag_reason: Set(Some("break-glass".into())),
-        recommendation: Set(Recommendation::Revoke),
+        recommendation: Set("revoke".into()),
         recommendation_reason: Set(None),
         excluded: Set(false),
         escalated_at: Set(Some(now)),
@@ -217,12 +216,12 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
     let dec = decision::ActiveModel {
         item_id: Set(item.id),
         campaign_id: Set(camp.id),
-        verdict: Set(Verdict::Revoke),
-        made_by: Set(MadeBy::Human),
+        verdict: Set("revoke".into()),
+        made_by: Set("human".into()),
         reviewer_id: Set(Some(boss.id)),
         acting_for_id: Set(None),
         justification: Set(Some("not needed".into())),
-        channel: Set(Channel::Link),
+        channel: Set("link".into()),
         client_addr: Set(Some("127.0.0.1".into())),
         decided_at: Set(now),
         supersedes_id: Set(None),
@@ -232,8 +231,8 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
     .await?;
     let mut item_am: review_item::ActiveModel = item.into();
     item_am.current_decision_id = Set(Some(dec.id));
-    item_am.verdict = Set(Some(Verdict::Revoke));
-    item_am.made_by = Set(Some(MadeBy::Human));
+    item_am.verdict = Set(Some("revoke".into()));
+    item_am.made_by = Set(Some("human".into()));
     item_am.decided_at = Set(Some(now));
     let item = item_am.update(db).await?;
 
@@ -241,7 +240,7 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
         item_id: Set(item.id),
         campaign_id: Set(camp.id),
         eligibility_id: Set(elig.id),
-        state: Set(RemediationState::AwaitingConfirmation),
+        state: Set("awaiting_confirmation".into()),
         attempts: Set(0),
         next_attempt_at: Set(now),
         last_error: Set(None),
@@ -260,7 +259,7 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
         remediation_id: Set(rem.id),
         attempt: Set(1),
         at: Set(now),
-        outcome: Set(AttemptOutcome::Removed),
+        outcome: Set("removed".into()),
         receipt: Set(Some("{\"request\":\"r-1\"}".into())),
         error: Set(None),
         ..Default::default()
@@ -271,7 +270,7 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
         remediation_id: Set(rem.id),
         attempt: Set(2),
         at: Set(now),
-        outcome: Set(AttemptOutcome::StillPresent),
+        outcome: Set("still_present".into()),
         receipt: Set(None),
         error: Set(Some("still listed".into())),
         ..Default::default()
@@ -325,7 +324,7 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
         to_address: Set("boss@example.com".into()),
         template: Set("invite".into()),
         payload: Set("{}".into()),
-        state: Set(MailState::Pending),
+        state: Set("pending".into()),
         attempts: Set(0),
         next_attempt_at: Set(now),
         lease_until: Set(None),
@@ -355,7 +354,7 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
 
     account::ActiveModel {
         email: Set("admin@example.com".into()),
-        role: Set(AccountRole::Admin),
+        role: Set("admin".into()),
         password_hash: Set("$argon2id$...".into()),
         enabled: Set(true),
         failed_logins: Set(0),
@@ -373,7 +372,7 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
         .await?
         .expect("review item");
     assert_eq!(got, item);
-    assert_eq!(got.holder_kind, PrincipalKind::BreakGlass);
+    assert_eq!(got.holder_kind, "break_glass");
     assert_eq!(got.since, Some(now));
     let got = principal::Entity::find_by_id(holder.id)
         .one(db)
@@ -392,7 +391,7 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
     assert_eq!(decisions, vec![dec]);
     assert_eq!(
         remediation::Entity::find().all(db).await?[0].state,
-        RemediationState::AwaitingConfirmation
+        "awaiting_confirmation"
     );
     let got = campaign::Entity::find_by_id(camp.id)
         .one(db)

@@ -26,6 +26,28 @@ pub enum MadeBy {
 
 string_enum!(MadeBy, "decision maker", { Human => "human", Policy => "policy" });
 
+/// How a decision reached the engine (`decision.channel`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// The reviewer's mailed link.
+    Link,
+    /// An admin in the web UI.
+    Web,
+    Api,
+    Cli,
+    /// Recorded by the policy at close, not by a person.
+    Policy,
+}
+
+string_enum!(Channel, "channel", {
+    Link => "link",
+    Web => "web",
+    Api => "api",
+    Cli => "cli",
+    Policy => "policy",
+});
+
 /// What a definition does with items nobody answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -118,6 +140,50 @@ pub fn removal_rail(
     }
     (!reasons.is_empty()).then(|| reasons.join("; "))
 }
+
+/// Progress of removing a revoked eligibility (`remediation.state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemediationState {
+    Pending,
+    /// Held by the removal rail until an admin confirms it.
+    AwaitingConfirmation,
+    Removed,
+    AlreadyGone,
+    Failed,
+}
+
+string_enum!(RemediationState, "remediation state", {
+    Pending => "pending",
+    AwaitingConfirmation => "awaiting_confirmation",
+    Removed => "removed",
+    AlreadyGone => "already_gone",
+    Failed => "failed",
+});
+
+/// Result of one attempt to remove an eligibility, or of the re-read that proves it gone
+/// (`remediation_attempt.outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    Removed,
+    AlreadyGone,
+    Error,
+    VerifiedGone,
+    StillPresent,
+    /// Written before a removal is sent to a source outside the database, so a crash after
+    /// the source acted and before attest recorded it is known to the retry.
+    Started,
+}
+
+string_enum!(AttemptOutcome, "attempt outcome", {
+    Removed => "removed",
+    AlreadyGone => "already_gone",
+    Error => "error",
+    VerifiedGone => "verified_gone",
+    StillPresent => "still_present",
+    Started => "started",
+});
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,37 @@
 use crate::domain::directory::{PrincipalKind, Risk};
 use chrono::{DateTime, Utc};
 
+/// What a source is (`source.kind`): attest's own database, a file import, or a directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    Builtin,
+    File,
+    Ldap,
+    /// Microsoft Entra PIM through Microsoft Graph (`kind = "entra"` in attest.toml).
+    Graph,
+    /// Removals only, through a signed POST.
+    Webhook,
+}
+
+string_enum!(SourceKind, "source kind", {
+    Builtin => "builtin",
+    File => "file",
+    Ldap => "ldap",
+    Graph => "graph",
+    Webhook => "webhook",
+});
+
+/// Whether an eligibility is still held (`eligibility.status`): removed ones stay as history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EligibilityStatus {
+    Active,
+    Removed,
+}
+
+string_enum!(EligibilityStatus, "eligibility status", { Active => "active", Removed => "removed" });
+
 /// One eligibility as a source reports it, with what a review item freezes about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceEligibility {

@@ -6,6 +6,28 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+/// Delivery state of one outbox mail (`outbox_mail.state`); [`InvitationState`] is what a
+/// reviewer's invitation looks like to a person, built from it and the attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailState {
+    Pending,
+    /// Leased by a worker that is sending it.
+    Sending,
+    Sent,
+    Failed,
+    /// Not sent because it no longer applied (a reminder to someone who had finished).
+    Skipped,
+}
+
+string_enum!(MailState, "mail state", {
+    Pending => "pending",
+    Sending => "sending",
+    Sent => "sent",
+    Failed => "failed",
+    Skipped => "skipped",
+});
+
 /// Where an invitation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -4,8 +4,9 @@
 //! in the console, always with a justification.
 
 use super::accounts::Operator;
-use super::decide::{Channel, Choice, DecideReport, Decider};
+use super::decide::{Choice, DecideReport, Decider};
 use super::{Engine, EngineError};
+use crate::domain::closing::Channel;
 use crate::domain::closing::Verdict;
 use crate::store::items::{self, QueuedItem};
 

@@ -4,36 +4,13 @@
 //! written, so it lands entirely or not at all.
 
 use super::{Engine, EngineError};
-use crate::domain::closing::Verdict;
+use crate::domain::closing::{Channel, Verdict};
 use crate::domain::limits::{check_text, Lines, JUSTIFICATION_MAX_CHARS};
 use crate::store::items::{self, NewDecision};
 use crate::store::outbox::{self, template};
 use crate::store::{self as st, campaigns};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
-
-/// How a decision arrived.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    /// The reviewer's mailed link.
-    Link,
-    /// An admin in the web UI.
-    Web,
-    Api,
-    Cli,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Link => "link",
-            Channel::Web => "web",
-            Channel::Api => "api",
-            Channel::Cli => "cli",
-        }
-    }
-}
 
 /// Why one answer cannot be recorded, judged on the answer alone: its justification's text,
 /// and whether the campaign's policy (`required`) wants one for this verdict. The review page

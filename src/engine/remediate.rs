@@ -4,6 +4,7 @@
 //! loop, tests call it directly.
 
 use super::{Engine, EngineError};
+use crate::domain::closing::{AttemptOutcome, RemediationState};
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::retry::{backoff, should_retry};
 use crate::sources::builtin;
@@ -31,6 +32,13 @@ const CONNECTOR_REMOVALS_AT_ONCE: usize = 4;
 /// outlast its 5-minute lease and another worker would take the same removals. The rest of a
 /// leased batch is given back at once for the next step.
 const CONNECTOR_STEP: usize = 200;
+
+/// How a removal that went through ends, and the outcome its attempt records: the same word,
+/// as [`remediation::settle`] writes the history of a verified removal from its state.
+const REMOVED: (RemediationState, AttemptOutcome) =
+    (RemediationState::Removed, AttemptOutcome::Removed);
+const ALREADY_GONE: (RemediationState, AttemptOutcome) =
+    (RemediationState::AlreadyGone, AttemptOutcome::AlreadyGone);
 
 /// A removal's answer, and the read-back of what it removed (absent when nothing was removed).
 type Outcome = (
@@ -96,7 +104,7 @@ impl Engine {
         let mut settled = Vec::with_capacity(due.len());
         for (index, (item, (removal, checked))) in due.iter().zip(outcomes).enumerate() {
             let attempt = item.attempts + 1;
-            let line = |outcome: &'static str, receipt: Option<String>, error: Option<String>| {
+            let line = |outcome: AttemptOutcome, receipt: Option<String>, error: Option<String>| {
                 NewAttempt {
                     remediation_id: item.id,
                     attempt,
@@ -112,20 +120,24 @@ impl Engine {
             };
             let error = match removal {
                 Ok(removal) => {
-                    let (state, receipt, removed_at) = match (removal, interrupted.get(&index)) {
-                        (Removal::Removed { receipt }, _) => ("removed", receipt, None),
+                    // The state the removal ends in, and the outcome its attempt records.
+                    let ((state, outcome), receipt, removed_at) = match (
+                        removal,
+                        interrupted.get(&index),
+                    ) {
+                        (Removal::Removed { receipt }, _) => (REMOVED, receipt, None),
                         // Gone now, after an attempt that was sent and never recorded: that
                         // attempt removed it. Its outcome is recorded as it happened, at the
                         // time it started, not as "already gone" now.
                         (Removal::AlreadyGone { receipt }, Some(started)) => (
-                            "removed",
+                            REMOVED,
                             format!(
                                 "{receipt} (removed by attempt {attempt} started {}, which stopped before it was recorded)",
                                 started.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
                             ),
                             Some(*started),
                         ),
-                        (Removal::AlreadyGone { receipt }, None) => ("already_gone", receipt, None),
+                        (Removal::AlreadyGone { receipt }, None) => (ALREADY_GONE, receipt, None),
                     };
                     match checked {
                         Some(Ok(false)) => {
@@ -140,8 +152,12 @@ impl Engine {
                             let error =
                                 "the eligibility is still present in the source after its removal"
                                     .to_string();
-                            attempts.push(line(state, Some(receipt.clone()), None));
-                            attempts.push(line("still_present", None, Some(error.clone())));
+                            attempts.push(line(outcome, Some(receipt.clone()), None));
+                            attempts.push(line(
+                                AttemptOutcome::StillPresent,
+                                None,
+                                Some(error.clone()),
+                            ));
                             settled.push(end(Settlement::Failed {
                                 error,
                                 receipt: Some(receipt),
@@ -149,18 +165,18 @@ impl Engine {
                             continue;
                         }
                         Some(Err(e)) => {
-                            attempts.push(line(state, Some(receipt), None));
+                            attempts.push(line(outcome, Some(receipt), None));
                             format!("removed, but reading it back failed: {e}")
                         }
                         None => {
-                            attempts.push(line(state, Some(receipt), None));
+                            attempts.push(line(outcome, Some(receipt), None));
                             "removed, but not read back".to_string()
                         }
                     }
                 }
                 Err(e) => e.to_string(),
             };
-            attempts.push(line("error", None, Some(error.clone())));
+            attempts.push(line(AttemptOutcome::Error, None, Some(error.clone())));
             settled.push(end(if should_retry(attempt) {
                 Settlement::Retry {
                     error,
@@ -261,7 +277,7 @@ impl Engine {
                 .map(|&i| NewAttempt {
                     remediation_id: due[i].id,
                     attempt: due[i].attempts + 1,
-                    outcome: "started",
+                    outcome: AttemptOutcome::Started,
                     receipt: None,
                     error: None,
                 })

@@ -3,6 +3,7 @@
 
 use super::sql::Sql;
 use super::StoreError;
+use crate::domain::closing::RemediationState;
 use crate::domain::definition::CampaignSpec;
 use crate::domain::lifecycle::CampaignState;
 use chrono::{DateTime, Utc};
@@ -159,7 +160,7 @@ pub struct CampaignRow {
 fn campaign_from(m: campaign::Model) -> Result<CampaignRow, DbErr> {
     let spec = serde_json::from_str(&m.frozen_definition)
         .map_err(|e| DbErr::Json(format!("campaign {}: {e}", m.id)))?;
-    let state = m.state.as_str().parse().map_err(DbErr::Type)?;
+    let state = m.state.parse().map_err(DbErr::Type)?;
     Ok(CampaignRow {
         id: m.id,
         definition_id: m.definition_id,
@@ -222,8 +223,7 @@ pub async fn campaigns(
 ) -> Result<Vec<CampaignRow>, StoreError> {
     let mut query = campaign::Entity::find().order_by_desc(campaign::Column::Id);
     if !states.is_empty() {
-        let names: Vec<String> = states.iter().map(|s| s.as_str().to_string()).collect();
-        query = query.filter(campaign::Column::State.is_in(names));
+        query = query.filter(campaign::Column::State.is_in(states.iter().copied()));
     }
     query
         .all(conn)
@@ -269,7 +269,7 @@ pub async fn insert_campaign(
         c.period.into(),
         c.launch_key.into(),
         c.adhoc.into(),
-        CampaignState::Launching.as_str().into(),
+        CampaignState::Launching.into(),
         c.spec_json.into(),
         c.scheduled_for.into(),
         c.now.into(),
@@ -390,12 +390,12 @@ pub async fn transition(
 ) -> Result<bool, StoreError> {
     debug_assert!(from.iter().all(|f| f.may_become(to)));
     let mut sql = Sql::new(conn.get_database_backend(), "UPDATE campaign SET state = ");
-    sql.bind(to.as_str()).push(", updated_at = ").bind(now);
+    sql.bind(to).push(", updated_at = ").bind(now);
     if let Some(column) = stamp {
         sql.push(&format!(", {column} = ")).bind(now);
     }
     sql.push(" WHERE id = ").bind(id).push(" AND state IN ");
-    sql.tuple(from.iter().map(|s| s.as_str().into()));
+    sql.tuple(from.iter().map(|&s| s.into()));
     Ok(conn.execute_raw(sql.build()).await?.rows_affected() == 1)
 }
 
@@ -493,11 +493,7 @@ pub async fn lock_state(
     if super::backend::locks_rows(conn.get_database_backend()) {
         query = query.lock_shared();
     }
-    let state: Option<String> = query.into_tuple().one(conn).await?;
-    state
-        .map(|s| s.parse().map_err(DbErr::Type))
-        .transpose()
-        .map_err(StoreError::from)
+    query.into_tuple().one(conn).await.map_err(StoreError::from)
 }
 
 /// Item, remediation and mail counts of a campaign: the raw material of its summary.
@@ -553,21 +549,19 @@ pub async fn counts(conn: &impl ConnectionTrait, id: i64) -> Result<CampaignCoun
     sql.bind(id)
         .push(" GROUP BY state, CASE WHEN last_error IS NULL THEN 0 ELSE 1 END");
     for row in conn.query_all_raw(sql.build()).await? {
-        let state: String = row.try_get("", "state")?;
         let retrying: i32 = row.try_get("", "retrying")?;
         let n: i64 = row.try_get("", "n")?;
-        match state.as_str() {
-            "pending" => {
+        match row.try_get("", "state")? {
+            RemediationState::Pending => {
                 counts.removals_pending += n;
                 if retrying == 1 {
                     counts.removals_retrying += n;
                 }
             }
-            "awaiting_confirmation" => counts.removals_awaiting_confirmation += n,
-            "removed" => counts.removed += n,
-            "already_gone" => counts.already_gone += n,
-            "failed" => counts.removals_failed += n,
-            _ => {}
+            RemediationState::AwaitingConfirmation => counts.removals_awaiting_confirmation += n,
+            RemediationState::Removed => counts.removed += n,
+            RemediationState::AlreadyGone => counts.already_gone += n,
+            RemediationState::Failed => counts.removals_failed += n,
         }
     }
     let mail = super::outbox::mail_counts(conn, id).await?;

@@ -2,6 +2,7 @@
 
 use super::sql::Sql;
 use super::StoreError;
+use crate::domain::eligibility::EligibilityStatus;
 use crate::domain::records::{PersonRow, RoleRow};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -130,7 +131,7 @@ pub async fn upsert_people(
             p.external_id.as_str().into(),
             p.name.as_str().into(),
             p.email.clone().into(),
-            p.kind.as_str().into(),
+            p.kind.into(),
             p.enabled.into(),
             p.timezone.clone().into(),
             source_id.into(),
@@ -190,7 +191,7 @@ pub async fn upsert_roles(
         [
             r.name.as_str().into(),
             (*owner).into(),
-            r.risk.as_str().into(),
+            r.risk.into(),
             r.description.clone().into(),
             source_id.into(),
             now.into(),
@@ -243,7 +244,7 @@ pub async fn upsert_eligibility(
             e.end.into(),
             e.last_activated_at.into(),
             granted_via.into(),
-            "active".into(),
+            EligibilityStatus::Active.into(),
             source_id.into(),
             now.into(),
             now.into(),
@@ -544,13 +545,12 @@ pub async fn people(
     );
     let mut people = HashMap::new();
     for row in conn.query_all_raw(sql.build()).await? {
-        let kind: String = row.try_get("", "kind")?;
         people.insert(
             row.try_get("", "id")?,
             crate::domain::reviewers::Person {
                 manager_id: row.try_get("", "manager_id")?,
                 enabled: row.try_get("", "enabled")?,
-                kind: kind.parse().map_err(DbErr::Type)?,
+                kind: row.try_get("", "kind")?,
             },
         );
     }

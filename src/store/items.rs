@@ -4,7 +4,7 @@
 use super::copy::{copy_in, CopyRows};
 use super::sql::Sql;
 use super::StoreError;
-use crate::domain::closing::{MadeBy, Outcome, Verdict};
+use crate::domain::closing::{MadeBy, Outcome, RemediationState, Verdict};
 use crate::domain::eligibility::SourceEligibility;
 use crate::domain::recommendation::Recommendation;
 use crate::domain::reviewers::ReviewerReason;
@@ -102,16 +102,16 @@ pub async fn insert_items(
             e.principal_external_id.as_str().into(),
             e.principal_name.as_str().into(),
             e.principal_email.clone().into(),
-            e.principal_kind.as_str().into(),
+            e.principal_kind.into(),
             e.role_name.as_str().into(),
-            e.role_risk.as_str().into(),
+            e.role_risk.into(),
             e.since.into(),
             e.last_activated_at.into(),
             i.reviewer_id.into(),
             i.reviewer_reason.as_str().into(),
             (i.flag.is_some() || i.excluded).into(),
             i.flag_reason().map(str::to_string).into(),
-            i.recommendation.as_str().into(),
+            i.recommendation.into(),
             i.recommendation_reason.as_str().into(),
             i.excluded.into(),
             now.into(),
@@ -202,15 +202,12 @@ pub async fn items_for_decision(
             if row.try_get::<i64>("", "campaign_id")? != campaign_id {
                 continue;
             }
-            let verdict: Option<String> = row.try_get("", "verdict")?;
             found.push(ItemForDecision {
                 id: row.try_get("", "id")?,
                 principal_id: row.try_get("", "principal_id")?,
                 reviewer_id: row.try_get("", "reviewer_id")?,
                 current_decision_id: row.try_get("", "current_decision_id")?,
-                verdict: verdict
-                    .map(|v| v.parse().map_err(DbErr::Type))
-                    .transpose()?,
+                verdict: row.try_get("", "verdict")?,
                 justification: row.try_get("", "justification")?,
             });
         }
@@ -250,8 +247,8 @@ pub async fn record_decisions(
             [
                 d.item.id.into(),
                 campaign_id.into(),
-                d.verdict.as_str().into(),
-                MadeBy::Human.as_str().into(),
+                d.verdict.into(),
+                MadeBy::Human.into(),
                 d.reviewer_id.into(),
                 d.acting_for_id.into(),
                 d.justification.map(str::to_string).into(),
@@ -413,9 +410,9 @@ pub async fn plan_remediation(
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     let policy_state = if hold_policy {
-        "awaiting_confirmation"
+        RemediationState::AwaitingConfirmation
     } else {
-        "pending"
+        RemediationState::Pending
     };
     let mut sql = Sql::new(
         conn.get_database_backend(),

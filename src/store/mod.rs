@@ -13,6 +13,7 @@ pub mod campaigns;
 pub mod copy;
 pub mod credentials;
 pub mod directory;
+pub mod enum_values;
 mod error;
 pub mod evidence;
 pub mod items;

@@ -3,7 +3,7 @@
 
 use super::sql::Sql;
 use super::StoreError;
-use crate::domain::mail_state::{Invitation, InvitationState, MailTally, ReviewerMail};
+use crate::domain::mail_state::{Invitation, InvitationState, MailState, MailTally, ReviewerMail};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr, Value};
 use std::collections::HashMap;
@@ -123,16 +123,14 @@ pub async fn mail_counts(
         .push(" GROUP BY state, CASE WHEN attempts > 0 THEN 1 ELSE 0 END");
     let mut counts = MailCounts::default();
     for row in conn.query_all_raw(sql.build()).await? {
-        let state: String = row.try_get("", "state")?;
         let tried: i32 = row.try_get("", "tried")?;
         let n: i64 = row.try_get("", "n")?;
-        match (state.as_str(), tried) {
-            ("pending" | "sending", 0) => counts.queued += n,
-            ("pending" | "sending", _) => counts.retrying += n,
-            ("sent", _) => counts.sent += n,
-            ("failed", _) => counts.failed += n,
-            ("skipped", _) => counts.skipped += n,
-            _ => {}
+        match (row.try_get("", "state")?, tried) {
+            (MailState::Pending | MailState::Sending, 0) => counts.queued += n,
+            (MailState::Pending | MailState::Sending, _) => counts.retrying += n,
+            (MailState::Sent, _) => counts.sent += n,
+            (MailState::Failed, _) => counts.failed += n,
+            (MailState::Skipped, _) => counts.skipped += n,
         }
     }
     if counts.failed > 0 {
@@ -466,15 +464,14 @@ pub async fn reviewer_mail(
             let n = |name: &str| -> Result<i64, DbErr> {
                 Ok(row.try_get::<Option<i64>>("", name)?.unwrap_or(0))
             };
-            let state: Option<String> = row.try_get("", "state")?;
             let attempts = row.try_get::<Option<i32>>("", "attempts")?.unwrap_or(0);
-            let state = match (state.as_deref(), attempts) {
+            let state = match (row.try_get("", "state")?, attempts) {
                 (None, _) => InvitationState::None,
-                (Some("pending" | "sending"), 0) => InvitationState::Queued,
-                (Some("pending" | "sending"), _) => InvitationState::Retrying,
-                (Some("sent"), _) => InvitationState::Sent,
-                (Some("skipped"), _) => InvitationState::Skipped,
-                (Some(_), _) => InvitationState::Failed,
+                (Some(MailState::Pending | MailState::Sending), 0) => InvitationState::Queued,
+                (Some(MailState::Pending | MailState::Sending), _) => InvitationState::Retrying,
+                (Some(MailState::Sent), _) => InvitationState::Sent,
+                (Some(MailState::Skipped), _) => InvitationState::Skipped,
+                (Some(MailState::Failed), _) => InvitationState::Failed,
             };
             let waiting = matches!(state, InvitationState::Queued | InvitationState::Retrying);
             let invitation = Invitation {

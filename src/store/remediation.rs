@@ -8,6 +8,7 @@
 
 use super::sql::Sql;
 use super::StoreError;
+use crate::domain::closing::{AttemptOutcome, RemediationState};
 use crate::domain::eligibility::RemovalTarget;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Value};
@@ -135,7 +136,7 @@ pub enum Settlement {
     /// its receipt, then `verified_gone`) are written by [`settle`] itself. `removed_at`: when
     /// it was removed, if earlier than now (an attempt interrupted before it was recorded).
     Done {
-        state: &'static str,
+        state: RemediationState,
         receipt: String,
         removed_at: Option<DateTime<Utc>>,
     },
@@ -152,7 +153,7 @@ pub enum Settlement {
 }
 
 type Columns<'a> = (
-    &'static str,
+    RemediationState,
     Option<&'a str>,
     Option<&'a str>,
     DateTime<Utc>,
@@ -178,14 +179,24 @@ impl Settled {
                 state,
                 receipt,
                 removed_at,
-            } => (state, Some(receipt), None, removed_at.unwrap_or(now), true),
+            } => (*state, Some(receipt), None, removed_at.unwrap_or(now), true),
             Settlement::Retry {
                 error,
                 next_attempt_at,
-            } => ("pending", None, Some(error), *next_attempt_at, false),
-            Settlement::Failed { error, receipt } => {
-                ("failed", receipt.as_deref(), Some(error), now, false)
-            }
+            } => (
+                RemediationState::Pending,
+                None,
+                Some(error),
+                *next_attempt_at,
+                false,
+            ),
+            Settlement::Failed { error, receipt } => (
+                RemediationState::Failed,
+                receipt.as_deref(),
+                Some(error),
+                now,
+                false,
+            ),
         }
     }
 }
@@ -216,7 +227,7 @@ pub async fn settle(
                 let (state, receipt, error, next, done) = s.columns(now);
                 ids.push(s.id);
                 attempts.push(s.attempts);
-                states.push(state.to_string());
+                states.push(state.as_str().to_owned());
                 // sqlx binds text arrays without NULL elements: '' stands for NULL.
                 receipts.push(receipt.unwrap_or_default().to_string());
                 errors.push(error.unwrap_or_default().to_string());
@@ -351,7 +362,7 @@ pub async fn finished_campaigns(conn: &impl ConnectionTrait) -> Result<Vec<i64>,
 pub struct NewAttempt {
     pub remediation_id: i64,
     pub attempt: i32,
-    pub outcome: &'static str,
+    pub outcome: AttemptOutcome,
     pub receipt: Option<String>,
     pub error: Option<String>,
 }
@@ -407,7 +418,7 @@ pub async fn record_attempts(
                 .bind(
                     chunk
                         .iter()
-                        .map(|a| a.outcome.to_string())
+                        .map(|a| a.outcome.as_str().to_owned())
                         .collect::<Vec<_>>(),
                 )
                 .push("::text[], ")

@@ -2,10 +2,11 @@
 //! change is a POST carrying the page's anti-forgery value, and lands whole or not at all.
 
 use super::{AppState, ClientAddr};
+use crate::domain::closing::Channel;
 use crate::domain::closing::Verdict;
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::limits::{clip, truncate_chars, JUSTIFICATION_MAX_CHARS};
-use crate::engine::decide::{refusal, Channel, Choice, Decider};
+use crate::engine::decide::{refusal, Choice, Decider};
 use crate::engine::review::{same_secret, LinkProblem, ReviewPage, ReviewerAccess};
 use crate::engine::EngineError;
 use crate::mail::worker::deadline_text;

@@ -5,10 +5,11 @@
 
 use crate::common::TestDb;
 use attest::clock::ManualClock;
+use attest::domain::closing::Channel;
 use attest::domain::closing::Verdict;
 use attest::domain::definition::ScopeFilter;
 use attest::domain::records::ImportKind;
-use attest::engine::decide::{Channel, DecideReport, DecisionRequest};
+use attest::engine::decide::{DecideReport, DecisionRequest};
 use attest::engine::import::ImportOptions;
 use attest::engine::{Engine, EngineError, NoProgress};
 use attest::sources::builtin::BuiltinSource;

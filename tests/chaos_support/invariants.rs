@@ -6,10 +6,11 @@ use super::procs::Env;
 use super::reviewers::Decided;
 use super::ChaosLog;
 use crate::common::smtp::ParsedMail;
-use entity::enums::{
-    AttemptOutcome, EligibilityStatus, MadeBy, MailState, PrincipalKind, Recommendation,
-    RemediationState, Verdict,
-};
+use attest::domain::closing::{AttemptOutcome, MadeBy, RemediationState, Verdict};
+use attest::domain::directory::PrincipalKind;
+use attest::domain::eligibility::EligibilityStatus;
+use attest::domain::mail_state::MailState;
+use attest::domain::recommendation::Recommendation;
 use entity::{
     campaign, campaign_reviewer, decision, eligibility, evidence_bundle, evidence_chunk,
     outbox_mail, remediation, remediation_attempt, review_item,
@@ -107,7 +108,10 @@ impl Observer {
         };
         let id = c.id;
         let mail = self.outbox().await;
-        let sent = mail.iter().filter(|m| m.state == MailState::Sent).count();
+        let sent = mail
+            .iter()
+            .filter(|m| m.state == MailState::Sent.as_str())
+            .count();
         let removals: Vec<remediation::Model> = retry("read removals", || {
             remediation::Entity::find()
                 .filter(remediation::Column::CampaignId.eq(id))
@@ -116,7 +120,7 @@ impl Observer {
         .await;
         let done = removals
             .iter()
-            .filter(|r| r.state != RemediationState::Pending)
+            .filter(|r| r.state != RemediationState::Pending.as_str())
             .count();
         let decisions = retry("count decisions", || {
             decision::Entity::find()
@@ -208,7 +212,7 @@ pub async fn check(obs: &Observer, env: &Env, x: &Expected<'_>) -> (Vec<String>,
     let mut human: BTreeMap<i64, Vec<&decision::Model>> = BTreeMap::new();
     let mut policy: BTreeMap<i64, usize> = BTreeMap::new();
     for d in &decisions {
-        match d.made_by {
+        match d.made_by.parse().expect("a stored decision maker") {
             MadeBy::Human => human.entry(d.item_id).or_default().push(d),
             MadeBy::Policy => *policy.entry(d.item_id).or_default() += 1,
         }
@@ -228,7 +232,7 @@ pub async fn check(obs: &Observer, env: &Env, x: &Expected<'_>) -> (Vec<String>,
         let rows = human.get(item).map_or(&[][..], Vec::as_slice);
         match rows.len() {
             0 => lost.push(*item),
-            1 if rows[0].verdict == verdict_of(verdict) => {}
+            1 if rows[0].verdict == verdict_of(verdict).as_str() => {}
             1 => wrong.push(format!(
                 "#{item}: acknowledged {verdict}, recorded {:?}",
                 rows[0].verdict
@@ -236,7 +240,9 @@ pub async fn check(obs: &Observer, env: &Env, x: &Expected<'_>) -> (Vec<String>,
             _ => doubled.push(format!("#{item} ({} decisions)", rows.len())),
         }
         if let Some(row) = by_id.get(item) {
-            if row.verdict != Some(verdict_of(verdict)) || row.made_by != Some(MadeBy::Human) {
+            if row.verdict.as_deref() != Some(verdict_of(verdict).as_str())
+                || row.made_by.as_deref() != Some(MadeBy::Human.as_str())
+            {
                 wrong.push(format!(
                     "#{item}: acknowledged {verdict}, the item says {:?} by {:?}",
                     row.verdict, row.made_by
@@ -288,19 +294,21 @@ pub async fn check(obs: &Observer, env: &Env, x: &Expected<'_>) -> (Vec<String>,
             }
             continue;
         }
-        if policy.get(&item.id) != Some(&1) || item.made_by != Some(MadeBy::Policy) {
+        if policy.get(&item.id) != Some(&1)
+            || item.made_by.as_deref() != Some(MadeBy::Policy.as_str())
+        {
             unsettled.push(item.id);
             continue;
         }
-        let removable = item.recommendation == Recommendation::Revoke
-            && item.holder_kind != PrincipalKind::BreakGlass
+        let removable = item.recommendation == Recommendation::Revoke.as_str()
+            && item.holder_kind != PrincipalKind::BreakGlass.as_str()
             && !item.excluded;
         let expected = if removable {
             Verdict::Revoke
         } else {
             Verdict::Attest
         };
-        if item.verdict != Some(expected) {
+        if item.verdict.as_deref() != Some(expected.as_str()) {
             against_policy.push(format!(
                 "#{} ({:?} recommended, holder {:?}) settled {:?}",
                 item.id, item.recommendation, item.holder_kind, item.verdict
@@ -335,7 +343,7 @@ pub async fn check(obs: &Observer, env: &Env, x: &Expected<'_>) -> (Vec<String>,
     failures.extend(check_removals(obs, id, &items).await);
 
     // The campaign completed with its evidence stored and verified.
-    if c.state.to_string() != "completed" {
+    if c.state != "completed" {
         failures.push(format!(
             "completion: campaign #{id} ended the run {} (rail: {:?}), not completed",
             c.state, c.rail_reason
@@ -358,7 +366,7 @@ pub async fn check(obs: &Observer, env: &Env, x: &Expected<'_>) -> (Vec<String>,
     }
     let revoked = items
         .iter()
-        .filter(|i| i.verdict == Some(Verdict::Revoke))
+        .filter(|i| i.verdict.as_deref() == Some(Verdict::Revoke.as_str()))
         .count();
     let figures = format!(
         "items {} decisions acknowledged {} (uncertain {}) removals {revoked} (by policy {policy_removals}) {mail_figures}",
@@ -402,17 +410,18 @@ async fn check_removals(obs: &Observer, id: i64, items: &[review_item::Model]) -
     let mut misrecorded = Vec::new();
     for item in items {
         let elig = eligibilities.get(&item.eligibility_id);
-        match (item.verdict, by_item.get(&item.id)) {
-            (Some(Verdict::Revoke), None) => missing.push(item.id),
-            (Some(Verdict::Revoke), Some(r)) => {
+        let revoked = item.verdict.as_deref() == Some(Verdict::Revoke.as_str());
+        match (revoked, by_item.get(&item.id)) {
+            (true, None) => missing.push(item.id),
+            (true, Some(r)) => {
                 let removed_attempts = attempts_of.get(&r.id).map_or(0, |a| {
                     a.iter()
-                        .filter(|a| a.outcome == AttemptOutcome::Removed)
+                        .filter(|a| a.outcome == AttemptOutcome::Removed.as_str())
                         .count()
                 });
                 let gone_attempts = attempts_of.get(&r.id).map_or(0, |a| {
                     a.iter()
-                        .filter(|a| a.outcome == AttemptOutcome::AlreadyGone)
+                        .filter(|a| a.outcome == AttemptOutcome::AlreadyGone.as_str())
                         .count()
                 });
                 let Some(e) = elig else {
@@ -422,14 +431,16 @@ async fn check_removals(obs: &Observer, id: i64, items: &[review_item::Model]) -
                     ));
                     continue;
                 };
-                if e.status != EligibilityStatus::Removed || e.removed_by_campaign_id != Some(id) {
+                if e.status != EligibilityStatus::Removed.as_str()
+                    || e.removed_by_campaign_id != Some(id)
+                {
                     not_removed.push(format!(
                         "#{}: eligibility #{} is {:?} (removed by campaign {:?}); removal {:?} after {} attempts, last error {:?}",
                         item.id, e.id, e.status, e.removed_by_campaign_id, r.state, r.attempts, r.last_error
                     ));
                     continue;
                 }
-                if r.state != RemediationState::Removed
+                if r.state != RemediationState::Removed.as_str()
                     || removed_attempts != 1
                     || gone_attempts != 0
                     || r.removed_at != e.removed_at
@@ -452,7 +463,7 @@ async fn check_removals(obs: &Observer, id: i64, items: &[review_item::Model]) -
                 kept_removed.push(format!("#{} kept but has removal {:?}", item.id, r.state))
             }
             (_, None) => {
-                if elig.is_some_and(|e| e.status != EligibilityStatus::Active) {
+                if elig.is_some_and(|e| e.status != EligibilityStatus::Active.as_str()) {
                     kept_removed.push(format!(
                         "#{}: kept, but eligibility #{} is not active",
                         item.id, item.eligibility_id
@@ -574,7 +585,7 @@ async fn check_mail(obs: &Observer, x: &Expected<'_>) -> (Vec<String>, String) {
     let mut other_links = Vec::new();
     let per_mail_bound = 1 + x.log.interruptions();
     for row in &outbox {
-        if row.state != MailState::Sent {
+        if row.state != MailState::Sent.as_str() {
             unsent.push(format!(
                 "{} to {} is {:?} after {} attempts ({:?})",
                 row.idempotency_key, row.to_address, row.state, row.attempts, row.last_error

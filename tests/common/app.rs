@@ -300,8 +300,7 @@ impl TestApp {
             .expect("read campaign")
             .expect("the launched campaign exists");
         assert_eq!(
-            campaign.state.to_string(),
-            "active",
+            campaign.state, "active",
             "the campaign is active after its launch"
         );
         let mut items_by_reviewer: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();

@@ -5,8 +5,9 @@
 use crate::common::graph_server::{GraphServer, ELIGIBILITY_PATH};
 use crate::common::{at, TestDb};
 use attest::clock::ManualClock;
+use attest::domain::closing::Channel;
 use attest::domain::closing::Verdict;
-use attest::engine::decide::{Channel, DecisionRequest};
+use attest::engine::decide::DecisionRequest;
 use attest::engine::evidence::ExportOptions;
 use attest::engine::NoProgress;
 use attest::sources::config::SourceConfig;

@@ -12,8 +12,9 @@ use crate::common::slapd::{
 };
 use crate::common::{at, attest_cli_env, TestDb};
 use attest::clock::ManualClock;
+use attest::domain::closing::Channel;
 use attest::domain::closing::Verdict;
-use attest::engine::decide::{Channel, DecisionRequest};
+use attest::engine::decide::DecisionRequest;
 use attest::engine::evidence::ExportOptions;
 use attest::engine::{Engine, NoProgress};
 use attest::sources::config::{LdapConfig, LdapGroup, OnReappearance, SourceConfig};
@@ -544,7 +545,10 @@ async fn a_sync_that_would_remove_most_of_a_source_is_refused_unless_forced() {
         other => panic!("a sync removing everything went through: {other:?}"),
     }
     let still = entity::eligibility::Entity::find()
-        .filter(entity::eligibility::Column::Status.eq(entity::enums::EligibilityStatus::Active))
+        .filter(
+            entity::eligibility::Column::Status
+                .eq(attest::domain::eligibility::EligibilityStatus::Active),
+        )
         .all(engine.store().conn())
         .await
         .expect("eligibility");

@@ -229,7 +229,10 @@ async fn webhook_removals_are_signed_retried_with_one_key_and_their_receipts_are
 async fn active_count(db: &TestDb) -> usize {
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
     entity::eligibility::Entity::find()
-        .filter(entity::eligibility::Column::Status.eq(entity::enums::EligibilityStatus::Active))
+        .filter(
+            entity::eligibility::Column::Status
+                .eq(attest::domain::eligibility::EligibilityStatus::Active),
+        )
         .count(db.store().await.conn())
         .await
         .expect("count") as usize

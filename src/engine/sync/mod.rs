@@ -17,13 +17,14 @@ mod reappearance;
 pub use configured::{SourceListing, TestReport};
 
 use super::{Engine, EngineError};
+use crate::domain::eligibility::SourceKind;
 use crate::domain::schedule::LaunchSchedule;
 use crate::sources::config::{OnReappearance, SourceConfig};
 use crate::sources::SourceError;
 use crate::store::reappearance::Reappeared;
 use crate::store::sources as src_store;
 use crate::store::{self, directory as dir};
-use entity::enums::SourceKind;
+
 use serde::Serialize;
 use std::collections::HashSet;
 

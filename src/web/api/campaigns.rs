@@ -2,11 +2,12 @@
 //! on a reviewer's behalf, a fresh invitation, evidence.
 
 use super::support::{AdminChange, ApiJson, ApiPath, ApiQuery, AuthErrors, Page, Paging};
+use crate::domain::closing::Channel;
 use crate::domain::closing::Verdict;
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::mail_state::ReviewerMail;
 use crate::engine::campaigns::CampaignView;
-use crate::engine::decide::{Channel, Choice, DecideReport, Decider};
+use crate::engine::decide::{Choice, DecideReport, Decider};
 use crate::engine::NoProgress;
 use crate::store::items::{ItemFilter, ItemView};
 use crate::web::auth::Reader;
