@@ -565,7 +565,13 @@ async fn demo_like(app: &TestApp) -> (i64, i64) {
         (ImportKind::Eligibility, &files.eligibility),
     ] {
         app.engine
-            .import(kind, path, Default::default(), "demo", &NoProgress)
+            .import(
+                kind,
+                attest::engine::import::ImportInput::open(path).expect("the import file opens"),
+                Default::default(),
+                "demo",
+                &NoProgress,
+            )
             .await
             .unwrap_or_else(|e| panic!("import {}: {e}", path.display()));
     }

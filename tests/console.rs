@@ -1236,7 +1236,13 @@ async fn the_eligibility_browser_and_the_item_list_page_through_a_synthetic_orga
         ),
     ] {
         app.engine
-            .import(kind, path, Default::default(), "test", &NoProgress)
+            .import(
+                kind,
+                attest::engine::import::ImportInput::open(path).expect("the import file opens"),
+                Default::default(),
+                "test",
+                &NoProgress,
+            )
             .await
             .expect("import");
     }
@@ -1534,7 +1540,7 @@ async fn removed_access_that_came_back_is_a_finding_on_both_dashboards() {
         .engine
         .import(
             attest::domain::records::ImportKind::Eligibility,
-            &again,
+            attest::engine::import::ImportInput::open(&again).expect("the import file opens"),
             attest::engine::import::ImportOptions::default(),
             "test",
             &NoProgress,
@@ -1716,7 +1722,7 @@ async fn an_item_only_its_holder_could_review_is_decided_from_the_admins_queue()
     app.engine
         .import(
             attest::domain::records::ImportKind::Eligibility,
-            &extra,
+            attest::engine::import::ImportInput::open(&extra).expect("the import file opens"),
             attest::engine::import::ImportOptions::default(),
             "test",
             &NoProgress,

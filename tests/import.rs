@@ -134,7 +134,13 @@ async fn import(
     prune: bool,
 ) -> Result<ImportReport, EngineError> {
     engine
-        .import(kind, path, ImportOptions { prune }, ACTOR, &NoProgress)
+        .import(
+            kind,
+            attest::engine::import::ImportInput::open(path)?,
+            ImportOptions { prune },
+            ACTOR,
+            &NoProgress,
+        )
         .await
 }
 

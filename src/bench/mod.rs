@@ -8,7 +8,7 @@ mod load;
 use crate::clock::SystemClock;
 use crate::config::mask_url;
 use crate::domain::records::ImportKind;
-use crate::engine::import::ImportOptions;
+use crate::engine::import::{ImportInput, ImportOptions};
 use crate::engine::{Engine, EngineError, NoProgress};
 use crate::store::Store;
 use crate::synth::{write_org, OrgSpec};
@@ -108,7 +108,13 @@ async fn run_stages(
         let name = format!("import {}", kind.as_str());
         let report = measure(&mut stages, &name, 0, async {
             engine
-                .import(kind, path, ImportOptions::default(), "bench", &NoProgress)
+                .import(
+                    kind,
+                    ImportInput::open(path)?,
+                    ImportOptions::default(),
+                    "bench",
+                    &NoProgress,
+                )
                 .await
         })
         .await?;

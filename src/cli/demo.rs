@@ -7,7 +7,7 @@ use super::Failure;
 use crate::config::Config;
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::records::ImportKind;
-use crate::engine::import::ImportOptions;
+use crate::engine::import::{ImportInput, ImportOptions};
 use crate::engine::{Engine, EngineError, NoProgress};
 use crate::store::campaigns::CampaignRow;
 use crate::synth::{write_org, OrgSpec};
@@ -148,10 +148,9 @@ async fn seed(
                 .unwrap_or_default()
         );
         let report = engine
-            .import_named(
+            .import(
                 kind,
-                path,
-                &name,
+                ImportInput::open(path)?.named(&name),
                 ImportOptions::default(),
                 actor,
                 &NoProgress,

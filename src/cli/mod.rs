@@ -11,7 +11,7 @@ mod user;
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::domain::records::ImportKind;
-use crate::engine::import::ImportOptions;
+use crate::engine::import::{ImportInput, ImportOptions};
 use crate::engine::{Engine, EngineError};
 use crate::store::directory::EligibilityFilter;
 use crate::store::Store;
@@ -319,7 +319,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             let report = engine
                 .import(
                     args.kind.into(),
-                    &args.file,
+                    ImportInput::open(&args.file)?,
                     ImportOptions { prune: args.prune },
                     &cli_actor(),
                     &progress,

@@ -10,14 +10,15 @@ use crate::domain::limits::{clip, quote};
 use crate::domain::records::{
     key_of, EligibilityRow, ImportKind, PersonRow, Record, RoleRow, RowError,
 };
-use crate::import_file::{read_records, FileSummary, ReadError};
+use crate::import_file::{read_records, FileFormat, FileSummary, ReadError};
 use crate::store::{self, directory as dir, reappearance};
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
 use serde::Serialize;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::io::{Seek, SeekFrom};
+use std::path::Path;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -56,53 +57,83 @@ pub struct ImportReport {
     pub audit_seq: i64,
 }
 
+/// What an import reads: its name in reports, errors and the audit log, its format, and its
+/// content, an open file the import reads once (twice for people: the managers they name are
+/// linked in a second pass). The CLI opens the file it is given; the REST API spools an upload
+/// to an anonymous temporary file. Nothing is read until the import runs.
+pub struct ImportInput {
+    name: String,
+    /// `Err`: the name says no format attest reads (reported as the file's problem).
+    format: Result<FileFormat, String>,
+    content: std::fs::File,
+}
+
+impl ImportInput {
+    /// The file at `path`, named by its path, its format from its extension.
+    pub fn open(path: &Path) -> Result<Self, EngineError> {
+        let missing = || EngineError::Invalid(format!("{}: no such file", path.display()));
+        if !path.is_file() {
+            return Err(missing());
+        }
+        let content = std::fs::File::open(path)
+            .map_err(|e| EngineError::Invalid(format!("{}: {e}", path.display())))?;
+        Ok(Self {
+            name: path.display().to_string(),
+            format: FileFormat::of(path),
+            content,
+        })
+    }
+
+    /// Content the caller holds open, under `name` (what reports and the audit log call it).
+    pub fn from_file(content: std::fs::File, name: &str, format: FileFormat) -> Self {
+        Self {
+            name: name.to_string(),
+            format: Ok(format),
+            content,
+        }
+    }
+
+    /// Calls the input `name` instead of its path.
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
+    }
+
+    /// The content from its start, for one pass.
+    fn reader(&self) -> std::io::Result<std::fs::File> {
+        let mut file = self.content.try_clone()?;
+        file.seek(SeekFrom::Start(0))?;
+        Ok(file)
+    }
+}
+
 impl Engine {
+    /// Imports `input` as a file of `kind`: all of it, or nothing when a row is bad.
     pub async fn import(
         &self,
         kind: ImportKind,
-        path: &Path,
+        input: ImportInput,
         options: ImportOptions,
         actor: &str,
         progress: &dyn Progress,
     ) -> Result<ImportReport, EngineError> {
-        let name = path.display().to_string();
-        self.import_named(kind, path, &name, options, actor, progress)
-            .await
-    }
-
-    /// The same, naming the file `name` in the report, the problems and the audit log (the
-    /// temporary path of a file uploaded to the REST API means nothing to its sender).
-    pub async fn import_named(
-        &self,
-        kind: ImportKind,
-        path: &Path,
-        name: &str,
-        options: ImportOptions,
-        actor: &str,
-        progress: &dyn Progress,
-    ) -> Result<ImportReport, EngineError> {
+        let name = input.name.clone();
         if options.prune && kind == ImportKind::Roles {
             return Err(EngineError::Invalid(
                 "--prune applies to people and eligibility files; an import never deletes roles"
                     .into(),
             ));
         }
-        if !path.is_file() {
-            return Err(EngineError::Invalid(format!(
-                "{}: no such file",
-                path.display()
-            )));
-        }
         let now = self.now();
         let txn = self.store().begin().await?;
         let source_id = dir::ensure_source(&txn, dir::BUILTIN_SOURCE, "builtin", now).await?;
         let mut job = Job {
             txn: &txn,
-            path,
+            input: &input,
             now,
             source_id,
             progress,
-            problems: Rejection::new(name),
+            problems: Rejection::new(&name),
             report: ImportReport {
                 kind: kind.as_str().into(),
                 file: name.to_string(),
@@ -150,7 +181,7 @@ impl Engine {
 /// One import in progress.
 struct Job<'a> {
     txn: &'a DatabaseTransaction,
-    path: &'a Path,
+    input: &'a ImportInput,
     now: DateTime<Utc>,
     source_id: i64,
     progress: &'a dyn Progress,
@@ -198,7 +229,7 @@ impl Job<'_> {
         let roles = dir::role_ids(self.txn).await?;
         let mut seen: HashMap<u128, u64> = HashMap::new();
         let mut changed = 0;
-        let mut records = Records::open(self.path, ImportKind::Eligibility);
+        let mut records = Records::open(self.input, ImportKind::Eligibility);
         while let Some(batch) = records.next().await {
             self.count(batch.len());
             let mut rows = Vec::with_capacity(batch.len());
@@ -291,7 +322,7 @@ impl Job<'_> {
         let before = dir::count(self.txn, "role").await?;
         let mut seen: HashMap<u128, u64> = HashMap::new();
         let mut changed = 0;
-        let mut records = Records::open(self.path, ImportKind::Roles);
+        let mut records = Records::open(self.input, ImportKind::Roles);
         while let Some(batch) = records.next().await {
             self.count(batch.len());
             let mut rows = Vec::with_capacity(batch.len());
@@ -344,7 +375,7 @@ impl Job<'_> {
         let before = dir::count(self.txn, "principal").await?;
         let mut seen: HashMap<u128, u64> = HashMap::new();
         let mut changed = 0;
-        let mut records = Records::open(self.path, ImportKind::People);
+        let mut records = Records::open(self.input, ImportKind::People);
         while let Some(batch) = records.next().await {
             self.count(batch.len());
             let mut rows = Vec::with_capacity(batch.len());
@@ -372,7 +403,7 @@ impl Job<'_> {
         let summary = self.finish(records).await?;
         self.check()?;
 
-        let mut records = Records::open(self.path, ImportKind::People);
+        let mut records = Records::open(self.input, ImportKind::People);
         while let Some(batch) = records.next().await {
             let rows: Vec<PersonRow> = batch
                 .into_iter()
@@ -453,12 +484,15 @@ struct Records {
 }
 
 impl Records {
-    fn open(path: &Path, kind: ImportKind) -> Self {
+    fn open(input: &ImportInput, kind: ImportKind) -> Self {
         let (tx, rx) = mpsc::channel(4);
-        let path: PathBuf = path.to_path_buf();
+        let format = input.format.clone();
+        let content = input.reader();
         let reader = tokio::task::spawn_blocking(move || {
+            let format =
+                format.map_err(|reason| ReadError::Invalid(RowError::new(0, None, reason)))?;
             let mut batch = Vec::with_capacity(BATCH);
-            let summary = read_records(&path, kind, |record| {
+            let summary = read_records(content?, format, kind, |record| {
                 batch.push(record);
                 if batch.len() < BATCH {
                     return true;

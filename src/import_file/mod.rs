@@ -26,8 +26,7 @@ use crate::domain::records::{ImportKind, Record, RowError};
 use bounded_read::HashingReader;
 use json::read_json;
 use sha2::Digest;
-use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::path::Path;
 
 /// What was read, once the whole file has been.
@@ -72,17 +71,16 @@ impl FileFormat {
     }
 }
 
-/// Reads every record of `path` into `sink`, which returns `false` to stop early.
-/// Row-level problems reach the sink as `Err`; only file-level ones end the read with an error.
+/// Reads every record of `content` (in `format`) into `sink`, which returns `false` to stop
+/// early. Row-level problems reach the sink as `Err`; only file-level ones end the read with an
+/// error.
 pub fn read_records(
-    path: &Path,
+    content: impl Read,
+    format: FileFormat,
     kind: ImportKind,
     mut sink: impl FnMut(Result<Record, RowError>) -> bool,
 ) -> Result<FileSummary, ReadError> {
-    let format = FileFormat::of(path)
-        .map_err(|reason| ReadError::Invalid(RowError::new(0, None, reason)))?;
-    let file = File::open(path)?;
-    let mut hashing = HashingReader::new(file);
+    let mut hashing = HashingReader::new(content);
     let (records, warnings) = match format {
         FileFormat::Csv => read_csv(&mut hashing, kind, &mut sink)?,
         FileFormat::Json => read_json(&mut hashing, kind, &mut sink)?,
@@ -100,7 +98,6 @@ pub fn read_records(
 #[cfg(test)]
 mod test_files {
     use super::*;
-    use std::io::Write;
 
     pub(super) fn read(
         name: &str,
@@ -110,11 +107,17 @@ mod test_files {
         Vec<Result<Record, RowError>>,
         Result<FileSummary, ReadError>,
     ) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(name);
-        File::create(&path).unwrap().write_all(content).unwrap();
+        let format = match FileFormat::of(std::path::Path::new(name)) {
+            Ok(format) => format,
+            Err(reason) => {
+                return (
+                    Vec::new(),
+                    Err(ReadError::Invalid(RowError::new(0, None, reason))),
+                )
+            }
+        };
         let mut out = Vec::new();
-        let summary = read_records(&path, kind, |r| {
+        let summary = read_records(content, format, kind, |r| {
             out.push(r);
             true
         });

@@ -40,7 +40,13 @@ pub async fn import_org(db: &TestDb, engine: &Engine, org: &OrgFiles<'_>) {
     ] {
         let path = db.file(name, content);
         engine
-            .import(kind, &path, ImportOptions::default(), "test", &NoProgress)
+            .import(
+                kind,
+                attest::engine::import::ImportInput::open(&path).expect("the import file opens"),
+                ImportOptions::default(),
+                "test",
+                &NoProgress,
+            )
             .await
             .unwrap_or_else(|e| panic!("import {name}: {e}"));
     }

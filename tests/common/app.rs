@@ -265,7 +265,14 @@ impl TestApp {
         ] {
             let path = self.db.file(name, content);
             self.engine
-                .import(kind, &path, ImportOptions::default(), "test", &NoProgress)
+                .import(
+                    kind,
+                    attest::engine::import::ImportInput::open(&path)
+                        .expect("the import file opens"),
+                    ImportOptions::default(),
+                    "test",
+                    &NoProgress,
+                )
                 .await
                 .unwrap_or_else(|e| panic!("import {name}: {e}"));
         }

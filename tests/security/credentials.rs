@@ -938,7 +938,13 @@ async fn the_command_line_revokes_and_replaces_a_reviewers_links() {
     ] {
         let path = db.file(name, content);
         engine
-            .import(kind, &path, ImportOptions::default(), "test", &NoProgress)
+            .import(
+                kind,
+                attest::engine::import::ImportInput::open(&path).expect("the import file opens"),
+                ImportOptions::default(),
+                "test",
+                &NoProgress,
+            )
             .await
             .expect("import");
     }

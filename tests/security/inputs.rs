@@ -32,7 +32,13 @@ async fn import(
 ) -> Result<ImportReport, EngineError> {
     let path = db.file(name, content);
     engine
-        .import(kind, &path, ImportOptions::default(), "test", &NoProgress)
+        .import(
+            kind,
+            attest::engine::import::ImportInput::open(&path).expect("the import file opens"),
+            ImportOptions::default(),
+            "test",
+            &NoProgress,
+        )
         .await
 }
 

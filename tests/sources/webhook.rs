@@ -8,7 +8,7 @@ use crate::common::{at, TestDb};
 use attest::clock::ManualClock;
 use attest::domain::records::ImportKind;
 use attest::engine::evidence::ExportOptions;
-use attest::engine::import::ImportOptions;
+use attest::engine::import::{ImportInput, ImportOptions};
 use attest::engine::{Engine, NoProgress};
 use attest::sources::config::{OnReappearance, SourceConfig, WebhookConfig};
 use attest::sources::webhook::{signature, SIGNATURE_HEADER};
@@ -125,7 +125,7 @@ async fn import_org(db: &TestDb, engine: &Engine) {
         engine
             .import(
                 kind,
-                &db.file(name, content),
+                ImportInput::open(&db.file(name, content)).expect("the import file opens"),
                 ImportOptions::default(),
                 "test",
                 &NoProgress,
@@ -273,7 +273,7 @@ async fn a_step_sends_at_most_200_removals_to_a_source_and_gives_the_rest_back()
         engine
             .import(
                 kind,
-                &db.file(name, content),
+                ImportInput::open(&db.file(name, content)).expect("the import file opens"),
                 ImportOptions::default(),
                 "test",
                 &NoProgress,

@@ -4,8 +4,9 @@
 use super::support::{content_type, AdminChange, ApiPath, ApiQuery, AuthErrors, Page, Paging};
 use crate::domain::limits::{bytes_text, IMPORT_UPLOAD_MAX_BYTES};
 use crate::domain::records::ImportKind;
-use crate::engine::import::{ImportOptions, ImportReport};
+use crate::engine::import::{ImportInput, ImportOptions, ImportReport};
 use crate::engine::NoProgress;
+use crate::import_file::FileFormat;
 use crate::store::directory::{EligibilityFilter, EligibilityView};
 use crate::web::auth::Reader;
 use crate::web::error::{ApiError, ApiResult, ErrorBody};
@@ -173,24 +174,37 @@ pub async fn import(
         }
         None => format!("upload:{}.{extension}", kind.as_str()),
     };
-    // The engine reads a file (twice, for people); the body goes to one that is removed after.
-    let dir = tempfile::tempdir().map_err(io_error)?;
-    let path = dir.path().join(format!("upload.{extension}"));
-    save_body(request.into_body(), &path).await?;
+    // The engine reads the content twice for people: the body is spooled to an anonymous
+    // temporary file (no path; the system removes it when it is closed).
+    let file = save_body(request.into_body()).await?;
     let options = ImportOptions {
         prune: q.prune.unwrap_or(false),
     };
+    let format = match format {
+        ImportFormat::Csv => FileFormat::Csv,
+        ImportFormat::Json => FileFormat::Json,
+    };
     let report = state
         .engine
-        .import_named(kind, &path, &name, options, &op.actor, &NoProgress)
+        .import(
+            kind,
+            ImportInput::from_file(file, &name, format),
+            options,
+            &op.actor,
+            &NoProgress,
+        )
         .await?;
     Ok(Json(report))
 }
 
-/// Streams the body to `path`, refusing more than [`IMPORT_UPLOAD_MAX_BYTES`] (the CLI reads
-/// files of any size).
-async fn save_body(body: Body, path: &std::path::Path) -> ApiResult<()> {
-    let mut file = tokio::fs::File::create(path).await.map_err(io_error)?;
+/// Streams the body to an anonymous temporary file, refusing more than
+/// [`IMPORT_UPLOAD_MAX_BYTES`] (the CLI reads files of any size).
+async fn save_body(body: Body) -> ApiResult<std::fs::File> {
+    let spool = tokio::task::spawn_blocking(tempfile::tempfile)
+        .await
+        .map_err(|e| io_error(std::io::Error::other(e)))?
+        .map_err(io_error)?;
+    let mut file = tokio::fs::File::from_std(spool);
     let mut stream = body.into_data_stream();
     let mut written: u64 = 0;
     while let Some(chunk) = stream
@@ -212,7 +226,7 @@ async fn save_body(body: Body, path: &std::path::Path) -> ApiResult<()> {
         file.write_all(&chunk).await.map_err(io_error)?;
     }
     file.flush().await.map_err(io_error)?;
-    Ok(())
+    Ok(file.into_std().await)
 }
 
 fn io_error(e: std::io::Error) -> ApiError {
