@@ -246,9 +246,12 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
         }
         CampaignCommand::Launch { name, adhoc, json } => {
             let progress = output::RowProgress::new("items");
-            let heartbeat = engine.start_heartbeat("campaign launch").await?;
-            let launched = engine.launch(&name, adhoc, actor, &progress).await;
-            stop(heartbeat).await;
+            let launched = with_heartbeat(
+                engine,
+                "campaign launch",
+                engine.launch(&name, adhoc, actor, &progress),
+            )
+            .await?;
             progress.finish();
             let view = engine.campaign(launched?.id).await?;
             show(&view, json)
@@ -276,10 +279,7 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
                 }
                 Err(e) => return Err(e.into()),
             }
-            let heartbeat = engine.start_heartbeat("campaign close").await?;
-            let carried = carry_out_removals(engine).await;
-            stop(heartbeat).await;
-            carried?;
+            with_heartbeat(engine, "campaign close", carry_out_removals(engine)).await??;
             show(&engine.campaign(id).await?, json)
         }
         CampaignCommand::ConfirmRemovals { id } => {
@@ -288,10 +288,12 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
                 "campaign #{id}: {} confirmed",
                 crate::domain::figures::count(confirmed as i64, "removal", "removals")
             );
-            let heartbeat = engine.start_heartbeat("campaign confirm-removals").await?;
-            let carried = carry_out_removals(engine).await;
-            stop(heartbeat).await;
-            carried?;
+            with_heartbeat(
+                engine,
+                "campaign confirm-removals",
+                carry_out_removals(engine),
+            )
+            .await??;
             show(&engine.campaign(id).await?, false)
         }
         CampaignCommand::Cancel { id } => {
@@ -454,10 +456,18 @@ async fn carry_out_removals(engine: &Engine) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Ends this command's heartbeat and gives its leases back; a failure only delays their
-/// takeover by another process by seconds, so it is logged, not fatal.
-async fn stop(heartbeat: crate::engine::process::Heartbeat) {
+/// Runs `work` as process `command`, renewing its heartbeat meanwhile (leased work it takes is
+/// taken over within seconds if it dies), then gives its leases back. Failing to record the
+/// stop only delays a takeover by seconds, so it is logged, not fatal.
+async fn with_heartbeat<T>(
+    engine: &Engine,
+    command: &str,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, EngineError> {
+    let heartbeat = engine.start_heartbeat(command).await?;
+    let done = work.await;
     if let Err(e) = heartbeat.stop().await {
         tracing::warn!("could not record that this process stopped: {e}");
     }
+    Ok(done)
 }
