@@ -1,9 +1,13 @@
-//! Console accounts, their sessions and API tokens.
+//! Console accounts, their sessions and API tokens. Plain inserts, reads and updates go
+//! through the entities; the few statements the query builder cannot say are hand-written and
+//! say why.
 
 use super::sql::Sql;
 use super::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, SqlErr};
+use entity::{account, api_token, session};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
 
 #[derive(Debug, Clone)]
 pub struct AccountRow {
@@ -24,54 +28,51 @@ pub async fn insert_account(
     password_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "INSERT INTO account (email, role, password_hash, enabled, failed_logins, created_at) VALUES ",
-    );
-    sql.tuple([
-        email.into(),
-        role.into(),
-        password_hash.into(),
-        true.into(),
-        0i32.into(),
-        now.into(),
-    ])
-    .push(" RETURNING id");
-    match conn.query_one_raw(sql.build()).await {
-        Ok(Some(row)) => Ok(Some(row.try_get("", "id")?)),
-        Ok(None) => Err(StoreError::from(DbErr::RecordNotInserted)),
-        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(None),
-        Err(e) => Err(StoreError::from(e)),
+    let row = account::ActiveModel {
+        email: Set(email.to_string()),
+        role: Set(role.to_string()),
+        password_hash: Set(password_hash.to_string()),
+        enabled: Set(true),
+        failed_logins: Set(0),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    match account::Entity::insert(row)
+        .exec(conn)
+        .await
+        .map_err(StoreError::from)
+    {
+        Ok(inserted) => Ok(Some(inserted.last_insert_id)),
+        Err(StoreError::Conflict(_)) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
+/// The account whose email is `email`, compared without case.
 pub async fn account_by_email(
     conn: &impl ConnectionTrait,
     email: &str,
 ) -> Result<Option<AccountRow>, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "SELECT id, email, role, password_hash, enabled, failed_logins, locked_until FROM account WHERE LOWER(email) = ",
-    );
-    sql.bind(email.trim().to_lowercase());
-    conn.query_one_raw(sql.build())
+    Ok(account::Entity::find()
+        .filter(
+            Expr::expr(Func::lower(Expr::col(account::Column::Email)))
+                .eq(email.trim().to_lowercase()),
+        )
+        .one(conn)
         .await?
-        .map(|row| {
-            Ok(AccountRow {
-                id: row.try_get("", "id")?,
-                email: row.try_get("", "email")?,
-                role: row.try_get("", "role")?,
-                password_hash: row.try_get("", "password_hash")?,
-                enabled: row.try_get("", "enabled")?,
-                failed_logins: row.try_get("", "failed_logins")?,
-                locked_until: row.try_get("", "locked_until")?,
-            })
-        })
-        .transpose()
+        .map(|a| AccountRow {
+            id: a.id,
+            email: a.email,
+            role: a.role,
+            password_hash: a.password_hash,
+            enabled: a.enabled,
+            failed_logins: a.failed_logins,
+            locked_until: a.locked_until,
+        }))
 }
 
-/// Counts a failed login in one statement and returns the new count: concurrent failures all
-/// count (reading the count and writing it back + 1 lost all but two of 40). Every failure
+/// Counts a failed login in one statement and returns the new count (hand-written: an update
+/// that reads its own result with RETURNING): concurrent failures all count (reading the count and writing it back + 1 lost all but two of 40). Every failure
 /// moves `locked_until` (see [`hold_until`]), so a count whose `locked_until` is before
 /// `forget_before` is old and starts again at one.
 pub async fn count_failure(
@@ -95,7 +96,7 @@ pub async fn count_failure(
 }
 
 /// Holds further attempts for the account until `until` (never shortening a later hold another
-/// failure set). Run in the transaction of [`count_failure`], whose row lock orders concurrent
+/// failure set; hand-written for its CASE). Run in the transaction of [`count_failure`], whose row lock orders concurrent
 /// failures.
 pub async fn hold_until(
     conn: &impl ConnectionTrait,
@@ -120,16 +121,19 @@ pub async fn record_login(
     id: i64,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "UPDATE account SET failed_logins = 0, locked_until = NULL, last_login_at = ",
-    );
-    sql.bind(now).push(" WHERE id = ").bind(id);
-    conn.execute_raw(sql.build()).await?;
+    account::Entity::update_many()
+        .col_expr(account::Column::FailedLogins, Expr::value(0i32))
+        .col_expr(
+            account::Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(account::Column::LastLoginAt, Expr::value(now))
+        .filter(account::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 pub async fn insert_session(
     conn: &impl ConnectionTrait,
     token_hash: &str,
@@ -139,23 +143,21 @@ pub async fn insert_session(
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "INSERT INTO session (token_hash, account_id, csrf, client_addr, created_at, expires_at) VALUES ",
-    );
-    sql.tuple([
-        token_hash.into(),
-        account_id.into(),
-        csrf.into(),
-        client_addr.map(str::to_string).into(),
-        now.into(),
-        expires_at.into(),
-    ]);
-    conn.execute_raw(sql.build()).await?;
+    let row = session::ActiveModel {
+        token_hash: Set(token_hash.to_string()),
+        account_id: Set(account_id),
+        csrf: Set(csrf.to_string()),
+        client_addr: Set(client_addr.map(str::to_string)),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+        ..Default::default()
+    };
+    session::Entity::insert(row).exec(conn).await?;
     Ok(())
 }
 
-/// A live session's account: (session id, account id, email, role, csrf).
+/// A live session's account: (session id, account id, email, role, csrf). The reads that join
+/// a session or token to its account are written by hand: the entities keep no relations.
 pub async fn live_session(
     conn: &impl ConnectionTrait,
     token_hash: &str,
@@ -190,12 +192,11 @@ pub async fn end_session(
     id: i64,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "UPDATE session SET revoked_at = ",
-    );
-    sql.bind(now).push(" WHERE id = ").bind(id);
-    conn.execute_raw(sql.build()).await?;
+    session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(now))
+        .filter(session::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
@@ -207,18 +208,15 @@ pub async fn insert_api_token(
     created_by: i64,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "INSERT INTO api_token (name, token_hash, role, created_by, created_at) VALUES ",
-    );
-    sql.tuple([
-        name.into(),
-        token_hash.into(),
-        role.into(),
-        created_by.into(),
-        now.into(),
-    ]);
-    conn.execute_raw(sql.build()).await?;
+    let row = api_token::ActiveModel {
+        name: Set(name.to_string()),
+        token_hash: Set(token_hash.to_string()),
+        role: Set(role.to_string()),
+        created_by: Set(created_by),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    api_token::Entity::insert(row).exec(conn).await?;
     Ok(())
 }
 
