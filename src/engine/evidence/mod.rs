@@ -5,23 +5,23 @@
 //!
 //! This file holds the export's entry point and its public types; the streamed files are
 //! written by `writer` (their rows by `rows`, the item pass's tallies by `item_facts`), the
-//! instance's key is in `signing`, bundles kept in the database in `stored`, and downloads in
-//! `download`.
+//! instance's key is in `signing_key`, bundles kept in the database in `stored`, and
+//! downloads in `download`.
 
 pub mod download;
 mod item_facts;
 mod rows;
-mod signing;
+mod signing_key;
 mod stored;
 mod writer;
 
 pub use rows::{population_line, ITEM_COLUMNS};
-pub use signing::instance_pin;
+pub use signing_key::instance_pin;
 
 use super::{Engine, EngineError};
 use crate::domain::evidence::{median_seconds, rubber_stamps, CONTROLS, FORMAT};
 use crate::evidence::bundle::BundleWriter;
-use crate::evidence::manifest::{self, FileEntry};
+use crate::evidence::manifest::FileEntry;
 use crate::evidence::report::Report;
 use crate::store::campaigns;
 use crate::store::evidence as ev;
@@ -210,7 +210,7 @@ impl Engine {
             .map_err(io_err)?;
 
         let files = bundle.entries.clone();
-        let signed = manifest::sign(&key, campaign_id, generated_at, files.clone());
+        let signed = crate::evidence::signing::sign(&key, campaign_id, generated_at, files.clone());
         let text = serde_json::to_vec_pretty(&signed).map_err(io_err)?;
         bundle.file("manifest.json", &text, true).map_err(io_err)?;
         bundle.finish().map_err(io_err)?;

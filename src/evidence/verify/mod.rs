@@ -14,7 +14,8 @@
 mod bundle_reader;
 mod csv_records;
 
-use super::manifest::{check_signature, parse_strict, Manifest};
+use super::manifest::{parse_strict, Manifest};
+use super::signing::check_signature;
 use crate::domain::audit_chain::{ChainVerifier, ChainedEvent};
 use bundle_reader::Bundle;
 use csv_records::{count_inconsistent, GuardedCsv};

@@ -2,7 +2,7 @@
 //! as the pin when a bundle is verified on the instance's own machine.
 
 use crate::engine::{Engine, EngineError};
-use crate::evidence::manifest;
+use crate::evidence::signing::key_from_hex;
 use crate::store::evidence as ev;
 use ed25519_dalek::SigningKey;
 
@@ -26,7 +26,7 @@ impl Engine {
     pub async fn signing_key(&self) -> Result<SigningKey, EngineError> {
         let conn = self.store().conn();
         if let Some((_, secret)) = ev::signing_key(conn).await? {
-            return manifest::key_from_hex(&secret).map_err(EngineError::Io);
+            return key_from_hex(&secret).map_err(EngineError::Io);
         }
         let secret = crate::engine::random_bytes::<32>()?;
         let key = SigningKey::from_bytes(&secret);
@@ -51,7 +51,7 @@ impl Engine {
         txn.commit().await?;
         // Two instances creating a key at once: both use the newest, so read it back.
         match ev::signing_key(conn).await? {
-            Some((_, secret)) => manifest::key_from_hex(&secret).map_err(EngineError::Io),
+            Some((_, secret)) => key_from_hex(&secret).map_err(EngineError::Io),
             None => Ok(key),
         }
     }
