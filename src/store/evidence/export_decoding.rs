@@ -106,8 +106,9 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
     }
 }
 
-/// An item as SQLite's `json_array` wrote it, in [`ITEM_COLUMNS`](super::export_rows::ITEM_COLUMNS) order; strings borrow from
-/// the JSON unless they had to be escaped.
+/// An item as SQLite's `json_array` wrote it, in
+/// [`ITEM_COLUMNS`](super::export_rows::ITEM_COLUMNS) order; strings borrow from the JSON
+/// unless they had to be escaped.
 #[derive(serde::Deserialize)]
 pub(super) struct ItemJson<'a>(
     pub(super) i64,
@@ -188,7 +189,8 @@ impl ItemJson<'_> {
     }
 }
 
-/// A decision as SQLite's `json_array` wrote it, in [`DECISION_COLUMNS`](super::export_rows::DECISION_COLUMNS) order.
+/// A decision as SQLite's `json_array` wrote it, in
+/// [`DECISION_COLUMNS`](super::export_rows::DECISION_COLUMNS) order.
 #[derive(serde::Deserialize)]
 pub(super) struct DecisionJson<'a>(
     pub(super) i64,
