@@ -145,7 +145,7 @@ fn assert_manifest_matches_folder(dir: &Path, key: &str, campaign_id: i64) {
         assert_eq!(f.bytes, bytes.len() as u64, "{}: byte count", f.name);
         assert_eq!(f.sha256, sha256_hex(&bytes), "{}: SHA-256", f.name);
     }
-    attest::evidence::manifest::check_signature(&manifest).expect("the signature verifies");
+    attest::evidence::signing::check_signature(&manifest).expect("the signature verifies");
 }
 
 fn export_cli(s: &Scenario, out: &Path, bom: bool) {

@@ -12,7 +12,6 @@ pub mod decide;
 pub mod definitions;
 pub mod directory;
 pub mod evidence;
-pub mod evidence_download;
 pub mod import;
 pub mod launch;
 pub mod login_guard;

@@ -1,6 +1,6 @@
 //! Files the console and the API hand out alike: a campaign's evidence zip.
 
-use crate::engine::evidence_download::EvidenceBody;
+use crate::engine::evidence::download::EvidenceBody;
 use crate::engine::{Engine, EngineError};
 use axum::body::Body;
 use axum::http::header;

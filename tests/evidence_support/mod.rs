@@ -18,7 +18,8 @@ use crate::common::TestDb;
 use attest::clock::ManualClock;
 use attest::domain::closing::Verdict;
 use attest::engine::{Engine, NoProgress};
-use attest::evidence::manifest::{self, FileEntry, Manifest};
+use attest::evidence::manifest::{FileEntry, Manifest};
+use attest::evidence::signing;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
@@ -441,7 +442,7 @@ pub fn resign(dir: &Path, key: &SigningKey) -> Manifest {
             }
         })
         .collect();
-    let signed = manifest::sign(key, old.body.campaign_id, old.body.generated_at, files);
+    let signed = signing::sign(key, old.body.campaign_id, old.body.generated_at, files);
     std::fs::write(
         dir.join("manifest.json"),
         serde_json::to_vec_pretty(&signed).expect("serialise"),

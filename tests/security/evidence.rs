@@ -7,7 +7,8 @@
 
 use crate::common::app::{DEFINITION, ELIGIBILITY, PEOPLE, ROLES};
 use crate::common::{attest_cli, attest_cli_without_database, TestDb};
-use attest::evidence::manifest::{parse_strict, sign};
+use attest::evidence::manifest::parse_strict;
+use attest::evidence::signing::sign;
 use ed25519_dalek::SigningKey;
 use std::path::{Path, PathBuf};
 use std::process::Command;

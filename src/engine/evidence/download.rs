@@ -2,8 +2,9 @@
 //! completion, streamed chunk by chunk as it was stored; else one generated for this download
 //! (an open campaign's evidence so far).
 
-use super::evidence::{bundle_file_name, ExportOptions};
-use super::{Engine, EngineError};
+use super::ExportOptions;
+use crate::engine::{Engine, EngineError};
+use crate::store::campaigns::CampaignRow;
 use crate::store::evidence as ev;
 use futures::stream::BoxStream;
 
@@ -53,4 +54,14 @@ impl Engine {
             body: EvidenceBody::Generated(bytes),
         })
     }
+}
+
+/// Where a campaign's stored bundle can be written out for download.
+pub fn bundle_file_name(campaign: &CampaignRow) -> String {
+    format!(
+        "attest-evidence-{}-{}-{}.zip",
+        campaign.id,
+        campaign.name,
+        campaign.period.replace('/', "-")
+    )
 }

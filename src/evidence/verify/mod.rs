@@ -7,16 +7,22 @@
 //! [`ZIP_DIRECTORY_MAX_BYTES`], no file past the size its manifest gives, a CSV record only up
 //! to [`RECORD_MAX_BYTES`] and an audit line up to [`AUDIT_LINE_MAX_BYTES`]. Memory stays
 //! within those bounds whatever the bundle holds.
+//!
+//! This file holds the checks, in order; reading the folder or zip is in `bundle_reader` and
+//! reading its CSV files record by record in `csv_records`.
 
-use super::manifest::{check_signature, parse_strict, Manifest};
+mod bundle_reader;
+mod csv_records;
+
+use super::manifest::{parse_strict, Manifest};
+use super::signing::check_signature;
 use crate::domain::audit_chain::{ChainVerifier, ChainedEvent};
+use bundle_reader::Bundle;
+use csv_records::{count_inconsistent, GuardedCsv};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use std::cell::Cell;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
 
 /// The largest `manifest.json` read: a manifest lists seven files in about 1.5 KiB.
 pub const MANIFEST_MAX_BYTES: u64 = 64 << 10;
@@ -100,116 +106,6 @@ pub fn verify_pinned(path: &Path, pin: Option<&Pin>) -> Verification {
         v.problem = Some(problem);
     }
     v
-}
-
-enum Bundle {
-    Dir(PathBuf),
-    Zip(zip::ZipArchive<File>),
-}
-
-impl Bundle {
-    fn open(path: &Path) -> Result<Self, String> {
-        if path.is_dir() {
-            return Ok(Bundle::Dir(path.to_path_buf()));
-        }
-        let mut file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        // The zip reader loads the whole central directory: look at its size first, so a
-        // crafted zip with millions of entries is refused before it is read.
-        let directory = zip_directory_bytes(&mut file)
-            .map_err(|e| format!("{}: not a folder or a readable zip: {e}", path.display()))?;
-        if directory > ZIP_DIRECTORY_MAX_BYTES {
-            return Err(format!(
-                "{}: the zip's directory is {directory} bytes, more than a bundle's ({} KiB at most)",
-                path.display(),
-                ZIP_DIRECTORY_MAX_BYTES >> 10
-            ));
-        }
-        zip::ZipArchive::new(file)
-            .map(Bundle::Zip)
-            .map_err(|e| format!("{}: not a folder or a readable zip: {e}", path.display()))
-    }
-
-    fn names(&mut self) -> Result<Vec<String>, String> {
-        match self {
-            Bundle::Dir(dir) => {
-                let mut names = Vec::new();
-                for entry in std::fs::read_dir(&*dir).map_err(|e| e.to_string())? {
-                    let entry = entry.map_err(|e| e.to_string())?;
-                    names.push(entry.file_name().to_string_lossy().into_owned());
-                }
-                Ok(names)
-            }
-            Bundle::Zip(zip) => Ok(zip.file_names().map(str::to_string).collect()),
-        }
-    }
-
-    /// The size of a file as the folder or the zip's directory gives it, before reading it.
-    fn size(&mut self, name: &str) -> io::Result<u64> {
-        match self {
-            Bundle::Dir(dir) => Ok(std::fs::symlink_metadata(dir.join(name))?.len()),
-            Bundle::Zip(zip) => zip
-                .by_name(name)
-                .map(|f| f.size())
-                .map_err(|e| io::Error::new(io::ErrorKind::NotFound, e)),
-        }
-    }
-
-    /// A reader of `name` that yields at most `limit` bytes, plus one to tell "more" apart.
-    fn reader(&mut self, name: &str, limit: u64) -> io::Result<Box<dyn Read + '_>> {
-        let inner: Box<dyn Read + '_> = match self {
-            Bundle::Dir(dir) => {
-                let path = dir.join(name);
-                // A bundle is plain files: a link could point anywhere on the verifier's disk.
-                if std::fs::symlink_metadata(&path)?.file_type().is_symlink() {
-                    return Err(io::Error::other("is a symbolic link, not a file"));
-                }
-                Box::new(BufReader::new(File::open(path)?))
-            }
-            Bundle::Zip(zip) => Box::new(
-                zip.by_name(name)
-                    .map_err(|e| io::Error::new(io::ErrorKind::NotFound, e))?,
-            ),
-        };
-        Ok(Box::new(inner.take(limit.saturating_add(1))))
-    }
-
-    /// A whole file of at most `limit` bytes, as text.
-    fn read_small(&mut self, name: &str, limit: u64) -> Result<String, String> {
-        let mut text = String::new();
-        self.reader(name, limit)
-            .and_then(|mut r| r.read_to_string(&mut text))
-            .map_err(|e| format!("{name}: cannot be read: {e}"))?;
-        if text.len() as u64 > limit {
-            return Err(format!(
-                "{name}: larger than {} KiB, more than a bundle's",
-                limit >> 10
-            ));
-        }
-        Ok(text)
-    }
-}
-
-/// The size of a zip's central directory, from its end record (the last 22 bytes, or before a
-/// comment of up to 64 KiB). A ZIP64 archive reports `u64::MAX`: bundles never need one.
-fn zip_directory_bytes(file: &mut File) -> io::Result<u64> {
-    const END: usize = 22;
-    let len = file.seek(SeekFrom::End(0))?;
-    let tail_len = len.min((END + u16::MAX as usize) as u64);
-    file.seek(SeekFrom::Start(len - tail_len))?;
-    let mut tail = Vec::with_capacity(tail_len as usize);
-    file.by_ref().take(tail_len).read_to_end(&mut tail)?;
-    file.seek(SeekFrom::Start(0))?;
-    let at = (0..tail.len().saturating_sub(END - 1))
-        .rev()
-        .find(|&i| tail[i..i + 4] == [0x50, 0x4b, 0x05, 0x06])
-        .ok_or_else(|| io::Error::other("no end of central directory record"))?;
-    let entries = u16::from_le_bytes([tail[at + 10], tail[at + 11]]);
-    let size = u32::from_le_bytes([tail[at + 12], tail[at + 13], tail[at + 14], tail[at + 15]]);
-    Ok(if entries == u16::MAX || size == u32::MAX {
-        u64::MAX
-    } else {
-        u64::from(size)
-    })
 }
 
 /// The parts of `campaign.json` a verification checks; the rest is skipped as it is read, so
@@ -410,82 +306,6 @@ fn run(path: &Path, pin: Option<&Pin>, v: &mut Verification) -> Result<(), Strin
         "audit.jsonl: hash chain unbroken over {checked} events"
     ));
     Ok(())
-}
-
-/// Counts the rows of after_remediation.csv and those whose `consistent` cell says `no`.
-fn count_inconsistent(reader: impl Read) -> Result<(u64, u64), String> {
-    let mut csv = GuardedCsv::new("after_remediation.csv", reader);
-    let column = csv
-        .headers()?
-        .iter()
-        .position(|h| h == "consistent")
-        .ok_or("after_remediation.csv: no column \"consistent\"")?;
-    let (mut rows, mut inconsistent) = (0u64, 0u64);
-    let mut record = csv::StringRecord::new();
-    while csv.next(&mut record)? {
-        rows += 1;
-        inconsistent += u64::from(record.get(column) == Some("no"));
-    }
-    Ok((rows, inconsistent))
-}
-
-/// A CSV file of the bundle read record by record behind a [`RecordGuard`], its errors named
-/// after the file on one line.
-struct GuardedCsv<R> {
-    name: &'static str,
-    csv: csv::Reader<RecordGuard<R>>,
-    seen: Rc<Cell<u64>>,
-}
-
-impl<R: Read> GuardedCsv<R> {
-    fn new(name: &'static str, reader: R) -> Self {
-        let seen = Rc::new(Cell::new(0u64));
-        let csv = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_reader(RecordGuard {
-                inner: reader,
-                seen: seen.clone(),
-            });
-        Self { name, csv, seen }
-    }
-
-    fn headers(&mut self) -> Result<&csv::StringRecord, String> {
-        let name = self.name;
-        self.csv.headers().map_err(|e| format!("{name}: {e}"))
-    }
-
-    /// Reads the next record into `record`; false at the end.
-    fn next(&mut self, record: &mut csv::StringRecord) -> Result<bool, String> {
-        let more = self
-            .csv
-            .read_record(record)
-            .map_err(|e| format!("{}: {}", self.name, e.to_string().replace('\n', " ")))?;
-        self.seen.set(0);
-        Ok(more)
-    }
-}
-
-/// Fails a read once more than [`RECORD_MAX_BYTES`] have passed since the CSV reader last
-/// returned a record (the caller resets `seen`): the csv crate grows its record buffer to fit
-/// whatever comes, so one endless field would otherwise take all memory.
-struct RecordGuard<R> {
-    inner: R,
-    seen: Rc<Cell<u64>>,
-}
-
-impl<R: Read> Read for RecordGuard<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let seen = self.seen.get() + n as u64;
-        self.seen.set(seen);
-        if seen > RECORD_MAX_BYTES + (64 << 10) {
-            return Err(io::Error::other(format!(
-                "a record longer than {} MiB, more than an item",
-                RECORD_MAX_BYTES >> 20
-            )));
-        }
-        Ok(n)
-    }
 }
 
 struct HashSink<'a>(&'a mut Sha256);
