@@ -1,6 +1,5 @@
 //! Files the console and the API hand out alike: a campaign's evidence zip.
 
-use crate::engine::evidence::download::EvidenceBody;
 use crate::engine::{Engine, EngineError};
 use axum::body::Body;
 use axum::http::header;
@@ -17,12 +16,8 @@ pub async fn evidence_zip(engine: &Engine, id: i64) -> Result<Response, EngineEr
             format!("attachment; filename=\"{}\"", download.file_name),
         ),
     ];
-    Ok(match download.body {
-        EvidenceBody::Stored(chunks) => (
-            headers,
-            Body::from_stream(chunks.map_err(|e| std::io::Error::other(e.to_string()))),
-        )
-            .into_response(),
-        EvidenceBody::Generated(bytes) => (headers, bytes).into_response(),
-    })
+    let body = download
+        .body
+        .map_err(|e| std::io::Error::other(e.to_string()));
+    Ok((headers, Body::from_stream(body)).into_response())
 }

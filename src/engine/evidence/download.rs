@@ -8,13 +8,12 @@ use crate::store::campaigns::CampaignRow;
 use crate::store::evidence as ev;
 use futures::stream::BoxStream;
 
-/// What a download sends.
-pub enum EvidenceBody {
-    /// The stored bundle's bytes, in chunks, read as they are sent.
-    Stored(BoxStream<'static, Result<Vec<u8>, EngineError>>),
-    /// A bundle generated for this download.
-    Generated(Vec<u8>),
-}
+/// The bytes of a download, in chunks read as they are sent: memory stays flat whatever the
+/// bundle's size.
+pub type EvidenceBody = BoxStream<'static, Result<Vec<u8>, EngineError>>;
+
+/// Bytes read from a generated bundle's file per chunk.
+const FILE_CHUNK: usize = 256 * 1024;
 
 /// A download: the bundle's file name and its bytes.
 pub struct EvidenceDownload {
@@ -39,19 +38,31 @@ impl Engine {
             });
             return Ok(EvidenceDownload {
                 file_name,
-                body: EvidenceBody::Stored(Box::pin(chunks)),
+                body: Box::pin(chunks),
             });
         }
-        let dir = tempfile::tempdir().map_err(|e| EngineError::Io(e.to_string()))?;
+        let io = |e: std::io::Error| EngineError::Io(format!("the generated evidence bundle: {e}"));
+        let dir = tempfile::tempdir().map_err(io)?;
         let path = dir.path().join(&file_name);
         self.export_evidence(id, &path, ExportOptions::default())
             .await?;
-        let bytes = tokio::fs::read(&path)
-            .await
-            .map_err(|e| EngineError::Io(e.to_string()))?;
+        // Opened, then its folder removed: the open file stays readable until the download
+        // ends, and nothing is left behind if the client goes away half-way.
+        let file = tokio::fs::File::open(&path).await.map_err(io)?;
+        drop(dir);
+        let chunks = futures::stream::try_unfold(file, move |mut file| async move {
+            use tokio::io::AsyncReadExt;
+            let mut chunk = vec![0; FILE_CHUNK];
+            let read = file.read(&mut chunk).await.map_err(io)?;
+            if read == 0 {
+                return Ok(None);
+            }
+            chunk.truncate(read);
+            Ok(Some((chunk, file)))
+        });
         Ok(EvidenceDownload {
             file_name,
-            body: EvidenceBody::Generated(bytes),
+            body: Box::pin(chunks),
         })
     }
 }
