@@ -1,0 +1,132 @@
+//! The batched writing of a launch: the population read and frozen as items batch by batch
+//! (reads overlapping writes), then the launch finished with its reviewers and invitations.
+
+use super::reviewers::Rules;
+use super::{lease, LAUNCH_BATCH};
+use crate::engine::{Engine, EngineError, Progress};
+use crate::sources::SourceEligibility;
+use crate::store::campaigns;
+use crate::store::items::{self, NewItem};
+use crate::store::outbox::{self, template};
+use crate::store::{self as st, launch_batch};
+use futures::TryStreamExt;
+use std::pin::pin;
+
+impl Engine {
+    pub(super) async fn run_launch(
+        &self,
+        id: i64,
+        progress: &dyn Progress,
+    ) -> Result<(), EngineError> {
+        let conn = self.store().conn();
+        // A bulk copy commits before its batch is recorded: resume after the last item there is.
+        campaigns::reconcile_launch(conn, id).await?;
+        let campaign = campaigns::campaign(conn, id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("no campaign #{id}")))?;
+        let spec = &campaign.spec;
+        let rules = self.rules(spec).await?;
+        // PostgreSQL takes many batches per COPY (see store::launch_batch); SQLite one per
+        // transaction.
+        let rows_per_write = launch_batch::rows_per_write(self.store());
+        // Reading the next batch from the source overlaps with writing the last one: on SQLite
+        // they run on different connections (readers never wait for the writer), on PostgreSQL
+        // on different server processes. The queue holds a whole write's worth, so the reader
+        // goes on during a COPY instead of stopping two batches into it: with two, a launch
+        // took as long as its reads and its COPYs added up.
+        let queued = (rows_per_write / LAUNCH_BATCH as usize).max(2);
+        let (batches, mut to_write) = tokio::sync::mpsc::channel::<Vec<SourceEligibility>>(queued);
+        let mut done = campaign.items_created as u64;
+        let scope = self.population_scope(&spec.scope)?;
+        let scope = &scope;
+        let read = async move {
+            let mut population = pin!(self.population(scope, campaign.launch_cursor));
+            while let Some(batch) = population.try_next().await? {
+                if batches.send(batch).await.is_err() {
+                    return Ok(()); // the writer stopped with an error of its own
+                }
+            }
+            Ok::<_, EngineError>(())
+        };
+        let write = async {
+            let written = async {
+                let mut pending: Vec<SourceEligibility> = Vec::new();
+                while let Some(batch) = to_write.recv().await {
+                    pending.extend(batch);
+                    if pending.len() >= rows_per_write {
+                        done += self.freeze_items(id, &rules, &pending).await?;
+                        pending.clear();
+                        progress.update(done);
+                    }
+                }
+                done += self.freeze_items(id, &rules, &pending).await?;
+                progress.update(done);
+                Ok::<_, EngineError>(())
+            }
+            .await;
+            // A writer that failed stops the reader at its next batch.
+            to_write.close();
+            written
+        };
+        // When the read fails, what it read before is still written, then its error returned.
+        let (read, written) = tokio::join!(read, write);
+        written?;
+        read?;
+        self.finish_launch(id).await
+    }
+
+    /// Freezes eligibilities (in id order) as items of the launch, durably, with the cursor.
+    async fn freeze_items(
+        &self,
+        id: i64,
+        rules: &Rules,
+        batch: &[SourceEligibility],
+    ) -> Result<u64, EngineError> {
+        let Some(last) = batch.last().map(|e| e.eligibility_id) else {
+            return Ok(0);
+        };
+        let now = self.now();
+        let new_items: Vec<NewItem> = batch.iter().map(|e| rules.item(e, now)).collect();
+        launch_batch::freeze(
+            self.store(),
+            id,
+            self.instance(),
+            &new_items,
+            last,
+            now,
+            now + lease(),
+        )
+        .await?
+        .ok_or_else(|| {
+            EngineError::Conflict(format!(
+                "campaign #{id}: another instance took over the launch"
+            ))
+        })
+    }
+
+    async fn finish_launch(&self, id: i64) -> Result<(), EngineError> {
+        let now = self.now();
+        let txn = self.store().begin().await?;
+        let loads = items::reviewer_loads(&txn, id).await?;
+        items::upsert_campaign_reviewers(&txn, id, &loads, now).await?;
+        let invitations =
+            outbox::queue_for_reviewers(&txn, id, template::INVITATION, None, false, now).await?;
+        let population: i64 = loads.iter().map(|(_, n)| n).sum();
+        if !campaigns::finish_launch(&txn, id, population, now).await? {
+            return Ok(()); // cancelled meanwhile: leave it as it is
+        }
+        st::audit::append(
+            &txn,
+            now,
+            "engine",
+            "campaign.launched",
+            Some(&format!("campaign:{id}")),
+            &serde_json::json!({ "population": population, "reviewers": loads.len(), "invitations_queued": invitations }),
+        )
+        .await?;
+        txn.commit().await?;
+        // Decisions, reminders and the close query the new items next.
+        st::refresh_statistics(self.store().conn(), &["review_item", "campaign_reviewer"]).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,130 @@
+//! People's decisions: the items a decision may touch, and decisions appended (each
+//! superseding the item's previous one).
+
+use crate::domain::closing::{MadeBy, Verdict};
+use crate::store::sql::Sql;
+use crate::store::StoreError;
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, Value};
+
+/// An item as a decision sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemForDecision {
+    pub id: i64,
+    /// The holder.
+    pub principal_id: i64,
+    pub reviewer_id: Option<i64>,
+    pub current_decision_id: Option<i64>,
+    pub verdict: Option<Verdict>,
+    /// The justification of the current decision.
+    pub justification: Option<String>,
+}
+
+pub async fn items_for_decision(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+    ids: &[i64],
+) -> Result<Vec<ItemForDecision>, StoreError> {
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(1000) {
+        // By id alone, with the campaign checked here: given `campaign_id = ? AND id IN (…)`,
+        // SQLite (without statistics) prefers an index on campaign_id and walks every item of
+        // the campaign — a million rows per decision.
+        let mut sql = Sql::new(
+            conn.get_database_backend(),
+            "SELECT i.id, i.campaign_id, i.principal_id, i.reviewer_id, i.current_decision_id, i.verdict, d.justification \
+             FROM review_item i LEFT JOIN decision d ON d.id = i.current_decision_id WHERE i.id IN ",
+        );
+        sql.tuple(chunk.iter().map(|id| Value::from(*id)));
+        for row in conn.query_all_raw(sql.build()).await? {
+            if row.try_get::<i64>("", "campaign_id")? != campaign_id {
+                continue;
+            }
+            found.push(ItemForDecision {
+                id: row.try_get("", "id")?,
+                principal_id: row.try_get("", "principal_id")?,
+                reviewer_id: row.try_get("", "reviewer_id")?,
+                current_decision_id: row.try_get("", "current_decision_id")?,
+                verdict: row.try_get("", "verdict")?,
+                justification: row.try_get("", "justification")?,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// One person's decision on one item.
+#[derive(Debug, Clone)]
+pub struct NewDecision<'a> {
+    pub item: &'a ItemForDecision,
+    pub verdict: Verdict,
+    pub reviewer_id: Option<i64>,
+    pub acting_for_id: Option<i64>,
+    pub justification: Option<&'a str>,
+    pub channel: &'a str,
+    pub client_addr: Option<&'a str>,
+    /// Who recorded it when no reviewer did (an admin on a reviewer's behalf).
+    pub actor: Option<&'a str>,
+}
+
+/// Appends decisions (each superseding the item's previous one) and points the items at them.
+pub async fn record_decisions(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+    decisions: &[NewDecision<'_>],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let backend = conn.get_database_backend();
+    for chunk in decisions.chunks(500) {
+        let mut sql = Sql::new(
+            backend,
+            "INSERT INTO decision (item_id, campaign_id, verdict, made_by, reviewer_id, acting_for_id, justification, \
+             channel, client_addr, decided_at, supersedes_id, actor) VALUES ",
+        );
+        sql.rows(chunk.iter().map(|d| {
+            [
+                d.item.id.into(),
+                campaign_id.into(),
+                d.verdict.into(),
+                MadeBy::Human.into(),
+                d.reviewer_id.into(),
+                d.acting_for_id.into(),
+                d.justification.map(str::to_string).into(),
+                d.channel.into(),
+                d.client_addr.map(str::to_string).into(),
+                now.into(),
+                d.item.current_decision_id.into(),
+                d.actor.map(str::to_string).into(),
+            ]
+        }));
+        sql.push(" RETURNING id, item_id, verdict");
+        let rows = conn.query_all_raw(sql.build()).await?;
+        let mut update = Sql::new(
+            backend,
+            "UPDATE review_item SET made_by = 'human', decided_at = ",
+        );
+        update.bind(now).push(", current_decision_id = CASE id");
+        let mut verdicts = Vec::with_capacity(rows.len());
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: i64 = row.try_get("", "id")?;
+            let item: i64 = row.try_get("", "item_id")?;
+            let verdict: String = row.try_get("", "verdict")?;
+            update.push(" WHEN ").bind(item).push(" THEN ").bind(id);
+            verdicts.push((item, verdict));
+            ids.push(Value::from(item));
+        }
+        update.push(" END, verdict = CASE id");
+        for (item, verdict) in verdicts {
+            update
+                .push(" WHEN ")
+                .bind(item)
+                .push(" THEN ")
+                .bind(verdict);
+        }
+        update.push(" END WHERE id IN ");
+        update.tuple(ids);
+        conn.execute_raw(update.build()).await?;
+    }
+    Ok(())
+}

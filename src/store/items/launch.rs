@@ -1,0 +1,169 @@
+//! Items frozen at launch: written in batches (COPY on PostgreSQL, multi-row inserts
+//! elsewhere), and each reviewer's load recorded once the population is in.
+
+use crate::domain::eligibility::SourceEligibility;
+use crate::domain::recommendation::Recommendation;
+use crate::domain::reviewers::ReviewerReason;
+use crate::store::copy::{copy_in, CopyRows};
+use crate::store::sql::Sql;
+use crate::store::StoreError;
+use chrono::{DateTime, Utc};
+use sea_orm::ConnectionTrait;
+
+/// One review item to insert at launch.
+#[derive(Debug, Clone)]
+pub struct NewItem<'a> {
+    pub eligibility: &'a SourceEligibility,
+    pub reviewer_id: i64,
+    pub reviewer_reason: ReviewerReason,
+    pub flag: Option<String>,
+    pub recommendation: Recommendation,
+    pub recommendation_reason: String,
+    pub excluded: bool,
+}
+
+/// The columns a launch fills, in the order both bulk paths write them.
+pub const ITEM_COLUMNS: &str = "campaign_id, eligibility_id, principal_id, role_id, scope, holder_external_id, \
+    holder_name, holder_email, holder_kind, role_name, role_risk, since, last_activated_at, reviewer_id, \
+    reviewer_reason, flagged, flag_reason, recommendation, recommendation_reason, excluded, created_at";
+
+impl NewItem<'_> {
+    /// Why the item needs attention: its reviewer rule's flag, or its exclusion.
+    fn flag_reason(&self) -> Option<&str> {
+        self.flag
+            .as_deref()
+            .or_else(|| self.excluded.then_some(EXCLUDED_FLAG))
+    }
+}
+
+/// Copies a batch of items in one COPY (PostgreSQL), all or none. Unlike [`insert_items`] it
+/// cannot skip items already there: a launch copies only past its last item (see
+/// `campaigns::reconcile_launch`), and the unique (campaign, eligibility) index refuses a
+/// second copy of one.
+pub async fn copy_items(
+    pool: &sea_orm::sqlx::PgPool,
+    campaign_id: i64,
+    items: &[NewItem<'_>],
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let mut rows = CopyRows::default();
+    for i in items {
+        let e = i.eligibility;
+        rows.int(Some(campaign_id))
+            .int(Some(e.eligibility_id))
+            .int(Some(e.principal_id))
+            .int(Some(e.role_id))
+            .text(Some(&e.scope))
+            .text(Some(&e.principal_external_id))
+            .text(Some(&e.principal_name))
+            .text(e.principal_email.as_deref())
+            .text(Some(e.principal_kind.as_str()))
+            .text(Some(&e.role_name))
+            .text(Some(e.role_risk.as_str()))
+            .time(e.since)
+            .time(e.last_activated_at)
+            .int(Some(i.reviewer_id))
+            .text(Some(i.reviewer_reason.as_str()))
+            .boolean(i.flag.is_some() || i.excluded)
+            .text(i.flag_reason())
+            .text(Some(i.recommendation.as_str()))
+            .text(Some(&i.recommendation_reason))
+            .boolean(i.excluded)
+            .time(Some(now))
+            .end_row();
+    }
+    copy_in(pool, "review_item", ITEM_COLUMNS, rows).await
+}
+
+/// Inserts a batch of items; an item already there (a resumed launch) is left alone.
+/// Returns how many were new.
+pub async fn insert_items(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+    items: &[NewItem<'_>],
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    if items.is_empty() {
+        return Ok(0);
+    }
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        &format!("INSERT INTO review_item ({ITEM_COLUMNS}) VALUES "),
+    );
+    sql.rows(items.iter().map(|i| {
+        let e = i.eligibility;
+        [
+            campaign_id.into(),
+            e.eligibility_id.into(),
+            e.principal_id.into(),
+            e.role_id.into(),
+            e.scope.as_str().into(),
+            e.principal_external_id.as_str().into(),
+            e.principal_name.as_str().into(),
+            e.principal_email.clone().into(),
+            e.principal_kind.into(),
+            e.role_name.as_str().into(),
+            e.role_risk.into(),
+            e.since.into(),
+            e.last_activated_at.into(),
+            i.reviewer_id.into(),
+            i.reviewer_reason.as_str().into(),
+            (i.flag.is_some() || i.excluded).into(),
+            i.flag_reason().map(str::to_string).into(),
+            i.recommendation.into(),
+            i.recommendation_reason.as_str().into(),
+            i.excluded.into(),
+            now.into(),
+        ]
+    }));
+    sql.push(" ON CONFLICT (campaign_id, eligibility_id) DO NOTHING");
+    Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+}
+
+/// Why an excluded item is flagged.
+pub const EXCLUDED_FLAG: &str =
+    "excluded from automatic removal (break-glass account or listed exclusion)";
+
+/// Each reviewer of a campaign and how many items they hold.
+pub async fn reviewer_loads(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT reviewer_id, COUNT(*) AS n FROM review_item WHERE campaign_id = ",
+    );
+    sql.bind(campaign_id)
+        .push(" GROUP BY reviewer_id ORDER BY reviewer_id");
+    conn.query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("", "reviewer_id")?, row.try_get("", "n")?)))
+        .collect()
+}
+
+/// Records each reviewer of the campaign (once) with their item count.
+pub async fn upsert_campaign_reviewers(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+    loads: &[(i64, i64)],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for chunk in loads.chunks(1000) {
+        let mut sql = Sql::new(
+            conn.get_database_backend(),
+            "INSERT INTO campaign_reviewer (campaign_id, reviewer_id, items_assigned, created_at) VALUES ",
+        );
+        sql.rows(chunk.iter().map(|(reviewer, n)| {
+            [
+                campaign_id.into(),
+                (*reviewer).into(),
+                (*n).into(),
+                now.into(),
+            ]
+        }));
+        sql.push(" ON CONFLICT (campaign_id, reviewer_id) DO UPDATE SET items_assigned = excluded.items_assigned");
+        conn.execute_raw(sql.build()).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! Review items and decisions: frozen at launch in batches, decided append-only, settled at close
+//! with set-based statements (a close must handle a million items in seconds).
+
+mod admin_queue;
+mod decisions;
+mod escalation;
+mod launch;
+mod listing;
+mod settlement;
+pub use admin_queue::{admin_queue, item_holder, QueuedItem};
+pub use decisions::{items_for_decision, record_decisions, ItemForDecision, NewDecision};
+pub use escalation::escalate_undecided;
+pub use launch::{
+    copy_items, insert_items, reviewer_loads, upsert_campaign_reviewers, NewItem, EXCLUDED_FLAG,
+    ITEM_COLUMNS,
+};
+pub use listing::{list_items, load_of, undecided_for, ItemFilter, ItemView};
+pub use settlement::{
+    plan_remediation, roles_emptied_by_policy, settle_human, settle_undecided, UndecidedClass,
+};

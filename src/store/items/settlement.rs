@@ -1,0 +1,150 @@
+//! A close's settlement: the policy's decisions on undecided items, outcomes, the roles it
+//! would empty, and the remediations planned; set-based, for a million items in seconds.
+
+use crate::domain::closing::{Outcome, RemediationState};
+use crate::domain::recommendation::Recommendation;
+use crate::store::sql::Sql;
+use crate::store::StoreError;
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr};
+
+/// Which undecided items a closing rule applies to.
+#[derive(Debug, Clone, Copy)]
+pub struct UndecidedClass {
+    pub excluded: bool,
+    pub recommendation: Recommendation,
+}
+
+/// Records the policy's decision for every undecided item of one class: a `decision` row made
+/// by the policy, and the item's verdict and outcome. Returns how many items it settled.
+pub async fn settle_undecided(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+    class: UndecidedClass,
+    outcome: Outcome,
+    justification: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let Some(verdict) = outcome.policy_verdict() else {
+        return Ok(0);
+    };
+    let backend = conn.get_database_backend();
+    let filter = |sql: &mut Sql| {
+        sql.push(" WHERE campaign_id = ")
+            .bind(campaign_id)
+            .push(" AND verdict IS NULL AND excluded = ")
+            .bind(class.excluded)
+            .push(" AND recommendation = ")
+            .bind(class.recommendation.as_str());
+    };
+    let insert = |sql: &mut Sql| {
+        sql.push(
+            "INSERT INTO decision (item_id, campaign_id, verdict, made_by, justification, channel, decided_at, \
+             supersedes_id) SELECT id, campaign_id, ",
+        )
+        .bind(verdict.as_str())
+        .push(", 'policy', ")
+        .bind(justification)
+        .push(", 'policy', ")
+        .bind(now)
+        .push(", current_decision_id FROM review_item");
+        filter(sql);
+    };
+    let settle = |sql: &mut Sql| {
+        sql.bind(verdict.as_str())
+            .push(", made_by = 'policy', decided_at = ")
+            .bind(now)
+            .push(", outcome = ")
+            .bind(outcome.as_str());
+    };
+    if backend == DbBackend::Postgres {
+        // One statement: each item takes the id its decision's insert returns, instead of
+        // looking it up again a million times.
+        let mut sql = Sql::new(backend, "WITH d AS (");
+        insert(&mut sql);
+        sql.push(" RETURNING id, item_id) UPDATE review_item SET verdict = ");
+        settle(&mut sql);
+        sql.push(", current_decision_id = d.id FROM d WHERE review_item.id = d.item_id");
+        return Ok(conn.execute_raw(sql.build()).await?.rows_affected());
+    }
+    let mut sql = Sql::new(backend, "");
+    insert(&mut sql);
+    conn.execute_raw(sql.build()).await?;
+    let mut update = Sql::new(backend, "UPDATE review_item SET verdict = ");
+    settle(&mut update);
+    update.push(
+        ", current_decision_id = (SELECT MAX(d.id) FROM decision d WHERE d.item_id = review_item.id AND d.made_by = 'policy')",
+    );
+    filter(&mut update);
+    Ok(conn.execute_raw(update.build()).await?.rows_affected())
+}
+
+/// Sets the outcome of every item a person decided.
+pub async fn settle_human(conn: &impl ConnectionTrait, campaign_id: i64) -> Result<(), StoreError> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "UPDATE review_item SET outcome = CASE verdict WHEN 'attest' THEN 'kept' ELSE 'revoked' END \
+         WHERE made_by = 'human' AND campaign_id = ",
+    );
+    sql.bind(campaign_id);
+    conn.execute_raw(sql.build()).await?;
+    Ok(())
+}
+
+/// Roles that would have no active holder left once this campaign's removals are done, among
+/// roles where the policy (not only people) removes something.
+pub async fn roles_emptied_by_policy(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+) -> Result<Vec<String>, StoreError> {
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT r.name FROM \"role\" r WHERE EXISTS (SELECT 1 FROM review_item i WHERE i.role_id = r.id \
+         AND i.outcome = 'removed_by_policy' AND i.campaign_id = ",
+    );
+    sql.bind(campaign_id)
+        .push(
+            ") AND NOT EXISTS (SELECT 1 FROM eligibility e WHERE e.role_id = r.id AND e.status = 'active' \
+             AND NOT EXISTS (SELECT 1 FROM review_item j WHERE j.eligibility_id = e.id \
+             AND j.outcome IN ('revoked', 'removed_by_policy') AND j.campaign_id = ",
+        )
+        .bind(campaign_id)
+        .push(")) ORDER BY r.name");
+    conn.query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(|row| row.try_get("", "name"))
+        .collect::<Result<_, DbErr>>()
+        .map_err(StoreError::from)
+}
+
+/// Creates one remediation per item to remove: people's revocations pending at once, the
+/// policy's pending too unless a safety rail holds them for an admin.
+pub async fn plan_remediation(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+    hold_policy: bool,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let policy_state = if hold_policy {
+        RemediationState::AwaitingConfirmation
+    } else {
+        RemediationState::Pending
+    };
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "INSERT INTO remediation (item_id, campaign_id, eligibility_id, state, attempts, next_attempt_at, created_at, updated_at) \
+         SELECT id, campaign_id, eligibility_id, CASE WHEN outcome = 'revoked' THEN 'pending' ELSE ",
+    );
+    sql.bind(policy_state)
+        .push(" END, 0, ")
+        .bind(now)
+        .push(", ")
+        .bind(now)
+        .push(", ")
+        .bind(now)
+        .push(" FROM review_item WHERE outcome IN ('revoked', 'removed_by_policy') AND campaign_id = ")
+        .bind(campaign_id)
+        .push(" ON CONFLICT (item_id) DO NOTHING");
+    Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+}

@@ -1,0 +1,164 @@
+//! Campaigns in the console: the dashboard, a campaign's page (progress per reviewer, the
+//! completeness an auditor checks, items with filters and paging), the admin's actions on it
+//! (close, cancel, confirm removals, resend an invitation) and the evidence download.
+//!
+//! This file holds the route handlers; the pages they render and the forms they read are in
+//! the files beside it.
+
+mod dashboard;
+mod form;
+mod page;
+
+use crate::engine::EngineError;
+use crate::web::auth::{Admin, Reader};
+use crate::web::console::{done_url, forged, unconfirmed};
+use crate::web::error::console_failure;
+use crate::web::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use dashboard::dashboard;
+use form::{ActionForm, ItemQuery, ResendForm};
+use page::campaign_page;
+
+pub(super) async fn admin_dashboard(
+    State(state): State<AppState>,
+    Admin(operator): Admin,
+) -> Response {
+    dashboard(&state, &operator, true).await
+}
+
+pub(super) async fn audit_dashboard(
+    State(state): State<AppState>,
+    Reader(operator): Reader,
+) -> Response {
+    dashboard(&state, &operator, false).await
+}
+
+pub(super) async fn admin_campaign(
+    State(state): State<AppState>,
+    Admin(operator): Admin,
+    Path(id): Path<i64>,
+    Query(q): Query<ItemQuery>,
+) -> Response {
+    campaign_page(&state, &operator, id, true, q).await
+}
+
+pub(super) async fn audit_campaign(
+    State(state): State<AppState>,
+    Reader(operator): Reader,
+    Path(id): Path<i64>,
+    Query(q): Query<ItemQuery>,
+) -> Response {
+    campaign_page(&state, &operator, id, false, q).await
+}
+
+/// Close, cancel, confirm removals or send failed mail again: each changes what happens to
+/// people's access or what they receive, so each needs its confirmation box.
+pub(super) async fn action(
+    State(state): State<AppState>,
+    Admin(operator): Admin,
+    Path((id, action)): Path<(i64, String)>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    if let Some(refused) = forged(&state, &operator, form.csrf.as_deref()).await {
+        return refused;
+    }
+    if !matches!(
+        action.as_str(),
+        "close" | "cancel" | "confirm-removals" | "resend-failed"
+    ) {
+        return crate::web::console::message_page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such action.",
+        );
+    }
+    if let Some(refused) = unconfirmed(form.confirm.as_deref()) {
+        return refused;
+    }
+    let engine = &state.engine;
+    let actor = &operator.actor;
+    let done = match action.as_str() {
+        "close" => engine.close(id, actor).await.map(|_| "closed"),
+        "cancel" => engine.cancel(id, actor).await.map(|_| "cancelled"),
+        "resend-failed" => engine
+            .requeue_failed_mail(id, actor)
+            .await
+            .map(|_| "mail-requeued"),
+        _ => engine
+            .confirm_removals(id, actor)
+            .await
+            .map(|_| "confirmed"),
+    };
+    match done {
+        Ok(what) => Redirect::to(&done_url(
+            &format!("/admin/campaigns/{id}"),
+            &[("done", what)],
+        ))
+        .into_response(),
+        Err(e) => console_failure(e),
+    }
+}
+
+/// A fresh invitation (with a new link) to a reviewer who still has open items.
+pub(super) async fn resend(
+    State(state): State<AppState>,
+    Admin(operator): Admin,
+    Path(id): Path<i64>,
+    Form(form): Form<ResendForm>,
+) -> Response {
+    if let Some(refused) = forged(&state, &operator, form.csrf.as_deref()).await {
+        return refused;
+    }
+    let Some(reviewer) = form
+        .reviewer
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+    else {
+        return console_failure(EngineError::Invalid(
+            "say which reviewer to invite again".into(),
+        ));
+    };
+    match state
+        .engine
+        .resend_invitation(
+            id,
+            reviewer,
+            form.replace.as_deref() == Some("yes"),
+            &operator.actor,
+        )
+        .await
+    {
+        Ok(revoked) => Redirect::to(&done_url(
+            &format!("/admin/campaigns/{id}"),
+            &[
+                (
+                    "done",
+                    if form.replace.as_deref() == Some("yes") {
+                        "resent-replaced"
+                    } else {
+                        "resent"
+                    },
+                ),
+                ("to", reviewer),
+                ("n", &revoked.to_string()),
+            ],
+        ))
+        .into_response(),
+        Err(e) => console_failure(e),
+    }
+}
+
+pub(super) async fn evidence_download(
+    State(state): State<AppState>,
+    Reader(_operator): Reader,
+    Path(id): Path<i64>,
+) -> Response {
+    match crate::web::downloads::evidence_zip(&state.engine, id).await {
+        Ok(response) => response,
+        Err(e) => console_failure(e),
+    }
+}

@@ -1,0 +1,230 @@
+//! A campaign's page: progress per reviewer, its figures, the items with filters and paging,
+//! and the notice after an action.
+
+use super::dashboard::percent;
+use super::form::ItemQuery;
+use crate::domain::mail_state::ReviewerMail;
+use crate::domain::summary::{CampaignSummary, Figure};
+use crate::engine::accounts::Operator;
+use crate::store::campaigns::CampaignRow;
+use crate::store::evidence::ReviewerSummary;
+use crate::store::items::{ItemFilter, ItemView};
+use crate::web::console::{datetime, page_number, query, render, Chrome, Pager};
+use crate::web::error::console_failure;
+use crate::web::AppState;
+use askama::Template;
+use axum::response::Response;
+use std::collections::HashMap;
+
+/// A reviewer's line on the campaign page.
+struct ReviewerLine {
+    r: ReviewerSummary,
+    percent: String,
+    /// Undecided items, no sign-off, and the campaign takes decisions: an invitation may be resent.
+    open: bool,
+    /// Where their mail stands (none only if the reviewer left between the two reads).
+    mail: Option<ReviewerMail>,
+}
+
+/// One item row, with empty strings for what is not there.
+struct ItemLine {
+    id: i64,
+    holder_id: String,
+    holder_name: String,
+    role: String,
+    risk: String,
+    scope: String,
+    reviewer: String,
+    reviewer_name: String,
+    recommendation: String,
+    verdict: String,
+    made_by: String,
+    justification: String,
+    decided_at: String,
+    outcome: String,
+    flagged: bool,
+    flag_reason: String,
+    removal: String,
+}
+
+impl From<ItemView> for ItemLine {
+    fn from(i: ItemView) -> Self {
+        Self {
+            id: i.id,
+            holder_id: i.holder_id,
+            holder_name: i.holder_name,
+            role: i.role,
+            risk: i.risk,
+            scope: i.scope,
+            reviewer: i.reviewer_id.unwrap_or_default(),
+            reviewer_name: i.reviewer_name.unwrap_or_default(),
+            recommendation: i.recommendation,
+            verdict: i.verdict.unwrap_or_default(),
+            made_by: i.decided_by.or(i.made_by).unwrap_or_default(),
+            justification: i.justification.unwrap_or_default(),
+            decided_at: datetime(i.decided_at),
+            outcome: i.outcome.unwrap_or_default(),
+            flagged: i.flagged,
+            flag_reason: i.flag_reason.unwrap_or_default(),
+            removal: i.removal_state.unwrap_or_default(),
+        }
+    }
+}
+
+/// The notice after an action. Only known codes are shown, so a crafted link cannot put words
+/// on the page.
+fn notice(q: &ItemQuery, reviewers: &[ReviewerLine]) -> Option<String> {
+    match q.done.as_deref()? {
+        "launched" => Some("Launched: one invitation per reviewer is queued.".into()),
+        "closed" => {
+            Some("The campaign is closed: unanswered items were settled by its policy.".into())
+        }
+        "cancelled" => {
+            Some("The campaign is cancelled: no more decisions, nothing more removed.".into())
+        }
+        "confirmed" => Some("The held-back removals are confirmed and will be carried out.".into()),
+        "mail-requeued" => Some("The failed mail is queued again and goes out now.".into()),
+        "resent" => {
+            let to = q.to.as_deref()?;
+            let r = reviewers.iter().find(|l| l.r.id == to)?;
+            Some(format!(
+                "A new invitation (with a new link) to {} ({}) is on its way.",
+                r.r.name, r.r.id
+            ))
+        }
+        "resent-replaced" | "links-revoked" => {
+            let to = q.to.as_deref()?;
+            let r = reviewers.iter().find(|l| l.r.id == to)?;
+            let n: u64 = q.n.as_deref().and_then(|n| n.parse().ok()).unwrap_or(0);
+            let links = format!("{n} earlier link{}", if n == 1 { "" } else { "s" });
+            Some(if q.done.as_deref() == Some("links-revoked") {
+                format!(
+                    "{links} of {} ({}) revoked: they open nothing any more. Resend an invitation to give them a new one.",
+                    r.r.name, r.r.id
+                )
+            } else {
+                format!(
+                    "A new invitation (with a new link) to {} ({}) is on its way; {links} revoked.",
+                    r.r.name, r.r.id
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The `show` choices of the item filter.
+const SHOW: &[(&str, &str)] = &[
+    ("", "all items"),
+    ("undecided", "undecided"),
+    ("decided", "decided"),
+    ("revoked", "revoked"),
+    ("flagged", "flagged"),
+];
+
+/// Items per page of a campaign's item list (the evidence bundle has them all).
+const ITEMS_PER_PAGE: u64 = 50;
+
+#[derive(Template)]
+#[template(path = "pages/console/campaign.html")]
+struct CampaignPage<'a> {
+    chrome: Chrome<'a>,
+    c: &'a CampaignRow,
+    s: &'a CampaignSummary,
+    figures: Vec<Figure>,
+    deadline: String,
+    launched: String,
+    closed: String,
+    reviewers: Vec<ReviewerLine>,
+    items: Vec<ItemLine>,
+    pager: Pager,
+    reviewer: String,
+    holder: String,
+    show: String,
+    show_choices: &'static [(&'static str, &'static str)],
+    notice: Option<String>,
+}
+
+pub(super) async fn campaign_page(
+    state: &AppState,
+    operator: &Operator,
+    id: i64,
+    admin: bool,
+    q: ItemQuery,
+) -> Response {
+    let view = match state.engine.campaign(id).await {
+        Ok(view) => view,
+        Err(e) => return console_failure(e),
+    };
+    let c = &view.campaign;
+    let reviewers = match state.engine.reviewer_summaries(id).await {
+        Ok(reviewers) => reviewers,
+        Err(e) => return console_failure(e),
+    };
+    let mut mail: HashMap<String, ReviewerMail> = match state.engine.reviewer_mail(id).await {
+        Ok(mail) => mail.into_iter().map(|m| (m.reviewer.clone(), m)).collect(),
+        Err(e) => return console_failure(e),
+    };
+    let takes_decisions = c.state.accepts_decisions();
+    let reviewers: Vec<ReviewerLine> = reviewers
+        .into_iter()
+        .map(|r| ReviewerLine {
+            percent: percent(r.decided, r.items),
+            open: takes_decisions && r.decided < r.items && r.signed_off_at.is_none(),
+            mail: mail.remove(&r.id),
+            r,
+        })
+        .collect();
+    let show = q
+        .show
+        .clone()
+        .filter(|s| SHOW.iter().any(|(k, _)| k == s))
+        .unwrap_or_default();
+    let filter = ItemFilter {
+        reviewer: q.reviewer.clone().filter(|r| !r.trim().is_empty()),
+        holder: q.holder.clone().filter(|h| !h.trim().is_empty()),
+        show: Some(show.clone()).filter(|s| !s.is_empty()),
+    };
+    let page = page_number(q.page.as_deref());
+    let (items, total) = match state
+        .engine
+        .items(id, &filter, ITEMS_PER_PAGE, (page - 1) * ITEMS_PER_PAGE)
+        .await
+    {
+        Ok(found) => found,
+        Err(e) => return console_failure(e),
+    };
+    let chrome = Chrome::new(operator, admin, "campaigns");
+    let reviewer = filter.reviewer.clone().unwrap_or_default();
+    let holder = filter.holder.clone().unwrap_or_default();
+    let path = format!("{}/campaigns/{id}", chrome.base());
+    let pager = Pager::new(page, ITEMS_PER_PAGE, total, items.len(), |p| {
+        let p = p.to_string();
+        format!(
+            "{path}{}#items",
+            query(&[
+                ("reviewer", &reviewer),
+                ("holder", &holder),
+                ("show", &show),
+                ("page", &p)
+            ])
+        )
+    });
+    render(CampaignPage {
+        chrome,
+        c,
+        s: &view.summary,
+        figures: view.summary.figures(),
+        deadline: datetime(c.due_at),
+        launched: datetime(c.launched_at),
+        closed: datetime(c.closed_at.or(c.cancelled_at)),
+        items: items.into_iter().map(ItemLine::from).collect(),
+        pager,
+        reviewer,
+        holder,
+        show,
+        show_choices: SHOW,
+        notice: if admin { notice(&q, &reviewers) } else { None },
+        reviewers,
+    })
+}

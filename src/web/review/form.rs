@@ -1,0 +1,51 @@
+//! The fields of a submitted review form, and the per-item answers read from them.
+
+use crate::domain::closing::Verdict;
+use crate::domain::limits::clip;
+use crate::engine::decide::Choice;
+use crate::engine::review::ReviewPage;
+use crate::engine::EngineError;
+
+/// The fields of a submitted form, in order (a field may repeat).
+pub(super) struct FormFields(pub(super) Vec<(String, String)>);
+
+impl FormFields {
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub(super) fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The per-item answers: `item-{id}` = attest | revoke, with `why-{id}`.
+    pub(super) fn choices(&self, page: &ReviewPage) -> Result<Vec<Choice<'_>>, EngineError> {
+        let mut choices = Vec::new();
+        for (name, value) in &self.0 {
+            let Some(id) = name.strip_prefix("item-") else {
+                continue;
+            };
+            let item_id: i64 = id
+                .parse()
+                .map_err(|_| EngineError::Invalid(format!("bad field {}", clip(name))))?;
+            if !page.items.iter().any(|i| i.id == item_id) {
+                return Err(EngineError::Forbidden(format!(
+                    "item {item_id} is not assigned to you"
+                )));
+            }
+            let verdict: Verdict = value.parse().map_err(EngineError::Invalid)?;
+            choices.push(Choice {
+                item_id,
+                verdict,
+                justification: self.get(&format!("why-{item_id}")),
+            });
+        }
+        Ok(choices)
+    }
+}
