@@ -5,20 +5,19 @@
 //! transaction; the first bad row stops all writing (reading goes on, to report up to
 //! [`super::MAX_PROBLEMS_SHOWN`] problems), and the transaction is dropped, changing nothing.
 
+pub use super::import_input::ImportInput;
 use super::{Engine, EngineError, Progress, Rejection};
 use crate::domain::limits::{clip, quote};
 use crate::domain::records::{
     key_of, EligibilityRow, ImportKind, PersonRow, Record, RoleRow, RowError,
 };
-use crate::import_file::{read_records, FileFormat, FileSummary, ReadError};
+use crate::import_file::{read_records, FileSummary, ReadError};
 use crate::store::{self, directory as dir, reappearance};
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
 use serde::Serialize;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::io::{Seek, SeekFrom};
-use std::path::Path;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -55,56 +54,6 @@ pub struct ImportReport {
     pub prune: bool,
     pub warnings: Vec<String>,
     pub audit_seq: i64,
-}
-
-/// What an import reads: its name in reports, errors and the audit log, its format, and its
-/// content, an open file the import reads once (twice for people: the managers they name are
-/// linked in a second pass). The CLI opens the file it is given; the REST API spools an upload
-/// to an anonymous temporary file. Nothing is read until the import runs.
-pub struct ImportInput {
-    name: String,
-    /// `Err`: the name says no format attest reads (reported as the file's problem).
-    format: Result<FileFormat, String>,
-    content: std::fs::File,
-}
-
-impl ImportInput {
-    /// The file at `path`, named by its path, its format from its extension.
-    pub fn open(path: &Path) -> Result<Self, EngineError> {
-        let missing = || EngineError::Invalid(format!("{}: no such file", path.display()));
-        if !path.is_file() {
-            return Err(missing());
-        }
-        let content = std::fs::File::open(path)
-            .map_err(|e| EngineError::Invalid(format!("{}: {e}", path.display())))?;
-        Ok(Self {
-            name: path.display().to_string(),
-            format: FileFormat::of(path),
-            content,
-        })
-    }
-
-    /// Content the caller holds open, under `name` (what reports and the audit log call it).
-    pub fn from_file(content: std::fs::File, name: &str, format: FileFormat) -> Self {
-        Self {
-            name: name.to_string(),
-            format: Ok(format),
-            content,
-        }
-    }
-
-    /// Calls the input `name` instead of its path.
-    pub fn named(mut self, name: &str) -> Self {
-        self.name = name.to_string();
-        self
-    }
-
-    /// The content from its start, for one pass.
-    fn reader(&self) -> std::io::Result<std::fs::File> {
-        let mut file = self.content.try_clone()?;
-        file.seek(SeekFrom::Start(0))?;
-        Ok(file)
-    }
 }
 
 impl Engine {

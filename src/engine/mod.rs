@@ -13,6 +13,7 @@ pub mod definitions;
 pub mod directory;
 pub mod evidence;
 pub mod import;
+mod import_input;
 pub mod launch;
 pub mod login_guard;
 pub mod mail_links;
