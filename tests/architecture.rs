@@ -239,3 +239,44 @@ fn the_web_layer_has_no_import_circles() {
         "the check does not see auth's use of the error module: {uses:?}"
     );
 }
+
+/// Files stay short enough to read in one sitting: a module that outgrows this becomes a folder
+/// of files, one concept each.
+#[test]
+fn no_source_file_is_longer_than_a_sitting() {
+    const MOST_LINES: usize = 600;
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut stack = vec![src()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("a source file");
+                let name = path
+                    .strip_prefix(root)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
+                counts.insert(name, text.lines().count());
+            }
+        }
+    }
+    assert!(
+        counts.len() > 100,
+        "only {} files found under src",
+        counts.len()
+    );
+    let long: Vec<String> = counts
+        .iter()
+        .filter(|(_, n)| **n > MOST_LINES)
+        .map(|(f, n)| format!("  {f}: {n} lines"))
+        .collect();
+    assert!(
+        long.is_empty(),
+        "files over {MOST_LINES} lines (split them by concept):\n{}",
+        long.join("\n")
+    );
+}
