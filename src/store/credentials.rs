@@ -7,7 +7,12 @@ use super::backend::RowLock;
 use super::sql::Sql;
 use super::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, QueryResult};
+use entity::{account, api_token, reviewer_token, session};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryResult};
+
+/// A cleared time column.
+const NO_TIME: Option<DateTime<Utc>> = None;
 
 /// An account as the lifecycle pages and commands show it (never its password hash).
 #[derive(Debug, Clone)]
@@ -103,21 +108,24 @@ pub async fn set_enabled(
     id: i64,
     enabled: bool,
 ) -> Result<(), StoreError> {
-    let mut sql = Sql::new(conn.get_database_backend(), "UPDATE account SET enabled = ");
-    sql.bind(enabled);
+    let mut update =
+        account::Entity::update_many().col_expr(account::Column::Enabled, Expr::value(enabled));
     if enabled {
         // A fresh start: the lock-out of the old failures no longer stands in the way.
-        sql.push(", failed_logins = 0, locked_until = NULL");
+        update = update
+            .col_expr(account::Column::FailedLogins, Expr::value(0i32))
+            .col_expr(account::Column::LockedUntil, Expr::value(NO_TIME));
     }
-    sql.push(" WHERE id = ").bind(id);
-    conn.execute_raw(sql.build()).await?;
+    update.filter(account::Column::Id.eq(id)).exec(conn).await?;
     Ok(())
 }
 
 pub async fn set_role(conn: &impl ConnectionTrait, id: i64, role: &str) -> Result<(), StoreError> {
-    let mut sql = Sql::new(conn.get_database_backend(), "UPDATE account SET role = ");
-    sql.bind(role).push(" WHERE id = ").bind(id);
-    conn.execute_raw(sql.build()).await?;
+    account::Entity::update_many()
+        .col_expr(account::Column::Role, Expr::value(role))
+        .filter(account::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
@@ -128,14 +136,13 @@ pub async fn set_password_hash(
     id: i64,
     hash: &str,
 ) -> Result<(), StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "UPDATE account SET password_hash = ",
-    );
-    sql.bind(hash)
-        .push(", failed_logins = 0, locked_until = NULL WHERE id = ")
-        .bind(id);
-    conn.execute_raw(sql.build()).await?;
+    account::Entity::update_many()
+        .col_expr(account::Column::PasswordHash, Expr::value(hash))
+        .col_expr(account::Column::FailedLogins, Expr::value(0i32))
+        .col_expr(account::Column::LockedUntil, Expr::value(NO_TIME))
+        .filter(account::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
@@ -147,19 +154,15 @@ pub async fn revoke_sessions(
     keep: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "UPDATE session SET revoked_at = ",
-    );
-    sql.bind(now)
-        .push(" WHERE revoked_at IS NULL AND account_id = ")
-        .bind(account_id)
-        .push(" AND expires_at > ")
-        .bind(now);
+    let mut update = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(now))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::AccountId.eq(account_id))
+        .filter(session::Column::ExpiresAt.gt(now));
     if let Some(keep) = keep {
-        sql.push(" AND id <> ").bind(keep);
+        update = update.filter(session::Column::Id.ne(keep));
     }
-    Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+    Ok(update.exec(conn).await?.rows_affected)
 }
 
 /// An API token as listed (never its hash).
@@ -231,18 +234,17 @@ pub async fn revoke_token(
     id: i64,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "UPDATE api_token SET revoked_at = ",
-    );
-    sql.bind(now)
-        .push(" WHERE revoked_at IS NULL AND id = ")
-        .bind(id);
-    Ok(conn.execute_raw(sql.build()).await?.rows_affected() == 1)
+    let revoked = api_token::Entity::update_many()
+        .col_expr(api_token::Column::RevokedAt, Expr::value(now))
+        .filter(api_token::Column::RevokedAt.is_null())
+        .filter(api_token::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(revoked.rows_affected == 1)
 }
 
 /// Revokes the live tokens an account created (only those with `role` when given); returns
-/// their names.
+/// their names (hand-written: the update returns them).
 pub async fn revoke_tokens_of(
     conn: &impl ConnectionTrait,
     account_id: i64,
@@ -276,12 +278,11 @@ pub async fn touch_token(
     id: i64,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "UPDATE api_token SET last_used_at = ",
-    );
-    sql.bind(now).push(" WHERE id = ").bind(id);
-    conn.execute_raw(sql.build()).await?;
+    api_token::Entity::update_many()
+        .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
+        .filter(api_token::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
@@ -292,14 +293,12 @@ pub async fn revoke_reviewer_tokens(
     reviewer_id: i64,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "UPDATE reviewer_token SET revoked_at = ",
-    );
-    sql.bind(now)
-        .push(" WHERE revoked_at IS NULL AND campaign_id = ")
-        .bind(campaign_id)
-        .push(" AND reviewer_id = ")
-        .bind(reviewer_id);
-    Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+    Ok(reviewer_token::Entity::update_many()
+        .col_expr(reviewer_token::Column::RevokedAt, Expr::value(now))
+        .filter(reviewer_token::Column::RevokedAt.is_null())
+        .filter(reviewer_token::Column::CampaignId.eq(campaign_id))
+        .filter(reviewer_token::Column::ReviewerId.eq(reviewer_id))
+        .exec(conn)
+        .await?
+        .rows_affected)
 }
