@@ -25,7 +25,7 @@ pub async fn append(
     let backend = ConnectionTrait::get_database_backend(txn);
     // Writers queue here so two instances never chain onto the same tail. The unique
     // prev_hash would refuse a fork in any case.
-    super::backend::serialize(txn, super::backend::Serialize::AuditChain).await?;
+    super::backend::serialize(txn, super::backend::ExclusiveChange::AuditChain).await?;
     let tail = Sql::new(
         backend,
         "SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1",

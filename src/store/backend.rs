@@ -12,7 +12,7 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, Value};
 /// held until the transaction ends (`pg_advisory_xact_lock`). On SQLite a write transaction
 /// already excludes every other writer.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Serialize {
+pub(crate) enum ExclusiveChange {
     /// Migrations: several instances may start at once.
     Migrations,
     /// Appending to the audit hash chain: two writers must never chain onto the same tail.
@@ -22,18 +22,21 @@ pub(crate) enum Serialize {
     AccountChanges,
 }
 
-impl Serialize {
+impl ExclusiveChange {
     fn key(self) -> i64 {
         match self {
-            Serialize::Migrations => 7_422_000,
-            Serialize::AuditChain => 7_422_001,
-            Serialize::AccountChanges => 7_422_002,
+            ExclusiveChange::Migrations => 7_422_000,
+            ExclusiveChange::AuditChain => 7_422_001,
+            ExclusiveChange::AccountChanges => 7_422_002,
         }
     }
 }
 
 /// Takes the lock `what` for the rest of the transaction `conn` is in (nothing on SQLite).
-pub(crate) async fn serialize(conn: &impl ConnectionTrait, what: Serialize) -> Result<(), DbErr> {
+pub(crate) async fn serialize(
+    conn: &impl ConnectionTrait,
+    what: ExclusiveChange,
+) -> Result<(), DbErr> {
     if conn.get_database_backend() == DbBackend::Postgres {
         conn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({})", what.key()))
             .await?;

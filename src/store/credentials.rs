@@ -61,7 +61,7 @@ pub async fn accounts(conn: &impl ConnectionTrait) -> Result<Vec<AccountInfo>, S
 /// anyway): two admins disabling each other at once cannot both pass the last-admin check, and
 /// the row locks below are never taken in opposite orders (no deadlock).
 pub async fn serialize_account_changes(conn: &impl ConnectionTrait) -> Result<(), StoreError> {
-    Ok(super::backend::serialize(conn, super::backend::Serialize::AccountChanges).await?)
+    Ok(super::backend::serialize(conn, super::backend::ExclusiveChange::AccountChanges).await?)
 }
 
 /// One account, by id or (case-insensitive) email. On PostgreSQL the row is locked for the

@@ -33,10 +33,3 @@ impl From<DbErr> for StoreError {
         }
     }
 }
-
-impl StoreError {
-    /// Whether this is a unique constraint's refusal.
-    pub fn is_conflict(&self) -> bool {
-        matches!(self, StoreError::Conflict(_))
-    }
-}

@@ -120,7 +120,7 @@ impl Store {
             // lock on one pooled connection would not cover the others, so hold it in a
             // transaction that spans the migration.
             let txn = self.db.begin().await?;
-            backend::serialize(&txn, backend::Serialize::Migrations).await?;
+            backend::serialize(&txn, backend::ExclusiveChange::Migrations).await?;
             Migrator::up(&txn, None).await?;
             return txn.commit().await;
         }

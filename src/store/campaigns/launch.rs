@@ -6,7 +6,7 @@ use crate::store::campaigns::DefinitionVersion;
 use crate::store::sql::Sql;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, SqlErr};
+use sea_orm::{ConnectionTrait, DbErr};
 
 /// What a new campaign row starts with.
 pub struct NewCampaign<'a> {
@@ -57,11 +57,16 @@ pub async fn insert_campaign(
         c.now.into(),
     ])
     .push(" RETURNING id");
-    match conn.query_one_raw(sql.build()).await {
+    match conn
+        .query_one_raw(sql.build())
+        .await
+        .map_err(StoreError::from)
+    {
         Ok(Some(row)) => Ok(Some(row.try_get("", "id")?)),
         Ok(None) => Err(StoreError::from(DbErr::RecordNotInserted)),
-        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(None),
-        Err(e) => Err(StoreError::from(e)),
+        // Another launch of the same key got there first.
+        Err(StoreError::Conflict(_)) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
