@@ -9,9 +9,8 @@ fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
-/// `(path relative to the repository, line number, line)` of every line of code (comments
-/// left out) of the Rust files under `dir`.
-fn code_lines(dir: &Path) -> Vec<(String, usize, String)> {
+/// `(path relative to the repository, text)` of every Rust file under `dir`, in path order.
+fn rust_files(dir: &Path) -> Vec<(String, String)> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -26,18 +25,28 @@ fn code_lines(dir: &Path) -> Vec<(String, usize, String)> {
     }
     files.sort();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    files
+        .into_iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(&file)
+                .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            let name = file
+                .strip_prefix(root)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
+            (name, text)
+        })
+        .collect()
+}
+
+/// `(path relative to the repository, line number, line)` of every line of code (comments
+/// left out) of the Rust files under `dir`.
+fn code_lines(dir: &Path) -> Vec<(String, usize, String)> {
     let mut lines = Vec::new();
-    for file in files {
-        let text =
-            std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let name = file
-            .strip_prefix(root)
-            .unwrap_or(&file)
-            .display()
-            .to_string();
+    for (name, text) in rust_files(dir) {
         for (n, line) in text.lines().enumerate() {
-            let code = line.trim_start();
-            if code.starts_with("//") {
+            if line.trim_start().starts_with("//") {
                 continue;
             }
             lines.push((name.clone(), n + 1, line.to_string()));
@@ -245,25 +254,10 @@ fn the_web_layer_has_no_import_circles() {
 #[test]
 fn no_source_file_is_longer_than_a_sitting() {
     const MOST_LINES: usize = 600;
-    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut stack = vec![src()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-            let path = entry.expect("a directory entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                let text = std::fs::read_to_string(&path).expect("a source file");
-                let name = path
-                    .strip_prefix(root)
-                    .unwrap_or(&path)
-                    .display()
-                    .to_string();
-                counts.insert(name, text.lines().count());
-            }
-        }
-    }
+    let counts: Vec<(String, usize)> = rust_files(&src())
+        .into_iter()
+        .map(|(name, text)| (name, text.lines().count()))
+        .collect();
     assert!(
         counts.len() > 100,
         "only {} files found under src",
@@ -271,7 +265,7 @@ fn no_source_file_is_longer_than_a_sitting() {
     );
     let long: Vec<String> = counts
         .iter()
-        .filter(|(_, n)| **n > MOST_LINES)
+        .filter(|(_, n)| *n > MOST_LINES)
         .map(|(f, n)| format!("  {f}: {n} lines"))
         .collect();
     assert!(
