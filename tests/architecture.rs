@@ -139,6 +139,53 @@ fn only_the_store_knows_which_database_it_talks_to() {
     report("backend-specific code outside src/store", &found);
 }
 
+/// What only one of the two backends understands: its connection pools and drivers, its
+/// functions, catalogues and clauses.
+const ONE_BACKEND_ONLY: &[&str] = &[
+    "DbBackend::Postgres",
+    "DbBackend::Sqlite",
+    "get_postgres_connection_pool",
+    "get_sqlite_connection_pool",
+    "sqlx::postgres",
+    "sqlx::sqlite",
+    "PgPool",
+    "SqlitePool",
+    "copy_in",
+    "json_group_array",
+    "pg_",
+    "sqlite_master",
+    "::int8[",
+    "::int4[",
+    "::text[",
+    "::timestamptz[",
+    "::bool[",
+    "UNNEST",
+    "FOR UPDATE",
+    "SKIP LOCKED",
+    "ANALYZE",
+];
+
+#[test]
+fn the_two_backends_differ_only_in_their_modules() {
+    let is_one_backends = |l: &str| ONE_BACKEND_ONLY.iter().any(|w| l.contains(w));
+    let in_backend = code_lines(&src().join("store/backend"))
+        .into_iter()
+        .filter(|(_, _, l)| is_one_backends(l))
+        .count();
+    assert!(
+        in_backend > 20,
+        "only {in_backend} backend-specific lines found in src/store/backend: the check cannot see them"
+    );
+    let found: Vec<_> = code_lines(&src().join("store"))
+        .into_iter()
+        .filter(|(f, _, l)| !f.starts_with("src/store/backend/") && is_one_backends(l))
+        .collect();
+    report(
+        "one backend's code outside src/store/backend (move it to backend/postgres or backend/sqlite)",
+        &found,
+    );
+}
+
 #[test]
 fn adapters_reach_the_database_through_the_engine() {
     let found: Vec<_> = outside("engine", outside("store", code_lines(&src())))

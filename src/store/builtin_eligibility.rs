@@ -2,12 +2,13 @@
 //! launch enumerates it in id order; a removal marks rows removed (in the transaction that
 //! records the removal, see `engine::remediate`) and reads them back.
 
-use super::sql::{sqlite_time, Sql};
+use super::backend::{is_postgres, sqlite};
+use super::sql::Sql;
 use super::StoreError;
 use crate::domain::definition::ScopeFilter;
 use crate::domain::eligibility::{builtin_receipt, RemovalTarget, SourceEligibility};
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Value};
+use sea_orm::{ConnectionTrait, DbErr, QueryResult, Value};
 
 /// Appends `AND column IN (…)` when `values` restricts anything.
 fn restrict(sql: &mut Sql, column: &str, values: impl IntoIterator<Item = Value>) {
@@ -18,7 +19,10 @@ fn restrict(sql: &mut Sql, column: &str, values: impl IntoIterator<Item = Value>
     }
 }
 
-fn parse<T: std::str::FromStr<Err = String>>(column: &str, text: String) -> Result<T, DbErr> {
+pub(crate) fn parse<T: std::str::FromStr<Err = String>>(
+    column: &str,
+    text: String,
+) -> Result<T, DbErr> {
     text.parse()
         .map_err(|e: String| DbErr::Type(format!("{column}: {e}")))
 }
@@ -106,77 +110,14 @@ pub async fn enumerate(
         sql.push(")");
     }
     sql.push(" ORDER BY e.id LIMIT ").bind(limit as i64);
-    if conn.get_database_backend() == DbBackend::Sqlite {
-        return enumerate_sqlite(conn, sql).await.map_err(StoreError::from);
+    if !is_postgres(conn) {
+        return Ok(sqlite::enumeration::enumerate(conn, sql).await?);
     }
     let rows = conn.query_all_raw(sql.build()).await?;
     rows.iter()
         .map(eligibility_from_row)
         .collect::<Result<_, DbErr>>()
         .map_err(StoreError::from)
-}
-
-/// One eligibility of a SQLite batch, in the enumeration's column order.
-type BatchRow = (
-    i64,
-    i64,
-    String,
-    String,
-    Option<String>,
-    String,
-    i64,
-    String,
-    String,
-    Option<i64>,
-    String,
-    Option<String>,
-    Option<String>,
-);
-
-/// The batch `query` selects, read as one JSON array of rows. sqlx hands SQLite rows over
-/// one at a time between threads, each value in an allocation of its own: a launch of a
-/// million items spent 5.7 s reading its batches that way, where SQLite itself answers the
-/// same queries in about 1 s.
-async fn enumerate_sqlite(
-    conn: &impl ConnectionTrait,
-    query: Sql,
-) -> Result<Vec<SourceEligibility>, DbErr> {
-    let mut statement = query.build();
-    statement.sql = format!(
-        "SELECT json_group_array(json_array(id, principal_id, external_id, display_name, email, kind, \
-         role_id, role_name, risk, owner_id, scope, start_at, last_activated_at)) AS batch FROM ({})",
-        statement.sql
-    );
-    let Some(row) = conn.query_one_raw(statement).await? else {
-        return Ok(Vec::new());
-    };
-    let batch: String = row.try_get("", "batch")?;
-    let rows: Vec<BatchRow> =
-        serde_json::from_str(&batch).map_err(|e| DbErr::Type(format!("eligibility batch: {e}")))?;
-    let mut eligibilities = rows
-        .into_iter()
-        .map(|r| {
-            Ok(SourceEligibility {
-                eligibility_id: r.0,
-                principal_id: r.1,
-                principal_external_id: r.2,
-                principal_name: r.3,
-                principal_email: r.4,
-                principal_kind: parse("kind", r.5)?,
-                role_id: r.6,
-                role_name: r.7,
-                role_risk: parse("risk", r.8)?,
-                role_owner_id: r.9,
-                scope: r.10,
-                since: sqlite_time(r.11.as_deref())?,
-                last_activated_at: sqlite_time(r.12.as_deref())?,
-            })
-        })
-        .collect::<Result<Vec<_>, DbErr>>()?;
-    // An aggregate keeps its subquery's order in practice, not by contract; the launch's
-    // cursor depends on it (as in the export's batches, a check that costs one pass).
-    eligibilities.sort_by_key(|e| e.eligibility_id);
-    Ok(eligibilities)
 }
 
 /// Marks a batch of eligibilities removed in one statement per campaign (and chunk), with the

@@ -3,24 +3,20 @@
 //! copy commits before the transaction that records it (`campaigns::reconcile_launch` repairs a
 //! crash in between); SQLite inserts each batch inside the transaction that records it.
 
+use super::backend::{is_postgres, postgres};
 use super::campaigns;
 use super::items::{self, NewItem};
 use super::Store;
 use super::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::DbBackend;
-
-/// Eligibilities per COPY on PostgreSQL: few enough round trips that the missing TCP_NODELAY
-/// costs little, few enough rows that the batch stays small in memory (≈ 30 MB, and as much
-/// again queued by the reader meanwhile).
-const COPY_ROWS: usize = 100_000;
 
 /// How many items a launch should gather before one write: many on PostgreSQL (one COPY), a
 /// single read batch on SQLite (`1`: write each batch as it comes).
 pub fn rows_per_write(store: &Store) -> usize {
-    match store.backend() {
-        DbBackend::Postgres => COPY_ROWS,
-        _ => 1,
+    if is_postgres(store.conn()) {
+        postgres::launch::COPY_ROWS
+    } else {
+        1
     }
 }
 
@@ -36,12 +32,12 @@ pub async fn freeze(
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
 ) -> Result<Option<u64>, StoreError> {
-    let copied = if store.backend() == DbBackend::Postgres {
+    let copied = if is_postgres(store.conn()) {
         let conn = store.conn();
         if !campaigns::claim_launch(conn, id, owner, now, lease_until).await? {
             return Ok(None);
         }
-        Some(items::copy_items(conn.get_postgres_connection_pool(), id, new_items, now).await?)
+        Some(postgres::launch::copy_items(conn, id, new_items, now).await?)
     } else {
         None
     };

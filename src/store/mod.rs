@@ -1,8 +1,10 @@
-//! The database: SQLite (the embedded default) or PostgreSQL (the scale path), one code path.
+//! The database: SQLite (the embedded default) or PostgreSQL (the scale path), one code path
+//! but where `backend` says otherwise.
 //!
 //! Everything here takes `&impl ConnectionTrait`, so a use case can run it inside its own
-//! transaction. Bulk paths use hand-built multi-row statements ([`sql::Sql`]); the rest uses the
-//! sea-orm entities.
+//! transaction. Plain reads and writes use the sea-orm entities and query builder; bulk paths
+//! and reports use hand-built statements ([`sql::Sql`]), each saying why; what differs between
+//! the two backends is in `backend::postgres` and `backend::sqlite`.
 
 pub mod accounts;
 pub mod audit;
@@ -10,7 +12,6 @@ mod backend;
 pub mod bench_baseline;
 pub mod builtin_eligibility;
 pub mod campaigns;
-pub mod copy;
 pub mod credentials;
 pub mod directory;
 pub mod enum_values;
@@ -24,14 +25,14 @@ pub mod reappearance;
 pub mod remediation;
 pub mod reports;
 pub mod review;
-pub mod scratch;
 pub mod sources;
 pub mod sql;
 
+pub use backend::postgres::scratch;
 pub(crate) use backend::refresh_statistics;
+use backend::{is_postgres, sqlite};
 pub use error::StoreError;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
@@ -61,8 +62,8 @@ impl Store {
             .sqlx_logging(false)
             .max_connections(1)
             .connect_timeout(Duration::from_secs(5))
-            .acquire_timeout(Duration::from_secs(5))
-            .map_sqlx_sqlite_opts(|o| o.read_only(true).create_if_missing(false));
+            .acquire_timeout(Duration::from_secs(5));
+        sqlite::connection::for_reading(&mut options);
         match Database::connect(options).await {
             Ok(db) => Ok(Some(db)),
             // SQLite says "unable to open database file" for a file that is not there.
@@ -87,23 +88,15 @@ impl Store {
                     log::LevelFilter::Info,
                     Duration::from_millis(200),
                 )
-                .acquire_timeout(Duration::from_secs(30))
-                .map_sqlx_sqlite_opts(|o| {
-                    o.journal_mode(SqliteJournalMode::Wal)
-                        .synchronous(SqliteSynchronous::Normal)
-                        .foreign_keys(true)
-                        .busy_timeout(Duration::from_secs(30))
-                });
+                .acquire_timeout(Duration::from_secs(30));
+            sqlite::connection::for_writing(&mut options);
             if let Some(max) = max {
                 options.max_connections(max).min_connections(1);
             }
             options
         };
         let db = Database::connect(options(None)).await?;
-        // An in-memory SQLite database exists once per connection: it cannot have a second pool.
-        let shared_file = db.get_database_backend() == DbBackend::Sqlite
-            && !url.contains(":memory:")
-            && !url.contains("mode=memory");
+        let shared_file = !is_postgres(&db) && sqlite::connection::is_shared_file(url);
         let writer = if shared_file {
             Database::connect(options(Some(1))).await?
         } else {
@@ -115,7 +108,7 @@ impl Store {
     }
 
     async fn migrate(&self) -> Result<(), DbErr> {
-        if self.backend() == DbBackend::Postgres {
+        if is_postgres(&self.db) {
             // Several instances may start at once; only one may migrate at a time. A session
             // lock on one pooled connection would not cover the others, so hold it in a
             // transaction that spans the migration.
@@ -149,7 +142,7 @@ impl Store {
     }
 
     pub async fn close(self) -> Result<(), StoreError> {
-        if self.backend() == DbBackend::Sqlite {
+        if !is_postgres(&self.db) {
             self.writer.close().await?;
         }
         self.db.close().await.map_err(StoreError::from)

@@ -2,8 +2,7 @@
 //! conditional updates), numbering placeholders the way each backend wants them.
 
 use super::StoreError;
-use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 
 /// Runs a `SELECT COUNT(*) AS n …` statement and returns `n` (0 when there is no row).
 pub async fn count(conn: &impl ConnectionTrait, sql: Sql) -> Result<i64, StoreError> {
@@ -44,13 +43,7 @@ impl Sql {
     /// Appends one placeholder bound to `value`.
     pub fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
         self.values.push(value.into());
-        match self.backend {
-            DbBackend::Postgres => {
-                self.text.push('$');
-                self.text.push_str(&self.values.len().to_string());
-            }
-            _ => self.text.push('?'),
-        }
+        super::backend::push_placeholder(self.backend, &mut self.text, self.values.len());
         self
     }
 
@@ -83,60 +76,5 @@ impl Sql {
 
     pub fn build(self) -> Statement {
         Statement::from_sql_and_values(self.backend, self.text, self.values)
-    }
-}
-
-/// A time as SQLite keeps it: text in one of the forms sqlx's own decoding accepts (sqlx writes
-/// RFC 3339; the others are SQLite's date and time functions' forms, read as UTC).
-pub(crate) fn sqlite_time(text: Option<&str>) -> Result<Option<DateTime<Utc>>, DbErr> {
-    let Some(text) = text else {
-        return Ok(None);
-    };
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Ok(Some(at.with_timezone(&Utc)));
-    }
-    const FORMATS: &[&str] = &[
-        "%F %T%.f",
-        "%F %R",
-        "%F %RZ",
-        "%F %R%:z",
-        "%F %T%.fZ",
-        "%F %T%.f%:z",
-        "%FT%R",
-        "%FT%RZ",
-        "%FT%R%:z",
-        "%FT%T%.f",
-        "%FT%T%.fZ",
-        "%FT%T%.f%:z",
-    ];
-    for format in FORMATS {
-        if let Ok(at) = DateTime::parse_from_str(text, format) {
-            return Ok(Some(at.with_timezone(&Utc)));
-        }
-        if let Ok(at) = chrono::NaiveDateTime::parse_from_str(text, format) {
-            return Ok(Some(at.and_utc()));
-        }
-    }
-    Err(DbErr::Custom(format!("not a time: {text:?}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholders_follow_the_backend() {
-        let mut pg = Sql::new(DbBackend::Postgres, "SELECT * FROM t WHERE a IN ");
-        pg.tuple([Value::from(1i64), Value::from(2i64)])
-            .push(" AND b = ")
-            .bind("x");
-        assert_eq!(
-            pg.build().sql,
-            "SELECT * FROM t WHERE a IN ($1, $2) AND b = $3"
-        );
-
-        let mut lite = Sql::new(DbBackend::Sqlite, "INSERT INTO t VALUES ");
-        lite.rows([[Value::from(1i64)], [Value::from(2i64)]]);
-        assert_eq!(lite.build().sql, "INSERT INTO t VALUES (?), (?)");
     }
 }

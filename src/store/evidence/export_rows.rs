@@ -1,12 +1,12 @@
 //! The export's streamed reads: every item and every decision of a campaign, in id order,
-//! handed to a visitor row by row without sea-orm's dynamic rows.
+//! handed to a visitor row by row without sea-orm's dynamic rows. Each backend reads them its
+//! own way (`backend::postgres::export` streams typed rows, `backend::sqlite::export` reads
+//! JSON batches); both read a range of ids, described here.
 
-use super::export_decoding::{pg_decision, pg_item, DecisionJson, ItemJson};
+use crate::store::backend::{is_postgres, postgres, sqlite};
 use crate::store::sql::Sql;
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
-use sea_orm::{sqlx, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, RuntimeErr};
-use std::sync::Arc;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 
 /// One item of a campaign as the export reads it, borrowed from what the database returned so
 /// that writing it out allocates nothing.
@@ -91,155 +91,103 @@ const DECISION_FROM: &str = " FROM decision d \
 
 /// Every item of a campaign with its current decision, its removal, and the eligibility as it
 /// is now, in item order. The one read that grows with the population, so it bypasses sea-orm's
-/// dynamic rows (see [`each_row`]).
+/// dynamic rows.
 pub async fn each_item<E: From<DbErr>>(
     conn: &DatabaseConnection,
     campaign_id: i64,
-    mut visit: impl FnMut(&ItemView<'_>) -> Result<(), E>,
+    visit: impl FnMut(&ItemView<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
-    each_row(
+    let Some(read) = RangeRead::of(
         conn,
         "review_item",
         "i",
         ITEM_COLUMNS,
         ITEM_FROM,
         campaign_id,
-        |rows| match rows {
-            Rows::Postgres(row) => visit(&pg_item(row).map_err(sqlx_err)?),
-            Rows::Sqlite(json) => {
-                let mut rows: Vec<ItemJson<'_>> = serde_json::from_str(json)
-                    .map_err(|e| DbErr::Custom(format!("items of the export: {e}")))?;
-                // The scan of the id range already yields them in order (this is a check).
-                rows.sort_by_key(|r| r.0);
-                for row in &rows {
-                    visit(&row.view()?)?;
-                }
-                Ok(())
-            }
-        },
     )
-    .await
+    .await?
+    else {
+        return Ok(());
+    };
+    if is_postgres(conn) {
+        postgres::export::each_item(conn, &read, visit).await
+    } else {
+        sqlite::export::each_item(conn, &read, visit).await
+    }
 }
 
 /// Every decision of a campaign, superseded ones included, in the order they were made.
 pub async fn each_decision<E: From<DbErr>>(
     conn: &DatabaseConnection,
     campaign_id: i64,
-    mut visit: impl FnMut(&DecisionView<'_>) -> Result<(), E>,
+    visit: impl FnMut(&DecisionView<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
-    each_row(
+    let Some(read) = RangeRead::of(
         conn,
         "decision",
         "d",
         DECISION_COLUMNS,
         DECISION_FROM,
         campaign_id,
-        |rows| match rows {
-            Rows::Postgres(row) => visit(&pg_decision(row).map_err(sqlx_err)?),
-            Rows::Sqlite(json) => {
-                let mut rows: Vec<DecisionJson<'_>> = serde_json::from_str(json)
-                    .map_err(|e| DbErr::Custom(format!("decisions of the export: {e}")))?;
-                rows.sort_by_key(|r| r.0);
-                for row in &rows {
-                    visit(&row.view()?)?;
-                }
-                Ok(())
-            }
-        },
     )
-    .await
-}
-
-/// What [`each_row`] hands over: one typed row, or a JSON array of rows.
-enum Rows<'a> {
-    Postgres(&'a sqlx::postgres::PgRow),
-    Sqlite(&'a str),
-}
-
-/// How many ids of the campaign's range SQLite reads per statement.
-const SQLITE_BATCH: i64 = 2000;
-
-/// Reads the campaign's rows of `table` (aliased `alias` in `from`) in id order.
-///
-/// Both backends read a range of ids (a campaign's rows are written together, so the range holds
-/// few others) with the campaign test kept off the index (`+`): scanning the primary key yields
-/// the rows already in order, where the campaign's own index made SQLite sort the whole joined
-/// result in a temporary B-tree before the first row came out.
-///
-/// PostgreSQL streams typed rows, decoded by position. SQLite does not stream them:
-/// sqlx copies every value of a SQLite row into an allocation of its own and hands rows over
-/// one at a time between threads, which at 34 columns cost more than the query. So SQLite
-/// returns the rows of `SQLITE_BATCH` ids at once as one JSON array of arrays, and
-/// the next batch is read while this one is written out.
-#[allow(clippy::too_many_arguments)]
-async fn each_row<E: From<DbErr>>(
-    conn: &DatabaseConnection,
-    table: &str,
-    alias: &str,
-    columns: &str,
-    from: &str,
-    campaign_id: i64,
-    mut visit: impl FnMut(Rows<'_>) -> Result<(), E>,
-) -> Result<(), E> {
-    let Some((first, last)) = id_range(conn, table, campaign_id).await? else {
+    .await?
+    else {
         return Ok(());
     };
-    let range = |low: &str, high: &str, campaign: &str| {
+    if is_postgres(conn) {
+        postgres::export::each_decision(conn, &read, visit).await
+    } else {
+        sqlite::export::each_decision(conn, &read, visit).await
+    }
+}
+
+/// A read of a campaign's rows of one table (aliased `alias` in `from`), by the range of their
+/// ids.
+///
+/// Both backends read a range of ids (a campaign's rows are written together, so the range
+/// holds few others) with the campaign test kept off the index (`+`): scanning the primary key
+/// yields the rows already in order, where the campaign's own index made SQLite sort the whole
+/// joined result in a temporary B-tree before the first row came out.
+pub(crate) struct RangeRead {
+    pub(crate) columns: &'static str,
+    pub(crate) alias: &'static str,
+    from: &'static str,
+    pub(crate) campaign_id: i64,
+    pub(crate) first: i64,
+    pub(crate) last: i64,
+}
+
+impl RangeRead {
+    /// The read of the campaign's rows of `table`; `None` when it has none.
+    async fn of(
+        conn: &DatabaseConnection,
+        table: &str,
+        alias: &'static str,
+        columns: &'static str,
+        from: &'static str,
+        campaign_id: i64,
+    ) -> Result<Option<Self>, DbErr> {
+        Ok(id_range(conn, table, campaign_id)
+            .await?
+            .map(|(first, last)| Self {
+                columns,
+                alias,
+                from,
+                campaign_id,
+                first,
+                last,
+            }))
+    }
+
+    /// ` FROM … WHERE` the id lies between the placeholders `low` and `high` and the row is
+    /// the campaign's (placeholder `campaign`).
+    pub(crate) fn condition(&self, low: &str, high: &str, campaign: &str) -> String {
+        let (from, alias) = (self.from, self.alias);
         format!(
             "{from} WHERE {alias}.id >= {low} AND {alias}.id <= {high} \
              AND +{alias}.campaign_id = {campaign}"
         )
-    };
-    if conn.get_database_backend() == DbBackend::Postgres {
-        let sql = format!(
-            "SELECT {columns}{} ORDER BY {alias}.id",
-            range("$1", "$2", "$3")
-        );
-        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(first)
-            .bind(last)
-            .bind(campaign_id)
-            .fetch(conn.get_postgres_connection_pool());
-        while let Some(row) = rows.try_next().await.map_err(sqlx_err)? {
-            visit(Rows::Postgres(&row))?;
-        }
-        return Ok(());
     }
-    let sql = format!(
-        "SELECT json_group_array(json_array({columns})){}",
-        range("?", "?", "?")
-    );
-    let pool = conn.get_sqlite_connection_pool().clone();
-    let batches = (first..=last)
-        .step_by(SQLITE_BATCH as usize)
-        .map(move |low| (low, low.saturating_add(SQLITE_BATCH - 1).min(last)));
-    // The reads run in a task of their own that always has the next batch's query at SQLite:
-    // polled from this loop instead (a buffered stream), the next query was often sent only
-    // after the last batch had been written out, and reading and writing took turns.
-    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
-    tokio::spawn(async move {
-        for (low, high) in batches {
-            let batch = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(low)
-                .bind(high)
-                .bind(campaign_id)
-                .fetch_one(&pool)
-                .await
-                .and_then(|row| {
-                    use sqlx::Row;
-                    row.try_get::<String, _>(0)
-                });
-            let failed = batch.is_err();
-            // A closed channel means the writer stopped (an error of its own): stop too.
-            if tx.send(batch).await.is_err() || failed {
-                break;
-            }
-        }
-    });
-    while let Some(batch) = rx.recv().await {
-        visit(Rows::Sqlite(&batch.map_err(sqlx_err)?))?;
-    }
-    Ok(())
 }
 
 /// The lowest and highest id of the campaign's rows in `table`, if it has any.
@@ -259,8 +207,4 @@ async fn id_range(
     let first: Option<i64> = row.try_get("", "first")?;
     let last: Option<i64> = row.try_get("", "last")?;
     Ok(first.zip(last))
-}
-
-fn sqlx_err(e: sqlx::Error) -> DbErr {
-    DbErr::Query(RuntimeErr::SqlxError(Arc::new(e)))
 }

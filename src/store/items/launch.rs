@@ -1,10 +1,9 @@
-//! Items frozen at launch: written in batches (COPY on PostgreSQL, multi-row inserts
-//! elsewhere), and each reviewer's load recorded once the population is in.
+//! Items frozen at launch: written in batches (multi-row inserts here; PostgreSQL's COPY is in
+//! `backend::postgres::launch`), and each reviewer's load recorded once the population is in.
 
 use crate::domain::eligibility::SourceEligibility;
 use crate::domain::recommendation::Recommendation;
 use crate::domain::reviewers::ReviewerReason;
-use crate::store::copy::{copy_in, CopyRows};
 use crate::store::sql::Sql;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
@@ -29,53 +28,15 @@ pub const ITEM_COLUMNS: &str = "campaign_id, eligibility_id, principal_id, role_
 
 impl NewItem<'_> {
     /// Why the item needs attention: its reviewer rule's flag, or its exclusion.
-    fn flag_reason(&self) -> Option<&str> {
+    pub(crate) fn flag_reason(&self) -> Option<&str> {
         self.flag
             .as_deref()
             .or_else(|| self.excluded.then_some(EXCLUDED_FLAG))
     }
 }
 
-/// Copies a batch of items in one COPY (PostgreSQL), all or none. Unlike [`insert_items`] it
-/// cannot skip items already there: a launch copies only past its last item (see
-/// `campaigns::reconcile_launch`), and the unique (campaign, eligibility) index refuses a
-/// second copy of one.
-pub async fn copy_items(
-    pool: &sea_orm::sqlx::PgPool,
-    campaign_id: i64,
-    items: &[NewItem<'_>],
-    now: DateTime<Utc>,
-) -> Result<u64, StoreError> {
-    let mut rows = CopyRows::default();
-    for i in items {
-        let e = i.eligibility;
-        rows.int(Some(campaign_id))
-            .int(Some(e.eligibility_id))
-            .int(Some(e.principal_id))
-            .int(Some(e.role_id))
-            .text(Some(&e.scope))
-            .text(Some(&e.principal_external_id))
-            .text(Some(&e.principal_name))
-            .text(e.principal_email.as_deref())
-            .text(Some(e.principal_kind.as_str()))
-            .text(Some(&e.role_name))
-            .text(Some(e.role_risk.as_str()))
-            .time(e.since)
-            .time(e.last_activated_at)
-            .int(Some(i.reviewer_id))
-            .text(Some(i.reviewer_reason.as_str()))
-            .boolean(i.flag.is_some() || i.excluded)
-            .text(i.flag_reason())
-            .text(Some(i.recommendation.as_str()))
-            .text(Some(&i.recommendation_reason))
-            .boolean(i.excluded)
-            .time(Some(now))
-            .end_row();
-    }
-    copy_in(pool, "review_item", ITEM_COLUMNS, rows).await
-}
-
-/// Inserts a batch of items; an item already there (a resumed launch) is left alone.
+/// Inserts a batch of items (the SQLite launch path); an item already there (a resumed
+/// launch) is left alone.
 /// Returns how many were new.
 pub async fn insert_items(
     conn: &impl ConnectionTrait,

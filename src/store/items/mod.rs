@@ -11,10 +11,10 @@ pub use admin_queue::{admin_queue, item_holder, QueuedItem};
 pub use decisions::{items_for_decision, record_decisions, ItemForDecision, NewDecision};
 pub use escalation::escalate_undecided;
 pub use launch::{
-    copy_items, insert_items, reviewer_loads, upsert_campaign_reviewers, NewItem, EXCLUDED_FLAG,
-    ITEM_COLUMNS,
+    insert_items, reviewer_loads, upsert_campaign_reviewers, NewItem, EXCLUDED_FLAG, ITEM_COLUMNS,
 };
 pub use listing::{list_items, load_of, undecided_for, ItemFilter, ItemView};
+pub(crate) use settlement::PolicySettlement;
 pub use settlement::{
     plan_remediation, roles_emptied_by_policy, settle_human, settle_undecided, UndecidedClass,
 };

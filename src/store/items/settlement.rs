@@ -1,12 +1,13 @@
 //! A close's settlement: the policy's decisions on undecided items, outcomes, the roles it
 //! would empty, and the remediations planned; set-based, for a million items in seconds.
 
-use crate::domain::closing::{Outcome, RemediationState};
+use crate::domain::closing::{Outcome, RemediationState, Verdict};
 use crate::domain::recommendation::Recommendation;
+use crate::store::backend::{is_postgres, postgres, sqlite};
 use crate::store::sql::Sql;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr};
+use sea_orm::{ConnectionTrait, DbErr};
 
 /// Which undecided items a closing rule applies to.
 #[derive(Debug, Clone, Copy)]
@@ -28,55 +29,69 @@ pub async fn settle_undecided(
     let Some(verdict) = outcome.policy_verdict() else {
         return Ok(0);
     };
-    let backend = conn.get_database_backend();
-    let filter = |sql: &mut Sql| {
-        sql.push(" WHERE campaign_id = ")
-            .bind(campaign_id)
-            .push(" AND verdict IS NULL AND excluded = ")
-            .bind(class.excluded)
-            .push(" AND recommendation = ")
-            .bind(class.recommendation.as_str());
+    let settling = PolicySettlement {
+        campaign_id,
+        class,
+        verdict,
+        outcome,
+        justification,
+        now,
     };
-    let insert = |sql: &mut Sql| {
+    let settled = if is_postgres(conn) {
+        postgres::settlement::settle_undecided(conn, &settling).await?
+    } else {
+        sqlite::settlement::settle_undecided(conn, &settling).await?
+    };
+    Ok(settled)
+}
+
+/// The policy's decision on one class of undecided items, as the pieces of SQL both backends
+/// build their statements from (`backend::postgres::settlement`, `backend::sqlite::settlement`).
+pub(crate) struct PolicySettlement<'a> {
+    campaign_id: i64,
+    class: UndecidedClass,
+    verdict: Verdict,
+    outcome: Outcome,
+    justification: &'a str,
+    now: DateTime<Utc>,
+}
+
+impl PolicySettlement<'_> {
+    /// ` WHERE …`: the class's undecided items.
+    pub(crate) fn push_filter(&self, sql: &mut Sql) {
+        sql.push(" WHERE campaign_id = ")
+            .bind(self.campaign_id)
+            .push(" AND verdict IS NULL AND excluded = ")
+            .bind(self.class.excluded)
+            .push(" AND recommendation = ")
+            .bind(self.class.recommendation.as_str());
+    }
+
+    /// `INSERT INTO decision … SELECT … FROM review_item WHERE …`: one policy decision per
+    /// undecided item of the class.
+    pub(crate) fn push_insert(&self, sql: &mut Sql) {
         sql.push(
             "INSERT INTO decision (item_id, campaign_id, verdict, made_by, justification, channel, decided_at, \
              supersedes_id) SELECT id, campaign_id, ",
         )
-        .bind(verdict.as_str())
+        .bind(self.verdict.as_str())
         .push(", 'policy', ")
-        .bind(justification)
+        .bind(self.justification)
         .push(", 'policy', ")
-        .bind(now)
+        .bind(self.now)
         .push(", current_decision_id FROM review_item");
-        filter(sql);
-    };
-    let settle = |sql: &mut Sql| {
-        sql.bind(verdict.as_str())
-            .push(", made_by = 'policy', decided_at = ")
-            .bind(now)
-            .push(", outcome = ")
-            .bind(outcome.as_str());
-    };
-    if backend == DbBackend::Postgres {
-        // One statement: each item takes the id its decision's insert returns, instead of
-        // looking it up again a million times.
-        let mut sql = Sql::new(backend, "WITH d AS (");
-        insert(&mut sql);
-        sql.push(" RETURNING id, item_id) UPDATE review_item SET verdict = ");
-        settle(&mut sql);
-        sql.push(", current_decision_id = d.id FROM d WHERE review_item.id = d.item_id");
-        return Ok(conn.execute_raw(sql.build()).await?.rows_affected());
+        self.push_filter(sql);
     }
-    let mut sql = Sql::new(backend, "");
-    insert(&mut sql);
-    conn.execute_raw(sql.build()).await?;
-    let mut update = Sql::new(backend, "UPDATE review_item SET verdict = ");
-    settle(&mut update);
-    update.push(
-        ", current_decision_id = (SELECT MAX(d.id) FROM decision d WHERE d.item_id = review_item.id AND d.made_by = 'policy')",
-    );
-    filter(&mut update);
-    Ok(conn.execute_raw(update.build()).await?.rows_affected())
+
+    /// Completes `UPDATE review_item SET verdict = `: the verdict, who made it, when, and the
+    /// outcome.
+    pub(crate) fn push_settle(&self, sql: &mut Sql) {
+        sql.bind(self.verdict.as_str())
+            .push(", made_by = 'policy', decided_at = ")
+            .bind(self.now)
+            .push(", outcome = ")
+            .bind(self.outcome.as_str());
+    }
 }
 
 /// Sets the outcome of every item a person decided.

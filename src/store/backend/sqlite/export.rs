@@ -1,72 +1,104 @@
-//! Decoding the export's rows cheaply: PostgreSQL rows by position, SQLite's JSON batches
-//! with strings borrowed from the JSON.
+//! The export's reads on SQLite: the rows of a range of ids as one JSON array per batch,
+//! decoded with strings borrowed from the JSON.
+//!
+//! sqlx copies every value of a SQLite row into an allocation of its own and hands rows over
+//! one at a time between threads, which at 34 columns cost more than the query. So SQLite
+//! returns the rows of `BATCH` ids at once as one JSON array of arrays, and the next batch is
+//! read while this one is written out.
 
-use super::export_rows::{DecisionView, ItemView};
-use crate::store::sql::sqlite_time;
-use sea_orm::{sqlx, DbErr};
+use super::time::sqlite_time;
+use crate::store::evidence::{DecisionView, ItemView, RangeRead};
+use sea_orm::{sqlx, DatabaseConnection, DbErr, RuntimeErr};
 use std::borrow::Cow;
+use std::sync::Arc;
 
-/// Decodes by position without sqlx's check of each value's type against the Rust type: that
-/// check (type info cloned and compared for every cell) was about a sixth of the export's own
-/// CPU. The columns' types are fixed by the migrations; a change of one would no longer be
-/// refused here, but the PostgreSQL run of tests/evidence.rs compares items.csv with the
-/// database row by row.
-pub(super) fn pg_item(row: &sqlx::postgres::PgRow) -> Result<ItemView<'_>, sqlx::Error> {
-    use sqlx::Row;
-    Ok(ItemView {
-        id: row.try_get_unchecked(0)?,
-        eligibility_id: row.try_get_unchecked(1)?,
-        holder_external_id: row.try_get_unchecked(2)?,
-        holder_name: row.try_get_unchecked(3)?,
-        holder_email: row.try_get_unchecked(4)?,
-        holder_kind: row.try_get_unchecked(5)?,
-        role_name: row.try_get_unchecked(6)?,
-        role_risk: row.try_get_unchecked(7)?,
-        scope: row.try_get_unchecked(8)?,
-        since: row.try_get_unchecked(9)?,
-        last_activated_at: row.try_get_unchecked(10)?,
-        recommendation: row.try_get_unchecked(11)?,
-        recommendation_reason: row.try_get_unchecked(12)?,
-        reviewer_id: row.try_get_unchecked(13)?,
-        reviewer_name: row.try_get_unchecked(14)?,
-        reviewer_reason: row.try_get_unchecked(15)?,
-        escalated_from: row.try_get_unchecked(16)?,
-        flagged: row.try_get_unchecked(17)?,
-        flag_reason: row.try_get_unchecked(18)?,
-        verdict: row.try_get_unchecked(19)?,
-        made_by: row.try_get_unchecked(20)?,
-        decided_by: row.try_get_unchecked(21)?,
-        acting_for: row.try_get_unchecked(22)?,
-        decided_at: row.try_get_unchecked(23)?,
-        channel: row.try_get_unchecked(24)?,
-        justification: row.try_get_unchecked(25)?,
-        outcome: row.try_get_unchecked(26)?,
-        removal_state: row.try_get_unchecked(27)?,
-        removal_attempts: row.try_get_unchecked(28)?,
-        removal_receipt: row.try_get_unchecked(29)?,
-        removed_at: row.try_get_unchecked(30)?,
-        verified_at: row.try_get_unchecked(31)?,
-        removal_error: row.try_get_unchecked(32)?,
-        status_now: row.try_get_unchecked(33)?,
+/// How many ids of the campaign's range SQLite reads per statement.
+const BATCH: i64 = 2000;
+
+/// Visits every item of the range, in id order.
+pub(crate) async fn each_item<E: From<DbErr>>(
+    conn: &DatabaseConnection,
+    read: &RangeRead,
+    mut visit: impl FnMut(&ItemView<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    each_batch(conn, read, |json| {
+        let mut rows: Vec<ItemJson<'_>> = serde_json::from_str(json)
+            .map_err(|e| DbErr::Custom(format!("items of the export: {e}")))?;
+        // The scan of the id range already yields them in order (this is a check).
+        rows.sort_by_key(|r| r.0);
+        for row in &rows {
+            visit(&row.view()?)?;
+        }
+        Ok(())
     })
+    .await
 }
 
-/// Decodes like [`pg_item`].
-pub(super) fn pg_decision(row: &sqlx::postgres::PgRow) -> Result<DecisionView<'_>, sqlx::Error> {
-    use sqlx::Row;
-    Ok(DecisionView {
-        id: row.try_get_unchecked(0)?,
-        item_id: row.try_get_unchecked(1)?,
-        verdict: row.try_get_unchecked(2)?,
-        made_by: row.try_get_unchecked(3)?,
-        decided_by: row.try_get_unchecked(4)?,
-        acting_for: row.try_get_unchecked(5)?,
-        decided_at: row.try_get_unchecked(6)?,
-        channel: row.try_get_unchecked(7)?,
-        client_addr: row.try_get_unchecked(8)?,
-        justification: row.try_get_unchecked(9)?,
-        supersedes_id: row.try_get_unchecked(10)?,
+/// Visits every decision of the range, in id order.
+pub(crate) async fn each_decision<E: From<DbErr>>(
+    conn: &DatabaseConnection,
+    read: &RangeRead,
+    mut visit: impl FnMut(&DecisionView<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    each_batch(conn, read, |json| {
+        let mut rows: Vec<DecisionJson<'_>> = serde_json::from_str(json)
+            .map_err(|e| DbErr::Custom(format!("decisions of the export: {e}")))?;
+        rows.sort_by_key(|r| r.0);
+        for row in &rows {
+            visit(&row.view()?)?;
+        }
+        Ok(())
     })
+    .await
+}
+
+/// Hands over the range's rows as JSON arrays of `BATCH` ids each, in id order.
+async fn each_batch<E: From<DbErr>>(
+    conn: &DatabaseConnection,
+    read: &RangeRead,
+    mut visit: impl FnMut(&str) -> Result<(), E>,
+) -> Result<(), E> {
+    let sql = format!(
+        "SELECT json_group_array(json_array({})){}",
+        read.columns,
+        read.condition("?", "?", "?")
+    );
+    let pool = conn.get_sqlite_connection_pool().clone();
+    let (first, last, campaign_id) = (read.first, read.last, read.campaign_id);
+    let batches = (first..=last)
+        .step_by(BATCH as usize)
+        .map(move |low| (low, low.saturating_add(BATCH - 1).min(last)));
+    // The reads run in a task of their own that always has the next batch's query at SQLite:
+    // polled from this loop instead (a buffered stream), the next query was often sent only
+    // after the last batch had been written out, and reading and writing took turns.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+    tokio::spawn(async move {
+        for (low, high) in batches {
+            let batch = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(low)
+                .bind(high)
+                .bind(campaign_id)
+                .fetch_one(&pool)
+                .await
+                .and_then(|row| {
+                    use sqlx::Row;
+                    row.try_get::<String, _>(0)
+                });
+            let failed = batch.is_err();
+            // A closed channel means the writer stopped (an error of its own): stop too.
+            if tx.send(batch).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    while let Some(batch) = rx.recv().await {
+        visit(&batch.map_err(sqlx_err)?)?;
+    }
+    Ok(())
+}
+
+fn sqlx_err(e: sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(Arc::new(e)))
 }
 
 /// A string of a JSON batch, borrowed from the batch unless it had to be unescaped.
@@ -107,11 +139,11 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
 }
 
 /// An item as SQLite's `json_array` wrote it, in
-/// [`ITEM_COLUMNS`](super::export_rows::ITEM_COLUMNS) order; strings borrow from the JSON
+/// the item columns' order; strings borrow from the JSON
 /// unless they had to be escaped.
 #[derive(serde::Deserialize)]
-pub(super) struct ItemJson<'a>(
-    pub(super) i64,
+struct ItemJson<'a>(
+    i64,
     i64,
     #[serde(borrow)] Text<'a>,
     #[serde(borrow)] Text<'a>,
@@ -148,7 +180,7 @@ pub(super) struct ItemJson<'a>(
 );
 
 impl ItemJson<'_> {
-    pub(super) fn view(&self) -> Result<ItemView<'_>, DbErr> {
+    fn view(&self) -> Result<ItemView<'_>, DbErr> {
         Ok(ItemView {
             id: self.0,
             eligibility_id: self.1,
@@ -190,10 +222,10 @@ impl ItemJson<'_> {
 }
 
 /// A decision as SQLite's `json_array` wrote it, in
-/// [`DECISION_COLUMNS`](super::export_rows::DECISION_COLUMNS) order.
+/// the decision columns' order.
 #[derive(serde::Deserialize)]
-pub(super) struct DecisionJson<'a>(
-    pub(super) i64,
+struct DecisionJson<'a>(
+    i64,
     i64,
     #[serde(borrow)] Text<'a>,
     #[serde(borrow)] Text<'a>,
@@ -207,7 +239,7 @@ pub(super) struct DecisionJson<'a>(
 );
 
 impl DecisionJson<'_> {
-    pub(super) fn view(&self) -> Result<DecisionView<'_>, DbErr> {
+    fn view(&self) -> Result<DecisionView<'_>, DbErr> {
         Ok(DecisionView {
             id: self.0,
             item_id: self.1,

@@ -2,7 +2,7 @@
 //! (docs/benchmarks.md, "Stack pitfalls"), so every statement larger than a TCP segment waits
 //! ≈ 40 ms for a delayed ACK; a COPY streams its rows and pays that once. Rows are written in COPY's text format.
 
-use super::StoreError;
+use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use sea_orm::sqlx::postgres::PgPoolCopyExt;
 use sea_orm::sqlx::PgPool;
@@ -78,10 +78,12 @@ impl CopyRows {
         self.rows += 1;
     }
 
+    #[cfg(test)]
     pub fn rows(&self) -> u64 {
         self.rows
     }
 
+    #[cfg(test)]
     pub fn as_str(&self) -> &str {
         &self.buf
     }

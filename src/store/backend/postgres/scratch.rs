@@ -1,7 +1,7 @@
 //! Scratch databases for `attest bench` on PostgreSQL: one created beside the database the
 //! user named, and dropped afterwards (SQLite needs none: the bench uses a new file).
 
-use super::StoreError;
+use crate::store::StoreError;
 use sea_orm::{ConnectionTrait, Database};
 
 /// Creates (after dropping any left by an earlier run of this name) the database `name` on the

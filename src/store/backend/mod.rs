@@ -1,0 +1,135 @@
+//! Where SQLite and PostgreSQL differ, and only here: this module decides which backend's way a
+//! store function takes; [`postgres`] and [`sqlite`] hold each backend's own statements and
+//! connection settings. Everything else in the store is written once for both.
+//!
+//! The small differences many store functions share are below: locks (PostgreSQL has several
+//! writers and needs them; SQLite admits one writer at a time and needs none), lists of ids in
+//! a statement, and statistics after a bulk change. The large ones are the bulk paths (COPY,
+//! UNNEST arrays, data-modifying CTEs, streamed reads on PostgreSQL; JSON-array reads and
+//! multi-row VALUES on SQLite), each listed in docs/architecture.md.
+
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
+
+use super::sql::Sql;
+use sea_orm::{ConnectionTrait, DbBackend, DbErr};
+
+/// Whether `conn` talks to PostgreSQL (otherwise SQLite: the only two backends attest opens).
+pub(crate) fn is_postgres(conn: &impl ConnectionTrait) -> bool {
+    conn.get_database_backend() == DbBackend::Postgres
+}
+
+/// A lock that serialises one kind of change across every instance on a PostgreSQL database,
+/// held until the transaction ends. On SQLite a write transaction already excludes every other
+/// writer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ExclusiveChange {
+    /// Migrations: several instances may start at once.
+    Migrations,
+    /// Appending to the audit hash chain: two writers must never chain onto the same tail.
+    AuditChain,
+    /// Account changes: two admins disabling each other at once cannot both pass the
+    /// last-admin check.
+    AccountChanges,
+}
+
+/// Appends the placeholder of the `n`th value bound to a statement: `$n` on PostgreSQL, `?` on
+/// SQLite.
+pub(crate) fn push_placeholder(backend: DbBackend, text: &mut String, n: usize) {
+    if backend == DbBackend::Postgres {
+        text.push('$');
+        text.push_str(&n.to_string());
+    } else {
+        text.push('?');
+    }
+}
+
+/// Takes the lock `what` for the rest of the transaction `conn` is in (nothing on SQLite).
+pub(crate) async fn serialize(
+    conn: &impl ConnectionTrait,
+    what: ExclusiveChange,
+) -> Result<(), DbErr> {
+    if is_postgres(conn) {
+        postgres::advisory_lock(conn, what).await?;
+    }
+    Ok(())
+}
+
+/// How the rows a statement reads are locked on PostgreSQL (SQLite: not at all; its write
+/// transaction holds the whole database).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RowLock {
+    /// Until the transaction ends; others wait.
+    Update,
+    /// Until the transaction ends; others skip them (workers take disjoint batches).
+    UpdateSkipLocked,
+}
+
+impl Sql {
+    /// Appends the row lock `how` (PostgreSQL only).
+    pub(crate) fn lock_rows(&mut self, how: RowLock) -> &mut Self {
+        if self.backend() == DbBackend::Postgres {
+            self.push(postgres::row_lock(how));
+        }
+        self
+    }
+
+    /// Appends the test that a column is one of `ids`: ` IN (…)` on SQLite, one array
+    /// parameter on PostgreSQL.
+    pub(crate) fn one_of(&mut self, ids: impl Iterator<Item = i64>) -> &mut Self {
+        if self.backend() == DbBackend::Postgres {
+            postgres::push_one_of(self, ids);
+        } else {
+            sqlite::push_one_of(self, ids);
+        }
+        self
+    }
+}
+
+/// Ids per statement for [`Sql::one_of`].
+pub(crate) fn ids_per_statement(backend: DbBackend) -> usize {
+    match backend {
+        DbBackend::Postgres => postgres::IDS_PER_STATEMENT,
+        _ => sqlite::IDS_PER_STATEMENT,
+    }
+}
+
+/// Whether reads should take a shared lock on the row (PostgreSQL: a concurrent change waits
+/// for this transaction; SQLite's write transaction already excludes it).
+pub(crate) fn locks_rows(backend: DbBackend) -> bool {
+    backend == DbBackend::Postgres
+}
+
+/// Has the database sample `tables` again after a bulk change (PostgreSQL; SQLite keeps no
+/// statistics unless asked and plans by its indexes).
+pub(crate) async fn refresh_statistics(
+    conn: &impl ConnectionTrait,
+    tables: &[&str],
+) -> Result<(), DbErr> {
+    if is_postgres(conn) && !tables.is_empty() {
+        postgres::analyze(conn, tables).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::Value;
+
+    #[test]
+    fn placeholders_follow_the_backend() {
+        let mut pg = Sql::new(DbBackend::Postgres, "SELECT * FROM t WHERE a IN ");
+        pg.tuple([Value::from(1i64), Value::from(2i64)])
+            .push(" AND b = ")
+            .bind("x");
+        assert_eq!(
+            pg.build().sql,
+            "SELECT * FROM t WHERE a IN ($1, $2) AND b = $3"
+        );
+
+        let mut lite = Sql::new(DbBackend::Sqlite, "INSERT INTO t VALUES ");
+        lite.rows([[Value::from(1i64)], [Value::from(2i64)]]);
+        assert_eq!(lite.build().sql, "INSERT INTO t VALUES (?), (?)");
+    }
+}
