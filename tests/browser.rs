@@ -10,6 +10,7 @@
 mod common;
 
 use attest::domain::closing::{MadeBy, Verdict};
+use attest::engine::definitions::DefinitionText;
 use common::app::TestApp;
 use common::smtp::{dying_with_parent, kill_group, require};
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -579,7 +580,10 @@ async fn demo_like(app: &TestApp) -> (i64, i64) {
         .db
         .file("demo-high-risk-quarterly.toml", DEMO_DEFINITION);
     app.engine
-        .define(&definition, "demo")
+        .define(
+            &DefinitionText::read(&definition).expect("read the definition"),
+            "demo",
+        )
         .await
         .expect("define the demo campaign");
     let earlier = app

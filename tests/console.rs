@@ -12,6 +12,7 @@ mod common;
 use attest::domain::access::Role;
 use attest::domain::closing::Channel;
 use attest::engine::decide::DecisionRequest;
+use attest::engine::definitions::DefinitionText;
 use attest::engine::NoProgress;
 use chrono::Duration;
 use common::app::{field_value, Launched, TestApp, DEFINITION, DEFINITION_NAME};
@@ -1518,7 +1519,13 @@ async fn removed_access_that_came_back_is_a_finding_on_both_dashboards() {
         "on_no_response = \"remove\"\nmax_auto_remove_percent = 100",
     );
     let path = app.db.file("remove-unanswered.toml", &definition);
-    app.engine.define(&path, "test").await.expect("define");
+    app.engine
+        .define(
+            &DefinitionText::read(&path).expect("read the definition"),
+            "test",
+        )
+        .await
+        .expect("define");
     let id = app.launch_defined().await.campaign_id;
     app.engine.close(id, "test").await.expect("close");
     let _ = app.engine.confirm_removals(id, "test").await;
@@ -1734,7 +1741,10 @@ async fn an_item_only_its_holder_could_review_is_decided_from_the_admins_queue()
         &DEFINITION.replace("fallback_reviewer = \"fb\"", "fallback_reviewer = \"own\""),
     );
     app.engine
-        .define(&definition, "test")
+        .define(
+            &DefinitionText::read(&definition).expect("read the definition"),
+            "test",
+        )
         .await
         .expect("define");
     let launched = app.launch_defined().await;
@@ -1818,7 +1828,13 @@ async fn the_held_removals_mail_links_to_the_campaign_page_where_an_admin_confir
         DEFINITION.replace(r#"on_no_response = "keep""#, r#"on_no_response = "remove""#);
     assert_ne!(definition, DEFINITION);
     let path = app.db.file("reviewer-flow.toml", &definition);
-    app.engine.define(&path, "test").await.expect("define");
+    app.engine
+        .define(
+            &DefinitionText::read(&path).expect("read the definition"),
+            "test",
+        )
+        .await
+        .expect("define");
     let launched = app.launch_defined().await;
     let id = launched.campaign_id;
     app.drain_mail().await;

@@ -8,6 +8,7 @@ mod load;
 use crate::clock::SystemClock;
 use crate::config::mask_url;
 use crate::domain::records::ImportKind;
+use crate::engine::definitions::DefinitionText;
 use crate::engine::import::{ImportInput, ImportOptions};
 use crate::engine::{Engine, EngineError, NoProgress};
 use crate::store::Store;
@@ -126,7 +127,12 @@ async fn run_stages(
 
     let definition = dir.join("bench.toml");
     std::fs::write(&definition, DEFINITION).map_err(|e| EngineError::Io(e.to_string()))?;
-    engine.define(&definition, "bench").await?;
+    engine
+        .define(
+            &DefinitionText::new(definition.display().to_string(), DEFINITION),
+            "bench",
+        )
+        .await?;
     let campaign = measure(
         &mut stages,
         "launch",

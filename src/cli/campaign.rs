@@ -5,6 +5,7 @@ use super::Failure;
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::mail_state::ReviewerMail;
 use crate::engine::campaigns::CampaignView;
+use crate::engine::definitions::DefinitionText;
 use crate::engine::{Engine, EngineError};
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -99,7 +100,7 @@ pub enum CampaignCommand {
 pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Result<(), Failure> {
     match command {
         CampaignCommand::Define { file, json } => {
-            let report = engine.define(&file, actor).await?;
+            let report = engine.define(&DefinitionText::read(&file)?, actor).await?;
             if json {
                 return output::print_json(&report);
             }

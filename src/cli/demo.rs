@@ -7,6 +7,7 @@ use super::Failure;
 use crate::config::Config;
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::records::ImportKind;
+use crate::engine::definitions::DefinitionText;
 use crate::engine::import::{ImportInput, ImportOptions};
 use crate::engine::{Engine, EngineError, NoProgress};
 use crate::store::campaigns::CampaignRow;
@@ -68,7 +69,12 @@ pub async fn run(engine: Engine, config: &Config, actor: &str) -> Result<(), Fai
     }
     let definition = dir.path().join("demo-high-risk-quarterly.toml");
     std::fs::write(&definition, DEFINITION).map_err(|e| Failure::runtime(e.to_string()))?;
-    engine.define(&definition, actor).await?;
+    engine
+        .define(
+            &DefinitionText::new(definition.display().to_string(), DEFINITION),
+            actor,
+        )
+        .await?;
     let campaign = demo_campaign(&engine, actor).await?;
     let view = engine.campaign(campaign.id).await?;
     let reviewers = engine.reviewer_summaries(campaign.id).await?;

@@ -10,6 +10,43 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
+/// A definition's text and the name that stands for it in messages and the audit log (its
+/// file's path, or the name of an upload).
+#[derive(Debug, Clone)]
+pub struct DefinitionText {
+    name: String,
+    body: String,
+}
+
+impl DefinitionText {
+    pub fn new(name: impl Into<String>, body: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            body: body.into(),
+        }
+    }
+
+    /// Reads a definition file: at most [`DEFINITION_MAX_BYTES`] of UTF-8 text. A larger file
+    /// is refused after reading one byte past the limit, never whole.
+    pub fn read(path: &Path) -> Result<Self, EngineError> {
+        use std::io::Read;
+        let name = path.display().to_string();
+        let unreadable = |e: std::io::Error| EngineError::Invalid(format!("{name}: {e}"));
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .map_err(unreadable)?
+            .take(DEFINITION_MAX_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(unreadable)?;
+        if bytes.len() > DEFINITION_MAX_BYTES {
+            return Err(too_large(&name));
+        }
+        let body = String::from_utf8(bytes)
+            .map_err(|_| EngineError::Invalid(format!("{name}: is not UTF-8 text")))?;
+        Ok(Self { name, body })
+    }
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DefineReport {
     pub name: String,
@@ -38,35 +75,13 @@ pub struct DefinitionView {
 }
 
 impl Engine {
-    /// Validates and stores a definition file (a new version when it differs from the newest).
-    pub async fn define(&self, path: &Path, actor: &str) -> Result<DefineReport, EngineError> {
-        use std::io::Read;
-        let file = path.display().to_string();
-        let unreadable = |e: std::io::Error| EngineError::Invalid(format!("{file}: {e}"));
-        // Read one byte more than a definition may have, to tell "too large" without reading
-        // a large file whole.
-        let mut bytes = Vec::new();
-        std::fs::File::open(path)
-            .map_err(unreadable)?
-            .take(DEFINITION_MAX_BYTES as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(unreadable)?;
-        if bytes.len() > DEFINITION_MAX_BYTES {
-            return Err(too_large(&file));
-        }
-        let body = String::from_utf8(bytes)
-            .map_err(|_| EngineError::Invalid(format!("{file}: is not UTF-8 text")))?;
-        self.define_text(&file, &body, actor).await
-    }
-
-    /// The same for a definition received as text (the REST API's request body); `file` names
-    /// it in messages and the audit log.
-    pub async fn define_text(
+    /// Validates and stores a definition (a new version when it differs from the newest).
+    pub async fn define(
         &self,
-        file: &str,
-        body: &str,
+        definition: &DefinitionText,
         actor: &str,
     ) -> Result<DefineReport, EngineError> {
+        let (file, body) = (definition.name.as_str(), definition.body.as_str());
         if body.len() > DEFINITION_MAX_BYTES {
             return Err(too_large(file));
         }

@@ -10,6 +10,7 @@ use attest::domain::closing::Verdict;
 use attest::domain::definition::ScopeFilter;
 use attest::domain::records::ImportKind;
 use attest::engine::decide::{DecideReport, DecisionRequest};
+use attest::engine::definitions::DefinitionText;
 use attest::engine::import::ImportOptions;
 use attest::engine::{Engine, EngineError, NoProgress};
 use attest::sources::builtin::BuiltinSource;
@@ -56,7 +57,10 @@ pub async fn import_org(db: &TestDb, engine: &Engine, org: &OrgFiles<'_>) {
 pub async fn define(db: &TestDb, engine: &Engine, file: &str, toml: &str) {
     let path = db.file(file, toml);
     engine
-        .define(&path, "test")
+        .define(
+            &DefinitionText::read(&path).expect("read the definition"),
+            "test",
+        )
         .await
         .unwrap_or_else(|e| panic!("define {file}: {e}"));
 }

@@ -9,6 +9,7 @@ use super::smtp::SmtpServer;
 use super::{at, TestDb};
 use attest::clock::ManualClock;
 use attest::domain::records::ImportKind;
+use attest::engine::definitions::DefinitionText;
 use attest::engine::import::ImportOptions;
 use attest::engine::{Engine, NoProgress};
 use attest::mail::transport::Smtp;
@@ -282,7 +283,10 @@ impl TestApp {
     pub async fn define(&self) {
         let path = self.db.file("reviewer-flow.toml", DEFINITION);
         self.engine
-            .define(&path, "test")
+            .define(
+                &DefinitionText::read(&path).expect("read the definition"),
+                "test",
+            )
             .await
             .unwrap_or_else(|e| panic!("define {DEFINITION_NAME}: {e}"));
     }

@@ -7,6 +7,7 @@
 use crate::common::app::{field_value, set_cookie, Launched, TestApp};
 use crate::common::{attest_cli, TestDb};
 use attest::domain::access::Role;
+use attest::engine::definitions::DefinitionText;
 use attest::engine::review::LinkProblem;
 use attest::engine::NoProgress;
 use entity::audit_event;
@@ -949,7 +950,10 @@ async fn the_command_line_revokes_and_replaces_a_reviewers_links() {
             .expect("import");
     }
     engine
-        .define(&db.file("d.toml", DEFINITION), "test")
+        .define(
+            &DefinitionText::read(&db.file("d.toml", DEFINITION)).expect("read the definition"),
+            "test",
+        )
         .await
         .expect("define");
     let campaign = engine

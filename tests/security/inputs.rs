@@ -10,6 +10,7 @@ use attest::domain::limits::{
     API_BODY_MAX_BYTES, DEFINITION_MAX_BYTES, FORM_BODY_MAX_BYTES, REVIEW_FORM_BODY_MAX_BYTES,
 };
 use attest::domain::records::ImportKind;
+use attest::engine::definitions::DefinitionText;
 use attest::engine::import::{ImportOptions, ImportReport};
 use attest::engine::{Engine, EngineError, NoProgress, Rejection};
 use entity::{audit_event, campaign_definition, decision, principal};
@@ -612,8 +613,8 @@ async fn a_definition_over_its_limits_is_refused_naming_the_file_and_key() {
         )
     };
     let path = db.file("big.toml", &definition(&"d".repeat(DEFINITION_MAX_BYTES)));
-    let refused = engine.define(&path, "test").await;
-    let message = match refused {
+    // Refused as it is read, before the engine sees it.
+    let message = match DefinitionText::read(&path) {
         Err(EngineError::Invalid(message)) => message,
         other => panic!("expected the definition to be refused, got {other:?}"),
     };
@@ -622,6 +623,15 @@ async fn a_definition_over_its_limits_is_refused_naming_the_file_and_key() {
         "{message:.500}"
     );
     assert!(message.len() < 300, "{message:.500}");
+    // And as text (an upload), by the engine itself.
+    let big = DefinitionText::new("big.toml", definition(&"d".repeat(DEFINITION_MAX_BYTES)));
+    match engine.define(&big, "test").await {
+        Err(EngineError::Invalid(message)) => assert!(
+            message.contains("big.toml: larger than 64 KiB"),
+            "{message:.500}"
+        ),
+        other => panic!("expected the definition to be refused, got {other:?}"),
+    }
     let (code, _, stderr) = attest_cli(&db, &["campaign", "define", "big.toml"]);
     assert_eq!(code, 2, "{stderr:.500}");
     assert!(
@@ -631,7 +641,13 @@ async fn a_definition_over_its_limits_is_refused_naming_the_file_and_key() {
 
     // Within the file's limit, but a description over its own.
     let path = db.file("long.toml", &definition(&"d".repeat(1_001)));
-    let message = match engine.define(&path, "test").await {
+    let message = match engine
+        .define(
+            &DefinitionText::read(&path).expect("read the definition"),
+            "test",
+        )
+        .await
+    {
         Err(EngineError::Invalid(message)) => message,
         other => panic!("expected the definition to be refused, got {other:?}"),
     };
@@ -640,7 +656,13 @@ async fn a_definition_over_its_limits_is_refused_naming_the_file_and_key() {
         "{message}"
     );
     let path = db.file("nul.toml", &definition("a\\u0000b"));
-    let message = match engine.define(&path, "test").await {
+    let message = match engine
+        .define(
+            &DefinitionText::read(&path).expect("read the definition"),
+            "test",
+        )
+        .await
+    {
         Err(EngineError::Invalid(message)) => message,
         other => panic!("expected the definition to be refused, got {other:?}"),
     };
@@ -658,7 +680,10 @@ async fn a_definition_over_its_limits_is_refused_naming_the_file_and_key() {
     // The limits themselves are accepted.
     let path = db.file("ok.toml", &definition(&"d".repeat(1_000)));
     engine
-        .define(&path, "test")
+        .define(
+            &DefinitionText::read(&path).expect("read the definition"),
+            "test",
+        )
         .await
         .expect("a 1,000-character description");
 }

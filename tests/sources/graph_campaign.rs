@@ -8,6 +8,7 @@ use attest::clock::ManualClock;
 use attest::domain::closing::Channel;
 use attest::domain::closing::Verdict;
 use attest::engine::decide::DecisionRequest;
+use attest::engine::definitions::DefinitionText;
 use attest::engine::evidence::ExportOptions;
 use attest::engine::NoProgress;
 use attest::sources::config::SourceConfig;
@@ -76,7 +77,7 @@ roles = ["Global Administrator"]
 "#
     );
     engine
-        .define_text("entra.toml", &definition, "test")
+        .define(&DefinitionText::new("entra.toml", &definition), "test")
         .await
         .expect("define");
     let campaign = engine

@@ -15,6 +15,7 @@ use attest::clock::ManualClock;
 use attest::domain::closing::Channel;
 use attest::domain::closing::Verdict;
 use attest::engine::decide::DecisionRequest;
+use attest::engine::definitions::DefinitionText;
 use attest::engine::evidence::ExportOptions;
 use attest::engine::{Engine, NoProgress};
 use attest::sources::config::{LdapConfig, LdapGroup, OnReappearance, SourceConfig};
@@ -131,7 +132,7 @@ async fn a_campaign_over_ldap_removes_in_the_directory_and_a_resync_reinstates_n
 
     // A campaign over the source reviews exactly those memberships.
     engine
-        .define_text("corp-admins.toml", DEFINITION, "test")
+        .define(&DefinitionText::new("corp-admins.toml", DEFINITION), "test")
         .await
         .expect("define");
     let campaign = engine
@@ -359,7 +360,7 @@ async fn a_scheduled_launch_whose_source_cannot_be_synced_waits_tells_the_owner_
         .await
         .with_sources(sources(&slapd.url));
     up.sync_source("corp", "test").await.expect("sync");
-    up.define_text("corp-admins.toml", DEFINITION, "test")
+    up.define(&DefinitionText::new("corp-admins.toml", DEFINITION), "test")
         .await
         .expect("define");
 
@@ -447,9 +448,11 @@ async fn a_directory_removal_interrupted_before_it_was_recorded_is_recorded_as_i
         )]));
     engine.sync_source("corp", "test").await.expect("sync");
     engine
-        .define_text(
-            "corp-admins.toml",
-            &DEFINITION.replace("on_no_response = \"remove\"", "on_no_response = \"keep\""),
+        .define(
+            &DefinitionText::new(
+                "corp-admins.toml",
+                DEFINITION.replace("on_no_response = \"remove\"", "on_no_response = \"keep\""),
+            ),
             "test",
         )
         .await

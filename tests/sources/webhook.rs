@@ -7,6 +7,7 @@ use crate::common::app::{DEFINITION, ELIGIBILITY, PEOPLE, ROLES};
 use crate::common::{at, TestDb};
 use attest::clock::ManualClock;
 use attest::domain::records::ImportKind;
+use attest::engine::definitions::DefinitionText;
 use attest::engine::evidence::ExportOptions;
 use attest::engine::import::{ImportInput, ImportOptions};
 use attest::engine::{Engine, NoProgress};
@@ -152,7 +153,7 @@ async fn webhook_removals_are_signed_retried_with_one_key_and_their_receipts_are
         "on_no_response = \"remove\"\nmax_auto_remove_percent = 100\nsource = \"itsm\"",
     );
     engine
-        .define_text("definition.toml", &definition, "test")
+        .define(&DefinitionText::new("definition.toml", &definition), "test")
         .await
         .expect("define");
     let campaign = engine
@@ -293,7 +294,7 @@ max_auto_remove_percent = 100
 source = "itsm"
 "#;
     engine
-        .define_text("bulk.toml", definition, "test")
+        .define(&DefinitionText::new("bulk.toml", definition), "test")
         .await
         .expect("define");
     let campaign = engine

@@ -2,6 +2,7 @@
 //! preview of what a launch would create.
 
 use super::support::{text_body, AdminChange, ApiPath, ApiQuery, AuthErrors, Page, Paging};
+use crate::engine::definitions::DefinitionText;
 use crate::engine::definitions::{DefineReport, DefinitionView};
 use crate::engine::launch::Preview;
 use crate::web::auth::Reader;
@@ -73,7 +74,7 @@ pub async fn define(
     let body = text_body(request, &state, TOML_TYPES).await?;
     let report = state
         .engine
-        .define_text(UPLOADED_DEFINITION, &body, &op.actor)
+        .define(&DefinitionText::new(UPLOADED_DEFINITION, body), &op.actor)
         .await?;
     let status = if report.changed {
         StatusCode::CREATED

@@ -3,6 +3,7 @@
 //! create, and launching now.
 
 use super::{datetime, done_url, forged, render, unconfirmed, Chrome};
+use crate::engine::definitions::DefinitionText;
 use crate::engine::definitions::DefinitionView;
 use crate::engine::launch::Preview;
 use crate::engine::{EngineError, NoProgress};
@@ -117,7 +118,10 @@ pub(super) async fn upload(
     }
     let defined = state
         .engine
-        .define_text(UPLOAD_NAME, &text, &operator.actor)
+        .define(
+            &DefinitionText::new(UPLOAD_NAME, text.as_str()),
+            &operator.actor,
+        )
         .await;
     match defined {
         Ok(report) => Redirect::to(&done_url(
