@@ -176,69 +176,62 @@ pub fn message_page(status: StatusCode, title: &str, message: &str) -> Response 
     }
 }
 
-/// How an engine error reads in the console: a page saying what could not be done.
+/// A refusal's message followed by "Nothing was changed.", whether or not it ends in a full stop.
+fn nothing_changed(message: &str) -> String {
+    format!(
+        "{}. Nothing was changed.",
+        message.trim_end().trim_end_matches('.')
+    )
+}
+
+/// How an engine error reads in the console: a page saying what could not be done, by the
+/// error's kind.
 pub fn console_failure(e: EngineError) -> Response {
-    match e {
-        EngineError::NotFound(m) => message_page(StatusCode::NOT_FOUND, "Not found", &m),
-        EngineError::Conflict(m) | EngineError::Invalid(m) | EngineError::Forbidden(m) => {
-            message_page(
-                StatusCode::CONFLICT,
-                "That could not be done",
-                &format!("{}. Nothing was changed.", m.trim_end_matches('.')),
-            )
+    let (status, title) = match e.kind() {
+        ErrorKind::NotFound => {
+            return message_page(StatusCode::NOT_FOUND, "Not found", &e.to_string());
         }
-        EngineError::Rejected(r) => message_page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "That could not be done",
-            &format!("{r} Nothing was changed."),
-        ),
-        // A source's own answer (unreachable, refused, a missing permission) names no secret
-        // and is what the admin must fix.
-        EngineError::Source(e) => message_page(
+        ErrorKind::Invalid | ErrorKind::Conflict | ErrorKind::Forbidden => {
+            (StatusCode::CONFLICT, "That could not be done")
+        }
+        // A source's own answer (unreachable, refused, a missing permission, a launch that
+        // waits for it) names no secret and is what the admin must fix.
+        ErrorKind::Source => (
             StatusCode::BAD_GATEWAY,
             "The source did not answer as needed",
-            &format!("{}. Nothing was changed.", e.0.trim_end_matches('.')),
         ),
-        EngineError::LaunchWaits(m) => message_page(
-            StatusCode::BAD_GATEWAY,
-            "The campaign was not launched",
-            &format!("{m}. Nothing was changed."),
-        ),
-        other => {
-            tracing::error!("console: {other}");
-            message_page(
+        ErrorKind::Internal => {
+            tracing::error!("console: {e}");
+            return message_page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Something went wrong",
                 "Nothing was changed; please try again.",
-            )
+            );
         }
-    }
+    };
+    message_page(status, title, &nothing_changed(&e.to_string()))
 }
 
-/// How an engine error reads on a reviewer's page.
+/// How an engine error reads on a reviewer's page, by the error's kind.
 pub fn review_failure(e: EngineError) -> Response {
-    match e {
-        EngineError::Conflict(message) => problem_page(
+    let (status, title) = match e.kind() {
+        ErrorKind::Conflict => (
             StatusCode::CONFLICT,
             "This review no longer takes decisions",
-            &format!("{message}. Nothing was changed."),
         ),
-        EngineError::Forbidden(message)
-        | EngineError::Invalid(message)
-        | EngineError::NotFound(message) => problem_page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "That could not be done",
-            &format!("{message}. Nothing was changed."),
-        ),
-        other => {
-            tracing::error!("review page: {other}");
-            problem_page(
+        ErrorKind::Forbidden | ErrorKind::Invalid | ErrorKind::NotFound => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "That could not be done")
+        }
+        ErrorKind::Source | ErrorKind::Internal => {
+            tracing::error!("review page: {e}");
+            return problem_page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Something went wrong on our side",
                 "Nothing was changed. Please try again in a minute.",
-            )
+            );
         }
-    }
+    };
+    problem_page(status, title, &nothing_changed(&e.to_string()))
 }
 
 #[derive(Template)]
