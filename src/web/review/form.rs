@@ -4,12 +4,37 @@ use crate::domain::closing::Verdict;
 use crate::domain::limits::clip;
 use crate::engine::decide::Choice;
 use crate::engine::review::ReviewPage;
+use crate::engine::review::{same_secret, ReviewerAccess};
 use crate::engine::EngineError;
+use crate::web::error::problem_page;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+/// The refusal of a form that did not come from the reviewer's page; nothing was changed.
+pub(super) fn forged_form() -> Response {
+    problem_page(
+        StatusCode::FORBIDDEN,
+        "This form could not be accepted",
+        "It did not come from your review page (or the page is out of date). Nothing was changed. Please open the link from your mail again.",
+    )
+}
 
 /// The fields of a submitted form, in order (a field may repeat).
 pub(super) struct FormFields(pub(super) Vec<(String, String)>);
 
 impl FormFields {
+    /// The fields of a form posted from the reviewer's own page: `None` unless it carries
+    /// the page's anti-forgery value (answer with [`forged_form`]).
+    pub(super) fn from_the_page(
+        access: &ReviewerAccess,
+        fields: Vec<(String, String)>,
+    ) -> Option<Self> {
+        let form = Self(fields);
+        form.get("csrf")
+            .is_some_and(|c| same_secret(c, &access.csrf))
+            .then_some(form)
+    }
+
     pub(super) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()

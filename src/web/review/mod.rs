@@ -11,16 +11,15 @@ mod view;
 use crate::domain::closing::Channel;
 use crate::domain::closing::Verdict;
 use crate::engine::decide::{refusal, Choice, Decider};
-use crate::engine::review::same_secret;
 use crate::engine::EngineError;
-use crate::web::error::{problem_page, review_failure};
+use crate::web::error::review_failure;
 use crate::web::{AppState, ClientAddr};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use form::FormFields;
+use form::{forged_form, FormFields};
 use link::open;
 use view::{render_page, PageError};
 
@@ -76,17 +75,9 @@ async fn submit(
         Ok(access) => access,
         Err(response) => return response,
     };
-    let form = FormFields(fields);
-    if !form
-        .get("csrf")
-        .is_some_and(|c| same_secret(c, &access.csrf))
-    {
-        return problem_page(
-            StatusCode::FORBIDDEN,
-            "This form could not be accepted",
-            "It did not come from your review page (or the page is out of date). Nothing was changed. Please open the link from your mail again.",
-        );
-    }
+    let Some(form) = FormFields::from_the_page(&access, fields) else {
+        return forged_form();
+    };
     let actor = format!("reviewer:{}", access.reviewer_id);
     let decider = Decider {
         reviewer: Some(access.reviewer_id),
@@ -237,15 +228,8 @@ async fn sign_off(
         Ok(access) => access,
         Err(response) => return response,
     };
-    if !FormFields(fields)
-        .get("csrf")
-        .is_some_and(|c| same_secret(c, &access.csrf))
-    {
-        return problem_page(
-            StatusCode::FORBIDDEN,
-            "This form could not be accepted",
-            "Nothing was changed. Please open the link from your mail again.",
-        );
+    if FormFields::from_the_page(&access, fields).is_none() {
+        return forged_form();
     }
     let actor = format!("reviewer:{}", access.reviewer_id);
     match state
