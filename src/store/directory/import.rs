@@ -74,15 +74,40 @@ pub async fn upsert_people(
             now.into(),
         ]
     }));
-    sql.push(
-        " ON CONFLICT (external_id) DO UPDATE SET display_name = excluded.display_name, email = excluded.email, \
-         kind = excluded.kind, enabled = excluded.enabled, timezone = excluded.timezone, source_id = excluded.source_id, \
-         updated_at = excluded.updated_at \
-         WHERE principal.display_name IS DISTINCT FROM excluded.display_name OR principal.email IS DISTINCT FROM excluded.email \
-         OR principal.kind IS DISTINCT FROM excluded.kind OR principal.enabled IS DISTINCT FROM excluded.enabled \
-         OR principal.timezone IS DISTINCT FROM excluded.timezone OR principal.source_id IS DISTINCT FROM excluded.source_id",
+    update_when_changed(
+        &mut sql,
+        "principal",
+        "external_id",
+        &[
+            "display_name",
+            "email",
+            "kind",
+            "enabled",
+            "timezone",
+            "source_id",
+        ],
     );
     Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+}
+
+/// Completes a multi-row insert into `table` as an upsert on `key`: a row already there takes
+/// the listed `columns` (and `updated_at`) from the new one, but only when one of them changed,
+/// so an unchanged row is neither written nor counted. Hand-written because sea-orm's builder
+/// has no conditional `DO UPDATE … WHERE`.
+fn update_when_changed(sql: &mut Sql, table: &str, key: &str, columns: &[&str]) {
+    let set: Vec<String> = columns
+        .iter()
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    let changed: Vec<String> = columns
+        .iter()
+        .map(|c| format!("{table}.{c} IS DISTINCT FROM excluded.{c}"))
+        .collect();
+    sql.push(&format!(
+        " ON CONFLICT ({key}) DO UPDATE SET {}, updated_at = excluded.updated_at WHERE {}",
+        set.join(", "),
+        changed.join(" OR ")
+    ));
 }
 
 /// Sets `manager_id` for each `(principal id, manager id)` pair.
@@ -133,11 +158,11 @@ pub async fn upsert_roles(
             now.into(),
         ]
     }));
-    sql.push(
-        " ON CONFLICT (name) DO UPDATE SET owner_id = excluded.owner_id, risk = excluded.risk, \
-         description = excluded.description, source_id = excluded.source_id, updated_at = excluded.updated_at \
-         WHERE \"role\".owner_id IS DISTINCT FROM excluded.owner_id OR \"role\".risk IS DISTINCT FROM excluded.risk \
-         OR \"role\".description IS DISTINCT FROM excluded.description OR \"role\".source_id IS DISTINCT FROM excluded.source_id",
+    update_when_changed(
+        &mut sql,
+        "\"role\"",
+        "name",
+        &["owner_id", "risk", "description", "source_id"],
     );
     Ok(conn.execute_raw(sql.build()).await?.rows_affected())
 }
