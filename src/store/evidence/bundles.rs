@@ -1,12 +1,14 @@
 //! Stored bundles: a completed campaign's zip kept in the database in chunks, so it stays
 //! downloadable and streams as it is sent.
 
+use crate::domain::lifecycle::CampaignState;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use entity::{campaign, evidence_bundle, evidence_chunk};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
-use crate::domain::lifecycle::CampaignState;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 
 /// Stores a bundle's manifest and returns its id; the zip follows with [`insert_chunk`].
 pub async fn insert_bundle(

@@ -4,7 +4,7 @@
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use entity::signing_key;
-use sea_orm::{EntityTrait, QueryOrder, QuerySelect, Set, ConnectionTrait};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, QuerySelect, Set};
 
 /// The newest signing key: (public hex, secret hex).
 pub async fn signing_key(
