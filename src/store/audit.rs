@@ -113,7 +113,8 @@ pub async fn page(
     }
     Ok(events
         .order_by_desc(audit_event::Column::Seq)
-        .limit(limit)
+        // PostgreSQL's LIMIT is a bigint: a larger one (from the command line) means all.
+        .limit(Ord::min(limit, i64::MAX as u64))
         .all(conn)
         .await?
         .into_iter()
