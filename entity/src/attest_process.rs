@@ -6,18 +6,18 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "attest_process")]
 pub struct Model {
-    /// Chosen by the process itself when it starts.
+    /// The process's lease name, as `lease_owner` columns name it.
     #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
     pub id: String,
     #[sea_orm(column_type = "Text")]
     pub host: String,
     pub pid: i64,
-    /// What it runs (`serve`, `launch`, …).
+    /// What it runs (`serve`, `campaign close`, …).
     #[sea_orm(column_type = "Text")]
     pub command: String,
     pub started_at: DateTimeUtc,
     pub heartbeat_at: DateTimeUtc,
-    /// Set when it said it stopped; its leases were given back then.
+    /// When it said it stopped (its leases were given back then).
     pub stopped_at: Option<DateTimeUtc>,
 }
 
