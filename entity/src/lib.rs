@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod api_token;
+pub mod attest_process;
 pub mod audit_event;
 pub mod campaign;
 pub mod campaign_definition;
@@ -26,6 +27,7 @@ pub mod source;
 pub mod prelude {
     pub use crate::account::Entity as Account;
     pub use crate::api_token::Entity as ApiToken;
+    pub use crate::attest_process::Entity as AttestProcess;
     pub use crate::audit_event::Entity as AuditEvent;
     pub use crate::campaign::Entity as Campaign;
     pub use crate::campaign_definition::Entity as CampaignDefinition;

@@ -366,7 +366,25 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
     .insert(db)
     .await?;
 
+    let process = attest_process::ActiveModel {
+        id: Set("host-1234-serve".into()),
+        host: Set("host".into()),
+        pid: Set(1234),
+        command: Set("serve".into()),
+        started_at: Set(now),
+        heartbeat_at: Set(now),
+        stopped_at: Set(Some(now)),
+    }
+    .insert(db)
+    .await?;
+
     // Read back.
+    assert_eq!(
+        attest_process::Entity::find_by_id("host-1234-serve")
+            .one(db)
+            .await?,
+        Some(process)
+    );
     let got = review_item::Entity::find_by_id(item.id)
         .one(db)
         .await?

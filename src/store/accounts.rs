@@ -7,7 +7,26 @@ use super::StoreError;
 use chrono::{DateTime, Utc};
 use entity::{account, api_token, session};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter, QuerySelect,
+    RelationDef, Set,
+};
+
+/// `session.account_id = account.id` (the entities declare no relations of their own).
+fn session_account_join() -> RelationDef {
+    session::Entity::belongs_to(account::Entity)
+        .from(session::Column::AccountId)
+        .to(account::Column::Id)
+        .into()
+}
+
+/// `api_token.created_by = account.id`: the account that created a token.
+pub(super) fn token_creator() -> RelationDef {
+    api_token::Entity::belongs_to(account::Entity)
+        .from(api_token::Column::CreatedBy)
+        .to(account::Column::Id)
+        .into()
+}
 
 #[derive(Debug, Clone)]
 pub struct AccountRow {
@@ -156,35 +175,27 @@ pub async fn insert_session(
     Ok(())
 }
 
-/// A live session's account: (session id, account id, email, role, csrf). The reads that join
-/// a session or token to its account are written by hand: the entities keep no relations.
+/// A live session's account: (session id, account id, email, role, csrf).
 pub async fn live_session(
     conn: &impl ConnectionTrait,
     token_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<(i64, i64, String, String, String)>, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "SELECT s.id, s.account_id, a.email, a.role, s.csrf FROM session s JOIN account a ON a.id = s.account_id \
-         WHERE s.revoked_at IS NULL AND a.enabled = ",
-    );
-    sql.bind(true)
-        .push(" AND s.expires_at > ")
-        .bind(now)
-        .push(" AND s.token_hash = ")
-        .bind(token_hash);
-    conn.query_one_raw(sql.build())
-        .await?
-        .map(|row| {
-            Ok((
-                row.try_get("", "id")?,
-                row.try_get("", "account_id")?,
-                row.try_get("", "email")?,
-                row.try_get("", "role")?,
-                row.try_get("", "csrf")?,
-            ))
-        })
-        .transpose()
+    Ok(session::Entity::find()
+        .select_only()
+        .column(session::Column::Id)
+        .column(session::Column::AccountId)
+        .column(account::Column::Email)
+        .column(account::Column::Role)
+        .column(session::Column::Csrf)
+        .join(JoinType::InnerJoin, session_account_join())
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(account::Column::Enabled.eq(true))
+        .filter(session::Column::ExpiresAt.gt(now))
+        .filter(session::Column::TokenHash.eq(token_hash))
+        .into_tuple()
+        .one(conn)
+        .await?)
 }
 
 pub async fn end_session(
@@ -227,23 +238,21 @@ pub async fn live_api_token(
     conn: &impl ConnectionTrait,
     token_hash: &str,
 ) -> Result<Option<(i64, String, String, Option<DateTime<Utc>>)>, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "SELECT t.id, t.name, t.role, t.last_used_at FROM api_token t JOIN account a ON a.id = t.created_by \
-         WHERE t.revoked_at IS NULL AND a.enabled = ",
-    );
-    sql.bind(true).push(" AND t.token_hash = ").bind(token_hash);
-    conn.query_one_raw(sql.build())
-        .await?
-        .map(|row| {
-            Ok((
-                row.try_get("", "id")?,
-                row.try_get("", "name")?,
-                row.try_get("", "role")?,
-                row.try_get("", "last_used_at")?,
-            ))
-        })
-        .transpose()
+    Ok(api_token::Entity::find()
+        .select_only()
+        .columns([
+            api_token::Column::Id,
+            api_token::Column::Name,
+            api_token::Column::Role,
+            api_token::Column::LastUsedAt,
+        ])
+        .join(JoinType::InnerJoin, token_creator())
+        .filter(api_token::Column::RevokedAt.is_null())
+        .filter(account::Column::Enabled.eq(true))
+        .filter(api_token::Column::TokenHash.eq(token_hash))
+        .into_tuple()
+        .one(conn)
+        .await?)
 }
 
 /// The account behind a session token whatever became of the session, so a refused cookie can
@@ -252,21 +261,15 @@ pub async fn session_account(
     conn: &impl ConnectionTrait,
     token_hash: &str,
 ) -> Result<Option<(String, DateTime<Utc>, Option<DateTime<Utc>>, bool)>, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "SELECT a.email, s.expires_at, s.revoked_at, a.enabled FROM session s JOIN account a ON a.id = s.account_id \
-         WHERE s.token_hash = ",
-    );
-    sql.bind(token_hash);
-    conn.query_one_raw(sql.build())
-        .await?
-        .map(|row| {
-            Ok((
-                row.try_get("", "email")?,
-                row.try_get("", "expires_at")?,
-                row.try_get("", "revoked_at")?,
-                row.try_get("", "enabled")?,
-            ))
-        })
-        .transpose()
+    Ok(session::Entity::find()
+        .select_only()
+        .column(account::Column::Email)
+        .column(session::Column::ExpiresAt)
+        .column(session::Column::RevokedAt)
+        .column(account::Column::Enabled)
+        .join(JoinType::InnerJoin, session_account_join())
+        .filter(session::Column::TokenHash.eq(token_hash))
+        .into_tuple()
+        .one(conn)
+        .await?)
 }

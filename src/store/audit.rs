@@ -4,13 +4,16 @@
 //! stored as a digest (see [`crate::domain::limits::bounded_details`]), before the event is
 //! hashed, so the chain and the evidence verify as usual.
 
-use super::sql::Sql;
 use super::StoreError;
 use crate::domain::audit_chain::{ChainBreak, ChainVerifier, ChainedEvent};
 use crate::domain::limits::{bounded_details, bounded_name};
 use chrono::{DateTime, SubsecRound, Utc};
+use entity::audit_event;
 use futures::TryStreamExt;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, QueryResult, StreamTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, StreamTrait,
+};
 
 /// Appends one event inside the caller's transaction, so the event and the change it records
 /// commit together or not at all. Long texts are stored as digests.
@@ -22,21 +25,17 @@ pub async fn append(
     target: Option<&str>,
     details: &serde_json::Value,
 ) -> Result<ChainedEvent, StoreError> {
-    let backend = ConnectionTrait::get_database_backend(txn);
     // Writers queue here so two instances never chain onto the same tail. The unique
     // prev_hash would refuse a fork in any case.
     super::backend::serialize(txn, super::backend::ExclusiveChange::AuditChain).await?;
-    let tail = Sql::new(
-        backend,
-        "SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1",
-    );
-    let prev = match txn.query_one_raw(tail.build()).await? {
-        Some(row) => Some((
-            row.try_get::<i64>("", "seq")?,
-            row.try_get::<String>("", "hash")?,
-        )),
-        None => None,
-    };
+    let prev: Option<(i64, String)> = audit_event::Entity::find()
+        .select_only()
+        .column(audit_event::Column::Seq)
+        .column(audit_event::Column::Hash)
+        .order_by_desc(audit_event::Column::Seq)
+        .into_tuple()
+        .one(txn)
+        .await?;
     let event = ChainedEvent::next(
         prev.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
         at.trunc_subsecs(6),
@@ -45,54 +44,49 @@ pub async fn append(
         target.map(bounded_name).as_deref(),
         bounded_details(details).to_string(),
     );
-    let mut insert = Sql::new(
-        backend,
-        "INSERT INTO audit_event (seq, at, actor, action, target, details, prev_hash, hash) VALUES ",
-    );
-    insert.tuple([
-        event.seq.into(),
-        event.at.into(),
-        event.actor.as_str().into(),
-        event.action.as_str().into(),
-        event.target.clone().into(),
-        event.details.as_str().into(),
-        event.prev_hash.as_str().into(),
-        event.hash.as_str().into(),
-    ]);
-    txn.execute_raw(insert.build()).await?;
+    let row = audit_event::ActiveModel {
+        seq: Set(event.seq),
+        at: Set(event.at),
+        actor: Set(event.actor.clone()),
+        action: Set(event.action.clone()),
+        target: Set(event.target.clone()),
+        details: Set(event.details.clone()),
+        prev_hash: Set(event.prev_hash.clone()),
+        hash: Set(event.hash.clone()),
+        ..Default::default()
+    };
+    audit_event::Entity::insert(row)
+        .exec_without_returning(txn)
+        .await?;
     Ok(event)
 }
 
-fn event_from_row(row: &QueryResult) -> Result<ChainedEvent, DbErr> {
-    Ok(ChainedEvent {
-        seq: row.try_get("", "seq")?,
-        at: row.try_get("", "at")?,
-        actor: row.try_get("", "actor")?,
-        action: row.try_get("", "action")?,
-        target: row.try_get("", "target")?,
-        details: row.try_get("", "details")?,
-        prev_hash: row.try_get("", "prev_hash")?,
-        hash: row.try_get("", "hash")?,
-    })
+fn event_from_model(row: audit_event::Model) -> ChainedEvent {
+    ChainedEvent {
+        seq: row.seq,
+        at: row.at,
+        actor: row.actor,
+        action: row.action,
+        target: row.target,
+        details: row.details,
+        prev_hash: row.prev_hash,
+        hash: row.hash,
+    }
 }
-
-const SELECT_EVENTS: &str =
-    "SELECT seq, at, actor, action, target, details, prev_hash, hash FROM audit_event";
 
 /// Walks the whole chain in order, in flat memory. `Ok(Err(_))` is a broken chain; `Err` a
 /// database problem.
 pub async fn verify<C: ConnectionTrait + StreamTrait>(
     conn: &C,
 ) -> Result<Result<u64, ChainBreak>, StoreError> {
-    let sql = Sql::new(
-        ConnectionTrait::get_database_backend(conn),
-        &format!("{SELECT_EVENTS} ORDER BY seq"),
-    );
-    let rows = conn.stream_raw(sql.build()).await?;
+    let rows = audit_event::Entity::find()
+        .order_by_asc(audit_event::Column::Seq)
+        .stream(conn)
+        .await?;
     let mut rows = std::pin::pin!(rows);
     let mut verifier = ChainVerifier::default();
     while let Some(row) = rows.try_next().await? {
-        if let Err(broken) = verifier.check(&event_from_row(&row)?) {
+        if let Err(broken) = verifier.check(&event_from_model(row)) {
             return Ok(Err(broken));
         }
     }
@@ -104,17 +98,7 @@ pub async fn recent(
     conn: &impl ConnectionTrait,
     limit: u64,
 ) -> Result<Vec<ChainedEvent>, StoreError> {
-    let mut sql = Sql::new(
-        ConnectionTrait::get_database_backend(conn),
-        &format!("{SELECT_EVENTS} ORDER BY seq DESC LIMIT "),
-    );
-    sql.bind(limit as i64);
-    conn.query_all_raw(sql.build())
-        .await?
-        .iter()
-        .map(event_from_row)
-        .collect::<Result<_, DbErr>>()
-        .map_err(StoreError::from)
+    page(conn, None, limit).await
 }
 
 /// Events older than `before` (all when `None`), newest first: one page of the log.
@@ -123,15 +107,17 @@ pub async fn page(
     before: Option<i64>,
     limit: u64,
 ) -> Result<Vec<ChainedEvent>, StoreError> {
-    let mut sql = Sql::new(conn.get_database_backend(), SELECT_EVENTS);
+    let mut events = audit_event::Entity::find();
     if let Some(before) = before {
-        sql.push(" WHERE seq < ").bind(before);
+        events = events.filter(audit_event::Column::Seq.lt(before));
     }
-    sql.push(" ORDER BY seq DESC LIMIT ").bind(limit as i64);
-    conn.query_all_raw(sql.build())
+    Ok(events
+        .order_by_desc(audit_event::Column::Seq)
+        // PostgreSQL's LIMIT is a bigint: a larger one (from the command line) means all.
+        .limit(Ord::min(limit, i64::MAX as u64))
+        .all(conn)
         .await?
-        .iter()
-        .map(event_from_row)
-        .collect::<Result<_, DbErr>>()
-        .map_err(StoreError::from)
+        .into_iter()
+        .map(event_from_model)
+        .collect())
 }

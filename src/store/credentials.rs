@@ -3,19 +3,23 @@
 //! links). Each revoking statement sets `revoked_at` only where it is still empty, so the first
 //! revocation's time is the one kept.
 
+use super::accounts::token_creator;
 use super::backend::RowLock;
 use super::sql::Sql;
 use super::StoreError;
 use chrono::{DateTime, Utc};
 use entity::{account, api_token, reviewer_token, session};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryResult};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, Select,
+};
 
 /// A cleared time column.
 const NO_TIME: Option<DateTime<Utc>> = None;
 
 /// An account as the lifecycle pages and commands show it (never its password hash).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct AccountInfo {
     pub id: i64,
     pub email: String,
@@ -27,34 +31,33 @@ pub struct AccountInfo {
     pub created_at: DateTime<Utc>,
 }
 
-const ACCOUNT_COLUMNS: &str =
-    "SELECT id, email, role, enabled, failed_logins, locked_until, last_login_at, created_at FROM account";
+/// Accounts with the columns of [`AccountInfo`] (the password hash stays behind).
+fn account_infos() -> Select<account::Entity> {
+    account::Entity::find().select_only().columns([
+        account::Column::Id,
+        account::Column::Email,
+        account::Column::Role,
+        account::Column::Enabled,
+        account::Column::FailedLogins,
+        account::Column::LockedUntil,
+        account::Column::LastLoginAt,
+        account::Column::CreatedAt,
+    ])
+}
 
-fn account_from_row(row: &QueryResult) -> Result<AccountInfo, DbErr> {
-    Ok(AccountInfo {
-        id: row.try_get("", "id")?,
-        email: row.try_get("", "email")?,
-        role: row.try_get("", "role")?,
-        enabled: row.try_get("", "enabled")?,
-        failed_logins: row.try_get("", "failed_logins")?,
-        locked_until: row.try_get("", "locked_until")?,
-        last_login_at: row.try_get("", "last_login_at")?,
-        created_at: row.try_get("", "created_at")?,
-    })
+/// An account's email without case, as accounts are compared and ordered.
+fn lower_email() -> Expr {
+    Expr::expr(Func::lower(Expr::col(account::Column::Email)))
 }
 
 /// Every account, by email.
 pub async fn accounts(conn: &impl ConnectionTrait) -> Result<Vec<AccountInfo>, StoreError> {
-    let sql = Sql::new(
-        conn.get_database_backend(),
-        &format!("{ACCOUNT_COLUMNS} ORDER BY LOWER(email), id"),
-    );
-    conn.query_all_raw(sql.build())
-        .await?
-        .iter()
-        .map(account_from_row)
-        .collect::<Result<_, DbErr>>()
-        .map_err(StoreError::from)
+    Ok(account_infos()
+        .order_by_asc(lower_email())
+        .order_by_asc(account::Column::Id)
+        .into_model()
+        .all(conn)
+        .await?)
 }
 
 /// Account changes queue up one behind the other on PostgreSQL (SQLite allows one writer
@@ -65,26 +68,18 @@ pub async fn serialize_account_changes(conn: &impl ConnectionTrait) -> Result<()
 }
 
 /// One account, by id or (case-insensitive) email. On PostgreSQL the row is locked for the
-/// rest of the transaction, so two admins changing the same account queue up.
+/// rest of the transaction, so two admins changing the same account queue up (SQLite's query
+/// builder writes no lock: its write transaction holds the whole database).
 pub async fn account(
     conn: &impl ConnectionTrait,
     id: Option<i64>,
     email: &str,
 ) -> Result<Option<AccountInfo>, StoreError> {
-    let backend = conn.get_database_backend();
-    let mut sql = Sql::new(backend, ACCOUNT_COLUMNS);
-    match id {
-        Some(id) => sql.push(" WHERE id = ").bind(id),
-        None => sql
-            .push(" WHERE LOWER(email) = ")
-            .bind(email.trim().to_lowercase()),
+    let found = match id {
+        Some(id) => account_infos().filter(account::Column::Id.eq(id)),
+        None => account_infos().filter(lower_email().eq(email.trim().to_lowercase())),
     };
-    sql.lock_rows(RowLock::Update);
-    conn.query_one_raw(sql.build())
-        .await?
-        .map(|row| account_from_row(&row))
-        .transpose()
-        .map_err(StoreError::from)
+    Ok(found.lock_exclusive().into_model().one(conn).await?)
 }
 
 /// How many enabled admins there are besides `except`. On PostgreSQL their rows are locked
@@ -93,6 +88,8 @@ pub async fn other_enabled_admins(
     conn: &impl ConnectionTrait,
     except: i64,
 ) -> Result<u64, StoreError> {
+    // hand-written: still locks through backend.rs's RowLock::Update (its last user; backend.rs
+    // is being reworked), though sea-orm's lock_exclusive() would say the same.
     let backend = conn.get_database_backend();
     let mut sql = Sql::new(
         backend,
@@ -166,7 +163,7 @@ pub async fn revoke_sessions(
 }
 
 /// An API token as listed (never its hash).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct TokenInfo {
     pub id: i64,
     pub name: String,
@@ -177,35 +174,32 @@ pub struct TokenInfo {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-const TOKEN_COLUMNS: &str = "SELECT t.id, t.name, t.role, a.email AS created_by, t.created_at, t.last_used_at, t.revoked_at \
-     FROM api_token t JOIN account a ON a.id = t.created_by";
-
-fn token_from_row(row: &QueryResult) -> Result<TokenInfo, DbErr> {
-    Ok(TokenInfo {
-        id: row.try_get("", "id")?,
-        name: row.try_get("", "name")?,
-        role: row.try_get("", "role")?,
-        created_by: row.try_get("", "created_by")?,
-        created_at: row.try_get("", "created_at")?,
-        last_used_at: row.try_get("", "last_used_at")?,
-        revoked_at: row.try_get("", "revoked_at")?,
-    })
+/// API tokens with the columns of [`TokenInfo`]: the creating account's email for its id.
+fn token_infos() -> Select<api_token::Entity> {
+    api_token::Entity::find()
+        .select_only()
+        .columns([
+            api_token::Column::Id,
+            api_token::Column::Name,
+            api_token::Column::Role,
+        ])
+        .column_as(account::Column::Email, "created_by")
+        .columns([
+            api_token::Column::CreatedAt,
+            api_token::Column::LastUsedAt,
+            api_token::Column::RevokedAt,
+        ])
+        .join(JoinType::InnerJoin, token_creator())
 }
 
 /// Every API token, live ones first, newest first.
 pub async fn tokens(conn: &impl ConnectionTrait) -> Result<Vec<TokenInfo>, StoreError> {
-    let sql = Sql::new(
-        conn.get_database_backend(),
-        &format!(
-            "{TOKEN_COLUMNS} ORDER BY CASE WHEN t.revoked_at IS NULL THEN 0 ELSE 1 END, t.id DESC"
-        ),
-    );
-    conn.query_all_raw(sql.build())
-        .await?
-        .iter()
-        .map(token_from_row)
-        .collect::<Result<_, DbErr>>()
-        .map_err(StoreError::from)
+    Ok(token_infos()
+        .order_by_asc(Expr::col((api_token::Entity, api_token::Column::RevokedAt)).is_not_null())
+        .order_by_desc(api_token::Column::Id)
+        .into_model()
+        .all(conn)
+        .await?)
 }
 
 /// Tokens with this id, or (when `id` is `None`) this name.
@@ -214,18 +208,15 @@ pub async fn tokens_named(
     id: Option<i64>,
     name: &str,
 ) -> Result<Vec<TokenInfo>, StoreError> {
-    let mut sql = Sql::new(conn.get_database_backend(), TOKEN_COLUMNS);
-    match id {
-        Some(id) => sql.push(" WHERE t.id = ").bind(id),
-        None => sql.push(" WHERE t.name = ").bind(name.trim()),
+    let found = match id {
+        Some(id) => token_infos().filter(api_token::Column::Id.eq(id)),
+        None => token_infos().filter(api_token::Column::Name.eq(name.trim())),
     };
-    sql.push(" ORDER BY t.id");
-    conn.query_all_raw(sql.build())
-        .await?
-        .iter()
-        .map(token_from_row)
-        .collect::<Result<_, DbErr>>()
-        .map_err(StoreError::from)
+    Ok(found
+        .order_by_asc(api_token::Column::Id)
+        .into_model()
+        .all(conn)
+        .await?)
 }
 
 /// Revokes one token if it is still live; whether it was.
@@ -244,13 +235,14 @@ pub async fn revoke_token(
 }
 
 /// Revokes the live tokens an account created (only those with `role` when given); returns
-/// their names (hand-written: the update returns them).
+/// their names.
 pub async fn revoke_tokens_of(
     conn: &impl ConnectionTrait,
     account_id: i64,
     role: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, StoreError> {
+    // hand-written: an update that returns the names it revoked (RETURNING).
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE api_token SET revoked_at = ",

@@ -5,7 +5,12 @@ use super::sql::Sql;
 use super::StoreError;
 use crate::domain::liveness;
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
+use entity::{attest_process, outbox_mail, remediation};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+
+/// A cleared time column.
+const NO_TIME: Option<DateTime<Utc>> = None;
 
 /// Records that process `id` (host, pid, what it runs) takes leased work from `now`; forgets
 /// processes that stopped long ago.
@@ -17,27 +22,28 @@ pub async fn register(
     command: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let backend = conn.get_database_backend();
-    let mut forget = Sql::new(backend, "DELETE FROM attest_process WHERE heartbeat_at < ");
-    forget.bind(now - liveness::FORGOTTEN_AFTER);
-    conn.execute_raw(forget.build()).await?;
-    let mut sql = Sql::new(
-        backend,
-        "INSERT INTO attest_process (id, host, pid, command, started_at, heartbeat_at) VALUES (",
-    );
-    sql.bind(id)
-        .push(", ")
-        .bind(host)
-        .push(", ")
-        .bind(i64::from(pid))
-        .push(", ")
-        .bind(command)
-        .push(", ")
-        .bind(now)
-        .push(", ")
-        .bind(now)
-        .push(") ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, stopped_at = NULL");
-    conn.execute_raw(sql.build()).await?;
+    attest_process::Entity::delete_many()
+        .filter(attest_process::Column::HeartbeatAt.lt(now - liveness::FORGOTTEN_AFTER))
+        .exec(conn)
+        .await?;
+    let row = attest_process::ActiveModel {
+        id: Set(id.to_string()),
+        host: Set(host.to_string()),
+        pid: Set(i64::from(pid)),
+        command: Set(command.to_string()),
+        started_at: Set(now),
+        heartbeat_at: Set(now),
+        stopped_at: Set(None),
+    };
+    // A process registering again under its id (a restart) is live again from now.
+    let renew = OnConflict::column(attest_process::Column::Id)
+        .update_column(attest_process::Column::HeartbeatAt)
+        .value(attest_process::Column::StoppedAt, Expr::value(NO_TIME))
+        .to_owned();
+    attest_process::Entity::insert(row)
+        .on_conflict(renew)
+        .exec_without_returning(conn)
+        .await?;
     Ok(())
 }
 
@@ -47,14 +53,13 @@ pub async fn heartbeat(
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "UPDATE attest_process SET heartbeat_at = ",
-    );
-    sql.bind(now)
-        .push(" WHERE stopped_at IS NULL AND id = ")
-        .bind(id);
-    Ok(conn.execute_raw(sql.build()).await?.rows_affected() == 1)
+    let renewed = attest_process::Entity::update_many()
+        .col_expr(attest_process::Column::HeartbeatAt, Expr::value(now))
+        .filter(attest_process::Column::StoppedAt.is_null())
+        .filter(attest_process::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(renewed.rows_affected == 1)
 }
 
 /// Process `id` stops: its leases on mail and removals are given back at once (a launch's is
@@ -64,20 +69,29 @@ pub async fn stop(
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let backend = conn.get_database_backend();
-    for table in ["outbox_mail", "remediation"] {
-        let mut sql = Sql::new(
-            backend,
-            &format!(
-                "UPDATE {table} SET lease_until = NULL, lease_owner = NULL WHERE lease_owner = "
-            ),
-        );
-        sql.bind(id);
-        conn.execute_raw(sql.build()).await?;
-    }
-    let mut sql = Sql::new(backend, "UPDATE attest_process SET stopped_at = ");
-    sql.bind(now).push(" WHERE id = ").bind(id);
-    conn.execute_raw(sql.build()).await?;
+    outbox_mail::Entity::update_many()
+        .col_expr(outbox_mail::Column::LeaseUntil, Expr::value(NO_TIME))
+        .col_expr(
+            outbox_mail::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(outbox_mail::Column::LeaseOwner.eq(id))
+        .exec(conn)
+        .await?;
+    remediation::Entity::update_many()
+        .col_expr(remediation::Column::LeaseUntil, Expr::value(NO_TIME))
+        .col_expr(
+            remediation::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(remediation::Column::LeaseOwner.eq(id))
+        .exec(conn)
+        .await?;
+    attest_process::Entity::update_many()
+        .col_expr(attest_process::Column::StoppedAt, Expr::value(now))
+        .filter(attest_process::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
@@ -96,24 +110,17 @@ pub async fn process(
     conn: &impl ConnectionTrait,
     id: &str,
 ) -> Result<Option<ProcessRow>, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "SELECT id, host, pid, command, heartbeat_at, stopped_at FROM attest_process WHERE id = ",
-    );
-    sql.bind(id);
-    conn.query_one_raw(sql.build())
+    Ok(attest_process::Entity::find_by_id(id)
+        .one(conn)
         .await?
-        .map(|row| {
-            Ok(ProcessRow {
-                id: row.try_get("", "id")?,
-                host: row.try_get("", "host")?,
-                pid: row.try_get("", "pid")?,
-                command: row.try_get("", "command")?,
-                heartbeat_at: row.try_get("", "heartbeat_at")?,
-                stopped_at: row.try_get("", "stopped_at")?,
-            })
-        })
-        .transpose()
+        .map(|p| ProcessRow {
+            id: p.id,
+            host: p.host,
+            pid: p.pid,
+            command: p.command,
+            heartbeat_at: p.heartbeat_at,
+            stopped_at: p.stopped_at,
+        }))
 }
 
 /// Appends the condition "the lease of `alias` (a row with `lease_until` and `lease_owner`) is

@@ -1,11 +1,17 @@
 //! Reappearances: eligibilities a campaign removed that an import or a sync lists again. Found
 //! before the upsert that makes them active again, recorded in the same transaction.
 
+use super::directory::joins::{eligibility_principal, eligibility_role};
 use super::directory::EligibilityWrite;
 use super::sql::Sql;
 use super::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr};
+use entity::{eligibility, principal, reappearance, review_item, role};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, RelationDef, Set,
+};
 use serde::Serialize;
 
 /// One eligibility listed again after a campaign removed it, with what that campaign did.
@@ -29,6 +35,8 @@ pub async fn removed_by_campaign(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
+    // hand-written: a row-value IN (VALUES …) over the three key columns, which sea-orm's
+    // builder cannot express.
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT e.id, p.external_id, r.name, e.scope, e.removed_by_campaign_id, e.removed_at, e.removal_receipt \
@@ -72,22 +80,19 @@ pub async fn record(
     if rows.is_empty() {
         return Ok(0);
     }
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "INSERT INTO reappearance (eligibility_id, campaign_id, removed_at, removal_receipt, reappeared_at, via, action) VALUES ",
-    );
-    sql.rows(rows.iter().map(|r| {
-        [
-            r.eligibility_id.into(),
-            r.campaign_id.into(),
-            r.removed_at.into(),
-            r.removal_receipt.clone().into(),
-            now.into(),
-            via.into(),
-            action.into(),
-        ]
-    }));
-    Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+    let recorded = rows.iter().map(|r| reappearance::ActiveModel {
+        eligibility_id: Set(r.eligibility_id),
+        campaign_id: Set(r.campaign_id),
+        removed_at: Set(r.removed_at),
+        removal_receipt: Set(r.removal_receipt.clone()),
+        reappeared_at: Set(now),
+        via: Set(via.to_string()),
+        action: Set(action.to_string()),
+        ..Default::default()
+    });
+    Ok(reappearance::Entity::insert_many(recorded)
+        .exec_without_returning(conn)
+        .await?)
 }
 
 /// How many reappearances were recorded in `[from, to)`.
@@ -96,20 +101,20 @@ pub async fn count_between(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<i64, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "SELECT COUNT(*) AS n FROM reappearance WHERE reappeared_at >= ",
-    );
-    sql.bind(from).push(" AND reappeared_at < ").bind(to);
-    match conn.query_one_raw(sql.build()).await? {
-        Some(row) => row.try_get("", "n").map_err(StoreError::from),
-        None => Ok(0),
-    }
+    let n: Option<i64> = reappearance::Entity::find()
+        .select_only()
+        .column_as(Expr::col(Asterisk).count(), "n")
+        .filter(reappearance::Column::ReappearedAt.gte(from))
+        .filter(reappearance::Column::ReappearedAt.lt(to))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(n.unwrap_or(0))
 }
 
 /// An item of a campaign whose eligibility had reappeared (before the campaign launched) after
 /// an earlier campaign removed it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, FromQueryResult)]
 pub struct ReappearedItem {
     pub item_id: i64,
     pub holder: String,
@@ -132,54 +137,68 @@ pub async fn in_campaign(
 ) -> Result<(Vec<ReappearedItem>, i64), StoreError> {
     // Driven from the reappearance table (small), each row finding its item through the
     // (campaign_id, eligibility_id) key: cheap however large the campaign.
-    let from = "FROM reappearance ra JOIN review_item i ON i.eligibility_id = ra.eligibility_id AND i.campaign_id = ";
-    let mut count = Sql::new(
-        conn.get_database_backend(),
-        &format!("SELECT COUNT(DISTINCT i.id) AS n {from}"),
-    );
-    count
-        .bind(campaign_id)
-        .push(" WHERE ra.reappeared_at <= ")
-        .bind(until);
-    let total: i64 = match conn.query_one_raw(count.build()).await? {
-        Some(row) => row.try_get("", "n")?,
-        None => 0,
+    let reappeared = || {
+        reappearance::Entity::find()
+            .join(JoinType::InnerJoin, reappearance_item())
+            .filter(review_item::Column::CampaignId.eq(campaign_id))
+            .filter(reappearance::Column::ReappearedAt.lte(until))
     };
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        &format!(
-            "SELECT i.id, i.holder_external_id, i.role_name, i.scope, ra.campaign_id, ra.removed_at, ra.reappeared_at, ra.via {from}"
-        ),
-    );
-    sql.bind(campaign_id)
-        .push(" WHERE ra.reappeared_at <= ")
-        .bind(until)
-        .push(" ORDER BY i.id, ra.reappeared_at DESC");
+    let total: Option<i64> = reappeared()
+        .select_only()
+        .column_as(
+            Expr::col((review_item::Entity, review_item::Column::Id)).count_distinct(),
+            "n",
+        )
+        .into_tuple()
+        .one(conn)
+        .await?;
+    let rows: Vec<ReappearedItem> = reappeared()
+        .select_only()
+        .column_as(review_item::Column::Id, "item_id")
+        .column_as(review_item::Column::HolderExternalId, "holder")
+        .column_as(review_item::Column::RoleName, "role")
+        .column(review_item::Column::Scope)
+        .column_as(reappearance::Column::CampaignId, "removed_by_campaign_id")
+        .column(reappearance::Column::RemovedAt)
+        .column(reappearance::Column::ReappearedAt)
+        .column(reappearance::Column::Via)
+        .order_by_asc(review_item::Column::Id)
+        .order_by_desc(reappearance::Column::ReappearedAt)
+        .into_model()
+        .all(conn)
+        .await?;
     let mut items: Vec<ReappearedItem> = Vec::new();
-    for row in conn.query_all_raw(sql.build()).await? {
-        let item_id: i64 = row.try_get("", "id")?;
-        if items.last().is_some_and(|last| last.item_id == item_id) {
+    for row in rows {
+        if items.last().is_some_and(|last| last.item_id == row.item_id) {
             continue; // an older reappearance of the same item
         }
         if items.len() as u64 >= limit {
             break;
         }
-        items.push(ReappearedItem {
-            item_id,
-            holder: row.try_get("", "holder_external_id")?,
-            role: row.try_get("", "role_name")?,
-            scope: row.try_get("", "scope")?,
-            removed_by_campaign_id: row.try_get("", "campaign_id")?,
-            removed_at: row.try_get("", "removed_at")?,
-            reappeared_at: row.try_get("", "reappeared_at")?,
-            via: row.try_get("", "via")?,
-        });
+        items.push(row);
     }
-    Ok((items, total))
+    Ok((items, total.unwrap_or(0)))
+}
+
+/// `reappearance.eligibility_id = review_item.eligibility_id`: the items that reviewed a
+/// reappeared eligibility (one a campaign; the caller names the campaign).
+fn reappearance_item() -> RelationDef {
+    reappearance::Entity::belongs_to(review_item::Entity)
+        .from(reappearance::Column::EligibilityId)
+        .to(review_item::Column::EligibilityId)
+        .into()
+}
+
+/// `reappearance.eligibility_id = eligibility.id`
+fn reappearance_eligibility() -> RelationDef {
+    reappearance::Entity::belongs_to(eligibility::Entity)
+        .from(reappearance::Column::EligibilityId)
+        .to(eligibility::Column::Id)
+        .into()
 }
 
 /// One recorded reappearance, as admins and auditors list them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema, FromQueryResult)]
 pub struct ReappearanceView {
     pub id: i64,
     pub eligibility_id: i64,
@@ -204,43 +223,38 @@ pub async fn recent(
     conn: &impl ConnectionTrait,
     limit: u64,
 ) -> Result<(Vec<ReappearanceView>, i64), StoreError> {
-    let backend = conn.get_database_backend();
-    let total: i64 = match conn
-        .query_one_raw(Sql::new(backend, "SELECT COUNT(*) AS n FROM reappearance").build())
-        .await?
-    {
-        Some(row) => row.try_get("", "n")?,
-        None => 0,
-    };
-    let mut sql = Sql::new(
-        backend,
-        "SELECT ra.id, ra.eligibility_id, p.external_id, r.name, e.scope, ra.campaign_id, ra.removed_at, \
-         ra.removal_receipt, ra.reappeared_at, ra.via, ra.action, e.status \
-         FROM reappearance ra JOIN eligibility e ON e.id = ra.eligibility_id \
-         JOIN principal p ON p.id = e.principal_id JOIN \"role\" r ON r.id = e.role_id \
-         ORDER BY ra.id DESC LIMIT ",
-    );
-    sql.bind(i64::try_from(limit).unwrap_or(i64::MAX));
-    let rows = conn
-        .query_all_raw(sql.build())
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(ReappearanceView {
-                id: row.try_get("", "id")?,
-                eligibility_id: row.try_get("", "eligibility_id")?,
-                holder: row.try_get("", "external_id")?,
-                role: row.try_get("", "name")?,
-                scope: row.try_get("", "scope")?,
-                campaign_id: row.try_get("", "campaign_id")?,
-                removed_at: row.try_get("", "removed_at")?,
-                removal_receipt: row.try_get("", "removal_receipt")?,
-                reappeared_at: row.try_get("", "reappeared_at")?,
-                via: row.try_get("", "via")?,
-                action: row.try_get("", "action")?,
-                status_now: row.try_get("", "status")?,
-            })
-        })
-        .collect::<Result<Vec<_>, DbErr>>()?;
-    Ok((rows, total))
+    let total: Option<i64> = reappearance::Entity::find()
+        .select_only()
+        .column_as(Expr::col(Asterisk).count(), "n")
+        .into_tuple()
+        .one(conn)
+        .await?;
+    let rows = reappearance::Entity::find()
+        .select_only()
+        .columns([
+            reappearance::Column::Id,
+            reappearance::Column::EligibilityId,
+        ])
+        .column_as(principal::Column::ExternalId, "holder")
+        .column_as(role::Column::Name, "role")
+        .column(eligibility::Column::Scope)
+        .columns([
+            reappearance::Column::CampaignId,
+            reappearance::Column::RemovedAt,
+            reappearance::Column::RemovalReceipt,
+            reappearance::Column::ReappearedAt,
+            reappearance::Column::Via,
+            reappearance::Column::Action,
+        ])
+        .column_as(eligibility::Column::Status, "status_now")
+        .join(JoinType::InnerJoin, reappearance_eligibility())
+        .join(JoinType::InnerJoin, eligibility_principal())
+        .join(JoinType::InnerJoin, eligibility_role())
+        .order_by_desc(reappearance::Column::Id)
+        // PostgreSQL's LIMIT is a bigint: a larger one (from the command line) means all.
+        .limit(Ord::min(limit, i64::MAX as u64))
+        .into_model()
+        .all(conn)
+        .await?;
+    Ok((rows, total.unwrap_or(0)))
 }

@@ -1,25 +1,31 @@
 //! Eligibility listings as people read them (filtered, paged, counted), and row counts.
 
-use crate::store::sql::Sql;
+use super::joins::{eligibility_principal, eligibility_role};
+use crate::domain::eligibility::EligibilityStatus;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr};
+use entity::{eligibility, principal, role};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType,
+    QueryFilter, QueryOrder, QuerySelect, Select,
+};
 
 /// The number of rows in `table` (one of ours; never user input).
 pub async fn count(conn: &impl ConnectionTrait, table: &'static str) -> Result<i64, StoreError> {
-    let sql = Sql::new(
-        ConnectionTrait::get_database_backend(conn),
-        &format!("SELECT COUNT(*) AS n FROM \"{table}\""),
-    );
+    let count = Query::select()
+        .expr_as(Expr::col(Asterisk).count(), "n")
+        .from(Alias::new(table))
+        .to_owned();
     let row = conn
-        .query_one_raw(sql.build())
+        .query_one(&count)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(table.into()))?;
     row.try_get("", "n").map_err(StoreError::from)
 }
 
 /// One eligibility as people read it: names instead of ids.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema, FromQueryResult)]
 pub struct EligibilityView {
     pub principal: String,
     pub principal_name: String,
@@ -47,47 +53,30 @@ pub struct EligibilityFilter {
     pub offset: u64,
 }
 
-const ELIGIBILITY_FROM: &str = " FROM eligibility e JOIN principal p ON p.id = e.principal_id \
-     JOIN \"role\" r ON r.id = e.role_id WHERE 1 = 1";
-
 /// Eligibilities matching `filter`, ordered by principal, role and scope.
 pub async fn list_eligibility(
     conn: &impl ConnectionTrait,
     filter: &EligibilityFilter,
 ) -> Result<Vec<EligibilityView>, StoreError> {
-    let mut sql = Sql::new(
-        ConnectionTrait::get_database_backend(conn),
-        &format!(
-            "SELECT p.external_id, p.display_name, r.name, r.risk, e.scope, e.start_at, e.end_at, e.last_activated_at, \
-             e.status, e.removal_reason{ELIGIBILITY_FROM}"
-        ),
-    );
-    eligibility_where(&mut sql, filter);
-    sql.push(" ORDER BY p.external_id, r.name, e.scope");
+    let mut list = matching(filter)
+        .select_only()
+        .column_as(principal::Column::ExternalId, "principal")
+        .column_as(principal::Column::DisplayName, "principal_name")
+        .column_as(role::Column::Name, "role")
+        .column(role::Column::Risk)
+        .column(eligibility::Column::Scope)
+        .column_as(eligibility::Column::StartAt, "start")
+        .column_as(eligibility::Column::EndAt, "end")
+        .column(eligibility::Column::LastActivatedAt)
+        .column(eligibility::Column::Status)
+        .column(eligibility::Column::RemovalReason)
+        .order_by_asc(principal::Column::ExternalId)
+        .order_by_asc(role::Column::Name)
+        .order_by_asc(eligibility::Column::Scope);
     if let Some(limit) = filter.limit {
-        sql.push(" LIMIT ")
-            .bind(limit as i64)
-            .push(" OFFSET ")
-            .bind(filter.offset as i64);
+        list = list.limit(limit).offset(filter.offset);
     }
-    conn.query_all_raw(sql.build())
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(EligibilityView {
-                principal: row.try_get("", "external_id")?,
-                principal_name: row.try_get("", "display_name")?,
-                role: row.try_get("", "name")?,
-                risk: row.try_get("", "risk")?,
-                scope: row.try_get("", "scope")?,
-                start: row.try_get("", "start_at")?,
-                end: row.try_get("", "end_at")?,
-                last_activated_at: row.try_get("", "last_activated_at")?,
-                status: row.try_get("", "status")?,
-                removal_reason: row.try_get("", "removal_reason")?,
-            })
-        })
-        .collect()
+    Ok(list.into_model().all(conn).await?)
 }
 
 /// How many eligibilities match `filter` in all (its `limit` and `offset` aside): the total of
@@ -96,27 +85,29 @@ pub async fn count_eligibility(
     conn: &impl ConnectionTrait,
     filter: &EligibilityFilter,
 ) -> Result<u64, StoreError> {
-    let mut sql = Sql::new(
-        ConnectionTrait::get_database_backend(conn),
-        &format!("SELECT COUNT(*) AS n{ELIGIBILITY_FROM}"),
-    );
-    eligibility_where(&mut sql, filter);
-    let n: i64 = match conn.query_one_raw(sql.build()).await? {
-        Some(row) => row.try_get("", "n")?,
-        None => 0,
-    };
-    Ok(n.max(0) as u64)
+    let n: Option<i64> = matching(filter)
+        .select_only()
+        .column_as(Expr::col(Asterisk).count(), "n")
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
 }
 
-fn eligibility_where(sql: &mut Sql, filter: &EligibilityFilter) {
+/// The eligibilities `filter` selects (its `limit` and `offset` aside), joined to their
+/// principal and role.
+fn matching(filter: &EligibilityFilter) -> Select<eligibility::Entity> {
+    let mut query = eligibility::Entity::find()
+        .join(JoinType::InnerJoin, eligibility_principal())
+        .join(JoinType::InnerJoin, eligibility_role());
     if let Some(principal) = &filter.principal {
-        sql.push(" AND p.external_id = ").bind(principal.as_str());
+        query = query.filter(principal::Column::ExternalId.eq(principal.as_str()));
     }
     if let Some(role) = &filter.role {
-        sql.push(" AND r.name = ").bind(role.as_str());
+        query = query.filter(role::Column::Name.eq(role.as_str()));
     }
     if !filter.all {
-        sql.push(" AND e.status = 'active'");
+        query = query.filter(eligibility::Column::Status.eq(EligibilityStatus::Active));
     }
     if let Some(search) = filter
         .search
@@ -125,14 +116,23 @@ fn eligibility_where(sql: &mut Sql, filter: &EligibilityFilter) {
         .filter(|s| !s.is_empty())
     {
         let like = format!("%{}%", search.to_lowercase());
-        sql.push(" AND (LOWER(p.external_id) LIKE ")
-            .bind(like.clone())
-            .push(" OR LOWER(p.display_name) LIKE ")
-            .bind(like.clone())
-            .push(" OR LOWER(r.name) LIKE ")
-            .bind(like.clone())
-            .push(" OR LOWER(e.scope) LIKE ")
-            .bind(like)
-            .push(")");
+        let lower_like = |column: Expr| Expr::expr(Func::lower(column)).like(like.as_str());
+        query = query.filter(
+            Condition::any()
+                .add(lower_like(Expr::col((
+                    principal::Entity,
+                    principal::Column::ExternalId,
+                ))))
+                .add(lower_like(Expr::col((
+                    principal::Entity,
+                    principal::Column::DisplayName,
+                ))))
+                .add(lower_like(Expr::col((role::Entity, role::Column::Name))))
+                .add(lower_like(Expr::col((
+                    eligibility::Entity,
+                    eligibility::Column::Scope,
+                )))),
+        );
     }
+    query
 }

@@ -1,11 +1,17 @@
 //! The bulk writes of an import: the source, people, their managers, roles and eligibility.
+//! The multi-row writes are hand-written: upserts that update only rows that changed, and one
+//! CASE update for the managers, which sea-orm's builder cannot express.
 
 use crate::domain::eligibility::EligibilityStatus;
 use crate::domain::records::{PersonRow, RoleRow};
 use crate::store::sql::Sql;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, Value};
+use entity::source;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, Set, Value,
+};
 
 /// The name of the source that the database itself is: imports land here.
 pub const BUILTIN_SOURCE: &str = "builtin";
@@ -28,22 +34,28 @@ pub async fn ensure_source(
     kind: &str,
     now: DateTime<Utc>,
 ) -> Result<i64, StoreError> {
-    let backend = ConnectionTrait::get_database_backend(conn);
-    let mut insert = Sql::new(
-        backend,
-        "INSERT INTO source (name, kind, created_at) VALUES ",
-    );
-    insert
-        .tuple([name.into(), kind.into(), now.into()])
-        .push(" ON CONFLICT (name) DO NOTHING");
-    conn.execute_raw(insert.build()).await?;
-    let mut select = Sql::new(backend, "SELECT id FROM source WHERE name = ");
-    select.bind(name);
-    let row = conn
-        .query_one_raw(select.build())
+    let row = source::ActiveModel {
+        name: Set(name.to_string()),
+        kind: Set(kind.to_string()),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    source::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(source::Column::Name)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    source::Entity::find()
+        .select_only()
+        .column(source::Column::Id)
+        .filter(source::Column::Name.eq(name))
+        .into_tuple()
+        .one(conn)
         .await?
-        .ok_or_else(|| DbErr::RecordNotFound(format!("source {name}")))?;
-    row.try_get("", "id").map_err(StoreError::from)
+        .ok_or_else(|| DbErr::RecordNotFound(format!("source {name}")).into())
 }
 
 /// Inserts or updates people by external id; returns how many rows were inserted or changed.
@@ -57,6 +69,7 @@ pub async fn upsert_people(
     if rows.is_empty() {
         return Ok(0);
     }
+    // hand-written: multi-row upsert with a conditional update, which sea-orm's builder cannot express.
     let mut sql = Sql::new(
         ConnectionTrait::get_database_backend(conn),
         "INSERT INTO principal (external_id, display_name, email, kind, enabled, timezone, source_id, created_at, updated_at) VALUES ",
@@ -119,6 +132,7 @@ pub async fn set_managers(
     if changes.is_empty() {
         return Ok(0);
     }
+    // hand-written: one CASE update for every pair, which sea-orm's builder cannot express.
     let mut sql = Sql::new(
         ConnectionTrait::get_database_backend(conn),
         "UPDATE principal SET manager_id = CASE id",
@@ -143,6 +157,7 @@ pub async fn upsert_roles(
     if rows.is_empty() {
         return Ok(0);
     }
+    // hand-written: multi-row upsert with a conditional update, which sea-orm's builder cannot express.
     let mut sql = Sql::new(
         ConnectionTrait::get_database_backend(conn),
         "INSERT INTO \"role\" (name, owner_id, risk, description, source_id, created_at, updated_at) VALUES ",
@@ -191,6 +206,7 @@ pub async fn upsert_eligibility(
     if rows.is_empty() {
         return Ok(0);
     }
+    // hand-written: multi-row upsert with a conditional update, which sea-orm's builder cannot express.
     let mut sql = Sql::new(
         ConnectionTrait::get_database_backend(conn),
         "INSERT INTO eligibility (principal_id, role_id, scope, start_at, end_at, last_activated_at, granted_via, status, source_id, created_at, updated_at) VALUES ",

@@ -2,6 +2,7 @@
 
 mod eligibility;
 mod import;
+pub(crate) mod joins;
 mod principals;
 mod prune;
 pub use eligibility::{

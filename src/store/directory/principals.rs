@@ -1,9 +1,14 @@
 //! Reads of principals and roles: by external id or id, names, time zones, and the people
 //! reviewer resolution walks.
 
-use crate::store::sql::Sql;
+use crate::domain::directory::PrincipalKind;
+use crate::domain::reviewers::Person;
 use crate::store::StoreError;
-use sea_orm::{ConnectionTrait, Value};
+use entity::{principal, role};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use std::collections::HashMap;
 
 /// A principal as other rows refer to it.
@@ -18,26 +23,24 @@ pub async fn principal_refs(
     conn: &impl ConnectionTrait,
     external_ids: &[&str],
 ) -> Result<HashMap<String, PrincipalRef>, StoreError> {
-    let mut found = HashMap::with_capacity(external_ids.len());
     if external_ids.is_empty() {
-        return Ok(found);
+        return Ok(HashMap::new());
     }
-    let mut sql = Sql::new(
-        ConnectionTrait::get_database_backend(conn),
-        "SELECT id, external_id, manager_id FROM principal WHERE external_id IN ",
-    );
-    sql.tuple(external_ids.iter().map(|id| Value::from(*id)));
-    for row in conn.query_all_raw(sql.build()).await? {
-        let external_id: String = row.try_get("", "external_id")?;
-        found.insert(
-            external_id,
-            PrincipalRef {
-                id: row.try_get("", "id")?,
-                manager_id: row.try_get("", "manager_id")?,
-            },
-        );
-    }
-    Ok(found)
+    let rows: Vec<(i64, String, Option<i64>)> = principal::Entity::find()
+        .select_only()
+        .columns([
+            principal::Column::Id,
+            principal::Column::ExternalId,
+            principal::Column::ManagerId,
+        ])
+        .filter(principal::Column::ExternalId.is_in(external_ids.iter().copied()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, external_id, manager_id)| (external_id, PrincipalRef { id, manager_id }))
+        .collect())
 }
 
 /// A principal's display name.
@@ -45,51 +48,51 @@ pub async fn display_name(
     conn: &impl ConnectionTrait,
     id: i64,
 ) -> Result<Option<String>, StoreError> {
-    let mut sql = Sql::new(
-        ConnectionTrait::get_database_backend(conn),
-        "SELECT display_name FROM principal WHERE id = ",
-    );
-    sql.bind(id);
-    match conn.query_one_raw(sql.build()).await? {
-        Some(row) => Ok(Some(row.try_get("", "display_name")?)),
-        None => Ok(None),
-    }
+    Ok(principal::Entity::find_by_id(id)
+        .select_only()
+        .column(principal::Column::DisplayName)
+        .into_tuple()
+        .one(conn)
+        .await?)
 }
 
 /// Every role's id by name (roles number in the hundreds at most).
 pub async fn role_ids(conn: &impl ConnectionTrait) -> Result<HashMap<String, i64>, StoreError> {
-    let sql = Sql::new(
-        ConnectionTrait::get_database_backend(conn),
-        "SELECT id, name FROM \"role\"",
-    );
-    conn.query_all_raw(sql.build())
-        .await?
-        .into_iter()
-        .map(|row| Ok((row.try_get("", "name")?, row.try_get("", "id")?)))
-        .collect()
+    let rows: Vec<(String, i64)> = role::Entity::find()
+        .select_only()
+        .column(role::Column::Name)
+        .column(role::Column::Id)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Every principal as reviewer resolution sees it. Bounded by the number of people (not of
 /// eligibilities), which reviewer resolution needs at hand to walk manager chains.
-pub async fn people(
-    conn: &impl ConnectionTrait,
-) -> Result<HashMap<i64, crate::domain::reviewers::Person>, StoreError> {
-    let sql = Sql::new(
-        conn.get_database_backend(),
-        "SELECT id, manager_id, enabled, kind FROM principal",
-    );
-    let mut people = HashMap::new();
-    for row in conn.query_all_raw(sql.build()).await? {
-        people.insert(
-            row.try_get("", "id")?,
-            crate::domain::reviewers::Person {
-                manager_id: row.try_get("", "manager_id")?,
-                enabled: row.try_get("", "enabled")?,
-                kind: row.try_get("", "kind")?,
-            },
-        );
-    }
-    Ok(people)
+pub async fn people(conn: &impl ConnectionTrait) -> Result<HashMap<i64, Person>, StoreError> {
+    let rows: Vec<(i64, Option<i64>, bool, PrincipalKind)> = principal::Entity::find()
+        .select_only()
+        .columns([
+            principal::Column::Id,
+            principal::Column::ManagerId,
+            principal::Column::Enabled,
+            principal::Column::Kind,
+        ])
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, manager_id, enabled, kind)| {
+            let person = Person {
+                manager_id,
+                enabled,
+                kind,
+            };
+            (id, person)
+        })
+        .collect())
 }
 
 /// A principal's external id, name and email, by id.
@@ -105,22 +108,28 @@ pub async fn names_by_id(
     ids: &[i64],
 ) -> Result<HashMap<i64, PrincipalName>, StoreError> {
     let mut found = HashMap::with_capacity(ids.len());
+    // A thousand ids a statement keeps SQLite well under its placeholder limit.
     for chunk in ids.chunks(1000) {
-        let mut sql = Sql::new(
-            conn.get_database_backend(),
-            "SELECT id, external_id, display_name, email FROM principal WHERE id IN ",
-        );
-        sql.tuple(chunk.iter().map(|id| Value::from(*id)));
-        for row in conn.query_all_raw(sql.build()).await? {
-            found.insert(
-                row.try_get("", "id")?,
-                PrincipalName {
-                    id: row.try_get("", "external_id")?,
-                    name: row.try_get("", "display_name")?,
-                    email: row.try_get("", "email")?,
-                },
-            );
-        }
+        let rows: Vec<(i64, String, String, Option<String>)> = principal::Entity::find()
+            .select_only()
+            .columns([
+                principal::Column::Id,
+                principal::Column::ExternalId,
+                principal::Column::DisplayName,
+                principal::Column::Email,
+            ])
+            .filter(principal::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        found.extend(rows.into_iter().map(|(id, external_id, name, email)| {
+            let name = PrincipalName {
+                id: external_id,
+                name,
+                email,
+            };
+            (id, name)
+        }));
     }
     Ok(found)
 }
@@ -130,15 +139,13 @@ pub async fn timezone_of(
     conn: &impl ConnectionTrait,
     id: i64,
 ) -> Result<Option<String>, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "SELECT timezone FROM principal WHERE id = ",
-    );
-    sql.bind(id);
-    Ok(match conn.query_one_raw(sql.build()).await? {
-        Some(row) => row.try_get("", "timezone")?,
-        None => None,
-    })
+    let timezone: Option<Option<String>> = principal::Entity::find_by_id(id)
+        .select_only()
+        .column(principal::Column::Timezone)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(timezone.flatten())
 }
 
 /// The id of the enabled user with this external id or email, who could be handed items.
@@ -146,18 +153,21 @@ pub async fn reviewer_candidate(
     conn: &impl ConnectionTrait,
     id_or_email: &str,
 ) -> Result<Option<i64>, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "SELECT id FROM principal WHERE kind = 'user' AND enabled = ",
-    );
-    sql.bind(true)
-        .push(" AND (external_id = ")
-        .bind(id_or_email)
-        .push(" OR LOWER(email) = ")
-        .bind(id_or_email.to_lowercase())
-        .push(") ORDER BY id LIMIT 1");
-    Ok(match conn.query_one_raw(sql.build()).await? {
-        Some(row) => Some(row.try_get("", "id")?),
-        None => None,
-    })
+    Ok(principal::Entity::find()
+        .select_only()
+        .column(principal::Column::Id)
+        .filter(principal::Column::Kind.eq(PrincipalKind::User))
+        .filter(principal::Column::Enabled.eq(true))
+        .filter(
+            Condition::any()
+                .add(principal::Column::ExternalId.eq(id_or_email))
+                .add(
+                    Expr::expr(Func::lower(Expr::col(principal::Column::Email)))
+                        .eq(id_or_email.to_lowercase()),
+                ),
+        )
+        .order_by_asc(principal::Column::Id)
+        .into_tuple()
+        .one(conn)
+        .await?)
 }

@@ -1,25 +1,31 @@
 //! What a full-sync import no longer lists: found by streaming, then removed or disabled.
 
-use crate::store::sql::Sql;
+use super::joins::{eligibility_principal, eligibility_role};
+use crate::domain::eligibility::EligibilityStatus;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
-use sea_orm::{ConnectionTrait, DbErr, StreamTrait, Value};
+use entity::{eligibility, principal, role};
+use futures::{Stream, TryStreamExt};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter, QuerySelect,
+    StreamTrait,
+};
 
 /// How many active eligibilities `source_id` has.
 pub async fn active_eligibility_count(
     conn: &impl ConnectionTrait,
     source_id: i64,
 ) -> Result<i64, StoreError> {
-    let mut sql = Sql::new(
-        ConnectionTrait::get_database_backend(conn),
-        "SELECT COUNT(*) AS n FROM eligibility WHERE status = 'active' AND source_id = ",
-    );
-    sql.bind(source_id);
-    match conn.query_one_raw(sql.build()).await? {
-        Some(row) => row.try_get("", "n").map_err(StoreError::from),
-        None => Ok(0),
-    }
+    let n: Option<i64> = eligibility::Entity::find()
+        .select_only()
+        .column_as(Expr::col(Asterisk).count(), "n")
+        .filter(eligibility::Column::Status.eq(EligibilityStatus::Active))
+        .filter(eligibility::Column::SourceId.eq(source_id))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(n.unwrap_or(0))
 }
 
 /// Ids of the active eligibilities of `source_id` for which `keep(principal, role, scope)` is false.
@@ -31,39 +37,33 @@ pub async fn active_eligibility_not_kept<C>(
 where
     C: ConnectionTrait + StreamTrait,
 {
-    let mut sql = Sql::new(
-        ConnectionTrait::get_database_backend(conn),
-        "SELECT e.id, p.external_id, r.name, e.scope FROM eligibility e \
-         JOIN principal p ON p.id = e.principal_id JOIN \"role\" r ON r.id = e.role_id \
-         WHERE e.status = 'active' AND e.source_id = ",
-    );
-    sql.bind(source_id);
-    ids_not_kept(conn, sql, |row| {
-        let principal: String = row.try_get("", "external_id")?;
-        let role: String = row.try_get("", "name")?;
-        let scope: String = row.try_get("", "scope")?;
-        Ok(keep(&principal, &role, &scope))
-    })
-    .await
-    .map_err(StoreError::from)
+    let rows = eligibility::Entity::find()
+        .select_only()
+        .column(eligibility::Column::Id)
+        .column(principal::Column::ExternalId)
+        .column(role::Column::Name)
+        .column(eligibility::Column::Scope)
+        .join(JoinType::InnerJoin, eligibility_principal())
+        .join(JoinType::InnerJoin, eligibility_role())
+        .filter(eligibility::Column::Status.eq(EligibilityStatus::Active))
+        .filter(eligibility::Column::SourceId.eq(source_id))
+        .into_tuple::<(i64, String, String, String)>()
+        .stream(conn)
+        .await?;
+    let kept = rows.map_ok(|(id, principal, role, scope)| (id, keep(&principal, &role, &scope)));
+    ids_not_kept(kept).await.map_err(StoreError::from)
 }
 
-/// Streams `sql` (which selects an `id`) and returns the ids of the rows `keep` rejects: what
-/// a full-sync import no longer lists, found without holding the table in memory.
-async fn ids_not_kept<C>(
-    conn: &C,
-    sql: Sql,
-    keep: impl Fn(&sea_orm::QueryResult) -> Result<bool, DbErr>,
-) -> Result<Vec<i64>, DbErr>
-where
-    C: ConnectionTrait + StreamTrait,
-{
-    let rows = conn.stream_raw(sql.build()).await?;
+/// Of the streamed `(id, kept)` rows, the ids not kept: what a full-sync import no longer
+/// lists, found without holding the table in memory.
+async fn ids_not_kept(
+    rows: impl Stream<Item = Result<(i64, bool), DbErr>>,
+) -> Result<Vec<i64>, DbErr> {
     let mut rows = std::pin::pin!(rows);
     let mut gone = Vec::new();
-    while let Some(row) = rows.try_next().await? {
-        if !keep(&row)? {
-            gone.push(row.try_get("", "id")?);
+    while let Some((id, kept)) = rows.try_next().await? {
+        if !kept {
+            gone.push(id);
         }
     }
     Ok(gone)
@@ -77,19 +77,21 @@ pub async fn mark_eligibility_removed(
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     let mut removed = 0;
+    // A thousand ids a statement keeps SQLite well under its placeholder limit.
     for chunk in ids.chunks(1000) {
-        let mut sql = Sql::new(
-            ConnectionTrait::get_database_backend(conn),
-            "UPDATE eligibility SET status = 'removed', removed_at = ",
-        );
-        sql.bind(now)
-            .push(", removal_reason = ")
-            .bind(reason)
-            .push(", updated_at = ")
-            .bind(now)
-            .push(" WHERE status = 'active' AND id IN ");
-        sql.tuple(chunk.iter().map(|id| Value::from(*id)));
-        removed += conn.execute_raw(sql.build()).await?.rows_affected();
+        removed += eligibility::Entity::update_many()
+            .col_expr(
+                eligibility::Column::Status,
+                Expr::value(EligibilityStatus::Removed),
+            )
+            .col_expr(eligibility::Column::RemovedAt, Expr::value(now))
+            .col_expr(eligibility::Column::RemovalReason, Expr::value(reason))
+            .col_expr(eligibility::Column::UpdatedAt, Expr::value(now))
+            .filter(eligibility::Column::Status.eq(EligibilityStatus::Active))
+            .filter(eligibility::Column::Id.is_in(chunk.iter().copied()))
+            .exec(conn)
+            .await?
+            .rows_affected;
     }
     Ok(removed)
 }
@@ -103,16 +105,18 @@ pub async fn enabled_principals_not_kept<C>(
 where
     C: ConnectionTrait + StreamTrait,
 {
-    let mut sql = Sql::new(
-        ConnectionTrait::get_database_backend(conn),
-        "SELECT id, external_id FROM principal WHERE enabled = ",
-    );
-    sql.bind(true).push(" AND source_id = ").bind(source_id);
-    ids_not_kept(conn, sql, |row| {
-        Ok(keep(&row.try_get::<String>("", "external_id")?))
-    })
-    .await
-    .map_err(StoreError::from)
+    let rows = principal::Entity::find()
+        .select_only()
+        .column(principal::Column::Id)
+        .column(principal::Column::ExternalId)
+        .filter(principal::Column::Enabled.eq(true))
+        .filter(principal::Column::SourceId.eq(source_id))
+        .into_tuple::<(i64, String)>()
+        .stream(conn)
+        .await?;
+    ids_not_kept(rows.map_ok(|(id, external_id)| (id, keep(&external_id))))
+        .await
+        .map_err(StoreError::from)
 }
 
 /// Disables principals (a pruned people file): they keep their history but may no longer review.
@@ -122,17 +126,15 @@ pub async fn disable_principals(
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     let mut changed = 0;
+    // A thousand ids a statement keeps SQLite well under its placeholder limit.
     for chunk in ids.chunks(1000) {
-        let mut sql = Sql::new(
-            ConnectionTrait::get_database_backend(conn),
-            "UPDATE principal SET enabled = ",
-        );
-        sql.bind(false)
-            .push(", updated_at = ")
-            .bind(now)
-            .push(" WHERE id IN ");
-        sql.tuple(chunk.iter().map(|id| Value::from(*id)));
-        changed += conn.execute_raw(sql.build()).await?.rows_affected();
+        changed += principal::Entity::update_many()
+            .col_expr(principal::Column::Enabled, Expr::value(false))
+            .col_expr(principal::Column::UpdatedAt, Expr::value(now))
+            .filter(principal::Column::Id.is_in(chunk.iter().copied()))
+            .exec(conn)
+            .await?
+            .rows_affected;
     }
     Ok(changed)
 }

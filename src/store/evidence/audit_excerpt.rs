@@ -1,10 +1,13 @@
 //! The audit excerpt of a bundle: the stretch of the audit chain that covers a campaign,
 //! streamed in order.
 
-use crate::store::sql::Sql;
 use crate::store::StoreError;
+use entity::audit_event;
 use futures::Stream;
-use sea_orm::{ConnectionTrait, DbErr, QueryResult, StreamTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryResult,
+    QuerySelect, QueryTrait, StreamTrait,
+};
 
 /// The stretch of the audit chain that covers the campaign: from its first event to its last,
 /// with everything in between, so the excerpt can be verified on its own.
@@ -12,31 +15,37 @@ pub async fn audit_range(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
 ) -> Result<Option<(i64, i64)>, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "SELECT MIN(seq) AS first, MAX(seq) AS last FROM audit_event WHERE target = ",
-    );
-    sql.bind(format!("campaign:{campaign_id}"));
-    let Some(row) = conn.query_one_raw(sql.build()).await? else {
-        return Ok(None);
-    };
-    let first: Option<i64> = row.try_get("", "first")?;
-    let last: Option<i64> = row.try_get("", "last")?;
-    Ok(first.zip(last))
+    let range: Option<(Option<i64>, Option<i64>)> = audit_event::Entity::find()
+        .select_only()
+        .column_as(audit_event::Column::Seq.min(), "first")
+        .column_as(audit_event::Column::Seq.max(), "last")
+        .filter(audit_event::Column::Target.eq(format!("campaign:{campaign_id}")))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(range.and_then(|(first, last)| first.zip(last)))
 }
 
+/// The events `first..=last` in order, as rows for the bundle writer to stream.
 pub async fn audit_rows<'a, C: ConnectionTrait + StreamTrait>(
     conn: &'a C,
     first: i64,
     last: i64,
 ) -> Result<impl Stream<Item = Result<QueryResult, DbErr>> + 'a, StoreError> {
-    let mut sql = Sql::new(
-        ConnectionTrait::get_database_backend(conn),
-        "SELECT seq, at, actor, action, target, details, prev_hash, hash FROM audit_event WHERE seq >= ",
-    );
-    sql.bind(first)
-        .push(" AND seq <= ")
-        .bind(last)
-        .push(" ORDER BY seq");
-    conn.stream_raw(sql.build()).await.map_err(StoreError::from)
+    let events = audit_event::Entity::find()
+        .select_only()
+        .columns([
+            audit_event::Column::Seq,
+            audit_event::Column::At,
+            audit_event::Column::Actor,
+            audit_event::Column::Action,
+            audit_event::Column::Target,
+            audit_event::Column::Details,
+            audit_event::Column::PrevHash,
+            audit_event::Column::Hash,
+        ])
+        .filter(audit_event::Column::Seq.between(first, last))
+        .order_by_asc(audit_event::Column::Seq)
+        .build(ConnectionTrait::get_database_backend(conn));
+    conn.stream_raw(events).await.map_err(StoreError::from)
 }

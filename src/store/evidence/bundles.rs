@@ -1,10 +1,14 @@
 //! Stored bundles: a completed campaign's zip kept in the database in chunks, so it stays
 //! downloadable and streams as it is sent.
 
-use crate::store::sql::Sql;
+use crate::domain::lifecycle::CampaignState;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr};
+use entity::{campaign, evidence_bundle, evidence_chunk};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 
 /// Stores a bundle's manifest and returns its id; the zip follows with [`insert_chunk`].
 pub async fn insert_bundle(
@@ -16,24 +20,19 @@ pub async fn insert_bundle(
     bytes: i64,
     reason: &str,
 ) -> Result<i64, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "INSERT INTO evidence_bundle (campaign_id, generated_at, manifest, sha256, bytes, reason) VALUES ",
-    );
-    sql.tuple([
-        campaign_id.into(),
-        generated_at.into(),
-        manifest.into(),
-        sha256.into(),
-        bytes.into(),
-        reason.into(),
-    ])
-    .push(" RETURNING id");
-    let row = conn
-        .query_one_raw(sql.build())
+    let row = evidence_bundle::ActiveModel {
+        campaign_id: Set(campaign_id),
+        generated_at: Set(generated_at),
+        manifest: Set(manifest.to_string()),
+        sha256: Set(sha256.to_string()),
+        bytes: Set(bytes),
+        reason: Set(reason.to_string()),
+        ..Default::default()
+    };
+    Ok(evidence_bundle::Entity::insert(row)
+        .exec(conn)
         .await?
-        .ok_or(DbErr::RecordNotInserted)?;
-    row.try_get("", "id").map_err(StoreError::from)
+        .last_insert_id)
 }
 
 pub async fn insert_chunk(
@@ -42,29 +41,38 @@ pub async fn insert_chunk(
     seq: i32,
     data: Vec<u8>,
 ) -> Result<(), StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "INSERT INTO evidence_chunk (bundle_id, seq, data) VALUES ",
-    );
-    sql.tuple([bundle_id.into(), seq.into(), data.into()]);
-    conn.execute_raw(sql.build()).await?;
+    let row = evidence_chunk::ActiveModel {
+        bundle_id: Set(bundle_id),
+        seq: Set(seq),
+        data: Set(data),
+        ..Default::default()
+    };
+    evidence_chunk::Entity::insert(row)
+        .exec_without_returning(conn)
+        .await?;
     Ok(())
 }
 
 /// Completed campaigns without a stored bundle: completing commits before the bundle is made,
 /// so a crash in between leaves one behind, for the recovery step to store.
 pub async fn completed_without_bundle(conn: &impl ConnectionTrait) -> Result<Vec<i64>, StoreError> {
-    let sql = Sql::new(
-        conn.get_database_backend(),
-        "SELECT c.id FROM campaign c WHERE c.state = 'completed' \
-         AND NOT EXISTS (SELECT 1 FROM evidence_bundle b WHERE b.campaign_id = c.id) ORDER BY c.id",
-    );
-    conn.query_all_raw(sql.build())
-        .await?
-        .iter()
-        .map(|row| row.try_get("", "id"))
-        .collect::<Result<_, DbErr>>()
-        .map_err(StoreError::from)
+    let bundle_of_campaign = Query::select()
+        .expr(Expr::val(1))
+        .from(evidence_bundle::Entity)
+        .and_where(
+            Expr::col((evidence_bundle::Entity, evidence_bundle::Column::CampaignId))
+                .equals((campaign::Entity, campaign::Column::Id)),
+        )
+        .to_owned();
+    Ok(campaign::Entity::find()
+        .select_only()
+        .column(campaign::Column::Id)
+        .filter(campaign::Column::State.eq(CampaignState::Completed))
+        .filter(Expr::exists(bundle_of_campaign).not())
+        .order_by_asc(campaign::Column::Id)
+        .into_tuple()
+        .all(conn)
+        .await?)
 }
 
 /// A stored bundle.
@@ -83,24 +91,33 @@ pub async fn latest_bundle(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
 ) -> Result<Option<StoredBundle>, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "SELECT id, campaign_id, generated_at, sha256, bytes, reason FROM evidence_bundle WHERE campaign_id = ",
-    );
-    sql.bind(campaign_id).push(" ORDER BY id DESC LIMIT 1");
-    conn.query_one_raw(sql.build())
-        .await?
-        .map(|row| {
-            Ok(StoredBundle {
-                id: row.try_get("", "id")?,
-                campaign_id: row.try_get("", "campaign_id")?,
-                generated_at: row.try_get("", "generated_at")?,
-                sha256: row.try_get("", "sha256")?,
-                bytes: row.try_get("", "bytes")?,
-                reason: row.try_get("", "reason")?,
-            })
-        })
-        .transpose()
+    // The columns but the manifest, which can be long and is not wanted here.
+    let row: Option<(i64, i64, DateTime<Utc>, String, i64, String)> =
+        evidence_bundle::Entity::find()
+            .select_only()
+            .columns([
+                evidence_bundle::Column::Id,
+                evidence_bundle::Column::CampaignId,
+                evidence_bundle::Column::GeneratedAt,
+                evidence_bundle::Column::Sha256,
+                evidence_bundle::Column::Bytes,
+                evidence_bundle::Column::Reason,
+            ])
+            .filter(evidence_bundle::Column::CampaignId.eq(campaign_id))
+            .order_by_desc(evidence_bundle::Column::Id)
+            .into_tuple()
+            .one(conn)
+            .await?;
+    Ok(row.map(
+        |(id, campaign_id, generated_at, sha256, bytes, reason)| StoredBundle {
+            id,
+            campaign_id,
+            generated_at,
+            sha256,
+            bytes,
+            reason,
+        },
+    ))
 }
 
 /// One chunk of a stored bundle's zip, by position.
@@ -109,13 +126,12 @@ pub async fn chunk(
     bundle_id: i64,
     seq: i32,
 ) -> Result<Option<Vec<u8>>, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "SELECT data FROM evidence_chunk WHERE bundle_id = ",
-    );
-    sql.bind(bundle_id).push(" AND seq = ").bind(seq);
-    match conn.query_one_raw(sql.build()).await? {
-        Some(row) => Ok(Some(row.try_get("", "data")?)),
-        None => Ok(None),
-    }
+    Ok(evidence_chunk::Entity::find()
+        .select_only()
+        .column(evidence_chunk::Column::Data)
+        .filter(evidence_chunk::Column::BundleId.eq(bundle_id))
+        .filter(evidence_chunk::Column::Seq.eq(seq))
+        .into_tuple()
+        .one(conn)
+        .await?)
 }

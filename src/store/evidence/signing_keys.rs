@@ -1,40 +1,34 @@
 //! The instance's Ed25519 signing keys: the newest signs bundles, all of them pin a bundle
 //! being verified on the instance's own machine.
 
-use crate::store::sql::Sql;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr};
+use entity::signing_key;
+use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, QuerySelect, Set};
 
 /// The newest signing key: (public hex, secret hex).
 pub async fn signing_key(
     conn: &impl ConnectionTrait,
 ) -> Result<Option<(String, String)>, StoreError> {
-    let sql = Sql::new(
-        conn.get_database_backend(),
-        "SELECT public_key, secret_key FROM signing_key ORDER BY id DESC LIMIT 1",
-    );
-    match conn.query_one_raw(sql.build()).await? {
-        Some(row) => Ok(Some((
-            row.try_get("", "public_key")?,
-            row.try_get("", "secret_key")?,
-        ))),
-        None => Ok(None),
-    }
+    Ok(signing_key::Entity::find()
+        .select_only()
+        .column(signing_key::Column::PublicKey)
+        .column(signing_key::Column::SecretKey)
+        .order_by_desc(signing_key::Column::Id)
+        .into_tuple()
+        .one(conn)
+        .await?)
 }
 
 /// Every public key this instance has signed with, oldest first.
 pub async fn public_keys(conn: &impl ConnectionTrait) -> Result<Vec<String>, StoreError> {
-    let sql = Sql::new(
-        conn.get_database_backend(),
-        "SELECT public_key FROM signing_key ORDER BY id",
-    );
-    conn.query_all_raw(sql.build())
-        .await?
-        .iter()
-        .map(|row| row.try_get("", "public_key"))
-        .collect::<Result<_, DbErr>>()
-        .map_err(StoreError::from)
+    Ok(signing_key::Entity::find()
+        .select_only()
+        .column(signing_key::Column::PublicKey)
+        .order_by_asc(signing_key::Column::Id)
+        .into_tuple()
+        .all(conn)
+        .await?)
 }
 
 pub async fn insert_signing_key(
@@ -43,11 +37,13 @@ pub async fn insert_signing_key(
     secret: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "INSERT INTO signing_key (algorithm, public_key, secret_key, created_at) VALUES ",
-    );
-    sql.tuple(["ed25519".into(), public.into(), secret.into(), now.into()]);
-    conn.execute_raw(sql.build()).await?;
+    let row = signing_key::ActiveModel {
+        algorithm: Set("ed25519".to_string()),
+        public_key: Set(public.to_string()),
+        secret_key: Set(secret.to_string()),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    signing_key::Entity::insert(row).exec(conn).await?;
     Ok(())
 }
