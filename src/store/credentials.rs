@@ -4,9 +4,9 @@
 //! revocation's time is the one kept.
 
 use super::accounts::token_creator;
-use super::backend::RowLock;
 use super::sql::Sql;
 use super::StoreError;
+use crate::domain::access::Role;
 use chrono::{DateTime, Utc};
 use entity::{account, api_token, reviewer_token, session};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
@@ -88,16 +88,19 @@ pub async fn other_enabled_admins(
     conn: &impl ConnectionTrait,
     except: i64,
 ) -> Result<u64, StoreError> {
-    // hand-written: still locks through backend.rs's RowLock::Update (its last user; backend.rs
-    // is being reworked), though sea-orm's lock_exclusive() would say the same.
-    let backend = conn.get_database_backend();
-    let mut sql = Sql::new(
-        backend,
-        "SELECT id FROM account WHERE role = 'admin' AND enabled = ",
-    );
-    sql.bind(true).push(" AND id <> ").bind(except);
-    sql.lock_rows(RowLock::Update);
-    Ok(conn.query_all_raw(sql.build()).await?.len() as u64)
+    let ids: Vec<i64> = account::Entity::find()
+        .select_only()
+        .column(account::Column::Id)
+        .filter(account::Column::Role.eq(Role::Admin))
+        .filter(account::Column::Enabled.eq(true))
+        .filter(account::Column::Id.ne(except))
+        // FOR UPDATE on PostgreSQL; sea-query writes no lock clause for SQLite, whose write
+        // transaction already excludes every other writer.
+        .lock_exclusive()
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(ids.len() as u64)
 }
 
 pub async fn set_enabled(

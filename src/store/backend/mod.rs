@@ -59,8 +59,6 @@ pub(crate) async fn serialize(
 /// transaction holds the whole database).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum RowLock {
-    /// Until the transaction ends; others wait.
-    Update,
     /// Until the transaction ends; others skip them (workers take disjoint batches).
     UpdateSkipLocked,
 }

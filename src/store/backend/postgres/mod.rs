@@ -40,7 +40,6 @@ pub(super) async fn advisory_lock(
 /// The clause that locks the rows a SELECT reads.
 pub(super) fn row_lock(how: RowLock) -> &'static str {
     match how {
-        RowLock::Update => " FOR UPDATE",
         RowLock::UpdateSkipLocked => " FOR UPDATE SKIP LOCKED",
     }
 }
