@@ -1,10 +1,17 @@
 //! What a reviewer's link opens: tokens (stored only as SHA-256), the reviewer's items, their
 //! sign-off, and hand-overs to another reviewer.
 
+use super::items::current_decision;
 use super::sql::Sql;
 use super::StoreError;
+use crate::domain::reviewers::ReviewerReason;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, Value};
+use entity::{campaign_reviewer, decision, review_item, reviewer_token};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
 /// A stored token, found by the hash of the presented one.
 #[derive(Debug, Clone)]
@@ -35,6 +42,7 @@ pub async fn insert_tokens(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     for chunk in tokens.chunks(500) {
+        // hand-written: bulk path, a multi-row VALUES insert of a whole step's links.
         let mut sql = Sql::new(
             conn.get_database_backend(),
             "INSERT INTO reviewer_token (campaign_id, reviewer_id, token_hash, mail_id, created_at, expires_at) VALUES ",
@@ -58,28 +66,22 @@ pub async fn token_by_hash(
     conn: &impl ConnectionTrait,
     token_hash: &str,
 ) -> Result<Option<TokenRow>, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "SELECT id, campaign_id, reviewer_id, token_hash, expires_at, revoked_at FROM reviewer_token WHERE token_hash = ",
-    );
-    sql.bind(token_hash);
-    conn.query_one_raw(sql.build())
+    Ok(reviewer_token::Entity::find()
+        .filter(reviewer_token::Column::TokenHash.eq(token_hash))
+        .one(conn)
         .await?
-        .map(|row| {
-            Ok(TokenRow {
-                id: row.try_get("", "id")?,
-                campaign_id: row.try_get("", "campaign_id")?,
-                reviewer_id: row.try_get("", "reviewer_id")?,
-                token_hash: row.try_get("", "token_hash")?,
-                expires_at: row.try_get("", "expires_at")?,
-                revoked_at: row.try_get("", "revoked_at")?,
-            })
-        })
-        .transpose()
+        .map(|t| TokenRow {
+            id: t.id,
+            campaign_id: t.campaign_id,
+            reviewer_id: t.reviewer_id,
+            token_hash: t.token_hash,
+            expires_at: t.expires_at,
+            revoked_at: t.revoked_at,
+        }))
 }
 
 /// One of a reviewer's items with its current decision.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, FromQueryResult)]
 pub struct ReviewerItem {
     pub id: i64,
     pub holder_external_id: String,
@@ -110,47 +112,41 @@ pub async fn reviewer_items(
     campaign_id: i64,
     reviewer_id: i64,
 ) -> Result<Vec<ReviewerItem>, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "SELECT i.id, i.holder_external_id, i.holder_name, i.holder_email, i.holder_kind, i.role_name, i.role_risk, \
-         i.scope, i.since, i.last_activated_at, i.recommendation, i.recommendation_reason, i.verdict, i.made_by, \
-         d.justification, i.decided_at, i.flag_reason, i.excluded, i.escalated_at \
-         FROM review_item i LEFT JOIN decision d ON d.id = i.current_decision_id WHERE i.campaign_id = ",
-    );
-    sql.bind(campaign_id)
-        .push(" AND i.reviewer_id = ")
-        .bind(reviewer_id)
-        .push(" AND i.principal_id <> ")
-        .bind(reviewer_id)
-        .push(" ORDER BY i.holder_name, i.holder_external_id, i.role_name, i.scope");
-    conn.query_all_raw(sql.build())
-        .await?
-        .iter()
-        .map(|row| {
-            let escalated: Option<DateTime<Utc>> = row.try_get("", "escalated_at")?;
-            Ok(ReviewerItem {
-                id: row.try_get("", "id")?,
-                holder_external_id: row.try_get("", "holder_external_id")?,
-                holder_name: row.try_get("", "holder_name")?,
-                holder_email: row.try_get("", "holder_email")?,
-                holder_kind: row.try_get("", "holder_kind")?,
-                role_name: row.try_get("", "role_name")?,
-                role_risk: row.try_get("", "role_risk")?,
-                scope: row.try_get("", "scope")?,
-                since: row.try_get("", "since")?,
-                last_activated_at: row.try_get("", "last_activated_at")?,
-                recommendation: row.try_get("", "recommendation")?,
-                recommendation_reason: row.try_get("", "recommendation_reason")?,
-                verdict: row.try_get("", "verdict")?,
-                made_by: row.try_get("", "made_by")?,
-                justification: row.try_get("", "justification")?,
-                decided_at: row.try_get("", "decided_at")?,
-                flag_reason: row.try_get("", "flag_reason")?,
-                excluded: row.try_get("", "excluded")?,
-                escalated: escalated.is_some(),
-            })
-        })
-        .collect()
+    use review_item::Column as Item;
+    Ok(review_item::Entity::find()
+        .select_only()
+        .columns([
+            Item::Id,
+            Item::HolderExternalId,
+            Item::HolderName,
+            Item::HolderEmail,
+            Item::HolderKind,
+            Item::RoleName,
+            Item::RoleRisk,
+            Item::Scope,
+            Item::Since,
+            Item::LastActivatedAt,
+            Item::Recommendation,
+            Item::RecommendationReason,
+            Item::Verdict,
+            Item::MadeBy,
+            Item::DecidedAt,
+            Item::FlagReason,
+            Item::Excluded,
+        ])
+        .column_as(decision::Column::Justification, "justification")
+        .column_as(Item::EscalatedAt.is_not_null(), "escalated")
+        .join(JoinType::LeftJoin, current_decision())
+        .filter(Item::CampaignId.eq(campaign_id))
+        .filter(Item::ReviewerId.eq(reviewer_id))
+        .filter(Item::PrincipalId.ne(reviewer_id))
+        .order_by_asc(Item::HolderName)
+        .order_by_asc(Item::HolderExternalId)
+        .order_by_asc(Item::RoleName)
+        .order_by_asc(Item::Scope)
+        .into_model()
+        .all(conn)
+        .await?)
 }
 
 /// A reviewer's sign-off, if they gave one.
@@ -159,17 +155,15 @@ pub async fn sign_off_of(
     campaign_id: i64,
     reviewer_id: i64,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "SELECT signed_off_at FROM campaign_reviewer WHERE campaign_id = ",
-    );
-    sql.bind(campaign_id)
-        .push(" AND reviewer_id = ")
-        .bind(reviewer_id);
-    Ok(match conn.query_one_raw(sql.build()).await? {
-        Some(row) => row.try_get("", "signed_off_at")?,
-        None => None,
-    })
+    let signed_off: Option<Option<DateTime<Utc>>> = campaign_reviewer::Entity::find()
+        .select_only()
+        .column(campaign_reviewer::Column::SignedOffAt)
+        .filter(campaign_reviewer::Column::CampaignId.eq(campaign_id))
+        .filter(campaign_reviewer::Column::ReviewerId.eq(reviewer_id))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(signed_off.flatten())
 }
 
 pub async fn sign_off(
@@ -179,18 +173,14 @@ pub async fn sign_off(
     addr: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "UPDATE campaign_reviewer SET signed_off_at = ",
-    );
-    sql.bind(now)
-        .push(", signed_off_addr = ")
-        .bind(addr.map(str::to_string))
-        .push(" WHERE campaign_id = ")
-        .bind(campaign_id)
-        .push(" AND reviewer_id = ")
-        .bind(reviewer_id);
-    Ok(conn.execute_raw(sql.build()).await?.rows_affected() == 1)
+    let signed = campaign_reviewer::Entity::update_many()
+        .col_expr(campaign_reviewer::Column::SignedOffAt, Expr::value(now))
+        .col_expr(campaign_reviewer::Column::SignedOffAddr, Expr::value(addr))
+        .filter(campaign_reviewer::Column::CampaignId.eq(campaign_id))
+        .filter(campaign_reviewer::Column::ReviewerId.eq(reviewer_id))
+        .exec(conn)
+        .await?;
+    Ok(signed.rows_affected == 1)
 }
 
 /// Moves undecided items from one reviewer to another; returns how many moved.
@@ -201,20 +191,20 @@ pub async fn reassign(
     to: i64,
     items: &[i64],
 ) -> Result<u64, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "UPDATE review_item SET reviewer_id = ",
-    );
-    sql.bind(to)
-        .push(", reviewer_reason = 'reassigned' WHERE verdict IS NULL AND campaign_id = ")
-        .bind(campaign_id)
-        .push(" AND reviewer_id = ")
-        .bind(from)
-        .push(" AND principal_id <> ")
-        .bind(to)
-        .push(" AND id IN ");
-    sql.tuple(items.iter().map(|id| Value::from(*id)));
-    Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+    Ok(review_item::Entity::update_many()
+        .col_expr(review_item::Column::ReviewerId, Expr::value(to))
+        .col_expr(
+            review_item::Column::ReviewerReason,
+            Expr::value(ReviewerReason::Reassigned.as_str()),
+        )
+        .filter(review_item::Column::Verdict.is_null())
+        .filter(review_item::Column::CampaignId.eq(campaign_id))
+        .filter(review_item::Column::ReviewerId.eq(from))
+        .filter(review_item::Column::PrincipalId.ne(to))
+        .filter(review_item::Column::Id.is_in(items.iter().copied()))
+        .exec(conn)
+        .await?
+        .rows_affected)
 }
 
 /// Which of `hashes` are links on record, not withdrawn and not expired at `now`.
@@ -225,15 +215,16 @@ pub async fn live_token_hashes(
 ) -> Result<std::collections::HashSet<String>, StoreError> {
     let mut live = std::collections::HashSet::new();
     for chunk in hashes.chunks(500) {
-        let mut sql = Sql::new(
-            conn.get_database_backend(),
-            "SELECT token_hash FROM reviewer_token WHERE revoked_at IS NULL AND expires_at > ",
-        );
-        sql.bind(now).push(" AND token_hash IN ");
-        sql.tuple(chunk.iter().map(|h| sea_orm::Value::from(h.clone())));
-        for row in conn.query_all_raw(sql.build()).await? {
-            live.insert(row.try_get("", "token_hash")?);
-        }
+        let found: Vec<String> = reviewer_token::Entity::find()
+            .select_only()
+            .column(reviewer_token::Column::TokenHash)
+            .filter(reviewer_token::Column::RevokedAt.is_null())
+            .filter(reviewer_token::Column::ExpiresAt.gt(now))
+            .filter(reviewer_token::Column::TokenHash.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        live.extend(found);
     }
     Ok(live)
 }

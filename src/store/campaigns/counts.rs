@@ -10,6 +10,7 @@ pub use crate::domain::summary::CampaignCounts;
 
 pub async fn counts(conn: &impl ConnectionTrait, id: i64) -> Result<CampaignCounts, StoreError> {
     let backend = conn.get_database_backend();
+    // hand-written: report aggregate, thirteen CASE sums over a campaign's items in one pass.
     let mut sql = Sql::new(
         backend,
         "SELECT COUNT(*) AS items, COUNT(DISTINCT reviewer_id) AS reviewers, \
@@ -50,6 +51,7 @@ pub async fn counts(conn: &impl ConnectionTrait, id: i64) -> Result<CampaignCoun
         recommended_revoke: get("recommended_revoke")?,
         ..CampaignCounts::default()
     };
+    // hand-written: report aggregate with CASE/GROUP BY.
     let mut sql = Sql::new(
         backend,
         "SELECT state, CASE WHEN last_error IS NULL THEN 0 ELSE 1 END AS retrying, COUNT(*) AS n \

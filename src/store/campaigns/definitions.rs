@@ -2,11 +2,10 @@
 //! written in.
 
 use crate::domain::definition::CampaignSpec;
-use crate::store::sql::Sql;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use entity::campaign_definition;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 
 /// One stored version of a definition.
 #[derive(Debug, Clone)]
@@ -93,29 +92,24 @@ pub async fn insert_definition(
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<i64, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "INSERT INTO campaign_definition (name, version, description, owner_id, schedule, timezone, body, spec, spec_hash, created_by, created_at) VALUES ",
-    );
-    sql.tuple([
-        spec.name.as_str().into(),
-        version.into(),
-        spec.description.clone().into(),
-        owner_id.into(),
-        spec.schedule.as_str().into(),
-        spec.timezone.as_str().into(),
-        body.into(),
-        spec_json.into(),
-        spec_hash.into(),
-        actor.into(),
-        now.into(),
-    ])
-    .push(" RETURNING id");
-    let row = conn
-        .query_one_raw(sql.build())
+    let row = campaign_definition::ActiveModel {
+        name: Set(spec.name.clone()),
+        version: Set(version),
+        description: Set(spec.description.clone()),
+        owner_id: Set(owner_id),
+        schedule: Set(spec.schedule.clone()),
+        timezone: Set(spec.timezone.clone()),
+        body: Set(body.to_string()),
+        spec: Set(spec_json.to_string()),
+        spec_hash: Set(spec_hash.to_string()),
+        created_by: Set(actor.to_string()),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    Ok(campaign_definition::Entity::insert(row)
+        .exec(conn)
         .await?
-        .ok_or_else(|| DbErr::RecordNotInserted)?;
-    row.try_get("", "id").map_err(StoreError::from)
+        .last_insert_id)
 }
 
 /// The newest version of the named definition as it was written: (version, TOML text).

@@ -2,11 +2,11 @@
 //! row lock against concurrent moves.
 
 use crate::domain::lifecycle::CampaignState;
-use crate::store::sql::Sql;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use entity::campaign;
-use sea_orm::{ConnectionTrait, EntityTrait, QuerySelect};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 /// Moves a campaign to `to` only from one of `from` (compare-and-set), stamping `stamp` (a
 /// timestamp column of ours) with `now`; false when the campaign was not in any of them.
@@ -19,14 +19,18 @@ pub async fn transition(
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     debug_assert!(from.iter().all(|f| f.may_become(to)));
-    let mut sql = Sql::new(conn.get_database_backend(), "UPDATE campaign SET state = ");
-    sql.bind(to).push(", updated_at = ").bind(now);
+    let mut update = campaign::Entity::update_many()
+        .col_expr(campaign::Column::State, Expr::value(to))
+        .col_expr(campaign::Column::UpdatedAt, Expr::value(now));
     if let Some(column) = stamp {
-        sql.push(&format!(", {column} = ")).bind(now);
+        update = update.col_expr(column, Expr::value(now));
     }
-    sql.push(" WHERE id = ").bind(id).push(" AND state IN ");
-    sql.tuple(from.iter().map(|&s| s.into()));
-    Ok(conn.execute_raw(sql.build()).await?.rows_affected() == 1)
+    let moved = update
+        .filter(campaign::Column::Id.eq(id))
+        .filter(campaign::Column::State.is_in(from.iter().copied()))
+        .exec(conn)
+        .await?;
+    Ok(moved.rows_affected == 1)
 }
 
 /// Records who closed (`closed_by`) or cancelled (`cancelled_by`) a campaign.
@@ -37,15 +41,14 @@ pub async fn set_ended_by(
     actor: &str,
 ) -> Result<(), StoreError> {
     let column = match column {
-        EndedBy::Closed => "closed_by",
-        EndedBy::Cancelled => "cancelled_by",
+        EndedBy::Closed => campaign::Column::ClosedBy,
+        EndedBy::Cancelled => campaign::Column::CancelledBy,
     };
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        &format!("UPDATE campaign SET {column} = "),
-    );
-    sql.bind(actor).push(" WHERE id = ").bind(id);
-    conn.execute_raw(sql.build()).await?;
+    campaign::Entity::update_many()
+        .col_expr(column, Expr::value(actor))
+        .filter(campaign::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
@@ -61,14 +64,11 @@ pub async fn set_rail_reason(
     id: i64,
     reason: Option<&str>,
 ) -> Result<(), StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "UPDATE campaign SET rail_reason = ",
-    );
-    sql.bind(reason.map(str::to_string))
-        .push(" WHERE id = ")
-        .bind(id);
-    conn.execute_raw(sql.build()).await?;
+    campaign::Entity::update_many()
+        .col_expr(campaign::Column::RailReason, Expr::value(reason))
+        .filter(campaign::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 

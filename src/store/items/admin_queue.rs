@@ -1,27 +1,50 @@
 //! The admins' decision queue: items only their own holder could have reviewed.
 
-use crate::store::sql::Sql;
+use crate::domain::lifecycle::CampaignState;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr};
+use entity::{campaign, review_item};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select,
+};
 
 /// An item only its holder could have reviewed (the campaign's owner holding it, nobody else
 /// eligible): it is decided by an admin from the console's queue, never through a link.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema, FromQueryResult)]
 pub struct QueuedItem {
     pub id: i64,
     pub campaign_id: i64,
+    #[sea_orm(from_alias = "definition_name")]
     pub campaign: String,
     pub period: String,
     pub due_at: Option<DateTime<Utc>>,
+    #[sea_orm(from_alias = "holder_external_id")]
     pub holder_id: String,
     pub holder_name: String,
     pub holder_email: Option<String>,
+    #[sea_orm(from_alias = "role_name")]
     pub role: String,
+    #[sea_orm(from_alias = "role_risk")]
     pub risk: String,
     pub scope: String,
     pub recommendation: String,
     pub flag_reason: Option<String>,
+}
+
+/// The undecided items of active campaigns assigned to their own holder: an item joined to its
+/// campaign, the columns left to the caller.
+fn queued_items() -> Select<review_item::Entity> {
+    review_item::Entity::find()
+        .select_only()
+        .join(JoinType::InnerJoin, review_item::Relation::Campaign.def())
+        .filter(campaign::Column::State.eq(CampaignState::Active))
+        .filter(review_item::Column::Verdict.is_null())
+        .filter(
+            Expr::col((review_item::Entity, review_item::Column::ReviewerId))
+                .equals((review_item::Entity, review_item::Column::PrincipalId)),
+        )
 }
 
 /// The undecided items of active campaigns assigned to their own holder, oldest campaign first
@@ -30,48 +53,34 @@ pub async fn admin_queue(
     conn: &impl ConnectionTrait,
     limit: u64,
 ) -> Result<(Vec<QueuedItem>, i64), StoreError> {
-    let backend = conn.get_database_backend();
-    let from = " FROM review_item i JOIN campaign c ON c.id = i.campaign_id \
-                WHERE c.state = 'active' AND i.verdict IS NULL AND i.reviewer_id = i.principal_id";
-    let total = crate::store::sql::count(
-        conn,
-        Sql::new(backend, &format!("SELECT COUNT(*) AS n{from}")),
-    )
-    .await?;
+    use review_item::Column as Item;
+    let total = queued_items().column(Item::Id).count(conn).await? as i64;
     if limit == 0 {
         return Ok((Vec::new(), total));
     }
-    let mut sql = Sql::new(
-        backend,
-        &format!(
-            "SELECT i.id, i.campaign_id, c.definition_name, c.period, c.due_at, i.holder_external_id, \
-             i.holder_name, i.holder_email, i.role_name, i.role_risk, i.scope, i.recommendation, i.flag_reason{from} \
-             ORDER BY i.campaign_id, i.id LIMIT "
-        ),
-    );
-    sql.bind(limit as i64);
-    let items = conn
-        .query_all_raw(sql.build())
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(QueuedItem {
-                id: row.try_get("", "id")?,
-                campaign_id: row.try_get("", "campaign_id")?,
-                campaign: row.try_get("", "definition_name")?,
-                period: row.try_get("", "period")?,
-                due_at: row.try_get("", "due_at")?,
-                holder_id: row.try_get("", "holder_external_id")?,
-                holder_name: row.try_get("", "holder_name")?,
-                holder_email: row.try_get("", "holder_email")?,
-                role: row.try_get("", "role_name")?,
-                risk: row.try_get("", "role_risk")?,
-                scope: row.try_get("", "scope")?,
-                recommendation: row.try_get("", "recommendation")?,
-                flag_reason: row.try_get("", "flag_reason")?,
-            })
-        })
-        .collect::<Result<Vec<_>, DbErr>>()?;
+    let items = queued_items()
+        .columns([Item::Id, Item::CampaignId])
+        .columns([
+            campaign::Column::DefinitionName,
+            campaign::Column::Period,
+            campaign::Column::DueAt,
+        ])
+        .columns([
+            Item::HolderExternalId,
+            Item::HolderName,
+            Item::HolderEmail,
+            Item::RoleName,
+            Item::RoleRisk,
+            Item::Scope,
+            Item::Recommendation,
+            Item::FlagReason,
+        ])
+        .order_by_asc(Item::CampaignId)
+        .order_by_asc(Item::Id)
+        .limit(limit)
+        .into_model()
+        .all(conn)
+        .await?;
     Ok((items, total))
 }
 
@@ -80,20 +89,16 @@ pub async fn item_holder(
     conn: &impl ConnectionTrait,
     item_id: i64,
 ) -> Result<Option<(i64, i64, Option<i64>, Option<String>)>, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "SELECT campaign_id, principal_id, reviewer_id, holder_email FROM review_item WHERE id = ",
-    );
-    sql.bind(item_id);
-    conn.query_one_raw(sql.build())
-        .await?
-        .map(|row| {
-            Ok((
-                row.try_get("", "campaign_id")?,
-                row.try_get("", "principal_id")?,
-                row.try_get("", "reviewer_id")?,
-                row.try_get("", "holder_email")?,
-            ))
-        })
-        .transpose()
+    use review_item::Column as Item;
+    Ok(review_item::Entity::find_by_id(item_id)
+        .select_only()
+        .columns([
+            Item::CampaignId,
+            Item::PrincipalId,
+            Item::ReviewerId,
+            Item::HolderEmail,
+        ])
+        .into_tuple()
+        .one(conn)
+        .await?)
 }

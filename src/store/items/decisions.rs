@@ -5,7 +5,11 @@ use crate::domain::closing::{MadeBy, Verdict};
 use crate::store::sql::Sql;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, Value};
+use entity::{decision, review_item};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef,
+    Value,
+};
 
 /// An item as a decision sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,38 +24,80 @@ pub struct ItemForDecision {
     pub justification: Option<String>,
 }
 
+/// The join from an item to the decision in force (`current_decision_id`; the entities'
+/// relation is the item's whole history, `decision.item_id`).
+pub(crate) fn current_decision() -> RelationDef {
+    review_item::Entity::belongs_to(decision::Entity)
+        .from(review_item::Column::CurrentDecisionId)
+        .to(decision::Column::Id)
+        .into()
+}
+
+/// The items among `ids` that belong to the campaign, with their current decision.
 pub async fn items_for_decision(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
     ids: &[i64],
 ) -> Result<Vec<ItemForDecision>, StoreError> {
+    use review_item::Column as Item;
     let mut found = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(1000) {
         // By id alone, with the campaign checked here: given `campaign_id = ? AND id IN (…)`,
         // SQLite (without statistics) prefers an index on campaign_id and walks every item of
         // the campaign — a million rows per decision.
-        let mut sql = Sql::new(
-            conn.get_database_backend(),
-            "SELECT i.id, i.campaign_id, i.principal_id, i.reviewer_id, i.current_decision_id, i.verdict, d.justification \
-             FROM review_item i LEFT JOIN decision d ON d.id = i.current_decision_id WHERE i.id IN ",
-        );
-        sql.tuple(chunk.iter().map(|id| Value::from(*id)));
-        for row in conn.query_all_raw(sql.build()).await? {
-            if row.try_get::<i64>("", "campaign_id")? != campaign_id {
+        let rows: Vec<ItemRow> = review_item::Entity::find()
+            .select_only()
+            .columns([
+                Item::Id,
+                Item::CampaignId,
+                Item::PrincipalId,
+                Item::ReviewerId,
+                Item::CurrentDecisionId,
+                Item::Verdict,
+            ])
+            .column(decision::Column::Justification)
+            .join(JoinType::LeftJoin, current_decision())
+            .filter(Item::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (
+            id,
+            item_campaign,
+            principal_id,
+            reviewer_id,
+            current_decision_id,
+            verdict,
+            justification,
+        ) in rows
+        {
+            if item_campaign != campaign_id {
                 continue;
             }
             found.push(ItemForDecision {
-                id: row.try_get("", "id")?,
-                principal_id: row.try_get("", "principal_id")?,
-                reviewer_id: row.try_get("", "reviewer_id")?,
-                current_decision_id: row.try_get("", "current_decision_id")?,
-                verdict: row.try_get("", "verdict")?,
-                justification: row.try_get("", "justification")?,
+                id,
+                principal_id,
+                reviewer_id,
+                current_decision_id,
+                verdict,
+                justification,
             });
         }
     }
     Ok(found)
 }
+
+/// An item's row as [`items_for_decision`] reads it: id, campaign, holder, reviewer, current
+/// decision, verdict and the current decision's justification.
+type ItemRow = (
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<Verdict>,
+    Option<String>,
+);
 
 /// One person's decision on one item.
 #[derive(Debug, Clone)]
@@ -76,6 +122,8 @@ pub async fn record_decisions(
 ) -> Result<(), StoreError> {
     let backend = conn.get_database_backend();
     for chunk in decisions.chunks(500) {
+        // hand-written: bulk path, a multi-row VALUES insert that returns the new ids, then one
+        // CASE update that points each item at its decision.
         let mut sql = Sql::new(
             backend,
             "INSERT INTO decision (item_id, campaign_id, verdict, made_by, reviewer_id, acting_for_id, justification, \

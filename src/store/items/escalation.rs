@@ -1,9 +1,10 @@
 //! Escalation: a campaign's undecided items handed to its fallback reviewer.
 
-use crate::store::sql::Sql;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
+use entity::review_item;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 /// Hands a campaign's undecided, not yet escalated items to `fallback` (remembering who had
 /// them); returns how many moved. The fallback never receives an item they hold themselves:
@@ -14,18 +15,17 @@ pub async fn escalate_undecided(
     fallback: i64,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "UPDATE review_item SET escalated_from_id = reviewer_id, reviewer_id = ",
-    );
-    sql.bind(fallback)
-        .push(", escalated_at = ")
-        .bind(now)
-        .push(" WHERE verdict IS NULL AND escalated_at IS NULL AND reviewer_id <> ")
-        .bind(fallback)
-        .push(" AND principal_id <> ")
-        .bind(fallback)
-        .push(" AND campaign_id = ")
-        .bind(campaign_id);
-    Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+    use review_item::Column as Item;
+    Ok(review_item::Entity::update_many()
+        .col_expr(Item::EscalatedFromId, Expr::col(Item::ReviewerId))
+        .col_expr(Item::ReviewerId, Expr::value(fallback))
+        .col_expr(Item::EscalatedAt, Expr::value(now))
+        .filter(Item::Verdict.is_null())
+        .filter(Item::EscalatedAt.is_null())
+        .filter(Item::ReviewerId.ne(fallback))
+        .filter(Item::PrincipalId.ne(fallback))
+        .filter(Item::CampaignId.eq(campaign_id))
+        .exec(conn)
+        .await?
+        .rows_affected)
 }

@@ -7,7 +7,8 @@ use crate::domain::reviewers::ReviewerReason;
 use crate::store::sql::Sql;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
+use entity::review_item;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 /// One review item to insert at launch.
 #[derive(Debug, Clone)]
@@ -90,17 +91,16 @@ pub async fn reviewer_loads(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
 ) -> Result<Vec<(i64, i64)>, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "SELECT reviewer_id, COUNT(*) AS n FROM review_item WHERE campaign_id = ",
-    );
-    sql.bind(campaign_id)
-        .push(" GROUP BY reviewer_id ORDER BY reviewer_id");
-    conn.query_all_raw(sql.build())
-        .await?
-        .iter()
-        .map(|row| Ok((row.try_get("", "reviewer_id")?, row.try_get("", "n")?)))
-        .collect()
+    Ok(review_item::Entity::find()
+        .select_only()
+        .column(review_item::Column::ReviewerId)
+        .column_as(review_item::Column::Id.count(), "n")
+        .filter(review_item::Column::CampaignId.eq(campaign_id))
+        .group_by(review_item::Column::ReviewerId)
+        .order_by_asc(review_item::Column::ReviewerId)
+        .into_tuple()
+        .all(conn)
+        .await?)
 }
 
 /// Records each reviewer of the campaign (once) with their item count.
@@ -111,6 +111,7 @@ pub async fn upsert_campaign_reviewers(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     for chunk in loads.chunks(1000) {
+        // hand-written: bulk path, a multi-row VALUES upsert of a thousand reviewers a statement.
         let mut sql = Sql::new(
             conn.get_database_backend(),
             "INSERT INTO campaign_reviewer (campaign_id, reviewer_id, items_assigned, created_at) VALUES ",

@@ -20,6 +20,7 @@ pub async fn load_of(
     campaign_id: i64,
     reviewer_id: i64,
 ) -> Result<(i64, i64), StoreError> {
+    // hand-written: aggregate with CASE (both counts in one pass).
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT COUNT(*) AS n, SUM(CASE WHEN verdict IS NULL THEN 1 ELSE 0 END) AS open FROM review_item WHERE campaign_id = ",
@@ -82,6 +83,8 @@ pub async fn list_items(
     limit: u64,
     offset: u64,
 ) -> Result<(Vec<ItemView>, u64), StoreError> {
+    // hand-written: four joins, two of them to `principal` under aliases, read into a view
+    // that names who decided from three of them.
     let backend = conn.get_database_backend();
     let where_clause = |sql: &mut Sql| {
         sql.push(" WHERE i.campaign_id = ").bind(campaign_id);

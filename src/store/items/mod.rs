@@ -8,6 +8,7 @@ mod launch;
 mod listing;
 mod settlement;
 pub use admin_queue::{admin_queue, item_holder, QueuedItem};
+pub(crate) use decisions::current_decision;
 pub use decisions::{items_for_decision, record_decisions, ItemForDecision, NewDecision};
 pub use escalation::escalate_undecided;
 pub use launch::{

@@ -96,6 +96,7 @@ impl PolicySettlement<'_> {
 
 /// Sets the outcome of every item a person decided.
 pub async fn settle_human(conn: &impl ConnectionTrait, campaign_id: i64) -> Result<(), StoreError> {
+    // hand-written: close path over up to a million items, one CASE update.
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "UPDATE review_item SET outcome = CASE verdict WHEN 'attest' THEN 'kept' ELSE 'revoked' END \
@@ -112,6 +113,7 @@ pub async fn roles_emptied_by_policy(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
 ) -> Result<Vec<String>, StoreError> {
+    // hand-written: report over three tables with nested EXISTS / NOT EXISTS.
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT r.name FROM \"role\" r WHERE EXISTS (SELECT 1 FROM review_item i WHERE i.role_id = r.id \
@@ -146,6 +148,7 @@ pub async fn plan_remediation(
     } else {
         RemediationState::Pending
     };
+    // hand-written: close path, one INSERT … SELECT with CASE for up to a million items.
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "INSERT INTO remediation (item_id, campaign_id, eligibility_id, state, attempts, next_attempt_at, created_at, updated_at) \

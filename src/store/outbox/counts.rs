@@ -4,7 +4,10 @@ use crate::domain::mail_state::{Invitation, InvitationState, MailState, MailTall
 use crate::store::outbox::template;
 use crate::store::sql::Sql;
 use crate::store::StoreError;
-use sea_orm::{ConnectionTrait, DbErr};
+use entity::outbox_mail;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+};
 
 /// A campaign's mail by state: queued (not tried yet), retrying (tried, failed, to be tried
 /// again), sent, failed (given up: reported, re-queued by an admin or when the server is back)
@@ -24,6 +27,7 @@ pub async fn mail_counts(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
 ) -> Result<MailCounts, StoreError> {
+    // hand-written: aggregate with CASE/GROUP BY.
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT state, CASE WHEN attempts > 0 THEN 1 ELSE 0 END AS tried, COUNT(*) AS n FROM outbox_mail WHERE campaign_id = ",
@@ -43,6 +47,7 @@ pub async fn mail_counts(
         }
     }
     if counts.failed > 0 {
+        // hand-written: COUNT(DISTINCT) over a join on two columns the entities relate by none.
         let mut sql = Sql::new(
             conn.get_database_backend(),
             "SELECT COUNT(DISTINCT o.recipient_id) AS n FROM outbox_mail o JOIN campaign_reviewer cr \
@@ -62,18 +67,14 @@ pub async fn count(
     campaign_id: i64,
     template: &str,
 ) -> Result<i64, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "SELECT COUNT(*) AS n FROM outbox_mail WHERE campaign_id = ",
-    );
-    sql.bind(campaign_id)
-        .push(" AND template = ")
-        .bind(template);
-    let row = conn
-        .query_one_raw(sql.build())
-        .await?
-        .ok_or(DbErr::RecordNotFound("outbox".into()))?;
-    row.try_get("", "n").map_err(StoreError::from)
+    let queued = outbox_mail::Entity::find()
+        .select_only()
+        .column(outbox_mail::Column::Id)
+        .filter(outbox_mail::Column::CampaignId.eq(campaign_id))
+        .filter(outbox_mail::Column::Template.eq(template))
+        .count(conn)
+        .await?;
+    Ok(queued as i64)
 }
 
 /// Where each reviewer's mail of a campaign stands, in reviewer order: their latest invitation
@@ -82,6 +83,8 @@ pub async fn reviewer_mail(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
 ) -> Result<Vec<ReviewerMail>, StoreError> {
+    // hand-written: report, a correlated subquery for the latest invitation and a CASE/GROUP BY
+    // tally, joined per reviewer.
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT p.external_id, p.display_name, p.email, inv.state, inv.attempts, inv.sent_at, inv.next_attempt_at, \

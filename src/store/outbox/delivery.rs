@@ -1,11 +1,19 @@
 //! The mail worker's side: leasing due mail, recording each send attempt, reading the
 //! recipients a step composes for, and storing link nonces.
 
+use crate::domain::mail_state::MailState;
 use crate::store::sql::Sql;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, Value};
+use entity::outbox_mail;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Value};
 use std::collections::HashMap;
+
+/// A cleared time column.
+const NO_TIME: Option<DateTime<Utc>> = None;
+/// A cleared text column.
+const NO_TEXT: Option<String> = None;
 
 /// A mail the worker is about to send.
 #[derive(Debug, Clone)]
@@ -32,6 +40,8 @@ pub async fn lease_due(
     owner: &str,
     lease_until: DateTime<Utc>,
 ) -> Result<Vec<OutboxRow>, StoreError> {
+    // hand-written: the lease-free condition is SQL text shared with the other lease queries
+    // (`process::push_lease_free`), and the rows are locked SKIP LOCKED on PostgreSQL.
     let backend = conn.get_database_backend();
     let mut sql = Sql::new(
         backend,
@@ -94,48 +104,42 @@ pub async fn record_delivery(
     delivery: Delivery<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "UPDATE outbox_mail SET attempts = ",
-    );
-    sql.bind(attempts)
-        .push(", lease_until = NULL, lease_owner = NULL");
-    match delivery {
+    use outbox_mail::Column as Mail;
+    let update = outbox_mail::Entity::update_many()
+        .col_expr(Mail::Attempts, Expr::value(attempts))
+        .col_expr(Mail::LeaseUntil, Expr::value(NO_TIME))
+        .col_expr(Mail::LeaseOwner, Expr::value(NO_TEXT));
+    let update = match delivery {
         Delivery::Sent {
             response,
             message_id,
-        } => {
-            sql.push(", state = 'sent', smtp_response = ")
-                .bind(response)
-                .push(", message_id = ")
-                .bind(message_id)
-                .push(", sent_at = ")
-                .bind(now)
-                .push(", last_error = NULL");
-        }
+        } => update
+            .col_expr(Mail::State, Expr::value(MailState::Sent))
+            .col_expr(Mail::SmtpResponse, Expr::value(response))
+            .col_expr(Mail::MessageId, Expr::value(message_id))
+            .col_expr(Mail::SentAt, Expr::value(now))
+            .col_expr(Mail::LastError, Expr::value(NO_TEXT)),
         Delivery::Retry {
             error,
             next_attempt_at,
-        } => {
-            sql.push(", last_error = ")
-                .bind(error)
-                .push(", next_attempt_at = ")
-                .bind(next_attempt_at);
-        }
-        Delivery::Failed { error } => {
-            // A failed mail's next_attempt_at says when it was given up: the probe counts its
-            // quiet time from then, and the owner's failed-invitation mail what is new.
-            sql.push(", state = 'failed', last_error = ")
-                .bind(error)
-                .push(", next_attempt_at = ")
-                .bind(now);
-        }
-        Delivery::Skipped { reason } => {
-            sql.push(", state = 'skipped', last_error = ").bind(reason);
-        }
-    }
-    sql.push(" WHERE state = 'pending' AND id = ").bind(id);
-    conn.execute_raw(sql.build()).await?;
+        } => update
+            .col_expr(Mail::LastError, Expr::value(error))
+            .col_expr(Mail::NextAttemptAt, Expr::value(next_attempt_at)),
+        // A failed mail's next_attempt_at says when it was given up: the probe counts its
+        // quiet time from then, and the owner's failed-invitation mail what is new.
+        Delivery::Failed { error } => update
+            .col_expr(Mail::State, Expr::value(MailState::Failed))
+            .col_expr(Mail::LastError, Expr::value(error))
+            .col_expr(Mail::NextAttemptAt, Expr::value(now)),
+        Delivery::Skipped { reason } => update
+            .col_expr(Mail::State, Expr::value(MailState::Skipped))
+            .col_expr(Mail::LastError, Expr::value(reason)),
+    };
+    update
+        .filter(Mail::State.eq(MailState::Pending))
+        .filter(Mail::Id.eq(id))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
@@ -161,6 +165,7 @@ pub async fn recipients(
     let mut found = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         let ids = || chunk.iter().map(|id| Value::from(*id));
+        // hand-written: a join to an aggregate subquery with CASE.
         let mut sql = Sql::new(
             conn.get_database_backend(),
             "SELECT p.id, p.display_name, p.timezone, cr.signed_off_at, l.n, l.open FROM principal p \
@@ -197,6 +202,7 @@ pub async fn set_link_nonces(
     nonces: &[(i64, String)],
 ) -> Result<(), StoreError> {
     for chunk in nonces.chunks(500) {
+        // hand-written: bulk path, one CASE update sets five hundred mails' nonces.
         let mut sql = Sql::new(
             conn.get_database_backend(),
             "UPDATE outbox_mail SET link_nonce = CASE id",

@@ -1,11 +1,33 @@
 //! Failed mail: queued again (by an admin, or once the server answers), probed meanwhile,
 //! and reported to campaign owners.
 
+use crate::domain::mail_state::MailState;
 use crate::store::outbox::{template, GAVE_UP_UNREACHABLE};
 use crate::store::sql::Sql;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, Value};
+use entity::outbox_mail;
+use entity::outbox_mail::Column as Mail;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Value,
+};
+
+/// A cleared time column.
+const NO_TIME: Option<DateTime<Utc>> = None;
+
+/// Failed mail that has an address to go to.
+fn failed_with_address() -> Condition {
+    Condition::all()
+        .add(Mail::State.eq(MailState::Failed))
+        .add(Mail::ToAddress.ne(""))
+}
+
+/// Mail given up because its server was unreachable or busy ([`GAVE_UP_UNREACHABLE`]).
+fn gave_up_unreachable() -> Expr {
+    Mail::LastError.like(format!("{GAVE_UP_UNREACHABLE}%"))
+}
 
 /// Queues failed mail again, to be sent at `now` with its attempts counted afresh: of one
 /// campaign or of all, and all of it or only what failed while the server was unreachable.
@@ -16,20 +38,19 @@ pub async fn requeue_failed(
     only_unreachable: bool,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "UPDATE outbox_mail SET state = 'pending', attempts = 0, next_attempt_at = ",
-    );
-    sql.bind(now)
-        .push(", lease_until = NULL WHERE state = 'failed' AND to_address <> ''");
+    let mut update = outbox_mail::Entity::update_many()
+        .col_expr(Mail::State, Expr::value(MailState::Pending))
+        .col_expr(Mail::Attempts, Expr::value(0i32))
+        .col_expr(Mail::NextAttemptAt, Expr::value(now))
+        .col_expr(Mail::LeaseUntil, Expr::value(NO_TIME))
+        .filter(failed_with_address());
     if let Some(id) = campaign_id {
-        sql.push(" AND campaign_id = ").bind(id);
+        update = update.filter(Mail::CampaignId.eq(id));
     }
     if only_unreachable {
-        sql.push(" AND last_error LIKE ")
-            .bind(format!("{GAVE_UP_UNREACHABLE}%"));
+        update = update.filter(gave_up_unreachable());
     }
-    Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+    Ok(update.exec(conn).await?.rows_affected)
 }
 
 /// While mail that failed for an unreachable server waits: every `quiet` (since its last
@@ -41,22 +62,23 @@ pub async fn queue_probe(
     quiet: chrono::Duration,
     last_attempt: i32,
 ) -> Result<bool, StoreError> {
-    let backend = conn.get_database_backend();
-    let mut sql = Sql::new(
-        backend,
-        "UPDATE outbox_mail SET state = 'pending', attempts = ",
-    );
-    sql.bind(last_attempt - 1)
-        .push(", next_attempt_at = ")
-        .bind(now)
-        .push(
-            " WHERE id = (SELECT id FROM outbox_mail WHERE state = 'failed' AND to_address <> '' AND last_error LIKE ",
-        )
-        .bind(format!("{GAVE_UP_UNREACHABLE}%"))
-        .push(" AND next_attempt_at <= ")
-        .bind(now - quiet)
-        .push(" ORDER BY id LIMIT 1)");
-    Ok(conn.execute_raw(sql.build()).await?.rows_affected() == 1)
+    let oldest_quiet = outbox_mail::Entity::find()
+        .select_only()
+        .column(Mail::Id)
+        .filter(failed_with_address())
+        .filter(gave_up_unreachable())
+        .filter(Mail::NextAttemptAt.lte(now - quiet))
+        .order_by_asc(Mail::Id)
+        .limit(1)
+        .into_query();
+    let queued = outbox_mail::Entity::update_many()
+        .col_expr(Mail::State, Expr::value(MailState::Pending))
+        .col_expr(Mail::Attempts, Expr::value(last_attempt - 1))
+        .col_expr(Mail::NextAttemptAt, Expr::value(now))
+        .filter(Mail::Id.in_subquery(oldest_quiet))
+        .exec(conn)
+        .await?;
+    Ok(queued.rows_affected == 1)
 }
 
 /// A campaign's given-up invitations its owner has not been told about.
@@ -81,6 +103,8 @@ pub async fn unreported_failed_invitations(
     conn: &impl ConnectionTrait,
     probes: &[i64],
 ) -> Result<Vec<FailedInvitations>, StoreError> {
+    // hand-written: report aggregate with COUNT(DISTINCT CASE …), GROUP BY and HAVING over
+    // correlated subqueries.
     let backend = conn.get_database_backend();
     let told = |sql: &mut Sql| {
         sql.push(" (SELECT MAX(n.created_at) FROM outbox_mail n WHERE n.campaign_id = o.campaign_id AND n.template = ")
@@ -115,25 +139,26 @@ pub async fn unreported_failed_invitations(
     let mut found = Vec::new();
     for row in conn.query_all_raw(sql.build()).await? {
         let campaign_id: i64 = row.try_get("", "campaign_id")?;
-        let mut last = Sql::new(
-            backend,
-            "SELECT last_error FROM outbox_mail WHERE state = 'failed' AND campaign_id = ",
-        );
-        last.bind(campaign_id)
-            .push(" AND template = ")
-            .bind(template::INVITATION)
-            .push(" ORDER BY next_attempt_at DESC, id DESC LIMIT 1");
-        let last_error = match conn.query_one_raw(last.build()).await? {
-            Some(row) => row.try_get::<Option<String>>("", "last_error")?,
-            None => None,
-        };
+        let last_error: Option<Option<String>> = outbox_mail::Entity::find()
+            .select_only()
+            .column(Mail::LastError)
+            .filter(Mail::State.eq(MailState::Failed))
+            .filter(Mail::CampaignId.eq(campaign_id))
+            .filter(Mail::Template.eq(template::INVITATION))
+            .order_by_desc(Mail::NextAttemptAt)
+            .order_by_desc(Mail::Id)
+            .into_tuple()
+            .one(conn)
+            .await?;
         found.push(FailedInvitations {
             campaign_id,
             reviewers: row.try_get("", "reviewers")?,
             unreachable: row.try_get("", "unreachable")?,
             last_failed_at: row.try_get("", "last_failed_at")?,
             // Only the probe failed, and it has gone out since: it failed for want of a server.
-            last_error: last_error.unwrap_or_else(|| GAVE_UP_UNREACHABLE.into()),
+            last_error: last_error
+                .flatten()
+                .unwrap_or_else(|| GAVE_UP_UNREACHABLE.into()),
         });
     }
     Ok(found)

@@ -17,6 +17,8 @@ pub async fn queue_for_reviewers(
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     let suffix = key_suffix.map(|s| format!("/{s}")).unwrap_or_default();
+    // hand-written: bulk path, one INSERT … SELECT for every reviewer, building keys and states
+    // with concatenation and CASE.
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "INSERT INTO outbox_mail (idempotency_key, campaign_id, recipient_id, to_address, template, payload, state, \
@@ -53,6 +55,7 @@ pub async fn queue_to_principal(
     payload: &serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
+    // hand-written: INSERT … SELECT, reading the recipient's address in the same statement.
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "INSERT INTO outbox_mail (idempotency_key, campaign_id, recipient_id, to_address, template, payload, state, \
