@@ -9,7 +9,8 @@
 //!   remediate, evidence, reports, accounts and credentials), each owning its transaction. The
 //!   CLI, the web layer and the scheduler call these; nothing else writes state.
 //! - [`store`]: the database (SQLite or PostgreSQL through sea-orm): the only place with SQL,
-//!   and where `entity` rows and domain types meet.
+//!   and where `entity` rows and domain types meet; what differs between the two backends is
+//!   in `store::backend` (one module each).
 //! - [`sources`]: where eligibility lives and removals go: the built-in source (attest's own
 //!   database, fed by imported files), Microsoft Entra PIM through Graph, LDAP, webhooks.
 //! - [`import_file`]: the import file parser: CSV, JSON and JSON Lines records streamed in

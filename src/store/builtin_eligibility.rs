@@ -52,6 +52,8 @@ pub async fn enumerate(
     cursor: Option<i64>,
     limit: u64,
 ) -> Result<Vec<SourceEligibility>, StoreError> {
+    // hand-written: the launch's bulk read, a three-table join with a filter built to the
+    // definition's scope, read on SQLite as one JSON array (backend::sqlite::enumeration).
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT e.id, e.principal_id, p.external_id, p.display_name, p.email, p.kind, e.role_id, \
@@ -138,6 +140,7 @@ pub async fn remove_in_database(
     }
     let mut removed = std::collections::HashSet::new();
     let backend = conn.get_database_backend();
+    // hand-written: the remediation's bulk write, a computed receipt per row and RETURNING.
     for (campaign_id, ids) in by_campaign {
         for chunk in ids.chunks(super::backend::ids_per_statement(backend)) {
             let mut sql = Sql::new(
@@ -173,6 +176,7 @@ pub async fn still_active(
 ) -> Result<std::collections::HashSet<i64>, StoreError> {
     let mut present = std::collections::HashSet::new();
     let backend = conn.get_database_backend();
+    // hand-written: the remediation's bulk re-read, ids as one array on PostgreSQL (Sql::one_of).
     for chunk in targets.chunks(super::backend::ids_per_statement(backend)) {
         let mut sql = Sql::new(
             backend,

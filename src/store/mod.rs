@@ -162,6 +162,7 @@ pub(crate) async fn lease(
     if ids.is_empty() {
         return Ok(());
     }
+    // hand-written: one statement for any leased table, named by the caller.
     let mut sql = sql::Sql::new(
         conn.get_database_backend(),
         &format!("UPDATE {table} SET lease_until = "),

@@ -12,7 +12,9 @@ use super::StoreError;
 use crate::domain::closing::{AttemptOutcome, RemediationState};
 use crate::domain::eligibility::RemovalTarget;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, Value};
+use entity::remediation;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
 /// A removal that is due, with what the source needs to carry it out.
 #[derive(Debug, Clone)]
@@ -58,13 +60,15 @@ pub async fn lease_due(
 
 /// Gives leased removals back at once (a step took more than it will handle now).
 pub async fn release(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<(), StoreError> {
+    const NO_TIME: Option<DateTime<Utc>> = None;
+    const NO_OWNER: Option<String> = None;
     for chunk in ids.chunks(IN_LIST) {
-        let mut sql = Sql::new(
-            conn.get_database_backend(),
-            "UPDATE remediation SET lease_until = NULL, lease_owner = NULL WHERE id IN ",
-        );
-        sql.tuple(chunk.iter().map(|id| Value::from(*id)));
-        conn.execute_raw(sql.build()).await?;
+        remediation::Entity::update_many()
+            .col_expr(remediation::Column::LeaseUntil, Expr::value(NO_TIME))
+            .col_expr(remediation::Column::LeaseOwner, Expr::value(NO_OWNER))
+            .filter(remediation::Column::Id.is_in(chunk.iter().copied()))
+            .exec(conn)
+            .await?;
     }
     Ok(())
 }
@@ -174,20 +178,23 @@ pub async fn confirm(
     campaign_id: i64,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
-    let mut sql = Sql::new(
-        conn.get_database_backend(),
-        "UPDATE remediation SET state = 'pending', next_attempt_at = ",
-    );
-    sql.bind(now)
-        .push(", updated_at = ")
-        .bind(now)
-        .push(" WHERE state = 'awaiting_confirmation' AND campaign_id = ")
-        .bind(campaign_id);
-    Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+    let confirmed = remediation::Entity::update_many()
+        .col_expr(
+            remediation::Column::State,
+            Expr::value(RemediationState::Pending),
+        )
+        .col_expr(remediation::Column::NextAttemptAt, Expr::value(now))
+        .col_expr(remediation::Column::UpdatedAt, Expr::value(now))
+        .filter(remediation::Column::State.eq(RemediationState::AwaitingConfirmation))
+        .filter(remediation::Column::CampaignId.eq(campaign_id))
+        .exec(conn)
+        .await?;
+    Ok(confirmed.rows_affected)
 }
 
 /// Remediating campaigns with nothing left to do or to confirm.
 pub async fn finished_campaigns(conn: &impl ConnectionTrait) -> Result<Vec<i64>, StoreError> {
+    // hand-written: a NOT EXISTS over the removals, which the builder would only spell longer.
     let sql = Sql::new(
         conn.get_database_backend(),
         "SELECT c.id FROM campaign c WHERE c.state = 'remediating' AND NOT EXISTS (SELECT 1 FROM remediation r \
@@ -218,6 +225,7 @@ pub async fn unsettled_starts(
     attempts: &[(i64, i32)],
 ) -> Result<std::collections::HashMap<i64, DateTime<Utc>>, StoreError> {
     let mut found = std::collections::HashMap::new();
+    // hand-written: a row-value IN (VALUES …) and a NOT EXISTS, which the builder cannot say.
     for chunk in attempts.chunks(IN_LIST) {
         let mut sql = Sql::new(
             conn.get_database_backend(),

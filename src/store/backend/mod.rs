@@ -55,19 +55,13 @@ pub(crate) async fn serialize(
     Ok(())
 }
 
-/// How the rows a statement reads are locked on PostgreSQL (SQLite: not at all; its write
-/// transaction holds the whole database).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum RowLock {
-    /// Until the transaction ends; others skip them (workers take disjoint batches).
-    UpdateSkipLocked,
-}
-
 impl Sql {
-    /// Appends the row lock `how` (PostgreSQL only).
-    pub(crate) fn lock_rows(&mut self, how: RowLock) -> &mut Self {
+    /// Appends the lock of the rows a SELECT reads until the transaction ends, skipping rows
+    /// another transaction holds, so workers take disjoint batches (PostgreSQL only; SQLite's
+    /// write transaction holds the whole database).
+    pub(crate) fn lock_rows_skipping_locked(&mut self) -> &mut Self {
         if self.backend() == DbBackend::Postgres {
-            self.push(postgres::row_lock(how));
+            self.push(postgres::SKIP_LOCKED);
         }
         self
     }

@@ -196,6 +196,7 @@ async fn id_range(
     table: &str,
     campaign_id: i64,
 ) -> Result<Option<(i64, i64)>, DbErr> {
+    // hand-written: the same read for either table, named by the caller.
     let mut sql = Sql::new(
         conn.get_database_backend(),
         &format!("SELECT MIN(id) AS first, MAX(id) AS last FROM {table} WHERE campaign_id = "),

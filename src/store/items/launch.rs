@@ -48,6 +48,7 @@ pub async fn insert_items(
     if items.is_empty() {
         return Ok(0);
     }
+    // hand-written: the SQLite launch's bulk path, a multi-row VALUES with ON CONFLICT DO NOTHING.
     let mut sql = Sql::new(
         conn.get_database_backend(),
         &format!("INSERT INTO review_item ({ITEM_COLUMNS}) VALUES "),

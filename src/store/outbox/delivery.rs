@@ -52,7 +52,7 @@ pub async fn lease_due(
     crate::store::process::push_lease_free(&mut sql, "", now);
     sql.push("ORDER BY next_attempt_at, id LIMIT ")
         .bind(limit as i64);
-    sql.lock_rows(crate::store::backend::RowLock::UpdateSkipLocked);
+    sql.lock_rows_skipping_locked();
     let rows = conn
         .query_all_raw(sql.build())
         .await?

@@ -11,7 +11,7 @@ pub(crate) mod remediation;
 pub mod scratch;
 pub(crate) mod settlement;
 
-use super::{ExclusiveChange, RowLock};
+use super::ExclusiveChange;
 use crate::store::sql::Sql;
 use sea_orm::{ConnectionTrait, DbErr};
 
@@ -37,12 +37,8 @@ pub(super) async fn advisory_lock(
     Ok(())
 }
 
-/// The clause that locks the rows a SELECT reads.
-pub(super) fn row_lock(how: RowLock) -> &'static str {
-    match how {
-        RowLock::UpdateSkipLocked => " FOR UPDATE SKIP LOCKED",
-    }
-}
+/// The clause that locks the rows a SELECT reads, skipping those another transaction holds.
+pub(super) const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 
 /// ` = ANY($n)` with the ids as one array parameter: one plan for any length, no placeholder
 /// limit.
