@@ -12,7 +12,6 @@ mod common;
 use attest::domain::access::Role;
 use attest::domain::closing::Channel;
 use attest::engine::decide::DecisionRequest;
-use attest::engine::definitions::DefinitionText;
 use attest::engine::NoProgress;
 use chrono::Duration;
 use common::app::{field_value, Launched, TestApp, DEFINITION, DEFINITION_NAME};
@@ -1518,14 +1517,7 @@ async fn removed_access_that_came_back_is_a_finding_on_both_dashboards() {
         "on_no_response = \"keep\"",
         "on_no_response = \"remove\"\nmax_auto_remove_percent = 100",
     );
-    let path = app.db.file("remove-unanswered.toml", &definition);
-    app.engine
-        .define(
-            &DefinitionText::read(&path).expect("read the definition"),
-            "test",
-        )
-        .await
-        .expect("define");
+    app.define_as("remove-unanswered.toml", &definition).await;
     let id = app.launch_defined().await.campaign_id;
     app.engine.close(id, "test").await.expect("close");
     let _ = app.engine.confirm_removals(id, "test").await;
@@ -1736,17 +1728,11 @@ async fn an_item_only_its_holder_could_review_is_decided_from_the_admins_queue()
         )
         .await
         .expect("import the owner's eligibility");
-    let definition = app.db.file(
+    app.define_as(
         "self.toml",
         &DEFINITION.replace("fallback_reviewer = \"fb\"", "fallback_reviewer = \"own\""),
-    );
-    app.engine
-        .define(
-            &DefinitionText::read(&definition).expect("read the definition"),
-            "test",
-        )
-        .await
-        .expect("define");
+    )
+    .await;
     let launched = app.launch_defined().await;
     accounts(&app).await;
     let admin = sign_in(&app, "admin", ADMIN).await;
@@ -1827,14 +1813,7 @@ async fn the_held_removals_mail_links_to_the_campaign_page_where_an_admin_confir
     let definition =
         DEFINITION.replace(r#"on_no_response = "keep""#, r#"on_no_response = "remove""#);
     assert_ne!(definition, DEFINITION);
-    let path = app.db.file("reviewer-flow.toml", &definition);
-    app.engine
-        .define(
-            &DefinitionText::read(&path).expect("read the definition"),
-            "test",
-        )
-        .await
-        .expect("define");
+    app.define_as("reviewer-flow.toml", &definition).await;
     let launched = app.launch_defined().await;
     let id = launched.campaign_id;
     app.drain_mail().await;

@@ -12,7 +12,6 @@ mod common;
 use attest::domain::access::Role;
 use attest::domain::closing::Verdict;
 use attest::domain::summary::CampaignSummary;
-use attest::engine::definitions::DefinitionText;
 use attest::engine::NoProgress;
 use attest::scheduler::tick;
 use chrono::Duration;
@@ -98,14 +97,7 @@ impl Walk {
     async fn start(test: &str) -> Option<Self> {
         let app = TestApp::spawn(test).await?;
         app.import_org().await;
-        let path = app.db.file("summary-walk.toml", WALK);
-        app.engine
-            .define(
-                &DefinitionText::read(&path).expect("read the definition"),
-                "test",
-            )
-            .await
-            .expect("define");
+        app.define_as("summary-walk.toml", WALK).await;
         for (email, role) in [(ADMIN, Role::Admin), (AUDITOR, Role::Auditor)] {
             app.engine
                 .add_account(email, role, PASSWORD, "test")

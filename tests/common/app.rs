@@ -281,14 +281,15 @@ impl TestApp {
 
     /// Defines [`DEFINITION`].
     pub async fn define(&self) {
-        let path = self.db.file("reviewer-flow.toml", DEFINITION);
+        self.define_as("reviewer-flow.toml", DEFINITION).await;
+    }
+
+    /// Defines `text`, named `name` in messages and the audit log.
+    pub async fn define_as(&self, name: &str, text: &str) {
         self.engine
-            .define(
-                &DefinitionText::read(&path).expect("read the definition"),
-                "test",
-            )
+            .define(&DefinitionText::new(name, text), "test")
             .await
-            .unwrap_or_else(|e| panic!("define {DEFINITION_NAME}: {e}"));
+            .unwrap_or_else(|e| panic!("define {name}: {e}"));
     }
 
     /// Imports the organisation, defines the campaign and launches it (mail stays queued).
