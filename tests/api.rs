@@ -515,6 +515,11 @@ fn routes(f: &Fixture) -> Vec<Route> {
             empty,
             200,
         ),
+        post(
+            format!("/api/v1/campaigns/{c}/rerun"),
+            |_| Body::Json(json!({ "days": 20 })),
+            200,
+        ),
         post(format!("/api/v1/campaigns/{c}/close"), empty, 200),
         // Nothing was held back for confirmation: refused, for a reason that is not who asks.
         post(

@@ -41,6 +41,11 @@ pub struct Model {
     pub created_by: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The review round now open: 1, then 2, 3… after each re-run for non-responders.
+    pub round: i32,
+    /// When the open round started (none in the first round): an item decided before it is
+    /// settled.
+    pub round_started_at: Option<DateTimeUtc>,
 }
 
 // `migration/tests/apply.rs` reads a campaign's items, tokens and reviewers through these.

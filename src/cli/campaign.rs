@@ -67,6 +67,18 @@ pub enum CampaignCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Re-open an active campaign's unanswered items for more days before its policy settles
+    /// them: a new deadline, and each reviewer with something unanswered gets a mail with a
+    /// fresh link (earlier links stop working). Answers already given stand and cannot change.
+    Rerun {
+        id: i64,
+        /// How many days from now the re-run lasts (1 to 90); it must end after the current
+        /// deadline.
+        #[arg(long)]
+        days: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Release the automatic removals a safety rail held back for an admin's confirmation.
     ConfirmRemovals { id: i64 },
     /// Stop a campaign: no more decisions, and nothing (more) is removed.
@@ -283,6 +295,34 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
             with_heartbeat(engine, "campaign close", carry_out_removals(engine)).await??;
             show(&engine.campaign(id).await?, json)
         }
+        CampaignCommand::Rerun { id, days, json } => {
+            let report = engine.rerun(id, days, actor).await?;
+            if json {
+                return output::print_json(&report);
+            }
+            let r = &report.round;
+            say!(
+                "campaign #{id}: round {} open until {}; {} re-opened for {}",
+                r.round,
+                r.due_at.to_rfc3339(),
+                crate::domain::figures::count(
+                    r.items_reopened,
+                    "unanswered item",
+                    "unanswered items"
+                ),
+                crate::domain::figures::count(r.reviewers_reopened, "reviewer", "reviewers")
+            );
+            say!(
+                "  {} queued with fresh links; {} withdrawn",
+                crate::domain::figures::count(report.mails_queued as i64, "mail", "mails"),
+                crate::domain::figures::count(
+                    report.links_withdrawn as i64,
+                    "earlier link",
+                    "earlier links"
+                )
+            );
+            Ok(())
+        }
         CampaignCommand::ConfirmRemovals { id } => {
             let confirmed = engine.confirm_removals(id, actor).await?;
             say!(
@@ -356,6 +396,18 @@ fn show(view: &CampaignView, json: bool) -> Result<(), Failure> {
     }
     if let Some(at) = c.due_at {
         say!("  deadline: {}", at.to_rfc3339());
+    }
+    for r in &view.rounds {
+        say!(
+            "  re-run (round {}): {} by {}, {} for {} days (deadline before: {})",
+            r.round,
+            r.started_at.to_rfc3339(),
+            r.started_by,
+            crate::domain::figures::count(r.items_reopened, "unanswered item", "unanswered items"),
+            r.days,
+            r.due_before
+                .map_or_else(|| "none".into(), |d| d.to_rfc3339())
+        );
     }
     if c.state == crate::domain::lifecycle::CampaignState::Launching {
         say!("  items launched so far: {}", c.items_created);

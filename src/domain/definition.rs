@@ -8,6 +8,7 @@ use super::limits::{
     bytes_text, check_text, clip_message, quote, Lines, DEFINITION_MAX_BYTES,
     DESCRIPTION_MAX_CHARS, ID_MAX_CHARS, NAME_MAX_CHARS, SCOPE_MAX_CHARS, WORD_MAX_CHARS,
 };
+use super::rerun::RERUN_MAX_DAYS;
 use super::reviewers::Strategy;
 use super::schedule::LaunchSchedule;
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,10 @@ pub struct CampaignSpec {
     pub require_justification: Vec<Verdict>,
     pub recommend_revoke_after_inactive_days: u32,
     pub max_auto_remove_percent: u32,
+    /// At the deadline, re-open the unanswered items once for this many days (with fresh links)
+    /// before the policy settles them. Absent from specs written before re-runs existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun_unanswered_days: Option<u32>,
     pub scope: ScopeFilter,
 }
 
@@ -80,6 +85,7 @@ struct RawSpec {
     require_justification: Vec<String>,
     recommend_revoke_after_inactive_days: Option<i64>,
     max_auto_remove_percent: Option<i64>,
+    rerun_unanswered_days: Option<i64>,
     /// A configured source's name (attest.toml `[sources.NAME]`).
     source: Option<String>,
     #[serde(default)]
@@ -272,6 +278,13 @@ impl CampaignSpec {
                 "must be between 1 and 3650",
             );
         }
+        if let Some(d) = raw.rerun_unanswered_days {
+            check(
+                (1..=i64::from(RERUN_MAX_DAYS)).contains(&d),
+                "rerun_unanswered_days",
+                &format!("must be between 1 and {RERUN_MAX_DAYS}"),
+            );
+        }
         if let Some(p) = raw.max_auto_remove_percent {
             check(
                 (0..=100).contains(&p),
@@ -356,6 +369,7 @@ impl CampaignSpec {
             max_auto_remove_percent: raw
                 .max_auto_remove_percent
                 .map_or(DEFAULT_MAX_AUTO_REMOVE_PERCENT, |p| p as u32),
+            rerun_unanswered_days: raw.rerun_unanswered_days.map(|d| d as u32),
             scope: ScopeFilter {
                 roles: raw.scope.roles,
                 risk,

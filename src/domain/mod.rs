@@ -50,6 +50,7 @@ pub mod mail_state;
 pub mod recommendation;
 pub mod records;
 pub mod reminders;
+pub mod rerun;
 pub mod retry;
 pub mod reviewers;
 pub mod schedule;

@@ -4,7 +4,7 @@ use super::{Engine, EngineError};
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::mail_state::ReviewerMail;
 use crate::domain::summary::CampaignSummary;
-use crate::store::campaigns::{self, CampaignCounts, CampaignRow};
+use crate::store::campaigns::{self, CampaignCounts, CampaignRow, RoundRow};
 use crate::store::items::{self, ItemFilter, ItemView};
 use crate::store::outbox::{self, template};
 use serde::Serialize;
@@ -19,15 +19,18 @@ pub struct CampaignView {
     /// The raw counts the summary is made from (kept for API clients that read them; the
     /// summary is what people see).
     pub counts: CampaignCounts,
+    /// Its re-runs for non-responders, first first (none when it ran one round).
+    pub rounds: Vec<RoundRow>,
 }
 
 impl CampaignView {
-    pub fn new(campaign: CampaignRow, counts: CampaignCounts) -> Self {
+    pub fn new(campaign: CampaignRow, counts: CampaignCounts, rounds: Vec<RoundRow>) -> Self {
         let summary = campaign.summary(&counts);
         Self {
             campaign,
             summary,
             counts,
+            rounds,
         }
     }
 }
@@ -39,7 +42,8 @@ impl Engine {
             EngineError::NotFound(format!("no campaign #{id} (see attest campaign list)"))
         })?;
         let counts = campaigns::counts(conn, id).await?;
-        Ok(CampaignView::new(campaign, counts))
+        let rounds = campaigns::rounds(conn, id).await?;
+        Ok(CampaignView::new(campaign, counts, rounds))
     }
 
     /// Where each reviewer's mail of the campaign stands (invitation and other mail).
@@ -69,7 +73,8 @@ impl Engine {
         let mut views = Vec::new();
         for campaign in all.into_iter().skip(range.start).take(range.len()) {
             let counts = campaigns::counts(conn, campaign.id).await?;
-            views.push(CampaignView::new(campaign, counts));
+            let rounds = campaigns::rounds(conn, campaign.id).await?;
+            views.push(CampaignView::new(campaign, counts, rounds));
         }
         Ok((views, total))
     }

@@ -5,6 +5,7 @@ use super::{Engine, EngineError};
 use crate::domain::closing::{outcome, removal_rail, OnNoResponse, Outcome};
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::recommendation::Recommendation;
+use crate::domain::rerun::automatic_rerun;
 use crate::store::campaigns::{self, CampaignRow};
 use crate::store::items::{self, UndecidedClass};
 use crate::store::outbox::{self, template};
@@ -49,6 +50,10 @@ impl Engine {
             Some(due) if now < due => format!(
                 "no answer when {actor} closed the campaign before its deadline ({})",
                 due.format("%Y-%m-%d %H:%M UTC")
+            ),
+            _ if campaign.round > 1 => format!(
+                "no answer by the deadline, nor by the end of re-run round {}",
+                campaign.round
             ),
             _ => "no answer by the deadline".to_string(),
         };
@@ -188,6 +193,24 @@ impl Engine {
         let mut closed = Vec::new();
         for campaign in campaigns::campaigns(self.store().conn(), &[CampaignState::Active]).await? {
             if campaign.due_at.is_some_and(|due| due <= now) {
+                // The definition may give the silent a second chance before its policy speaks.
+                let open = campaigns::unanswered(self.store().conn(), campaign.id).await?;
+                let rerun = automatic_rerun(
+                    campaign.spec.rerun_unanswered_days,
+                    campaign.round,
+                    open.items,
+                );
+                if let Some(days) = rerun {
+                    match self.rerun(campaign.id, days, "scheduler").await {
+                        Ok(_) => continue,
+                        // Re-run, closed or cancelled by another instance meanwhile.
+                        Err(EngineError::Conflict(_)) => continue,
+                        // Nothing a re-run may open (the rounds are used up): the deadline
+                        // closes it as it would without one.
+                        Err(EngineError::Invalid(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
                 match self.close(campaign.id, "scheduler").await {
                     Ok(_) => closed.push(campaign.id),
                     Err(EngineError::Conflict(_)) => {} // closed by another instance meanwhile

@@ -6,6 +6,7 @@
 use super::{Engine, EngineError};
 use crate::domain::closing::{Channel, Verdict};
 use crate::domain::limits::{check_text, Lines, JUSTIFICATION_MAX_CHARS};
+use crate::domain::rerun::settled_before_round;
 use crate::store::items::{self, NewDecision};
 use crate::store::outbox::{self, template};
 use crate::store::{self as st, campaigns};
@@ -179,6 +180,22 @@ impl Engine {
                 )));
             }
         }
+        // A re-run re-opens the unanswered items only: what was answered before it is settled.
+        // (Repeating the settled answer word for word changes nothing and is let through.)
+        let same = |item: &items::ItemForDecision| {
+            let choice = &wanted[&item.id];
+            item.verdict == Some(choice.verdict)
+                && item.justification.as_deref() == choice.justification
+        };
+        if let Some(settled) = found
+            .iter()
+            .find(|i| settled_before_round(i.decided_at, campaign.round_started_at) && !same(i))
+        {
+            return Err(EngineError::Conflict(format!(
+                "item {} was answered before this re-run (round {}) and is settled; a re-run re-opens only the unanswered items",
+                settled.id, campaign.round
+            )));
+        }
         // Nobody reviews their own eligibility: an item that could only be assigned to its
         // holder (the campaign owner holding it) is theirs to see and an admin's to decide.
         for person in [by.reviewer, by.acting_for].into_iter().flatten() {
@@ -193,9 +210,7 @@ impl Engine {
             .iter()
             .filter_map(|item| {
                 let choice = &wanted[&item.id];
-                let same = item.verdict == Some(choice.verdict)
-                    && item.justification.as_deref() == choice.justification;
-                (!same).then_some(NewDecision {
+                (!same(item)).then_some(NewDecision {
                     item,
                     verdict: choice.verdict,
                     reviewer_id: by.reviewer,

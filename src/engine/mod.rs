@@ -23,6 +23,7 @@ pub mod process;
 pub mod remediate;
 pub mod remind;
 pub mod reports;
+pub mod rerun;
 pub mod review;
 pub mod sync;
 

@@ -41,7 +41,11 @@ impl Engine {
             &txn,
             campaign.id,
             template::REMINDER,
-            Some(&format!("{days}d")),
+            // A re-run's reminders are its own: the first round's do not stand in for them.
+            Some(&match campaign.round {
+                1 => format!("{days}d"),
+                round => format!("round{round}/{days}d"),
+            }),
             true,
             now,
         )

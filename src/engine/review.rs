@@ -71,6 +71,10 @@ pub struct ReviewPage {
     pub items: Vec<ReviewerItem>,
     pub decided: usize,
     pub signed_off_at: Option<DateTime<Utc>>,
+    /// The round open (2 and up after a re-run for non-responders) and when it started: items
+    /// answered before it are settled and shown without a choice.
+    pub round: i32,
+    pub round_started_at: Option<DateTime<Utc>>,
 }
 
 impl ReviewPage {
@@ -186,6 +190,8 @@ impl Engine {
             decided: items.iter().filter(|i| i.verdict.is_some()).count(),
             items,
             signed_off_at: review::sign_off_of(conn, c.id, access.reviewer_id).await?,
+            round: c.round,
+            round_started_at: c.round_started_at,
         })
     }
 

@@ -57,6 +57,8 @@ pub struct Report<'a> {
     pub reappeared: &'a [crate::store::reappearance::ReappearedItem],
     pub reappeared_total: i64,
     pub timeline: &'a [TimelineLine],
+    /// The campaign's re-runs for non-responders, first first.
+    pub reruns: &'a [crate::store::campaigns::RoundRow],
     pub rubber_stamps: &'a [RubberStamp],
     pub controls: &'static [Control],
 }

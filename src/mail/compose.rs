@@ -67,6 +67,7 @@ macro_rules! mail_templates {
 mail_templates!(
     "invitation": InvitationText = "mail/invitation.txt", InvitationHtml = "mail/invitation.html";
     "reminder": ReminderText = "mail/reminder.txt", ReminderHtml = "mail/reminder.html";
+    "rerun": RerunText = "mail/rerun.txt", RerunHtml = "mail/rerun.html";
     "escalation": EscalationText = "mail/escalation.txt", EscalationHtml = "mail/escalation.html";
     "thanks": ThanksText = "mail/thanks.txt", ThanksHtml = "mail/thanks.html";
     "outcome": OutcomeText = "mail/outcome.txt", OutcomeHtml = "mail/outcome.html";
@@ -103,6 +104,11 @@ fn subject(template: &str, m: &MailContext) -> String {
             } else {
                 "still wait"
             },
+            m.deadline
+        ),
+        "rerun" => format!(
+            "Access review re-opened: {} still to review by {}",
+            eligibilities(m.undecided),
             m.deadline
         ),
         "escalation" => format!(
@@ -268,6 +274,7 @@ mod tests {
         for template in [
             "invitation",
             "reminder",
+            "rerun",
             "escalation",
             "thanks",
             "outcome",
@@ -292,7 +299,7 @@ mod tests {
             link: Some("https://attest.example/r/abc".into()),
             ..MailContext::default()
         };
-        for template in ["invitation", "reminder", "escalation"] {
+        for template in ["invitation", "reminder", "rerun", "escalation"] {
             let (_, html) = render(template, &m).unwrap();
             let html = html.replace("&#x2f;", "/");
             assert!(

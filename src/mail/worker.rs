@@ -334,6 +334,7 @@ impl Mailer {
         let reviewer_mail = [
             template::INVITATION,
             template::REMINDER,
+            template::RERUN,
             template::ESCALATION,
         ]
         .contains(&mail.template.as_str());

@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/queue", get(queue::page))
         .route("/admin/queue/{item}", post(queue::decide))
         .route("/admin/campaigns/{id}/resend", post(campaigns::resend))
+        .route("/admin/campaigns/{id}/rerun", post(campaigns::rerun))
         .route(
             "/admin/campaigns/{id}/revoke-links",
             post(credentials::revoke_links),

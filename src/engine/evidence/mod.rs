@@ -127,6 +127,7 @@ impl Engine {
         // decide (their holder was the only candidate).
         let (handovers, handovers_total) =
             ev::handovers(conn, campaign_id, HANDOVERS_LISTED).await?;
+        let reruns = campaigns::rounds(conn, campaign_id).await?;
         let population_sha = hex::encode(facts.population_hash.clone().finalize());
         let campaign_json = serde_json::json!({
             "format": FORMAT,
@@ -137,7 +138,9 @@ impl Engine {
                 "completed_at": campaign.completed_at, "cancelled_at": campaign.cancelled_at,
                 "created_by": campaign.created_by, "rail_reason": campaign.rail_reason,
                 "closed_by": campaign.closed_by, "cancelled_by": campaign.cancelled_by,
+                "round": campaign.round, "round_started_at": campaign.round_started_at,
             },
+            "reruns": reruns,
             "summary": summary,
             "definition": campaign.spec,
             "population": {
@@ -201,6 +204,7 @@ impl Engine {
             reappeared: &reappeared,
             reappeared_total,
             timeline: &timeline,
+            reruns: &reruns,
             rubber_stamps: &stamps,
             controls: Report::controls(),
         };

@@ -4,6 +4,7 @@
 mod counts;
 mod definitions;
 mod launch;
+mod rounds;
 mod rows;
 mod state;
 pub use counts::{counts, CampaignCounts};
@@ -14,6 +15,9 @@ pub use definitions::{
 pub use launch::{
     advance_launch, claim_launch, finish_launch, insert_campaign, reconcile_launch, release_launch,
     NewCampaign,
+};
+pub use rounds::{
+    open_round, reopen_sign_offs, rounds, unanswered, withdraw_links, RoundRow, Unanswered,
 };
 pub use rows::{campaign, campaign_by_key, campaigns, CampaignRow};
 pub use state::{lock_state, set_ended_by, set_rail_reason, transition, EndedBy};

@@ -41,6 +41,11 @@ pub struct CampaignRow {
     pub lease_until: Option<DateTime<Utc>>,
     pub rail_reason: Option<String>,
     pub created_by: String,
+    /// The review round now open: 1, then 2, 3… after each re-run for non-responders.
+    pub round: i32,
+    /// When the open round started (none in the first round): answers given before it are
+    /// settled.
+    pub round_started_at: Option<DateTime<Utc>>,
 }
 
 fn campaign_from(m: campaign::Model) -> Result<CampaignRow, DbErr> {
@@ -72,6 +77,8 @@ fn campaign_from(m: campaign::Model) -> Result<CampaignRow, DbErr> {
         lease_until: m.lease_until,
         rail_reason: m.rail_reason,
         created_by: m.created_by,
+        round: m.round,
+        round_started_at: m.round_started_at,
     })
 }
 

@@ -22,6 +22,8 @@ pub struct ItemForDecision {
     pub verdict: Option<Verdict>,
     /// The justification of the current decision.
     pub justification: Option<String>,
+    /// When the current verdict was given.
+    pub decided_at: Option<DateTime<Utc>>,
 }
 
 /// The join from an item to the decision in force (`current_decision_id`; the entities'
@@ -54,6 +56,7 @@ pub async fn items_for_decision(
                 Item::ReviewerId,
                 Item::CurrentDecisionId,
                 Item::Verdict,
+                Item::DecidedAt,
             ])
             .column(decision::Column::Justification)
             .join(JoinType::LeftJoin, current_decision())
@@ -68,6 +71,7 @@ pub async fn items_for_decision(
             reviewer_id,
             current_decision_id,
             verdict,
+            decided_at,
             justification,
         ) in rows
         {
@@ -81,6 +85,7 @@ pub async fn items_for_decision(
                 current_decision_id,
                 verdict,
                 justification,
+                decided_at,
             });
         }
     }
@@ -88,7 +93,7 @@ pub async fn items_for_decision(
 }
 
 /// An item's row as [`items_for_decision`] reads it: id, campaign, holder, reviewer, current
-/// decision, verdict and the current decision's justification.
+/// decision, verdict, when it was given and the current decision's justification.
 type ItemRow = (
     i64,
     i64,
@@ -96,6 +101,7 @@ type ItemRow = (
     Option<i64>,
     Option<i64>,
     Option<Verdict>,
+    Option<DateTime<Utc>>,
     Option<String>,
 );
 

@@ -16,6 +16,8 @@ pub use queue::{queue_for_reviewers, queue_to_principal};
 pub mod template {
     pub const INVITATION: &str = "invitation";
     pub const REMINDER: &str = "reminder";
+    /// To each reviewer with unanswered items when a campaign is re-run: a fresh link.
+    pub const RERUN: &str = "rerun";
     pub const ESCALATION: &str = "escalation";
     pub const REMOVALS_AWAITING_CONFIRMATION: &str = "removals_awaiting_confirmation";
     pub const OUTCOME: &str = "outcome";

@@ -15,6 +15,7 @@ mod campaigns;
 mod credentials;
 mod definitions;
 mod directory;
+mod rerun;
 mod sources;
 mod support;
 
@@ -91,6 +92,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(campaigns::close))
         .routes(routes!(campaigns::cancel))
         .routes(routes!(campaigns::confirm_removals))
+        .routes(routes!(rerun::rerun))
         .routes(routes!(campaigns::items))
         .routes(routes!(campaigns::decide))
         .routes(routes!(campaigns::resend_invitation))

@@ -2,6 +2,7 @@
 
 use super::form::FormFields;
 use crate::domain::limits::{truncate_chars, JUSTIFICATION_MAX_CHARS};
+use crate::domain::rerun::settled_before_round;
 use crate::engine::review::{ReviewPage, ReviewerAccess};
 use crate::engine::EngineError;
 use crate::mail::worker::deadline_text;
@@ -31,6 +32,8 @@ struct Row<'a> {
     unsaved: bool,
     /// Why this item's answer was refused, if it was.
     refused: Option<&'a str>,
+    /// Answered before the re-run now open: shown, no longer changeable.
+    settled: bool,
 }
 
 /// Why a submitted form was refused: the message, and the items refused with each reason.
@@ -131,6 +134,7 @@ pub(super) async fn render_page(
                 .iter()
                 .find(|(id, _)| *id == item.id)
                 .map(|(_, reason)| reason.as_str()),
+            settled: settled_before_round(item.decided_at, page.round_started_at),
         };
         match groups.last_mut() {
             Some(group) if group.holder_id == item.holder_external_id => group.rows.push(row),

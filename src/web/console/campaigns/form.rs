@@ -28,3 +28,11 @@ pub(in crate::web::console) struct ResendForm {
     /// `yes`: revoke the reviewer's earlier links as the new one is queued.
     pub(super) replace: Option<String>,
 }
+
+#[derive(serde::Deserialize)]
+pub(in crate::web::console) struct RerunForm {
+    pub(super) csrf: Option<String>,
+    pub(super) confirm: Option<String>,
+    /// Text, so a mangled value gets the engine's words rather than a bare 422.
+    pub(super) days: Option<String>,
+}

@@ -1,6 +1,7 @@
 //! Campaigns in the console: the dashboard, a campaign's page (progress per reviewer, the
 //! completeness an auditor checks, items with filters and paging), the admin's actions on it
-//! (close, cancel, confirm removals, resend an invitation) and the evidence download.
+//! (close, cancel, confirm removals, re-run for non-responders, resend an invitation) and the
+//! evidence download.
 //!
 //! This file holds the route handlers; the pages they render and the forms they read are in
 //! the files beside it.
@@ -19,7 +20,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use dashboard::dashboard;
-use form::{ActionForm, ItemQuery, ResendForm};
+use form::{ActionForm, ItemQuery, RerunForm, ResendForm};
 use page::campaign_page;
 
 pub(super) async fn admin_dashboard(
@@ -96,6 +97,39 @@ pub(super) async fn action(
         Ok(what) => Redirect::to(&done_url(
             &format!("/admin/campaigns/{id}"),
             &[("done", what)],
+        ))
+        .into_response(),
+        Err(e) => console_failure(e),
+    }
+}
+
+/// Re-opens the unanswered items for more days, with fresh links to their reviewers.
+pub(super) async fn rerun(
+    State(state): State<AppState>,
+    Admin(operator): Admin,
+    Path(id): Path<i64>,
+    Form(form): Form<RerunForm>,
+) -> Response {
+    if let Some(refused) = forged(&state, &operator, form.csrf.as_deref()).await {
+        return refused;
+    }
+    if let Some(refused) = unconfirmed(form.confirm.as_deref()) {
+        return refused;
+    }
+    let Some(days) = form
+        .days
+        .as_deref()
+        .and_then(|d| d.trim().parse::<u32>().ok())
+    else {
+        return console_failure(EngineError::Invalid(format!(
+            "days: give a whole number of days between 1 and {}",
+            crate::domain::rerun::RERUN_MAX_DAYS
+        )));
+    };
+    match state.engine.rerun(id, days, &operator.actor).await {
+        Ok(report) => Redirect::to(&done_url(
+            &format!("/admin/campaigns/{id}"),
+            &[("done", "rerun"), ("n", &report.mails_queued.to_string())],
         ))
         .into_response(),
         Err(e) => console_failure(e),

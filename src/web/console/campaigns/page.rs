@@ -6,7 +6,7 @@ use super::form::ItemQuery;
 use crate::domain::mail_state::ReviewerMail;
 use crate::domain::summary::{CampaignSummary, Figure};
 use crate::engine::accounts::Operator;
-use crate::store::campaigns::CampaignRow;
+use crate::store::campaigns::{CampaignRow, RoundRow};
 use crate::store::evidence::ReviewerSummary;
 use crate::store::items::{ItemFilter, ItemView};
 use crate::web::console::{datetime, page_number, query, render, Chrome, Pager};
@@ -71,6 +71,31 @@ impl From<ItemView> for ItemLine {
     }
 }
 
+/// One re-run, as the campaign page lists it.
+struct RoundLine {
+    round: i32,
+    started: String,
+    started_by: String,
+    due_before: String,
+    due: String,
+    items: i64,
+    reviewers: i64,
+}
+
+impl From<&RoundRow> for RoundLine {
+    fn from(r: &RoundRow) -> Self {
+        Self {
+            round: r.round,
+            started: datetime(Some(r.started_at)),
+            started_by: r.started_by.clone(),
+            due_before: datetime(r.due_before),
+            due: datetime(Some(r.due_at)),
+            items: r.items_reopened,
+            reviewers: r.reviewers_reopened,
+        }
+    }
+}
+
 /// The notice after an action. Only known codes are shown, so a crafted link cannot put words
 /// on the page.
 fn notice(q: &ItemQuery, reviewers: &[ReviewerLine]) -> Option<String> {
@@ -84,6 +109,13 @@ fn notice(q: &ItemQuery, reviewers: &[ReviewerLine]) -> Option<String> {
         }
         "confirmed" => Some("The held-back removals are confirmed and will be carried out.".into()),
         "mail-requeued" => Some("The failed mail is queued again and goes out now.".into()),
+        "rerun" => {
+            let n: u64 = q.n.as_deref().and_then(|n| n.parse().ok()).unwrap_or(0);
+            Some(format!(
+                "The unanswered items are re-opened until the new deadline: {n} reviewer mail{} with fresh links queued; earlier links no longer work.",
+                if n == 1 { "" } else { "s" }
+            ))
+        }
         "resent" => {
             let to = q.to.as_deref()?;
             let r = reviewers.iter().find(|l| l.r.id == to)?;
@@ -131,6 +163,7 @@ struct CampaignPage<'a> {
     chrome: Chrome<'a>,
     c: &'a CampaignRow,
     s: &'a CampaignSummary,
+    rounds: Vec<RoundLine>,
     figures: Vec<Figure>,
     deadline: String,
     launched: String,
@@ -214,6 +247,7 @@ pub(super) async fn campaign_page(
         chrome,
         c,
         s: &view.summary,
+        rounds: view.rounds.iter().map(RoundLine::from).collect(),
         figures: view.summary.figures(),
         deadline: datetime(c.due_at),
         launched: datetime(c.launched_at),
