@@ -20,6 +20,7 @@
 //!   missing evidence); `serve` loops it.
 //! - [`web`]: axum: the reviewer's pages, the admin and auditor console, the REST API.
 //! - [`evidence`]: signed, offline-verifiable evidence bundles and their report.
+//! - [`telemetry`]: what this process counts for Prometheus (`/metrics`).
 //! - [`config`]: `attest.toml` plus `ATTEST_*` variables.
 //! - [`clock`]: the system clock, and a manual one so tests can drive a quarter in milliseconds.
 //! - [`bench`]: `attest bench`, stage timings on the real code path.
@@ -39,4 +40,5 @@ pub mod scheduler;
 pub mod sources;
 pub mod store;
 pub mod synth;
+pub mod telemetry;
 pub mod web;

@@ -259,6 +259,7 @@ impl Engine {
             }
         }
         txn.commit().await?;
+        crate::telemetry::decisions(by.channel.as_str(), report.decided);
         Ok(report)
     }
 }

@@ -12,6 +12,7 @@ pub mod decide;
 pub mod definitions;
 pub mod directory;
 pub mod evidence;
+pub mod health;
 pub mod import;
 mod import_input;
 pub mod launch;

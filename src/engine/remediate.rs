@@ -192,6 +192,16 @@ impl Engine {
         remediation::record_attempts(&txn, &attempts, now).await?;
         remediation::settle(&txn, &settled, now).await?;
         txn.commit().await?;
+        for s in &settled {
+            crate::telemetry::removal(match &s.settlement {
+                Settlement::Done { state, .. } if *state == RemediationState::AlreadyGone => {
+                    "already_gone"
+                }
+                Settlement::Done { .. } => "removed",
+                Settlement::Retry { .. } => "failed",
+                Settlement::Failed { .. } => "given_up",
+            });
+        }
         Ok(due.len())
     }
 

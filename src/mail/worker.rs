@@ -141,7 +141,11 @@ impl Mailer {
                 Plan::Settled(_) => None,
             })
             .collect();
+        let sending = std::time::Instant::now();
         let mut results = self.transport.send_all(&ready).await.into_iter();
+        if !ready.is_empty() {
+            crate::telemetry::mail_send_time(sending.elapsed() / ready.len() as u32, ready.len());
+        }
         let now = self.engine.now();
         let mut outcomes = Vec::with_capacity(due.len());
         for (mail, plan) in due.iter().zip(plans) {
@@ -170,6 +174,17 @@ impl Mailer {
             .map(|(id, attempt, outcome)| (*id, *attempt, outcome.delivery()))
             .collect();
         self.engine.record_mail(&attempts, &probes, now).await?;
+        for (mail, (_, _, outcome)) in due.iter().zip(&outcomes) {
+            crate::telemetry::mail(
+                &mail.template,
+                match outcome {
+                    Outcome::Sent { .. } => "sent",
+                    Outcome::Retry { .. } => "retry",
+                    Outcome::Failed { .. } => "failed",
+                    Outcome::Skipped { .. } => "skipped",
+                },
+            );
+        }
         Ok(due.len())
     }
 

@@ -17,6 +17,7 @@ pub mod directory;
 pub mod enum_values;
 mod error;
 pub mod evidence;
+pub mod health;
 pub mod items;
 pub mod launch_batch;
 pub mod outbox;

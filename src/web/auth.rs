@@ -176,7 +176,9 @@ fn clear_session_cookie(secure: bool) -> String {
 /// tokens are for scripts. A session cookie that no longer opens a session (expired, signed
 /// out) is audited and cleared.
 async fn demand(parts: &Parts, state: &AppState, admin: bool) -> Result<Operator, Denied> {
-    let api = parts.uri.path().starts_with("/api/");
+    // `/metrics` is for Prometheus, a script like any API client: a token, and a 401 not a
+    // redirect to the sign-in page.
+    let api = parts.uri.path().starts_with("/api/") || parts.uri.path() == "/metrics";
     let path = parts
         .uri
         .path_and_query()

@@ -7,6 +7,7 @@ mod client;
 pub mod console;
 mod downloads;
 pub mod error;
+mod health;
 mod review;
 
 use crate::domain::limits::{
@@ -35,21 +36,24 @@ pub struct AppState {
 
 /// The whole web application.
 pub fn router(state: AppState) -> Router {
+    // Counting starts with the server, so the first requests and the workers' events are in.
+    crate::telemetry::install();
     Router::new()
         .merge(review::routes())
         .merge(auth::routes(state.clone()))
         .merge(console::routes())
         .merge(api::routes())
+        .merge(health::routes())
         .route(
             "/",
             get(|| async { axum::response::Redirect::to("/login") }),
         )
         .route("/static/attest.css", get(stylesheet))
-        .route("/healthz", get(|| async { "ok" }))
         .layer(middleware::from_fn(limit_body))
         // A backstop for any extractor that buffers a body: no route takes more.
         .layer(DefaultBodyLimit::max(API_BODY_MAX_BYTES))
         .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(health::count_requests))
         .with_state(state)
 }
 

@@ -152,6 +152,20 @@ impl Engine {
         actor: &str,
         force: bool,
     ) -> Result<SyncReport, EngineError> {
+        let synced = self.sync_configured_source(name, actor, force).await;
+        // Counted per configured source only: an unknown name is no sync (and no new series).
+        if self.source_config(name).is_ok() {
+            crate::telemetry::source_sync(name, synced.is_ok());
+        }
+        synced
+    }
+
+    async fn sync_configured_source(
+        &self,
+        name: &str,
+        actor: &str,
+        force: bool,
+    ) -> Result<SyncReport, EngineError> {
         let config = self.source_config(name)?.clone();
         if !config.syncs() {
             return Err(EngineError::Invalid(format!(
