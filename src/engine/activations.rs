@@ -18,6 +18,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// One role's name, owner, and each holder's name and activations (by external id).
 type RoleActivity = (String, Option<i64>, BTreeMap<String, (String, u32)>);
 
+/// The most findings one owner's mail lists (the rest are counted; the console has them all).
+pub const MAIL_FINDINGS_SHOWN: usize = 50;
+
 /// The mail template of the weekly review to role owners.
 pub const MAIL_TEMPLATE: &str = "activation_review";
 
@@ -237,7 +240,10 @@ impl Engine {
         let now = self.now();
         let week = IsoWeek::last_complete(now);
         let conn = self.store().conn();
-        if !store::any_recorded(conn, week.end()).await? {
+        // Cheap checks first: the report itself reads every reviewed eligibility.
+        if store::week_queued(conn, &week.to_string()).await?
+            || !store::any_recorded(conn, week.end()).await?
+        {
             return Ok(None);
         }
         let report = self.activation_review_of(week).await?;
@@ -297,12 +303,23 @@ impl Engine {
         }
         let mut mails = 0;
         let owners: BTreeSet<i64> = by_owner.keys().copied().collect();
-        for (owner, lines) in by_owner {
+        for (owner, mut lines) in by_owner {
             let name = crate::store::directory::display_name(&txn, owner)
                 .await?
                 .unwrap_or_default();
+            let total = lines.len();
+            if total > MAIL_FINDINGS_SHOWN {
+                lines.truncate(MAIL_FINDINGS_SHOWN);
+                lines.push((
+                    "And more".to_string(),
+                    format!(
+                        "{} further findings: see the whole week's review",
+                        total - MAIL_FINDINGS_SHOWN
+                    ),
+                ));
+            }
             let payload = serde_json::json!({
-                "week": report.week, "owner_name": name, "findings": lines,
+                "week": report.week, "owner_name": name, "findings": lines, "total": total,
             });
             let key = format!("{MAIL_TEMPLATE}/{}/{owner}", report.week);
             if outbox::queue_to_principal(&txn, &key, None, owner, MAIL_TEMPLATE, &payload, now)

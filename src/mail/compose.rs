@@ -137,7 +137,7 @@ fn subject(template: &str, m: &MailContext) -> String {
         "activation_review" => format!(
             "Activation review {}: {} in the roles you own",
             m.period,
-            crate::domain::figures::count(m.summary.len() as i64, "finding", "findings")
+            crate::domain::figures::count(m.items, "finding", "findings")
         ),
         other => other.to_string(),
     }

@@ -412,6 +412,7 @@ fn activation_review(mail: &OutboxRow, base_url: &str) -> MailContext {
         summary: serde_json::from_value(payload.get("findings").cloned().unwrap_or_default())
             .unwrap_or_default(),
         console_link: Some(format!("{base_url}/audit/activations?week={week}")),
+        items: payload.get("total").and_then(|v| v.as_i64()).unwrap_or(0),
         period: week,
         ..MailContext::default()
     }

@@ -182,40 +182,38 @@ pub struct Reviewed {
     pub last_activated_at: Option<DateTime<Utc>>,
     /// The latest activation recorded in the activation table before `to`.
     pub last_recorded: Option<DateTime<Utc>>,
-    /// The latest launch of a campaign completed before `to` that reviewed it.
+    /// The launch of the latest campaign completed before `to` that reviewed it.
     pub reviewed_launch: DateTime<Utc>,
     pub campaign_id: i64,
 }
 
-/// Every active eligibility that a campaign completed before `to` reviewed.
+/// Every active eligibility that a campaign completed before `to` reviewed, with the launch of
+/// the latest such campaign (the one with the highest id: campaigns are created as they launch).
 pub async fn reviewed_eligibility(
     conn: &impl ConnectionTrait,
     to: DateTime<Utc>,
 ) -> Result<Vec<Reviewed>, StoreError> {
-    // hand-written: correlated aggregates (latest activation, latest review) per eligibility.
+    // hand-written: an aggregate over the items of completed campaigns (reached through
+    // review_item's campaign index), joined to eligibility, with the latest recorded activation
+    // read through activation's unique index.
     let mut sql = Sql::new(
         conn.get_database_backend(),
-        "SELECT x.* FROM (SELECT p.external_id, p.display_name, e.role_id, r.name AS role_name, r.owner_id, e.scope, \
+        "SELECT p.external_id, p.display_name, e.role_id, r.name AS role_name, r.owner_id, e.scope, \
          e.last_activated_at, (SELECT MAX(a.activated_at) FROM activation a WHERE a.principal_id = e.principal_id \
          AND a.role_id = e.role_id AND a.scope = e.scope AND a.activated_at < ",
     );
     sql.bind(to)
         .push(
-            ") AS last_recorded, (SELECT c.launched_at FROM review_item i JOIN campaign c ON c.id = i.campaign_id \
-             WHERE i.eligibility_id = e.id AND c.state = 'completed' AND c.completed_at < ",
+            ") AS last_recorded, lr.reviewed_launch, lr.campaign_id FROM (SELECT i.eligibility_id, \
+             MAX(c.launched_at) AS reviewed_launch, MAX(c.id) AS campaign_id FROM review_item i \
+             JOIN campaign c ON c.id = i.campaign_id WHERE c.state = 'completed' AND c.completed_at < ",
         )
         .bind(to)
         .push(
-            " ORDER BY c.launched_at DESC, c.id DESC LIMIT 1) AS reviewed_launch, \
-             (SELECT c.id FROM review_item i JOIN campaign c ON c.id = i.campaign_id \
-             WHERE i.eligibility_id = e.id AND c.state = 'completed' AND c.completed_at < ",
-        )
-        .bind(to)
-        .push(
-            " ORDER BY c.launched_at DESC, c.id DESC LIMIT 1) AS campaign_id \
-             FROM eligibility e JOIN principal p ON p.id = e.principal_id JOIN \"role\" r ON r.id = e.role_id \
-             WHERE e.status = 'active') x WHERE x.campaign_id IS NOT NULL \
-             ORDER BY x.role_name, x.external_id, x.scope",
+            " GROUP BY i.eligibility_id) lr JOIN eligibility e ON e.id = lr.eligibility_id \
+             JOIN principal p ON p.id = e.principal_id JOIN \"role\" r ON r.id = e.role_id \
+             WHERE e.status = 'active' AND lr.reviewed_launch IS NOT NULL \
+             ORDER BY r.name, p.external_id, e.scope",
         );
     conn.query_all_raw(sql.build())
         .await?
@@ -235,6 +233,14 @@ pub async fn reviewed_eligibility(
             })
         })
         .collect()
+}
+
+/// Whether the week's review was queued already.
+pub async fn week_queued(conn: &impl ConnectionTrait, week: &str) -> Result<bool, StoreError> {
+    Ok(activation_review::Entity::find_by_id(week.to_string())
+        .one(conn)
+        .await?
+        .is_some())
 }
 
 /// Claims the week's review for this tick: true for the one caller that inserts the row, false
