@@ -142,7 +142,7 @@ impl IsoWeek {
 impl fmt::Display for IsoWeek {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let iso = self.monday.iso_week();
-        write!(f, "{}-W{:02}", iso.year(), iso.week())
+        write!(f, "{:04}-W{:02}", iso.year(), iso.week())
     }
 }
 
