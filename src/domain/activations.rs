@@ -158,6 +158,26 @@ pub fn outside_working_hours(at: DateTime<Utc>, timezone: Option<&str>) -> (bool
     (!working, local.format("%a %H:%M").to_string())
 }
 
+/// The most findings one role owner's weekly mail lists; the console has them all.
+pub const MAIL_FINDINGS_SHOWN: usize = 50;
+
+/// The `(label, text)` lines of one owner's mail: the first [`MAIL_FINDINGS_SHOWN`], then one
+/// line counting the rest.
+pub fn mail_lines(mut lines: Vec<(String, String)>) -> Vec<(String, String)> {
+    let total = lines.len();
+    if total > MAIL_FINDINGS_SHOWN {
+        lines.truncate(MAIL_FINDINGS_SHOWN);
+        lines.push((
+            "And more".to_string(),
+            format!(
+                "{} further findings: see the whole week's review",
+                total - MAIL_FINDINGS_SHOWN
+            ),
+        ));
+    }
+    lines
+}
+
 /// How a holder's count stands out from the role's other holders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -277,6 +297,21 @@ mod tests {
         assert_eq!((outside, local.as_str()), (true, "Fri 20:00"));
         // Saturday noon is outside.
         assert!(outside_working_hours(at("2026-11-21T12:00:00Z"), None).0);
+    }
+
+    #[test]
+    fn a_long_mail_lists_fifty_findings_and_counts_the_rest() {
+        let line = |i: usize| ("Break-glass activation".to_string(), format!("#{i}"));
+        let short: Vec<_> = (0..MAIL_FINDINGS_SHOWN).map(line).collect();
+        assert_eq!(mail_lines(short.clone()), short);
+        let long: Vec<_> = (0..MAIL_FINDINGS_SHOWN + 7).map(line).collect();
+        let shown = mail_lines(long);
+        assert_eq!(shown.len(), MAIL_FINDINGS_SHOWN + 1);
+        assert_eq!(shown[MAIL_FINDINGS_SHOWN - 1].1, "#49");
+        assert_eq!(
+            shown[MAIL_FINDINGS_SHOWN].1,
+            "7 further findings: see the whole week's review"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use super::{Engine, EngineError};
 use crate::domain::activations::{
-    frequency_outliers, outside_working_hours, Frequency, IsoWeek, WORKING_HOURS_END,
+    frequency_outliers, mail_lines, outside_working_hours, Frequency, IsoWeek, WORKING_HOURS_END,
     WORKING_HOURS_START,
 };
 use crate::store::activations::{self as store, ActivationView};
@@ -17,9 +17,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// One role's name, owner, and each holder's name and activations (by external id).
 type RoleActivity = (String, Option<i64>, BTreeMap<String, (String, u32)>);
-
-/// The most findings one owner's mail lists (the rest are counted; the console has them all).
-pub const MAIL_FINDINGS_SHOWN: usize = 50;
 
 /// The mail template of the weekly review to role owners.
 pub const MAIL_TEMPLATE: &str = "activation_review";
@@ -303,23 +300,14 @@ impl Engine {
         }
         let mut mails = 0;
         let owners: BTreeSet<i64> = by_owner.keys().copied().collect();
-        for (owner, mut lines) in by_owner {
+        for (owner, lines) in by_owner {
             let name = crate::store::directory::display_name(&txn, owner)
                 .await?
                 .unwrap_or_default();
             let total = lines.len();
-            if total > MAIL_FINDINGS_SHOWN {
-                lines.truncate(MAIL_FINDINGS_SHOWN);
-                lines.push((
-                    "And more".to_string(),
-                    format!(
-                        "{} further findings: see the whole week's review",
-                        total - MAIL_FINDINGS_SHOWN
-                    ),
-                ));
-            }
             let payload = serde_json::json!({
-                "week": report.week, "owner_name": name, "findings": lines, "total": total,
+                "week": report.week, "owner_name": name, "findings": mail_lines(lines),
+                "total": total,
             });
             let key = format!("{MAIL_TEMPLATE}/{}/{owner}", report.week);
             if outbox::queue_to_principal(&txn, &key, None, owner, MAIL_TEMPLATE, &payload, now)
