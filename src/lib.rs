@@ -6,8 +6,9 @@
 //!   definitions and schedules, import rows, campaign states and summaries, reviewers and
 //!   recommendations, retries and liveness, the audit hash chain, the evidence's rules.
 //! - [`engine`]: one function per use case (import, sync, launch, decide, remind, close,
-//!   remediate, evidence, reports, accounts and credentials), each owning its transaction. The
-//!   CLI, the web layer and the scheduler call these; nothing else writes state.
+//!   remediate, evidence, reports and the weekly activation review, accounts and credentials),
+//!   each owning its transaction. The CLI, the web layer and the scheduler call these;
+//!   nothing else writes state.
 //! - [`store`]: the database (SQLite or PostgreSQL through sea-orm): the only place with SQL,
 //!   and where `entity` rows and domain types meet; what differs between the two backends is
 //!   in `store::backend` (one module each).
@@ -17,7 +18,7 @@
 //!   bounded memory, each with its line, and the file's SHA-256.
 //! - [`mail`]: the outbox worker: composes (askama) and sends (SMTP pool or .eml files).
 //! - [`scheduler`]: one tick runs what is due (syncs, launches, reminders, closes, removals,
-//!   missing evidence); `serve` loops it.
+//!   missing evidence, the weekly activation review's mail); `serve` loops it.
 //! - [`web`]: axum: the reviewer's pages, the admin and auditor console, the REST API.
 //! - [`evidence`]: signed, offline-verifiable evidence bundles and their report.
 //! - [`telemetry`]: what this process counts for Prometheus (`/metrics`).

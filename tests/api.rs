@@ -460,6 +460,7 @@ fn routes(f: &Fixture) -> Vec<Route> {
         get("/api/v1/audit/verify".into()),
         get("/api/v1/reports/coverage".into()),
         get("/api/v1/reports/monthly".into()),
+        get("/api/v1/reports/activations".into()),
         get("/api/v1/findings/reappeared".into()),
         get("/api/v1/sources".into()),
         get("/api/v1/accounts".into()),
@@ -1273,6 +1274,35 @@ async fn the_document_states_what_the_code_enforces_and_names_every_route_the_ro
         } else {
             reply.expect(422);
             assert_eq!(reply.error()["field"], "month", "{value}");
+        }
+    }
+
+    // The week's pattern takes what the code takes; what it takes and the code refuses is a
+    // week its year lacks, or one that has not started (the clock is at 2027-01-04 08:00).
+    let week = parameter(&doc["paths"]["/api/v1/reports/activations"]["get"], "week");
+    let pattern = jsonschema::validator_for(&week["schema"]).expect("the week schema");
+    for (value, taken, status) in [
+        ("2026-W47", true, 200),
+        ("2026-W53", true, 200),
+        ("2027-W01", true, 200),
+        ("2027-W53", true, 422),
+        ("2027-W02", true, 422),
+        ("2026-47", false, 422),
+        ("2026-W7", false, 422),
+        ("2026-W54", false, 422),
+        ("2026-W00", false, 422),
+        ("2026-w47", false, 422),
+    ] {
+        assert_eq!(pattern.is_valid(&json!(value)), taken, "pattern on {value}");
+        let reply = api
+            .get(
+                &format!("/api/v1/reports/activations?week={value}"),
+                &app.auditor_token,
+            )
+            .await;
+        reply.expect(status);
+        if status == 422 {
+            assert_eq!(reply.error()["field"], "week", "{value}");
         }
     }
 

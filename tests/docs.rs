@@ -209,6 +209,7 @@ async fn the_import_examples_import() {
                 "People" => Some("people"),
                 "Roles" => Some("roles"),
                 "Eligibility" => Some("eligibility"),
+                "Activations" => Some("activations"),
                 _ => None,
             };
         } else if let Some(fence) = line.strip_prefix("```") {
@@ -225,7 +226,7 @@ async fn the_import_examples_import() {
         }
     }
     let kinds: Vec<&str> = examples.iter().map(|(k, _, _)| *k).collect();
-    for expected in ["people", "roles", "eligibility"] {
+    for expected in ["people", "roles", "eligibility", "activations"] {
         assert!(
             kinds.contains(&expected),
             "docs/import-formats.md has no {expected} example"

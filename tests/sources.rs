@@ -7,6 +7,8 @@
 mod common;
 #[path = "sources/graph.rs"]
 mod graph;
+#[path = "sources/graph_activations.rs"]
+mod graph_activations;
 #[path = "sources/graph_campaign.rs"]
 mod graph_campaign;
 #[path = "sources/ldap.rs"]

@@ -1,6 +1,8 @@
 //! SeaORM entities for attest: one module per table, see `docs/data-model.md`.
 
 pub mod account;
+pub mod activation;
+pub mod activation_review;
 pub mod api_token;
 pub mod attest_process;
 pub mod audit_event;
@@ -27,6 +29,8 @@ pub mod source;
 /// The entity types under their table names.
 pub mod prelude {
     pub use crate::account::Entity as Account;
+    pub use crate::activation::Entity as Activation;
+    pub use crate::activation_review::Entity as ActivationReview;
     pub use crate::api_token::Entity as ApiToken;
     pub use crate::attest_process::Entity as AttestProcess;
     pub use crate::audit_event::Entity as AuditEvent;

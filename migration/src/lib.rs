@@ -14,6 +14,7 @@ mod m20261127_000009_decision_actor;
 mod m20261127_000010_campaign_ended_by;
 mod m20261127_000011_process_heartbeat;
 mod m20261128_000012_campaign_rounds;
+mod m20261128_000013_activations;
 
 /// Applies the attest schema; see `docs/data-model.md`.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000010_campaign_ended_by::Migration),
             Box::new(m20261127_000011_process_heartbeat::Migration),
             Box::new(m20261128_000012_campaign_rounds::Migration),
+            Box::new(m20261128_000013_activations::Migration),
         ]
     }
 }

@@ -10,7 +10,7 @@ use sea_orm::{
     ModelTrait, Set,
 };
 
-const TABLES: [&str; 15] = [
+const TABLES: [&str; 17] = [
     "source",
     "principal",
     "role",
@@ -26,6 +26,8 @@ const TABLES: [&str; 15] = [
     "outbox_mail",
     "audit_event",
     "account",
+    "activation",
+    "activation_review",
 ];
 
 async fn migrate_twice(db: &DatabaseConnection) -> Result<(), DbErr> {

@@ -188,6 +188,17 @@ pub enum ReportCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The weekly activation review: every break-glass activation, activations outside the
+    /// holder's working hours (Monday to Friday, 08:00 to 18:00 in their time zone), holders
+    /// activating a role far more or less often than its other holders, and reviewed
+    /// eligibility not activated since that review.
+    Activations {
+        /// The ISO week, YYYY-Www (e.g. 2026-W47; weeks start Monday 00:00 UTC).
+        #[arg(long, value_name = "YYYY-Www")]
+        week: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn report(engine: &Engine, command: ReportCommand) -> Result<(), Failure> {
@@ -230,6 +241,14 @@ pub async fn report(engine: &Engine, command: ReportCommand) -> Result<(), Failu
                 coverage.len(),
                 overdue
             );
+            Ok(())
+        }
+        ReportCommand::Activations { week, json } => {
+            let report = engine.activation_review(&week).await?;
+            if json {
+                return output::print_json(&report);
+            }
+            super::activations::print(&report);
             Ok(())
         }
         ReportCommand::Monthly { month, json } => {

@@ -1,5 +1,6 @@
 //! The `attest` command line: parses arguments, calls the engine, prints for people or `--json`.
 
+mod activations;
 mod campaign;
 mod demo;
 mod evidence;
@@ -44,7 +45,8 @@ pub enum Command {
     /// privileged roles, break-glass accounts, activation history) into the configured
     /// database, through the same import path as real files. Running it again changes nothing.
     Demo,
-    /// Import people, roles or eligibility from a CSV or JSON file (all of it, or nothing).
+    /// Import people, roles, eligibility or activation history from a CSV or JSON file (all of
+    /// it, or nothing).
     ///
     /// CSV files have a header row; JSON files are an array of objects or one object a line
     /// (.jsonl). Columns may come in any order; unknown ones are ignored with a warning.
@@ -52,6 +54,7 @@ pub enum Command {
     ///   people:      id,name,email,manager_id[,kind][,enabled][,timezone]
     ///   roles:       name,owner_id,risk[,description]
     ///   eligibility: principal_id,role,scope[,start][,end][,last_activated_at]
+    ///   activations: principal_id,role,scope,activated_at[,ended_at][,justification]
     ///
     /// A file with any bad row changes nothing: the bad rows are listed (file, line, field and
     /// reason) and the exit code is 2. Importing the same file again changes nothing.
@@ -71,7 +74,8 @@ pub enum Command {
     /// Export, verify and sign evidence bundles for auditors.
     #[command(subcommand)]
     Evidence(evidence::EvidenceCommand),
-    /// Reports across campaigns: coverage of every role, monthly metrics.
+    /// Reports across campaigns: coverage of every role, monthly metrics, the weekly activation
+    /// review.
     #[command(subcommand)]
     Report(evidence::ReportCommand),
     /// Console accounts for admins and auditors.
@@ -145,6 +149,7 @@ pub enum KindArg {
     People,
     Roles,
     Eligibility,
+    Activations,
 }
 
 impl From<KindArg> for ImportKind {
@@ -153,6 +158,7 @@ impl From<KindArg> for ImportKind {
             KindArg::People => ImportKind::People,
             KindArg::Roles => ImportKind::Roles,
             KindArg::Eligibility => ImportKind::Eligibility,
+            KindArg::Activations => ImportKind::Activations,
         }
     }
 }

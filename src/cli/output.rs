@@ -46,6 +46,12 @@ pub fn print_import(r: &ImportReport) {
     if r.kind == "people" {
         say!("  manager links set or changed: {}", r.managers_changed);
     }
+    if r.kind == "activations" {
+        say!(
+            "  eligibility whose last activation moved forward: {}",
+            r.last_activation_advanced
+        );
+    }
     if r.prune {
         let what = if r.kind == "people" {
             "disabled"

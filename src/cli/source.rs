@@ -142,6 +142,12 @@ fn print_sync(r: &SyncReport) {
         r.people_disabled,
         r.roles_changed
     );
+    if r.activations_new > 0 {
+        say!(
+            "  activations: {} new (for `attest report activations`)",
+            r.activations_new
+        );
+    }
     if r.reappeared > 0 {
         say!(
             "  REAPPEARED: {} eligibilities a campaign had removed are listed again; audited and recorded as findings:",

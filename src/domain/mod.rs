@@ -35,6 +35,7 @@ macro_rules! string_enum {
 }
 
 pub mod access;
+pub mod activations;
 pub mod audit_chain;
 pub mod closing;
 pub mod credentials;

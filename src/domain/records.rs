@@ -3,8 +3,8 @@
 
 use super::directory::{PrincipalKind, Risk};
 use super::limits::{
-    check_text, quote, Lines, DESCRIPTION_MAX_CHARS, EMAIL_MAX_CHARS, ID_MAX_CHARS, NAME_MAX_CHARS,
-    SCOPE_MAX_CHARS, WORD_MAX_CHARS,
+    check_text, quote, Lines, DESCRIPTION_MAX_CHARS, EMAIL_MAX_CHARS, ID_MAX_CHARS,
+    JUSTIFICATION_MAX_CHARS, NAME_MAX_CHARS, SCOPE_MAX_CHARS, WORD_MAX_CHARS,
 };
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use std::fmt;
@@ -16,6 +16,8 @@ pub enum ImportKind {
     People,
     Roles,
     Eligibility,
+    /// Activation history (PIM activations), for the weekly activation review.
+    Activations,
 }
 
 /// One column of an import file.
@@ -71,6 +73,17 @@ const ELIGIBILITY: &[Column] = &[
     col("end", false, WORD_MAX_CHARS),
     col("last_activated_at", false, WORD_MAX_CHARS),
 ];
+const ACTIVATIONS: &[Column] = &[
+    col("principal_id", true, ID_MAX_CHARS),
+    col("role", true, NAME_MAX_CHARS),
+    col("scope", true, SCOPE_MAX_CHARS),
+    col("activated_at", true, WORD_MAX_CHARS),
+    col("ended_at", false, WORD_MAX_CHARS),
+    Column {
+        lines: Lines::Multi,
+        ..col("justification", false, JUSTIFICATION_MAX_CHARS)
+    },
+];
 
 impl ImportKind {
     pub fn as_str(self) -> &'static str {
@@ -78,6 +91,7 @@ impl ImportKind {
             ImportKind::People => "people",
             ImportKind::Roles => "roles",
             ImportKind::Eligibility => "eligibility",
+            ImportKind::Activations => "activations",
         }
     }
 
@@ -87,6 +101,7 @@ impl ImportKind {
             ImportKind::People => PEOPLE,
             ImportKind::Roles => ROLES,
             ImportKind::Eligibility => ELIGIBILITY,
+            ImportKind::Activations => ACTIVATIONS,
         }
     }
 }
@@ -163,7 +178,7 @@ pub struct EligibilityRow {
 }
 
 /// Reads the fields of a record by column name, turning each problem into a [`RowError`].
-struct Fields<'a> {
+pub(super) struct Fields<'a> {
     kind: ImportKind,
     record: &'a Record,
 }
@@ -171,7 +186,7 @@ struct Fields<'a> {
 impl<'a> Fields<'a> {
     /// Checks every value against its column's length limit and refuses control characters
     /// (a NUL would also fail PostgreSQL's insert), before any value is used.
-    fn new(kind: ImportKind, record: &'a Record) -> Result<Self, RowError> {
+    pub(super) fn new(kind: ImportKind, record: &'a Record) -> Result<Self, RowError> {
         for (column, value) in kind.columns().iter().zip(&record.values) {
             if let Some(value) = value {
                 check_text(value, column.max_chars, column.lines)
@@ -181,17 +196,17 @@ impl<'a> Fields<'a> {
         Ok(Self { kind, record })
     }
 
-    fn optional(&self, name: &str) -> Option<&'a str> {
+    pub(super) fn optional(&self, name: &str) -> Option<&'a str> {
         let index = self.kind.columns().iter().position(|c| c.name == name)?;
         self.record.values.get(index)?.as_deref()
     }
 
-    fn required(&self, name: &str) -> Result<&'a str, RowError> {
+    pub(super) fn required(&self, name: &str) -> Result<&'a str, RowError> {
         self.optional(name)
             .ok_or_else(|| self.error(name, "is required and empty"))
     }
 
-    fn parse<T>(
+    pub(super) fn parse<T>(
         &self,
         name: &str,
         parse: impl FnOnce(&str) -> Result<T, String>,
@@ -201,7 +216,7 @@ impl<'a> Fields<'a> {
             .transpose()
     }
 
-    fn error(&self, field: &str, reason: impl Into<String>) -> RowError {
+    pub(super) fn error(&self, field: &str, reason: impl Into<String>) -> RowError {
         RowError::new(self.record.line, Some(field), reason)
     }
 }

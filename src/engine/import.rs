@@ -1,9 +1,11 @@
-//! `attest import people|roles|eligibility FILE`: a whole file or nothing.
+//! `attest import people|roles|eligibility|activations FILE`: a whole file or nothing.
 //!
 //! The file is read on a blocking thread and handed over in batches, so parsing and database
 //! writes overlap and memory stays flat whatever the file's size. Everything happens in one
 //! transaction; the first bad row stops all writing (reading goes on, to report up to
 //! [`super::MAX_PROBLEMS_SHOWN`] problems), and the transaction is dropped, changing nothing.
+
+mod activations;
 
 pub use super::import_input::ImportInput;
 use super::{Engine, EngineError, Progress, Rejection};
@@ -44,6 +46,9 @@ pub struct ImportReport {
     pub unchanged: u64,
     /// People only: manager links set or changed.
     pub managers_changed: u64,
+    /// Activations only: eligibilities whose `last_activated_at` an imported activation moved
+    /// forward.
+    pub last_activation_advanced: u64,
     /// With `--prune`: eligibilities removed or people disabled because the file no longer lists them.
     pub pruned: u64,
     /// Eligibility only: how many the file lists that a campaign had removed. They are active
@@ -73,6 +78,12 @@ impl Engine {
                     .into(),
             ));
         }
+        if options.prune && kind == ImportKind::Activations {
+            return Err(EngineError::Invalid(
+                "--prune applies to people and eligibility files; activation history is only added to"
+                    .into(),
+            ));
+        }
         let now = self.now();
         let txn = self.store().begin().await?;
         let source_id = dir::ensure_source(&txn, dir::BUILTIN_SOURCE, "builtin", now).await?;
@@ -94,6 +105,7 @@ impl Engine {
             ImportKind::People => job.people(options).await,
             ImportKind::Roles => job.roles().await,
             ImportKind::Eligibility => job.eligibility(options).await,
+            ImportKind::Activations => job.activations().await,
         };
         if let Err(e) = ran {
             // A dropped transaction is only rolled back when its connection is next used; until
@@ -410,7 +422,7 @@ impl Job<'_> {
     }
 }
 
-fn unknown(line: u64, field: &str, what: &str, value: &str) -> RowError {
+pub(super) fn unknown(line: u64, field: &str, what: &str, value: &str) -> RowError {
     RowError::new(
         line,
         Some(field),

@@ -2,6 +2,7 @@
 //! scheduler all come through here; nothing else writes state.
 
 pub mod accounts;
+pub mod activations;
 pub mod admin_queue;
 pub mod audit;
 pub mod bench_support;

@@ -77,6 +77,8 @@ mail_templates!(
         LaunchWaitingHtml = "mail/launch_waiting.html";
     "invitations_failed": InvitationsFailedText = "mail/invitations_failed.txt",
         InvitationsFailedHtml = "mail/invitations_failed.html";
+    "activation_review": ActivationReviewText = "mail/activation_review.txt",
+        ActivationReviewHtml = "mail/activation_review.html";
 );
 
 fn eligibilities(n: i64) -> String {
@@ -137,6 +139,11 @@ fn subject(template: &str, m: &MailContext) -> String {
             crate::domain::figures::count(m.failed_reviewers, "reviewer", "reviewers"),
             m.campaign_name,
             m.period
+        ),
+        "activation_review" => format!(
+            "Activation review {}: {} in the roles you own",
+            m.period,
+            crate::domain::figures::count(m.items, "finding", "findings")
         ),
         other => other.to_string(),
     }
@@ -281,6 +288,7 @@ mod tests {
             "removals_awaiting_confirmation",
             "launch_waiting",
             "invitations_failed",
+            "activation_review",
         ] {
             let (message, _) = compose(template, &m, &from, "ana@example.test", "k").unwrap();
             let raw = String::from_utf8(message.formatted()).unwrap();

@@ -334,6 +334,9 @@ impl Mailer {
                 false,
             )));
         }
+        if mail.template == crate::engine::activations::MAIL_TEMPLATE {
+            return Ok(Ok((activation_review(mail, &self.base_url), false)));
+        }
         let (Some(campaign_id), Some(recipient)) = (mail.campaign_id, mail.recipient_id) else {
             return Ok(Err("the mail names no campaign or recipient".into()));
         };
@@ -405,6 +408,29 @@ impl Mailer {
             },
             reviewer_mail,
         )))
+    }
+}
+
+/// The weekly activation review to a role owner: everything it says was written into its
+/// payload when the week's review was queued.
+fn activation_review(mail: &OutboxRow, base_url: &str) -> MailContext {
+    let payload: serde_json::Value = serde_json::from_str(&mail.payload).unwrap_or_default();
+    let text = |key: &str| {
+        payload
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let week = text("week");
+    MailContext {
+        recipient_name: text("owner_name"),
+        summary: serde_json::from_value(payload.get("findings").cloned().unwrap_or_default())
+            .unwrap_or_default(),
+        console_link: Some(format!("{base_url}/audit/activations?week={week}")),
+        items: payload.get("total").and_then(|v| v.as_i64()).unwrap_or(0),
+        period: week,
+        ..MailContext::default()
     }
 }
 

@@ -24,6 +24,8 @@ pub struct TickReport {
     pub completed: Vec<i64>,
     /// Completed campaigns whose missing evidence bundle was stored.
     pub evidence_stored: Vec<i64>,
+    /// The week whose activation review was queued to role owners, with how many mails.
+    pub activation_review: Option<(String, u64)>,
 }
 
 impl TickReport {
@@ -33,7 +35,8 @@ impl TickReport {
 }
 
 /// Runs every piece of work due now: scheduled syncs, launches, reminders and escalations, closes at the
-/// deadline, removals, completions, and the evidence of any completed campaign without it.
+/// deadline, removals, completions, the evidence of any completed campaign without it, and,
+/// once a week is over, its activation review to the role owners.
 pub async fn tick(engine: &Engine) -> Result<TickReport, EngineError> {
     let synced = engine.sync_due().await?;
     let launched = engine.launch_due(&NoProgress).await?;
@@ -49,6 +52,7 @@ pub async fn tick(engine: &Engine) -> Result<TickReport, EngineError> {
     }
     let completed = engine.complete_finished().await?;
     let evidence_stored = engine.store_missing_evidence().await?;
+    let activation_review = engine.queue_activation_review().await?;
     Ok(TickReport {
         synced,
         launched: launched.iter().map(|c| c.id).collect(),
@@ -58,6 +62,7 @@ pub async fn tick(engine: &Engine) -> Result<TickReport, EngineError> {
         removals_handled,
         completed,
         evidence_stored,
+        activation_review,
     })
 }
 

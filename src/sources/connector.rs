@@ -47,6 +47,19 @@ pub struct SyncEligibility {
     pub last_activated_at: Option<DateTime<Utc>>,
 }
 
+/// One activation of an eligible role (PIM "selfActivate"), for the weekly activation review.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyncActivation {
+    /// The external id of the holder (one of the snapshot's people).
+    pub principal: String,
+    /// The name of the role (one of the snapshot's roles).
+    pub role: String,
+    pub scope: String,
+    pub activated_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub justification: Option<String>,
+}
+
 /// Everything a source lists, read in one go: people (holders, their managers and the role
 /// owners), roles and eligibility. Every external id an eligibility, a manager or an owner
 /// names is one of `people`; connectors drop or resolve dangling references and say so in
@@ -56,6 +69,9 @@ pub struct Snapshot {
     pub people: Vec<SyncPerson>,
     pub roles: Vec<SyncRole>,
     pub eligibility: Vec<SyncEligibility>,
+    /// The activations the source reports (Entra: PIM activation requests); kept as history,
+    /// never removed by a later sync.
+    pub activations: Vec<SyncActivation>,
     /// What the user should know (a group that does not exist, a member outside the people base…).
     pub warnings: Vec<String>,
 }

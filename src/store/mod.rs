@@ -7,6 +7,7 @@
 //! the two backends is in `backend::postgres` and `backend::sqlite`.
 
 pub mod accounts;
+pub mod activations;
 pub mod audit;
 mod backend;
 pub mod bench_baseline;

@@ -8,6 +8,7 @@
 //! destructive actions need a ticked confirmation, and every change goes through the engine,
 //! which audits it under the signed-in account's name.
 
+mod activations;
 mod campaigns;
 mod coverage;
 mod credentials;
@@ -79,6 +80,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/audit/log", get(log::audit_log))
         .route("/audit/coverage", get(coverage::coverage))
+        .route("/audit/activations", get(activations::activations))
 }
 
 /// What every console page shows around its content: the navigation, who is signed in, and

@@ -29,6 +29,8 @@ pub const SECURITY_ADMINISTRATOR: &str = "194ae4cb-b126-40b2-bd5b-6091b380977d";
 pub const ELIGIBILITY_PATH: &str = "/v1.0/roleManagement/directory/roleEligibilitySchedules";
 pub const ACTIVATIONS_PATH: &str = "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances";
 pub const REQUESTS_PATH: &str = "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests";
+pub const ACTIVATION_REQUESTS_PATH: &str =
+    "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests";
 
 /// The permission a connector needs to remove (what the default server grants).
 pub const READ_WRITE: &str = "RoleEligibilitySchedule.ReadWrite.Directory";
@@ -80,6 +82,18 @@ pub struct Instance {
     pub start: String,
 }
 
+/// A role assignment schedule request (`selfActivate` and the others PIM lists).
+#[derive(Debug, Clone)]
+pub struct AssignmentRequest {
+    pub id: String,
+    pub principal_id: String,
+    pub role_definition_id: String,
+    pub action: &'static str,
+    pub status: &'static str,
+    pub start: String,
+    pub justification: Option<String>,
+}
+
 /// One request the server answered.
 #[derive(Debug, Clone)]
 pub struct Logged {
@@ -102,6 +116,7 @@ pub struct State {
     pub role_definitions: BTreeMap<String, RoleDefinition>,
     pub schedules: Vec<Schedule>,
     pub instances: Vec<Instance>,
+    pub assignment_requests: Vec<AssignmentRequest>,
     /// Issued tokens and the roles each carries.
     pub tokens: HashMap<String, Vec<String>>,
     pub expired: HashSet<String>,
@@ -381,6 +396,30 @@ impl GraphServer {
             end: end.map(str::to_string),
         });
         id
+    }
+
+    /// A role assignment schedule request at the tenant root: `action` `selfActivate` is an
+    /// activation, in `status` (`Provisioned`, `Denied`, …).
+    pub fn add_assignment_request(
+        &self,
+        principal: &str,
+        role: &str,
+        action: &'static str,
+        status: &'static str,
+        start: &str,
+        justification: Option<&str>,
+    ) {
+        let mut state = self.lock();
+        let id = state.guid();
+        state.assignment_requests.push(AssignmentRequest {
+            id,
+            principal_id: principal.into(),
+            role_definition_id: role.into(),
+            action,
+            status,
+            start: start.into(),
+            justification: justification.map(str::to_string),
+        });
     }
 
     pub fn add_instance(
@@ -678,6 +717,18 @@ fn answer(
             return denied();
         }
         return list_instances(state, &query);
+    }
+    if path == ACTIVATION_REQUESTS_PATH && method == Method::GET {
+        if !has(&[
+            "RoleAssignmentSchedule.Read.Directory",
+            "RoleAssignmentSchedule.ReadWrite.Directory",
+            "RoleManagement.Read.Directory",
+            "RoleManagement.Read.All",
+            "RoleManagement.ReadWrite.Directory",
+        ]) {
+            return denied();
+        }
+        return list_assignment_requests(state, &query);
     }
     if path == REQUESTS_PATH && method == Method::POST {
         if !has(&[READ_WRITE, "RoleManagement.ReadWrite.Directory"]) {
@@ -1069,6 +1120,51 @@ fn list_instances(state: &State, query: &HashMap<String, String>) -> Response {
         state,
         ACTIVATIONS_PATH,
         "roleAssignmentScheduleInstances",
+        query,
+        items,
+    )
+}
+
+fn list_assignment_requests(state: &State, query: &HashMap<String, String>) -> Response {
+    let filter = match query.get("$filter") {
+        None => Vec::new(),
+        Some(f) => match parse_filter(f, &["action", "principalId"]) {
+            Ok(f) => f,
+            Err(e) => return graph_error(400, "BadRequest", &e),
+        },
+    };
+    let items: Vec<Value> = state
+        .assignment_requests
+        .iter()
+        .filter(|r| {
+            filter.iter().all(|(prop, value)| match prop.as_str() {
+                "action" => r.action == value,
+                _ => &r.principal_id == value,
+            })
+        })
+        .map(|r| {
+            json!({
+                "id": r.id,
+                "action": r.action,
+                "status": r.status,
+                "principalId": r.principal_id,
+                "roleDefinitionId": r.role_definition_id,
+                "directoryScopeId": "/",
+                "appScopeId": null,
+                "isValidationOnly": false,
+                "justification": r.justification,
+                "createdDateTime": r.start,
+                "scheduleInfo": {
+                    "startDateTime": r.start,
+                    "expiration": { "type": "afterDuration", "endDateTime": null, "duration": "PT1H" }
+                }
+            })
+        })
+        .collect();
+    page(
+        state,
+        ACTIVATION_REQUESTS_PATH,
+        "roleAssignmentScheduleRequests",
         query,
         items,
     )

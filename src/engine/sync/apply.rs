@@ -45,6 +45,7 @@ impl Engine {
             people,
             roles,
             eligibility,
+            activations,
             mut warnings,
         } = snapshot;
         let now = self.now();
@@ -243,6 +244,8 @@ impl Engine {
             dir::enabled_principals_not_kept(&txn, source_id, |id| listed_people.contains(id))
                 .await?;
         report.people_disabled = dir::disable_principals(&txn, &gone, now).await?;
+        report.activations_new =
+            record_activations(&txn, name, &activations, &mut warnings, now).await?;
 
         if warnings.len() > WARNINGS_SHOWN {
             let more = warnings.len() - WARNINGS_SHOWN;
@@ -283,4 +286,68 @@ fn check_person(p: &crate::sources::connector::SyncPerson) -> Result<(), String>
         return Err("empty id".into());
     }
     Ok(())
+}
+
+/// Records the source's activations not recorded yet (as history: a later sync that no longer
+/// lists one forgets nothing) and moves each eligibility's `last_activated_at` forward to its
+/// latest. Returns how many were new.
+async fn record_activations(
+    txn: &sea_orm::DatabaseTransaction,
+    source: &str,
+    activations: &[crate::sources::connector::SyncActivation],
+    warnings: &mut Vec<String>,
+    now: DateTime<Utc>,
+) -> Result<u64, EngineError> {
+    use crate::store::activations::{self as history, ActivationWrite};
+    let roles = dir::role_ids(txn).await?;
+    let via = format!("sync of {source}");
+    let mut new = 0;
+    let mut latest = std::collections::HashMap::new();
+    for chunk in activations.chunks(CHUNK) {
+        let ids: Vec<&str> = chunk.iter().map(|a| a.principal.as_str()).collect();
+        let refs = dir::principal_refs(txn, &ids).await?;
+        let mut writes = Vec::with_capacity(chunk.len());
+        for a in chunk {
+            let (Some(p), Some(role_id)) = (refs.get(&a.principal), roles.get(&a.role)) else {
+                warnings.push(format!(
+                    "an activation of {:?} as {:?} skipped: its person or role is not listed",
+                    clip_id(&a.principal),
+                    clip_id(&a.role)
+                ));
+                continue;
+            };
+            if let Err(reason) = check_text(&a.scope, SCOPE_MAX_CHARS, Lines::Single) {
+                warnings.push(format!(
+                    "an activation of {:?} skipped: scope {reason}",
+                    clip_id(&a.principal)
+                ));
+                continue;
+            }
+            let justification = a.justification.as_ref().filter(|j| {
+                check_text(
+                    j,
+                    crate::domain::limits::JUSTIFICATION_MAX_CHARS,
+                    Lines::Multi,
+                )
+                .is_ok()
+            });
+            let at = latest
+                .entry((p.id, *role_id, a.scope.clone()))
+                .or_insert(a.activated_at);
+            *at = (*at).max(a.activated_at);
+            writes.push(ActivationWrite {
+                principal_id: p.id,
+                role_id: *role_id,
+                scope: a.scope.clone(),
+                activated_at: a.activated_at,
+                ended_at: a.ended_at,
+                justification: justification.cloned(),
+            });
+        }
+        new += history::insert(txn, &writes, &via, now).await?;
+    }
+    for ((principal_id, role_id, scope), at) in latest {
+        history::advance_last_activated(txn, principal_id, role_id, &scope, at, now).await?;
+    }
+    Ok(new)
 }

@@ -53,6 +53,9 @@ pub struct SyncReport {
     /// People and roles inserted or changed.
     pub people_changed: u64,
     pub roles_changed: u64,
+    /// Activations the source reported that were not recorded yet (Entra: PIM activation
+    /// requests), for the weekly activation review.
+    pub activations_new: u64,
     /// Listed again after a campaign removed them; each recorded as a finding.
     pub reappeared: u64,
     pub reappeared_examples: Vec<Reappeared>,

@@ -1,5 +1,6 @@
 //! Reads the population a sync copies: every provisioned eligibility schedule with its
-//! principal and role, the last activations, and the principals' management chains.
+//! principal and role, the last activations, the activation history, and the principals'
+//! management chains.
 
 use super::resources::{
     ActivationInstance, DirectoryObject, Schedule, ACTIVATIONS_PATH, ELIGIBILITY_PATH,
@@ -336,6 +337,9 @@ impl GraphConnector {
             ));
         }
 
+        let activations = self
+            .activation_requests(&people, &role_names, &mut warnings)
+            .await?;
         self.resolve_managers(&mut people, users, &mut warnings)
             .await?;
 
@@ -343,6 +347,7 @@ impl GraphConnector {
             people: people.into_values().collect(),
             roles: roles.into_values().collect(),
             eligibility: eligibility.into_values().collect(),
+            activations,
             warnings,
         })
     }

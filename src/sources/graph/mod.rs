@@ -19,6 +19,9 @@
 //! - activations: <https://learn.microsoft.com/en-us/graph/api/rbacapplication-list-roleassignmentscheduleinstances?view=graph-rest-1.0>
 //!   and <https://learn.microsoft.com/en-us/graph/api/resources/unifiedroleassignmentscheduleinstance?view=graph-rest-1.0>
 //!   (`assignmentType` is `Assigned` or `Activated` and supports `$filter` `eq`).
+//! - activation history: <https://learn.microsoft.com/en-us/graph/api/rbacapplication-list-roleassignmentschedulerequests?view=graph-rest-1.0>
+//!   and <https://learn.microsoft.com/en-us/graph/api/resources/unifiedroleassignmentschedulerequest?view=graph-rest-1.0>
+//!   (`action eq 'selfActivate'`; `justification`, `scheduleInfo.startDateTime`, `status`).
 //! - managers: <https://learn.microsoft.com/en-us/graph/api/user-list-manager?view=graph-rest-1.0>
 //!   (`GET /users/{id}/manager` answers a directoryObject, 404 `Request_ResourceNotFound` when
 //!   there is none).
@@ -34,9 +37,11 @@
 //! secret or an access token.
 //!
 //! `client` speaks HTTP to Entra and Graph (token, paging, throttling, errors); `resources`
-//! are the Graph objects read; `eligibility` reads the population a sync copies; `removal`
+//! are the Graph objects read; `eligibility` reads the population a sync copies;
+//! `activations` the activation history it records; `removal`
 //! removes one eligibility and reads it back.
 
+mod activations;
 mod client;
 mod eligibility;
 mod removal;

@@ -8,6 +8,10 @@ use serde::Deserialize;
 pub(super) const ELIGIBILITY_PATH: &str = "/v1.0/roleManagement/directory/roleEligibilitySchedules";
 pub(super) const ACTIVATIONS_PATH: &str =
     "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances";
+/// Activation requests (`action eq 'selfActivate'`): every activation PIM still lists, ended
+/// or not, with its justification.
+pub(super) const ACTIVATION_REQUESTS_PATH: &str =
+    "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests";
 pub(super) const REQUESTS_PATH: &str =
     "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests";
 
@@ -124,4 +128,22 @@ pub(super) struct ActivationInstance {
     pub(super) directory_scope_id: Option<String>,
     #[serde(default)]
     pub(super) start_date_time: Option<String>,
+}
+
+/// A role assignment schedule request; a sync reads those of action `selfActivate`.
+#[derive(Deserialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct AssignmentRequest {
+    pub(super) principal_id: String,
+    pub(super) role_definition_id: String,
+    #[serde(default)]
+    pub(super) directory_scope_id: Option<String>,
+    #[serde(default)]
+    pub(super) status: Option<String>,
+    #[serde(default)]
+    pub(super) justification: Option<String>,
+    #[serde(default)]
+    pub(super) created_date_time: Option<String>,
+    #[serde(default)]
+    pub(super) schedule_info: Option<ScheduleInfo>,
 }

@@ -232,6 +232,8 @@ impl LdapConnector {
             people: people.persons,
             roles,
             eligibility,
+            // LDAP groups record no activations.
+            activations: Vec::new(),
             warnings,
         })
     }

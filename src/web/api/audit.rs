@@ -3,6 +3,7 @@
 
 use super::support::{in_range, ApiQuery, AuthErrors, Paging};
 use crate::domain::audit_chain::ChainedEvent;
+use crate::engine::activations::ActivationReport;
 use crate::engine::reports::{MonthlyReport, RoleCoverage};
 use crate::web::auth::Reader;
 use crate::web::error::{ApiError, ApiResult, ErrorBody};
@@ -192,6 +193,50 @@ pub async fn monthly(
         .monthly(&month)
         .await
         .map_err(|e| ApiError::from(e).field_if_invalid("month"))?;
+    Ok(Json(report))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WeekQuery {
+    /// The ISO week, `YYYY-Www` (weeks start Monday 00:00 UTC; default: the last complete
+    /// week).
+    #[param(
+        pattern = r"^[0-9]{4}-W(0[1-9]|[1-4][0-9]|5[0-3])$",
+        example = "2026-W47"
+    )]
+    week: Option<String>,
+}
+
+/// The weekly activation review.
+///
+/// For one ISO week: every break-glass activation, activations outside the holder's working
+/// hours (Monday to Friday, 08:00 to 18:00 in their time zone), holders activating a role far
+/// more or less often than its other holders over the week and the four before it, and active
+/// eligibility not activated since the latest completed campaign that reviewed it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/activations",
+    tag = "reports",
+    params(WeekQuery),
+    responses(
+        (status = 200, description = "The week's findings.", body = ActivationReport),
+        (status = 400, description = "A query parameter is malformed (`field` names it).", body = ErrorBody),
+        (status = 422, description = "`week` is not `YYYY-Www`, names a week its year does not have, or has not started.", body = ErrorBody),
+        AuthErrors,
+    )
+)]
+pub async fn activations(
+    State(state): State<AppState>,
+    _reader: Reader,
+    ApiQuery(q): ApiQuery<WeekQuery>,
+) -> ApiResult<Json<ActivationReport>> {
+    let week = q.week.unwrap_or_else(|| state.engine.last_complete_week());
+    let report = state
+        .engine
+        .activation_review(&week)
+        .await
+        .map_err(|e| ApiError::from(e).field_if_invalid("week"))?;
     Ok(Json(report))
 }
 

@@ -75,6 +75,8 @@ pub enum ImportKindParam {
     People,
     Roles,
     Eligibility,
+    /// Activation history, for the weekly activation review.
+    Activations,
 }
 
 impl From<ImportKindParam> for ImportKind {
@@ -83,6 +85,7 @@ impl From<ImportKindParam> for ImportKind {
             ImportKindParam::People => ImportKind::People,
             ImportKindParam::Roles => ImportKind::Roles,
             ImportKindParam::Eligibility => ImportKind::Eligibility,
+            ImportKindParam::Activations => ImportKind::Activations,
         }
     }
 }
