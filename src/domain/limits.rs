@@ -60,6 +60,12 @@ pub const AUDIT_TEXT_MAX_CHARS: usize = JUSTIFICATION_MAX_CHARS;
 /// How much of a digested audit text is kept readable.
 pub const AUDIT_PREFIX_CHARS: usize = 32;
 
+/// How many of the latest completed campaigns are searched for an item's previous decision
+/// (its eligibility's last review): each item costs at most this many index probes, so a page
+/// and an export stay bounded however many campaigns have run. At four campaigns a quarter for
+/// each of a dozen definitions that is two years of history.
+pub const PREVIOUS_CAMPAIGNS_SEARCHED: u64 = 100;
+
 /// How much of a bad value an error message quotes.
 pub const QUOTE_PREFIX_CHARS: usize = 40;
 /// The longest message made from another library's error text (which may quote input).

@@ -73,6 +73,11 @@ pub struct ItemView {
     pub flagged: bool,
     pub flag_reason: Option<String>,
     pub removal_state: Option<String>,
+    /// What the last completed campaign over the same eligibility decided; none when the
+    /// eligibility is new since the last review.
+    pub previous: Option<super::previous::PreviousDecision>,
+    /// No completed campaign before this one reviewed this eligibility.
+    pub new_since_last_review: bool,
 }
 
 /// A page of a campaign's items (ordered by id) and how many match in all.
@@ -165,8 +170,21 @@ pub async fn list_items(
                 flagged: row.try_get("", "flagged")?,
                 flag_reason: row.try_get("", "flag_reason")?,
                 removal_state: row.try_get("", "removal_state")?,
+                previous: None,
+                new_since_last_review: true,
             })
         })
-        .collect::<Result<Vec<_>, DbErr>>()?;
+        .collect::<Result<Vec<ItemView>, DbErr>>()?;
+    // A page at a time (at most 1,000 items): bounded, see `previous`.
+    let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+    let mut previous = super::previous::of_items(conn, campaign_id, &ids).await?;
+    let items = items
+        .into_iter()
+        .map(|mut item| {
+            item.previous = previous.remove(&item.id);
+            item.new_since_last_review = item.previous.is_none();
+            item
+        })
+        .collect();
     Ok((items, total.max(0) as u64))
 }

@@ -6,6 +6,7 @@ mod decisions;
 mod escalation;
 mod launch;
 mod listing;
+pub mod previous;
 mod settlement;
 pub use admin_queue::{admin_queue, item_holder, QueuedItem};
 pub(crate) use decisions::current_decision;

@@ -31,6 +31,39 @@ struct Row<'a> {
     unsaved: bool,
     /// Why this item's answer was refused, if it was.
     refused: Option<&'a str>,
+    /// What the last review of this eligibility decided; none: new since the last review.
+    previous: Option<Previous<'a>>,
+}
+
+/// The last review of an item's eligibility, as the page words it.
+struct Previous<'a> {
+    /// "Kept" or "Revoked".
+    verdict: &'static str,
+    /// "Maria Manager (m1)", or "the campaign's policy".
+    by: String,
+    on: String,
+    campaign: &'a str,
+    justification: Option<&'a str>,
+}
+
+impl<'a> Previous<'a> {
+    fn of(p: &'a crate::store::items::previous::PreviousDecision) -> Self {
+        Previous {
+            verdict: if p.verdict == "revoke" {
+                "Revoked"
+            } else {
+                "Kept"
+            },
+            by: match (p.made_by.as_str(), &p.decided_by_name) {
+                ("policy", _) => "the campaign's policy (no answer)".to_string(),
+                (_, Some(name)) => format!("{name} ({})", p.decided_by),
+                (_, None) => p.decided_by.clone(),
+            },
+            on: date(p.decided_at),
+            campaign: &p.campaign,
+            justification: p.justification.as_deref(),
+        }
+    }
 }
 
 /// Why a submitted form was refused: the message, and the items refused with each reason.
@@ -131,6 +164,7 @@ pub(super) async fn render_page(
                 .iter()
                 .find(|(id, _)| *id == item.id)
                 .map(|(_, reason)| reason.as_str()),
+            previous: page.previous.get(&item.id).map(Previous::of),
         };
         match groups.last_mut() {
             Some(group) if group.holder_id == item.holder_external_id => group.rows.push(row),

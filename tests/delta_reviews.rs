@@ -1,0 +1,355 @@
+//! Delta reviews (issue 17): each item shows what the last completed campaign over the same
+//! eligibility decided, and is marked "new since the last review" when none did. Run end to
+//! end through the public surfaces: a first campaign decided from the mailed link and run to
+//! completion on the manual clock, an eligibility added by `attest import`, a second campaign
+//! launched by `attest campaign launch`, then the reviewer's page from the new mail, the REST
+//! API and the evidence bundle (`attest evidence export` / `verify`), each checked against the
+//! database.
+//!
+//! Each test gets its own database (SQLite, or PostgreSQL with ATTEST_TEST_DATABASE_URL) and
+//! its own SMTP server.
+
+mod common;
+
+use attest::domain::access::Role;
+use chrono::Duration;
+use common::app::{TestApp, DEFINITION_NAME};
+use common::{at, attest_cli};
+use entity::{campaign, decision, review_item};
+use reqwest::StatusCode;
+use sea_orm::EntityTrait;
+use std::collections::HashMap;
+
+const GA: &str = "Global Administrator";
+const PRA: &str = "Privileged Role Administrator";
+
+/// The item of `holder` in `role` at `scope` among `items`.
+fn item_of<'a>(
+    items: &'a [review_item::Model],
+    holder: &str,
+    role: &str,
+    scope: &str,
+) -> &'a review_item::Model {
+    items
+        .iter()
+        .find(|i| i.holder_external_id == holder && i.role_name == role && i.scope == scope)
+        .unwrap_or_else(|| panic!("an item for {holder} in {role} at {scope}: {items:?}"))
+}
+
+/// The part of the review page that shows one item (its fieldset).
+fn fieldset(body: &str, item: i64) -> String {
+    let start = body
+        .find(&format!("id=\"item-{item}\""))
+        .unwrap_or_else(|| panic!("the page shows item {item}:\n{body}"));
+    let end = body[start..]
+        .find("</fieldset>")
+        .map_or(body.len(), |e| start + e);
+    body[start..end].to_string()
+}
+
+/// The review link in the latest mail `email` received.
+fn latest_link(app: &TestApp, email: &str) -> String {
+    app.smtp
+        .messages_to(email)
+        .iter()
+        .filter(|m| !m.review_links(&app.base_url).0.is_empty())
+        .map(|m| m.review_link(&app.base_url))
+        .next_back()
+        .unwrap_or_else(|| panic!("{email} received a review link"))
+}
+
+/// Ticks the scheduler at the campaign's deadline and just after, until it is completed.
+async fn run_to_completion(app: &TestApp, campaign_id: i64) {
+    let c = campaign::Entity::find_by_id(campaign_id)
+        .one(app.engine.store().conn())
+        .await
+        .expect("read campaign")
+        .expect("the campaign exists");
+    let due = c.due_at.expect("a deadline");
+    for when in [due, due + Duration::minutes(1), due + Duration::minutes(2)] {
+        app.clock.set(when);
+        attest::scheduler::tick(&app.engine).await.expect("tick");
+    }
+    let view = app.engine.campaign(campaign_id).await.expect("show");
+    assert_eq!(
+        view.campaign.state.as_str(),
+        "completed",
+        "{:?}",
+        view.campaign
+    );
+}
+
+/// items.csv of a bundle folder, by item id, each row by column name.
+fn items_csv(dir: &std::path::Path) -> HashMap<i64, HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(dir.join("items.csv")).expect("items.csv");
+    let header: Vec<String> = reader
+        .headers()
+        .expect("a header")
+        .iter()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        header,
+        attest::engine::evidence::ITEM_COLUMNS.to_vec(),
+        "the header of items.csv"
+    );
+    reader
+        .records()
+        .map(|r| {
+            let row: HashMap<String, String> = header
+                .iter()
+                .cloned()
+                .zip(r.expect("a record").iter().map(str::to_string))
+                .collect();
+            (row["item_id"].parse().expect("an item id"), row)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn each_item_shows_its_last_review_or_that_it_is_new() {
+    let Some(app) = TestApp::spawn("each_item_shows_its_last_review_or_that_it_is_new").await
+    else {
+        return;
+    };
+    let conn = app.engine.store().conn();
+    app.import_org().await;
+    app.define().await;
+    let first = app.launch_defined().await;
+    app.drain_mail().await;
+    let items = app.items(first.campaign_id).await;
+    let a1_ga = item_of(&items, "a1", GA, "/").id;
+    let a2_ga = item_of(&items, "a2", GA, "/").id;
+    let a3_pra = item_of(&items, "a3", PRA, "/").id;
+
+    // The first campaign of all: every item on Maria's page is new since the last review.
+    let maria = app.link_for("maria@org.test");
+    let page = app.get(&maria).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    for id in [a1_ga, a2_ga, a3_pra] {
+        assert!(
+            fieldset(&page.body, id).contains("New since the last review"),
+            "item {id}: {}",
+            fieldset(&page.body, id)
+        );
+    }
+
+    // Maria keeps Anna's Global Administrator and revokes Arne's; Aiko's is left to the policy
+    // (keep).
+    let form = [
+        ("csrf".to_string(), page.csrf()),
+        (format!("item-{a1_ga}"), "attest".to_string()),
+        (format!("why-{a1_ga}"), "Runs the tenant".to_string()),
+        (format!("item-{a2_ga}"), "revoke".to_string()),
+        (format!("why-{a2_ga}"), "Moved to sales".to_string()),
+        ("action".to_string(), "save".to_string()),
+    ];
+    let saved = app.post(&maria, &form).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let decided_at = app
+        .item(a1_ga)
+        .await
+        .decided_at
+        .expect("Anna's item is decided");
+    run_to_completion(&app, first.campaign_id).await;
+
+    // A new eligibility for Aiko, imported through the CLI beside the ones already there.
+    let file = app.db.file(
+        "more-eligibility.csv",
+        "principal_id,role,scope,start,end,last_activated_at\n\
+         a3,Global Administrator,/,2027-02-01,,\n",
+    );
+    let (code, out, err) = attest_cli(&app.db, &["import", "eligibility", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "import: {out}{err}");
+
+    // Next quarter's campaign, launched through the REST API (on the app's manual clock).
+    app.engine
+        .add_account(
+            "admin@org.test",
+            Role::Admin,
+            "a long enough password",
+            "test",
+        )
+        .await
+        .expect("an admin");
+    let admin = app
+        .engine
+        .account_operator("admin@org.test")
+        .await
+        .expect("the admin");
+    let token = app
+        .engine
+        .create_api_token(&admin, "delta test", Role::Admin)
+        .await
+        .expect("a token");
+    app.clock.set(at("2027-04-05T08:00:00Z"));
+    let answer = app
+        .http
+        .post(app.url("/api/v1/campaigns"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "definition": DEFINITION_NAME }))
+        .send()
+        .await
+        .expect("POST campaigns");
+    assert_eq!(answer.status(), StatusCode::CREATED);
+    let launched: serde_json::Value = answer.json().await.expect("JSON");
+    let second = launched["campaign"]["id"]
+        .as_i64()
+        .or(launched["id"].as_i64())
+        .unwrap_or_else(|| panic!("the campaign's id: {launched}"));
+    assert_ne!(second, first.campaign_id);
+    app.drain_mail().await;
+    let items2 = app.items(second).await;
+    let a1_ga2 = item_of(&items2, "a1", GA, "/").id;
+    let a3_pra2 = item_of(&items2, "a3", PRA, "/").id;
+    let a3_ga2 = item_of(&items2, "a3", GA, "/").id;
+    assert!(
+        !items2
+            .iter()
+            .any(|i| i.holder_external_id == "a2" && i.role_name == GA),
+        "Arne's revoked eligibility was removed and is not reviewed again"
+    );
+
+    // The reviewer's page from the new mail.
+    let maria2 = latest_link(&app, "maria@org.test");
+    assert_ne!(maria2, maria);
+    let page = app.get(&maria2).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let anna = fieldset(&page.body, a1_ga2);
+    let day = decided_at.format("%-d %b %Y").to_string();
+    for text in [
+        "Kept by Maria Manager (m1)",
+        day.as_str(),
+        "reviewer-flow 2027-Q1",
+        "Runs the tenant",
+    ] {
+        assert!(anna.contains(text), "Anna's item says {text:?}: {anna}");
+    }
+    assert!(!anna.contains("New since the last review"), "{anna}");
+    let aiko = fieldset(&page.body, a3_pra2);
+    assert!(
+        aiko.contains("Kept by the campaign&#39;s policy (no answer)")
+            && aiko.contains("on_no_response = keep"),
+        "Aiko's PRA was kept by the policy: {aiko}"
+    );
+    let aiko_new = fieldset(&page.body, a3_ga2);
+    assert!(
+        aiko_new.contains("New since the last review"),
+        "Aiko's new eligibility: {aiko_new}"
+    );
+
+    // The REST API's view of Maria's items says the same.
+    let answer = app
+        .http
+        .get(app.url(&format!("/api/v1/campaigns/{second}/items?reviewer=m1")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("GET items");
+    assert_eq!(answer.status(), StatusCode::OK);
+    let body: serde_json::Value = answer.json().await.expect("JSON");
+    let by_id: HashMap<i64, &serde_json::Value> = body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| (i["id"].as_i64().expect("an id"), i))
+        .collect();
+    let anna = by_id[&a1_ga2];
+    assert_eq!(anna["new_since_last_review"], false, "{anna}");
+    assert_eq!(anna["previous"]["campaign_id"], first.campaign_id);
+    assert_eq!(anna["previous"]["verdict"], "attest");
+    assert_eq!(anna["previous"]["made_by"], "human");
+    assert_eq!(anna["previous"]["decided_by"], "m1");
+    assert_eq!(anna["previous"]["justification"], "Runs the tenant");
+    let aiko = by_id[&a3_pra2];
+    assert_eq!(aiko["previous"]["made_by"], "policy", "{aiko}");
+    assert_eq!(aiko["previous"]["decided_by"], "policy", "{aiko}");
+    let aiko_new = by_id[&a3_ga2];
+    assert_eq!(aiko_new["new_since_last_review"], true, "{aiko_new}");
+    assert!(aiko_new["previous"].is_null(), "{aiko_new}");
+
+    // The evidence of the second campaign: exported and verified through the CLI, each item's
+    // last review as the database holds the first campaign's decision.
+    let out_dir = app.db.dir().join("bundle-2");
+    let (code, out, err) = attest_cli(
+        &app.db,
+        &[
+            "evidence",
+            "export",
+            &second.to_string(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "export: {out}{err}");
+    let (code, out, err) = attest_cli(&app.db, &["evidence", "verify", out_dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "verify: {out}{err}");
+    let rows = items_csv(&out_dir);
+    assert_eq!(rows.len(), items2.len());
+    let first_item = app.item(a1_ga).await;
+    let first_decision =
+        decision::Entity::find_by_id(first_item.current_decision_id.expect("decided"))
+            .one(conn)
+            .await
+            .expect("read decision")
+            .expect("the decision exists");
+    let anna = &rows[&a1_ga2];
+    assert_eq!(anna["new_since_last_review"], "no");
+    assert_eq!(anna["previous_campaign_id"], first.campaign_id.to_string());
+    assert_eq!(anna["previous_campaign"], "reviewer-flow 2027-Q1");
+    assert_eq!(
+        anna["previous_decision"],
+        first_item.verdict.clone().unwrap()
+    );
+    assert_eq!(anna["previous_decided_by_kind"], "human");
+    assert_eq!(anna["previous_decided_by"], "m1");
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(&anna["previous_decided_at"]).expect("a time"),
+        first_decision.decided_at
+    );
+    assert_eq!(
+        anna["previous_justification"],
+        first_decision.justification.clone().unwrap()
+    );
+    let aiko = &rows[&a3_pra2];
+    assert_eq!(aiko["previous_decided_by_kind"], "policy");
+    assert_eq!(aiko["previous_decided_by"], "policy");
+    assert_eq!(aiko["previous_decision"], "attest");
+    let aiko_new = &rows[&a3_ga2];
+    assert_eq!(aiko_new["new_since_last_review"], "yes");
+    assert_eq!(aiko_new["previous_campaign_id"], "");
+    assert_eq!(aiko_new["previous_decision"], "");
+    let facts: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out_dir.join("campaign.json")).expect("campaign.json"),
+    )
+    .expect("JSON");
+    let new_count = items2
+        .iter()
+        .filter(|i| rows[&i.id]["new_since_last_review"] == "yes")
+        .count();
+    assert_eq!(new_count, 1, "only Aiko's new eligibility is new");
+    assert_eq!(
+        facts["population"]["previous_review"]["new_since_last_review"],
+        1
+    );
+    assert_eq!(
+        facts["population"]["previous_review"]["reviewed_before"],
+        items2.len() - 1
+    );
+}
+
+/// The README's example definition for delta reviews defines as it is written.
+#[test]
+fn the_readme_delta_example_parses() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let toml = readme
+        .split("### Delta reviews")
+        .nth(1)
+        .and_then(|section| section.split("```toml\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("a toml block in the README's Delta reviews section");
+    if let Err(problems) = attest::domain::definition::CampaignSpec::from_toml(toml) {
+        panic!("the README's delta example does not parse: {problems:?}");
+    }
+}
