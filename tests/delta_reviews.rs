@@ -353,3 +353,197 @@ fn the_readme_delta_example_parses() {
         panic!("the README's delta example does not parse: {problems:?}");
     }
 }
+
+/// The people file of [`common::app::PEOPLE`] with extra columns: a title and a department for
+/// everyone, and fifteen more that nobody fills in, so the seventeenth extra column is one too
+/// many.
+fn people_with_attributes(anna_title: &str) -> String {
+    let extra: Vec<String> = (1..=15).map(|n| format!("x{n}")).collect();
+    let mut out = format!(
+        "id,name,email,manager_id,kind,enabled,Title,department,{}\n",
+        extra.join(",")
+    );
+    for line in common::app::PEOPLE.lines().skip(1) {
+        let id = line.split(',').next().expect("an id");
+        let (title, department) = match id {
+            "a1" => (anna_title, "Platform"),
+            "a2" => ("Analyst", "Finance"),
+            _ => ("Staff", "Operations"),
+        };
+        out.push_str(&format!("{line},{title},{department}{}\n", ",".repeat(15)));
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_named_person_attributes_are_shown_beside_each_holder_as_frozen_at_launch() {
+    let Some(app) = TestApp::spawn(
+        "the_named_person_attributes_are_shown_beside_each_holder_as_frozen_at_launch",
+    )
+    .await
+    else {
+        return;
+    };
+    let conn = app.engine.store().conn();
+    // The people import keeps the extra columns (16 of them), and warns about the one beyond.
+    let people = app
+        .db
+        .file("people.csv", &people_with_attributes("Cloud Engineer"));
+    let (code, out, err) = attest_cli(&app.db, &["import", "people", people.to_str().unwrap()]);
+    assert_eq!(code, 0, "import people: {out}{err}");
+    assert!(
+        format!("{out}{err}").contains("unknown column \"x15\" ignored"),
+        "the seventeenth extra column is warned about: {out}{err}"
+    );
+    assert!(
+        !format!("{out}{err}").contains("unknown column \"title\""),
+        "{out}{err}"
+    );
+    let anna = app.principal("a1").await;
+    let attributes: serde_json::Value =
+        serde_json::from_str(anna.attributes.as_deref().expect("Anna has attributes"))
+            .expect("JSON");
+    assert_eq!(
+        attributes,
+        serde_json::json!({ "title": "Cloud Engineer", "department": "Platform" }),
+        "header names in lower case, empty cells left out"
+    );
+    for (kind, name, content) in [
+        ("roles", "roles.csv", common::app::ROLES),
+        ("eligibility", "eligibility.csv", common::app::ELIGIBILITY),
+    ] {
+        let path = app.db.file(name, content);
+        let (code, out, err) = attest_cli(&app.db, &["import", kind, path.to_str().unwrap()]);
+        assert_eq!(code, 0, "import {kind}: {out}{err}");
+    }
+    app.define_as(
+        "context.toml",
+        &common::app::DEFINITION.replace(
+            "[scope]",
+            "context = [\"title\", \"department\"]\n\n[scope]",
+        ),
+    )
+    .await;
+    let launched = app.launch_defined().await;
+    app.drain_mail().await;
+    let items = app.items(launched.campaign_id).await;
+    let a1_ga = item_of(&items, "a1", GA, "/");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(a1_ga.holder_context.as_deref().expect("frozen"))
+            .expect("JSON"),
+        attributes,
+        "the holder's attributes are frozen with the item"
+    );
+    let launch_event = entity::audit_event::Entity::find()
+        .all(conn)
+        .await
+        .expect("audit")
+        .into_iter()
+        .find(|e| e.action == "campaign.launched")
+        .expect("the launch is audited");
+    let details: serde_json::Value = serde_json::from_str(&launch_event.details).expect("JSON");
+    assert_eq!(
+        details["context"],
+        serde_json::json!(["title", "department"])
+    );
+    assert_eq!(details["items_with_context"], items.len());
+
+    // Anna is promoted after the launch: the campaign keeps showing what was true at launch.
+    let people = app
+        .db
+        .file("people.csv", &people_with_attributes("Head of Platform"));
+    let (code, out, err) = attest_cli(&app.db, &["import", "people", people.to_str().unwrap()]);
+    assert_eq!(code, 0, "import people again: {out}{err}");
+    assert!(app
+        .principal("a1")
+        .await
+        .attributes
+        .unwrap_or_default()
+        .contains("Head of Platform"));
+
+    let page = app.get(&app.link_for("maria@org.test")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let anna_group = {
+        let start = page.body.find("Anna One").expect("Anna's group");
+        let end = page.body[start..]
+            .find("<fieldset")
+            .map_or(page.body.len(), |e| start + e);
+        page.body[start..end].to_string()
+    };
+    for text in [
+        "<dt>title</dt><dd>Cloud Engineer</dd>",
+        "<dt>department</dt><dd>Platform</dd>",
+    ] {
+        assert!(
+            anna_group.contains(text),
+            "{text} beside Anna: {anna_group}"
+        );
+    }
+    assert!(!page.body.contains("Head of Platform"), "{}", page.body);
+    let arne = page.body.find("Arne Two").expect("Arne's group");
+    assert!(page.body[arne..].contains("<dd>Analyst</dd>"));
+
+    // The API and the evidence show the named attributes, as frozen.
+    app.engine
+        .add_account(
+            "auditor@org.test",
+            Role::Admin,
+            "a long enough password",
+            "test",
+        )
+        .await
+        .expect("an account");
+    let operator = app
+        .engine
+        .account_operator("auditor@org.test")
+        .await
+        .expect("the account");
+    let token = app
+        .engine
+        .create_api_token(&operator, "context test", Role::Auditor)
+        .await
+        .expect("a token");
+    let answer = app
+        .http
+        .get(app.url(&format!(
+            "/api/v1/campaigns/{}/items?holder=a1",
+            launched.campaign_id
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("GET items");
+    assert_eq!(answer.status(), StatusCode::OK);
+    let body: serde_json::Value = answer.json().await.expect("JSON");
+    let listed = body["items"].as_array().expect("items");
+    assert_eq!(listed.len(), 2, "{body}");
+    for item in listed {
+        assert_eq!(item["holder_context"], attributes, "{item}");
+    }
+
+    let out_dir = app.db.dir().join("bundle-context");
+    let (code, out, err) = attest_cli(
+        &app.db,
+        &[
+            "evidence",
+            "export",
+            &launched.campaign_id.to_string(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "export: {out}{err}");
+    let (code, out, err) = attest_cli(&app.db, &["evidence", "verify", out_dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "verify: {out}{err}");
+    let rows = items_csv(&out_dir);
+    let cell: serde_json::Value =
+        serde_json::from_str(&rows[&a1_ga.id]["holder_context"]).expect("a JSON object");
+    assert_eq!(cell, attributes);
+    for item in &items {
+        assert!(
+            !rows[&item.id]["holder_context"].is_empty(),
+            "every holder has a title: {:?}",
+            rows[&item.id]
+        );
+    }
+}

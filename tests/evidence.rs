@@ -904,6 +904,29 @@ async fn expected_items(s: &Scenario) -> BTreeMap<i64, HashMap<&'static str, Str
                 },
             ),
             ("previous_decided_at", t(prev.and_then(|p| p.decided_at))),
+            ("holder_context", {
+                let spec: serde_json::Value =
+                    serde_json::from_str(&this.frozen_definition).expect("frozen definition");
+                let frozen: serde_json::Map<String, serde_json::Value> = i
+                    .holder_context
+                    .as_deref()
+                    .map(|c| serde_json::from_str(c).expect("frozen context"))
+                    .unwrap_or_default();
+                let named: serde_json::Map<String, serde_json::Value> = spec["context"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|n| {
+                        let n = n.as_str()?;
+                        Some((n.to_string(), frozen.get(n)?.clone()))
+                    })
+                    .collect();
+                if named.is_empty() {
+                    String::new()
+                } else {
+                    serde_json::Value::Object(named).to_string()
+                }
+            }),
             (
                 "previous_justification",
                 prev_decision

@@ -13,6 +13,7 @@ mod m20261127_000008_outbox_campaign_index;
 mod m20261127_000009_decision_actor;
 mod m20261127_000010_campaign_ended_by;
 mod m20261127_000011_process_heartbeat;
+mod m20261128_000014_person_attributes;
 
 /// Applies the attest schema; see `docs/data-model.md`.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000009_decision_actor::Migration),
             Box::new(m20261127_000010_campaign_ended_by::Migration),
             Box::new(m20261127_000011_process_heartbeat::Migration),
+            Box::new(m20261128_000014_person_attributes::Migration),
         ]
     }
 }

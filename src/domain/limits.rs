@@ -66,6 +66,12 @@ pub const AUDIT_PREFIX_CHARS: usize = 32;
 /// each of a dozen definitions that is two years of history.
 pub const PREVIOUS_CAMPAIGNS_SEARCHED: u64 = 100;
 
+/// How many extra columns of a people import are kept as the person's attributes (title,
+/// department, …; the first ones in the file's order); more are warned about and ignored.
+pub const PERSON_ATTRIBUTES_MAX: usize = 16;
+/// The longest attribute value kept (characters); a longer one is a bad row.
+pub const ATTRIBUTE_VALUE_MAX_CHARS: usize = 256;
+
 /// How much of a bad value an error message quotes.
 pub const QUOTE_PREFIX_CHARS: usize = 40;
 /// The longest message made from another library's error text (which may quote input).

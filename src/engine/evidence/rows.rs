@@ -54,6 +54,8 @@ pub const ITEM_COLUMNS: &[&str] = &[
     "previous_decided_by",
     "previous_decided_at",
     "previous_justification",
+    // The holder's attributes the definition names (`context`), frozen at launch: a JSON object.
+    "holder_context",
 ];
 
 pub(super) const DECISION_COLUMNS: &[&str] = &[
@@ -181,6 +183,7 @@ pub(super) fn write_item<W: Write>(
     w: &mut csv::Writer<W>,
     cells: &mut Cells,
     item: &ev::ItemView<'_>,
+    context: &[String],
 ) -> Result<(), EngineError> {
     let o = Option::unwrap_or_default;
     text(w, cells.int(item.id))?;
@@ -228,6 +231,16 @@ pub(super) fn write_item<W: Write>(
     text(w, o(item.previous_decided_by))?;
     text(w, cells.time(item.previous_decided_at))?;
     text(w, o(item.previous_justification))?;
+    let named = crate::domain::directory::holder_context(context, item.holder_context);
+    if named.is_empty() {
+        text(w, "")?;
+    } else {
+        let object: serde_json::Map<String, serde_json::Value> = named
+            .into_iter()
+            .map(|(name, value)| (name, serde_json::Value::String(value)))
+            .collect();
+        text(w, &serde_json::Value::Object(object).to_string())?;
+    }
     end_record(w)
 }
 

@@ -55,6 +55,8 @@ pub struct ItemView<'r> {
     pub previous_decided_by: Option<&'r str>,
     pub previous_decided_at: Option<DateTime<Utc>>,
     pub previous_justification: Option<&'r str>,
+    /// The holder's attributes frozen at launch (JSON), when the definition names some.
+    pub holder_context: Option<&'r str>,
 }
 
 /// The columns of an item, in [`ItemView`] order, but for the previous review's (appended by
@@ -114,7 +116,10 @@ pub async fn each_item<E: From<DbErr>>(
         conn,
         "review_item",
         "i",
-        format!("{ITEM_COLUMNS}, {}", crate::store::items::previous::COLUMNS),
+        format!(
+            "{ITEM_COLUMNS}, {}, i.holder_context",
+            crate::store::items::previous::COLUMNS
+        ),
         format!(
             "{ITEM_FROM}{}",
             crate::store::items::previous::join(&earlier)

@@ -78,6 +78,11 @@ pub struct ItemView {
     pub previous: Option<super::previous::PreviousDecision>,
     /// No completed campaign before this one reviewed this eligibility.
     pub new_since_last_review: bool,
+    /// The holder's attributes the definition names (`context`), as frozen at launch.
+    pub holder_context: std::collections::BTreeMap<String, String>,
+    /// The holder's attributes frozen at launch, all of them (JSON); the engine picks the named.
+    #[serde(skip)]
+    pub frozen_context: Option<String>,
 }
 
 /// A page of a campaign's items (ordered by id) and how many match in all.
@@ -127,7 +132,7 @@ pub async fn list_items(
             "SELECT i.id, i.holder_external_id, i.holder_name, i.role_name, i.role_risk, i.scope, rv.external_id AS reviewer, \
              rv.display_name AS reviewer_name, dr.display_name AS decider_name, dr.external_id AS decider_id, d.actor AS decision_actor, \
              i.recommendation, i.verdict, i.made_by, d.justification, i.decided_at, i.outcome, i.flagged, i.flag_reason, \
-             r.state AS removal_state{from}"
+             r.state AS removal_state, i.holder_context{from}"
         ),
     );
     where_clause(&mut sql);
@@ -172,6 +177,8 @@ pub async fn list_items(
                 removal_state: row.try_get("", "removal_state")?,
                 previous: None,
                 new_since_last_review: true,
+                holder_context: Default::default(),
+                frozen_context: row.try_get("", "holder_context")?,
             })
         })
         .collect::<Result<Vec<ItemView>, DbErr>>()?;

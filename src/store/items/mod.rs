@@ -13,7 +13,8 @@ pub(crate) use decisions::current_decision;
 pub use decisions::{items_for_decision, record_decisions, ItemForDecision, NewDecision};
 pub use escalation::escalate_undecided;
 pub use launch::{
-    insert_items, reviewer_loads, upsert_campaign_reviewers, NewItem, EXCLUDED_FLAG, ITEM_COLUMNS,
+    freeze_holder_context, insert_items, reviewer_loads, upsert_campaign_reviewers, NewItem,
+    EXCLUDED_FLAG, ITEM_COLUMNS,
 };
 pub use listing::{list_items, load_of, undecided_for, ItemFilter, ItemView};
 pub(crate) use settlement::PolicySettlement;

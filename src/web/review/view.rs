@@ -84,6 +84,8 @@ struct Group<'a> {
     holder_name: &'a str,
     holder_id: &'a str,
     holder_kind: &'a str,
+    /// The attributes the definition names (`context`), frozen at launch: (name, value).
+    context: Vec<(String, String)>,
     rows: Vec<Row<'a>>,
 }
 
@@ -172,6 +174,10 @@ pub(super) async fn render_page(
                 holder_name: &item.holder_name,
                 holder_id: &item.holder_external_id,
                 holder_kind: &item.holder_kind,
+                context: crate::domain::directory::holder_context(
+                    &access.campaign.spec.context,
+                    item.holder_context.as_deref(),
+                ),
                 rows: vec![row],
             }),
         }

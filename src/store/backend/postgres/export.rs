@@ -95,6 +95,7 @@ fn item(row: &sqlx::postgres::PgRow) -> Result<ItemView<'_>, sqlx::Error> {
         previous_decided_by: row.try_get_unchecked(38)?,
         previous_decided_at: row.try_get_unchecked(39)?,
         previous_justification: row.try_get_unchecked(40)?,
+        holder_context: row.try_get_unchecked(41)?,
     })
 }
 

@@ -2,7 +2,7 @@
 //! decoded with strings borrowed from the JSON.
 //!
 //! sqlx copies every value of a SQLite row into an allocation of its own and hands rows over
-//! one at a time between threads, which at 41 columns cost more than the query. So SQLite
+//! one at a time between threads, which at 42 columns cost more than the query. So SQLite
 //! returns the rows of `BATCH` ids at once as one JSON array of arrays, and the next batch is
 //! read while this one is written out.
 
@@ -184,6 +184,7 @@ struct ItemJson<'a>(
     #[serde(borrow)] Option<Text<'a>>,
     #[serde(borrow)] Option<Text<'a>>,
     #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
 );
 
 impl ItemJson<'_> {
@@ -231,6 +232,7 @@ impl ItemJson<'_> {
             previous_decided_by: self.38.as_deref(),
             previous_decided_at: sqlite_time(self.39.as_deref())?,
             previous_justification: self.40.as_deref(),
+            holder_context: self.41.as_deref(),
         })
     }
 }

@@ -48,6 +48,8 @@ struct ItemLine {
     /// The last review of the same eligibility, e.g. "attest by m1 (reviewer-flow 2027-Q1),
     /// 2027-01-06 10:00 UTC"; empty when the item is new since the last review.
     previous: String,
+    /// The holder's attributes the definition names, e.g. "department: Ops, title: Engineer".
+    context: String,
 }
 
 impl From<ItemView> for ItemLine {
@@ -70,6 +72,12 @@ impl From<ItemView> for ItemLine {
             flagged: i.flagged,
             flag_reason: i.flag_reason.unwrap_or_default(),
             removal: i.removal_state.unwrap_or_default(),
+            context: i
+                .holder_context
+                .iter()
+                .map(|(name, value)| format!("{name}: {value}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             previous: i
                 .previous
                 .map(|p| {
