@@ -13,7 +13,7 @@ mod common;
 
 use attest::domain::access::Role;
 use chrono::Duration;
-use common::app::{TestApp, DEFINITION_NAME};
+use common::app::{field_value, set_cookie, TestApp, DEFINITION_NAME};
 use common::{at, attest_cli};
 use entity::{campaign, decision, review_item};
 use reqwest::StatusCode;
@@ -78,6 +78,60 @@ async fn run_to_completion(app: &TestApp, campaign_id: i64) {
         view.campaign
     );
 }
+
+/// An admin console page, read as a browser would after signing in with `email` (an admin
+/// account with the password [`PASSWORD`]).
+async fn console_page(app: &TestApp, email: &str, path: &str) -> String {
+    let form = app
+        .http
+        .get(app.url("/login"))
+        .send()
+        .await
+        .expect("GET /login");
+    let cookie = set_cookie(&form, "attest_login").expect("the login cookie");
+    let csrf = field_value(&form.text().await.expect("the login page"), "csrf").expect("csrf");
+    let signed_in = app
+        .http
+        .post(app.url("/login"))
+        .header(reqwest::header::COOKIE, format!("attest_login={cookie}"))
+        .form(&[
+            ("email", email),
+            ("password", PASSWORD),
+            ("csrf", &csrf),
+            ("next", ""),
+        ])
+        .send()
+        .await
+        .expect("POST /login");
+    assert_eq!(
+        signed_in.status(),
+        StatusCode::SEE_OTHER,
+        "{email} signs in"
+    );
+    let session = set_cookie(&signed_in, "attest_session").expect("a session");
+    let page = app
+        .http
+        .get(app.url(path))
+        .header(reqwest::header::COOKIE, format!("attest_session={session}"))
+        .send()
+        .await
+        .expect("GET a console page");
+    assert_eq!(page.status(), StatusCode::OK, "{path}");
+    page.text().await.expect("the page")
+}
+
+/// The console's row of item `id` in a campaign page's item list.
+fn console_row(html: &str, id: i64) -> String {
+    let start = html
+        .find(&format!("<tr><td>{id}</td>"))
+        .unwrap_or_else(|| panic!("the console lists item {id}:\n{html}"));
+    let end = html[start..]
+        .find("</tr>")
+        .map_or(html.len(), |e| start + e);
+    html[start..end].to_string()
+}
+
+const PASSWORD: &str = "a long enough password";
 
 /// items.csv of a bundle folder, by item id, each row by column name.
 fn items_csv(dir: &std::path::Path) -> HashMap<i64, HashMap<String, String>> {
@@ -267,6 +321,30 @@ async fn each_item_shows_its_last_review_or_that_it_is_new() {
     let aiko_new = by_id[&a3_ga2];
     assert_eq!(aiko_new["new_since_last_review"], true, "{aiko_new}");
     assert!(aiko_new["previous"].is_null(), "{aiko_new}");
+
+    // The console's item list, as an admin reads it.
+    let console = console_page(
+        &app,
+        "admin@org.test",
+        &format!("/admin/campaigns/{second}"),
+    )
+    .await;
+    assert!(
+        console.contains("Last review"),
+        "the item list has the column"
+    );
+    let anna = console_row(&console, a1_ga2);
+    assert!(
+        anna.contains("attest by m1 (reviewer-flow 2027-Q1)"),
+        "{anna}"
+    );
+    let aiko = console_row(&console, a3_pra2);
+    assert!(
+        aiko.contains("attest by policy (reviewer-flow 2027-Q1)"),
+        "{aiko}"
+    );
+    let aiko_new = console_row(&console, a3_ga2);
+    assert!(aiko_new.contains("new since the last review"), "{aiko_new}");
 
     // The evidence of the second campaign: exported and verified through the CLI, each item's
     // last review as the database holds the first campaign's decision.
@@ -518,8 +596,26 @@ async fn the_named_person_attributes_are_shown_beside_each_holder_as_frozen_at_l
     let listed = body["items"].as_array().expect("items");
     assert_eq!(listed.len(), 2, "{body}");
     for item in listed {
-        assert_eq!(item["holder_context"], attributes, "{item}");
+        assert_eq!(
+            item["holder_context"],
+            serde_json::json!([
+                { "name": "title", "value": "Cloud Engineer" },
+                { "name": "department", "value": "Platform" },
+            ]),
+            "the named attributes, in the definition's order: {item}"
+        );
     }
+    let console = console_page(
+        &app,
+        "auditor@org.test",
+        &format!("/admin/campaigns/{}", launched.campaign_id),
+    )
+    .await;
+    let row = console_row(&console, a1_ga.id);
+    assert!(
+        row.contains("title: Cloud Engineer, department: Platform"),
+        "{row}"
+    );
 
     let out_dir = app.db.dir().join("bundle-context");
     let (code, out, err) = attest_cli(

@@ -97,6 +97,7 @@ impl Engine {
             item.holder_context =
                 crate::domain::directory::holder_context(&context, item.frozen_context.as_deref())
                     .into_iter()
+                    .map(|(name, value)| items::Attribute { name, value })
                     .collect();
         }
         Ok((items, total))

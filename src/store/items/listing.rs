@@ -78,11 +78,19 @@ pub struct ItemView {
     pub previous: Option<super::previous::PreviousDecision>,
     /// No completed campaign before this one reviewed this eligibility.
     pub new_since_last_review: bool,
-    /// The holder's attributes the definition names (`context`), as frozen at launch.
-    pub holder_context: std::collections::BTreeMap<String, String>,
+    /// The holder's attributes the definition names (`context`), as frozen at launch, in the
+    /// definition's order.
+    pub holder_context: Vec<Attribute>,
     /// The holder's attributes frozen at launch, all of them (JSON); the engine picks the named.
     #[serde(skip)]
     pub frozen_context: Option<String>,
+}
+
+/// One person attribute: its name (an extra column of the people import) and value.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Attribute {
+    pub name: String,
+    pub value: String,
 }
 
 /// A page of a campaign's items (ordered by id) and how many match in all.

@@ -16,7 +16,7 @@ pub use launch::{
     freeze_holder_context, insert_items, reviewer_loads, upsert_campaign_reviewers, NewItem,
     EXCLUDED_FLAG, ITEM_COLUMNS,
 };
-pub use listing::{list_items, load_of, undecided_for, ItemFilter, ItemView};
+pub use listing::{list_items, load_of, undecided_for, Attribute, ItemFilter, ItemView};
 pub(crate) use settlement::PolicySettlement;
 pub use settlement::{
     plan_remediation, roles_emptied_by_policy, settle_human, settle_undecided, UndecidedClass,

@@ -75,7 +75,7 @@ impl From<ItemView> for ItemLine {
             context: i
                 .holder_context
                 .iter()
-                .map(|(name, value)| format!("{name}: {value}"))
+                .map(|a| format!("{}: {}", a.name, a.value))
                 .collect::<Vec<_>>()
                 .join(", "),
             previous: i
