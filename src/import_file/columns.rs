@@ -65,20 +65,21 @@ pub(super) fn map_header(
         })
         .map(|(_, n)| n)
         .collect();
-    let why = if keep > 0 {
-        format!(" (a person keeps at most {keep} extra columns, each named in at most {WORD_MAX_CHARS} characters)")
-    } else {
-        String::new()
-    };
     let mut warnings: Vec<String> = unknown
         .iter()
         .take(IMPORT_WARNINGS_MAX)
-        .map(|n| format!("unknown column {} ignored{why}", quote(n)))
+        .map(|n| format!("unknown column {} ignored", quote(n)))
         .collect();
     if unknown.len() > IMPORT_WARNINGS_MAX {
         warnings.push(format!(
             "and {} more unknown columns ignored",
             unknown.len() - IMPORT_WARNINGS_MAX
+        ));
+    }
+    if keep > 0 && !unknown.is_empty() {
+        // Once, not on every line: each warning stays short.
+        warnings.push(format!(
+            "a person keeps at most {keep} extra columns as attributes, each named in at most {WORD_MAX_CHARS} characters"
         ));
     }
     Ok((positions, extras, warnings))
