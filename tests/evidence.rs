@@ -15,7 +15,8 @@ use attest::evidence::manifest::Manifest;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use common::attest_cli;
 use entity::{
-    decision, eligibility, evidence_bundle, evidence_chunk, principal, remediation, review_item,
+    campaign, decision, eligibility, evidence_bundle, evidence_chunk, principal, remediation,
+    review_item,
 };
 use evidence_support::*;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -699,12 +700,13 @@ async fn a_changed_file_inside_a_zip_bundle_is_caught_and_named() {
 // ---------------------------------------------------------------------------------------------
 
 /// Columns holding timestamps: compared as instants, not as text.
-const TIME_COLUMNS: [&str; 5] = [
+const TIME_COLUMNS: [&str; 6] = [
     "eligible_since",
     "last_activated_at",
     "decided_at",
     "removed_at",
     "removal_verified_at",
+    "previous_decided_at",
 ];
 
 /// Each item's expected cells (before spreadsheet protection), read from the database through
@@ -745,8 +747,50 @@ async fn expected_items(s: &Scenario) -> BTreeMap<i64, HashMap<&'static str, Str
     };
     let t = |at: Option<DateTime<Utc>>| at.map(|t| t.to_rfc3339()).unwrap_or_default();
     let o = |s: &Option<String>| s.clone().unwrap_or_default();
+    // Each eligibility's last review: the latest campaign completed before this one launched
+    // that had an item for it.
+    let this = campaign::Entity::find_by_id(s.campaign_id)
+        .one(conn)
+        .await
+        .expect("campaign")
+        .expect("the campaign exists");
+    let earlier: HashMap<i64, campaign::Model> = campaign::Entity::find()
+        .filter(campaign::Column::State.eq("completed"))
+        .all(conn)
+        .await
+        .expect("campaigns")
+        .into_iter()
+        .filter(|c| {
+            c.id != this.id && c.completed_at.is_some() && c.completed_at <= this.launched_at
+        })
+        .map(|c| (c.id, c))
+        .collect();
+    let mut last_review: HashMap<i64, review_item::Model> = HashMap::new();
+    for p in review_item::Entity::find()
+        .filter(review_item::Column::CampaignId.is_in(earlier.keys().copied()))
+        .all(conn)
+        .await
+        .expect("earlier items")
+    {
+        let key = |i: &review_item::Model| (earlier[&i.campaign_id].completed_at, i.campaign_id);
+        if last_review
+            .get(&p.eligibility_id)
+            .is_none_or(|q| key(q) < key(&p))
+        {
+            last_review.insert(p.eligibility_id, p);
+        }
+    }
+    let all_decisions: HashMap<i64, decision::Model> = decision::Entity::find()
+        .all(conn)
+        .await
+        .expect("decisions")
+        .into_iter()
+        .map(|d| (d.id, d))
+        .collect();
     let mut expected = BTreeMap::new();
     for i in items {
+        let prev = last_review.get(&i.eligibility_id);
+        let prev_decision = prev.and_then(|p| p.current_decision_id.map(|id| &all_decisions[&id]));
         let d = i.current_decision_id.map(|id| &decisions[&id]);
         let r = removals.get(&i.id);
         let made_by = i
@@ -820,6 +864,74 @@ async fn expected_items(s: &Scenario) -> BTreeMap<i64, HashMap<&'static str, Str
             (
                 "removal_error",
                 r.and_then(|r| r.last_error.clone()).unwrap_or_default(),
+            ),
+            (
+                "new_since_last_review",
+                if prev.is_none() { "yes" } else { "no" }.to_string(),
+            ),
+            (
+                "previous_campaign_id",
+                prev.map(|p| p.campaign_id.to_string()).unwrap_or_default(),
+            ),
+            (
+                "previous_campaign",
+                prev.map(|p| {
+                    let c = &earlier[&p.campaign_id];
+                    format!("{} {}", c.definition_name, c.period)
+                })
+                .unwrap_or_default(),
+            ),
+            (
+                "previous_decision",
+                prev.and_then(|p| p.verdict.clone()).unwrap_or_default(),
+            ),
+            (
+                "previous_decided_by_kind",
+                prev.and_then(|p| p.made_by.clone()).unwrap_or_default(),
+            ),
+            (
+                "previous_decided_by",
+                match prev {
+                    Some(p) if p.made_by.as_deref() == Some("policy") => "policy".to_string(),
+                    Some(_) => prev_decision
+                        .and_then(|d| {
+                            d.reviewer_id
+                                .map(|id| people[&id].external_id.clone())
+                                .or(d.actor.clone())
+                        })
+                        .unwrap_or_default(),
+                    None => String::new(),
+                },
+            ),
+            ("previous_decided_at", t(prev.and_then(|p| p.decided_at))),
+            ("holder_context", {
+                let spec: serde_json::Value =
+                    serde_json::from_str(&this.frozen_definition).expect("frozen definition");
+                let frozen: serde_json::Map<String, serde_json::Value> = i
+                    .holder_context
+                    .as_deref()
+                    .map(|c| serde_json::from_str(c).expect("frozen context"))
+                    .unwrap_or_default();
+                let named: serde_json::Map<String, serde_json::Value> = spec["context"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|n| {
+                        let n = n.as_str()?;
+                        Some((n.to_string(), frozen.get(n)?.clone()))
+                    })
+                    .collect();
+                if named.is_empty() {
+                    String::new()
+                } else {
+                    serde_json::Value::Object(named).to_string()
+                }
+            }),
+            (
+                "previous_justification",
+                prev_decision
+                    .and_then(|d| d.justification.clone())
+                    .unwrap_or_default(),
             ),
         ]);
         expected.insert(i.id, row);

@@ -1454,11 +1454,18 @@ async fn the_audit_event_records_actor_file_sha256_and_counts() {
 #[tokio::test]
 async fn logs_to_a_pipe_carry_no_colour_codes() {
     let db = TestDb::new().await;
+    // A people file keeps its extra columns as attributes (issue 17): the roles file warns.
     db.file(
         "people.csv",
-        "id,name,email,manager_id,shoe_size\nu1,Ana Ruiz,ana@example.test,,42\n",
+        "id,name,email,manager_id\nu1,Ana Ruiz,ana@example.test,\n",
     );
     let (code, _, stderr) = attest_cli(&db, &["import", "people", "people.csv"]);
+    assert_eq!(code, 0, "{stderr}");
+    db.file(
+        "roles.csv",
+        "name,owner_id,risk,shoe_size\nReader,u1,low,42\n",
+    );
+    let (code, _, stderr) = attest_cli(&db, &["import", "roles", "roles.csv"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stderr.contains("unknown column \"shoe_size\" ignored"),

@@ -18,6 +18,9 @@ pub struct Model {
     /// IANA time zone name.
     pub timezone: Option<String>,
     pub source_id: Option<i64>,
+    /// The people import's extra columns (title, department, …): a JSON object of text.
+    #[sea_orm(column_type = "Text")]
+    pub attributes: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

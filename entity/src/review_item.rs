@@ -48,6 +48,10 @@ pub struct Model {
     pub decided_at: Option<DateTimeUtc>,
     pub outcome: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The holder's attributes frozen at launch when the definition names some (`context`): a
+    /// JSON object of text.
+    #[sea_orm(column_type = "Text")]
+    pub holder_context: Option<String>,
 }
 
 // `migration/tests/apply.rs` reads an item's decisions; `Campaign` is the far side of

@@ -15,6 +15,7 @@ mod m20261127_000010_campaign_ended_by;
 mod m20261127_000011_process_heartbeat;
 mod m20261128_000012_campaign_rounds;
 mod m20261128_000013_activations;
+mod m20261128_000014_person_attributes;
 
 /// Applies the attest schema; see `docs/data-model.md`.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000011_process_heartbeat::Migration),
             Box::new(m20261128_000012_campaign_rounds::Migration),
             Box::new(m20261128_000013_activations::Migration),
+            Box::new(m20261128_000014_person_attributes::Migration),
         ]
     }
 }

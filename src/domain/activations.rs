@@ -353,6 +353,7 @@ mod tests {
                         .map(|(_, v)| v.to_string())
                 })
                 .collect(),
+            attributes: Vec::new(),
         };
         let base = [
             ("principal_id", "u1"),

@@ -6,7 +6,8 @@ use super::closing::{OnNoResponse, Verdict};
 use super::directory::{PrincipalKind, Risk};
 use super::limits::{
     bytes_text, check_text, clip_message, quote, Lines, DEFINITION_MAX_BYTES,
-    DESCRIPTION_MAX_CHARS, ID_MAX_CHARS, NAME_MAX_CHARS, SCOPE_MAX_CHARS, WORD_MAX_CHARS,
+    DESCRIPTION_MAX_CHARS, ID_MAX_CHARS, NAME_MAX_CHARS, PERSON_ATTRIBUTES_MAX, SCOPE_MAX_CHARS,
+    WORD_MAX_CHARS,
 };
 use super::rerun::RERUN_MAX_DAYS;
 use super::reviewers::Strategy;
@@ -43,6 +44,11 @@ pub struct CampaignSpec {
     /// before the policy settles them. Absent from specs written before re-runs existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerun_unanswered_days: Option<u32>,
+    /// Person attributes (extra columns of the people import) the review page shows beside
+    /// each holder, frozen with the items at launch. Left out of the stored JSON when empty, so
+    /// definitions stored before it read and compare as they were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<String>,
     pub scope: ScopeFilter,
 }
 
@@ -86,6 +92,8 @@ struct RawSpec {
     recommend_revoke_after_inactive_days: Option<i64>,
     max_auto_remove_percent: Option<i64>,
     rerun_unanswered_days: Option<i64>,
+    #[serde(default)]
+    context: Vec<String>,
     /// A configured source's name (attest.toml `[sources.NAME]`).
     source: Option<String>,
     #[serde(default)]
@@ -157,6 +165,7 @@ impl RawSpec {
             WORD_MAX_CHARS,
             single,
         );
+        check("context", &all(&self.context), WORD_MAX_CHARS, single);
         let require = all(&self.require_justification);
         check("require_justification", &require, WORD_MAX_CHARS, single);
         let scope = &self.scope;
@@ -293,6 +302,25 @@ impl CampaignSpec {
             );
         }
 
+        check(
+            raw.context.len() <= PERSON_ATTRIBUTES_MAX,
+            "context",
+            &format!(
+                "names at most {PERSON_ATTRIBUTES_MAX} attributes (as many as a person keeps)"
+            ),
+        );
+        check(
+            raw.context.iter().all(|a| !a.trim().is_empty()),
+            "context",
+            "each must name an attribute (an extra column of the people import)",
+        );
+        let mut named = std::collections::BTreeSet::new();
+        check(
+            raw.context.iter().all(|a| named.insert(a.as_str())),
+            "context",
+            "names an attribute twice",
+        );
+
         let timezone = raw.timezone.parse::<chrono_tz::Tz>();
         if timezone.is_err() && timezone_ok {
             errors.push(problem(
@@ -370,6 +398,7 @@ impl CampaignSpec {
                 .max_auto_remove_percent
                 .map_or(DEFAULT_MAX_AUTO_REMOVE_PERCENT, |p| p as u32),
             rerun_unanswered_days: raw.rerun_unanswered_days.map(|d| d as u32),
+            context: raw.context,
             scope: ScopeFilter {
                 roles: raw.scope.roles,
                 risk,

@@ -60,6 +60,18 @@ pub const AUDIT_TEXT_MAX_CHARS: usize = JUSTIFICATION_MAX_CHARS;
 /// How much of a digested audit text is kept readable.
 pub const AUDIT_PREFIX_CHARS: usize = 32;
 
+/// How many of the latest completed campaigns are searched for an item's previous decision
+/// (its eligibility's last review): each item costs at most this many index probes, so a page
+/// and an export stay bounded however many campaigns have run. At four campaigns a quarter for
+/// each of a dozen definitions that is two years of history.
+pub const PREVIOUS_CAMPAIGNS_SEARCHED: u64 = 100;
+
+/// How many extra columns of a people import are kept as the person's attributes (title,
+/// department, …; the first ones in the file's order); more are warned about and ignored.
+pub const PERSON_ATTRIBUTES_MAX: usize = 16;
+/// The longest attribute value kept (characters); a longer one is a bad row.
+pub const ATTRIBUTE_VALUE_MAX_CHARS: usize = 256;
+
 /// How much of a bad value an error message quotes.
 pub const QUOTE_PREFIX_CHARS: usize = 40;
 /// The longest message made from another library's error text (which may quote input).

@@ -95,6 +95,15 @@ impl ImportKind {
         }
     }
 
+    /// How many extra columns (or JSON fields) a record keeps as attributes: people keep up to
+    /// [`PERSON_ATTRIBUTES_MAX`](super::limits::PERSON_ATTRIBUTES_MAX), the rest none.
+    pub fn attributes_kept(self) -> usize {
+        match self {
+            ImportKind::People => super::limits::PERSON_ATTRIBUTES_MAX,
+            ImportKind::Roles | ImportKind::Eligibility | ImportKind::Activations => 0,
+        }
+    }
+
     /// The columns of this kind of file, in the order [`Record::values`] holds them.
     pub fn columns(self) -> &'static [Column] {
         match self {
@@ -113,6 +122,8 @@ pub struct Record {
     /// 1-based line in the file (the CSV header is line 1).
     pub line: u64,
     pub values: Vec<Option<String>>,
+    /// The extra columns kept (people only): (column, value) for each one not empty.
+    pub attributes: Vec<(String, String)>,
 }
 
 /// What is wrong with one row: where, which field and why.
@@ -153,6 +164,9 @@ pub struct PersonRow {
     pub kind: PrincipalKind,
     pub enabled: bool,
     pub timezone: Option<String>,
+    /// The extra columns kept as attributes, as a JSON object of text (none when the file has
+    /// no extra columns, or this person none filled in).
+    pub attributes: Option<String>,
 }
 
 /// A privileged role as the roles file describes it.
@@ -239,9 +253,28 @@ impl PersonRow {
                 .unwrap_or(PrincipalKind::User),
             enabled: f.parse("enabled", parse_bool)?.unwrap_or(true),
             timezone: f.parse("timezone", parse_timezone)?,
+            attributes: attributes_json(record)?,
             external_id,
         })
     }
+}
+
+/// A person's kept extra columns as a JSON object (sorted by name); each value at most
+/// [`ATTRIBUTE_VALUE_MAX_CHARS`](super::limits::ATTRIBUTE_VALUE_MAX_CHARS), one line.
+fn attributes_json(record: &Record) -> Result<Option<String>, RowError> {
+    use super::limits::{check_text, Lines, ATTRIBUTE_VALUE_MAX_CHARS};
+    if record.attributes.is_empty() {
+        return Ok(None);
+    }
+    let mut map = std::collections::BTreeMap::new();
+    for (name, value) in &record.attributes {
+        check_text(value, ATTRIBUTE_VALUE_MAX_CHARS, Lines::Single)
+            .map_err(|reason| RowError::new(record.line, Some(name), reason))?;
+        map.insert(name.as_str(), value.as_str());
+    }
+    serde_json::to_string(&map)
+        .map(Some)
+        .map_err(|e| RowError::new(record.line, None, e.to_string()))
 }
 
 impl RoleRow {
@@ -361,7 +394,11 @@ mod tests {
                     .filter(|v| !v.is_empty())
             })
             .collect();
-        Record { line: 7, values }
+        Record {
+            line: 7,
+            values,
+            attributes: Vec::new(),
+        }
     }
 
     #[test]

@@ -95,8 +95,17 @@ impl Engine {
         limit: u64,
         offset: u64,
     ) -> Result<(Vec<ItemView>, u64), EngineError> {
-        self.campaign_row(id).await?;
-        Ok(items::list_items(self.store().conn(), id, filter, limit.min(1000), offset).await?)
+        let context = self.campaign_row(id).await?.spec.context;
+        let (mut items, total) =
+            items::list_items(self.store().conn(), id, filter, limit.min(1000), offset).await?;
+        for item in &mut items {
+            item.holder_context =
+                crate::domain::directory::holder_context(&context, item.frozen_context.as_deref())
+                    .into_iter()
+                    .map(|(name, value)| items::Attribute { name, value })
+                    .collect();
+        }
+        Ok((items, total))
     }
 
     /// Queues the campaign's failed mail again (all of it but mail to people without an

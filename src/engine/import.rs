@@ -358,7 +358,8 @@ impl Job<'_> {
                 }
             }
             if self.problems.is_empty() {
-                changed += dir::upsert_people(self.txn, &rows, self.source_id, self.now).await?;
+                changed +=
+                    dir::upsert_people(self.txn, &rows, self.source_id, self.now, true).await?;
             }
         }
         let summary = self.finish(records).await?;

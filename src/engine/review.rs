@@ -69,6 +69,9 @@ pub struct ReviewPage {
     pub justification_for_attest: bool,
     pub justification_for_revoke: bool,
     pub items: Vec<ReviewerItem>,
+    /// Each item's last review (by item id): what the latest completed campaign over the same
+    /// eligibility decided. An item absent here is new since the last review.
+    pub previous: std::collections::HashMap<i64, items::previous::PreviousDecision>,
     pub decided: usize,
     pub signed_off_at: Option<DateTime<Utc>>,
     /// The round open (2 and up after a re-run for non-responders) and when it started: items
@@ -167,6 +170,8 @@ impl Engine {
         let conn = self.store().conn();
         let c = &access.campaign;
         let items = review::reviewer_items(conn, c.id, access.reviewer_id).await?;
+        let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+        let previous = items::previous::of_items(conn, c.id, &ids).await?;
         let reviewer = directory::names_by_id(conn, &[access.reviewer_id])
             .await?
             .remove(&access.reviewer_id);
@@ -189,6 +194,7 @@ impl Engine {
                 .requires_justification(crate::domain::closing::Verdict::Revoke),
             decided: items.iter().filter(|i| i.verdict.is_some()).count(),
             items,
+            previous,
             signed_off_at: review::sign_off_of(conn, c.id, access.reviewer_id).await?,
             round: c.round,
             round_started_at: c.round_started_at,

@@ -3,16 +3,26 @@
 
 use super::json_object::{JsonObject, JsonValue};
 use super::ReadError;
-use crate::domain::limits::{clip, clip_to, quote, IMPORT_COLUMNS_MAX, IMPORT_WARNINGS_MAX};
+use crate::domain::limits::{
+    clip, clip_to, quote, IMPORT_COLUMNS_MAX, IMPORT_WARNINGS_MAX, WORD_MAX_CHARS,
+};
 use crate::domain::records::{Column, Record, RowError};
 use std::collections::BTreeSet;
 
 /// For each expected column, its position in the header; unknown columns become warnings and a
 /// missing required column ends the import before any row is read.
+/// The header mapped: each expected column's position, the extra columns kept as attributes
+/// (name, position), and the warnings.
+pub(super) type Header = (Vec<Option<usize>>, Vec<(String, usize)>, Vec<String>);
+
+/// For each expected column, its position in the header; the first `keep` unknown columns are
+/// kept as attributes (people), the others become warnings; a missing required column ends the
+/// import before any row is read.
 pub(super) fn map_header(
     names: &[String],
     columns: &[Column],
-) -> Result<(Vec<Option<usize>>, Vec<String>), ReadError> {
+    keep: usize,
+) -> Result<Header, ReadError> {
     let mut seen = BTreeSet::new();
     for name in names {
         if !seen.insert(name.as_str()) {
@@ -41,9 +51,19 @@ pub(super) fn map_header(
             ),
         )));
     }
+    let mut extras = Vec::new();
     let unknown: Vec<&String> = names
         .iter()
-        .filter(|n| !columns.iter().any(|c| c.name == n.as_str()))
+        .enumerate()
+        .filter(|(_, n)| !columns.iter().any(|c| c.name == n.as_str()))
+        .filter(|(i, n)| {
+            let kept = extras.len() < keep && !n.is_empty() && n.chars().count() <= WORD_MAX_CHARS;
+            if kept {
+                extras.push((n.to_string(), *i));
+            }
+            !kept
+        })
+        .map(|(_, n)| n)
         .collect();
     let mut warnings: Vec<String> = unknown
         .iter()
@@ -56,7 +76,13 @@ pub(super) fn map_header(
             unknown.len() - IMPORT_WARNINGS_MAX
         ));
     }
-    Ok((positions, warnings))
+    if keep > 0 && !unknown.is_empty() {
+        // Once, not on every line: each warning stays short.
+        warnings.push(format!(
+            "a person keeps at most {keep} extra columns as attributes, each named in at most {WORD_MAX_CHARS} characters"
+        ));
+    }
+    Ok((positions, extras, warnings))
 }
 
 pub(super) fn csv_record(
@@ -64,7 +90,16 @@ pub(super) fn csv_record(
     line: u64,
     positions: &[Option<usize>],
     columns: &[Column],
+    extras: &[(String, usize)],
 ) -> Result<Record, RowError> {
+    let mut attributes = Vec::new();
+    for (name, position) in extras {
+        if let Some(raw) = row.get(*position).filter(|raw| !raw.is_empty()) {
+            let value = std::str::from_utf8(raw)
+                .map_err(|_| RowError::new(line, Some(name), "is not valid UTF-8"))?;
+            attributes.push((name.clone(), value.to_string()));
+        }
+    }
     let mut values = Vec::with_capacity(positions.len());
     for (column, position) in columns.iter().zip(positions) {
         let value = match position.and_then(|p| row.get(p)) {
@@ -77,13 +112,33 @@ pub(super) fn csv_record(
         };
         values.push(value);
     }
-    Ok(Record { line, values })
+    Ok(Record {
+        line,
+        values,
+        attributes,
+    })
+}
+
+/// The JSON fields of a record kept as attributes: the first `keep` fields that are not
+/// expected columns (in the record's order), named in at most `WORD_MAX_CHARS`, holding a
+/// string or null. Any other field is unknown: warned about and ignored.
+pub(super) fn kept_fields(object: &JsonObject, columns: &[Column], keep: usize) -> Vec<String> {
+    object
+        .fields
+        .iter()
+        .filter(|(k, _)| !columns.iter().any(|c| c.name == k.as_str()))
+        .filter(|(k, _)| !k.is_empty() && k.chars().count() <= WORD_MAX_CHARS)
+        .filter(|(_, v)| matches!(v, JsonValue::Text(_) | JsonValue::Null))
+        .take(keep)
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 pub(super) fn json_record(
     mut object: JsonObject,
     line: u64,
     columns: &[Column],
+    keep: usize,
 ) -> Result<Record, RowError> {
     if let Some(key) = &object.duplicate {
         return Err(RowError::new(line, Some(&clip(key)), "duplicate key"));
@@ -129,5 +184,28 @@ pub(super) fn json_record(
         };
         values.push(value);
     }
-    Ok(Record { line, values })
+    let kept = kept_fields(&object, columns, keep);
+    let mut attributes = Vec::new();
+    for name in kept {
+        let Some((_, value)) = object.fields.iter_mut().find(|(k, _)| *k == name) else {
+            continue;
+        };
+        match std::mem::replace(value, JsonValue::Null) {
+            JsonValue::Null => {}
+            JsonValue::Text(s) if s.is_empty() => {}
+            JsonValue::Text(s) => attributes.push((name, s)),
+            other => {
+                return Err(RowError::new(
+                    line,
+                    Some(&name),
+                    format!("expected a string, found {}", other.kind()),
+                ))
+            }
+        }
+    }
+    Ok(Record {
+        line,
+        values,
+        attributes,
+    })
 }

@@ -77,7 +77,7 @@ pub(super) fn read_csv(
             name.trim().to_ascii_lowercase()
         })
         .collect();
-    let (positions, warnings) = map_header(&names, kind.columns())?;
+    let (positions, extras, warnings) = map_header(&names, kind.columns(), kind.attributes_kept())?;
 
     // The csv crate skips blank lines silently and reports a record at the line where it
     // started looking, and after a CRLF it has not yet counted the "\n". So a record's line is
@@ -112,7 +112,7 @@ pub(super) fn read_csv(
                     ),
                 ))
             } else {
-                csv_record(&current, line, &positions, kind.columns())
+                csv_record(&current, line, &positions, kind.columns(), &extras)
             };
             if !sink(record) {
                 break;

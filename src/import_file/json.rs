@@ -90,8 +90,13 @@ impl<S: FnMut(Result<Record, RowError>) -> bool> JsonState<'_, S> {
         let line = self.position.record_line();
         self.position.record_done();
         self.count += 1;
+        let keep = self.kind.attributes_kept();
+        let kept = super::columns::kept_fields(&object, self.kind.columns(), keep);
         for (key, _) in &object.fields {
-            if !self.kind.columns().iter().any(|c| c.name == key) && !self.unknown.contains(key) {
+            if !self.kind.columns().iter().any(|c| c.name == key)
+                && !kept.contains(key)
+                && !self.unknown.contains(key)
+            {
                 if self.unknown.len() < IMPORT_WARNINGS_MAX {
                     self.unknown.insert(key.clone());
                 } else {
@@ -99,7 +104,7 @@ impl<S: FnMut(Result<Record, RowError>) -> bool> JsonState<'_, S> {
                 }
             }
         }
-        let record = json_record(object, line, self.kind.columns());
+        let record = json_record(object, line, self.kind.columns(), keep);
         if !(self.sink)(record) {
             self.stopped = true;
         }

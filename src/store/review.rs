@@ -102,6 +102,8 @@ pub struct ReviewerItem {
     pub flag_reason: Option<String>,
     pub excluded: bool,
     pub escalated: bool,
+    /// The holder's attributes frozen at launch (a JSON object), when the definition names some.
+    pub holder_context: Option<String>,
 }
 
 /// The items a reviewer holds in a campaign, grouped by holder. Never their own eligibility:
@@ -133,6 +135,7 @@ pub async fn reviewer_items(
             Item::DecidedAt,
             Item::FlagReason,
             Item::Excluded,
+            Item::HolderContext,
         ])
         .column_as(decision::Column::Justification, "justification")
         .column_as(Item::EscalatedAt.is_not_null(), "escalated")

@@ -151,6 +151,11 @@ impl Engine {
                 },
                 "decisions": { "count": decisions, "by_people": human_decisions.len(), "file": "decisions.csv" },
                 "after_remediation": { "count": facts.count, "inconsistent": inconsistent, "file": "after_remediation.csv" },
+                "previous_review": {
+                    "new_since_last_review": facts.new_since_last_review,
+                    "reviewed_before": facts.count - facts.new_since_last_review,
+                    "about": "each item's last review: the latest campaign completed before this one launched that reviewed the same eligibility (items.csv, previous_* columns)",
+                },
             },
             "counts": counts,
             "findings": {

@@ -44,6 +44,18 @@ pub const ITEM_COLUMNS: &[&str] = &[
     "removed_at",
     "removal_verified_at",
     "removal_error",
+    // Appended (issue 17), so that older bundles, read by position, keep verifying: the last
+    // review of the same eligibility (see `store::items::previous`).
+    "new_since_last_review",
+    "previous_campaign_id",
+    "previous_campaign",
+    "previous_decision",
+    "previous_decided_by_kind",
+    "previous_decided_by",
+    "previous_decided_at",
+    "previous_justification",
+    // The holder's attributes the definition names (`context`), frozen at launch: a JSON object.
+    "holder_context",
 ];
 
 pub(super) const DECISION_COLUMNS: &[&str] = &[
@@ -171,6 +183,7 @@ pub(super) fn write_item<W: Write>(
     w: &mut csv::Writer<W>,
     cells: &mut Cells,
     item: &ev::ItemView<'_>,
+    context: &[String],
 ) -> Result<(), EngineError> {
     let o = Option::unwrap_or_default;
     text(w, cells.int(item.id))?;
@@ -209,6 +222,25 @@ pub(super) fn write_item<W: Write>(
     text(w, cells.time(item.removed_at))?;
     text(w, cells.time(item.verified_at))?;
     text(w, o(item.removal_error))?;
+    let new = item.previous_campaign_id.is_none();
+    text(w, if new { "yes" } else { "no" })?;
+    text(w, item.previous_campaign_id.map_or("", |c| cells.int(c)))?;
+    text(w, o(item.previous_campaign))?;
+    text(w, o(item.previous_verdict))?;
+    text(w, o(item.previous_made_by))?;
+    text(w, o(item.previous_decided_by))?;
+    text(w, cells.time(item.previous_decided_at))?;
+    text(w, o(item.previous_justification))?;
+    let named = crate::domain::directory::holder_context(context, item.holder_context);
+    if named.is_empty() {
+        text(w, "")?;
+    } else {
+        let object: serde_json::Map<String, serde_json::Value> = named
+            .into_iter()
+            .map(|(name, value)| (name, serde_json::Value::String(value)))
+            .collect();
+        text(w, &serde_json::Value::Object(object).to_string())?;
+    }
     end_record(w)
 }
 

@@ -71,6 +71,7 @@ impl Engine {
         options: ExportOptions,
     ) -> Result<ItemFacts, EngineError> {
         let mut facts = ItemFacts::default();
+        let context = self.campaign_row(campaign_id).await?.spec.context;
         begin_csv(bundle, "items.csv", options)?;
         {
             let mut csv = csv_writer(&mut *bundle);
@@ -81,7 +82,7 @@ impl Engine {
             ev::each_item(self.store().conn(), campaign_id, |item| {
                 facts.count += 1;
                 facts.tally(item);
-                write_item(&mut csv, &mut cells, item)?;
+                write_item(&mut csv, &mut cells, item, &context)?;
                 // Over the cells as written, so a verifier can recompute it from items.csv alone.
                 listed.clear();
                 population_line(

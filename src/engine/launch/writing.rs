@@ -105,8 +105,16 @@ impl Engine {
     }
 
     async fn finish_launch(&self, id: i64) -> Result<(), EngineError> {
+        let context = self.campaign_row(id).await?.spec.context;
         let now = self.now();
         let txn = self.store().begin().await?;
+        // The holders' attributes as they are now, with the items (only when the definition
+        // names some: one set-based statement, so a launch without context costs nothing more).
+        let with_context = if context.is_empty() {
+            0
+        } else {
+            items::freeze_holder_context(&txn, id).await?
+        };
         let loads = items::reviewer_loads(&txn, id).await?;
         items::upsert_campaign_reviewers(&txn, id, &loads, now).await?;
         let invitations =
@@ -121,7 +129,14 @@ impl Engine {
             "engine",
             "campaign.launched",
             Some(&format!("campaign:{id}")),
-            &serde_json::json!({ "population": population, "reviewers": loads.len(), "invitations_queued": invitations }),
+            &{
+                let mut details = serde_json::json!({ "population": population, "reviewers": loads.len(), "invitations_queued": invitations });
+                if !context.is_empty() {
+                    details["context"] = serde_json::json!(context);
+                    details["items_with_context"] = serde_json::json!(with_context);
+                }
+                details
+            },
         )
         .await?;
         txn.commit().await?;

@@ -75,11 +75,13 @@ impl Engine {
                 kind: p.kind,
                 enabled: p.enabled,
                 timezone: None,
+                // A source carries no attributes; the upsert leaves them alone.
+                attributes: None,
             });
         }
         report.people = rows.len() as u64;
         for chunk in rows.chunks(CHUNK) {
-            report.people_changed += dir::upsert_people(&txn, chunk, source_id, now).await?;
+            report.people_changed += dir::upsert_people(&txn, chunk, source_id, now, false).await?;
         }
         for chunk in rows.chunks(CHUNK) {
             let mut wanted: Vec<&str> = chunk.iter().map(|r| r.external_id.as_str()).collect();

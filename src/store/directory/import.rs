@@ -60,11 +60,14 @@ pub async fn ensure_source(
 
 /// Inserts or updates people by external id; returns how many rows were inserted or changed.
 /// The manager link is set separately ([`set_managers`]) because a manager may come later in the file.
+/// With `attributes`, each person's attributes become the row's (a people import: the file is
+/// their truth); without, they are left as they are (a source's sync carries none).
 pub async fn upsert_people(
     conn: &impl ConnectionTrait,
     rows: &[PersonRow],
     source_id: i64,
     now: DateTime<Utc>,
+    attributes: bool,
 ) -> Result<u64, StoreError> {
     if rows.is_empty() {
         return Ok(0);
@@ -72,10 +75,14 @@ pub async fn upsert_people(
     // hand-written: multi-row upsert with a conditional update, which sea-orm's builder cannot express.
     let mut sql = Sql::new(
         ConnectionTrait::get_database_backend(conn),
-        "INSERT INTO principal (external_id, display_name, email, kind, enabled, timezone, source_id, created_at, updated_at) VALUES ",
+        if attributes {
+            "INSERT INTO principal (external_id, display_name, email, kind, enabled, timezone, source_id, created_at, updated_at, attributes) VALUES "
+        } else {
+            "INSERT INTO principal (external_id, display_name, email, kind, enabled, timezone, source_id, created_at, updated_at) VALUES "
+        },
     );
     sql.rows(rows.iter().map(|p| {
-        [
+        let mut row: Vec<sea_orm::Value> = vec![
             p.external_id.as_str().into(),
             p.name.as_str().into(),
             p.email.clone().into(),
@@ -85,21 +92,24 @@ pub async fn upsert_people(
             source_id.into(),
             now.into(),
             now.into(),
-        ]
+        ];
+        if attributes {
+            row.push(p.attributes.clone().into());
+        }
+        row
     }));
-    update_when_changed(
-        &mut sql,
-        "principal",
-        "external_id",
-        &[
-            "display_name",
-            "email",
-            "kind",
-            "enabled",
-            "timezone",
-            "source_id",
-        ],
-    );
+    let mut columns = vec![
+        "display_name",
+        "email",
+        "kind",
+        "enabled",
+        "timezone",
+        "source_id",
+    ];
+    if attributes {
+        columns.push("attributes");
+    }
+    update_when_changed(&mut sql, "principal", "external_id", &columns);
     Ok(conn.execute_raw(sql.build()).await?.rows_affected())
 }
 

@@ -46,9 +46,21 @@ pub struct ItemView<'r> {
     pub verified_at: Option<DateTime<Utc>>,
     pub removal_error: Option<&'r str>,
     pub status_now: Option<&'r str>,
+    /// The last review of the same eligibility (see `store::items::previous`): its campaign,
+    /// "definition period", verdict, human or policy, who, when, why.
+    pub previous_campaign_id: Option<i64>,
+    pub previous_campaign: Option<&'r str>,
+    pub previous_verdict: Option<&'r str>,
+    pub previous_made_by: Option<&'r str>,
+    pub previous_decided_by: Option<&'r str>,
+    pub previous_decided_at: Option<DateTime<Utc>>,
+    pub previous_justification: Option<&'r str>,
+    /// The holder's attributes frozen at launch (JSON), when the definition names some.
+    pub holder_context: Option<&'r str>,
 }
 
-/// The columns of an item, in [`ItemView`] order.
+/// The columns of an item, in [`ItemView`] order, but for the previous review's (appended by
+/// [`each_item`]).
 const ITEM_COLUMNS: &str = "i.id, i.eligibility_id, i.holder_external_id, i.holder_name, \
      i.holder_email, i.holder_kind, i.role_name, i.role_risk, i.scope, i.since, i.last_activated_at, \
      i.recommendation, i.recommendation_reason, rv.external_id, rv.display_name, i.reviewer_reason, \
@@ -97,12 +109,21 @@ pub async fn each_item<E: From<DbErr>>(
     campaign_id: i64,
     visit: impl FnMut(&ItemView<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
+    let earlier = crate::store::items::previous::earlier_campaigns(conn, campaign_id)
+        .await
+        .map_err(|e| DbErr::Custom(e.to_string()))?;
     let Some(read) = RangeRead::of(
         conn,
         "review_item",
         "i",
-        ITEM_COLUMNS,
-        ITEM_FROM,
+        format!(
+            "{ITEM_COLUMNS}, {}, i.holder_context",
+            crate::store::items::previous::COLUMNS
+        ),
+        format!(
+            "{ITEM_FROM}{}",
+            crate::store::items::previous::join(&earlier)
+        ),
         campaign_id,
     )
     .await?
@@ -126,8 +147,8 @@ pub async fn each_decision<E: From<DbErr>>(
         conn,
         "decision",
         "d",
-        DECISION_COLUMNS,
-        DECISION_FROM,
+        DECISION_COLUMNS.to_string(),
+        DECISION_FROM.to_string(),
         campaign_id,
     )
     .await?
@@ -149,9 +170,9 @@ pub async fn each_decision<E: From<DbErr>>(
 /// yields the rows already in order, where the campaign's own index made SQLite sort the whole
 /// joined result in a temporary B-tree before the first row came out.
 pub(crate) struct RangeRead {
-    pub(crate) columns: &'static str,
+    pub(crate) columns: String,
     pub(crate) alias: &'static str,
-    from: &'static str,
+    from: String,
     pub(crate) campaign_id: i64,
     pub(crate) first: i64,
     pub(crate) last: i64,
@@ -163,8 +184,8 @@ impl RangeRead {
         conn: &DatabaseConnection,
         table: &str,
         alias: &'static str,
-        columns: &'static str,
-        from: &'static str,
+        columns: String,
+        from: String,
         campaign_id: i64,
     ) -> Result<Option<Self>, DbErr> {
         Ok(id_range(conn, table, campaign_id)
@@ -182,7 +203,7 @@ impl RangeRead {
     /// ` FROM … WHERE` the id lies between the placeholders `low` and `high` and the row is
     /// the campaign's (placeholder `campaign`).
     pub(crate) fn condition(&self, low: &str, high: &str, campaign: &str) -> String {
-        let (from, alias) = (self.from, self.alias);
+        let (from, alias) = (&self.from, self.alias);
         format!(
             "{from} WHERE {alias}.id >= {low} AND {alias}.id <= {high} \
              AND +{alias}.campaign_id = {campaign}"

@@ -130,3 +130,20 @@ pub async fn upsert_campaign_reviewers(
     }
     Ok(())
 }
+
+/// Copies each item's holder's attributes (`principal.attributes`) onto the item, for a campaign
+/// whose definition names some (`context`): frozen at launch, as an auditor expects. Returns how
+/// many items were written.
+pub async fn freeze_holder_context(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+) -> Result<u64, StoreError> {
+    // hand-written: one set-based UPDATE from a correlated subquery over the campaign's items.
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "UPDATE review_item SET holder_context = (SELECT p.attributes FROM principal p \
+         WHERE p.id = review_item.principal_id) WHERE campaign_id = ",
+    );
+    sql.bind(campaign_id);
+    Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+}

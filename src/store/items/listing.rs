@@ -73,6 +73,24 @@ pub struct ItemView {
     pub flagged: bool,
     pub flag_reason: Option<String>,
     pub removal_state: Option<String>,
+    /// What the last completed campaign over the same eligibility decided; none when the
+    /// eligibility is new since the last review.
+    pub previous: Option<super::previous::PreviousDecision>,
+    /// No completed campaign before this one reviewed this eligibility.
+    pub new_since_last_review: bool,
+    /// The holder's attributes the definition names (`context`), as frozen at launch, in the
+    /// definition's order.
+    pub holder_context: Vec<Attribute>,
+    /// The holder's attributes frozen at launch, all of them (JSON); the engine picks the named.
+    #[serde(skip)]
+    pub frozen_context: Option<String>,
+}
+
+/// One person attribute: its name (an extra column of the people import) and value.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Attribute {
+    pub name: String,
+    pub value: String,
 }
 
 /// A page of a campaign's items (ordered by id) and how many match in all.
@@ -122,7 +140,7 @@ pub async fn list_items(
             "SELECT i.id, i.holder_external_id, i.holder_name, i.role_name, i.role_risk, i.scope, rv.external_id AS reviewer, \
              rv.display_name AS reviewer_name, dr.display_name AS decider_name, dr.external_id AS decider_id, d.actor AS decision_actor, \
              i.recommendation, i.verdict, i.made_by, d.justification, i.decided_at, i.outcome, i.flagged, i.flag_reason, \
-             r.state AS removal_state{from}"
+             r.state AS removal_state, i.holder_context{from}"
         ),
     );
     where_clause(&mut sql);
@@ -165,8 +183,23 @@ pub async fn list_items(
                 flagged: row.try_get("", "flagged")?,
                 flag_reason: row.try_get("", "flag_reason")?,
                 removal_state: row.try_get("", "removal_state")?,
+                previous: None,
+                new_since_last_review: true,
+                holder_context: Default::default(),
+                frozen_context: row.try_get("", "holder_context")?,
             })
         })
-        .collect::<Result<Vec<_>, DbErr>>()?;
+        .collect::<Result<Vec<ItemView>, DbErr>>()?;
+    // A page at a time (at most 1,000 items): bounded, see `previous`.
+    let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+    let mut previous = super::previous::of_items(conn, campaign_id, &ids).await?;
+    let items = items
+        .into_iter()
+        .map(|mut item| {
+            item.previous = previous.remove(&item.id);
+            item.new_since_last_review = item.previous.is_none();
+            item
+        })
+        .collect();
     Ok((items, total.max(0) as u64))
 }

@@ -34,6 +34,39 @@ struct Row<'a> {
     refused: Option<&'a str>,
     /// Answered before the re-run now open: shown, no longer changeable.
     settled: bool,
+    /// What the last review of this eligibility decided; none: new since the last review.
+    previous: Option<Previous<'a>>,
+}
+
+/// The last review of an item's eligibility, as the page words it.
+struct Previous<'a> {
+    /// "Kept" or "Revoked".
+    verdict: &'static str,
+    /// "Maria Manager (m1)", or "the campaign's policy".
+    by: String,
+    on: String,
+    campaign: &'a str,
+    justification: Option<&'a str>,
+}
+
+impl<'a> Previous<'a> {
+    fn of(p: &'a crate::store::items::previous::PreviousDecision) -> Self {
+        Previous {
+            verdict: if p.verdict == "revoke" {
+                "Revoked"
+            } else {
+                "Kept"
+            },
+            by: match (p.made_by.as_str(), &p.decided_by_name) {
+                ("policy", _) => "the campaign's policy (no answer)".to_string(),
+                (_, Some(name)) => format!("{name} ({})", p.decided_by),
+                (_, None) => p.decided_by.clone(),
+            },
+            on: date(p.decided_at),
+            campaign: &p.campaign,
+            justification: p.justification.as_deref(),
+        }
+    }
 }
 
 /// Why a submitted form was refused: the message, and the items refused with each reason.
@@ -54,6 +87,8 @@ struct Group<'a> {
     holder_name: &'a str,
     holder_id: &'a str,
     holder_kind: &'a str,
+    /// The attributes the definition names (`context`), frozen at launch: (name, value).
+    context: Vec<(String, String)>,
     rows: Vec<Row<'a>>,
 }
 
@@ -135,6 +170,7 @@ pub(super) async fn render_page(
                 .find(|(id, _)| *id == item.id)
                 .map(|(_, reason)| reason.as_str()),
             settled: settled_before_round(item.decided_at, page.round_started_at),
+            previous: page.previous.get(&item.id).map(Previous::of),
         };
         match groups.last_mut() {
             Some(group) if group.holder_id == item.holder_external_id => group.rows.push(row),
@@ -142,6 +178,10 @@ pub(super) async fn render_page(
                 holder_name: &item.holder_name,
                 holder_id: &item.holder_external_id,
                 holder_kind: &item.holder_kind,
+                context: crate::domain::directory::holder_context(
+                    &access.campaign.spec.context,
+                    item.holder_context.as_deref(),
+                ),
                 rows: vec![row],
             }),
         }

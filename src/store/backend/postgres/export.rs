@@ -88,6 +88,14 @@ fn item(row: &sqlx::postgres::PgRow) -> Result<ItemView<'_>, sqlx::Error> {
         verified_at: row.try_get_unchecked(31)?,
         removal_error: row.try_get_unchecked(32)?,
         status_now: row.try_get_unchecked(33)?,
+        previous_campaign_id: row.try_get_unchecked(34)?,
+        previous_campaign: row.try_get_unchecked(35)?,
+        previous_verdict: row.try_get_unchecked(36)?,
+        previous_made_by: row.try_get_unchecked(37)?,
+        previous_decided_by: row.try_get_unchecked(38)?,
+        previous_decided_at: row.try_get_unchecked(39)?,
+        previous_justification: row.try_get_unchecked(40)?,
+        holder_context: row.try_get_unchecked(41)?,
     })
 }
 

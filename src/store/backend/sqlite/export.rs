@@ -2,7 +2,7 @@
 //! decoded with strings borrowed from the JSON.
 //!
 //! sqlx copies every value of a SQLite row into an allocation of its own and hands rows over
-//! one at a time between threads, which at 34 columns cost more than the query. So SQLite
+//! one at a time between threads, which at 42 columns cost more than the query. So SQLite
 //! returns the rows of `BATCH` ids at once as one JSON array of arrays, and the next batch is
 //! read while this one is written out.
 
@@ -177,6 +177,14 @@ struct ItemJson<'a>(
     #[serde(borrow)] Option<Text<'a>>,
     #[serde(borrow)] Option<Text<'a>>,
     #[serde(borrow)] Option<Text<'a>>,
+    Option<i64>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Option<Text<'a>>,
 );
 
 impl ItemJson<'_> {
@@ -217,6 +225,14 @@ impl ItemJson<'_> {
             verified_at: sqlite_time(self.31.as_deref())?,
             removal_error: self.32.as_deref(),
             status_now: self.33.as_deref(),
+            previous_campaign_id: self.34,
+            previous_campaign: self.35.as_deref(),
+            previous_verdict: self.36.as_deref(),
+            previous_made_by: self.37.as_deref(),
+            previous_decided_by: self.38.as_deref(),
+            previous_decided_at: sqlite_time(self.39.as_deref())?,
+            previous_justification: self.40.as_deref(),
+            holder_context: self.41.as_deref(),
         })
     }
 }

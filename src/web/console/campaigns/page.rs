@@ -45,6 +45,11 @@ struct ItemLine {
     flagged: bool,
     flag_reason: String,
     removal: String,
+    /// The last review of the same eligibility, e.g. "attest by m1 (reviewer-flow 2027-Q1),
+    /// 2027-01-06 10:00 UTC"; empty when the item is new since the last review.
+    previous: String,
+    /// The holder's attributes the definition names, e.g. "department: Ops, title: Engineer".
+    context: String,
 }
 
 impl From<ItemView> for ItemLine {
@@ -67,6 +72,24 @@ impl From<ItemView> for ItemLine {
             flagged: i.flagged,
             flag_reason: i.flag_reason.unwrap_or_default(),
             removal: i.removal_state.unwrap_or_default(),
+            context: i
+                .holder_context
+                .iter()
+                .map(|a| format!("{}: {}", a.name, a.value))
+                .collect::<Vec<_>>()
+                .join(", "),
+            previous: i
+                .previous
+                .map(|p| {
+                    format!(
+                        "{} by {} ({}), {}",
+                        p.verdict,
+                        p.decided_by,
+                        p.campaign,
+                        datetime(p.decided_at)
+                    )
+                })
+                .unwrap_or_default(),
         }
     }
 }
