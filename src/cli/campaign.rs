@@ -6,7 +6,7 @@ use crate::domain::lifecycle::CampaignState;
 use crate::domain::mail_state::ReviewerMail;
 use crate::engine::campaigns::CampaignView;
 use crate::engine::definitions::DefinitionText;
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Engine, EngineError, Progress};
 use clap::Subcommand;
 use std::path::PathBuf;
 
@@ -258,7 +258,7 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
             Ok(())
         }
         CampaignCommand::Launch { name, adhoc, json } => {
-            let progress = output::RowProgress::new("items");
+            let progress = output::RowProgress::shown("items", !json);
             let launched = with_heartbeat(
                 engine,
                 "campaign launch",
@@ -270,7 +270,13 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
             show(&view, json)
         }
         CampaignCommand::Close { id, json } => {
-            match engine.close(id, actor).await {
+            let closing = output::RowProgress::waiting(
+                &format!("closing campaign #{id}: settling its open items"),
+                !json,
+            );
+            let closed = engine.close(id, actor).await;
+            closing.finish();
+            match closed {
                 Ok(_) => {}
                 // Closed earlier, its removals not all done (a crash, a source that was down):
                 // closing again carries them on instead of refusing.
@@ -292,7 +298,7 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
                 }
                 Err(e) => return Err(e.into()),
             }
-            with_heartbeat(engine, "campaign close", carry_out_removals(engine)).await??;
+            with_heartbeat(engine, "campaign close", carry_out_removals(engine, json)).await??;
             show(&engine.campaign(id).await?, json)
         }
         CampaignCommand::Rerun { id, days, json } => {
@@ -332,7 +338,7 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
             with_heartbeat(
                 engine,
                 "campaign confirm-removals",
-                carry_out_removals(engine),
+                carry_out_removals(engine, false),
             )
             .await??;
             show(&engine.campaign(id).await?, false)
@@ -486,8 +492,11 @@ fn show_reviewer_mail(mail: &[ReviewerMail], all: bool) {
 
 /// Carries out the removals that are due now, as `attest serve` would, so a close from the
 /// command line takes effect without a running server. Failed removals stay scheduled for retry.
-async fn carry_out_removals(engine: &Engine) -> Result<(), Failure> {
-    let progress = output::RowProgress::new("removals");
+async fn carry_out_removals(engine: &Engine, json: bool) -> Result<(), Failure> {
+    let progress = output::RowProgress::shown("removals", !json);
+    if progress.watched() {
+        progress.total(engine.removals_pending().await?);
+    }
     let mut handled = 0;
     loop {
         let step = engine.remediate_step().await;
@@ -495,7 +504,7 @@ async fn carry_out_removals(engine: &Engine) -> Result<(), Failure> {
             Ok(0) => break,
             Ok(n) => {
                 handled += n as u64;
-                crate::engine::Progress::update(&progress, handled);
+                progress.update(handled);
             }
             Err(e) => {
                 progress.finish();
@@ -503,9 +512,10 @@ async fn carry_out_removals(engine: &Engine) -> Result<(), Failure> {
             }
         }
     }
-    progress.finish();
+    progress.stage("storing evidence");
     engine.complete_finished().await?;
     engine.store_missing_evidence().await?;
+    progress.finish();
     Ok(())
 }
 

@@ -125,16 +125,20 @@ pub async fn run(
             json,
         } => {
             let engine = engine.ok_or_else(|| Failure::runtime("no database"))?;
+            let progress = output::RowProgress::shown("items", !json);
             let report = engine
-                .export_evidence(
+                .export_evidence_with(
                     id,
                     &out,
                     ExportOptions {
                         bom,
                         replace: force,
                     },
+                    &progress,
                 )
-                .await?;
+                .await;
+            progress.finish();
+            let report = report?;
             if json {
                 return output::print_json(&report);
             }

@@ -321,7 +321,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Import(args) => {
             let engine = engine(&config).await?;
-            let progress = output::RowProgress::new("rows read");
+            let progress = output::RowProgress::shown("rows read", !args.json);
             let report = engine
                 .import(
                     args.kind.into(),

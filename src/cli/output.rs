@@ -213,29 +213,88 @@ fn audit_table(
         .collect()
 }
 
-/// A spinner counting rows on stderr; invisible when stderr is not a terminal.
-pub struct RowProgress(ProgressBar);
+/// Progress of long work on stderr: a spinner counting units (with their rate) until their total
+/// is known, then a bar with the time left. Drawn only when stderr is a terminal, and never for
+/// `--json`, whose readers are programs.
+pub struct RowProgress {
+    bar: ProgressBar,
+    what: String,
+}
 
 impl RowProgress {
-    pub fn new(what: &str) -> Self {
-        let bar = ProgressBar::new_spinner();
-        let style = ProgressStyle::with_template(&format!(
-            "{{spinner}} {{human_pos}} {what} ({{per_sec}})"
-        ))
-        .unwrap_or_else(|_| ProgressStyle::default_spinner());
-        bar.set_style(style);
-        bar.enable_steady_tick(Duration::from_millis(120));
-        Self(bar)
+    /// Progress counting `what` (shown after the count: "rows read", "items"), drawn only when
+    /// `shown` (false for `--json`).
+    pub fn shown(what: &str, shown: bool) -> Self {
+        let bar = if shown {
+            ProgressBar::new_spinner()
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(style(&format!(
+            "{{spinner}} {{human_pos}} {what} ({{rate}}, {{elapsed}}) {{msg}}"
+        )));
+        if shown {
+            bar.enable_steady_tick(Duration::from_millis(120));
+        }
+        Self {
+            bar,
+            what: what.to_string(),
+        }
+    }
+
+    /// A spinner for work that counts nothing it could show (one long statement): what it
+    /// does, and for how long so far.
+    pub fn waiting(what: &str, shown: bool) -> Self {
+        let progress = Self::shown(what, shown);
+        progress
+            .bar
+            .set_style(style(&format!("{{spinner}} {what} ({{elapsed}})")));
+        progress
     }
 
     pub fn finish(&self) {
-        self.0.finish_and_clear();
+        self.bar.finish_and_clear();
     }
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+        .progress_chars("=> ")
+        // Whole units per second ("12,400/s"): the fractions per_sec shows are noise here.
+        .with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(
+                    w,
+                    "{}/s",
+                    indicatif::HumanCount(state.per_sec().round() as u64)
+                );
+            },
+        )
 }
 
 impl Progress for RowProgress {
     fn update(&self, done: u64) {
-        self.0.set_position(done);
+        self.bar.set_position(done);
+    }
+
+    fn total(&self, total: u64) {
+        if self.bar.length().is_none() {
+            let what = &self.what;
+            self.bar.set_style(style(&format!(
+                "{{spinner}} [{{bar:20}}] {{human_pos}}/{{human_len}} {what} ({{rate}}, {{eta}} left) {{msg}}"
+            )));
+        }
+        self.bar.set_length(total);
+    }
+
+    fn stage(&self, what: &str) {
+        self.bar.set_message(what.to_string());
+    }
+
+    fn watched(&self) -> bool {
+        !self.bar.is_hidden()
     }
 }
 

@@ -54,7 +54,12 @@ pub async fn run(engine: &Engine, command: SourceCommand, actor: &str) -> Result
             }
         }
         SourceCommand::Sync { name, force, json } => {
-            let report = engine.sync_source_with(&name, actor, force).await?;
+            let progress = output::RowProgress::shown("rows written", !json);
+            let report = engine
+                .sync_source_with(&name, actor, force, &progress)
+                .await;
+            progress.finish();
+            let report = report?;
             if json {
                 output::print_json(&report)
             } else {

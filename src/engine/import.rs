@@ -20,6 +20,8 @@ use sea_orm::DatabaseTransaction;
 use serde::Serialize;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -171,8 +173,12 @@ impl Job<'_> {
         })
     }
 
-    fn count(&mut self, rows: usize) {
+    /// Counts a batch of rows read from `records`, for the report and the progress shown.
+    fn count(&mut self, rows: usize, records: &Records) {
         self.report.rows += rows as u64;
+        if let Some(total) = records.estimated_rows(self.report.rows) {
+            self.progress.total(total);
+        }
         self.progress.update(self.report.rows);
     }
 
@@ -192,7 +198,7 @@ impl Job<'_> {
         let mut changed = 0;
         let mut records = Records::open(self.input, ImportKind::Eligibility);
         while let Some(batch) = records.next().await {
-            self.count(batch.len());
+            self.count(batch.len(), &records);
             let mut rows = Vec::with_capacity(batch.len());
             for record in batch {
                 match record.and_then(|r| EligibilityRow::parse(&r)) {
@@ -285,7 +291,7 @@ impl Job<'_> {
         let mut changed = 0;
         let mut records = Records::open(self.input, ImportKind::Roles);
         while let Some(batch) = records.next().await {
-            self.count(batch.len());
+            self.count(batch.len(), &records);
             let mut rows = Vec::with_capacity(batch.len());
             for record in batch {
                 match record.and_then(|r| RoleRow::parse(&r)) {
@@ -338,7 +344,7 @@ impl Job<'_> {
         let mut changed = 0;
         let mut records = Records::open(self.input, ImportKind::People);
         while let Some(batch) = records.next().await {
-            self.count(batch.len());
+            self.count(batch.len(), &records);
             let mut rows = Vec::with_capacity(batch.len());
             for record in batch {
                 match record.and_then(|r| PersonRow::parse(&r)) {
@@ -365,6 +371,7 @@ impl Job<'_> {
         let summary = self.finish(records).await?;
         self.check()?;
 
+        self.progress.stage("linking managers");
         let mut records = Records::open(self.input, ImportKind::People);
         while let Some(batch) = records.next().await {
             let rows: Vec<PersonRow> = batch
@@ -441,8 +448,51 @@ fn duplicate(line: u64, field: &str, value: &str, first: u64) -> RowError {
 
 /// The records of a file, read on a blocking thread and received in batches.
 struct Records {
-    rx: mpsc::Receiver<Vec<Result<Record, RowError>>>,
+    rx: mpsc::Receiver<Batch>,
     reader: JoinHandle<Result<FileSummary, ReadError>>,
+    /// The file's length, when it has one (an upload spooled to a file does).
+    size: Option<u64>,
+    /// How far the reader had got when it sent the last batch received.
+    sample: Sample,
+}
+
+/// Records as the reader sends them, with how far into the file it had got.
+struct Batch {
+    records: Vec<Result<Record, RowError>>,
+    sample: Sample,
+}
+
+/// Bytes of the file read and records parsed from them, taken when the parser asks for more
+/// of the file (it has then parsed all it had): the ratio between the two is exact there,
+/// where bytes read at any other moment include a buffer not yet parsed.
+#[derive(Clone, Copy, Default)]
+struct Sample {
+    bytes: u64,
+    records: u64,
+}
+
+/// Counts the bytes read through it and samples them against the records parsed so far.
+struct Counting<R> {
+    inner: R,
+    bytes: u64,
+    records: Arc<AtomicU64>,
+    sample: Arc<std::sync::Mutex<Sample>>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.bytes > 0 {
+            if let Ok(mut sample) = self.sample.lock() {
+                *sample = Sample {
+                    bytes: self.bytes,
+                    records: self.records.load(Ordering::Relaxed),
+                };
+            }
+        }
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
 }
 
 impl Records {
@@ -450,29 +500,71 @@ impl Records {
         let (tx, rx) = mpsc::channel(4);
         let format = input.format.clone();
         let content = input.reader();
+        let size = content
+            .as_ref()
+            .ok()
+            .and_then(|f| f.metadata().ok())
+            .map(|m| m.len())
+            .filter(|&len| len > 0);
         let reader = tokio::task::spawn_blocking(move || {
             let format =
                 format.map_err(|reason| ReadError::Invalid(RowError::new(0, None, reason)))?;
+            let records = Arc::new(AtomicU64::new(0));
+            let sample = Arc::new(std::sync::Mutex::new(Sample::default()));
+            let content = Counting {
+                inner: content?,
+                bytes: 0,
+                records: records.clone(),
+                sample: sample.clone(),
+            };
+            let taken = || sample.lock().map(|s| *s).unwrap_or_default();
             let mut batch = Vec::with_capacity(BATCH);
-            let summary = read_records(content?, format, kind, |record| {
+            let summary = read_records(content, format, kind, |record| {
                 batch.push(record);
+                records.fetch_add(1, Ordering::Relaxed);
                 if batch.len() < BATCH {
                     return true;
                 }
-                tx.blocking_send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
-                    .is_ok()
+                tx.blocking_send(Batch {
+                    records: std::mem::replace(&mut batch, Vec::with_capacity(BATCH)),
+                    sample: taken(),
+                })
+                .is_ok()
             });
             if !batch.is_empty() {
                 // The receiver only hangs up when the import already failed.
-                let _ = tx.blocking_send(batch);
+                let _ = tx.blocking_send(Batch {
+                    records: batch,
+                    sample: taken(),
+                });
             }
             summary
         });
-        Self { rx, reader }
+        Self {
+            rx,
+            reader,
+            size,
+            sample: Sample::default(),
+        }
     }
 
     async fn next(&mut self) -> Option<Vec<Result<Record, RowError>>> {
-        self.rx.recv().await
+        let batch = self.rx.recv().await?;
+        self.sample = batch.sample;
+        Some(batch.records)
+    }
+
+    /// How many rows the file holds, at least the `rows` received so far: estimated from the
+    /// records the reader had parsed from the bytes it had read (rows are about alike in
+    /// length); `None` for a file of unknown length or before the reader's first sample.
+    fn estimated_rows(&self, rows: u64) -> Option<u64> {
+        let size = self.size?;
+        let Sample { bytes, records } = self.sample;
+        if bytes == 0 || records == 0 {
+            return None;
+        }
+        let estimate = (records as u128 * size as u128 / bytes as u128) as u64;
+        Some(estimate.max(rows))
     }
 
     /// Waits for the reader: `Ok(Err(problem))` when the file itself is malformed.

@@ -134,6 +134,21 @@ impl Engine {
 pub trait Progress: Send + Sync {
     /// `done` units of work finished so far (rows read, items inserted, …).
     fn update(&self, done: u64);
+
+    /// How many units there are in all, or an estimate that improves as the work goes on (an
+    /// import knows how much of its file it has read, not how many rows are left): lets a bar
+    /// show the time left.
+    fn total(&self, _total: u64) {}
+
+    /// What the work is doing now, for work in stages whose units are not all alike (a close
+    /// settles items, then schedules removals).
+    fn stage(&self, _what: &str) {}
+
+    /// Whether someone watches: work whose total costs a query of its own (a launch counting
+    /// its population) asks only then, so scripts and benchmarks do not pay for it.
+    fn watched(&self) -> bool {
+        false
+    }
 }
 
 /// For callers that show no progress.

@@ -47,6 +47,18 @@ type Outcome = (
 );
 
 impl Engine {
+    /// How many removals wait to be carried out (due now or later): the total the command
+    /// line's progress bar counts to.
+    pub async fn removals_pending(&self) -> Result<u64, EngineError> {
+        let states = crate::store::health::removals_by_state(self.store().conn()).await?;
+        let pending = RemediationState::Pending.as_str();
+        Ok(states
+            .iter()
+            .filter(|(state, _)| state.as_str() == pending)
+            .map(|(_, n)| u64::try_from(*n).unwrap_or(0))
+            .sum())
+    }
+
     /// Works through the removals due now; returns how many it handled (0: nothing was due).
     pub async fn remediate_step(&self) -> Result<usize, EngineError> {
         let now = self.now();

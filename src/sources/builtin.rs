@@ -44,6 +44,13 @@ impl EligibilitySource for BuiltinSource {
             .map_err(source_error)
     }
 
+    async fn count(&self, filter: &ScopeFilter) -> Result<Option<u64>, SourceError> {
+        builtin_eligibility::count_in_scope(&self.db, filter)
+            .await
+            .map(Some)
+            .map_err(source_error)
+    }
+
     async fn remove(
         &self,
         target: &RemovalTarget,

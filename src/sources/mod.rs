@@ -53,6 +53,12 @@ pub trait EligibilitySource: Send + Sync {
         limit: u64,
     ) -> Result<Vec<SourceEligibility>, SourceError>;
 
+    /// How many active eligibilities match `filter`, where the source can tell cheaply: the
+    /// total a launch's progress bar counts to. `None`: unknown (the bar counts without one).
+    async fn count(&self, _filter: &ScopeFilter) -> Result<Option<u64>, SourceError> {
+        Ok(None)
+    }
+
     /// Removes one eligibility. Removing one that is already gone is not an error.
     async fn remove(
         &self,

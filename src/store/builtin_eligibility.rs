@@ -62,6 +62,42 @@ pub async fn enumerate(
          WHERE e.status = 'active' AND e.id > ",
     );
     sql.bind(cursor.unwrap_or(0));
+    in_scope(&mut sql, filter);
+    sql.push(" ORDER BY e.id LIMIT ").bind(limit as i64);
+    if !is_postgres(conn) {
+        return Ok(sqlite::enumeration::enumerate(conn, sql).await?);
+    }
+    let rows = conn.query_all_raw(sql.build()).await?;
+    rows.iter()
+        .map(eligibility_from_row)
+        .collect::<Result<_, DbErr>>()
+        .map_err(StoreError::from)
+}
+
+/// How many active eligibilities match `filter`: the total a launch's progress bar counts to.
+pub async fn count_in_scope(
+    conn: &impl ConnectionTrait,
+    filter: &ScopeFilter,
+) -> Result<u64, StoreError> {
+    // hand-written: the same join and filter as `enumerate`, counted.
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT count(*) AS n \
+         FROM eligibility e JOIN principal p ON p.id = e.principal_id JOIN \"role\" r ON r.id = e.role_id \
+         WHERE e.status = 'active'",
+    );
+    in_scope(&mut sql, filter);
+    let row = conn.query_one_raw(sql.build()).await?;
+    let n: i64 = match row {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Appends the conditions of `filter` to a query over `eligibility e`, `principal p` and
+/// `"role" r`.
+fn in_scope(sql: &mut Sql, filter: &ScopeFilter) {
     // A campaign reviews one source's eligibility: a configured one's (what its syncs
     // wrote), or the built-in one's (imports; rows older than sources have none).
     match &filter.source {
@@ -79,17 +115,17 @@ pub async fn enumerate(
         }
     }
     restrict(
-        &mut sql,
+        sql,
         "r.name",
         filter.roles.iter().map(|r| Value::from(r.as_str())),
     );
     restrict(
-        &mut sql,
+        sql,
         "r.risk",
         filter.risk.iter().map(|r| Value::from(r.as_str())),
     );
     restrict(
-        &mut sql,
+        sql,
         "p.kind",
         filter
             .principal_kinds
@@ -111,15 +147,6 @@ pub async fn enumerate(
         }
         sql.push(")");
     }
-    sql.push(" ORDER BY e.id LIMIT ").bind(limit as i64);
-    if !is_postgres(conn) {
-        return Ok(sqlite::enumeration::enumerate(conn, sql).await?);
-    }
-    let rows = conn.query_all_raw(sql.build()).await?;
-    rows.iter()
-        .map(eligibility_from_row)
-        .collect::<Result<_, DbErr>>()
-        .map_err(StoreError::from)
 }
 
 /// Marks a batch of eligibilities removed in one statement per campaign (and chunk), with the

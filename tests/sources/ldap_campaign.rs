@@ -572,7 +572,7 @@ async fn a_sync_that_would_remove_most_of_a_source_is_refused_unless_forced() {
 
     // The admin says the source really shrank.
     let forced = engine
-        .sync_source_with("corp", "test", true)
+        .sync_source_with("corp", "test", true, &attest::engine::NoProgress)
         .await
         .expect("forced sync");
     assert_eq!(forced.removed, first.eligibility, "{forced:?}");

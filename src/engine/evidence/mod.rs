@@ -18,7 +18,7 @@ mod writer;
 pub use rows::{population_line, ITEM_COLUMNS};
 pub use signing_key::instance_pin;
 
-use super::{Engine, EngineError};
+use super::{Engine, EngineError, NoProgress, Progress};
 use crate::domain::evidence::{median_seconds, rubber_stamps, CONTROLS, FORMAT};
 use crate::evidence::bundle::BundleWriter;
 use crate::evidence::manifest::FileEntry;
@@ -72,6 +72,18 @@ impl Engine {
         out: &Path,
         options: ExportOptions,
     ) -> Result<ExportReport, EngineError> {
+        self.export_evidence_with(campaign_id, out, options, &NoProgress)
+            .await
+    }
+
+    /// The same; `progress` hears how many of the campaign's items are written.
+    pub async fn export_evidence_with(
+        &self,
+        campaign_id: i64,
+        out: &Path,
+        options: ExportOptions,
+        progress: &dyn Progress,
+    ) -> Result<ExportReport, EngineError> {
         let campaign = self.campaign_row(campaign_id).await?;
         if matches!(
             campaign.state,
@@ -89,7 +101,7 @@ impl Engine {
         // The counts are an aggregate over the same rows: the database computes them on a
         // connection of its own while the rows stream out, instead of after them.
         let (passes, counts, roster) = tokio::try_join!(
-            self.write_passes(&mut bundle, campaign_id, options),
+            self.write_passes(&mut bundle, campaign_id, options, progress),
             async { Ok(campaigns::counts(conn, campaign_id).await?) },
             async { Ok(ev::reviewer_roster(conn, campaign_id).await?) },
         )?;

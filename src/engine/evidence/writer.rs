@@ -8,7 +8,7 @@ use super::rows::{
 };
 use super::{io_err, ExportOptions};
 use crate::domain::audit_chain::ChainedEvent;
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Engine, EngineError, Progress};
 use crate::evidence::bundle::BundleWriter;
 use crate::evidence::report::{RemovalLine, TimelineLine};
 use crate::store::evidence as ev;
@@ -31,6 +31,9 @@ pub(super) struct Passes {
 /// At most this many receipts are listed in the report (all are in items.csv).
 const REPORT_RECEIPTS: usize = 200;
 
+/// Items written between two reports to the progress bar.
+const PROGRESS_EVERY: u64 = 4096;
+
 impl Engine {
     /// Writes the files that grow with the campaign, in the bundle's order: items.csv,
     /// decisions.csv, after_remediation.csv and audit.jsonl.
@@ -39,6 +42,7 @@ impl Engine {
         bundle: &mut BundleWriter,
         campaign_id: i64,
         options: ExportOptions,
+        progress: &dyn Progress,
     ) -> Result<Passes, EngineError> {
         // after_remediation.csv is made in the same pass as items.csv, but a zip holds one file
         // after the other: it waits in a temporary file (deleted when closed).
@@ -46,12 +50,15 @@ impl Engine {
             1 << 16,
             tempfile::tempfile().map_err(io_err)?,
         ));
+        progress.stage("items.csv");
         let facts = self
-            .write_items(bundle, &mut after, campaign_id, options)
+            .write_items(bundle, &mut after, campaign_id, options, progress)
             .await?;
+        progress.stage("decisions.csv");
         let (decisions, human_decisions) =
             self.write_decisions(bundle, campaign_id, options).await?;
         Self::write_after_remediation(bundle, after, options)?;
+        progress.stage("audit excerpt");
         let timeline = self.write_audit(bundle, campaign_id).await?;
         Ok(Passes {
             facts,
@@ -69,9 +76,12 @@ impl Engine {
         after: &mut csv::Writer<BufWriter<File>>,
         campaign_id: i64,
         options: ExportOptions,
+        progress: &dyn Progress,
     ) -> Result<ItemFacts, EngineError> {
         let mut facts = ItemFacts::default();
-        let context = self.campaign_row(campaign_id).await?.spec.context;
+        let campaign = self.campaign_row(campaign_id).await?;
+        progress.total(u64::try_from(campaign.items_created).unwrap_or(0));
+        let context = campaign.spec.context;
         begin_csv(bundle, "items.csv", options)?;
         {
             let mut csv = csv_writer(&mut *bundle);
@@ -81,6 +91,9 @@ impl Engine {
             let mut listed = String::new();
             ev::each_item(self.store().conn(), campaign_id, |item| {
                 facts.count += 1;
+                if facts.count % PROGRESS_EVERY == 0 {
+                    progress.update(facts.count);
+                }
                 facts.tally(item);
                 write_item(&mut csv, &mut cells, item, &context)?;
                 // Over the cells as written, so a verifier can recompute it from items.csv alone.

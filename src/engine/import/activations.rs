@@ -21,7 +21,7 @@ impl Job<'_> {
         let via = format!("import of {}", self.report.file);
         let mut records = Records::open(self.input, ImportKind::Activations);
         while let Some(batch) = records.next().await {
-            self.count(batch.len());
+            self.count(batch.len(), &records);
             let mut rows = Vec::with_capacity(batch.len());
             for record in batch {
                 match record.and_then(|r| ActivationRow::parse(&r)) {

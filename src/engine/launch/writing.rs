@@ -39,6 +39,13 @@ impl Engine {
         let mut done = campaign.items_created as u64;
         let scope = self.population_scope(&spec.scope)?;
         let scope = &scope;
+        if progress.watched() {
+            // The population may still change while the launch reads it: the total is close,
+            // not exact, which is all a bar needs.
+            if let Some(total) = self.source().count(scope).await? {
+                progress.total(total.max(done));
+            }
+        }
         let read = async move {
             let mut population = pin!(self.population(scope, campaign.launch_cursor));
             while let Some(batch) = population.try_next().await? {

@@ -8,7 +8,7 @@ use crate::domain::limits::{
     SCOPE_MAX_CHARS,
 };
 use crate::domain::records::{key_of, PersonRow, RoleRow};
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Engine, EngineError, Progress};
 use crate::sources::connector::Snapshot;
 use crate::sources::SourceError;
 use crate::store::reappearance::{self, Reappeared};
@@ -29,18 +29,33 @@ const REAPPEARED_EXAMPLES: usize = 10;
 /// How many warnings a sync's report keeps (the rest are counted).
 const WARNINGS_SHOWN: usize = 20;
 
+/// One sync being applied: which source, who asked, whether a mass removal is let through,
+/// and who hears how far it has got.
+#[derive(Clone, Copy)]
+pub(super) struct SyncRun<'a> {
+    pub name: &'a str,
+    pub source_id: i64,
+    pub actor: &'a str,
+    pub force: bool,
+    pub progress: &'a dyn Progress,
+}
+
 impl Engine {
     /// Writes the snapshot in one transaction; returns the reappeared eligibilities and the
     /// time they were recorded at.
     pub(super) async fn apply_snapshot(
         &self,
-        name: &str,
-        source_id: i64,
+        run: SyncRun<'_>,
         snapshot: Snapshot,
         report: &mut SyncReport,
-        actor: &str,
-        force: bool,
     ) -> Result<(Vec<Reappeared>, DateTime<Utc>), EngineError> {
+        let SyncRun {
+            name,
+            source_id,
+            actor,
+            force,
+            progress,
+        } = run;
         let Snapshot {
             people,
             roles,
@@ -50,6 +65,10 @@ impl Engine {
         } = snapshot;
         let now = self.now();
         let txn = self.store().begin().await?;
+        // Rows written: each person, role and eligibility once.
+        progress.stage(&format!("writing what {name} lists"));
+        progress.total((people.len() + roles.len() + eligibility.len()) as u64);
+        let mut written = 0u64;
 
         // People first (managers and owners refer to them), then the manager links.
         let mut rows = Vec::with_capacity(people.len());
@@ -82,6 +101,8 @@ impl Engine {
         report.people = rows.len() as u64;
         for chunk in rows.chunks(CHUNK) {
             report.people_changed += dir::upsert_people(&txn, chunk, source_id, now, false).await?;
+            written += chunk.len() as u64;
+            progress.update(written);
         }
         for chunk in rows.chunks(CHUNK) {
             let mut wanted: Vec<&str> = chunk.iter().map(|r| r.external_id.as_str()).collect();
@@ -158,6 +179,8 @@ impl Engine {
         for chunk in role_rows.chunks(CHUNK) {
             report.roles_changed += dir::upsert_roles(&txn, chunk, source_id, now).await?;
         }
+        written += report.roles;
+        progress.update(written);
 
         // Eligibility: reappearances found before the upsert makes them active again.
         let before = dir::count(&txn, "eligibility").await?;
@@ -212,8 +235,11 @@ impl Engine {
                 now,
             )
             .await?;
+            written += chunk.len() as u64;
+            progress.update(written);
         }
         report.eligibility = listed.len() as u64;
+        progress.stage(&format!("marking what {name} no longer lists"));
         let after = dir::count(&txn, "eligibility").await?;
         report.new = (after - before).max(0) as u64;
         report.changed = changed.saturating_sub(report.new);

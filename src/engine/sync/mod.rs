@@ -16,7 +16,7 @@ mod reappearance;
 
 pub use configured::{SourceListing, TestReport};
 
-use super::{Engine, EngineError};
+use super::{Engine, EngineError, NoProgress, Progress};
 use crate::domain::eligibility::SourceKind;
 use crate::domain::schedule::LaunchSchedule;
 use crate::sources::config::{OnReappearance, SourceConfig};
@@ -144,18 +144,21 @@ impl Engine {
     /// Pulls the source's population into attest's tables (see the module header), refusing a
     /// sync that would mark most of the source's eligibility removed (see [`MASS_REMOVAL`]).
     pub async fn sync_source(&self, name: &str, actor: &str) -> Result<SyncReport, EngineError> {
-        self.sync_source_with(name, actor, false).await
+        self.sync_source_with(name, actor, false, &NoProgress).await
     }
 
     /// The same; `force` lets a sync through that no longer lists most of what it listed
-    /// (the source really did shrink).
+    /// (the source really did shrink); `progress` hears how far the writing has got.
     pub async fn sync_source_with(
         &self,
         name: &str,
         actor: &str,
         force: bool,
+        progress: &dyn Progress,
     ) -> Result<SyncReport, EngineError> {
-        let synced = self.sync_configured_source(name, actor, force).await;
+        let synced = self
+            .sync_configured_source(name, actor, force, progress)
+            .await;
         // Counted per configured source only: an unknown name is no sync (and no new series).
         if self.source_config(name).is_ok() {
             crate::telemetry::source_sync(name, synced.is_ok());
@@ -168,6 +171,7 @@ impl Engine {
         name: &str,
         actor: &str,
         force: bool,
+        progress: &dyn Progress,
     ) -> Result<SyncReport, EngineError> {
         let config = self.source_config(name)?.clone();
         if !config.syncs() {
@@ -178,6 +182,9 @@ impl Engine {
         let kind = kind_of(&config);
         let now = self.now();
         let source_id = dir::ensure_source(self.store().conn(), name, kind.as_str(), now).await?;
+        // A connector reads its whole listing before anything is written (paging through
+        // Graph or LDAP): a spinner with the time spent, then rows written against their total.
+        progress.stage(&format!("reading {name}"));
         let snapshot = match self.sources().connector(name) {
             Ok(connector) => connector.snapshot().await,
             Err(e) => Err(e),
@@ -196,7 +203,17 @@ impl Engine {
             ..SyncReport::default()
         };
         let applied = self
-            .apply_snapshot(name, source_id, snapshot, &mut report, actor, force)
+            .apply_snapshot(
+                apply::SyncRun {
+                    name,
+                    source_id,
+                    actor,
+                    force,
+                    progress,
+                },
+                snapshot,
+                &mut report,
+            )
             .await;
         let (back, recorded_at) = match applied {
             Err(EngineError::Source(e)) => {
