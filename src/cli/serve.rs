@@ -46,7 +46,7 @@ pub async fn serve(
     }
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
+        stop_requested().await;
         let _ = stop.send(true);
     });
     let web_stopped = wait(stopped.clone());
@@ -62,7 +62,7 @@ pub async fn serve(
         bind = %config.bind,
         database = %crate::config::mask_url(&config.database_url),
         smtp = %config.smtp_url.as_deref().map_or_else(|| format!(".eml files in {}", config.outbox_dir.display()), crate::config::mask_url),
-        "attest serve: web, scheduler every {} s, mail every {} s; Ctrl-C stops",
+        "attest serve: web, scheduler every {} s, mail every {} s; Ctrl-C (or SIGTERM) stops",
         tick.as_secs(),
         MAIL_INTERVAL.as_secs()
     );
@@ -92,6 +92,29 @@ pub async fn serve(
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(Failure::runtime(format!("web server: {e}"))),
         Err(e) => Err(Failure::runtime(format!("web server: {e}"))),
+    }
+}
+
+/// Ctrl-C, or SIGTERM: what `systemctl stop`, `docker stop` and Kubernetes send. Either lets
+/// the step in progress finish and records that this process stopped, so its leases are taken
+/// over at once rather than after a heartbeat's silence.
+async fn stop_requested() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            // Without a SIGTERM handler the default stands (the process ends at once); Ctrl-C
+            // still stops it cleanly.
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
     }
 }
 

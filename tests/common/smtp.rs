@@ -21,7 +21,7 @@ pub const PYTHON: &str = "/usr/bin/python3";
 
 /// What CI installs for the mail, browser and LDAP tests.
 pub const INSTALL: &str =
-    "apt-get install -y chromium chromium-driver fonts-liberation python3-aiosmtpd slapd ldap-utils";
+    "apt-get install -y chromium chromium-driver fonts-liberation python3-aiosmtpd slapd ldap-utils nginx";
 
 /// Whether this run is CI's, where a missing tool is a failure and never a skip.
 pub fn ci() -> bool {
