@@ -1,6 +1,7 @@
-//! The built-in load generator: reviewers POSTing their whole page of decisions to the real
-//! server over loopback, as a browser would. Two ways to load it, because they answer different
-//! questions:
+//! The built-in load generator: decisions POSTed to the real server over loopback, shaped as
+//! users send them ([`Shape`]): a reviewer's whole page at once, one item per review form (a
+//! reviewer deciding item by item), or one item per REST API call (a script). Two ways to load
+//! it, because they answer different questions:
 //! - **saturation** (closed loop): a fixed number of clients, each sending its next request when
 //!   the last one is answered. This finds the most decisions per second the server sustains; its
 //!   latencies only say how long the queue of those clients is (latency = clients / throughput).
@@ -26,6 +27,27 @@ pub enum Pace {
     Paced { decisions_per_second: f64 },
 }
 
+/// What one request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A reviewer's review form with every open item of theirs decided: one POST per reviewer.
+    Page,
+    /// The review form with one item decided: one POST per item.
+    FormItem,
+    /// `POST /api/v1/campaigns/{id}/decisions` with one item, under an admin API token.
+    ApiItem,
+}
+
+impl Shape {
+    fn describe(self) -> &'static str {
+        match self {
+            Shape::Page => "a reviewer's page per request",
+            Shape::FormItem => "one item per review form",
+            Shape::ApiItem => "one item per API call",
+        }
+    }
+}
+
 /// What a load run measured.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct LoadResult {
@@ -49,20 +71,26 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-/// One reviewer's prepared request: their link, the form attesting every open item, how many.
+/// One prepared request: where it goes, what it carries, how many decisions that is.
 struct Form {
-    token: String,
+    path: String,
     body: String,
+    content_type: &'static str,
     items: u64,
+    /// An API call (answered 200) rather than a review form (answered with a redirect).
+    api: bool,
 }
 
-/// Serves the app on a loopback port and has the `reviewers` decide their items (one POST per
-/// reviewer, every item attested), loaded as `pace` says.
+/// Serves the app on a loopback port and has the `reviewers` decide their items (every item
+/// attested), in requests shaped as `shape` says, loaded as `pace` says. `api_token` (an admin's)
+/// is needed for [`Shape::ApiItem`].
 pub async fn decide_over_http(
     engine: &Engine,
     campaign_id: i64,
     reviewers: &[i64],
     pace: Pace,
+    shape: Shape,
+    api_token: Option<&str>,
 ) -> Result<LoadResult, EngineError> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -83,20 +111,38 @@ pub async fn decide_over_http(
             let _ = stopped.await;
         },
     ));
-    // Prepare every reviewer's form before the clock starts: the load is the POSTs.
+    // Prepare every request before the clock starts: the load is the POSTs.
     let mut forms = Vec::with_capacity(reviewers.len());
     for reviewer in reviewers {
         let token = engine.issue_token(campaign_id, *reviewer, None).await?;
         let open = engine.open_item_ids(campaign_id, *reviewer).await?;
-        let mut body = format!("csrf={}&action=save", csrf_for(&token));
-        for id in &open {
-            body.push_str(&format!("&item-{id}=attest"));
+        let form = |items: &[i64]| {
+            let mut body = format!("csrf={}&action=save", csrf_for(&token));
+            for id in items {
+                body.push_str(&format!("&item-{id}=attest"));
+            }
+            Form {
+                path: format!("/r/{token}"),
+                body,
+                content_type: "application/x-www-form-urlencoded",
+                items: items.len() as u64,
+                api: false,
+            }
+        };
+        match shape {
+            Shape::Page => forms.push(form(&open)),
+            Shape::FormItem => forms.extend(open.iter().map(|id| form(&[*id]))),
+            Shape::ApiItem => forms.extend(open.iter().map(|id| {
+                Form {
+                    path: format!("/api/v1/campaigns/{campaign_id}/decisions"),
+                    body: serde_json::json!({ "items": [{ "item_id": id, "verdict": "attest" }] })
+                        .to_string(),
+                    content_type: "application/json",
+                    items: 1,
+                    api: true,
+                }
+            })),
         }
-        forms.push(Form {
-            token,
-            body,
-            items: open.len() as u64,
-        });
     }
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -108,19 +154,27 @@ pub async fn decide_over_http(
     let post = Poster {
         client,
         base: base.clone(),
+        bearer: api_token.map(str::to_string),
         tally: Arc::new(Mutex::new(Tally::default())),
     };
     let started = Instant::now();
     let mode = match pace {
         Pace::Saturation { clients } => {
             saturate(&post, forms, clients.max(1)).await?;
-            format!("saturation, {} clients", clients.max(1))
+            format!(
+                "saturation, {} clients, {}",
+                clients.max(1),
+                shape.describe()
+            )
         }
         Pace::Paced {
             decisions_per_second,
         } => {
             paced(&post, forms, decisions_per_second).await?;
-            format!("paced at {decisions_per_second:.0} decisions/s")
+            format!(
+                "paced at {decisions_per_second:.0} decisions/s, {}",
+                shape.describe()
+            )
         }
     };
     let seconds = started.elapsed().as_secs_f64();
@@ -153,24 +207,28 @@ struct Tally {
 struct Poster {
     client: reqwest::Client,
     base: String,
+    bearer: Option<String>,
     tally: Arc<Mutex<Tally>>,
 }
 
 impl Poster {
     /// Sends one form; its latency counts from `since` (the scheduled time when paced).
     async fn send(&self, form: &Form, since: Instant) {
-        let response = self
+        let mut request = self
             .client
-            .post(format!("{}/r/{}", self.base, form.token))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form.body.clone())
-            .send()
-            .await;
+            .post(format!("{}{}", self.base, form.path))
+            .header("content-type", form.content_type)
+            .body(form.body.clone());
+        if let Some(token) = &self.bearer {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await;
         let ms = since.elapsed().as_secs_f64() * 1000.0;
         let mut tally = self.tally.lock().await;
         match response {
-            // The page answers a saved form with a redirect back to itself.
-            Ok(r) if r.status().is_redirection() => tally.decisions += form.items,
+            // The page answers a saved form with a redirect back to itself; the API with 200.
+            Ok(r) if r.status().is_redirection() && !form.api => tally.decisions += form.items,
+            Ok(r) if r.status().is_success() && form.api => tally.decisions += form.items,
             _ => tally.failed += 1,
         }
         tally.latencies_ms.push(ms);

@@ -7,6 +7,7 @@ mod load;
 
 use crate::clock::SystemClock;
 use crate::config::mask_url;
+use crate::domain::access::Role;
 use crate::domain::records::ImportKind;
 use crate::engine::definitions::DefinitionText;
 use crate::engine::import::{ImportInput, ImportOptions};
@@ -176,29 +177,53 @@ async fn run_stages(
 
     let mut loads = engine.reviewer_loads(campaign.id).await?;
     loads.sort_by_key(|(id, _)| *id);
-    let (paced, saturated) = split_reviewers(&loads, options.decisions);
+    // Each run decides other reviewers' items. Single-item requests cost a request per
+    // decision, so those runs take a fifth as many decisions: enough for their tail latency.
+    let single = (options.decisions / 5).max(1);
+    let groups = split_reviewers(
+        &loads,
+        &[options.decisions, single, single, options.decisions],
+    );
+    let api_token = bench_api_token(&engine).await?;
+    let paced = load::Pace::Paced {
+        decisions_per_second: options.rate,
+    };
     let mut decisions = Vec::new();
-    for (name, reviewers, pace) in [
+    for ((name, pace, shape), reviewers) in [
+        ("decisions, paced", paced, load::Shape::Page),
         (
-            "decisions, paced",
+            "decisions, one per form, paced",
             paced,
-            load::Pace::Paced {
-                decisions_per_second: options.rate,
-            },
+            load::Shape::FormItem,
+        ),
+        (
+            "decisions, one per API call, paced",
+            paced,
+            load::Shape::ApiItem,
         ),
         (
             "decisions, saturated",
-            saturated,
             load::Pace::Saturation {
                 clients: options.concurrency,
             },
+            load::Shape::Page,
         ),
-    ] {
+    ]
+    .into_iter()
+    .zip(groups)
+    {
         let result = measure(
             &mut stages,
             name,
             0,
-            load::decide_over_http(&engine, campaign.id, &reviewers, pace),
+            load::decide_over_http(
+                &engine,
+                campaign.id,
+                &reviewers,
+                pace,
+                shape,
+                Some(&api_token),
+            ),
         )
         .await?;
         if let Some(stage) = stages.last_mut() {
@@ -267,22 +292,41 @@ async fn run_stages(
 
 /// Reviewers for the two decision runs, in id order: each run gets whole reviewers holding about
 /// `per_run` items (fewer when the campaign is small: then half of it each).
-fn split_reviewers(loads: &[(i64, i64)], per_run: usize) -> (Vec<i64>, Vec<i64>) {
+/// Reviewers for each run: whole reviewers, in id order, until each run covers its number of
+/// items. When the campaign holds fewer items than the runs ask for, each run is scaled down
+/// alike, so every run still gets reviewers of its own.
+fn split_reviewers(loads: &[(i64, i64)], per_run: &[usize]) -> Vec<Vec<i64>> {
     let total: i64 = loads.iter().map(|(_, n)| n).sum();
-    let per_run = (per_run as i64).min(total / 2).max(1);
-    let (mut first, mut second) = (Vec::new(), Vec::new());
-    let mut covered = 0;
-    for (reviewer, items) in loads {
-        if covered < per_run {
-            first.push(*reviewer);
-        } else if covered < 2 * per_run {
-            second.push(*reviewer);
-        } else {
-            break;
+    let asked: i64 = per_run.iter().map(|n| *n as i64).sum::<i64>().max(1);
+    let scale = (total as f64 / asked as f64).min(1.0);
+    let mut groups = vec![Vec::new(); per_run.len()];
+    let mut reviewers = loads.iter();
+    for (group, wanted) in groups.iter_mut().zip(per_run) {
+        let wanted = ((*wanted as f64 * scale) as i64).max(1);
+        let mut covered = 0;
+        while covered < wanted {
+            let Some((reviewer, items)) = reviewers.next() else {
+                break;
+            };
+            group.push(*reviewer);
+            covered += items;
         }
-        covered += items;
     }
-    (first, second)
+    groups
+}
+
+/// An admin API token for the API-shaped decisions, made as `attest user add` and
+/// `attest user token` make one.
+async fn bench_api_token(engine: &Engine) -> Result<String, EngineError> {
+    let email = "bench-admin@bench.invalid";
+    let password = crate::engine::accounts::generate_password()?;
+    engine
+        .add_account(email, Role::Admin, &password, "bench")
+        .await?;
+    let operator = engine.account_operator(email).await?;
+    engine
+        .create_api_token(&operator, "bench", Role::Admin)
+        .await
 }
 
 async fn measure<T>(
@@ -356,5 +400,34 @@ impl Scratch {
                 tracing::warn!("could not drop the bench database {name}: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_reviewers;
+
+    #[test]
+    fn each_run_gets_reviewers_of_its_own_covering_its_items() {
+        // Ten reviewers of 10 items each.
+        let loads: Vec<(i64, i64)> = (1..=10).map(|id| (id, 10)).collect();
+        let groups = split_reviewers(&loads, &[30, 10, 10, 30]);
+        assert_eq!(
+            groups,
+            vec![vec![1, 2, 3], vec![4], vec![5], vec![6, 7, 8]],
+            "whole reviewers in id order until each run covers its items"
+        );
+    }
+
+    #[test]
+    fn too_few_items_scale_every_run_down_alike() {
+        let loads: Vec<(i64, i64)> = (1..=10).map(|id| (id, 10)).collect();
+        // 200 asked of 100 held: each run gets half of what it asked for.
+        let groups = split_reviewers(&loads, &[80, 20, 20, 80]);
+        assert_eq!(
+            groups,
+            vec![vec![1, 2, 3, 4], vec![5], vec![6], vec![7, 8, 9, 10]]
+        );
+        assert!(groups.iter().all(|g| !g.is_empty()));
     }
 }

@@ -307,7 +307,7 @@ pub fn print_bench(r: &BenchReport) {
         r.cores
     );
     say!(
-        "{:<24} {:>10} {:>10} {:>12} {:>10}",
+        "{:<36} {:>10} {:>10} {:>12} {:>10}",
         "STAGE",
         "ROWS",
         "SECONDS",
@@ -316,7 +316,7 @@ pub fn print_bench(r: &BenchReport) {
     );
     for s in &r.stages {
         say!(
-            "{:<24} {:>10} {:>10.2} {:>12.0} {:>10.1}",
+            "{:<36} {:>10} {:>10.2} {:>12.0} {:>10.1}",
             s.name,
             s.rows,
             s.seconds,
