@@ -57,7 +57,7 @@ pub struct BenchReport {
     pub stages: Vec<Stage>,
     /// Launch time over the raw bulk insert of the same number of rows.
     pub launch_to_baseline: Option<f64>,
-    /// The paced run, then the saturation run.
+    /// The paced runs (a page, one item per form, one item per API call), then the saturation run.
     pub decisions: Vec<load::LoadResult>,
     pub evidence_verified: bool,
 }
