@@ -20,6 +20,7 @@ pub async fn serve(
     tick: Duration,
     on_ready: impl FnOnce(),
 ) -> Result<(), Failure> {
+    let engine = with_oidc(engine, config)?;
     let transport = transport_from_config(config).map_err(Failure::usage)?;
     let mailer = Mailer::new(
         engine.clone(),
@@ -93,6 +94,23 @@ pub async fn serve(
         Ok(Err(e)) => Err(Failure::runtime(format!("web server: {e}"))),
         Err(e) => Err(Failure::runtime(format!("web server: {e}"))),
     }
+}
+
+/// The engine with `[oidc]` sign-in when configured. Only `serve` needs the client secret, so
+/// `attest user …` keeps working on the server without it (the break-glass recovery path).
+fn with_oidc(engine: Engine, config: &Config) -> Result<Engine, Failure> {
+    let Some(settings) = config.oidc.clone() else {
+        return Ok(engine);
+    };
+    let secret = settings.client_secret().map_err(Failure::usage)?;
+    let local_login = settings.local_login;
+    let provider = crate::oidc::OidcProvider::new(settings, secret).map_err(Failure::usage)?;
+    tracing::info!(
+        issuer = %provider.settings().issuer,
+        local_login,
+        "OpenID Connect sign-in is on"
+    );
+    Ok(engine.with_oidc(provider))
 }
 
 async fn wait(mut stopped: watch::Receiver<bool>) {
