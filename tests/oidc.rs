@@ -464,6 +464,21 @@ async fn an_admin_signs_in_reaches_the_console_and_the_callback_works_once() {
     assert_eq!(stranger.status, StatusCode::BAD_REQUEST);
     assert!(!stranger.sets_session());
 
+    // A state nobody was given, and an oversized answer: refused, and nothing audited (they
+    // name nobody, and anyone can send them).
+    let failures = s.audit("auth.login_failed").await.len();
+    let forged = get(
+        &s.browser,
+        &s.url("/auth/oidc/callback?code=x&state=made-up"),
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+    let huge = format!("/auth/oidc/callback?code=x&state={}", "a".repeat(9 * 1024));
+    let huge = get(&s.browser, &s.url(&huge)).await;
+    assert_eq!(huge.status, StatusCode::BAD_REQUEST);
+    assert!(huge.body.contains("8 KiB"), "{}", huge.body);
+    assert_eq!(s.audit("auth.login_failed").await.len(), failures);
+
     // The used code under a fresh state of this browser: the provider refuses it.
     let start = get(&s.browser, &s.url("/auth/oidc/start")).await;
     let authorize = reqwest::Url::parse(&start.location.expect("to the provider")).expect("url");

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 /// The path of the callback; `redirect_url` must end with it.
 pub const CALLBACK_PATH: &str = "/auth/oidc/callback";
+/// Where the sign-in button leads.
+pub const START_PATH: &str = "/auth/oidc/start";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]

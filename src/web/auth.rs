@@ -279,9 +279,13 @@ pub(super) fn login_form(
     let csrf = crate::engine::review::csrf_for(&format!("{:x}", rand::random::<u128>()));
     let oidc = state.engine.oidc().map(|o| {
         let href = if next.is_empty() {
-            super::oidc::START_PATH.to_string()
+            crate::oidc::config::START_PATH.to_string()
         } else {
-            format!("{}?next={}", super::oidc::START_PATH, url_escape(next))
+            format!(
+                "{}?next={}",
+                crate::oidc::config::START_PATH,
+                url_escape(next)
+            )
         };
         (o.settings().display_name.as_str(), href)
     });

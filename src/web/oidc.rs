@@ -14,7 +14,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-pub const START_PATH: &str = "/auth/oidc/start";
+const START_PATH: &str = crate::oidc::config::START_PATH;
 const CALLBACK_PATH: &str = crate::oidc::config::CALLBACK_PATH;
 /// Holds the state between start and callback. SameSite=Lax: the provider's redirect back is a
 /// cross-site navigation, on which a Strict cookie is not sent.
