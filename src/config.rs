@@ -45,6 +45,9 @@ pub struct Config {
     /// `[sources.NAME]`: where eligibility lives besides imported files (README, "Sources").
     #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
+    /// `[oidc]`: OpenID Connect sign-in for the console (docs/oidc.md); unset = passwords only.
+    #[serde(default)]
+    pub oidc: Option<crate::oidc::OidcSettings>,
 }
 
 /// `[mail]` of attest.toml: the retry policy of outgoing mail (README, "Configuration").
@@ -91,6 +94,7 @@ impl Default for Config {
             mail_from: "attest <attest@localhost>".to_string(),
             mail: MailSettings::default(),
             sources: BTreeMap::new(),
+            oidc: None,
         }
     }
 }
@@ -117,6 +121,9 @@ impl Config {
         let config: Config = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
         config.check_sources()?;
         config.mail.retry().check("mail").map_err(ConfigError)?;
+        if let Some(oidc) = &config.oidc {
+            oidc.check().map_err(ConfigError)?;
+        }
         Ok(config)
     }
 

@@ -37,6 +37,7 @@ pub mod engine;
 pub mod evidence;
 pub mod import_file;
 pub mod mail;
+pub mod oidc;
 pub mod scheduler;
 pub mod sources;
 pub mod store;

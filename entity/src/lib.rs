@@ -14,6 +14,7 @@ pub mod decision;
 pub mod eligibility;
 pub mod evidence_bundle;
 pub mod evidence_chunk;
+pub mod oidc_login;
 pub mod outbox_mail;
 pub mod principal;
 pub mod reappearance;
@@ -42,6 +43,7 @@ pub mod prelude {
     pub use crate::eligibility::Entity as Eligibility;
     pub use crate::evidence_bundle::Entity as EvidenceBundle;
     pub use crate::evidence_chunk::Entity as EvidenceChunk;
+    pub use crate::oidc_login::Entity as OidcLogin;
     pub use crate::outbox_mail::Entity as OutboxMail;
     pub use crate::principal::Entity as Principal;
     pub use crate::reappearance::Entity as Reappearance;

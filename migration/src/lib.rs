@@ -16,6 +16,7 @@ mod m20261127_000011_process_heartbeat;
 mod m20261128_000012_campaign_rounds;
 mod m20261128_000013_activations;
 mod m20261128_000014_person_attributes;
+mod m20261128_000016_oidc;
 
 /// Applies the attest schema; see `docs/data-model.md`.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000012_campaign_rounds::Migration),
             Box::new(m20261128_000013_activations::Migration),
             Box::new(m20261128_000014_person_attributes::Migration),
+            Box::new(m20261128_000016_oidc::Migration),
         ]
     }
 }

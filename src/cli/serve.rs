@@ -20,6 +20,7 @@ pub async fn serve(
     tick: Duration,
     on_ready: impl FnOnce(),
 ) -> Result<(), Failure> {
+    let engine = with_oidc(engine, config)?;
     let transport = transport_from_config(config).map_err(Failure::usage)?;
     let mailer = Mailer::new(
         engine.clone(),
@@ -116,6 +117,23 @@ async fn stop_requested() {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate => {}
     }
+}
+
+/// The engine with `[oidc]` sign-in when configured. Only `serve` needs the client secret, so
+/// `attest user …` keeps working on the server without it (the break-glass recovery path).
+fn with_oidc(engine: Engine, config: &Config) -> Result<Engine, Failure> {
+    let Some(settings) = config.oidc.clone() else {
+        return Ok(engine);
+    };
+    let secret = settings.client_secret().map_err(Failure::usage)?;
+    let local_login = settings.local_login;
+    let provider = crate::oidc::OidcProvider::new(settings, secret).map_err(Failure::usage)?;
+    tracing::info!(
+        issuer = %provider.settings().issuer,
+        local_login,
+        "OpenID Connect sign-in is on"
+    );
+    Ok(engine.with_oidc(provider))
 }
 
 async fn wait(mut stopped: watch::Receiver<bool>) {

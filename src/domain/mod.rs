@@ -48,6 +48,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod liveness;
 pub mod mail_state;
+pub mod oidc;
 pub mod recommendation;
 pub mod records;
 pub mod reminders;

@@ -48,6 +48,8 @@ pub enum LoginRefusal {
     Busy {
         retry_after_secs: i64,
     },
+    /// `[oidc] local_login = false`: only OpenID Connect sign-in is open.
+    LocalLoginOff,
 }
 
 /// A password of 20 random characters, for accounts created without one.
@@ -75,6 +77,32 @@ pub(crate) fn decoy_hash() -> String {
             hash_password(&password).unwrap_or_default()
         })
         .clone()
+}
+
+/// Opens a session for the account in `txn` (password and OpenID Connect sign-in alike): a
+/// random token, only its hash stored, and an anti-forgery value; records the login. Returns
+/// the token (the cookie value, shown once) and when the session ends.
+pub(super) async fn open_session(
+    txn: &sea_orm::DatabaseTransaction,
+    account_id: i64,
+    client_addr: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(String, DateTime<Utc>), EngineError> {
+    let token = random_token()?;
+    let csrf = hex::encode(random_token()?.as_bytes());
+    let expires_at = now + Duration::hours(SESSION_HOURS);
+    accounts::record_login(txn, account_id, now).await?;
+    accounts::insert_session(
+        txn,
+        &token_hash(&token),
+        account_id,
+        &csrf,
+        client_addr,
+        now,
+        expires_at,
+    )
+    .await?;
+    Ok((token, expires_at))
 }
 
 /// Whole seconds from `now` until `until`, at least one (for `Retry-After`).
@@ -143,6 +171,10 @@ impl Engine {
         password: &str,
         client_addr: Option<&str>,
     ) -> Result<Result<IssuedSession, LoginRefusal>, EngineError> {
+        if !self.local_login() {
+            // Not audited: nobody is named, and anyone can send this as often as they like.
+            return Ok(Err(LoginRefusal::LocalLoginOff));
+        }
         let now = self.now();
         let email = normalise_email(email);
         let account = accounts::account_by_email(self.store().conn(), &email).await?;
@@ -201,21 +233,8 @@ impl Engine {
         }
         self.login_guard().succeeded(&ticket);
         let role: Role = account.role.parse().map_err(EngineError::Io)?;
-        let token = random_token()?;
-        let csrf = hex::encode(random_token()?.as_bytes());
-        let expires_at = now + Duration::hours(SESSION_HOURS);
         let txn = self.store().begin().await?;
-        accounts::record_login(&txn, account.id, now).await?;
-        accounts::insert_session(
-            &txn,
-            &token_hash(&token),
-            account.id,
-            &csrf,
-            client_addr,
-            now,
-            expires_at,
-        )
-        .await?;
+        let (token, expires_at) = open_session(&txn, account.id, client_addr, now).await?;
         st::audit::append(
             &txn,
             now,

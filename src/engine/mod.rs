@@ -20,6 +20,7 @@ pub mod launch;
 pub mod login_guard;
 pub mod mail_links;
 pub mod names;
+pub mod oidc;
 pub mod outbox;
 pub mod process;
 pub mod remediate;
@@ -56,6 +57,8 @@ pub struct Engine {
     login_guard: Arc<login_guard::LoginGuard>,
     /// What mail links derive from (`ATTEST_LINK_KEY`, or random for this process).
     link_key: mail_links::LinkKey,
+    /// `[oidc]`: OpenID Connect sign-in, when configured.
+    oidc: Option<Arc<crate::oidc::OidcProvider>>,
 }
 
 impl Engine {
@@ -76,6 +79,7 @@ impl Engine {
             instance,
             login_guard,
             link_key: mail_links::LinkKey::random(),
+            oidc: None,
         }
     }
 
@@ -106,6 +110,23 @@ impl Engine {
     ) -> Self {
         self.sources = Arc::new(Sources::new(configs));
         self
+    }
+
+    /// The same engine with OpenID Connect sign-in (`[oidc]` of attest.toml).
+    pub fn with_oidc(mut self, provider: crate::oidc::OidcProvider) -> Self {
+        self.oidc = Some(Arc::new(provider));
+        self
+    }
+
+    /// The OpenID provider, when `[oidc]` is configured.
+    pub fn oidc(&self) -> Option<&crate::oidc::OidcProvider> {
+        self.oidc.as_deref()
+    }
+
+    /// Whether the email-and-password sign-in is on: always without `[oidc]`, else as its
+    /// `local_login` says.
+    pub fn local_login(&self) -> bool {
+        self.oidc().is_none_or(|o| o.settings().local_login)
     }
 
     pub fn sources(&self) -> &Sources {

@@ -90,6 +90,11 @@ fn too_large_text() -> String {
     )
 }
 
+/// The value of the cookie `name`, if the request has it.
+pub(super) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    cookie(headers, name)
+}
+
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
@@ -248,6 +253,10 @@ struct LoginPage<'a> {
     csrf: &'a str,
     next: &'a str,
     error: Option<&'a str>,
+    /// The OpenID Connect button: the provider's name and the start link.
+    oidc: Option<(&'a str, String)>,
+    /// Whether the password form is shown (`[oidc] local_login`).
+    local_login: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -257,16 +266,35 @@ struct Next {
 
 /// Only same-site paths (see [`is_safe_next`]): never redirect a login to somewhere else.
 /// Anything else is dropped, and the operator goes to their role's console.
-fn safe_next(next: Option<&str>) -> &str {
+pub(super) fn safe_next(next: Option<&str>) -> &str {
     next.filter(|n| is_safe_next(n)).unwrap_or("")
 }
 
-fn login_form(state: &AppState, next: &str, error: Option<&str>, status: StatusCode) -> Response {
+pub(super) fn login_form(
+    state: &AppState,
+    next: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let csrf = crate::engine::review::csrf_for(&format!("{:x}", rand::random::<u128>()));
+    let oidc = state.engine.oidc().map(|o| {
+        let href = if next.is_empty() {
+            crate::oidc::config::START_PATH.to_string()
+        } else {
+            format!(
+                "{}?next={}",
+                crate::oidc::config::START_PATH,
+                url_escape(next)
+            )
+        };
+        (o.settings().display_name.as_str(), href)
+    });
     let page = LoginPage {
         csrf: &csrf,
         next,
         error,
+        oidc,
+        local_login: state.engine.local_login(),
     };
     match page.render() {
         Ok(html) => {
@@ -284,7 +312,7 @@ fn is_https(state: &AppState) -> bool {
     state.base_url.starts_with("https://")
 }
 
-fn secure(state: &AppState) -> &'static str {
+pub(super) fn secure(state: &AppState) -> &'static str {
     if is_https(state) {
         "; Secure"
     } else {
@@ -293,7 +321,7 @@ fn secure(state: &AppState) -> &'static str {
 }
 
 /// Where a signed-in operator starts: `next` when given, else their role's console.
-fn home(role: crate::domain::access::Role, next: &str) -> String {
+pub(super) fn home(role: crate::domain::access::Role, next: &str) -> String {
     if !next.is_empty() {
         next.to_string()
     } else if role.may_change() {
@@ -363,21 +391,15 @@ async fn login(
         .login(&form.email, &form.password, addr.as_deref())
         .await
     {
-        Ok(Ok(session)) => {
-            let target = home(session.role, &next);
-            let max_age = (session.expires_at - state.engine.now())
-                .num_seconds()
-                .max(0);
-            let cookie = format!(
-                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
-                session.token,
-                secure(&state)
-            );
-            (
-                StatusCode::SEE_OTHER,
-                [(header::SET_COOKIE, cookie), (header::LOCATION, target)],
+        Ok(Ok(session)) => signed_in(&state, &session, &next),
+        Ok(Err(LoginRefusal::LocalLoginOff)) => {
+            tracing::info!(client_addr = ?addr, "password sign-in refused: local_login = false");
+            login_form(
+                &state,
+                &next,
+                Some("Password sign-in is switched off on this instance; use the single sign-on button."),
+                StatusCode::FORBIDDEN,
             )
-                .into_response()
         }
         Ok(Err(LoginRefusal::WrongCredentials)) => login_form(
             &state,
@@ -416,6 +438,39 @@ async fn login(
             )
         }
     }
+}
+
+/// The answer to a sign-in that opened `session` (password or OpenID Connect): the session
+/// cookie, and a redirect to `next` or the role's console.
+pub(super) fn signed_in(
+    state: &AppState,
+    session: &crate::engine::accounts::IssuedSession,
+    next: &str,
+) -> Response {
+    let target = home(session.role, next);
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (header::SET_COOKIE, session_cookie(state, session)),
+            (header::LOCATION, target),
+        ],
+    )
+        .into_response()
+}
+
+/// The `Set-Cookie` value of a new session: HttpOnly, SameSite=Strict, until it expires.
+pub(super) fn session_cookie(
+    state: &AppState,
+    session: &crate::engine::accounts::IssuedSession,
+) -> String {
+    let max_age = (session.expires_at - state.engine.now())
+        .num_seconds()
+        .max(0);
+    format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+        session.token,
+        secure(state)
+    )
 }
 
 /// `response` with `Retry-After: secs`.

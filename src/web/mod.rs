@@ -8,6 +8,7 @@ pub mod console;
 mod downloads;
 pub mod error;
 mod health;
+mod oidc;
 mod review;
 
 use crate::domain::limits::{
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(review::routes())
         .merge(auth::routes(state.clone()))
+        .merge(oidc::routes())
         .merge(console::routes())
         .merge(api::routes())
         .merge(health::routes())
