@@ -48,7 +48,12 @@ fn the_plot_script_draws_every_stage_and_checks_its_growth() {
     // A limit no real stage meets: every stage is flagged, the script fails.
     let (code, table, svg) = plot(dir.path(), &[&small, &large], "0.5");
     assert_eq!(code, 1, "{table}");
-    for stage in ["import eligibility", "launch", "close + remediation", "evidence export"] {
+    for stage in [
+        "import eligibility",
+        "launch",
+        "close + remediation",
+        "evidence export",
+    ] {
         assert!(
             svg.contains(&format!("data-stage=\"{stage}\"")),
             "no line for {stage} in the SVG"
@@ -71,7 +76,10 @@ fn the_plot_script_draws_every_stage_and_checks_its_growth() {
                 .map_or(0, |coords| coords.split_whitespace().count())
         })
         .collect::<Vec<_>>();
-    assert!(!points.is_empty() && points.iter().all(|n| *n == 2), "{points:?}");
+    assert!(
+        !points.is_empty() && points.iter().all(|n| *n == 2),
+        "{points:?}"
+    );
     assert!(
         !svg.contains("data-stage=\"decisions"),
         "paced stages are not plotted"
