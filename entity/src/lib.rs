@@ -10,6 +10,7 @@ pub mod campaign;
 pub mod campaign_definition;
 pub mod campaign_reviewer;
 pub mod campaign_round;
+pub mod carried_item;
 pub mod decision;
 pub mod eligibility;
 pub mod evidence_bundle;
@@ -39,6 +40,7 @@ pub mod prelude {
     pub use crate::campaign_definition::Entity as CampaignDefinition;
     pub use crate::campaign_reviewer::Entity as CampaignReviewer;
     pub use crate::campaign_round::Entity as CampaignRound;
+    pub use crate::carried_item::Entity as CarriedItem;
     pub use crate::decision::Entity as Decision;
     pub use crate::eligibility::Entity as Eligibility;
     pub use crate::evidence_bundle::Entity as EvidenceBundle;

@@ -233,6 +233,12 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
                     "reviewers"
                 )
             );
+            if preview.carried_forward > 0 {
+                say!(
+                    "  carried forward unchanged (kept by a person in the last campaign): {}",
+                    preview.carried_forward
+                );
+            }
             for (reason, n) in &preview.items_by_reason {
                 say!("  reviewed via {reason}: {n}");
             }

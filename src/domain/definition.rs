@@ -3,6 +3,7 @@
 //! be judged from the file alone is judged here.
 
 use super::closing::{OnNoResponse, Verdict};
+use super::delta::{ReviewMode, CARRY_MAX_DAYS_LIMIT, DEFAULT_CARRY_MAX_DAYS};
 use super::directory::{PrincipalKind, Risk};
 use super::limits::{
     bytes_text, check_text, clip_message, quote, Lines, DEFINITION_MAX_BYTES,
@@ -49,6 +50,14 @@ pub struct CampaignSpec {
     /// definitions stored before it read and compare as they were.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub context: Vec<String>,
+    /// `changes`: ask only about what changed since the last completed campaign, carrying
+    /// people's earlier "keep" forward (`domain::delta`). Left out of the stored JSON when `all`.
+    #[serde(default, skip_serializing_if = "ReviewMode::is_all")]
+    pub review: ReviewMode,
+    /// With `review = "changes"`: a carried decision older than this many days is asked again
+    /// (default [`DEFAULT_CARRY_MAX_DAYS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carry_max_days: Option<u32>,
     pub scope: ScopeFilter,
 }
 
@@ -94,6 +103,8 @@ struct RawSpec {
     rerun_unanswered_days: Option<i64>,
     #[serde(default)]
     context: Vec<String>,
+    review: Option<String>,
+    carry_max_days: Option<i64>,
     /// A configured source's name (attest.toml `[sources.NAME]`).
     source: Option<String>,
     #[serde(default)]
@@ -166,6 +177,9 @@ impl RawSpec {
             single,
         );
         check("context", &all(&self.context), WORD_MAX_CHARS, single);
+        if let Some(review) = &self.review {
+            check("review", &[review], WORD_MAX_CHARS, single);
+        }
         let require = all(&self.require_justification);
         check("require_justification", &require, WORD_MAX_CHARS, single);
         let scope = &self.scope;
@@ -337,6 +351,26 @@ impl CampaignSpec {
                 errors.push(problem("schedule", e));
             }
         }
+        let review = match &raw.review {
+            Some(text) if !refused("review", &errors) => text
+                .parse::<ReviewMode>()
+                .map_err(|e| errors.push(problem("review", e)))
+                .unwrap_or_default(),
+            _ => ReviewMode::All,
+        };
+        if let Some(d) = raw.carry_max_days {
+            if review != ReviewMode::Changes {
+                errors.push(problem(
+                    "carry_max_days",
+                    "applies only with review = \"changes\"",
+                ));
+            } else if !(1..=i64::from(CARRY_MAX_DAYS_LIMIT)).contains(&d) {
+                errors.push(problem(
+                    "carry_max_days",
+                    format!("must be between 1 and {CARRY_MAX_DAYS_LIMIT}"),
+                ));
+            }
+        }
         let reviewers = raw
             .reviewers
             .parse::<Strategy>()
@@ -399,6 +433,8 @@ impl CampaignSpec {
                 .map_or(DEFAULT_MAX_AUTO_REMOVE_PERCENT, |p| p as u32),
             rerun_unanswered_days: raw.rerun_unanswered_days.map(|d| d as u32),
             context: raw.context,
+            review,
+            carry_max_days: raw.carry_max_days.map(|d| d as u32),
             scope: ScopeFilter {
                 roles: raw.scope.roles,
                 risk,
@@ -408,6 +444,11 @@ impl CampaignSpec {
                 source: raw.source.filter(|s| s != "builtin"),
             },
         })
+    }
+
+    /// How many days a carried decision lasts (`review = "changes"`).
+    pub fn carry_days(&self) -> u32 {
+        self.carry_max_days.unwrap_or(DEFAULT_CARRY_MAX_DAYS)
     }
 
     /// The schedule in the definition's time zone (both were checked at parse time).

@@ -40,6 +40,7 @@ pub mod audit_chain;
 pub mod closing;
 pub mod credentials;
 pub mod definition;
+pub mod delta;
 pub mod directory;
 pub mod eligibility;
 pub mod evidence;

@@ -17,6 +17,9 @@ use serde::Serialize;
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CampaignCounts {
     pub items: i64,
+    /// Eligibilities in scope a delta-only campaign did not ask about again: a person kept them
+    /// in an earlier campaign and they have not changed since (`domain::delta`).
+    pub carried_forward: i64,
     pub reviewers: i64,
     pub decided: i64,
     pub undecided: i64,
@@ -72,6 +75,9 @@ pub struct CampaignSummary {
     pub status: String,
     /// Eligibilities frozen at launch, one item each.
     pub population: i64,
+    /// Eligibilities in scope not asked about again (`review = "changes"`): a person kept them
+    /// in an earlier campaign and they have not changed since; not part of `population`.
+    pub carried_forward: i64,
     pub reviewers: i64,
     /// Decided by a person (a reviewer, or an admin for one).
     pub decided_by_people: i64,
@@ -137,6 +143,7 @@ impl CampaignSummary {
             state,
             status: String::new(),
             population: n.items,
+            carried_forward: n.carried_forward,
             reviewers: n.reviewers,
             decided_by_people: n.decided,
             decided_share: share(n.decided, n.items),
@@ -202,6 +209,11 @@ impl CampaignSummary {
         let f = |key, label, value| Figure { key, label, value };
         vec![
             f("population", "Population", self.population),
+            f(
+                "carried_forward",
+                "Carried forward unchanged",
+                self.carried_forward,
+            ),
             f("reviewers", "Reviewers", self.reviewers),
             f(
                 "decided_by_people",

@@ -8,6 +8,7 @@
 //! instance's key is in `signing_key`, bundles kept in the database in `stored`, and
 //! downloads in `download`.
 
+mod carried;
 pub mod download;
 mod item_facts;
 mod rows;
@@ -15,6 +16,7 @@ mod signing_key;
 mod stored;
 mod writer;
 
+pub use carried::CARRIED_COLUMNS;
 pub use rows::{population_line, ITEM_COLUMNS};
 pub use signing_key::instance_pin;
 
@@ -109,6 +111,7 @@ impl Engine {
             facts,
             decisions,
             human_decisions,
+            carried,
             timeline,
         } = passes;
         let inconsistent = facts.inconsistent;
@@ -163,6 +166,10 @@ impl Engine {
                 },
                 "decisions": { "count": decisions, "by_people": human_decisions.len(), "file": "decisions.csv" },
                 "after_remediation": { "count": facts.count, "inconsistent": inconsistent, "file": "after_remediation.csv" },
+                "carried_forward": carried.map(|count| serde_json::json!({
+                    "count": count, "file": "carried_forward.csv",
+                    "about": "review = \"changes\": eligibilities in scope not asked about again, because a person kept them in an earlier campaign (named in each row) no longer ago than carry_max_days and they have not changed since; not part of the population",
+                })),
                 "previous_review": {
                     "new_since_last_review": facts.new_since_last_review,
                     "reviewed_before": facts.count - facts.new_since_last_review,

@@ -1,5 +1,5 @@
 //! Writes the bundle's files that grow with the campaign (items.csv, decisions.csv,
-//! after_remediation.csv and audit.jsonl), streaming rows from the database into the bundle.
+//! after_remediation.csv, carried_forward.csv of delta-only campaigns and audit.jsonl), streaming rows from the database into the bundle.
 
 use super::item_facts::ItemFacts;
 use super::rows::{
@@ -25,6 +25,8 @@ pub(super) struct Passes {
     pub(super) decisions: u64,
     /// (decided by, when) of each decision people made.
     pub(super) human_decisions: Vec<(String, DateTime<Utc>)>,
+    /// How many decisions carried_forward.csv lists (delta-only campaigns; `None`: no file).
+    pub(super) carried: Option<u64>,
     pub(super) timeline: Vec<TimelineLine>,
 }
 
@@ -58,12 +60,21 @@ impl Engine {
         let (decisions, human_decisions) =
             self.write_decisions(bundle, campaign_id, options).await?;
         Self::write_after_remediation(bundle, after, options)?;
+        let delta_only = self.campaign_row(campaign_id).await?.spec.review
+            == crate::domain::delta::ReviewMode::Changes;
+        let carried = if delta_only {
+            progress.stage("carried_forward.csv");
+            Some(self.write_carried(bundle, campaign_id, options).await?)
+        } else {
+            None
+        };
         progress.stage("audit excerpt");
         let timeline = self.write_audit(bundle, campaign_id).await?;
         Ok(Passes {
             facts,
             decisions,
             human_decisions,
+            carried,
             timeline,
         })
     }

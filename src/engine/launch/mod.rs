@@ -7,6 +7,7 @@
 //! This file holds the use case (start, resume, the scheduler's due launches); the source,
 //! reviewer resolution, the batched writing and the preview are in the files beside it.
 
+mod carry;
 mod preview;
 mod reviewers;
 mod source;

@@ -30,10 +30,14 @@ impl Engine {
         let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
         let mut excluded = BTreeMap::new();
         let (mut population, mut flagged, mut recommended_revoke) = (0u64, 0u64, 0u64);
+        let mut carried_forward = 0u64;
+        let carry = self.carry_plan_now(spec).await?;
         let scope = self.population_scope(&spec.scope)?;
         let mut batches = pin!(self.population(&scope, None));
         while let Some(batch) = batches.try_next().await? {
-            for e in &batch {
+            let (to_review, carried) = self.split_carried(carry, &batch, now).await?;
+            carried_forward += carried.len() as u64;
+            for e in to_review {
                 let item = rules.item(e, now);
                 population += 1;
                 *loads.entry(item.reviewer_id).or_default() += 1;
@@ -68,6 +72,7 @@ impl Engine {
             version: definition.version,
             period: schedule.period_of(now),
             population,
+            carried_forward,
             reviewer_count: reviewers.len(),
             items_by_reason: by_reason,
             fallback_items: 0,
@@ -90,6 +95,9 @@ pub struct Preview {
     pub version: i32,
     pub period: String,
     pub population: u64,
+    /// Eligibilities a delta-only definition (`review = "changes"`) would not ask about again:
+    /// a person kept them in its last completed campaign and they have not changed since.
+    pub carried_forward: u64,
     pub reviewer_count: usize,
     /// Items per way their reviewer was found (manager, manager_chain, role_owner, named, fallback, owner).
     pub items_by_reason: BTreeMap<String, u64>,

@@ -1,6 +1,7 @@
 //! The batched writing of a launch: the population read and frozen as items batch by batch
 //! (reads overlapping writes), then the launch finished with its reviewers and invitations.
 
+use super::carry::CarryPlan;
 use super::reviewers::Rules;
 use super::{lease, LAUNCH_BATCH};
 use crate::engine::{Engine, EngineError, Progress};
@@ -26,6 +27,7 @@ impl Engine {
             .ok_or_else(|| EngineError::NotFound(format!("no campaign #{id}")))?;
         let spec = &campaign.spec;
         let rules = self.rules(spec).await?;
+        let carry = self.carry_plan(id, spec).await?;
         // PostgreSQL takes many batches per COPY (see store::launch_batch); SQLite one per
         // transaction.
         let rows_per_write = launch_batch::rows_per_write(self.store());
@@ -58,16 +60,24 @@ impl Engine {
         let write = async {
             let written = async {
                 let mut pending: Vec<SourceEligibility> = Vec::new();
+                // Decisions carried forward count towards the progress (they were read from
+                // the population too), not towards the items.
+                let mut carried = 0;
                 while let Some(batch) = to_write.recv().await {
                     pending.extend(batch);
                     if pending.len() >= rows_per_write {
-                        done += self.freeze_items(id, &rules, &pending).await?;
+                        let (items, carried_now) =
+                            self.freeze_items(id, &rules, carry, &pending).await?;
+                        done += items;
+                        carried += carried_now;
                         pending.clear();
-                        progress.update(done);
+                        progress.update(done + carried);
                     }
                 }
-                done += self.freeze_items(id, &rules, &pending).await?;
-                progress.update(done);
+                let (items, carried_now) = self.freeze_items(id, &rules, carry, &pending).await?;
+                done += items;
+                carried += carried_now;
+                progress.update(done + carried);
                 Ok::<_, EngineError>(())
             }
             .await;
@@ -82,19 +92,23 @@ impl Engine {
         self.finish_launch(id).await
     }
 
-    /// Freezes eligibilities (in id order) as items of the launch, durably, with the cursor.
+    /// Freezes eligibilities (in id order) as items of the launch, durably, with the cursor;
+    /// a delta-only launch first records the decisions it carries forward instead. Returns the
+    /// items written and the decisions carried.
     async fn freeze_items(
         &self,
         id: i64,
         rules: &Rules,
+        carry: Option<CarryPlan>,
         batch: &[SourceEligibility],
-    ) -> Result<u64, EngineError> {
+    ) -> Result<(u64, u64), EngineError> {
         let Some(last) = batch.last().map(|e| e.eligibility_id) else {
-            return Ok(0);
+            return Ok((0, 0));
         };
         let now = self.now();
-        let new_items: Vec<NewItem> = batch.iter().map(|e| rules.item(e, now)).collect();
-        launch_batch::freeze(
+        let (to_review, carried) = self.carry_forward(id, carry, batch, now).await?;
+        let new_items: Vec<NewItem> = to_review.iter().map(|e| rules.item(e, now)).collect();
+        let items = launch_batch::freeze(
             self.store(),
             id,
             self.instance(),
@@ -108,7 +122,8 @@ impl Engine {
             EngineError::Conflict(format!(
                 "campaign #{id}: another instance took over the launch"
             ))
-        })
+        })?;
+        Ok((items, carried))
     }
 
     async fn finish_launch(&self, id: i64) -> Result<(), EngineError> {
@@ -138,6 +153,10 @@ impl Engine {
             Some(&format!("campaign:{id}")),
             &{
                 let mut details = serde_json::json!({ "population": population, "reviewers": loads.len(), "invitations_queued": invitations });
+                let carried = crate::store::items::carried::count(&txn, id).await?;
+                if carried > 0 {
+                    details["carried_forward"] = serde_json::json!(carried);
+                }
                 if !context.is_empty() {
                     details["context"] = serde_json::json!(context);
                     details["items_with_context"] = serde_json::json!(with_context);

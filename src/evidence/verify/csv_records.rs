@@ -1,5 +1,5 @@
 //! The bundle's CSV files read record by record with each record's length bounded, and the
-//! count of after_remediation.csv's inconsistent rows.
+//! count of after_remediation.csv's inconsistent rows and of carried_forward.csv's rows.
 
 use super::RECORD_MAX_BYTES;
 use std::cell::Cell;
@@ -21,6 +21,17 @@ pub(super) fn count_inconsistent(reader: impl Read) -> Result<(u64, u64), String
         inconsistent += u64::from(record.get(column) == Some("no"));
     }
     Ok((rows, inconsistent))
+}
+
+/// Counts the records of a CSV file of the bundle (its header aside).
+pub(super) fn count_rows(name: &'static str, reader: impl Read) -> Result<u64, String> {
+    let mut csv = GuardedCsv::new(name, reader);
+    let mut rows = 0u64;
+    let mut record = csv::StringRecord::new();
+    while csv.next(&mut record)? {
+        rows += 1;
+    }
+    Ok(rows)
 }
 
 /// A CSV file of the bundle read record by record behind a [`RecordGuard`], its errors named

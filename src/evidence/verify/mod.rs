@@ -18,7 +18,7 @@ use super::manifest::{parse_strict, Manifest};
 use super::signing::check_signature;
 use crate::domain::audit_chain::{ChainVerifier, ChainedEvent};
 use bundle_reader::Bundle;
-use csv_records::{count_inconsistent, GuardedCsv};
+use csv_records::{count_inconsistent, count_rows, GuardedCsv};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::io::{self, BufRead, BufReader, Read};
@@ -130,6 +130,14 @@ struct CampaignId {
 #[derive(Deserialize)]
 struct Population {
     at_launch: AtLaunch,
+    /// Delta-only campaigns' carried decisions (absent from other bundles and older ones).
+    #[serde(default)]
+    carried_forward: Option<Carried>,
+}
+
+#[derive(Deserialize)]
+struct Carried {
+    count: u64,
 }
 
 #[derive(Deserialize)]
@@ -265,6 +273,34 @@ fn run(path: &Path, pin: Option<&Pin>, v: &mut Verification) -> Result<(), Strin
             ));
         }
         v.inconsistent = Some((inconsistent, rows));
+    }
+
+    let carried_file = names.iter().any(|n| n == "carried_forward.csv");
+    match (&campaign.population.carried_forward, carried_file) {
+        (Some(recorded), true) => {
+            let rows = count_rows(
+                "carried_forward.csv",
+                bundle
+                    .reader("carried_forward.csv", size_of("carried_forward.csv"))
+                    .map_err(|e| format!("carried_forward.csv: {e}"))?,
+            )?;
+            if rows != recorded.count {
+                return Err(format!(
+                    "carried_forward.csv: {rows} rows, but campaign.json says {} decisions were carried forward",
+                    recorded.count
+                ));
+            }
+            v.pass(format!(
+                "carried_forward.csv: {rows} rows, one per decision carried forward"
+            ));
+        }
+        (Some(_), false) => {
+            return Err("carried_forward.csv: campaign.json counts carried decisions, but the bundle has no such file".into())
+        }
+        (None, true) => {
+            return Err("carried_forward.csv: campaign.json does not count carried decisions".into())
+        }
+        (None, false) => {}
     }
 
     let mut reader = BufReader::new(

@@ -75,6 +75,7 @@ pub async fn counts(conn: &impl ConnectionTrait, id: i64) -> Result<CampaignCoun
             RemediationState::Failed => counts.removals_failed += n,
         }
     }
+    counts.carried_forward = crate::store::items::carried::count(conn, id).await?;
     let mail = crate::store::outbox::mail_counts(conn, id).await?;
     counts.mail_queued = mail.queued;
     counts.mail_retrying = mail.retrying;

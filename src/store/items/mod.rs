@@ -2,6 +2,7 @@
 //! with set-based statements (a close must handle a million items in seconds).
 
 mod admin_queue;
+pub mod carried;
 mod decisions;
 mod escalation;
 mod launch;
