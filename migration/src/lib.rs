@@ -18,6 +18,7 @@ mod m20261128_000013_activations;
 mod m20261128_000014_person_attributes;
 mod m20261128_000016_oidc;
 mod m20261129_000019_carried_items;
+mod m20261129_000020_mover_events;
 
 /// Applies the attest schema; see `docs/data-model.md`.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000014_person_attributes::Migration),
             Box::new(m20261128_000016_oidc::Migration),
             Box::new(m20261129_000019_carried_items::Migration),
+            Box::new(m20261129_000020_mover_events::Migration),
         ]
     }
 }

@@ -45,6 +45,12 @@ pub fn print_import(r: &ImportReport) {
     );
     if r.kind == "people" {
         say!("  manager links set or changed: {}", r.managers_changed);
+        if r.movers > 0 {
+            say!(
+                "  movers (manager changed; reviewed by the new manager where a definition has trigger = \"mover\"): {}",
+                r.movers
+            );
+        }
     }
     if r.kind == "activations" {
         say!(

@@ -10,6 +10,7 @@ use super::limits::{
     DESCRIPTION_MAX_CHARS, ID_MAX_CHARS, NAME_MAX_CHARS, PERSON_ATTRIBUTES_MAX, SCOPE_MAX_CHARS,
     WORD_MAX_CHARS,
 };
+use super::movers::Trigger;
 use super::rerun::RERUN_MAX_DAYS;
 use super::reviewers::Strategy;
 use super::schedule::LaunchSchedule;
@@ -29,7 +30,12 @@ pub struct CampaignSpec {
     pub name: String,
     pub description: Option<String>,
     pub owner: String,
+    /// When it launches (`quarterly`, a crontab line, …); empty for `trigger = "mover"`.
     pub schedule: String,
+    /// `mover`: launched once per change of a person's manager (`domain::movers`), not on a
+    /// schedule. Left out of the stored JSON when `schedule`.
+    #[serde(default, skip_serializing_if = "Trigger::is_schedule")]
+    pub trigger: Trigger,
     pub timezone: String,
     pub duration_days: u32,
     pub reviewers: Strategy,
@@ -75,6 +81,10 @@ pub struct ScopeFilter {
     /// top-level `source`. Absent from specs written before sources existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Only these holders (external ids): set on a mover campaign's frozen definition to the
+    /// person who moved, never written in a definition file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holders: Vec<String>,
 }
 
 /// The file as written, before validation.
@@ -84,7 +94,8 @@ struct RawSpec {
     name: String,
     description: Option<String>,
     owner: String,
-    schedule: String,
+    schedule: Option<String>,
+    trigger: Option<String>,
     #[serde(default = "utc")]
     timezone: String,
     duration_days: i64,
@@ -158,7 +169,12 @@ impl RawSpec {
         if let Some(source) = &self.source {
             check("source", &[source], WORD_MAX_CHARS, single);
         }
-        check("schedule", &[&self.schedule], WORD_MAX_CHARS, single);
+        if let Some(schedule) = &self.schedule {
+            check("schedule", &[schedule], WORD_MAX_CHARS, single);
+        }
+        if let Some(trigger) = &self.trigger {
+            check("trigger", &[trigger], WORD_MAX_CHARS, single);
+        }
         check("timezone", &[&self.timezone], WORD_MAX_CHARS, single);
         check("reviewers", &[&self.reviewers], WORD_MAX_CHARS, single);
         check(
@@ -345,11 +361,30 @@ impl CampaignSpec {
                 ),
             ));
         }
-        if schedule_ok {
-            if let Err(e) = LaunchSchedule::parse(&raw.schedule, timezone.unwrap_or(chrono_tz::UTC))
-            {
-                errors.push(problem("schedule", e));
+        let trigger = match &raw.trigger {
+            Some(text) if !refused("trigger", &errors) => text
+                .parse::<Trigger>()
+                .map_err(|e| errors.push(problem("trigger", e)))
+                .unwrap_or_default(),
+            _ => Trigger::Schedule,
+        };
+        match (&raw.schedule, trigger) {
+            (Some(schedule), Trigger::Schedule) if schedule_ok => {
+                if let Err(e) =
+                    LaunchSchedule::parse(schedule, timezone.unwrap_or(chrono_tz::UTC))
+                {
+                    errors.push(problem("schedule", e));
+                }
             }
+            (None, Trigger::Schedule) => errors.push(problem(
+                "schedule",
+                "missing: say when campaigns launch (e.g. \"quarterly\"), or set trigger = \"mover\"",
+            )),
+            (Some(_), Trigger::Mover) => errors.push(problem(
+                "schedule",
+                "a definition with trigger = \"mover\" launches when a person's manager changes; leave schedule out",
+            )),
+            _ => {}
         }
         let review = match &raw.review {
             Some(text) if !refused("review", &errors) => text
@@ -415,7 +450,8 @@ impl CampaignSpec {
             name: raw.name,
             description: raw.description,
             owner: raw.owner,
-            schedule: raw.schedule.trim().to_string(),
+            schedule: raw.schedule.as_deref().unwrap_or("").trim().to_string(),
+            trigger,
             timezone: raw.timezone,
             duration_days: raw.duration_days as u32,
             reviewers,
@@ -442,6 +478,7 @@ impl CampaignSpec {
                 principal_kinds,
                 exclude_principals: raw.scope.exclude_principals,
                 source: raw.source.filter(|s| s != "builtin"),
+                holders: Vec::new(),
             },
         })
     }

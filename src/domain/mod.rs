@@ -49,6 +49,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod liveness;
 pub mod mail_state;
+pub mod movers;
 pub mod oidc;
 pub mod recommendation;
 pub mod records;

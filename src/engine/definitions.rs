@@ -196,7 +196,11 @@ impl Engine {
                 name: d.spec.name,
                 version: d.version,
                 description: d.spec.description,
-                schedule: d.spec.schedule,
+                // A mover definition has no schedule: say what launches it instead.
+                schedule: match d.spec.trigger {
+                    crate::domain::movers::Trigger::Mover => "manager change".into(),
+                    crate::domain::movers::Trigger::Schedule => d.spec.schedule,
+                },
                 timezone: d.spec.timezone,
                 duration_days: d.spec.duration_days,
                 next_launch,

@@ -10,11 +10,12 @@ mod activations;
 pub use super::import_input::ImportInput;
 use super::{Engine, EngineError, Progress, Rejection};
 use crate::domain::limits::{clip, quote};
+use crate::domain::movers::moves;
 use crate::domain::records::{
     key_of, EligibilityRow, ImportKind, PersonRow, Record, RoleRow, RowError,
 };
 use crate::import_file::{read_records, FileSummary, ReadError};
-use crate::store::{self, directory as dir, reappearance};
+use crate::store::{self, directory as dir, movers, reappearance};
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
 use serde::Serialize;
@@ -48,6 +49,8 @@ pub struct ImportReport {
     pub unchanged: u64,
     /// People only: manager links set or changed.
     pub managers_changed: u64,
+    /// People whose manager changed from one to another (each a mover event: `domain::movers`).
+    pub movers: u64,
     /// Activations only: eligibilities whose `last_activated_at` an imported activation moved
     /// forward.
     pub last_activation_advanced: u64,
@@ -382,6 +385,7 @@ impl Job<'_> {
             wanted.extend(rows.iter().filter_map(|r| r.manager.as_deref()));
             let principals = dir::principal_refs(self.txn, &wanted).await?;
             let mut changes = Vec::new();
+            let mut moved = Vec::new();
             for row in &rows {
                 let Some(person) = principals.get(&row.external_id) else {
                     self.problems.add(RowError::new(
@@ -404,11 +408,15 @@ impl Job<'_> {
                 };
                 if person.manager_id != manager {
                     changes.push((person.id, manager));
+                    moved.push((person.id, person.manager_id, manager));
                 }
             }
             if self.problems.is_empty() {
                 self.report.managers_changed +=
                     dir::set_managers(self.txn, &changes, self.now).await?;
+                let via = format!("import of {}", self.report.file);
+                self.report.movers +=
+                    movers::record(self.txn, &moves(moved), &via, self.now).await?;
             }
         }
         let second = self.finish(records).await?;

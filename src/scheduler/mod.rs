@@ -39,7 +39,8 @@ impl TickReport {
 /// once a week is over, its activation review to the role owners.
 pub async fn tick(engine: &Engine) -> Result<TickReport, EngineError> {
     let synced = engine.sync_due().await?;
-    let launched = engine.launch_due(&NoProgress).await?;
+    let mut launched = engine.launch_due(&NoProgress).await?;
+    launched.extend(engine.launch_movers(&NoProgress).await?);
     let reminded = engine.remind_step().await?;
     let closed = engine.close_due().await?;
     let mut removals_handled = 0;

@@ -126,6 +126,11 @@ fn in_scope(sql: &mut Sql, filter: &ScopeFilter) {
     );
     restrict(
         sql,
+        "p.external_id",
+        filter.holders.iter().map(|h| Value::from(h.as_str())),
+    );
+    restrict(
+        sql,
         "p.kind",
         filter
             .principal_kinds

@@ -210,6 +210,51 @@ async fn a_campaign_over_ldap_removes_in_the_directory_and_a_resync_reinstates_n
     assert_eq!(again.new, 0, "{again:?}");
     assert_eq!(again.changed, 0, "{again:?}");
     assert_eq!(again.eligibility, in_group.len() as u64 - 2);
+    assert!(
+        entity::mover_event::Entity::find()
+            .all(engine.store().conn())
+            .await
+            .expect("mover events")
+            .is_empty(),
+        "a sync of the same directory records no move"
+    );
+
+    // A person's manager changes in the directory: the next sync records the move.
+    let (mover, before, after) = (uid(4), uid(2), uid(3));
+    assert_eq!(crate::common::slapd::manager_uid(4), Some(before.clone()));
+    ldapmodify(
+        &slapd,
+        &format!(
+            "dn: {}\nchangetype: modify\nreplace: manager\nmanager: {}\n",
+            person_dn(&mover),
+            person_dn(&after)
+        ),
+    );
+    engine.sync_source("corp", "test").await.expect("sync");
+    let moves = entity::mover_event::Entity::find()
+        .all(engine.store().conn())
+        .await
+        .expect("mover events");
+    let names = attest::store::directory::names_by_id(
+        engine.store().conn(),
+        &[
+            moves[0].principal_id,
+            moves[0].old_manager_id,
+            moves[0].new_manager_id,
+        ],
+    )
+    .await
+    .expect("names");
+    assert_eq!(moves.len(), 1, "{moves:?}");
+    assert_eq!(
+        (
+            names[&moves[0].principal_id].id.clone(),
+            names[&moves[0].old_manager_id].id.clone(),
+            names[&moves[0].new_manager_id].id.clone()
+        ),
+        (mover, before, after)
+    );
+    assert_eq!(moves[0].via, "sync of corp");
 
     // Someone adds the revoked member back by hand: the next sync says so and records it.
     let revoked_dn = person_dn(&revoked.holder_external_id);

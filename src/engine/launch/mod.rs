@@ -8,6 +8,7 @@
 //! reviewer resolution, the batched writing and the preview are in the files beside it.
 
 mod carry;
+mod mover;
 mod preview;
 mod reviewers;
 mod source;
@@ -58,6 +59,11 @@ impl Engine {
                     crate::domain::limits::quote(name)
                 ))
             })?;
+        if definition.spec.trigger == crate::domain::movers::Trigger::Mover {
+            return Err(EngineError::Invalid(format!(
+                "{name} has trigger = \"mover\": its campaigns launch by themselves when an import or sync changes a person's manager, not by hand"
+            )));
+        }
         let schedule = definition
             .spec
             .launch_schedule()

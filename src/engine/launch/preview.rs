@@ -23,6 +23,11 @@ impl Engine {
                 ))
             })?;
         let spec = &definition.spec;
+        if spec.trigger == crate::domain::movers::Trigger::Mover {
+            return Err(EngineError::Invalid(format!(
+                "{name} has trigger = \"mover\": it reviews one person's eligibility when their manager changes, so there is nothing to preview"
+            )));
+        }
         let schedule = spec.launch_schedule().map_err(EngineError::Invalid)?;
         let rules = self.rules(spec).await?;
         let now = self.now();

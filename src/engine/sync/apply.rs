@@ -109,6 +109,7 @@ impl Engine {
             wanted.extend(chunk.iter().filter_map(|r| r.manager.as_deref()));
             let refs = dir::principal_refs(&txn, &wanted).await?;
             let mut changes = Vec::new();
+            let mut moved = Vec::new();
             for row in chunk {
                 let Some(person) = refs.get(&row.external_id) else {
                     continue;
@@ -129,9 +130,13 @@ impl Engine {
                 };
                 if person.manager_id != manager {
                     changes.push((person.id, manager));
+                    moved.push((person.id, person.manager_id, manager));
                 }
             }
             dir::set_managers(&txn, &changes, now).await?;
+            let via = format!("sync of {name}");
+            crate::store::movers::record(&txn, &crate::domain::movers::moves(moved), &via, now)
+                .await?;
         }
 
         // Roles.
