@@ -529,6 +529,15 @@ fn routes(f: &Fixture) -> Vec<Route> {
             422,
         ),
         post(format!("/api/v1/campaigns/{c}/cancel"), empty, 200),
+        get("/api/v1/principals/a1/suspensions".into()),
+        post(
+            "/api/v1/principals/a1/suspend".into(),
+            |_| Body::Json(json!({ "reason": "SIEM alert 1" })),
+            201,
+        ),
+        post("/api/v1/principals/a1/restore".into(), empty, 202),
+        // The token that requested the restore may not approve it too.
+        post("/api/v1/suspensions/1/approve".into(), empty, 403),
         // Tokens come from a console session only: an admin token may not make more.
         post(
             "/api/v1/tokens".into(),

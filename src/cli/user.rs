@@ -29,7 +29,8 @@ pub enum UserCommand {
         /// The admin account creating it.
         #[arg(long, value_name = "EMAIL")]
         admin: String,
-        /// admin or auditor (default auditor: read-only).
+        /// admin, auditor (default: read-only) or responder (a SIEM/SOAR playbook: may only
+        /// suspend people, see `POST /api/v1/principals/{id}/suspend`).
         #[arg(long, default_value = "auditor")]
         role: String,
     },

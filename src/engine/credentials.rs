@@ -159,6 +159,11 @@ impl Engine {
         role: Role,
         actor: &str,
     ) -> Result<AccountChangeReport, EngineError> {
+        if !role.for_accounts() {
+            return Err(EngineError::Invalid(format!(
+                "role: {role} is for API tokens only (console accounts are admin or auditor)"
+            )));
+        }
         self.change_account(
             account,
             AccountChange::SetRole(role),
