@@ -27,6 +27,20 @@ const SUSPECT: &str = "u0003";
 /// Another member, who must keep everything.
 const BYSTANDER: &str = "u0012";
 
+const DEFINITION: &str = r#"
+name = "corp-admins"
+owner = "u0001"
+schedule = "quarterly"
+duration_days = 14
+reviewers = "manager"
+fallback_reviewer = "u0001"
+on_no_response = "keep"
+source = "corp"
+
+[scope]
+roles = ["Domain Admins"]
+"#;
+
 fn corp(url: &str, password_env: &str) -> SourceConfig {
     SourceConfig::Ldap(LdapConfig {
         url: url.to_string(),
@@ -309,6 +323,90 @@ async fn a_responder_suspends_and_an_admin_restores_exactly_what_was_removed() {
     assert_eq!(synced.reappeared, 0, "{synced:?}");
     assert_eq!(synced.new, 0, "{synced:?}");
     assert_eq!(active(&api, SUSPECT).await, held_before);
+
+    // The evidence of a campaign the person appears in carries the suspension, and verifies.
+    app.engine
+        .define(
+            &attest::engine::definitions::DefinitionText::new("corp-admins.toml", DEFINITION),
+            "test",
+        )
+        .await
+        .expect("define");
+    let campaign = app
+        .engine
+        .launch("corp-admins", false, "test", &NoProgress)
+        .await
+        .expect("launch");
+    let folder = app.db.dir().join("bundle");
+    app.engine
+        .export_evidence(campaign.id, &folder, Default::default())
+        .await
+        .expect("export");
+    let csv = std::fs::read_to_string(folder.join("suspensions.csv")).expect("suspensions.csv");
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    for row in &rows {
+        assert!(
+            row.starts_with(&format!("{id},{SUSPECT},restored,{reason},token:soar,")),
+            "{row}"
+        );
+        assert!(row.contains("token:ci-admin"), "{row}");
+    }
+    assert!(csv.contains("ldap:corp:add member"), "{csv}");
+    let manifest = std::fs::read_to_string(folder.join("manifest.json")).expect("manifest");
+    assert!(manifest.contains("suspensions.csv"));
+    let report = std::fs::read_to_string(folder.join("report.html")).expect("report");
+    assert!(report.contains(reason), "the report names the suspension");
+    let (code, out, err) =
+        common::attest_cli(&app.db, &["evidence", "verify", &folder.to_string_lossy()]);
+    assert_eq!(code, 0, "verify:\n{out}\n{err}");
+
+    // A bundle made before suspensions existed (no suspensions.csv in its manifest) still
+    // verifies: made here by leaving the file out and signing the rest with the same key.
+    let old = app.db.dir().join("old-bundle");
+    std::fs::create_dir_all(&old).expect("old bundle folder");
+    let manifest: attest::evidence::manifest::Manifest =
+        serde_json::from_str(&manifest).expect("manifest");
+    let files: Vec<_> = manifest
+        .body
+        .files
+        .into_iter()
+        .filter(|f| f.name != "suspensions.csv")
+        .collect();
+    for f in &files {
+        std::fs::copy(folder.join(&f.name), old.join(&f.name)).expect("copy");
+    }
+    let key = app.engine.signing_key().await.expect("key");
+    let resigned =
+        attest::evidence::signing::sign(&key, campaign.id, manifest.body.generated_at, files);
+    std::fs::write(
+        old.join("manifest.json"),
+        serde_json::to_vec_pretty(&resigned).expect("json"),
+    )
+    .expect("write manifest");
+    let (code, out, err) =
+        common::attest_cli(&app.db, &["evidence", "verify", &old.to_string_lossy()]);
+    assert_eq!(code, 0, "verify an old bundle:\n{out}\n{err}");
+
+    // The person's console page shows the suspension and its items.
+    let Auth::Session { cookie, .. } = &app.admin_session else {
+        panic!("an admin session");
+    };
+    let page = app
+        .http
+        .get(app.url(&format!("/admin/people/{SUSPECT}")))
+        .header(
+            "cookie",
+            format!("{}={cookie}", attest::web::auth::SESSION_COOKIE),
+        )
+        .send()
+        .await
+        .expect("person page");
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains(&format!("Suspension #{id}")), "{html}");
+    assert!(html.contains("restored") && html.contains(reason), "{html}");
+    assert!(html.contains("ldap:corp:add member"), "{html}");
 
     // Approving again is refused: nothing is requested any more.
     api.post(

@@ -385,3 +385,22 @@ pub async fn external_id(
         .one(conn)
         .await?)
 }
+
+/// The ids of every suspension of a person who holds an item of `campaign_id`, oldest first.
+pub async fn of_campaign_holders(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+) -> Result<Vec<i64>, StoreError> {
+    // hand-written: a semi-join through the items' frozen holder ids.
+    let mut sql = Sql::new(
+        conn.get_database_backend(),
+        "SELECT s.id FROM suspension s JOIN principal p ON p.id = s.principal_id \
+         WHERE p.external_id IN (SELECT ri.holder_external_id FROM review_item ri WHERE ri.campaign_id = ",
+    );
+    sql.bind(campaign_id).push(") ORDER BY s.id");
+    conn.query_all_raw(sql.build())
+        .await?
+        .iter()
+        .map(|row| Ok(row.try_get::<i64>("", "id")?))
+        .collect()
+}
