@@ -570,3 +570,125 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
         "nothing was suspended"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entra_pim_eligibility_is_removed_and_restored_through_graph_as_it_was() {
+    use common::graph_server::{GraphServer, READ_WRITE};
+    const CLIENT_ID: &str = "5a1c0f3e-2b4d-4c6e-8f90-1a2b3c4d5e6f";
+    const SECRET: &str = "suspend~Graph.Secret_0123456789";
+    let server = GraphServer::start(CLIENT_ID, SECRET).await;
+    // Restoring reads role definitions: RoleManagement.Read.Directory besides removal's own.
+    server.set_roles(&[
+        READ_WRITE,
+        "User.Read.All",
+        "RoleAssignmentSchedule.Read.Directory",
+        "RoleManagement.Read.Directory",
+    ]);
+    let org = server.seed_org(2, 15);
+    let secret_env = "ATTEST_TEST_ENTRA_SECRET_SUSPEND";
+    std::env::set_var(secret_env, SECRET);
+    let app = ApiApp::spawn_with_sources(BTreeMap::from([(
+        "entra".to_string(),
+        SourceConfig::Entra(server.entra_config(secret_env)),
+    )]))
+    .await;
+    app.engine.sync_source("entra", "test").await.expect("sync");
+    let admin = app
+        .engine
+        .account_operator(api_support::ADMIN_EMAIL)
+        .await
+        .expect("admin");
+    let responder = Auth::Bearer(
+        app.engine
+            .create_api_token(&admin, "soar", Role::Responder)
+            .await
+            .expect("token"),
+    );
+    let contract = app.contract().await;
+    let api = Checked {
+        app: &app,
+        contract: &contract,
+    };
+    // Admin 0 holds two roles.
+    let who = org.eligibility[0].0.clone();
+    let schedules_of = |id: &str| {
+        let mut held: Vec<(String, String, Option<String>)> = server
+            .lock()
+            .schedules
+            .iter()
+            .filter(|s| {
+                s.principal_id == id && s.status == "Provisioned" && s.member_type == "Direct"
+            })
+            .map(|s| {
+                (
+                    s.role_definition_id.clone(),
+                    s.directory_scope_id.clone(),
+                    s.end.clone(),
+                )
+            })
+            .collect();
+        held.sort();
+        held
+    };
+    let before = schedules_of(&who);
+    assert!(before.len() >= 2, "{before:?}");
+    let n = before.len();
+    let others_before = server.lock().schedules.len() - before.len();
+
+    let reply = api
+        .post(
+            &format!("/api/v1/principals/{who}/suspend"),
+            &responder,
+            Body::Json(json!({ "reason": "Defender: token theft" })),
+        )
+        .await;
+    let suspension = reply.expect(201).json();
+    assert_eq!(suspension["state"], "suspended", "{suspension}");
+    assert_eq!(states(&suspension, "removal_state"), vec!["removed"; n]);
+    assert!(schedules_of(&who).is_empty(), "Graph still lists them");
+    assert_eq!(server.lock().schedules.len(), others_before);
+    let id = suspension["id"].as_i64().expect("id");
+
+    api.post(
+        &format!("/api/v1/principals/{who}/restore"),
+        &responder,
+        Body::Empty,
+    )
+    .await
+    .expect(202);
+    let approved = api
+        .post(
+            &format!("/api/v1/suspensions/{id}/approve"),
+            &app.admin_token,
+            Body::Empty,
+        )
+        .await;
+    let approved = approved.expect(200).json();
+    assert_eq!(approved["state"], "restored", "{approved}");
+    assert_eq!(
+        schedules_of(&who),
+        before,
+        "exactly what was removed is back"
+    );
+    assert_eq!(server.lock().schedules.len(), others_before + n);
+    let assigns: Vec<Value> = server
+        .removal_requests()
+        .into_iter()
+        .filter(|r| r["action"] == "adminAssign")
+        .collect();
+    assert_eq!(assigns.len(), n, "{assigns:?}");
+    for a in &assigns {
+        assert_eq!(a["principalId"], who.as_str());
+        assert_eq!(a["scheduleInfo"]["expiration"]["type"], "noExpiration");
+        assert!(a["justification"]
+            .as_str()
+            .is_some_and(|j| j.contains("restore")));
+    }
+    let receipts = states(&approved, "restore_receipt").join("\n");
+    assert!(
+        receipts.contains("entra:entra:adminAssign request"),
+        "{receipts}"
+    );
+    let synced = app.engine.sync_source("entra", "test").await.expect("sync");
+    assert_eq!((synced.reappeared, synced.new), (0, 0), "{synced:?}");
+}

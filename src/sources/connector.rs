@@ -4,7 +4,7 @@
 //! tables (so launches, the console and the evidence read one place); removals and read-backs
 //! go to the connector of the campaign's source.
 
-use super::{Removal, RemovalTarget, SourceError};
+use super::{Removal, RemovalTarget, RestoreSchedule, SourceError};
 use crate::domain::directory::{PrincipalKind, Risk};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -129,7 +129,11 @@ pub trait Connector: Send + Sync {
     /// Puts back one eligibility a suspension removed; the receipt starts with the source's
     /// name. The caller reads it back with [`Connector::is_present`]. Sources that cannot
     /// (yet) say so: the suspension's restore then fails for that item and names it.
-    async fn restore(&self, _target: &RemovalTarget) -> Result<String, SourceError> {
+    async fn restore(
+        &self,
+        _target: &RemovalTarget,
+        _schedule: &RestoreSchedule,
+    ) -> Result<String, SourceError> {
         Err(SourceError(format!(
             "source {}: this kind of source cannot put an eligibility back; restore it there by hand",
             self.name()

@@ -404,3 +404,18 @@ pub async fn of_campaign_holders(
         .map(|row| Ok(row.try_get::<i64>("", "id")?))
         .collect()
 }
+
+/// When an eligibility ends (`None`: it does not), as attest last read it.
+pub async fn eligibility_end(
+    conn: &impl ConnectionTrait,
+    eligibility_id: i64,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    use sea_orm::QuerySelect;
+    let end: Option<Option<DateTime<Utc>>> = eligibility::Entity::find_by_id(eligibility_id)
+        .select_only()
+        .column(eligibility::Column::EndAt)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(end.flatten())
+}

@@ -7,7 +7,7 @@
 use super::{entity_principal, parse, target_of, SuspensionView, BUILTIN};
 use crate::domain::suspension::{self, ItemRemoval, ItemRestore, SuspensionState};
 use crate::engine::{Engine, EngineError};
-use crate::sources::SourceError;
+use crate::sources::{RestoreSchedule, SourceError};
 use crate::store::suspensions as store;
 use crate::store::{self as st};
 use entity::suspension_item;
@@ -162,7 +162,11 @@ impl Engine {
                 Err(e) => return failed(e),
             };
             let target = target_of(item);
-            let receipt = match connector.restore(&target).await {
+            let schedule = RestoreSchedule {
+                start: self.now(),
+                end: store::eligibility_end(conn, item.eligibility_id).await?,
+            };
+            let receipt = match connector.restore(&target, &schedule).await {
                 Ok(receipt) => receipt,
                 Err(e) => return failed(e),
             };

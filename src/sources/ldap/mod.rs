@@ -234,7 +234,11 @@ impl Connector for LdapConnector {
         removal
     }
 
-    async fn restore(&self, target: &RemovalTarget) -> Result<String, SourceError> {
+    async fn restore(
+        &self,
+        target: &RemovalTarget,
+        _schedule: &crate::sources::RestoreSchedule,
+    ) -> Result<String, SourceError> {
         self.group_for(target)?;
         let mut ldap = self.connect().await?;
         let restored = self.restore_with(&mut ldap, target).await;
