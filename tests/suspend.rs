@@ -490,6 +490,26 @@ async fn a_source_down_at_suspend_time_leaves_it_partial_until_the_worker_finish
     assert_eq!(states(&now, "removal_state"), ["removed", "removed"]);
     let tick = attest::scheduler::tick(&app.engine).await.expect("tick");
     assert_eq!(tick.suspension_removals, 0, "nothing is owed any more");
+
+    // Someone puts the membership back by hand while the person is suspended: the next sync
+    // does not take it silently, it is a reappearance finding naming the suspension.
+    slapd.ldapadd(&format!(
+        "dn: {}\nchangetype: modify\nadd: member\nmember: {}\n",
+        group_dn("domain-admins"),
+        person_dn(SUSPECT)
+    ));
+    let synced = app.engine.sync_source("corp", "test").await.expect("sync");
+    assert_eq!(synced.reappeared, 1, "{synced:?}");
+    let findings = api
+        .get("/api/v1/findings/reappeared", &app.auditor_token)
+        .await;
+    let findings = findings.expect(200).json();
+    assert_eq!(
+        findings["items"][0]["action"],
+        format!("flagged: suspension #{id}"),
+        "{findings}"
+    );
+    assert_eq!(findings["items"][0]["holder"], SUSPECT, "{findings}");
 }
 
 #[tokio::test]
