@@ -510,6 +510,19 @@ async fn a_source_down_at_suspend_time_leaves_it_partial_until_the_worker_finish
         "{findings}"
     );
     assert_eq!(findings["items"][0]["holder"], SUSPECT, "{findings}");
+
+    // An admin at a shell sees the same suspension.
+    let (code, out, err) = common::attest_cli(
+        &app.db,
+        &["suspension", "list", "--principal", SUSPECT, "--json"],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let listed: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(listed[0]["id"], id, "{listed}");
+    assert_eq!(listed[0]["state"], "suspended", "{listed}");
+    let (code, out, _) = common::attest_cli(&app.db, &["suspension", "list"]);
+    assert_eq!(code, 0);
+    assert!(out.contains(&format!("#{id} {SUSPECT} suspended")), "{out}");
 }
 
 #[tokio::test]
