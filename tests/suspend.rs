@@ -595,6 +595,41 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
     api.get("/api/v1/principals/a1/suspensions", &app.admin_token)
         .await
         .expect(200);
+    // A responder token stops with its creator's admin role; an account is never a responder.
+    let second = "second-admin@org.test";
+    app.engine
+        .add_account(second, Role::Admin, api_support::PASSWORD, "test")
+        .await
+        .expect("second admin");
+    let creator = app.engine.account_operator(second).await.expect("operator");
+    let token = Auth::Bearer(
+        app.engine
+            .create_api_token(&creator, "soar", Role::Responder)
+            .await
+            .expect("responder token"),
+    );
+    api.get("/api/v1/principals/a1/suspensions", &token)
+        .await
+        .expect(200);
+    let demoted = app
+        .engine
+        .set_account_role(second, Role::Auditor, "test")
+        .await
+        .expect("demote");
+    assert_eq!(demoted.tokens_revoked, ["soar"]);
+    api.get("/api/v1/principals/a1/suspensions", &token)
+        .await
+        .expect(401);
+    let refused = app
+        .engine
+        .add_account(
+            "bot@org.test",
+            Role::Responder,
+            api_support::PASSWORD,
+            "test",
+        )
+        .await;
+    assert!(refused.is_err(), "a console account cannot be a responder");
     let after = app.audit_events().await;
     assert!(
         after[before..]
@@ -689,15 +724,61 @@ async fn an_entra_pim_eligibility_is_removed_and_restored_through_graph_as_it_wa
     )
     .await
     .expect(202);
-    let approved = api
-        .post(
-            &format!("/api/v1/suspensions/{id}/approve"),
-            &app.admin_token,
-            Body::Empty,
-        )
+    // The admin approves on the person's console page (a form with the session's
+    // anti-forgery value).
+    let Auth::Session { cookie, csrf } = &app.admin_session else {
+        panic!("an admin session");
+    };
+    let cookie = format!("{}={cookie}", attest::web::auth::SESSION_COOKIE);
+    let page = app
+        .http
+        .get(app.url(&format!("/admin/people/{who}")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("person page");
+    let html = page.text().await.expect("html");
+    let action = format!("/admin/suspensions/{id}/approve");
+    assert!(html.contains(&action), "no approve button:\n{html}");
+    let forged = app
+        .http
+        .post(app.url(&action))
+        .header("cookie", &cookie)
+        .form(&[("csrf", "0")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        forged.status().as_u16(),
+        403,
+        "a forged approval is refused"
+    );
+    assert!(
+        schedules_of(&who).is_empty(),
+        "nothing came back on a forged form"
+    );
+    let posted = app
+        .http
+        .post(app.url(&action))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.clone().expect("csrf").as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(posted.status().as_u16(), 303);
+    let location = posted
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(location, format!("/admin/people/{who}?done=restored"));
+    let listed = api
+        .get(&format!("/api/v1/principals/{who}/suspensions"), &responder)
         .await;
-    let approved = approved.expect(200).json();
+    let approved = listed.expect(200).json()[0].clone();
     assert_eq!(approved["state"], "restored", "{approved}");
+    assert_eq!(approved["approved_by"], "account:admin@org.test");
     assert_eq!(
         schedules_of(&who),
         before,

@@ -57,7 +57,7 @@ pub enum UserCommand {
         email: String,
     },
     /// Give an account another role; its sessions end so the new role applies at once. A
-    /// demotion to auditor revokes the admin tokens it created; the last admin cannot be demoted.
+    /// demotion to auditor revokes the admin and responder tokens it created; the last admin cannot be demoted.
     Role {
         /// The account's email (or id).
         email: String,
