@@ -529,6 +529,15 @@ fn routes(f: &Fixture) -> Vec<Route> {
             422,
         ),
         post(format!("/api/v1/campaigns/{c}/cancel"), empty, 200),
+        get("/api/v1/principals/a1/suspensions".into()),
+        post(
+            "/api/v1/principals/a1/suspend".into(),
+            |_| Body::Json(json!({ "reason": "SIEM alert 1" })),
+            201,
+        ),
+        post("/api/v1/principals/a1/restore".into(), empty, 202),
+        // The token that requested the restore may not approve it too.
+        post("/api/v1/suspensions/1/approve".into(), empty, 403),
         // Tokens come from a console session only: an admin token may not make more.
         post(
             "/api/v1/tokens".into(),
@@ -664,6 +673,14 @@ async fn every_route_answers_anonymous_reviewer_auditor_and_admin_as_their_role_
     );
     assert_eq!(listed.len(), routes.len(), "each route once");
 
+    // A SIEM or SOAR playbook's token: only the suspension routes.
+    let responder = Auth::Bearer(
+        app.engine
+            .create_api_token(&admin, "soar", attest::domain::access::Role::Responder)
+            .await
+            .expect("a responder token"),
+    );
+
     // The evidence signing key is made on first use, by whoever downloads evidence first: make
     // it now, so that the comparison below sees only what the callers do.
     app.engine.signing_key().await.expect("signing key");
@@ -724,6 +741,40 @@ async fn every_route_answers_anonymous_reviewer_auditor_and_admin_as_their_role_
         }
     }
     assert_eq!(snapshot(&app).await, before, "auditors changed nothing");
+
+    // A responder reads suspensions and is refused everything else (its suspend and restore,
+    // which change things, are exercised in tests/suspend.rs).
+    for route in &routes {
+        if route.path.ends_with("/suspend") || route.path.ends_with("/restore") {
+            continue;
+        }
+        let expected = if route.path.ends_with("/suspensions") {
+            200
+        } else {
+            403
+        };
+        let reply = api
+            .call(
+                route.method.clone(),
+                &route.path,
+                &responder,
+                (route.body)(&fixture),
+            )
+            .await;
+        assert_eq!(
+            reply.status.as_u16(),
+            expected,
+            "{} {} as a responder token: {}",
+            route.method,
+            route.path,
+            reply.text()
+        );
+    }
+    assert_eq!(
+        snapshot(&app).await,
+        before,
+        "a responder changed nothing else"
+    );
 
     // An admin session's change without its anti-forgery header is refused, and changes
     // nothing; with it, the session may do what a token may.

@@ -987,7 +987,12 @@ async fn bom_starts_every_csv_of_the_bundle_and_it_still_verifies() {
         .collect();
     assert_eq!(
         csvs,
-        ["items.csv", "decisions.csv", "after_remediation.csv"],
+        [
+            "items.csv",
+            "decisions.csv",
+            "after_remediation.csv",
+            "suspensions.csv"
+        ],
         "the bundle's CSV files"
     );
     for name in csvs {

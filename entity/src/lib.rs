@@ -28,6 +28,8 @@ pub mod role;
 pub mod session;
 pub mod signing_key;
 pub mod source;
+pub mod suspension;
+pub mod suspension_item;
 
 /// The entity types under their table names.
 pub mod prelude {
@@ -59,4 +61,6 @@ pub mod prelude {
     pub use crate::session::Entity as Session;
     pub use crate::signing_key::Entity as SigningKey;
     pub use crate::source::Entity as Source;
+    pub use crate::suspension::Entity as Suspension;
+    pub use crate::suspension_item::Entity as SuspensionItem;
 }

@@ -10,7 +10,7 @@ use sea_orm::{
     ModelTrait, Set,
 };
 
-const TABLES: [&str; 17] = [
+const TABLES: [&str; 19] = [
     "source",
     "principal",
     "role",
@@ -28,6 +28,8 @@ const TABLES: [&str; 17] = [
     "account",
     "activation",
     "activation_review",
+    "suspension",
+    "suspension_item",
 ];
 
 async fn migrate_twice(db: &DatabaseConnection) -> Result<(), DbErr> {
@@ -507,6 +509,48 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), DbErr> {
         dup.is_err(),
         "one campaign_reviewer row per reviewer and campaign"
     );
+
+    // Suspensions (migration 18): one open per principal; its items round-trip.
+    let open = |reason: &str| suspension::ActiveModel {
+        principal_id: Set(holder.id),
+        open_principal_id: Set(Some(holder.id)),
+        reason: Set(reason.into()),
+        requested_by: Set("token:soar".into()),
+        state: Set("removing".into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let susp = open("SIEM alert").insert(db).await?;
+    assert!(
+        open("again").insert(db).await.is_err(),
+        "one open suspension per principal"
+    );
+    let item = suspension_item::ActiveModel {
+        suspension_id: Set(susp.id),
+        eligibility_id: Set(elig.id),
+        source: Set("builtin".into()),
+        principal_external_id: Set("glass".into()),
+        role_name: Set("Global Administrator".into()),
+        scope: Set("/".into()),
+        removal_state: Set("removed".into()),
+        removal_attempts: Set(1),
+        removal_receipt: Set(Some("builtin:eligibility/1".into())),
+        removed_at: Set(Some(now)),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    assert_eq!(
+        suspension_item::Entity::find_by_id(item.id).one(db).await?,
+        Some(item.clone())
+    );
+    let mut closed: suspension::ActiveModel = susp.into();
+    closed.open_principal_id = Set(None);
+    closed.update(db).await?;
+    open("a second signal, after the first was restored")
+        .insert(db)
+        .await?;
 
     // Foreign keys are enforced (ON DELETE RESTRICT).
     let del = role::Entity::delete_by_id(role.id).exec(db).await;

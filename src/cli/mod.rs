@@ -7,6 +7,7 @@ mod evidence;
 mod output;
 mod serve;
 mod source;
+mod suspension;
 mod user;
 
 use crate::clock::SystemClock;
@@ -88,6 +89,9 @@ pub enum Command {
     /// Look at the eligibility attest knows about.
     #[command(subcommand)]
     Eligibility(EligibilityCommand),
+    /// Suspensions on a signal: list, suspend a person, request and approve a restore.
+    #[command(subcommand)]
+    Suspension(suspension::SuspensionCommand),
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -299,6 +303,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::User(command) => user::run(&engine(&config).await?, command, &cli_actor()).await,
         Command::Source(command) => {
             source::run(&engine(&config).await?, command, &cli_actor()).await
+        }
+        Command::Suspension(command) => {
+            suspension::run(&engine(&config).await?, command, &cli_actor()).await
         }
         Command::Demo => demo::run(engine(&config).await?, &config, &cli_actor()).await,
         Command::Bench(args) => {

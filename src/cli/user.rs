@@ -29,7 +29,8 @@ pub enum UserCommand {
         /// The admin account creating it.
         #[arg(long, value_name = "EMAIL")]
         admin: String,
-        /// admin or auditor (default auditor: read-only).
+        /// admin, auditor (default: read-only) or responder (a SIEM/SOAR playbook: may only
+        /// suspend people, see `POST /api/v1/principals/{id}/suspend`).
         #[arg(long, default_value = "auditor")]
         role: String,
     },
@@ -56,7 +57,7 @@ pub enum UserCommand {
         email: String,
     },
     /// Give an account another role; its sessions end so the new role applies at once. A
-    /// demotion to auditor revokes the admin tokens it created; the last admin cannot be demoted.
+    /// demotion to auditor revokes the admin and responder tokens it created; the last admin cannot be demoted.
     Role {
         /// The account's email (or id).
         email: String,

@@ -1,5 +1,6 @@
 //! Who may do what in the console and the API (docs/security.md, "Who can reach what"):
-//! admins run campaigns; auditors read everything and change nothing; how sign-in failures slow
+//! admins run campaigns; auditors read everything and change nothing; responders (API tokens
+//! of a SIEM or SOAR playbook) only suspend people; how sign-in failures slow
 //! further attempts; where a sign-in may lead.
 
 use chrono::{DateTime, Duration, Utc};
@@ -12,9 +13,12 @@ use chrono::{DateTime, Duration, Utc};
 pub enum Role {
     Admin,
     Auditor,
+    /// An API token of a SIEM or SOAR playbook: may suspend a person and read suspensions,
+    /// nothing else (no campaigns, no restore, no approval).
+    Responder,
 }
 
-string_enum!(Role, "role", { Admin => "admin", Auditor => "auditor" });
+string_enum!(Role, "role", { Admin => "admin", Auditor => "auditor", Responder => "responder" });
 
 impl Role {
     /// Launch, close, cancel, import, define, decide as an admin, create tokens.
@@ -24,6 +28,21 @@ impl Role {
 
     /// Campaigns, items, decisions, the audit log and evidence downloads.
     pub fn may_read(self) -> bool {
+        matches!(self, Role::Admin | Role::Auditor)
+    }
+
+    /// Suspend a person on a signal and request the restore of a suspension.
+    pub fn may_suspend(self) -> bool {
+        matches!(self, Role::Admin | Role::Responder)
+    }
+
+    /// Read suspensions (a responder reads back what it did).
+    pub fn may_read_suspensions(self) -> bool {
+        matches!(self, Role::Admin | Role::Auditor | Role::Responder)
+    }
+
+    /// Whether a console account may have this role: a responder is a token role only.
+    pub fn for_accounts(self) -> bool {
         matches!(self, Role::Admin | Role::Auditor)
     }
 }
@@ -157,6 +176,14 @@ mod tests {
     fn auditors_read_and_never_change() {
         assert!(Role::Auditor.may_read() && !Role::Auditor.may_change());
         assert!(Role::Admin.may_read() && Role::Admin.may_change());
+    }
+
+    #[test]
+    fn responders_suspend_and_nothing_else() {
+        let r = Role::Responder;
+        assert!(r.may_suspend() && r.may_read_suspensions());
+        assert!(!r.may_read() && !r.may_change() && !r.for_accounts());
+        assert!(!Role::Auditor.may_suspend() && Role::Auditor.may_read_suspensions());
     }
 
     #[test]

@@ -59,3 +59,4 @@ pub mod retry;
 pub mod reviewers;
 pub mod schedule;
 pub mod summary;
+pub mod suspension;

@@ -132,6 +132,11 @@ impl Engine {
                 limits::quote(email)
             )));
         }
+        if !role.for_accounts() {
+            return Err(EngineError::Invalid(format!(
+                "role: {role} is for API tokens only (console accounts are admin or auditor)"
+            )));
+        }
         if password.chars().count() < 12 {
             return Err(EngineError::Invalid(
                 "the password must be at least 12 characters".into(),

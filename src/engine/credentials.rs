@@ -159,6 +159,11 @@ impl Engine {
         role: Role,
         actor: &str,
     ) -> Result<AccountChangeReport, EngineError> {
+        if !role.for_accounts() {
+            return Err(EngineError::Invalid(format!(
+                "role: {role} is for API tokens only (console accounts are admin or auditor)"
+            )));
+        }
         self.change_account(
             account,
             AccountChange::SetRole(role),
@@ -301,13 +306,14 @@ impl Engine {
                     cred::set_role(&txn, before.id, new_role.as_str()).await?;
                     sessions_revoked = cred::revoke_sessions(&txn, before.id, None, now).await?;
                     if new_role == Role::Auditor {
-                        tokens_revoked = cred::revoke_tokens_of(
-                            &txn,
-                            before.id,
-                            Some(Role::Admin.as_str()),
-                            now,
-                        )
-                        .await?;
+                        // An auditor may not change anything: the admin and responder tokens
+                        // the account created stop with its admin role.
+                        for role in [Role::Admin, Role::Responder] {
+                            tokens_revoked.extend(
+                                cred::revoke_tokens_of(&txn, before.id, Some(role.as_str()), now)
+                                    .await?,
+                            );
+                        }
                     }
                 }
                 details["from"] = role.as_str().into();

@@ -28,6 +28,7 @@ pub mod remind;
 pub mod reports;
 pub mod rerun;
 pub mod review;
+pub mod suspend;
 pub mod sync;
 
 use crate::clock::Clock;

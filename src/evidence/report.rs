@@ -56,6 +56,8 @@ pub struct Report<'a> {
     /// Items whose eligibility came back after an earlier campaign removed it (the first few).
     pub reappeared: &'a [crate::store::reappearance::ReappearedItem],
     pub reappeared_total: i64,
+    /// Suspensions on a signal of the campaign's holders (suspensions.csv has every item).
+    pub suspensions: &'a [crate::engine::suspend::SuspensionView],
     pub timeline: &'a [TimelineLine],
     /// The campaign's re-runs for non-responders, first first.
     pub reruns: &'a [crate::store::campaigns::RoundRow],

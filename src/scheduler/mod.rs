@@ -21,6 +21,8 @@ pub struct TickReport {
     pub escalated_items: u64,
     pub closed: Vec<i64>,
     pub removals_handled: usize,
+    /// Suspension items removed now (finishing suspensions a failed source or a crash left).
+    pub suspension_removals: usize,
     pub completed: Vec<i64>,
     /// Completed campaigns whose missing evidence bundle was stored.
     pub evidence_stored: Vec<i64>,
@@ -35,7 +37,7 @@ impl TickReport {
 }
 
 /// Runs every piece of work due now: scheduled syncs, launches, reminders and escalations, closes at the
-/// deadline, removals, completions, the evidence of any completed campaign without it, and,
+/// deadline, removals, suspensions' owed removals, completions, the evidence of any completed campaign without it, and,
 /// once a week is over, its activation review to the role owners.
 pub async fn tick(engine: &Engine) -> Result<TickReport, EngineError> {
     let synced = engine.sync_due().await?;
@@ -51,6 +53,7 @@ pub async fn tick(engine: &Engine) -> Result<TickReport, EngineError> {
         }
         removals_handled += handled;
     }
+    let suspension_removals = engine.suspension_step().await?;
     let completed = engine.complete_finished().await?;
     let evidence_stored = engine.store_missing_evidence().await?;
     let activation_review = engine.queue_activation_review().await?;
@@ -61,6 +64,7 @@ pub async fn tick(engine: &Engine) -> Result<TickReport, EngineError> {
         escalated_items: reminded.escalated_items,
         closed,
         removals_handled,
+        suspension_removals,
         completed,
         evidence_stored,
         activation_review,

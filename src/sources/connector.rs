@@ -4,7 +4,7 @@
 //! tables (so launches, the console and the evidence read one place); removals and read-backs
 //! go to the connector of the campaign's source.
 
-use super::{Removal, RemovalTarget, SourceError};
+use super::{Removal, RemovalTarget, RestoreSchedule, SourceError};
 use crate::domain::directory::{PrincipalKind, Risk};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -85,8 +85,15 @@ pub struct Probe {
     pub eligibility: Option<u64>,
 }
 
-/// The justification a removal carries into the source's own audit trail.
+/// The justification a removal carries into the source's own audit trail. A target with
+/// campaign id 0 is a suspension's item (`item_id`: the suspension item).
 pub fn justification(target: &RemovalTarget) -> String {
+    if target.campaign_id == 0 {
+        return format!(
+            "attest suspension item {}: suspension of {} as {} at {}",
+            target.item_id, target.principal_external_id, target.role_name, target.scope
+        );
+    }
     format!(
         "attest campaign {} item {}: access review removal of {} as {} at {}",
         target.campaign_id,
@@ -118,4 +125,18 @@ pub trait Connector: Send + Sync {
     /// Reads it back from the source: is it still there? `None`: this source cannot be read
     /// back (a webhook), so the receipt is the only proof.
     async fn is_present(&self, target: &RemovalTarget) -> Result<Option<bool>, SourceError>;
+
+    /// Puts back one eligibility a suspension removed; the receipt starts with the source's
+    /// name. The caller reads it back with [`Connector::is_present`]. Sources that cannot
+    /// (yet) say so: the suspension's restore then fails for that item and names it.
+    async fn restore(
+        &self,
+        _target: &RemovalTarget,
+        _schedule: &RestoreSchedule,
+    ) -> Result<String, SourceError> {
+        Err(SourceError(format!(
+            "source {}: this kind of source cannot put an eligibility back; restore it there by hand",
+            self.name()
+        )))
+    }
 }

@@ -26,6 +26,14 @@ pub enum Removal {
     AlreadyGone { receipt: String },
 }
 
+/// When a restored eligibility starts and ends again (a suspension's restore puts back the end
+/// the eligibility had, where the source keeps one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestoreSchedule {
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+}
+
 /// A source that could not be reached or refused; the removal is retried later.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]

@@ -12,6 +12,7 @@ use crate::domain::eligibility::{EligibilityStatus, SourceKind};
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::mail_state::MailState;
 use crate::domain::recommendation::Recommendation;
+use crate::domain::suspension::{ItemRemoval, ItemRestore, SuspensionState};
 
 /// Width of the columns these enums are stored in (migration's `ENUM_LEN`).
 pub const STORED_MAX_CHARS: usize = 32;
@@ -88,6 +89,9 @@ stored_as_string!(
     AttemptOutcome,
     MailState,
     Role,
+    SuspensionState,
+    ItemRemoval,
+    ItemRestore,
 );
 
 #[cfg(test)]
@@ -134,6 +138,9 @@ mod tests {
         check(Recommendation::ALL);
         check(RemediationState::ALL);
         check(AttemptOutcome::ALL);
+        check(SuspensionState::ALL);
+        check(ItemRemoval::ALL);
+        check(ItemRestore::ALL);
         check(MailState::ALL);
         check(Role::ALL);
     }

@@ -31,6 +31,7 @@ pub mod reports;
 pub mod review;
 pub mod sources;
 pub mod sql;
+pub mod suspensions;
 
 pub use backend::postgres::scratch;
 pub(crate) use backend::refresh_statistics;

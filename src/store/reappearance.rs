@@ -23,11 +23,15 @@ pub struct Reappeared {
     pub scope: String,
     /// The campaign that had removed it.
     pub campaign_id: Option<i64>,
+    /// The suspension that had removed it (`suspension #N`), when one did: the person is
+    /// suspended and the source lists it again.
+    pub suspension: Option<String>,
     pub removed_at: Option<DateTime<Utc>>,
     pub removal_receipt: Option<String>,
 }
 
-/// Of `rows` (about to be upserted), those whose eligibility a campaign had removed.
+/// Of `rows` (about to be upserted), those whose eligibility a campaign or a suspension had
+/// removed.
 pub async fn removed_by_campaign(
     conn: &impl ConnectionTrait,
     rows: &[EligibilityWrite],
@@ -39,9 +43,9 @@ pub async fn removed_by_campaign(
     // builder cannot express.
     let mut sql = Sql::new(
         conn.get_database_backend(),
-        "SELECT e.id, p.external_id, r.name, e.scope, e.removed_by_campaign_id, e.removed_at, e.removal_receipt \
+        "SELECT e.id, p.external_id, r.name, e.scope, e.removed_by_campaign_id, e.removed_at, e.removal_receipt, e.removal_reason \
          FROM eligibility e JOIN principal p ON p.id = e.principal_id JOIN \"role\" r ON r.id = e.role_id \
-         WHERE e.status = 'removed' AND e.removed_by_campaign_id IS NOT NULL \
+         WHERE e.status = 'removed' AND (e.removed_by_campaign_id IS NOT NULL OR e.removal_reason LIKE 'suspension #%') \
          AND (e.principal_id, e.role_id, e.scope) IN (VALUES ",
     );
     sql.rows(rows.iter().map(|w| {
@@ -62,6 +66,9 @@ pub async fn removed_by_campaign(
                 role: row.try_get("", "name")?,
                 scope: row.try_get("", "scope")?,
                 campaign_id: row.try_get("", "removed_by_campaign_id")?,
+                suspension: row
+                    .try_get::<Option<String>>("", "removal_reason")?
+                    .filter(|r| r.starts_with("suspension #")),
                 removed_at: row.try_get("", "removed_at")?,
                 removal_receipt: row.try_get("", "removal_receipt")?,
             })
@@ -87,7 +94,11 @@ pub async fn record(
         removal_receipt: Set(r.removal_receipt.clone()),
         reappeared_at: Set(now),
         via: Set(via.to_string()),
-        action: Set(action.to_string()),
+        // A suspended person's eligibility listed again names the suspension.
+        action: Set(match &r.suspension {
+            Some(suspension) => format!("{action}: {suspension}"),
+            None => action.to_string(),
+        }),
         ..Default::default()
     });
     Ok(reappearance::Entity::insert_many(recorded)
@@ -212,7 +223,8 @@ pub struct ReappearanceView {
     pub reappeared_at: DateTime<Utc>,
     /// What listed it again.
     pub via: String,
-    /// `flagged`, or `removed_again` through its source.
+    /// `flagged`, or `removed_again` through its source; `flagged: suspension #N` when a
+    /// suspended person's eligibility was listed again.
     pub action: String,
     /// The eligibility's status now (`active`, or `removed` by a later campaign or prune).
     pub status_now: String,

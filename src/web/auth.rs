@@ -4,7 +4,7 @@
 //! API answers with JSON.
 
 use super::{AppState, ClientAddr};
-use crate::domain::access::is_safe_next;
+use crate::domain::access::{is_safe_next, Role};
 use crate::engine::accounts::{LoginRefusal, Operator};
 use crate::engine::Engine;
 use askama::Template;
@@ -180,7 +180,11 @@ fn clear_session_cookie(secure: bool) -> String {
 /// (`/admin`, `/audit`, `/logout`) only a session: its pages are for people in a browser, and
 /// tokens are for scripts. A session cookie that no longer opens a session (expired, signed
 /// out) is audited and cleared.
-async fn demand(parts: &Parts, state: &AppState, admin: bool) -> Result<Operator, Denied> {
+async fn demand(
+    parts: &Parts,
+    state: &AppState,
+    may: fn(Role) -> bool,
+) -> Result<Operator, Denied> {
     // `/metrics` is for Prometheus, a script like any API client: a token, and a 401 not a
     // redirect to the sign-in page.
     let api = parts.uri.path().starts_with("/api/") || parts.uri.path() == "/metrics";
@@ -216,12 +220,7 @@ async fn demand(parts: &Parts, state: &AppState, admin: bool) -> Result<Operator
             secure: is_https(state),
         });
     };
-    let allowed = if admin {
-        operator.role.may_change()
-    } else {
-        operator.role.may_read()
-    };
-    if allowed {
+    if may(operator.role) {
         Ok(operator)
     } else {
         Err(Denied::Forbidden { api })
@@ -236,14 +235,35 @@ pub struct Admin(pub Operator);
 impl FromRequestParts<AppState> for Reader {
     type Rejection = Denied;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Denied> {
-        demand(parts, state, false).await.map(Reader)
+        demand(parts, state, Role::may_read).await.map(Reader)
     }
 }
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = Denied;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Denied> {
-        demand(parts, state, true).await.map(Admin)
+        demand(parts, state, Role::may_change).await.map(Admin)
+    }
+}
+
+/// An admin or a responder (a SIEM or SOAR playbook's token): may suspend a person.
+pub struct Suspender(pub Operator);
+/// Anyone who may read suspensions: admins, auditors, responders.
+pub struct SuspensionReader(pub Operator);
+
+impl FromRequestParts<AppState> for Suspender {
+    type Rejection = Denied;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Denied> {
+        demand(parts, state, Role::may_suspend).await.map(Suspender)
+    }
+}
+
+impl FromRequestParts<AppState> for SuspensionReader {
+    type Rejection = Denied;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Denied> {
+        demand(parts, state, Role::may_read_suspensions)
+            .await
+            .map(SuspensionReader)
     }
 }
 

@@ -15,6 +15,7 @@ mod credentials;
 mod definitions;
 mod directory;
 mod log;
+mod people;
 mod queue;
 mod sources;
 
@@ -65,6 +66,9 @@ pub fn routes() -> Router<AppState> {
             post(definitions::launch),
         )
         .route("/admin/eligibility", get(directory::eligibility))
+        .route("/admin/people/{id}", get(people::admin_person))
+        .route("/audit/people/{id}", get(people::audit_person))
+        .route("/admin/suspensions/{id}/approve", post(people::approve))
         .route("/admin/sources", get(sources::admin_sources))
         .route(
             "/admin/sources/{name}/{action}",

@@ -132,9 +132,16 @@ pub struct ApiApp {
 impl ApiApp {
     /// The server on a fresh database, its clock at [`START`], with an admin and an auditor.
     pub async fn spawn() -> Self {
+        Self::spawn_with_sources(Default::default()).await
+    }
+
+    /// The same, with the sources an attest.toml would configure.
+    pub async fn spawn_with_sources(
+        sources: std::collections::BTreeMap<String, attest::sources::config::SourceConfig>,
+    ) -> Self {
         let db = TestDb::new().await;
         let clock = Arc::new(ManualClock::new(at(START)));
-        let engine = db.engine_at(clock.clone()).await;
+        let engine = db.engine_at(clock.clone()).await.with_sources(sources);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");

@@ -6,7 +6,9 @@
 //! `@odata.context`, `value` and `@odata.nextLink`, the `{"error":{"code","message",
 //! "innerError"}}` error body, `401 InvalidAuthenticationToken`, `404 Request_ResourceNotFound`
 //! for a user without a manager, `429` with `Retry-After`, and the
-//! unifiedRoleEligibilityScheduleRequest answered `201 Created` to an `adminRemove`.
+//! unifiedRoleEligibilityScheduleRequest answered `201 Created` to an `adminRemove` and to an
+//! `adminAssign` (with its `scheduleInfo`), and role definitions listed with `$filter` on
+//! `displayName` (which needs `RoleManagement.Read.Directory` or a broader permission).
 //!
 //! Graph itself is unreachable from tests, so this is the only Graph they see; it checks what
 //! the connector sends (token, `$filter` syntax, request body) as strictly as the real one.
@@ -29,6 +31,7 @@ pub const SECURITY_ADMINISTRATOR: &str = "194ae4cb-b126-40b2-bd5b-6091b380977d";
 pub const ELIGIBILITY_PATH: &str = "/v1.0/roleManagement/directory/roleEligibilitySchedules";
 pub const ACTIVATIONS_PATH: &str = "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances";
 pub const REQUESTS_PATH: &str = "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests";
+pub const ROLE_DEFINITIONS_PATH: &str = "/v1.0/roleManagement/directory/roleDefinitions";
 pub const ACTIVATION_REQUESTS_PATH: &str =
     "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests";
 
@@ -730,6 +733,41 @@ fn answer(
         }
         return list_assignment_requests(state, &query);
     }
+    if path == ROLE_DEFINITIONS_PATH && method == Method::GET {
+        if !has(&[
+            "RoleManagement.Read.Directory",
+            "Directory.Read.All",
+            "RoleManagement.ReadWrite.Directory",
+            "Directory.ReadWrite.All",
+        ]) {
+            return denied();
+        }
+        let clauses = match query.get("$filter") {
+            None => Vec::new(),
+            Some(f) => match parse_filter(f, &["displayName"]) {
+                Ok(c) => c,
+                Err(e) => return graph_error(400, "BadRequest", &e),
+            },
+        };
+        let items: Vec<Value> = state
+            .role_definitions
+            .values()
+            .filter(|r| clauses.iter().all(|(_, v)| &r.display_name == v))
+            .map(|r| {
+                json!({
+                    "id": r.id, "displayName": r.display_name, "description": r.description,
+                    "isBuiltIn": true, "isEnabled": true, "templateId": r.id,
+                })
+            })
+            .collect();
+        return page(
+            state,
+            ROLE_DEFINITIONS_PATH,
+            "roleDefinitions",
+            &query,
+            items,
+        );
+    }
     if path == REQUESTS_PATH && method == Method::POST {
         if !has(&[READ_WRITE, "RoleManagement.ReadWrite.Directory"]) {
             return denied();
@@ -1177,11 +1215,14 @@ fn removal(state: &mut State, body: &Bytes) -> Response {
     state.removal_requests.push(request.clone());
     let text = |key: &str| request.get(key).and_then(Value::as_str).map(str::to_string);
     let action = text("action").unwrap_or_default();
+    if action == "adminAssign" {
+        return assign(state, &request);
+    }
     if action != "adminRemove" {
         return graph_error(
             400,
             "BadRequest",
-            &format!("This test server handles action adminRemove only, not '{action}'."),
+            &format!("This test server handles actions adminRemove and adminAssign only, not '{action}'."),
         );
     }
     let (Some(principal), Some(role), Some(scope)) = (
@@ -1259,6 +1300,119 @@ fn removal(state: &mut State, body: &Bytes) -> Response {
             "targetScheduleId": null,
             "justification": text("justification"),
             "scheduleInfo": null,
+            "createdBy": {
+                "application": {"displayName": null, "id": state.client_id},
+                "device": null,
+                "user": null
+            },
+            "ticketInfo": {"ticketNumber": null, "ticketSystem": null}
+        }),
+    )
+}
+
+/// `adminAssign`: a new provisioned, direct eligibility with the schedule the request gives.
+fn assign(state: &mut State, request: &Value) -> Response {
+    let text = |key: &str| request.get(key).and_then(Value::as_str).map(str::to_string);
+    let (Some(principal), Some(role), Some(scope)) = (
+        text("principalId"),
+        text("roleDefinitionId"),
+        text("directoryScopeId"),
+    ) else {
+        return graph_error(
+            400,
+            "BadRequest",
+            "principalId, roleDefinitionId and directoryScopeId are required.",
+        );
+    };
+    if text("justification").is_none_or(|j| j.trim().is_empty()) {
+        return graph_error(
+            400,
+            "RoleAssignmentRequestPolicyValidationFailed",
+            "The following policy rules failed: [\"JustificationRule\"]",
+        );
+    }
+    let info = &request["scheduleInfo"];
+    let start = info["startDateTime"].as_str().map(str::to_string);
+    let end = match info["expiration"]["type"].as_str() {
+        Some("noExpiration") => None,
+        Some("afterDateTime") => match info["expiration"]["endDateTime"].as_str() {
+            Some(end) => Some(end.to_string()),
+            None => return graph_error(400, "BadRequest", "expiration.endDateTime is required."),
+        },
+        _ => {
+            return graph_error(
+                400,
+                "BadRequest",
+                "scheduleInfo.expiration.type is required.",
+            )
+        }
+    };
+    let Some(start) = start else {
+        return graph_error(400, "BadRequest", "scheduleInfo.startDateTime is required.");
+    };
+    if !state.role_definitions.contains_key(&role) {
+        return graph_error(
+            404,
+            "Request_ResourceNotFound",
+            &format!("Resource '{role}' does not exist or one of its queried reference-property objects are not present."),
+        );
+    }
+    if !state.users.contains_key(&principal) && !state.others.contains_key(&principal) {
+        return graph_error(
+            404,
+            "Request_ResourceNotFound",
+            &format!("Resource '{principal}' does not exist or one of its queried reference-property objects are not present."),
+        );
+    }
+    if state.schedules.iter().any(|s| {
+        s.principal_id == principal
+            && s.role_definition_id == role
+            && s.directory_scope_id == scope
+            && s.status == "Provisioned"
+    }) {
+        return graph_error(
+            400,
+            "RoleAssignmentExists",
+            "The Role assignment already exists.",
+        );
+    }
+    let id = state.guid();
+    state.schedules.push(Schedule {
+        id: id.clone(),
+        principal_id: principal.clone(),
+        role_definition_id: role.clone(),
+        directory_scope_id: scope.clone(),
+        status: "Provisioned".into(),
+        member_type: "Direct".into(),
+        start: start.clone(),
+        end: end.clone(),
+    });
+    ok_json(
+        StatusCode::CREATED,
+        json!({
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#roleManagement/directory/roleEligibilityScheduleRequests/$entity",
+            "id": id,
+            "status": "Provisioned",
+            "createdDateTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "completedDateTime": null,
+            "approvalId": null,
+            "customData": null,
+            "action": "adminAssign",
+            "principalId": principal,
+            "roleDefinitionId": role,
+            "directoryScopeId": scope,
+            "appScopeId": null,
+            "isValidationOnly": false,
+            "targetScheduleId": id,
+            "justification": text("justification"),
+            "scheduleInfo": {
+                "startDateTime": start,
+                "recurrence": null,
+                "expiration": match &end {
+                    Some(end) => json!({"type": "afterDateTime", "endDateTime": end, "duration": null}),
+                    None => json!({"type": "noExpiration", "endDateTime": null, "duration": null}),
+                },
+            },
             "createdBy": {
                 "application": {"displayName": null, "id": state.client_id},
                 "device": null,

@@ -340,11 +340,12 @@ impl Scenario {
 }
 
 /// The data files of a bundle, in the order the manifest lists them.
-pub const DATA_FILES: [&str; 6] = [
+pub const DATA_FILES: [&str; 7] = [
     "items.csv",
     "decisions.csv",
     "after_remediation.csv",
     "audit.jsonl",
+    "suspensions.csv",
     "campaign.json",
     "report.html",
 ];

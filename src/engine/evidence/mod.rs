@@ -14,6 +14,7 @@ mod item_facts;
 mod rows;
 mod signing_key;
 mod stored;
+mod suspensions;
 mod writer;
 
 pub use carried::CARRIED_COLUMNS;
@@ -144,6 +145,9 @@ impl Engine {
             ev::handovers(conn, campaign_id, HANDOVERS_LISTED).await?;
         let reruns = campaigns::rounds(conn, campaign_id).await?;
         let population_sha = hex::encode(facts.population_hash.clone().finalize());
+        // Suspensions of the campaign's holders (issue 19): their own file, counted here.
+        let suspended = self.campaign_suspensions(campaign_id).await?;
+        suspensions::write(&mut bundle, &suspended, options)?;
         let campaign_json = serde_json::json!({
             "format": FORMAT,
             "campaign": {
@@ -185,6 +189,11 @@ impl Engine {
                 },
             },
             "handovers": { "count": handovers_total, "listed": handovers },
+            "suspensions": {
+                "count": suspended.len(),
+                "file": "suspensions.csv",
+                "about": "every suspension on a signal of a person who holds an item of this campaign, one row per eligibility it removed, with the removal's and the restore's state and receipts",
+            },
             "reviewers": reviewers,
             "median_seconds_to_decision": median,
             "rubber_stamp_flags": stamps,
@@ -227,6 +236,7 @@ impl Engine {
             inconsistent,
             reappeared: &reappeared,
             reappeared_total,
+            suspensions: &suspended,
             timeline: &timeline,
             reruns: &reruns,
             rubber_stamps: &stamps,

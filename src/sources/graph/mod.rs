@@ -28,6 +28,7 @@
 //! - removal: <https://learn.microsoft.com/en-us/graph/api/rbacapplication-post-roleeligibilityschedulerequests?view=graph-rest-1.0>
 //!   (`action: adminRemove` with `principalId`, `roleDefinitionId`, `directoryScopeId`,
 //!   `justification`; `201 Created` with a unifiedRoleEligibilityScheduleRequest).
+//! - restore (a suspension's): `action: adminAssign` on the same requests, see `restore`.
 //! - paging: <https://learn.microsoft.com/en-us/graph/paging> (`@odata.nextLink` until absent).
 //! - errors: <https://learn.microsoft.com/en-us/graph/errors> (`{"error":{"code","message"}}`).
 //! - throttling: <https://learn.microsoft.com/en-us/graph/throttling> (429 with `Retry-After`
@@ -46,10 +47,11 @@ mod client;
 mod eligibility;
 mod removal;
 mod resources;
+mod restore;
 
 use super::config::{secret_from_env, EntraConfig};
 use super::connector::{Connector, Probe, Snapshot};
-use super::{Removal, RemovalTarget, SourceError};
+use super::{Removal, RemovalTarget, RestoreSchedule, SourceError};
 use client::{one_line, CachedToken, DEFAULT_RETRY_CAP};
 use resources::{Schedule, ELIGIBILITY_PATH};
 use std::collections::{BTreeMap, BTreeSet};
@@ -230,5 +232,13 @@ impl Connector for GraphConnector {
 
     async fn is_present(&self, target: &RemovalTarget) -> Result<Option<bool>, SourceError> {
         Ok(Some(!self.lookup(target).await?.is_empty()))
+    }
+
+    async fn restore(
+        &self,
+        target: &RemovalTarget,
+        schedule: &RestoreSchedule,
+    ) -> Result<String, SourceError> {
+        self.restore_eligibility(target, schedule).await
     }
 }

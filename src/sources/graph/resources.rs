@@ -12,6 +12,7 @@ pub(super) const ACTIVATIONS_PATH: &str =
 /// or not, with its justification.
 pub(super) const ACTIVATION_REQUESTS_PATH: &str =
     "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests";
+pub(super) const ROLE_DEFINITIONS_PATH: &str = "/v1.0/roleManagement/directory/roleDefinitions";
 pub(super) const REQUESTS_PATH: &str =
     "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests";
 

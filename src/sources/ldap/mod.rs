@@ -26,6 +26,7 @@ mod connection;
 mod eligibility;
 mod probe;
 mod removal;
+mod restore;
 
 use super::config::{secret_from_env, LdapConfig};
 use super::connector::{Connector, Probe, Snapshot};
@@ -231,6 +232,18 @@ impl Connector for LdapConnector {
         let removal = self.remove_with(&mut ldap, target).await;
         let _ = ldap.unbind().await;
         removal
+    }
+
+    async fn restore(
+        &self,
+        target: &RemovalTarget,
+        _schedule: &crate::sources::RestoreSchedule,
+    ) -> Result<String, SourceError> {
+        self.group_for(target)?;
+        let mut ldap = self.connect().await?;
+        let restored = self.restore_with(&mut ldap, target).await;
+        let _ = ldap.unbind().await;
+        restored
     }
 
     async fn is_present(&self, target: &RemovalTarget) -> Result<Option<bool>, SourceError> {

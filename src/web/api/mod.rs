@@ -18,6 +18,7 @@ mod directory;
 mod rerun;
 mod sources;
 mod support;
+mod suspensions;
 
 use super::auth::Reader;
 use super::AppState;
@@ -53,6 +54,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         (name = "audit", description = "The hash-chained audit log."),
         (name = "reports", description = "Coverage, monthly metrics and the weekly activation review."),
         (name = "accounts", description = "Who is calling; console accounts and API tokens, and revoking them."),
+        (name = "suspensions", description = "Suspend a person on a signal (responder tokens), restore on an admin's approval."),
     )
 )]
 struct ApiDoc;
@@ -120,6 +122,10 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(credentials::role))
         .routes(routes!(credentials::password))
         .routes(routes!(credentials::revoke_links))
+        .routes(routes!(suspensions::suspend))
+        .routes(routes!(suspensions::suspensions))
+        .routes(routes!(suspensions::restore))
+        .routes(routes!(suspensions::approve))
         .routes(routes!(openapi_json))
 }
 

@@ -35,25 +35,55 @@ impl FromRequestParts<AppState> for AdminChange {
         let Admin(operator) = Admin::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-        if Engine::csrf_ok(&operator, sent) {
-            return Ok(AdminChange(operator));
-        }
-        let _ = state
-            .engine
-            .audit_denied(
-                &operator.actor,
-                "api.forgery_refused",
-                "a change through a console session came without the session's X-CSRF-Token",
-            )
-            .await;
-        Err(ApiError::new(
+        forgery_checked(operator, parts, state)
+            .await
+            .map(AdminChange)
+    }
+}
+
+/// Someone who may suspend (an admin or a responder token), with a session's anti-forgery
+/// header checked as for [`AdminChange`].
+pub struct SuspendChange(pub Operator);
+
+impl FromRequestParts<AppState> for SuspendChange {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let crate::web::auth::Suspender(operator) =
+            crate::web::auth::Suspender::from_request_parts(parts, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        forgery_checked(operator, parts, state)
+            .await
+            .map(SuspendChange)
+    }
+}
+
+/// `operator` when their change may go ahead: a token, or a session that sent its
+/// anti-forgery value. A refusal is audited.
+async fn forgery_checked(
+    operator: Operator,
+    parts: &Parts,
+    state: &AppState,
+) -> Result<Operator, Response> {
+    let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+    if Engine::csrf_ok(&operator, sent) {
+        return Ok(operator);
+    }
+    let _ = state
+        .engine
+        .audit_denied(
+            &operator.actor,
+            "api.forgery_refused",
+            "a change through a console session came without the session's X-CSRF-Token",
+        )
+        .await;
+    Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
             "a change made with a console session must carry the session's X-CSRF-Token header (GET /api/v1/me shows it); nothing was changed",
         )
         .into_response())
-    }
 }
 
 /// A JSON request body, parsed with the path of the field at fault: malformed JSON is a 400,
