@@ -26,6 +26,7 @@ pub mod role;
 pub mod session;
 pub mod signing_key;
 pub mod source;
+pub mod webhook_delivery;
 
 /// The entity types under their table names.
 pub mod prelude {
@@ -55,4 +56,5 @@ pub mod prelude {
     pub use crate::session::Entity as Session;
     pub use crate::signing_key::Entity as SigningKey;
     pub use crate::source::Entity as Source;
+    pub use crate::webhook_delivery::Entity as WebhookDelivery;
 }

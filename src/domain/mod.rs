@@ -57,3 +57,4 @@ pub mod retry;
 pub mod reviewers;
 pub mod schedule;
 pub mod summary;
+pub mod webhooks;

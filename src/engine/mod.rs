@@ -29,6 +29,8 @@ pub mod reports;
 pub mod rerun;
 pub mod review;
 pub mod sync;
+pub mod webhook_events;
+pub mod webhooks;
 
 use crate::clock::Clock;
 use crate::domain::records::RowError;
@@ -59,6 +61,8 @@ pub struct Engine {
     link_key: mail_links::LinkKey,
     /// `[oidc]`: OpenID Connect sign-in, when configured.
     oidc: Option<Arc<crate::oidc::OidcProvider>>,
+    /// `[webhooks.NAME]`: who wants which outbound event (none: nothing is queued).
+    webhooks: Arc<webhooks::WebhookRouting>,
 }
 
 impl Engine {
@@ -80,6 +84,7 @@ impl Engine {
             login_guard,
             link_key: mail_links::LinkKey::random(),
             oidc: None,
+            webhooks: Arc::new(webhooks::WebhookRouting::default()),
         }
     }
 

@@ -12,6 +12,7 @@ use crate::domain::eligibility::{EligibilityStatus, SourceKind};
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::mail_state::MailState;
 use crate::domain::recommendation::Recommendation;
+use crate::domain::webhooks::{DeliveryState, EventKind};
 
 /// Width of the columns these enums are stored in (migration's `ENUM_LEN`).
 pub const STORED_MAX_CHARS: usize = 32;
@@ -88,6 +89,8 @@ stored_as_string!(
     AttemptOutcome,
     MailState,
     Role,
+    EventKind,
+    DeliveryState,
 );
 
 #[cfg(test)]
@@ -136,6 +139,8 @@ mod tests {
         check(AttemptOutcome::ALL);
         check(MailState::ALL);
         check(Role::ALL);
+        check(EventKind::ALL);
+        check(DeliveryState::ALL);
     }
 
     fn spelled<E: std::fmt::Display>(all: &[E]) -> Vec<String> {

@@ -30,6 +30,7 @@ pub mod reports;
 pub mod review;
 pub mod sources;
 pub mod sql;
+pub mod webhooks;
 
 pub use backend::postgres::scratch;
 pub(crate) use backend::refresh_statistics;
