@@ -1,8 +1,8 @@
 //! The sender: a step function `serve` runs every few seconds. A step leases the deliveries
 //! that are due (so two instances never send one row at once), POSTs them signed, the
 //! endpoints side by side (an unreachable one holds up only its own deliveries, for at most
-//! its timeout each) and each endpoint's in queue order, and records every outcome in one
-//! transaction: 2xx is delivered with the receiver's receipt; anything else is retried with
+//! its timeout each) and each endpoint's in queue order, and records each outcome as soon as
+//! it is answered: 2xx is delivered with the receiver's receipt; anything else is retried with
 //! backoff and, after the last attempt, given up (shown in `attest webhook list` and beside
 //! the campaign).
 //!
@@ -112,49 +112,68 @@ impl WebhookSender {
                 given_back.extend(deliveries.split_off(PER_ENDPOINT_STEP));
             }
             async move {
-                let mut results = Vec::with_capacity(deliveries.len());
+                let mut sent = 0;
                 for delivery in deliveries {
-                    let started = Instant::now();
-                    let result = self
-                        .post(
-                            endpoint,
-                            &delivery.event_type,
-                            &delivery.event_id,
-                            &delivery.payload,
-                        )
-                        .await
-                        .and_then(|answer| {
-                            if (200..300).contains(&answer.status) {
-                                Ok(answer.receipt)
-                            } else {
-                                Err(format!("the endpoint answered {}", answer.status))
-                            }
-                        });
-                    crate::telemetry::webhook_latency(endpoint, started.elapsed());
-                    results.push((delivery, result));
+                    self.send_one(endpoint, delivery).await?;
+                    sent += 1;
                 }
-                results
+                Ok::<usize, EngineError>(sent)
             }
         });
-        let results: Vec<_> = futures::future::join_all(sends)
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
-        let states = self.engine.record_webhooks(&results).await?;
-        self.engine.release_webhooks(&given_back).await?;
-        for ((delivery, result), state) in results.iter().zip(&states) {
-            if let Err(error) = result {
-                tracing::warn!(
-                    endpoint = %delivery.endpoint,
-                    event = %delivery.event_type,
-                    "webhook delivery {}: {error}",
-                    if *state == DeliveryState::GivenUp { "given up" } else { "failed (retried)" }
-                );
+        let mut sent = 0;
+        let mut failure = None;
+        for result in futures::future::join_all(sends).await {
+            match result {
+                Ok(n) => sent += n,
+                Err(e) => failure = Some(e),
             }
-            crate::telemetry::webhook(&delivery.endpoint, state.as_str());
         }
-        Ok(results.len())
+        self.engine.release_webhooks(&given_back).await?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(sent),
+        }
+    }
+
+    /// Sends one delivery and records its outcome at once (so a crash repeats at most the
+    /// deliveries in flight, never those already answered).
+    async fn send_one(&self, endpoint: &str, delivery: &DueDelivery) -> Result<(), EngineError> {
+        let started = Instant::now();
+        let result = self
+            .post(
+                endpoint,
+                &delivery.event_type,
+                &delivery.event_id,
+                &delivery.payload,
+            )
+            .await
+            .and_then(|answer| {
+                if (200..300).contains(&answer.status) {
+                    Ok(answer.receipt)
+                } else {
+                    Err(format!("the endpoint answered {}", answer.status))
+                }
+            });
+        crate::telemetry::webhook_latency(endpoint, started.elapsed());
+        let states = self
+            .engine
+            .record_webhooks(&[(delivery, result.clone())])
+            .await?;
+        let state = states.first().copied().unwrap_or(DeliveryState::Failed);
+        if let Err(error) = &result {
+            tracing::warn!(
+                endpoint = %delivery.endpoint,
+                event = %delivery.event_type,
+                "webhook delivery {}: {error}",
+                if state == DeliveryState::GivenUp {
+                    "given up"
+                } else {
+                    "failed (retried)"
+                }
+            );
+        }
+        crate::telemetry::webhook(&delivery.endpoint, state.as_str());
+        Ok(())
     }
 
     /// POSTs `body` to `endpoint`, signed, with the event's headers.
