@@ -303,6 +303,68 @@ fn admin_token(db: &TestDb) -> String {
         .to_string()
 }
 
+/// The value of cookie `name` set by `answer`.
+fn cookie(answer: &reqwest::Response, name: &str) -> Option<String> {
+    answer
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix(&format!("{name}=")))
+        .map(|rest| rest.split(';').next().unwrap_or_default().to_string())
+}
+
+/// A console page of the serve on `port`, read by an auditor who signs in as a browser does.
+async fn console_page(engine: &Engine, port: u16, path: &str) -> String {
+    const PASSWORD: &str = "correct horse battery staple";
+    engine
+        .add_account(
+            "aldo@attest.test",
+            attest::domain::access::Role::Auditor,
+            PASSWORD,
+            "test",
+        )
+        .await
+        .expect("auditor account");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let form = http
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .expect("GET /login");
+    let login_cookie = cookie(&form, "attest_login").expect("the login page sets its cookie");
+    let html = form.text().await.expect("login page");
+    let csrf = common::app::field_value(&html, "csrf").expect("csrf");
+    let signed_in = http
+        .post(format!("{base}/login"))
+        .header(
+            reqwest::header::COOKIE,
+            format!("attest_login={login_cookie}"),
+        )
+        .form(&[
+            ("email", "aldo@attest.test"),
+            ("password", PASSWORD),
+            ("csrf", &csrf),
+            ("next", ""),
+        ])
+        .send()
+        .await
+        .expect("POST /login");
+    let session = cookie(&signed_in, "attest_session").expect("a session after signing in");
+    let page = http
+        .get(format!("{base}{path}"))
+        .header(reqwest::header::COOKIE, format!("attest_session={session}"))
+        .send()
+        .await
+        .expect("GET page");
+    assert_eq!(page.status(), reqwest::StatusCode::OK, "{path}");
+    page.text().await.expect("page")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_reaches_the_receiver_once_by_id_across_a_kill_and_restart_of_serve() {
     let receiver = Receiver::start(EVENTS_SECRET, REMOVALS_SECRET, PROTECTED).await;
@@ -420,6 +482,15 @@ async fn every_event_reaches_the_receiver_once_by_id_across_a_kill_and_restart_o
                 + 1
         ),
         "the receipt shown is the one the receiver answered"
+    );
+
+    // And on the campaign's console page, as an auditor sees it.
+    let page = console_page(&engine, port, &format!("/audit/campaigns/{id}")).await;
+    assert!(page.contains("Events sent"), "{page}");
+    assert!(
+        page.contains("data-webhook=\"removal.given_up\" data-endpoint=\"tickets\"")
+            && page.contains(&format!("<td data-receipt>{receipt}</td>")),
+        "the given-up removal's receipt is not on the campaign page:\n{page}"
     );
 
     // `attest webhook list` counts them; the secret is never printed.
