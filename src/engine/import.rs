@@ -154,7 +154,7 @@ struct Job<'a> {
     problems: Rejection,
     report: ImportReport,
     /// `eligibility.reappeared` events, queued with the import's commit.
-    events: Vec<crate::engine::webhooks::Event<'static>>,
+    events: Vec<crate::engine::webhooks::Event>,
 }
 
 impl Job<'_> {

@@ -10,19 +10,13 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::HashMap;
 
 /// `campaign.launched`: the campaign is open for decisions.
-pub fn launched(
-    campaign_id: i64,
-    population: i64,
-    reviewers: usize,
-    now: DateTime<Utc>,
-) -> Event<'static> {
+pub fn launched(campaign_id: i64, population: i64, reviewers: usize, now: DateTime<Utc>) -> Event {
     Event {
         kind: EventKind::CampaignLaunched,
         campaign_id: Some(campaign_id),
         subject: format!("campaign:{campaign_id}"),
         data: serde_json::json!({ "population": population, "reviewers": reviewers }),
         occurred_at: now,
-        campaign: None,
     }
 }
 
@@ -34,14 +28,13 @@ pub fn reviewer_finished(
     name: &str,
     actor: &str,
     now: DateTime<Utc>,
-) -> Event<'static> {
+) -> Event {
     Event {
         kind: EventKind::ReviewerFinished,
         campaign_id: Some(campaign_id),
         subject: format!("campaign:{campaign_id}/reviewer:{reviewer_id}"),
         data: serde_json::json!({ "reviewer_id": reviewer_id, "reviewer": person_id, "reviewer_name": name, "last_decision_by": actor }),
         occurred_at: now,
-        campaign: None,
     }
 }
 
@@ -53,7 +46,7 @@ pub fn closed(
     removals_planned: u64,
     rail_reason: Option<&str>,
     now: DateTime<Utc>,
-) -> Event<'static> {
+) -> Event {
     Event {
         kind: EventKind::CampaignClosed,
         campaign_id: Some(campaign_id),
@@ -63,17 +56,12 @@ pub fn closed(
             "removals_held_for_confirmation": rail_reason,
         }),
         occurred_at: now,
-        campaign: None,
     }
 }
 
 /// `removal.done` / `removal.failed` (an attempt failed, retried later) / `removal.given_up`
 /// (no more attempts, or the source still lists it): one per settled removal.
-pub fn removals(
-    due: &[DueRemoval],
-    settled: &[Settled],
-    now: DateTime<Utc>,
-) -> Vec<Event<'static>> {
+pub fn removals(due: &[DueRemoval], settled: &[Settled], now: DateTime<Utc>) -> Vec<Event> {
     let by_id: HashMap<i64, &DueRemoval> = due.iter().map(|d| (d.id, d)).collect();
     settled
         .iter()
@@ -116,14 +104,13 @@ pub fn removals(
                 subject,
                 data,
                 occurred_at: now,
-                campaign: None,
             })
         })
         .collect()
 }
 
 /// `eligibility.reappeared`: an import or sync lists again what a campaign removed.
-pub fn reappeared(back: &[Reappeared], via: &str, now: DateTime<Utc>) -> Vec<Event<'static>> {
+pub fn reappeared(back: &[Reappeared], via: &str, now: DateTime<Utc>) -> Vec<Event> {
     back.iter()
         .map(|r| Event {
             kind: EventKind::EligibilityReappeared,
@@ -139,7 +126,6 @@ pub fn reappeared(back: &[Reappeared], via: &str, now: DateTime<Utc>) -> Vec<Eve
                 "via": via,
             }),
             occurred_at: now,
-            campaign: None,
         })
         .collect()
 }
@@ -151,13 +137,12 @@ pub fn evidence_stored(
     sha256: &str,
     bytes: u64,
     now: DateTime<Utc>,
-) -> Event<'static> {
+) -> Event {
     Event {
         kind: EventKind::EvidenceStored,
         campaign_id: Some(campaign_id),
         subject: format!("campaign:{campaign_id}"),
         data: serde_json::json!({ "bundle_id": bundle_id, "sha256": sha256, "bytes": bytes }),
         occurred_at: now,
-        campaign: None,
     }
 }

@@ -42,14 +42,12 @@ pub struct EndpointListing {
 
 /// What an event is about: its campaign (if any), a key naming the fact (with the endpoint
 /// and the type, unique: the same fact is never queued twice) and its `data`.
-pub struct Event<'a> {
+pub struct Event {
     pub kind: EventKind,
     pub campaign_id: Option<i64>,
     pub subject: String,
     pub data: serde_json::Value,
     pub occurred_at: DateTime<Utc>,
-    /// Set when the caller has the campaign at hand already.
-    pub campaign: Option<&'a campaigns::CampaignRow>,
 }
 
 impl Engine {
@@ -69,7 +67,7 @@ impl Engine {
     pub(crate) async fn emit(
         &self,
         conn: &impl ConnectionTrait,
-        events: Vec<Event<'_>>,
+        events: Vec<Event>,
     ) -> Result<u64, EngineError> {
         let mut rows = Vec::new();
         let mut campaign_refs: BTreeMap<i64, Option<CampaignRef>> = BTreeMap::new();
@@ -78,9 +76,8 @@ impl Engine {
             if endpoints.is_empty() {
                 continue;
             }
-            let campaign = match (event.campaign, event.campaign_id) {
-                (Some(row), _) => Some(self.campaign_ref(row)),
-                (None, Some(id)) => {
+            let campaign = match event.campaign_id {
+                Some(id) => {
                     if let std::collections::btree_map::Entry::Vacant(slot) =
                         campaign_refs.entry(id)
                     {
@@ -89,7 +86,7 @@ impl Engine {
                     }
                     campaign_refs[&id].clone()
                 }
-                (None, None) => None,
+                None => None,
             };
             let event_id = new_event_id();
             let body = payload(
