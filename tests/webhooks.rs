@@ -722,3 +722,103 @@ async fn webhook_test_sends_a_signed_ping_and_prints_the_receipt() {
     assert_eq!(code, 1, "{out}{err}");
     assert!(err.contains("503"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_that_never_answers_holds_up_only_its_own_deliveries() {
+    std::env::set_var("ATTEST_TEST_EVENTS_SECRET_SILENT", EVENTS_SECRET);
+    let receiver = Receiver::start(EVENTS_SECRET, REMOVALS_SECRET, PROTECTED).await;
+    // Accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let silent_url = format!("http://{}/hooks", silent.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let db = TestDb::new().await;
+    let clock = Arc::new(ManualClock::new(at(START)));
+    let mut hooks = endpoints(&receiver.events_url(), "ATTEST_TEST_EVENTS_SECRET_SILENT");
+    hooks.insert(
+        "silent".into(),
+        WebhookEndpoint {
+            url: silent_url,
+            secret_env: "ATTEST_TEST_EVENTS_SECRET_SILENT".into(),
+            events: vec![],
+            timeout_secs: Some(1),
+        },
+    );
+    let engine = db
+        .engine_at(clock.clone())
+        .await
+        .with_webhooks(routing(&hooks));
+    import(&db, &engine, ImportKind::People, "people.csv", PEOPLE).await;
+    import(&db, &engine, ImportKind::Roles, "roles.csv", ROLES).await;
+    import(
+        &db,
+        &engine,
+        ImportKind::Eligibility,
+        "eligibility.csv",
+        ELIGIBILITY,
+    )
+    .await;
+    engine
+        .define(&DefinitionText::new("definition.toml", DEFINITION), "test")
+        .await
+        .expect("define");
+    let campaign = engine
+        .launch("reviewer-flow", false, "test", &NoProgress)
+        .await
+        .expect("launch");
+    engine
+        .close(campaign.id, "admin:test")
+        .await
+        .expect("close");
+    let sender = WebhookSender::new(engine.clone(), &hooks).expect("sender");
+    assert_eq!(sender.step().await.expect("step"), 4, "two events to each");
+    let got = receiver.received();
+    assert_eq!(got.len(), 2, "the answering endpoint got both: {got:#?}");
+    let deliveries = engine
+        .campaign(campaign.id)
+        .await
+        .expect("view")
+        .webhooks
+        .expect("webhooks");
+    for d in &deliveries {
+        let expected = if d.endpoint == "tickets" {
+            "delivered"
+        } else {
+            "failed"
+        };
+        assert_eq!(d.state.as_str(), expected, "{d:?}");
+    }
+    let silent_errors: Vec<String> = deliveries
+        .iter()
+        .filter(|d| d.endpoint == "silent")
+        .filter_map(|d| d.last_error.clone())
+        .collect();
+    assert_eq!(silent_errors.len(), 2);
+    assert!(
+        silent_errors.iter().all(|e| e.contains("timed out")),
+        "{silent_errors:?}"
+    );
+    let (code, out, err) = {
+        db.file(
+            "attest.toml",
+            &format!(
+                "[webhooks.tickets]\nurl = \"{}\"\nsecret_env = \"T\"\n\n[webhooks.silent]\nurl = \"http://127.0.0.1:9/\"\nsecret_env = \"T\"\n",
+                receiver.events_url()
+            ),
+        );
+        attest_cli(&db, &["webhook", "list"])
+    };
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("silent http://127.0.0.1:9/")
+            && out.contains("0 pending, 2 failed (retried), 0 delivered, 0 given up")
+            && out.contains("0 pending, 0 failed (retried), 2 delivered, 0 given up"),
+        "{out}"
+    );
+}
