@@ -48,6 +48,9 @@ pub struct Config {
     /// `[oidc]`: OpenID Connect sign-in for the console (docs/oidc.md); unset = passwords only.
     #[serde(default)]
     pub oidc: Option<crate::oidc::OidcSettings>,
+    /// `[webhooks.NAME]`: signed outbound events (docs/webhooks.md); none by default.
+    #[serde(default)]
+    pub webhooks: BTreeMap<String, crate::webhooks::WebhookEndpoint>,
 }
 
 /// `[mail]` of attest.toml: the retry policy of outgoing mail (README, "Configuration").
@@ -95,6 +98,7 @@ impl Default for Config {
             mail: MailSettings::default(),
             sources: BTreeMap::new(),
             oidc: None,
+            webhooks: BTreeMap::new(),
         }
     }
 }
@@ -120,6 +124,8 @@ impl Config {
         figment = figment.merge(Env::prefixed("ATTEST_").only(&KEYS));
         let config: Config = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
         config.check_sources()?;
+        let file_name = file.map_or_else(|| "attest.toml".into(), |p| p.display().to_string());
+        crate::webhooks::config::check(&file_name, &config.webhooks).map_err(ConfigError)?;
         config.mail.retry().check("mail").map_err(ConfigError)?;
         if let Some(oidc) = &config.oidc {
             oidc.check().map_err(ConfigError)?;

@@ -16,6 +16,8 @@
 //!   database, fed by imported files), Microsoft Entra PIM through Graph, LDAP, webhooks.
 //! - [`import_file`]: the import file parser: CSV, JSON and JSON Lines records streamed in
 //!   bounded memory, each with its line, and the file's SHA-256.
+//! - [`webhooks`]: outbound events: `[webhooks.NAME]`, the shared HMAC signature, and the
+//!   sender that POSTs the events the engine queued (docs/webhooks.md).
 //! - [`mail`]: the outbox worker: composes (askama) and sends (SMTP pool or .eml files).
 //! - [`scheduler`]: one tick runs what is due (syncs, launches, reminders, closes, removals,
 //!   missing evidence, the weekly activation review's mail); `serve` loops it.
@@ -44,3 +46,4 @@ pub mod store;
 pub mod synth;
 pub mod telemetry;
 pub mod web;
+pub mod webhooks;

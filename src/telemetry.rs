@@ -1,5 +1,5 @@
-//! What this process counts for Prometheus: decisions, mail, removals, source syncs and HTTP
-//! requests, as they happen (`metrics` counters and histograms, one recorder per process).
+//! What this process counts for Prometheus: decisions, mail, removals, source syncs, webhook
+//! deliveries and HTTP requests, as they happen (`metrics` counters and histograms, one recorder per process).
 //! `/metrics` renders them beside the figures read from the database at scrape time
 //! (`engine::health`), which are the same on every instance. Labels take a few known values
 //! only (a template, an outcome, a route class, a status, a configured source's name), so a
@@ -79,4 +79,24 @@ pub fn http_request(class: &'static str, status: u16, took: Duration) {
     metrics::counter!("attest_http_requests_total", "class" => class, "status" => status.to_string())
         .increment(1);
     metrics::histogram!("attest_http_request_seconds", "class" => class).record(took.as_secs_f64());
+}
+
+/// One webhook delivery attempt to a configured endpoint: `state` is what it ended in,
+/// `delivered`, `failed` (retried) or `given_up`.
+pub fn webhook(endpoint: &str, state: &str) {
+    metrics::counter!("attest_webhook_deliveries_total", "endpoint" => endpoint.to_string(), "result" => state.to_string())
+        .increment(1);
+}
+
+/// How long one webhook POST took, answered or not.
+pub fn webhook_latency(endpoint: &str, took: Duration) {
+    metrics::histogram!("attest_webhook_delivery_seconds", "endpoint" => endpoint.to_string())
+        .record(took.as_secs_f64());
+}
+
+/// Deliveries waiting (queued, or failed and to be retried) per endpoint, as the sender last
+/// read them.
+pub fn webhooks_waiting(endpoint: &str, waiting: i64) {
+    metrics::gauge!("attest_webhook_deliveries_pending", "endpoint" => endpoint.to_string())
+        .set(waiting as f64);
 }

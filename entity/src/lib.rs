@@ -30,6 +30,7 @@ pub mod signing_key;
 pub mod source;
 pub mod suspension;
 pub mod suspension_item;
+pub mod webhook_delivery;
 
 /// The entity types under their table names.
 pub mod prelude {
@@ -63,4 +64,5 @@ pub mod prelude {
     pub use crate::source::Entity as Source;
     pub use crate::suspension::Entity as Suspension;
     pub use crate::suspension_item::Entity as SuspensionItem;
+    pub use crate::webhook_delivery::Entity as WebhookDelivery;
 }

@@ -17,6 +17,7 @@ mod m20261128_000012_campaign_rounds;
 mod m20261128_000013_activations;
 mod m20261128_000014_person_attributes;
 mod m20261128_000016_oidc;
+mod m20261129_000017_webhooks;
 mod m20261129_000018_suspensions;
 mod m20261129_000019_carried_items;
 mod m20261129_000020_mover_events;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000013_activations::Migration),
             Box::new(m20261128_000014_person_attributes::Migration),
             Box::new(m20261128_000016_oidc::Migration),
+            Box::new(m20261129_000017_webhooks::Migration),
             Box::new(m20261129_000018_suspensions::Migration),
             Box::new(m20261129_000019_carried_items::Migration),
             Box::new(m20261129_000020_mover_events::Migration),

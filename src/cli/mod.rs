@@ -9,6 +9,7 @@ mod serve;
 mod source;
 mod suspension;
 mod user;
+mod webhook;
 
 use crate::clock::SystemClock;
 use crate::config::Config;
@@ -86,6 +87,10 @@ pub enum Command {
     /// list them, test the connection and permissions, sync their population.
     #[command(subcommand)]
     Source(source::SourceCommand),
+    /// Outbound events configured in attest.toml ([webhooks.NAME]): list the endpoints with
+    /// their deliveries, send a signed test event.
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
     /// Look at the eligibility attest knows about.
     #[command(subcommand)]
     Eligibility(EligibilityCommand),
@@ -263,7 +268,12 @@ async fn engine(config: &Config) -> Result<Engine, Failure> {
             crate::config::mask_url(&config.database_url)
         ))
     })?;
-    let engine = Engine::new(store, Arc::new(SystemClock)).with_sources(config.sources.clone());
+    let engine = Engine::new(store, Arc::new(SystemClock))
+        .with_sources(config.sources.clone())
+        .with_webhooks(crate::engine::webhooks::WebhookRouting {
+            subscriptions: crate::webhooks::config::subscriptions(&config.webhooks),
+            base_url: config.base_url.clone(),
+        });
     // A secret: only from the environment, never from attest.toml, never printed.
     match std::env::var("ATTEST_LINK_KEY") {
         Ok(secret) if !secret.is_empty() => Ok(engine.with_link_key(
@@ -306,6 +316,15 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Suspension(command) => {
             suspension::run(&engine(&config).await?, command, &cli_actor()).await
+        }
+        Command::Webhook(command) => {
+            webhook::run(
+                &engine(&config).await?,
+                &config.webhooks,
+                command,
+                &cli_actor(),
+            )
+            .await
         }
         Command::Demo => demo::run(engine(&config).await?, &config, &cli_actor()).await,
         Command::Bench(args) => {

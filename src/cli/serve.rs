@@ -1,4 +1,5 @@
-//! `attest serve`: the web, the scheduler and the mail worker in one process, until Ctrl-C.
+//! `attest serve`: the web, the scheduler, the mail worker and the webhook sender in one
+//! process, until Ctrl-C.
 //! Several may run against one PostgreSQL database.
 
 use super::Failure;
@@ -30,6 +31,14 @@ pub async fn serve(
     )
     .map_err(Failure::usage)?
     .with_retry(config.mail.retry());
+    let webhooks = if config.webhooks.is_empty() {
+        None
+    } else {
+        Some(
+            crate::webhooks::WebhookSender::new(engine.clone(), &config.webhooks)
+                .map_err(Failure::usage)?,
+        )
+    };
     let listener = tokio::net::TcpListener::bind(&config.bind).await.map_err(|e| {
         Failure::runtime(format!(
             "cannot listen on {}: {e} (is another attest running? set ATTEST_BIND to another address)",
@@ -67,6 +76,9 @@ pub async fn serve(
         tick.as_secs(),
         MAIL_INTERVAL.as_secs()
     );
+    // Its own task: a slow endpoint must hold up neither the scheduler nor the mail.
+    let sender =
+        webhooks.map(|sender| tokio::spawn(send_webhooks(engine.clone(), sender, stopped.clone())));
     on_ready();
     let mut scheduler = tokio::time::interval(tick);
     let mut mail = tokio::time::interval(MAIL_INTERVAL);
@@ -85,6 +97,9 @@ pub async fn serve(
                 }
             }
         }
+    }
+    if let Some(sender) = sender {
+        let _ = sender.await;
     }
     if let Err(e) = heartbeat.stop().await {
         tracing::warn!("could not record that this process stopped: {e}");
@@ -134,6 +149,39 @@ fn with_oidc(engine: Engine, config: &Config) -> Result<Engine, Failure> {
         "OpenID Connect sign-in is on"
     );
     Ok(engine.with_oidc(provider))
+}
+
+/// The webhook sender's loop: steps until nothing is due, then waits a moment, until stopped.
+async fn send_webhooks(
+    engine: Engine,
+    sender: crate::webhooks::WebhookSender,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        loop {
+            match sender.step().await {
+                Ok(0) => break,
+                Ok(_) if *stopped.borrow() => return,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!("webhook sender failed (retried shortly): {e}");
+                    break;
+                }
+            }
+        }
+        match engine.webhooks_waiting().await {
+            Ok(waiting) => {
+                for (endpoint, n) in waiting {
+                    crate::telemetry::webhooks_waiting(&endpoint, n);
+                }
+            }
+            Err(e) => tracing::warn!("cannot count waiting webhook deliveries: {e}"),
+        }
+        tokio::select! {
+            _ = stopped.changed() => return,
+            _ = tokio::time::sleep(crate::webhooks::sender::INTERVAL) => {}
+        }
+    }
 }
 
 async fn wait(mut stopped: watch::Receiver<bool>) {

@@ -60,3 +60,4 @@ pub mod reviewers;
 pub mod schedule;
 pub mod summary;
 pub mod suspension;
+pub mod webhooks;

@@ -21,6 +21,10 @@ pub struct CampaignView {
     pub counts: CampaignCounts,
     /// Its re-runs for non-responders, first first (none when it ran one round).
     pub rounds: Vec<RoundRow>,
+    /// The outbound events about it (docs/webhooks.md), oldest first, each with its endpoint,
+    /// state and the receiver's receipt: only in the view of one campaign, not in lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<Vec<crate::store::webhooks::CampaignDelivery>>,
 }
 
 impl CampaignView {
@@ -31,6 +35,7 @@ impl CampaignView {
             summary,
             counts,
             rounds,
+            webhooks: None,
         }
     }
 }
@@ -43,7 +48,9 @@ impl Engine {
         })?;
         let counts = campaigns::counts(conn, id).await?;
         let rounds = campaigns::rounds(conn, id).await?;
-        Ok(CampaignView::new(campaign, counts, rounds))
+        let mut view = CampaignView::new(campaign, counts, rounds);
+        view.webhooks = Some(self.campaign_webhooks(id).await?);
+        Ok(view)
     }
 
     /// Where each reviewer's mail of the campaign stands (invitation and other mail).

@@ -123,6 +123,15 @@ impl Engine {
             &serde_json::json!({ "counts": counts, "removals_planned": planned, "rail_reason": rail }),
         )
         .await?;
+        let event = crate::engine::webhook_events::closed(
+            id,
+            actor,
+            serde_json::json!(counts),
+            planned,
+            rail.as_deref(),
+            now,
+        );
+        self.emit(&txn, vec![event]).await?;
         txn.commit().await?;
         self.campaign_row(id).await
     }

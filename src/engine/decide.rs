@@ -244,6 +244,22 @@ impl Engine {
             &serde_json::json!({ "decisions": recorded, "channel": by.channel, "client_addr": by.client_addr }),
         )
         .await?;
+        // Whoever's items these are (a reviewer's own, or decided for them by an admin) is told
+        // apart from the thanks mail, which goes only to a reviewer who finished themselves.
+        if let Some(holder) = by.reviewer.or(by.acting_for) {
+            if self.wants_event(crate::domain::webhooks::EventKind::ReviewerFinished)
+                && items::undecided_for(&txn, id, holder).await? == 0
+            {
+                let named = crate::store::directory::names_by_id(&txn, &[holder])
+                    .await?
+                    .remove(&holder);
+                let (person, name) = named.map(|n| (n.id, n.name)).unwrap_or_default();
+                let event = crate::engine::webhook_events::reviewer_finished(
+                    id, holder, &person, &name, by.actor, now,
+                );
+                self.emit(&txn, vec![event]).await?;
+            }
+        }
         if let Some(reviewer) = by.reviewer {
             if items::undecided_for(&txn, id, reviewer).await? == 0 {
                 outbox::queue_to_principal(

@@ -105,6 +105,7 @@ impl Engine {
                 prune: options.prune,
                 ..ImportReport::default()
             },
+            events: Vec::new(),
         };
         let ran = match kind {
             ImportKind::People => job.people(options).await,
@@ -122,7 +123,9 @@ impl Engine {
             }
             return Err(e);
         }
+        let events = std::mem::take(&mut job.events);
         let mut report = job.report;
+        self.emit(&txn, events).await?;
         for warning in &report.warnings {
             tracing::warn!(file = %report.file, "{warning}");
         }
@@ -153,6 +156,8 @@ struct Job<'a> {
     progress: &'a dyn Progress,
     problems: Rejection,
     report: ImportReport,
+    /// `eligibility.reappeared` events, queued with the import's commit.
+    events: Vec<crate::engine::webhooks::Event>,
 }
 
 impl Job<'_> {
@@ -255,6 +260,10 @@ impl Job<'_> {
                 let back = reappearance::removed_by_campaign(self.txn, &writes).await?;
                 let via = format!("import of {}", self.report.file);
                 reappearance::record(self.txn, &back, &via, "flagged", self.now).await?;
+                self.events
+                    .extend(crate::engine::webhook_events::reappeared(
+                        &back, &via, self.now,
+                    ));
                 self.report.reappeared += back.len() as u64;
                 let room =
                     REAPPEARED_EXAMPLES.saturating_sub(self.report.reappeared_examples.len());

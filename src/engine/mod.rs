@@ -30,6 +30,8 @@ pub mod rerun;
 pub mod review;
 pub mod suspend;
 pub mod sync;
+pub mod webhook_events;
+pub mod webhooks;
 
 use crate::clock::Clock;
 use crate::domain::records::RowError;
@@ -60,6 +62,8 @@ pub struct Engine {
     link_key: mail_links::LinkKey,
     /// `[oidc]`: OpenID Connect sign-in, when configured.
     oidc: Option<Arc<crate::oidc::OidcProvider>>,
+    /// `[webhooks.NAME]`: who wants which outbound event (none: nothing is queued).
+    webhooks: Arc<webhooks::WebhookRouting>,
 }
 
 impl Engine {
@@ -81,6 +85,7 @@ impl Engine {
             login_guard,
             link_key: mail_links::LinkKey::random(),
             oidc: None,
+            webhooks: Arc::new(webhooks::WebhookRouting::default()),
         }
     }
 

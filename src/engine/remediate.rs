@@ -203,6 +203,11 @@ impl Engine {
         }
         remediation::record_attempts(&txn, &attempts, now).await?;
         remediation::settle(&txn, &settled, now).await?;
+        self.emit(
+            &txn,
+            crate::engine::webhook_events::removals(&due, &settled, now),
+        )
+        .await?;
         txn.commit().await?;
         for s in &settled {
             crate::telemetry::removal(match &s.settlement {

@@ -11,12 +11,10 @@ use super::config::{secret_from_env, WebhookConfig};
 use super::connector::{justification, Connector, Probe, Snapshot};
 use super::{Removal, RemovalTarget, SourceError};
 use crate::domain::limits::clip_message;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use std::time::Duration;
 
-/// The signature header: `sha256=` and the hex HMAC-SHA256 of the body under the secret.
-pub const SIGNATURE_HEADER: &str = "X-Attest-Signature";
+/// The signature of the body, shared with outbound events (`webhooks::signature`).
+pub use crate::webhooks::signature::{signature, SIGNATURE_HEADER};
 
 /// The longest receipt kept from a receiver's answer.
 const RECEIPT_MAX_CHARS: usize = 200;
@@ -82,17 +80,6 @@ impl WebhookConnector {
         let json = serde_json::from_str(&text).ok();
         Ok((status, json, text))
     }
-}
-
-/// `sha256=HEX` of the body under `secret`.
-pub fn signature(secret: &str, body: &[u8]) -> String {
-    // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
-        Ok(mac) => mac,
-        Err(_) => unreachable!("HMAC takes keys of any length"),
-    };
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 fn receipt_of(json: &serde_json::Value) -> Option<String> {
@@ -187,15 +174,6 @@ impl Connector for WebhookConnector {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn signature_is_hmac_sha256_of_the_body() {
-        // RFC 4231 test case 2.
-        assert_eq!(
-            signature("Jefe", b"what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-    }
 
     #[test]
     fn receipts_come_from_receipt_or_id() {

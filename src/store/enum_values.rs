@@ -13,6 +13,7 @@ use crate::domain::lifecycle::CampaignState;
 use crate::domain::mail_state::MailState;
 use crate::domain::recommendation::Recommendation;
 use crate::domain::suspension::{ItemRemoval, ItemRestore, SuspensionState};
+use crate::domain::webhooks::{DeliveryState, EventKind};
 
 /// Width of the columns these enums are stored in (migration's `ENUM_LEN`).
 pub const STORED_MAX_CHARS: usize = 32;
@@ -92,6 +93,8 @@ stored_as_string!(
     SuspensionState,
     ItemRemoval,
     ItemRestore,
+    EventKind,
+    DeliveryState,
 );
 
 #[cfg(test)]
@@ -143,6 +146,8 @@ mod tests {
         check(ItemRestore::ALL);
         check(MailState::ALL);
         check(Role::ALL);
+        check(EventKind::ALL);
+        check(DeliveryState::ALL);
     }
 
     fn spelled<E: std::fmt::Display>(all: &[E]) -> Vec<String> {

@@ -32,6 +32,7 @@ pub mod review;
 pub mod sources;
 pub mod sql;
 pub mod suspensions;
+pub mod webhooks;
 
 pub use backend::postgres::scratch;
 pub(crate) use backend::refresh_statistics;

@@ -5,7 +5,7 @@ use super::sql::Sql;
 use super::StoreError;
 use crate::domain::liveness;
 use chrono::{DateTime, Utc};
-use entity::{attest_process, outbox_mail, remediation};
+use entity::{attest_process, outbox_mail, remediation, webhook_delivery};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
@@ -62,7 +62,7 @@ pub async fn heartbeat(
     Ok(renewed.rows_affected == 1)
 }
 
-/// Process `id` stops: its leases on mail and removals are given back at once (a launch's is
+/// Process `id` stops: its leases on mail, removals and webhook deliveries are given back at once (a launch's is
 /// given back by the launch itself).
 pub async fn stop(
     conn: &impl ConnectionTrait,
@@ -85,6 +85,15 @@ pub async fn stop(
             Expr::value(Option::<String>::None),
         )
         .filter(remediation::Column::LeaseOwner.eq(id))
+        .exec(conn)
+        .await?;
+    webhook_delivery::Entity::update_many()
+        .col_expr(webhook_delivery::Column::LeaseUntil, Expr::value(NO_TIME))
+        .col_expr(
+            webhook_delivery::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(webhook_delivery::Column::LeaseOwner.eq(id))
         .exec(conn)
         .await?;
     attest_process::Entity::update_many()

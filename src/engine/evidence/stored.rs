@@ -79,6 +79,14 @@ impl Engine {
             &serde_json::json!({ "bundle": id, "sha256": sha, "bytes": bytes, "reason": reason }),
         )
         .await?;
+        let event = crate::engine::webhook_events::evidence_stored(
+            campaign_id,
+            id,
+            &sha,
+            bytes,
+            self.now(),
+        );
+        self.emit(&txn, vec![event]).await?;
         txn.commit().await?;
         ev::latest_bundle(self.store().conn(), campaign_id)
             .await?

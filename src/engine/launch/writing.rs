@@ -165,6 +165,16 @@ impl Engine {
             },
         )
         .await?;
+        self.emit(
+            &txn,
+            vec![crate::engine::webhook_events::launched(
+                id,
+                population,
+                loads.len(),
+                now,
+            )],
+        )
+        .await?;
         txn.commit().await?;
         // Decisions, reminders and the close query the new items next.
         st::refresh_statistics(self.store().conn(), &["review_item", "campaign_reviewer"]).await?;

@@ -230,6 +230,11 @@ impl Engine {
             let back = reappearance::removed_by_campaign(&txn, &writes).await?;
             let action = "flagged";
             reappearance::record(&txn, &back, &via, action, now).await?;
+            self.emit(
+                &txn,
+                crate::engine::webhook_events::reappeared(&back, &via, now),
+            )
+            .await?;
             back_all.extend(back);
             changed += dir::upsert_eligibility(
                 &txn,

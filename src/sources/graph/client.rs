@@ -395,7 +395,7 @@ pub(super) fn origin(url: &str) -> String {
 
 /// A transport error with its causes (reqwest's own message alone says only "error sending
 /// request"); the URL is left out, the caller names the server. Webhooks use it too.
-pub(in crate::sources) fn describe(error: &reqwest::Error) -> String {
+pub(crate) fn describe(error: &reqwest::Error) -> String {
     let mut text = if error.is_timeout() {
         "timed out".to_string()
     } else if error.is_connect() {

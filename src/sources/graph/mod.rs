@@ -57,7 +57,7 @@ use resources::{Schedule, ELIGIBILITY_PATH};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-pub(super) use client::describe;
+pub(crate) use client::describe;
 pub use client::token_roles;
 
 /// The application permissions that allow `adminRemove` of an eligibility (the least

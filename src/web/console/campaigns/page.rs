@@ -119,6 +119,29 @@ impl From<&RoundRow> for RoundLine {
     }
 }
 
+/// One outbound event about the campaign, as the page lists it.
+struct WebhookLine {
+    event: &'static str,
+    endpoint: String,
+    state: &'static str,
+    receipt: String,
+    delivered: String,
+    error: String,
+}
+
+impl From<&crate::store::webhooks::CampaignDelivery> for WebhookLine {
+    fn from(d: &crate::store::webhooks::CampaignDelivery) -> Self {
+        Self {
+            event: d.event.as_str(),
+            endpoint: d.endpoint.clone(),
+            state: d.state.as_str(),
+            receipt: d.receipt.clone().unwrap_or_default(),
+            delivered: datetime(d.delivered_at),
+            error: d.last_error.clone().unwrap_or_default(),
+        }
+    }
+}
+
 /// The notice after an action. Only known codes are shown, so a crafted link cannot put words
 /// on the page.
 fn notice(q: &ItemQuery, reviewers: &[ReviewerLine]) -> Option<String> {
@@ -187,6 +210,7 @@ struct CampaignPage<'a> {
     c: &'a CampaignRow,
     s: &'a CampaignSummary,
     rounds: Vec<RoundLine>,
+    webhooks: Vec<WebhookLine>,
     figures: Vec<Figure>,
     deadline: String,
     launched: String,
@@ -271,6 +295,12 @@ pub(super) async fn campaign_page(
         c,
         s: &view.summary,
         rounds: view.rounds.iter().map(RoundLine::from).collect(),
+        webhooks: view
+            .webhooks
+            .iter()
+            .flatten()
+            .map(WebhookLine::from)
+            .collect(),
         figures: view.summary.figures(),
         deadline: datetime(c.due_at),
         launched: datetime(c.launched_at),
