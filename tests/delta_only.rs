@@ -14,10 +14,9 @@ mod common;
 
 use attest::domain::access::Role;
 use attest::domain::definition::CampaignSpec;
-use chrono::Duration;
 use common::app::{TestApp, DEFINITION, DEFINITION_NAME};
 use common::{at, attest_cli};
-use entity::{campaign, carried_item, review_item};
+use entity::{carried_item, review_item};
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::collections::{BTreeSet, HashMap};
@@ -62,17 +61,6 @@ fn item_of<'a>(
         .unwrap_or_else(|| panic!("an item for {holder} in {role}: {items:?}"))
 }
 
-/// The review link in the latest mail `email` received.
-fn latest_link(app: &TestApp, email: &str) -> String {
-    app.smtp
-        .messages_to(email)
-        .iter()
-        .filter(|m| !m.review_links(&app.base_url).0.is_empty())
-        .map(|m| m.review_link(&app.base_url))
-        .next_back()
-        .unwrap_or_else(|| panic!("{email} received a review link"))
-}
-
 /// Decides `(item, verdict, why)` on the review page behind `link`.
 async fn decide(app: &TestApp, link: &str, decisions: &[(i64, &str, &str)]) {
     let page = app.get(link).await;
@@ -85,27 +73,6 @@ async fn decide(app: &TestApp, link: &str, decisions: &[(i64, &str, &str)]) {
     form.push(("action".into(), "save".into()));
     let saved = app.post(link, &form).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
-}
-
-/// Ticks the scheduler at the campaign's deadline and just after, until it is completed.
-async fn run_to_completion(app: &TestApp, campaign_id: i64) {
-    let c = campaign::Entity::find_by_id(campaign_id)
-        .one(app.engine.store().conn())
-        .await
-        .expect("read campaign")
-        .expect("the campaign exists");
-    let due = c.due_at.expect("a deadline");
-    for when in [due, due + Duration::minutes(1), due + Duration::minutes(2)] {
-        app.clock.set(when);
-        attest::scheduler::tick(&app.engine).await.expect("tick");
-    }
-    let view = app.engine.campaign(campaign_id).await.expect("show");
-    assert_eq!(
-        view.campaign.state.as_str(),
-        "completed",
-        "{:?}",
-        view.campaign
-    );
 }
 
 /// Launches the definition through the REST API at `when`; returns the campaign's id.
@@ -239,7 +206,7 @@ async fn a_delta_only_campaign_asks_only_about_what_changed_and_carries_the_rest
         &[(b1_ga.id, "attest", "On call")],
     )
     .await;
-    run_to_completion(&app, first.campaign_id).await;
+    app.run_to_completion(first.campaign_id).await;
     let a1_ga = app.item(a1_ga.id).await;
 
     // Between the quarters: Aiko becomes eligible for Global Administrator, and Bea's
@@ -286,7 +253,7 @@ async fn a_delta_only_campaign_asks_only_about_what_changed_and_carries_the_rest
         ])
     );
     // Maria's new mail lists only Aiko's two.
-    let maria2 = latest_link(&app, "maria@org.test");
+    let maria2 = app.latest_link("maria@org.test");
     let page = app.get(&maria2).await;
     let on_page: BTreeSet<i64> = items2
         .iter()
@@ -390,13 +357,13 @@ async fn a_delta_only_campaign_asks_only_about_what_changed_and_carries_the_rest
 
     // Third quarter, nobody answers: Anna's decisions are carried again, still naming the first
     // campaign's items where Maria made them.
-    run_to_completion(&app, second).await;
+    app.run_to_completion(second).await;
     let third = launch_at(&app, &token, "2027-07-05T08:00:00Z").await;
     assert_eq!(carried(&app, third).await, carried2);
     assert_eq!(app.items(third).await.len(), 4);
 
     // Fourth quarter: Maria's decisions are more than 200 days old, so they are asked again.
-    run_to_completion(&app, third).await;
+    app.run_to_completion(third).await;
     let fourth = launch_at(&app, &token, "2027-10-04T08:00:00Z").await;
     assert!(carried(&app, fourth).await.is_empty());
     let items4 = keys(&app.items(fourth).await);
@@ -455,15 +422,8 @@ fn a_definition_says_what_is_wrong_with_its_delta_keys() {
 /// The README's example definition for delta-only campaigns defines as it is written.
 #[test]
 fn the_readme_delta_only_example_parses() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
-    let toml = readme
-        .split("### Delta-only campaigns")
-        .nth(1)
-        .and_then(|section| section.split("```toml\n").nth(1))
-        .and_then(|rest| rest.split("```").next())
-        .expect("a toml block in the README's Delta-only campaigns section");
-    let spec = CampaignSpec::from_toml(toml)
+    let toml = common::readme_toml("### Delta-only campaigns");
+    let spec = CampaignSpec::from_toml(&toml)
         .unwrap_or_else(|problems| panic!("the README's example does not parse: {problems:?}"));
     assert_eq!(spec.review.as_str(), "changes");
 }

@@ -12,10 +12,9 @@
 mod common;
 
 use attest::domain::access::Role;
-use chrono::Duration;
 use common::app::{field_value, set_cookie, TestApp, DEFINITION_NAME};
 use common::{at, attest_cli};
-use entity::{campaign, decision, review_item};
+use entity::{decision, review_item};
 use reqwest::StatusCode;
 use sea_orm::EntityTrait;
 use std::collections::HashMap;
@@ -45,38 +44,6 @@ fn fieldset(body: &str, item: i64) -> String {
         .find("</fieldset>")
         .map_or(body.len(), |e| start + e);
     body[start..end].to_string()
-}
-
-/// The review link in the latest mail `email` received.
-fn latest_link(app: &TestApp, email: &str) -> String {
-    app.smtp
-        .messages_to(email)
-        .iter()
-        .filter(|m| !m.review_links(&app.base_url).0.is_empty())
-        .map(|m| m.review_link(&app.base_url))
-        .next_back()
-        .unwrap_or_else(|| panic!("{email} received a review link"))
-}
-
-/// Ticks the scheduler at the campaign's deadline and just after, until it is completed.
-async fn run_to_completion(app: &TestApp, campaign_id: i64) {
-    let c = campaign::Entity::find_by_id(campaign_id)
-        .one(app.engine.store().conn())
-        .await
-        .expect("read campaign")
-        .expect("the campaign exists");
-    let due = c.due_at.expect("a deadline");
-    for when in [due, due + Duration::minutes(1), due + Duration::minutes(2)] {
-        app.clock.set(when);
-        attest::scheduler::tick(&app.engine).await.expect("tick");
-    }
-    let view = app.engine.campaign(campaign_id).await.expect("show");
-    assert_eq!(
-        view.campaign.state.as_str(),
-        "completed",
-        "{:?}",
-        view.campaign
-    );
 }
 
 /// An admin console page, read as a browser would after signing in with `email` (an admin
@@ -205,7 +172,7 @@ async fn each_item_shows_its_last_review_or_that_it_is_new() {
         .await
         .decided_at
         .expect("Anna's item is decided");
-    run_to_completion(&app, first.campaign_id).await;
+    app.run_to_completion(first.campaign_id).await;
 
     // A new eligibility for Aiko, imported through the CLI beside the ones already there.
     let file = app.db.file(
@@ -265,7 +232,7 @@ async fn each_item_shows_its_last_review_or_that_it_is_new() {
     );
 
     // The reviewer's page from the new mail.
-    let maria2 = latest_link(&app, "maria@org.test");
+    let maria2 = app.latest_link("maria@org.test");
     assert_ne!(maria2, maria);
     let page = app.get(&maria2).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
@@ -419,15 +386,8 @@ async fn each_item_shows_its_last_review_or_that_it_is_new() {
 /// The README's example definition for delta reviews defines as it is written.
 #[test]
 fn the_readme_delta_example_parses() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
-    let toml = readme
-        .split("### Delta reviews")
-        .nth(1)
-        .and_then(|section| section.split("```toml\n").nth(1))
-        .and_then(|rest| rest.split("```").next())
-        .expect("a toml block in the README's Delta reviews section");
-    if let Err(problems) = attest::domain::definition::CampaignSpec::from_toml(toml) {
+    let toml = common::readme_toml("### Delta reviews");
+    if let Err(problems) = attest::domain::definition::CampaignSpec::from_toml(&toml) {
         panic!("the README's delta example does not parse: {problems:?}");
     }
 }

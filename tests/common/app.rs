@@ -377,6 +377,43 @@ impl TestApp {
         self.mailer.drain().await.expect("mail worker")
     }
 
+    /// The review link in the latest mail `email` received with one.
+    pub fn latest_link(&self, email: &str) -> String {
+        self.smtp
+            .messages_to(email)
+            .iter()
+            .filter(|m| !m.review_links(&self.base_url).0.is_empty())
+            .map(|m| m.review_link(&self.base_url))
+            .next_back()
+            .unwrap_or_else(|| panic!("{email} received a review link"))
+    }
+
+    /// Ticks the scheduler at the campaign's deadline and just after, and checks that it is
+    /// completed then.
+    pub async fn run_to_completion(&self, campaign_id: i64) {
+        let c = campaign::Entity::find_by_id(campaign_id)
+            .one(self.engine.store().conn())
+            .await
+            .expect("read campaign")
+            .expect("the campaign exists");
+        let due = c.due_at.expect("a deadline");
+        for when in [
+            due,
+            due + chrono::Duration::minutes(1),
+            due + chrono::Duration::minutes(2),
+        ] {
+            self.clock.set(when);
+            attest::scheduler::tick(&self.engine).await.expect("tick");
+        }
+        let view = self.engine.campaign(campaign_id).await.expect("show");
+        assert_eq!(
+            view.campaign.state.as_str(),
+            "completed",
+            "{:?}",
+            view.campaign
+        );
+    }
+
     /// The review link in the one mail `email` received (panics unless exactly one has a link).
     pub fn link_for(&self, email: &str) -> String {
         let with_links: Vec<String> = self

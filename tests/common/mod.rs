@@ -288,3 +288,17 @@ pub fn attest_cli_without_database(dir: &Path, args: &[&str]) -> (i32, String, S
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The first ```toml block of the README section whose heading is `heading` (e.g. "### Movers"),
+/// for the tests that check the README's examples define as written.
+pub fn readme_toml(heading: &str) -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    readme
+        .split(heading)
+        .nth(1)
+        .and_then(|section| section.split("```toml\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .unwrap_or_else(|| panic!("a toml block in the README's {heading} section"))
+        .to_string()
+}
