@@ -12,7 +12,6 @@
 
 mod common;
 
-use attest::domain::access::Role;
 use attest::domain::definition::CampaignSpec;
 use common::app::{TestApp, DEFINITION, DEFINITION_NAME};
 use common::{at, attest_cli};
@@ -155,25 +154,7 @@ async fn a_delta_only_campaign_asks_only_about_what_changed_and_carries_the_rest
     let conn = app.engine.store().conn();
     app.import_org().await;
     app.define_as("delta.toml", &delta_definition()).await;
-    app.engine
-        .add_account(
-            "admin@org.test",
-            Role::Admin,
-            "a long enough password",
-            "test",
-        )
-        .await
-        .expect("an admin");
-    let admin = app
-        .engine
-        .account_operator("admin@org.test")
-        .await
-        .expect("the admin");
-    let token = app
-        .engine
-        .create_api_token(&admin, "delta-only test", Role::Admin)
-        .await
-        .expect("a token");
+    let token = app.admin_api_token("delta-only test").await;
 
     // The first campaign has nothing to carry from: it asks about all six.
     let first = app.launch_defined().await;
@@ -373,14 +354,7 @@ async fn a_delta_only_campaign_asks_only_about_what_changed_and_carries_the_rest
 
 #[test]
 fn a_definition_says_what_is_wrong_with_its_delta_keys() {
-    let bad = |text: &str| -> Vec<String> {
-        CampaignSpec::from_toml(text)
-            .err()
-            .unwrap_or_else(|| panic!("refused: {text}"))
-            .iter()
-            .map(|e| e.to_string())
-            .collect()
-    };
+    let bad = common::definition_problems;
     let without_changes = DEFINITION.replace("[scope]", "carry_max_days = 30\n\n[scope]");
     assert!(
         bad(&without_changes)

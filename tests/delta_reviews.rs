@@ -184,25 +184,7 @@ async fn each_item_shows_its_last_review_or_that_it_is_new() {
     assert_eq!(code, 0, "import: {out}{err}");
 
     // Next quarter's campaign, launched through the REST API (on the app's manual clock).
-    app.engine
-        .add_account(
-            "admin@org.test",
-            Role::Admin,
-            "a long enough password",
-            "test",
-        )
-        .await
-        .expect("an admin");
-    let admin = app
-        .engine
-        .account_operator("admin@org.test")
-        .await
-        .expect("the admin");
-    let token = app
-        .engine
-        .create_api_token(&admin, "delta test", Role::Admin)
-        .await
-        .expect("a token");
+    let token = app.admin_api_token("delta test").await;
     app.clock.set(at("2027-04-05T08:00:00Z"));
     let answer = app
         .http

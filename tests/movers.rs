@@ -252,14 +252,7 @@ async fn a_mover_without_eligibility_in_scope_launches_nothing() {
 fn a_mover_definition_has_no_schedule_and_a_scheduled_one_needs_one() {
     let spec = CampaignSpec::from_toml(MOVER_DEFINITION).expect("the mover definition");
     assert_eq!(spec.trigger.as_str(), "mover");
-    let errors = |text: &str| -> Vec<String> {
-        CampaignSpec::from_toml(text)
-            .err()
-            .unwrap_or_else(|| panic!("refused: {text}"))
-            .iter()
-            .map(|e| e.to_string())
-            .collect()
-    };
+    let errors = common::definition_problems;
     let with_schedule = MOVER_DEFINITION.replace("trigger", "schedule = \"quarterly\"\ntrigger");
     assert!(
         errors(&with_schedule)

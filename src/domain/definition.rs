@@ -361,13 +361,11 @@ impl CampaignSpec {
                 ),
             ));
         }
-        let trigger = match &raw.trigger {
-            Some(text) if !refused("trigger", &errors) => text
-                .parse::<Trigger>()
-                .map_err(|e| errors.push(problem("trigger", e)))
-                .unwrap_or_default(),
-            _ => Trigger::Schedule,
-        };
+        let trigger_text = raw
+            .trigger
+            .as_deref()
+            .filter(|_| !refused("trigger", &errors));
+        let trigger: Trigger = parse_optional(trigger_text, "trigger", &mut errors);
         match (&raw.schedule, trigger) {
             (Some(schedule), Trigger::Schedule) if schedule_ok => {
                 if let Err(e) =
@@ -386,13 +384,11 @@ impl CampaignSpec {
             )),
             _ => {}
         }
-        let review = match &raw.review {
-            Some(text) if !refused("review", &errors) => text
-                .parse::<ReviewMode>()
-                .map_err(|e| errors.push(problem("review", e)))
-                .unwrap_or_default(),
-            _ => ReviewMode::All,
-        };
+        let review_text = raw
+            .review
+            .as_deref()
+            .filter(|_| !refused("review", &errors));
+        let review: ReviewMode = parse_optional(review_text, "review", &mut errors);
         if let Some(d) = raw.carry_max_days {
             if review != ReviewMode::Changes {
                 errors.push(problem(
@@ -538,6 +534,19 @@ fn parse_all<T: std::str::FromStr<Err = String>>(
         .iter()
         .filter_map(|w| w.parse().map_err(|e| errors.push(problem(key, e))).ok())
         .collect()
+}
+
+/// An optional word of `key`: its default when absent (or already refused for its length).
+fn parse_optional<T: std::str::FromStr<Err = String> + Default>(
+    word: Option<&str>,
+    key: &str,
+    errors: &mut Vec<SpecError>,
+) -> T {
+    word.map_or_else(T::default, |w| {
+        w.parse()
+            .map_err(|e| errors.push(problem(key, e)))
+            .unwrap_or_default()
+    })
 }
 
 #[cfg(test)]

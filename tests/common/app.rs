@@ -377,6 +377,29 @@ impl TestApp {
         self.mailer.drain().await.expect("mail worker")
     }
 
+    /// An admin API token, of the admin account `admin@org.test` (password "a long enough
+    /// password") added for it.
+    pub async fn admin_api_token(&self, name: &str) -> String {
+        self.engine
+            .add_account(
+                "admin@org.test",
+                attest::domain::access::Role::Admin,
+                "a long enough password",
+                "test",
+            )
+            .await
+            .expect("an admin");
+        let admin = self
+            .engine
+            .account_operator("admin@org.test")
+            .await
+            .expect("the admin");
+        self.engine
+            .create_api_token(&admin, name, attest::domain::access::Role::Admin)
+            .await
+            .expect("a token")
+    }
+
     /// The review link in the latest mail `email` received with one.
     pub fn latest_link(&self, email: &str) -> String {
         self.smtp

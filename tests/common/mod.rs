@@ -302,3 +302,14 @@ pub fn readme_toml(heading: &str) -> String {
         .unwrap_or_else(|| panic!("a toml block in the README's {heading} section"))
         .to_string()
 }
+
+/// Every problem the definition parser finds in `text`, as written ("key: reason"); panics when
+/// it accepts the text.
+pub fn definition_problems(text: &str) -> Vec<String> {
+    attest::domain::definition::CampaignSpec::from_toml(text)
+        .err()
+        .unwrap_or_else(|| panic!("refused: {text}"))
+        .iter()
+        .map(|e| e.to_string())
+        .collect()
+}
