@@ -203,11 +203,22 @@ impl Engine {
         }
         remediation::record_attempts(&txn, &attempts, now).await?;
         remediation::settle(&txn, &settled, now).await?;
-        self.emit(
-            &txn,
-            crate::engine::webhook_events::removals(&due, &settled, now),
-        )
-        .await?;
+        // Removal events only when an endpoint wants one: this is the worker's hot path.
+        {
+            use crate::domain::webhooks::EventKind;
+            let kinds = [
+                EventKind::RemovalDone,
+                EventKind::RemovalFailed,
+                EventKind::RemovalGivenUp,
+            ];
+            if kinds.into_iter().any(|k| self.wants_event(k)) {
+                self.emit(
+                    &txn,
+                    crate::engine::webhook_events::removals(&due, &settled, now),
+                )
+                .await?;
+            }
+        }
         txn.commit().await?;
         for s in &settled {
             crate::telemetry::removal(match &s.settlement {
