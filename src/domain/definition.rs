@@ -6,16 +6,16 @@ use super::closing::{OnNoResponse, Verdict};
 use super::delta::{ReviewMode, CARRY_MAX_DAYS_LIMIT, DEFAULT_CARRY_MAX_DAYS};
 use super::directory::{PrincipalKind, Risk};
 use super::limits::{
-    bytes_text, check_text, clip_message, quote, Lines, DEFINITION_MAX_BYTES,
-    DESCRIPTION_MAX_CHARS, ID_MAX_CHARS, NAME_MAX_CHARS, PERSON_ATTRIBUTES_MAX, SCOPE_MAX_CHARS,
-    WORD_MAX_CHARS,
+    check_text, clip_message, quote, Lines, DEFINITION_MAX_BYTES, DESCRIPTION_MAX_CHARS,
+    ID_MAX_CHARS, NAME_MAX_CHARS, PERSON_ATTRIBUTES_MAX, SCOPE_MAX_CHARS, WORD_MAX_CHARS,
 };
 use super::movers::Trigger;
 use super::rerun::RERUN_MAX_DAYS;
 use super::reviewers::Strategy;
 use super::schedule::LaunchSchedule;
+use super::spec_error::{parse_all, parse_optional, problem};
+pub use super::spec_error::{too_large, SpecError};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// The default share of a campaign's population that may be removed automatically for lack of
 /// an answer before an admin must confirm.
@@ -207,37 +207,6 @@ impl RawSpec {
         let excluded = all(&scope.exclude_principals);
         check("scope.exclude_principals", &excluded, ID_MAX_CHARS, single);
         problems
-    }
-}
-
-/// A definition over [`DEFINITION_MAX_BYTES`]: refused before it is parsed.
-pub fn too_large() -> SpecError {
-    problem(
-        "file",
-        format!(
-            "larger than {} (the most a definition may be)",
-            bytes_text(DEFINITION_MAX_BYTES as u64)
-        ),
-    )
-}
-
-/// One thing wrong with a definition: the key and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SpecError {
-    pub key: String,
-    pub reason: String,
-}
-
-impl fmt::Display for SpecError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.key, self.reason)
-    }
-}
-
-fn problem(key: &str, reason: impl Into<String>) -> SpecError {
-    SpecError {
-        key: key.to_string(),
-        reason: reason.into(),
     }
 }
 
@@ -523,30 +492,6 @@ impl CampaignSpec {
         );
         named
     }
-}
-
-fn parse_all<T: std::str::FromStr<Err = String>>(
-    words: &[String],
-    key: &str,
-    errors: &mut Vec<SpecError>,
-) -> Vec<T> {
-    words
-        .iter()
-        .filter_map(|w| w.parse().map_err(|e| errors.push(problem(key, e))).ok())
-        .collect()
-}
-
-/// An optional word of `key`: its default when absent (or already refused for its length).
-fn parse_optional<T: std::str::FromStr<Err = String> + Default>(
-    word: Option<&str>,
-    key: &str,
-    errors: &mut Vec<SpecError>,
-) -> T {
-    word.map_or_else(T::default, |w| {
-        w.parse()
-            .map_err(|e| errors.push(problem(key, e)))
-            .unwrap_or_default()
-    })
 }
 
 #[cfg(test)]

@@ -58,6 +58,7 @@ pub mod rerun;
 pub mod retry;
 pub mod reviewers;
 pub mod schedule;
+pub mod spec_error;
 pub mod summary;
 pub mod suspension;
 pub mod webhooks;
