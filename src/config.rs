@@ -51,6 +51,9 @@ pub struct Config {
     /// `[webhooks.NAME]`: signed outbound events (docs/webhooks.md); none by default.
     #[serde(default)]
     pub webhooks: BTreeMap<String, crate::webhooks::WebhookEndpoint>,
+    /// `[lifecycle]`: what happens to a person's eligibility when they leave (README, "Leavers").
+    #[serde(default)]
+    pub lifecycle: crate::domain::leavers::LifecycleSettings,
 }
 
 /// `[mail]` of attest.toml: the retry policy of outgoing mail (README, "Configuration").
@@ -99,6 +102,7 @@ impl Default for Config {
             sources: BTreeMap::new(),
             oidc: None,
             webhooks: BTreeMap::new(),
+            lifecycle: Default::default(),
         }
     }
 }
@@ -127,6 +131,7 @@ impl Config {
         let file_name = file.map_or_else(|| "attest.toml".into(), |p| p.display().to_string());
         crate::webhooks::config::check(&file_name, &config.webhooks).map_err(ConfigError)?;
         config.mail.retry().check("mail").map_err(ConfigError)?;
+        config.lifecycle.check().map_err(ConfigError)?;
         if let Some(oidc) = &config.oidc {
             oidc.check().map_err(ConfigError)?;
         }

@@ -10,7 +10,7 @@ mod common;
 use attest::domain::access::Role;
 use attest::engine::NoProgress;
 use attest::scheduler::tick;
-use common::app::{field_value, TestApp};
+use common::app::TestApp;
 use common::{at, attest_cli};
 use entity::{audit_event, campaign};
 use reqwest::StatusCode;
@@ -189,40 +189,11 @@ async fn api_get(app: &TestApp, token: &str, path: &str) -> (StatusCode, Value) 
 
 /// Signs in as `email` and returns the session cookie.
 async fn sign_in(app: &TestApp, email: &str) -> String {
-    let form = app
-        .http
-        .get(app.url("/login"))
-        .send()
-        .await
-        .expect("GET /login");
-    let cookie = common::app::set_cookie(&form, "attest_login").expect("the login cookie");
-    let csrf = field_value(&form.text().await.expect("login page"), "csrf").expect("csrf");
-    let answer = app
-        .http
-        .post(app.url("/login"))
-        .header("cookie", format!("attest_login={cookie}"))
-        .form(&[
-            ("email", email),
-            ("password", PASSWORD),
-            ("csrf", &csrf),
-            ("next", ""),
-        ])
-        .send()
-        .await
-        .expect("POST /login");
-    assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{email} signs in");
-    common::app::set_cookie(&answer, "attest_session").expect("a session cookie")
+    app.sign_in(email, PASSWORD).await
 }
 
 async fn console(app: &TestApp, session: &str, path: &str) -> (StatusCode, String) {
-    let answer = app
-        .http
-        .get(app.url(path))
-        .header("cookie", format!("attest_session={session}"))
-        .send()
-        .await
-        .expect("console page");
-    (answer.status(), answer.text().await.expect("page body"))
+    app.console(session, path).await
 }
 
 #[tokio::test]

@@ -460,6 +460,7 @@ fn routes(f: &Fixture) -> Vec<Route> {
         get("/api/v1/audit/verify".into()),
         get("/api/v1/reports/coverage".into()),
         get("/api/v1/reports/monthly".into()),
+        get("/api/v1/reports/lifecycle".into()),
         get("/api/v1/reports/activations".into()),
         get("/api/v1/findings/reappeared".into()),
         get("/api/v1/sources".into()),

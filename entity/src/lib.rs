@@ -15,6 +15,7 @@ pub mod decision;
 pub mod eligibility;
 pub mod evidence_bundle;
 pub mod evidence_chunk;
+pub mod leaver_event;
 pub mod mover_event;
 pub mod oidc_login;
 pub mod outbox_mail;
@@ -49,6 +50,7 @@ pub mod prelude {
     pub use crate::eligibility::Entity as Eligibility;
     pub use crate::evidence_bundle::Entity as EvidenceBundle;
     pub use crate::evidence_chunk::Entity as EvidenceChunk;
+    pub use crate::leaver_event::Entity as LeaverEvent;
     pub use crate::mover_event::Entity as MoverEvent;
     pub use crate::oidc_login::Entity as OidcLogin;
     pub use crate::outbox_mail::Entity as OutboxMail;

@@ -192,6 +192,15 @@ pub enum ReportCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The monthly lifecycle record: every leaver (disabled by an import, a prune or a sync)
+    /// and what their eligibility came to, every mover and the campaigns it launched.
+    Lifecycle {
+        /// The month, YYYY-MM (UTC).
+        #[arg(long)]
+        month: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// The weekly activation review: every break-glass activation, activations outside the
     /// holder's working hours (Monday to Friday, 08:00 to 18:00 in their time zone), holders
     /// activating a role far more or less often than its other holders, and reviewed
@@ -245,6 +254,14 @@ pub async fn report(engine: &Engine, command: ReportCommand) -> Result<(), Failu
                 coverage.len(),
                 overdue
             );
+            Ok(())
+        }
+        ReportCommand::Lifecycle { month, json } => {
+            let report = engine.lifecycle_report(&month).await?;
+            if json {
+                return output::print_json(&report);
+            }
+            super::lifecycle::print(&report);
             Ok(())
         }
         ReportCommand::Activations { week, json } => {

@@ -4,6 +4,7 @@ mod activations;
 mod campaign;
 mod demo;
 mod evidence;
+mod lifecycle;
 mod output;
 mod serve;
 mod source;
@@ -273,7 +274,8 @@ async fn engine(config: &Config) -> Result<Engine, Failure> {
         .with_webhooks(crate::engine::webhooks::WebhookRouting {
             subscriptions: crate::webhooks::config::subscriptions(&config.webhooks),
             base_url: config.base_url.clone(),
-        });
+        })
+        .with_lifecycle(config.lifecycle);
     // A secret: only from the environment, never from attest.toml, never printed.
     match std::env::var("ATTEST_LINK_KEY") {
         Ok(secret) if !secret.is_empty() => Ok(engine.with_link_key(

@@ -51,6 +51,12 @@ pub fn print_import(r: &ImportReport) {
                 r.movers
             );
         }
+        if r.leavers > 0 {
+            say!(
+                "  leavers (disabled; their eligibility is removed through its sources after the [lifecycle] grace period): {}",
+                r.leavers
+            );
+        }
     }
     if r.kind == "activations" {
         say!(

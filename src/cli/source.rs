@@ -147,6 +147,12 @@ fn print_sync(r: &SyncReport) {
         r.people_disabled,
         r.roles_changed
     );
+    if r.leavers > 0 {
+        say!(
+            "  leavers: {} disabled; their eligibility is removed through its sources after the [lifecycle] grace period",
+            r.leavers
+        );
+    }
     if r.activations_new > 0 {
         say!(
             "  activations: {} new (for `attest report activations`)",

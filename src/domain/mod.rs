@@ -45,6 +45,7 @@ pub mod directory;
 pub mod eligibility;
 pub mod evidence;
 pub mod figures;
+pub mod leavers;
 pub mod lifecycle;
 pub mod limits;
 pub mod liveness;

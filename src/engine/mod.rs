@@ -17,6 +17,8 @@ pub mod health;
 pub mod import;
 mod import_input;
 pub mod launch;
+pub mod leavers;
+pub mod lifecycle_report;
 pub mod login_guard;
 pub mod mail_links;
 pub mod names;
@@ -64,6 +66,8 @@ pub struct Engine {
     oidc: Option<Arc<crate::oidc::OidcProvider>>,
     /// `[webhooks.NAME]`: who wants which outbound event (none: nothing is queued).
     webhooks: Arc<webhooks::WebhookRouting>,
+    /// `[lifecycle]`: the leavers' grace period.
+    lifecycle: crate::domain::leavers::LifecycleSettings,
 }
 
 impl Engine {
@@ -86,6 +90,7 @@ impl Engine {
             link_key: mail_links::LinkKey::random(),
             oidc: None,
             webhooks: Arc::new(webhooks::WebhookRouting::default()),
+            lifecycle: Default::default(),
         }
     }
 

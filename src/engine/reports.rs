@@ -153,34 +153,7 @@ impl Engine {
 
     /// The monthly metrics for `month` (`YYYY-MM`, UTC).
     pub async fn monthly(&self, month: &str) -> Result<MonthlyReport, EngineError> {
-        // Exactly four digits, a dash and two (chrono alone would also take `2026-1` or
-        // `+2026-01`): the API documents this pattern.
-        let bytes = month.as_bytes();
-        let well_formed = bytes.len() == 7
-            && bytes[4] == b'-'
-            && bytes
-                .iter()
-                .enumerate()
-                .all(|(i, b)| i == 4 || b.is_ascii_digit());
-        let start = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
-            .ok()
-            .filter(|_| well_formed)
-            .ok_or_else(|| {
-                EngineError::Invalid(format!(
-                    "month {} is not YYYY-MM",
-                    crate::domain::limits::quote(month)
-                ))
-            })?;
-        let next = if start.month() == 12 {
-            NaiveDate::from_ymd_opt(start.year() + 1, 1, 1)
-        } else {
-            NaiveDate::from_ymd_opt(start.year(), start.month() + 1, 1)
-        }
-        .ok_or_else(|| EngineError::Invalid(format!("--month \"{month}\" is out of range")))?;
-        let (from, to) = (
-            start.and_time(chrono::NaiveTime::MIN).and_utc(),
-            next.and_time(chrono::NaiveTime::MIN).and_utc(),
-        );
+        let (from, to) = month_bounds(month)?;
         let conn = self.store().conn();
         // Eligibility as of the end of the month, not as of today: what existed by then and was
         // not removed before then (a past month's report does not change with today's data).
@@ -217,4 +190,36 @@ impl Engine {
             reappeared,
         })
     }
+}
+
+/// The first instant of `month` (`YYYY-MM`, UTC) and of the month after.
+pub fn month_bounds(month: &str) -> Result<(DateTime<Utc>, DateTime<Utc>), EngineError> {
+    // Exactly four digits, a dash and two (chrono alone would also take `2026-1` or
+    // `+2026-01`): the API documents this pattern.
+    let bytes = month.as_bytes();
+    let well_formed = bytes.len() == 7
+        && bytes[4] == b'-'
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| i == 4 || b.is_ascii_digit());
+    let start = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+        .ok()
+        .filter(|_| well_formed)
+        .ok_or_else(|| {
+            EngineError::Invalid(format!(
+                "month {} is not YYYY-MM",
+                crate::domain::limits::quote(month)
+            ))
+        })?;
+    let next = if start.month() == 12 {
+        NaiveDate::from_ymd_opt(start.year() + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(start.year(), start.month() + 1, 1)
+    }
+    .ok_or_else(|| EngineError::Invalid(format!("--month \"{month}\" is out of range")))?;
+    Ok((
+        start.and_time(chrono::NaiveTime::MIN).and_utc(),
+        next.and_time(chrono::NaiveTime::MIN).and_utc(),
+    ))
 }

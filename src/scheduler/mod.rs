@@ -21,6 +21,8 @@ pub struct TickReport {
     pub escalated_items: u64,
     pub closed: Vec<i64>,
     pub removals_handled: usize,
+    /// Leaver events handled (grace period over: suspended, or nothing to remove).
+    pub leavers_handled: usize,
     /// Suspension items removed now (finishing suspensions a failed source or a crash left).
     pub suspension_removals: usize,
     pub completed: Vec<i64>,
@@ -37,7 +39,7 @@ impl TickReport {
 }
 
 /// Runs every piece of work due now: scheduled syncs, launches, reminders and escalations, closes at the
-/// deadline, removals, suspensions' owed removals, completions, the evidence of any completed campaign without it, and,
+/// deadline, removals, leavers past their grace period, suspensions' owed removals, completions, the evidence of any completed campaign without it, and,
 /// once a week is over, its activation review to the role owners.
 pub async fn tick(engine: &Engine) -> Result<TickReport, EngineError> {
     let synced = engine.sync_due().await?;
@@ -53,6 +55,7 @@ pub async fn tick(engine: &Engine) -> Result<TickReport, EngineError> {
         }
         removals_handled += handled;
     }
+    let leavers_handled = engine.leaver_step().await?;
     let suspension_removals = engine.suspension_step().await?;
     let completed = engine.complete_finished().await?;
     let evidence_stored = engine.store_missing_evidence().await?;
@@ -64,6 +67,7 @@ pub async fn tick(engine: &Engine) -> Result<TickReport, EngineError> {
         escalated_items: reminded.escalated_items,
         closed,
         removals_handled,
+        leavers_handled,
         suspension_removals,
         completed,
         evidence_stored,

@@ -21,6 +21,7 @@ pub mod evidence;
 pub mod health;
 pub mod items;
 pub mod launch_batch;
+pub mod leavers;
 pub mod movers;
 pub mod oidc;
 pub mod outbox;

@@ -78,3 +78,40 @@ pub async fn of_principal(
         .all(conn)
         .await?)
 }
+
+/// Every event detected in `[from, to)`, oldest first.
+pub async fn between(
+    conn: &impl ConnectionTrait,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<mover_event::Model>, StoreError> {
+    Ok(mover_event::Entity::find()
+        .filter(mover_event::Column::DetectedAt.gte(from))
+        .filter(mover_event::Column::DetectedAt.lt(to))
+        .order_by_asc(mover_event::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// The campaigns launched under `keys` (`domain::movers::launch_key`): (key, campaign id),
+/// by campaign id.
+pub async fn campaigns_launched(
+    conn: &impl ConnectionTrait,
+    keys: &[String],
+) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in keys.chunks(ROWS_PER_INSERT) {
+        found.extend(
+            entity::campaign::Entity::find()
+                .select_only()
+                .column(entity::campaign::Column::LaunchKey)
+                .column(entity::campaign::Column::Id)
+                .filter(entity::campaign::Column::LaunchKey.is_in(chunk.iter().cloned()))
+                .order_by_asc(entity::campaign::Column::Id)
+                .into_tuple::<(String, i64)>()
+                .all(conn)
+                .await?,
+        );
+    }
+    Ok(found)
+}

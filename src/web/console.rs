@@ -14,6 +14,7 @@ mod coverage;
 mod credentials;
 mod definitions;
 mod directory;
+mod lifecycle;
 mod log;
 mod people;
 mod queue;
@@ -85,6 +86,7 @@ pub fn routes() -> Router<AppState> {
         .route("/audit/log", get(log::audit_log))
         .route("/audit/coverage", get(coverage::coverage))
         .route("/audit/activations", get(activations::activations))
+        .route("/audit/lifecycle", get(lifecycle::lifecycle))
 }
 
 /// What every console page shows around its content: the navigation, who is signed in, and

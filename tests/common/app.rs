@@ -400,6 +400,45 @@ impl TestApp {
             .expect("a token")
     }
 
+    /// Signs `email` in to the console with `password`; returns the session cookie's value.
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+        let form = self
+            .http
+            .get(self.url("/login"))
+            .send()
+            .await
+            .expect("GET /login");
+        let cookie = set_cookie(&form, "attest_login").expect("the login cookie");
+        let csrf = field_value(&form.text().await.expect("login page"), "csrf").expect("csrf");
+        let answer = self
+            .http
+            .post(self.url("/login"))
+            .header("cookie", format!("attest_login={cookie}"))
+            .form(&[
+                ("email", email),
+                ("password", password),
+                ("csrf", &csrf),
+                ("next", ""),
+            ])
+            .send()
+            .await
+            .expect("POST /login");
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{email} signs in");
+        set_cookie(&answer, "attest_session").expect("a session cookie")
+    }
+
+    /// A console page as the signed-in `session` sees it: its status and body.
+    pub async fn console(&self, session: &str, path: &str) -> (StatusCode, String) {
+        let answer = self
+            .http
+            .get(self.url(path))
+            .header("cookie", format!("attest_session={session}"))
+            .send()
+            .await
+            .expect("console page");
+        (answer.status(), answer.text().await.expect("page body"))
+    }
+
     /// The review link in the latest mail `email` received with one.
     pub fn latest_link(&self, email: &str) -> String {
         self.smtp

@@ -774,6 +774,43 @@ fn answer(
         }
         return removal(state, body);
     }
+    // List users: the connector asks for the disabled accounts only
+    // (`$filter=accountEnabled eq false`, a default query `accountEnabled` supports).
+    if path == "/v1.0/users" && method == Method::GET {
+        if !has(&["User.Read.All", "User.ReadWrite.All", "Directory.Read.All"]) {
+            return denied();
+        }
+        let enabled = match query.get("$filter").map(String::as_str) {
+            None => None,
+            Some("accountEnabled eq false") => Some(false),
+            Some("accountEnabled eq true") => Some(true),
+            Some(other) => {
+                return graph_error(
+                    400,
+                    "Request_UnsupportedQuery",
+                    &format!("Unsupported or invalid query filter clause specified for property 'accountEnabled' of resource 'User': {other}"),
+                )
+            }
+        };
+        let selected = query.get("$select").cloned().unwrap_or_default();
+        let mut users: Vec<&User> = state
+            .users
+            .values()
+            .filter(|u| enabled.is_none_or(|e| u.account_enabled == e))
+            .collect();
+        users.sort_by(|a, b| a.id.cmp(&b.id));
+        let items = users
+            .into_iter()
+            .map(|u| {
+                let mut object = user_json(u);
+                if selected.contains("accountEnabled") {
+                    object["accountEnabled"] = json!(u.account_enabled);
+                }
+                object
+            })
+            .collect();
+        return page(state, "/v1.0/users", "users", &query, items);
+    }
     if let Some(user) = path
         .strip_prefix("/v1.0/users/")
         .and_then(|rest| rest.strip_suffix("/manager"))

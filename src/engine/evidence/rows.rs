@@ -261,7 +261,17 @@ pub(super) fn write_after<W: Write>(
         None => "",
     };
     let now = item.status_now.unwrap_or("missing");
-    let consistent = expected.is_empty() || expected == now;
+    // Removed by a suspension after the review (a leaver, a SOC's signal; suspensions.csv in
+    // the same bundle says which): a kept eligibility is then suspended, not inconsistent, and
+    // a revoked one is as removed as its outcome requires.
+    let suspended = now == "suspended";
+    let consistent = match expected {
+        "" => "open",
+        "removed" if suspended => "yes",
+        _ if suspended => "suspended",
+        _ if expected == now => "yes",
+        _ => "no",
+    };
     text(w, cells.int(item.id))?;
     text(w, cells.int(item.eligibility_id))?;
     text(w, item.holder_external_id)?;
@@ -270,18 +280,9 @@ pub(super) fn write_after<W: Write>(
     text(w, item.outcome.unwrap_or_default())?;
     text(w, expected)?;
     text(w, now)?;
-    text(
-        w,
-        if expected.is_empty() {
-            "open"
-        } else if consistent {
-            "yes"
-        } else {
-            "no"
-        },
-    )?;
+    text(w, consistent)?;
     end_record(w)?;
-    Ok(u64::from(!consistent))
+    Ok(u64::from(consistent == "no"))
 }
 
 #[cfg(test)]

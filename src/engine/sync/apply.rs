@@ -8,7 +8,7 @@ use crate::domain::limits::{
     SCOPE_MAX_CHARS,
 };
 use crate::domain::records::{key_of, PersonRow, RoleRow};
-use crate::engine::{Engine, EngineError, Progress};
+use crate::engine::{leavers, Engine, EngineError, Progress};
 use crate::sources::connector::Snapshot;
 use crate::sources::SourceError;
 use crate::store::reappearance::{self, Reappeared};
@@ -99,8 +99,12 @@ impl Engine {
             });
         }
         report.people = rows.len() as u64;
+        let via = format!("sync of {name}");
         for chunk in rows.chunks(CHUNK) {
-            report.people_changed += dir::upsert_people(&txn, chunk, source_id, now, false).await?;
+            let (changed, leavers) =
+                leavers::upsert_people(&txn, chunk, (source_id, false), &via, now).await?;
+            report.people_changed += changed;
+            report.leavers += leavers;
             written += chunk.len() as u64;
             progress.update(written);
         }
@@ -134,7 +138,6 @@ impl Engine {
                 }
             }
             dir::set_managers(&txn, &changes, now).await?;
-            let via = format!("sync of {name}");
             crate::store::movers::record(&txn, &crate::domain::movers::moves(moved), &via, now)
                 .await?;
         }
@@ -281,7 +284,8 @@ impl Engine {
         let gone =
             dir::enabled_principals_not_kept(&txn, source_id, |id| listed_people.contains(id))
                 .await?;
-        report.people_disabled = dir::disable_principals(&txn, &gone, now).await?;
+        report.people_disabled = leavers::disable(&txn, &gone, &via, now).await?;
+        report.leavers += gone.len() as u64;
         report.activations_new =
             record_activations(&txn, name, &activations, &mut warnings, now).await?;
 

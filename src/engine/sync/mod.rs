@@ -50,6 +50,9 @@ pub struct SyncReport {
     pub removed: u64,
     /// People the source no longer lists, disabled.
     pub people_disabled: u64,
+    /// People this sync disabled (listed as disabled, or no longer listed): each a leaver
+    /// event (`domain::leavers`).
+    pub leavers: u64,
     /// People and roles inserted or changed.
     pub people_changed: u64,
     pub roles_changed: u64,

@@ -6,6 +6,8 @@ use crate::sources::connector::SyncPerson;
 use serde::Deserialize;
 
 pub(super) const ELIGIBILITY_PATH: &str = "/v1.0/roleManagement/directory/roleEligibilitySchedules";
+/// Users, listed for the disabled accounts only.
+pub(super) const USERS_PATH: &str = "/v1.0/users";
 pub(super) const ACTIVATIONS_PATH: &str =
     "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances";
 /// Activation requests (`action eq 'selfActivate'`): every activation PIM still lists, ended
@@ -105,7 +107,8 @@ impl DirectoryObject {
             manager: None,
             kind,
             // The expanded principal of a schedule carries only the default properties, which
-            // leave accountEnabled out; absent means enabled, as it is for most accounts.
+            // leave accountEnabled out; absent means enabled until the sync's list of disabled
+            // accounts says otherwise (`disabled_users`).
             enabled: self.account_enabled.unwrap_or(true),
         }
     }

@@ -45,6 +45,8 @@ pub struct ItemView<'r> {
     pub removed_at: Option<DateTime<Utc>>,
     pub verified_at: Option<DateTime<Utc>>,
     pub removal_error: Option<&'r str>,
+    /// The eligibility's status now; `suspended` when a suspension (`store::suspensions::
+    /// removal_reason`: a leaver's, a SOC's) holds it removed.
     pub status_now: Option<&'r str>,
     /// The last review of the same eligibility (see `store::items::previous`): its campaign,
     /// "definition period", verdict, human or policy, who, when, why.
@@ -66,7 +68,9 @@ const ITEM_COLUMNS: &str = "i.id, i.eligibility_id, i.holder_external_id, i.hold
      i.recommendation, i.recommendation_reason, rv.external_id, rv.display_name, i.reviewer_reason, \
      ef.external_id, i.flagged, i.flag_reason, i.verdict, i.made_by, dp.external_id, af.external_id, \
      i.decided_at, d.channel, d.justification, i.outcome, r.state, r.attempts, r.receipt, \
-     r.removed_at, r.verified_at, r.last_error, e.status";
+     r.removed_at, r.verified_at, r.last_error, \
+     CASE WHEN e.status = 'removed' AND e.removal_reason LIKE 'suspension #%' \
+     THEN 'suspended' ELSE e.status END";
 
 const ITEM_FROM: &str = " FROM review_item i \
      LEFT JOIN principal rv ON rv.id = i.reviewer_id \

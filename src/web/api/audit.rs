@@ -4,6 +4,7 @@
 use super::support::{in_range, ApiQuery, AuthErrors, Paging};
 use crate::domain::audit_chain::ChainedEvent;
 use crate::engine::activations::ActivationReport;
+use crate::engine::lifecycle_report::LifecycleReport;
 use crate::engine::reports::{MonthlyReport, RoleCoverage};
 use crate::web::auth::Reader;
 use crate::web::error::{ApiError, ApiResult, ErrorBody};
@@ -191,6 +192,39 @@ pub async fn monthly(
     let report = state
         .engine
         .monthly(&month)
+        .await
+        .map_err(|e| ApiError::from(e).field_if_invalid("month"))?;
+    Ok(Json(report))
+}
+
+/// The monthly lifecycle record.
+///
+/// Every leaver (a person an import, a prune or a sync disabled) detected in the month and
+/// what their eligibility came to (the suspension that removed it, after the `[lifecycle]`
+/// grace period), and every mover with the campaigns the move launched.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/lifecycle",
+    tag = "reports",
+    params(MonthQuery),
+    responses(
+        (status = 200, description = "The month's leavers and movers.", body = LifecycleReport),
+        (status = 400, description = "A query parameter is malformed or out of range (`field` names it).", body = ErrorBody),
+        (status = 422, description = "`month` is not `YYYY-MM`.", body = ErrorBody),
+        AuthErrors,
+    )
+)]
+pub async fn lifecycle(
+    State(state): State<AppState>,
+    _reader: Reader,
+    ApiQuery(q): ApiQuery<MonthQuery>,
+) -> ApiResult<Json<LifecycleReport>> {
+    let month = q
+        .month
+        .unwrap_or_else(|| state.engine.now().format("%Y-%m").to_string());
+    let report = state
+        .engine
+        .lifecycle_report(&month)
         .await
         .map_err(|e| ApiError::from(e).field_if_invalid("month"))?;
     Ok(Json(report))

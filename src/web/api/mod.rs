@@ -52,7 +52,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         (name = "definitions", description = "Campaign definitions (TOML) and what a launch would create."),
         (name = "directory", description = "Eligibility and the imports that feed it."),
         (name = "audit", description = "The hash-chained audit log."),
-        (name = "reports", description = "Coverage, monthly metrics and the weekly activation review."),
+        (name = "reports", description = "Coverage, monthly metrics, the monthly lifecycle record and the weekly activation review."),
         (name = "accounts", description = "Who is calling; console accounts and API tokens, and revoking them."),
         (name = "suspensions", description = "Suspend a person on a signal (responder tokens), restore on an admin's approval."),
     )
@@ -111,6 +111,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::verify))
         .routes(routes!(audit::coverage))
         .routes(routes!(audit::monthly))
+        .routes(routes!(audit::lifecycle))
         .routes(routes!(audit::activations))
         .routes(routes!(audit::reappeared))
         .routes(routes!(accounts::me))
