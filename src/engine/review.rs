@@ -166,6 +166,23 @@ impl Engine {
         }))
     }
 
+    /// Which of `ids` are the reviewer's items in the link's campaign.
+    pub async fn assigned_among(
+        &self,
+        access: &ReviewerAccess,
+        ids: &[i64],
+    ) -> Result<std::collections::HashSet<i64>, EngineError> {
+        Ok(review::assigned_among(
+            self.store().conn(),
+            access.campaign.id,
+            access.reviewer_id,
+            ids,
+        )
+        .await?
+        .into_iter()
+        .collect())
+    }
+
     pub async fn review_page(&self, access: &ReviewerAccess) -> Result<ReviewPage, EngineError> {
         let conn = self.store().conn();
         let c = &access.campaign;

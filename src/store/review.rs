@@ -231,3 +231,29 @@ pub async fn live_token_hashes(
     }
     Ok(live)
 }
+
+/// Which of `ids` are items of `campaign_id` assigned to `reviewer_id` (a saved form's check,
+/// one indexed read of the items it names rather than the reviewer's whole page).
+pub async fn assigned_among(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+    reviewer_id: i64,
+    ids: &[i64],
+) -> Result<Vec<i64>, StoreError> {
+    let mut found = Vec::with_capacity(ids.len());
+    // A thousand ids a statement keeps SQLite well under its placeholder limit.
+    for chunk in ids.chunks(1000) {
+        found.extend(
+            review_item::Entity::find()
+                .select_only()
+                .column(review_item::Column::Id)
+                .filter(review_item::Column::CampaignId.eq(campaign_id))
+                .filter(review_item::Column::ReviewerId.eq(reviewer_id))
+                .filter(review_item::Column::Id.is_in(chunk.iter().copied()))
+                .into_tuple::<i64>()
+                .all(conn)
+                .await?,
+        );
+    }
+    Ok(found)
+}

@@ -3,7 +3,6 @@
 use crate::domain::closing::Verdict;
 use crate::domain::limits::clip;
 use crate::engine::decide::Choice;
-use crate::engine::review::ReviewPage;
 use crate::engine::review::{same_secret, ReviewerAccess};
 use crate::engine::EngineError;
 use crate::web::error::problem_page;
@@ -49,8 +48,21 @@ impl FormFields {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The per-item answers: `item-{id}` = attest | revoke, with `why-{id}`.
-    pub(super) fn choices(&self, page: &ReviewPage) -> Result<Vec<Choice<'_>>, EngineError> {
+    /// The item ids the form answers (`item-{id}` fields), unparsable ones left out (they are
+    /// refused by [`Self::choices`]).
+    pub(super) fn item_ids(&self) -> Vec<i64> {
+        self.0
+            .iter()
+            .filter_map(|(name, _)| name.strip_prefix("item-")?.parse().ok())
+            .collect()
+    }
+
+    /// The per-item answers: `item-{id}` = attest | revoke, with `why-{id}`; each item must be
+    /// one `assigned` says is the reviewer's.
+    pub(super) fn choices(
+        &self,
+        assigned: impl Fn(i64) -> bool,
+    ) -> Result<Vec<Choice<'_>>, EngineError> {
         let mut choices = Vec::new();
         for (name, value) in &self.0 {
             let Some(id) = name.strip_prefix("item-") else {
@@ -59,7 +71,7 @@ impl FormFields {
             let item_id: i64 = id
                 .parse()
                 .map_err(|_| EngineError::Invalid(format!("bad field {}", clip(name))))?;
-            if !page.items.iter().any(|i| i.id == item_id) {
+            if !assigned(item_id) {
                 return Err(EngineError::Forbidden(format!(
                     "item {item_id} is not assigned to you"
                 )));

@@ -86,13 +86,14 @@ async fn submit(
         client_addr: addr.as_deref(),
         actor: &actor,
     };
-    let page = match state.engine.review_page(&access).await {
-        Ok(page) => page,
-        Err(e) => return review_failure(e),
-    };
     let action = form.get("action").unwrap_or("save");
+    let spec = &access.campaign.spec;
     let outcome = match action {
         "attest_rest" | "revoke_rest" => {
+            let page = match state.engine.review_page(&access).await {
+                Ok(page) => page,
+                Err(e) => return review_failure(e),
+            };
             let verdict = if action == "attest_rest" {
                 Verdict::Attest
             } else {
@@ -152,7 +153,14 @@ async fn submit(
                     .map(Done::Moved)
             }
         }
-        _ => match form.choices(&page) {
+        // A saved form reads only the items it names, not the reviewer's whole page: one
+        // decision per request is how most reviewers and scripts answer (issue 18).
+        _ => match state
+            .engine
+            .assigned_among(&access, &form.item_ids())
+            .await
+            .and_then(|assigned| form.choices(|id| assigned.contains(&id)))
+        {
             Ok(choices) if choices.is_empty() => Err(EngineError::Invalid(
                 "choose attest or revoke for at least one item".into(),
             )),
@@ -161,7 +169,7 @@ async fn submit(
                 let refused: Vec<(i64, String)> = choices
                     .iter()
                     .filter_map(|c| {
-                        let required = page.requires_justification(c.verdict);
+                        let required = spec.requires_justification(c.verdict);
                         refusal(c.justification, c.verdict, required).map(|r| (c.item_id, r))
                     })
                     .collect();
@@ -183,7 +191,7 @@ async fn submit(
                 }
                 state
                     .engine
-                    .decide_each(page.campaign_id, &choices, &decider)
+                    .decide_each(access.campaign.id, &choices, &decider)
                     .await
                     .map(|r| Done::Saved(r.decided))
             }
