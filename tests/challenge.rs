@@ -14,7 +14,7 @@ mod common;
 
 use attest::scheduler::tick;
 use chrono::Duration;
-use common::app::{Launched, TestApp};
+use common::app::{field_value, set_cookie, Launched, TestApp};
 use common::attest_cli;
 use entity::{audit_event, challenge, decision, eligibility, remediation};
 use reqwest::StatusCode;
@@ -128,6 +128,42 @@ async fn api(app: &TestApp, token: &str, path: &str, post: bool) -> (StatusCode,
     let answer = request.bearer_auth(token).send().await.expect("API call");
     let status = answer.status();
     (status, answer.json().await.unwrap_or(Value::Null))
+}
+
+/// The campaign's console page, read by the admin account `admin_api_token` created.
+async fn console_page(app: &TestApp, id: i64) -> String {
+    let login = app
+        .http
+        .get(app.url("/login"))
+        .send()
+        .await
+        .expect("GET /login");
+    let cookie = set_cookie(&login, "attest_login").expect("the login cookie");
+    let csrf = field_value(&login.text().await.expect("body"), "csrf").expect("csrf");
+    let signed_in = app
+        .http
+        .post(app.url("/login"))
+        .header(reqwest::header::COOKIE, format!("attest_login={cookie}"))
+        .form(&[
+            ("email", "admin@org.test"),
+            ("password", "a long enough password"),
+            ("csrf", csrf.as_str()),
+            ("next", ""),
+        ])
+        .send()
+        .await
+        .expect("POST /login");
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let session = set_cookie(&signed_in, "attest_session").expect("a session");
+    let page = app
+        .http
+        .get(app.url(&format!("/audit/campaigns/{id}")))
+        .header(reqwest::header::COOKIE, format!("attest_session={session}"))
+        .send()
+        .await
+        .expect("GET the campaign page");
+    assert_eq!(page.status(), StatusCode::OK);
+    page.text().await.expect("body")
 }
 
 async fn audit_actions(app: &TestApp) -> Vec<String> {
@@ -409,6 +445,17 @@ async fn holders_challenge_revocations_and_reviewers_keep_or_uphold_them_before_
             "{action} in {actions:?}"
         );
     }
+
+    // The console's campaign page shows the period, each challenge and the same figures.
+    let html = console_page(&app, id).await;
+    assert_eq!(html.matches("data-challenge=").count(), 4, "{html}");
+    assert!(html.contains("data-challenge-days=\"7\""), "{html}");
+    assert!(
+        html.contains(r#"data-figure="kept_after_challenge">1<"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"data-figure="challenged">3<"#), "{html}");
+    assert!(html.contains(r#"data-state="kept""#) && html.contains(anna_reason));
 
     // The evidence lists every challenge with its reason, answer and outcome, and verifies.
     let out = app.db.dir().join("evidence");

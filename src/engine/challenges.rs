@@ -237,6 +237,11 @@ impl Engine {
             .ok_or_else(|| EngineError::NotFound(format!("no challenge #{id}")))
     }
 
+    /// One challenge, if it exists.
+    pub async fn challenge(&self, id: i64) -> Result<Option<ChallengeView>, EngineError> {
+        Ok(challenges::view(self.store().conn(), id).await?)
+    }
+
     /// A campaign's challenges, oldest first.
     pub async fn challenges(&self, campaign_id: i64) -> Result<Vec<ChallengeView>, EngineError> {
         self.campaign_row(campaign_id).await?;

@@ -24,7 +24,7 @@ pub async fn context(
     let Some(id) = payload.get("challenge_id").and_then(|v| v.as_i64()) else {
         return Ok(Err("the mail names no challenge".into()));
     };
-    let Some(c) = challenges::view(engine.store().conn(), id).await? else {
+    let Some(c) = engine.challenge(id).await? else {
         return Ok(Err(format!("challenge #{id} no longer exists")));
     };
     let (party, wanted) = if mail.template == MAIL_OPENED {
