@@ -223,6 +223,11 @@ async fn holders_challenge_revocations_and_reviewers_keep_or_uphold_them_before_
         let c = challenge_of(&app, item).await;
         assert_eq!((c.state.as_str(), c.closes_at), ("open", ends));
     }
+    let status = app.engine.campaign(id).await.expect("show").summary.status;
+    assert!(
+        status.contains("4 revocations are in the challenge period"),
+        "{status}"
+    );
     assert_eq!(challenge_of(&app, bo).await.revoked_by, "policy");
     assert_eq!(challenge_of(&app, anna_ga).await.revoked_by, "human");
     let held = remediation::Entity::find()

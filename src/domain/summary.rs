@@ -48,6 +48,8 @@ pub struct CampaignCounts {
     pub challenges_made: i64,
     pub challenges_kept: i64,
     pub challenges_upheld: i64,
+    /// Challenges still within their period and unanswered (their removals wait for it).
+    pub challenges_open: i64,
     /// The campaign's mail (invitations, reminders, escalations, outcome): not tried yet,
     /// failed and to be tried again, sent, given up (reported; re-queued by an admin or when
     /// the server answers again), no longer applying.
@@ -127,6 +129,8 @@ pub struct CampaignSummary {
     pub kept_after_challenge: i64,
     /// Challenged revocations the reviewer or an admin upheld.
     pub challenges_upheld: i64,
+    /// Revocations still within their challenge period, unanswered: their removals wait.
+    pub challenges_open: i64,
     pub mail_sent: i64,
     pub mail_queued: i64,
     pub mail_retrying: i64,
@@ -187,6 +191,7 @@ impl CampaignSummary {
             challenged: n.challenges_made,
             kept_after_challenge: n.challenges_kept,
             challenges_upheld: n.challenges_upheld,
+            challenges_open: waiting(n.challenges_open),
             mail_sent: n.mail_sent,
             mail_queued: n.mail_queued,
             mail_retrying: n.mail_retrying,
@@ -374,6 +379,12 @@ fn status(s: &CampaignSummary, e: &Ending) -> String {
             );
             if s.removals_held > 0 {
                 t.push_str(" Nothing held is removed until an admin confirms.");
+            }
+            if s.challenges_open > 0 {
+                t.push_str(&format!(
+                    " {} in the challenge period: not removed before it ends.",
+                    count(s.challenges_open, "revocation is", "revocations are")
+                ));
             }
             t
         }

@@ -321,11 +321,12 @@ pub async fn end_window(
     Ok(changed)
 }
 
-/// How many of a campaign's challenges were made (a reason given), kept after all, upheld.
+/// How many of a campaign's challenges were made (a reason given), kept after all, upheld,
+/// and are still within their period unanswered.
 pub async fn counts(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
-) -> Result<(i64, i64, i64), StoreError> {
+) -> Result<(i64, i64, i64, i64), StoreError> {
     let rows: Vec<(ChallengeState, i64)> = challenge::Entity::find()
         .select_only()
         .column(challenge::Column::State)
@@ -338,10 +339,16 @@ pub async fn counts(
     let mut made = 0;
     let mut kept = 0;
     let mut upheld = 0;
+    let mut open = 0;
     for (state, n) in rows {
         match state {
-            ChallengeState::Open | ChallengeState::Lapsed => {}
-            ChallengeState::Submitted | ChallengeState::Expired => made += n,
+            ChallengeState::Lapsed => {}
+            ChallengeState::Open => open += n,
+            ChallengeState::Submitted => {
+                made += n;
+                open += n;
+            }
+            ChallengeState::Expired => made += n,
             ChallengeState::Kept => {
                 made += n;
                 kept += n;
@@ -352,7 +359,7 @@ pub async fn counts(
             }
         }
     }
-    Ok((made, kept, upheld))
+    Ok((made, kept, upheld, open))
 }
 
 /// An item kept after a challenge: its outcome is a person's keep from now on.

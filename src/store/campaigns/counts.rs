@@ -80,6 +80,7 @@ pub async fn counts(conn: &impl ConnectionTrait, id: i64) -> Result<CampaignCoun
         counts.challenges_made,
         counts.challenges_kept,
         counts.challenges_upheld,
+        counts.challenges_open,
     ) = crate::store::challenges::counts(conn, id).await?;
     let mail = crate::store::outbox::mail_counts(conn, id).await?;
     counts.mail_queued = mail.queued;
