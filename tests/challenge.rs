@@ -522,3 +522,57 @@ async fn a_definition_checks_its_challenge_period() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("challenge_days"), "{stderr}");
 }
+
+#[tokio::test]
+async fn confirming_removals_a_safety_rail_held_keeps_them_in_the_challenge_period() {
+    let Some(app) = TestApp::spawn("confirming_removals_keeps_the_challenge_period").await else {
+        return;
+    };
+    app.import_org().await;
+    let definition = DEFINITION.replace(
+        "max_auto_remove_percent = 100",
+        "max_auto_remove_percent = 0",
+    );
+    app.define_as("challenge-rail.toml", &definition).await;
+    let launched = app.launch_defined().await;
+    let id = launched.campaign_id;
+    let due = launched.due_at;
+    let ends = due + Duration::days(7);
+    // Nobody answers: every removal is the policy's, and the rail holds them all.
+    app.clock.set(due);
+    tick(&app.engine).await.expect("tick");
+    let removals = || async {
+        remediation::Entity::find()
+            .filter(remediation::Column::CampaignId.eq(id))
+            .all(app.engine.store().conn())
+            .await
+            .expect("read removals")
+    };
+    let held = removals().await;
+    assert_eq!(held.len(), 6);
+    assert!(held.iter().all(|r| r.state == "awaiting_confirmation"));
+    let (code, _, stderr) = attest_cli(&app.db, &["campaign", "confirm-removals", &id.to_string()]);
+    assert_eq!(code, 0, "{stderr}");
+    let confirmed = removals().await;
+    assert!(
+        confirmed
+            .iter()
+            .all(|r| r.state == "pending" && r.next_attempt_at == ends),
+        "{confirmed:?}"
+    );
+    app.clock.set(due + Duration::days(1));
+    tick(&app.engine).await.expect("tick");
+    assert!(removals().await.iter().all(|r| r.attempts == 0));
+    for when in [ends, ends + Duration::minutes(1)] {
+        app.clock.set(when);
+        tick(&app.engine).await.expect("tick");
+    }
+    assert!(removals().await.iter().all(|r| r.state == "removed"));
+    let lapsed = challenge::Entity::find()
+        .filter(challenge::Column::CampaignId.eq(id))
+        .all(app.engine.store().conn())
+        .await
+        .expect("read challenges");
+    assert_eq!(lapsed.len(), 6);
+    assert!(lapsed.iter().all(|c| c.state == "lapsed"));
+}
