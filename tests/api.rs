@@ -453,6 +453,7 @@ fn routes(f: &Fixture) -> Vec<Route> {
         get(format!("/api/v1/campaigns/{c}/items")),
         get(format!("/api/v1/campaigns/{c}/reviewers")),
         get(format!("/api/v1/campaigns/{c}/evidence")),
+        get(format!("/api/v1/campaigns/{c}/challenges")),
         get("/api/v1/definitions".into()),
         get(format!("/api/v1/definitions/{DEFINITION_NAME}/preview")),
         get("/api/v1/eligibility".into()),
@@ -492,6 +493,17 @@ fn routes(f: &Fixture) -> Vec<Route> {
             200,
         ),
         post(format!("/api/v1/campaigns/{c}/mail/requeue"), empty, 200),
+        // The campaign has no challenge period: the admin gets past authorization to a 404.
+        post(
+            format!("/api/v1/campaigns/{c}/challenges/1/keep"),
+            empty,
+            404,
+        ),
+        post(
+            format!("/api/v1/campaigns/{c}/challenges/1/uphold"),
+            empty,
+            404,
+        ),
         post(
             format!("/api/v1/accounts/{}/role", f.auditor_account),
             |_| Body::Json(json!({ "role": "auditor" })),
@@ -1273,7 +1285,7 @@ async fn the_document_states_what_the_code_enforces_and_names_every_route_the_ro
             "{method} {template}"
         );
     }
-    assert_eq!(paged, 8, "the paged lists");
+    assert_eq!(paged, 9, "the paged lists");
 
     // Every operation that reads query parameters documents the 400 of a bad one; every one
     // that takes a body documents the 413 of a large one, and a JSON one the 415 of another

@@ -11,6 +11,7 @@ pub mod campaign_definition;
 pub mod campaign_reviewer;
 pub mod campaign_round;
 pub mod carried_item;
+pub mod challenge;
 pub mod decision;
 pub mod eligibility;
 pub mod evidence_bundle;
@@ -46,6 +47,7 @@ pub mod prelude {
     pub use crate::campaign_reviewer::Entity as CampaignReviewer;
     pub use crate::campaign_round::Entity as CampaignRound;
     pub use crate::carried_item::Entity as CarriedItem;
+    pub use crate::challenge::Entity as Challenge;
     pub use crate::decision::Entity as Decision;
     pub use crate::eligibility::Entity as Eligibility;
     pub use crate::evidence_bundle::Entity as EvidenceBundle;

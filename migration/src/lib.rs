@@ -22,6 +22,7 @@ mod m20261129_000018_suspensions;
 mod m20261129_000019_carried_items;
 mod m20261129_000020_mover_events;
 mod m20261129_000021_leaver_events;
+mod m20261129_000022_challenges;
 
 /// Applies the attest schema; see `docs/data-model.md`.
 pub struct Migrator;
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000019_carried_items::Migration),
             Box::new(m20261129_000020_mover_events::Migration),
             Box::new(m20261129_000021_leaver_events::Migration),
+            Box::new(m20261129_000022_challenges::Migration),
         ]
     }
 }

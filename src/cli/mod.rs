@@ -2,6 +2,7 @@
 
 mod activations;
 mod campaign;
+mod challenge;
 mod demo;
 mod evidence;
 mod lifecycle;
@@ -66,6 +67,10 @@ pub enum Command {
     /// Define, preview, launch, watch, close and cancel access review campaigns.
     #[command(subcommand)]
     Campaign(campaign::CampaignCommand),
+    /// Challenge periods (`challenge_days`): list a campaign's challenges, keep a challenged
+    /// eligibility after all or uphold its revocation.
+    #[command(subcommand)]
+    Challenge(challenge::ChallengeCommand),
     /// Run the web pages, the scheduler and the mail worker: launches on schedule, invitations,
     /// reminders, escalations, closes at the deadline, removals. Several instances may share one
     /// PostgreSQL database.
@@ -315,6 +320,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::User(command) => user::run(&engine(&config).await?, command, &cli_actor()).await,
         Command::Source(command) => {
             source::run(&engine(&config).await?, command, &cli_actor()).await
+        }
+        Command::Challenge(command) => {
+            challenge::run(&engine(&config).await?, command, &cli_actor()).await
         }
         Command::Suspension(command) => {
             suspension::run(&engine(&config).await?, command, &cli_actor()).await

@@ -2,6 +2,7 @@
 //! Checks that need the database (does this role exist?) are the engine's; everything that can
 //! be judged from the file alone is judged here.
 
+use super::challenge::CHALLENGE_MAX_DAYS;
 use super::closing::{OnNoResponse, Verdict};
 use super::delta::{ReviewMode, CARRY_MAX_DAYS_LIMIT, DEFAULT_CARRY_MAX_DAYS};
 use super::directory::{PrincipalKind, Risk};
@@ -51,6 +52,10 @@ pub struct CampaignSpec {
     /// before the policy settles them. Absent from specs written before re-runs existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerun_unanswered_days: Option<u32>,
+    /// Challenge period: every revocation whose removal is planned at close is held this many
+    /// days, while its holder may give a reason (`domain::challenge`). Absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge_days: Option<u32>,
     /// Person attributes (extra columns of the people import) the review page shows beside
     /// each holder, frozen with the items at launch. Left out of the stored JSON when empty, so
     /// definitions stored before it read and compare as they were.
@@ -112,6 +117,7 @@ struct RawSpec {
     recommend_revoke_after_inactive_days: Option<i64>,
     max_auto_remove_percent: Option<i64>,
     rerun_unanswered_days: Option<i64>,
+    challenge_days: Option<i64>,
     #[serde(default)]
     context: Vec<String>,
     review: Option<String>,
@@ -293,6 +299,13 @@ impl CampaignSpec {
                 &format!("must be between 1 and {RERUN_MAX_DAYS}"),
             );
         }
+        if let Some(d) = raw.challenge_days {
+            check(
+                (0..=i64::from(CHALLENGE_MAX_DAYS)).contains(&d),
+                "challenge_days",
+                &format!("must be between 0 (no challenge period) and {CHALLENGE_MAX_DAYS}"),
+            );
+        }
         if let Some(p) = raw.max_auto_remove_percent {
             check(
                 (0..=100).contains(&p),
@@ -433,6 +446,7 @@ impl CampaignSpec {
                 .max_auto_remove_percent
                 .map_or(DEFAULT_MAX_AUTO_REMOVE_PERCENT, |p| p as u32),
             rerun_unanswered_days: raw.rerun_unanswered_days.map(|d| d as u32),
+            challenge_days: raw.challenge_days.filter(|&d| d > 0).map(|d| d as u32),
             context: raw.context,
             review,
             carry_max_days: raw.carry_max_days.map(|d| d as u32),

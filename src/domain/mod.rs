@@ -37,6 +37,7 @@ macro_rules! string_enum {
 pub mod access;
 pub mod activations;
 pub mod audit_chain;
+pub mod challenge;
 pub mod closing;
 pub mod credentials;
 pub mod definition;

@@ -43,6 +43,13 @@ pub struct CampaignCounts {
     pub already_gone: i64,
     /// Removals attest gave up on after its attempts.
     pub removals_failed: i64,
+    /// Challenge periods (`domain::challenge`): revocations whose holder gave a reason, and of
+    /// those, kept after all and upheld by the reviewer or an admin.
+    pub challenges_made: i64,
+    pub challenges_kept: i64,
+    pub challenges_upheld: i64,
+    /// Challenges still within their period and unanswered (their removals wait for it).
+    pub challenges_open: i64,
     /// The campaign's mail (invitations, reminders, escalations, outcome): not tried yet,
     /// failed and to be tried again, sent, given up (reported; re-queued by an admin or when
     /// the server answers again), no longer applying.
@@ -115,6 +122,15 @@ pub struct CampaignSummary {
     pub removals_given_up: i64,
     /// Never carried out because the campaign was cancelled.
     pub removals_cancelled: i64,
+    /// Revocations their holder challenged in the challenge period (a reason given).
+    pub challenged: i64,
+    /// Challenged revocations the reviewer or an admin overturned: kept after all (counted in
+    /// `kept_by_people`, no longer in the revocations).
+    pub kept_after_challenge: i64,
+    /// Challenged revocations the reviewer or an admin upheld.
+    pub challenges_upheld: i64,
+    /// Revocations still within their challenge period, unanswered: their removals wait.
+    pub challenges_open: i64,
     pub mail_sent: i64,
     pub mail_queued: i64,
     pub mail_retrying: i64,
@@ -172,6 +188,10 @@ impl CampaignSummary {
             } else {
                 0
             },
+            challenged: n.challenges_made,
+            kept_after_challenge: n.challenges_kept,
+            challenges_upheld: n.challenges_upheld,
+            challenges_open: waiting(n.challenges_open),
             mail_sent: n.mail_sent,
             mail_queued: n.mail_queued,
             mail_retrying: n.mail_retrying,
@@ -273,6 +293,17 @@ impl CampaignSummary {
                 "Removals cancelled",
                 self.removals_cancelled,
             ),
+            f("challenged", "Challenged by the holder", self.challenged),
+            f(
+                "kept_after_challenge",
+                "Kept after challenge",
+                self.kept_after_challenge,
+            ),
+            f(
+                "challenges_upheld",
+                "Challenges upheld",
+                self.challenges_upheld,
+            ),
             f("mail_sent", "Mail sent", self.mail_sent),
             f("mail_queued", "Mail queued", self.mail_queued),
             f("mail_retrying", "Mail retrying", self.mail_retrying),
@@ -348,6 +379,12 @@ fn status(s: &CampaignSummary, e: &Ending) -> String {
             );
             if s.removals_held > 0 {
                 t.push_str(" Nothing held is removed until an admin confirms.");
+            }
+            if s.challenges_open > 0 {
+                t.push_str(&format!(
+                    " {} in the challenge period: not removed before it ends.",
+                    count(s.challenges_open, "revocation is", "revocations are")
+                ));
             }
             t
         }

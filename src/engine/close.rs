@@ -87,7 +87,14 @@ impl Engine {
             spec.max_auto_remove_percent,
             &emptied,
         );
-        let planned = items::plan_remediation(&txn, id, rail.is_some(), now).await?;
+        // A challenge period holds every planned removal until it ends (none: at once).
+        let challenge_end = spec
+            .challenge_days
+            .map(|days| crate::domain::challenge::window_end(now, days));
+        let planned = items::plan_remediation(&txn, id, rail.is_some(), challenge_end, now).await?;
+        if let Some(end) = challenge_end {
+            self.open_challenges(&txn, id, end, actor, now).await?;
+        }
         campaigns::set_rail_reason(&txn, id, rail.as_deref()).await?;
         campaigns::transition(
             &txn,

@@ -53,6 +53,15 @@ impl LinkKey {
         mac.update(format!("attest mail link\0{mail_id}\0{nonce}").as_bytes());
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
+
+    /// The token of a challenge link (`engine::challenges`): the holder's or the reviewer's
+    /// (`party`), derived the same way, in a domain of its own.
+    pub(crate) fn challenge_token(&self, challenge_id: i64, party: &str, nonce: &str) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        mac.update(format!("attest challenge link\0{party}\0{challenge_id}\0{nonce}").as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
 }
 
 /// A mail that carries a link: to whom, which outbox row, and the row's nonce if it has one.

@@ -7,6 +7,7 @@ pub mod admin_queue;
 pub mod audit;
 pub mod bench_support;
 pub mod campaigns;
+pub mod challenges;
 pub mod close;
 pub mod credentials;
 pub mod decide;

@@ -390,6 +390,8 @@ impl Engine {
     /// Completes remediating campaigns with nothing left to remove or confirm, and tells their
     /// owners the outcome.
     pub async fn complete_finished(&self) -> Result<Vec<i64>, EngineError> {
+        // Challenge windows that ended are settled first, so the evidence sees them final.
+        self.end_challenge_windows().await?;
         let mut completed = Vec::new();
         for id in remediation::finished_campaigns(self.store().conn()).await? {
             let now = self.now();

@@ -36,6 +36,9 @@ pub struct MailContext {
     /// because the mail server answers again (failed-invitation mails).
     pub failed_reviewers: i64,
     pub requeued_reviewers: i64,
+    /// The eligibility a challenge mail is about ("role at scope"), and its holder.
+    pub item: Option<String>,
+    pub holder: Option<String>,
 }
 
 macro_rules! mail_templates {
@@ -77,6 +80,10 @@ mail_templates!(
         LaunchWaitingHtml = "mail/launch_waiting.html";
     "invitations_failed": InvitationsFailedText = "mail/invitations_failed.txt",
         InvitationsFailedHtml = "mail/invitations_failed.html";
+    "challenge_opened": ChallengeOpenedText = "mail/challenge_opened.txt",
+        ChallengeOpenedHtml = "mail/challenge_opened.html";
+    "challenge_submitted": ChallengeSubmittedText = "mail/challenge_submitted.txt",
+        ChallengeSubmittedHtml = "mail/challenge_submitted.html";
     "activation_review": ActivationReviewText = "mail/activation_review.txt",
         ActivationReviewHtml = "mail/activation_review.html";
 );
@@ -139,6 +146,17 @@ fn subject(template: &str, m: &MailContext) -> String {
             crate::domain::figures::count(m.failed_reviewers, "reviewer", "reviewers"),
             m.campaign_name,
             m.period
+        ),
+        "challenge_opened" => format!(
+            "Your access {} is to be removed: give a reason by {}",
+            m.item.as_deref().unwrap_or_default(),
+            m.deadline
+        ),
+        "challenge_submitted" => format!(
+            "{} challenges the removal of {}: answer by {}",
+            m.holder.as_deref().unwrap_or_default(),
+            m.item.as_deref().unwrap_or_default(),
+            m.deadline
         ),
         "activation_review" => format!(
             "Activation review {}: {} in the roles you own",

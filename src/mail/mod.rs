@@ -3,6 +3,7 @@
 //! issues the reviewer's link when it carries one, and sends it through a transport (an SMTP
 //! pool, or `.eml` files when no server is configured).
 
+pub mod challenge;
 pub mod compose;
 pub mod transport;
 pub mod worker;

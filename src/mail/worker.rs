@@ -334,6 +334,13 @@ impl Mailer {
                 false,
             )));
         }
+        if super::challenge::is_challenge_mail(&mail.template) {
+            return Ok(
+                super::challenge::context(&self.engine, mail, &self.base_url)
+                    .await?
+                    .map(|context| (context, false)),
+            );
+        }
         if mail.template == crate::engine::activations::MAIL_TEMPLATE {
             return Ok(Ok((activation_review(mail, &self.base_url), false)));
         }
@@ -405,6 +412,7 @@ impl Mailer {
                 .then(|| format!("{}/admin/campaigns/{campaign_id}", self.base_url)),
                 failed_reviewers: figure("reviewers"),
                 requeued_reviewers: figure("requeued"),
+                ..MailContext::default()
             },
             reviewer_mail,
         )))

@@ -6,6 +6,7 @@
 //! naming the value and the choices (the enum's own `FromStr` message), never a panic.
 
 use crate::domain::access::Role;
+use crate::domain::challenge::ChallengeState;
 use crate::domain::closing::{AttemptOutcome, Channel, MadeBy, RemediationState, Verdict};
 use crate::domain::directory::{PrincipalKind, Risk};
 use crate::domain::eligibility::{EligibilityStatus, SourceKind};
@@ -77,6 +78,7 @@ macro_rules! stored_as_string {
 }
 
 stored_as_string!(
+    ChallengeState,
     SourceKind,
     PrincipalKind,
     Risk,

@@ -13,6 +13,7 @@ mod backend;
 pub mod bench_baseline;
 pub mod builtin_eligibility;
 pub mod campaigns;
+pub mod challenges;
 pub mod credentials;
 pub mod directory;
 pub mod enum_values;

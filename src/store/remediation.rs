@@ -183,7 +183,16 @@ pub async fn confirm(
             remediation::Column::State,
             Expr::value(RemediationState::Pending),
         )
-        .col_expr(remediation::Column::NextAttemptAt, Expr::value(now))
+        // A removal still held by a challenge period keeps its later time.
+        .col_expr(
+            remediation::Column::NextAttemptAt,
+            Expr::case(
+                remediation::Column::NextAttemptAt.gt(now),
+                Expr::col(remediation::Column::NextAttemptAt),
+            )
+            .finally(Expr::value(now))
+            .into(),
+        )
         .col_expr(remediation::Column::UpdatedAt, Expr::value(now))
         .filter(remediation::Column::State.eq(RemediationState::AwaitingConfirmation))
         .filter(remediation::Column::CampaignId.eq(campaign_id))

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+mod challenge;
 mod client;
 pub mod console;
 mod downloads;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
     crate::telemetry::install();
     Router::new()
         .merge(review::routes())
+        .merge(challenge::routes())
         .merge(auth::routes(state.clone()))
         .merge(oidc::routes())
         .merge(console::routes())

@@ -9,6 +9,7 @@
 //! downloads in `download`.
 
 mod carried;
+mod challenges;
 pub mod download;
 mod item_facts;
 mod rows;
@@ -148,7 +149,19 @@ impl Engine {
         // Suspensions of the campaign's holders (issue 19): their own file, counted here.
         let suspended = self.campaign_suspensions(campaign_id).await?;
         suspensions::write(&mut bundle, &suspended, options)?;
-        let campaign_json = serde_json::json!({
+        // The challenge period (definitions with `challenge_days`): its own file, counted here.
+        let challenged = match campaign.spec.challenge_days {
+            Some(days) => {
+                let list = crate::store::challenges::of_campaign(conn, campaign_id).await?;
+                challenges::write(&mut bundle, &list, options)?;
+                Some(serde_json::json!({
+                    "count": list.len(), "file": "challenges.csv", "days": days,
+                    "about": "every revocation whose removal was held at close for the challenge period: the holder's reason, the reviewer's or an admin's answer (kept = kept after challenge, upheld), expired (a reason nobody answered) or lapsed (no reason) when the period ended, and the removal's state",
+                }))
+            }
+            None => None,
+        };
+        let mut campaign_json = serde_json::json!({
             "format": FORMAT,
             "campaign": {
                 "id": campaign.id, "definition": campaign.name, "definition_version": campaign.version,
@@ -200,6 +213,9 @@ impl Engine {
             "timeline": timeline.iter().map(|t| serde_json::json!({"at": t.at, "action": t.action, "actor": t.actor})).collect::<Vec<_>>(),
             "controls": CONTROLS,
         });
+        if let Some(challenged) = challenged {
+            campaign_json["challenges"] = challenged;
+        }
         let text = serde_json::to_vec_pretty(&campaign_json).map_err(io_err)?;
         bundle.file("campaign.json", &text, false).map_err(io_err)?;
 

@@ -115,6 +115,9 @@ struct CampaignFacts {
     campaign: CampaignId,
     population: Population,
     after_remediation: Option<AfterRemediation>,
+    /// The challenge period's file (absent from bundles without one, and older ones).
+    #[serde(default)]
+    challenges: Option<Carried>,
 }
 
 #[derive(Deserialize)]
@@ -275,32 +278,46 @@ fn run(path: &Path, pin: Option<&Pin>, v: &mut Verification) -> Result<(), Strin
         v.inconsistent = Some((inconsistent, rows));
     }
 
-    let carried_file = names.iter().any(|n| n == "carried_forward.csv");
-    match (&campaign.population.carried_forward, carried_file) {
-        (Some(recorded), true) => {
-            let rows = count_rows(
-                "carried_forward.csv",
-                bundle
-                    .reader("carried_forward.csv", size_of("carried_forward.csv"))
-                    .map_err(|e| format!("carried_forward.csv: {e}"))?,
-            )?;
-            if rows != recorded.count {
-                return Err(format!(
-                    "carried_forward.csv: {rows} rows, but campaign.json says {} decisions were carried forward",
-                    recorded.count
-                ));
+    for (name, recorded, what) in [
+        (
+            "carried_forward.csv",
+            campaign
+                .population
+                .carried_forward
+                .as_ref()
+                .map(|c| c.count),
+            "decision carried forward",
+        ),
+        (
+            "challenges.csv",
+            campaign.challenges.as_ref().map(|c| c.count),
+            "revocation held for the challenge period",
+        ),
+    ] {
+        let present = names.iter().any(|n| n == name);
+        match (recorded, present) {
+            (Some(recorded), true) => {
+                let rows = count_rows(
+                    name,
+                    bundle
+                        .reader(name, size_of(name))
+                        .map_err(|e| format!("{name}: {e}"))?,
+                )?;
+                if rows != recorded {
+                    return Err(format!(
+                        "{name}: {rows} rows, but campaign.json counts {recorded} (one per {what})"
+                    ));
+                }
+                v.pass(format!("{name}: {rows} rows, one per {what}"));
             }
-            v.pass(format!(
-                "carried_forward.csv: {rows} rows, one per decision carried forward"
-            ));
+            (Some(_), false) => {
+                return Err(format!(
+                    "{name}: campaign.json counts its rows, but the bundle has no such file"
+                ))
+            }
+            (None, true) => return Err(format!("{name}: campaign.json does not count its rows")),
+            (None, false) => {}
         }
-        (Some(_), false) => {
-            return Err("carried_forward.csv: campaign.json counts carried decisions, but the bundle has no such file".into())
-        }
-        (None, true) => {
-            return Err("carried_forward.csv: campaign.json does not count carried decisions".into())
-        }
-        (None, false) => {}
     }
 
     let mut reader = BufReader::new(

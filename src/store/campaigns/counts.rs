@@ -76,6 +76,12 @@ pub async fn counts(conn: &impl ConnectionTrait, id: i64) -> Result<CampaignCoun
         }
     }
     counts.carried_forward = crate::store::items::carried::count(conn, id).await?;
+    (
+        counts.challenges_made,
+        counts.challenges_kept,
+        counts.challenges_upheld,
+        counts.challenges_open,
+    ) = crate::store::challenges::counts(conn, id).await?;
     let mail = crate::store::outbox::mail_counts(conn, id).await?;
     counts.mail_queued = mail.queued;
     counts.mail_retrying = mail.retrying;

@@ -136,11 +136,13 @@ pub async fn roles_emptied_by_policy(
 }
 
 /// Creates one remediation per item to remove: people's revocations pending at once, the
-/// policy's pending too unless a safety rail holds them for an admin.
+/// policy's pending too unless a safety rail holds them for an admin. `not_before`: the end of
+/// a challenge period, before which none is attempted (`None`: at once).
 pub async fn plan_remediation(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
     hold_policy: bool,
+    not_before: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     let policy_state = if hold_policy {
@@ -156,7 +158,7 @@ pub async fn plan_remediation(
     );
     sql.bind(policy_state)
         .push(" END, 0, ")
-        .bind(now)
+        .bind(not_before.unwrap_or(now))
         .push(", ")
         .bind(now)
         .push(", ")

@@ -12,6 +12,7 @@
 mod accounts;
 mod audit;
 mod campaigns;
+mod challenges;
 mod credentials;
 mod definitions;
 mod directory;
@@ -95,6 +96,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(campaigns::cancel))
         .routes(routes!(campaigns::confirm_removals))
         .routes(routes!(rerun::rerun))
+        .routes(routes!(challenges::list))
+        .routes(routes!(challenges::keep))
+        .routes(routes!(challenges::uphold))
         .routes(routes!(campaigns::items))
         .routes(routes!(campaigns::decide))
         .routes(routes!(campaigns::resend_invitation))

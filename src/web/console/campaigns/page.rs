@@ -7,6 +7,7 @@ use crate::domain::mail_state::ReviewerMail;
 use crate::domain::summary::{CampaignSummary, Figure};
 use crate::engine::accounts::Operator;
 use crate::store::campaigns::{CampaignRow, RoundRow};
+use crate::store::challenges::ChallengeView;
 use crate::store::evidence::ReviewerSummary;
 use crate::store::items::{ItemFilter, ItemView};
 use crate::web::console::{datetime, page_number, query, render, Chrome, Pager};
@@ -223,6 +224,9 @@ struct CampaignPage<'a> {
     show: String,
     show_choices: &'static [(&'static str, &'static str)],
     notice: Option<String>,
+    /// The challenge period's end ("" without one, or before the close) and its challenges.
+    challenge_end: String,
+    challenges: Vec<ChallengeView>,
 }
 
 pub(super) async fn campaign_page(
@@ -274,6 +278,17 @@ pub(super) async fn campaign_page(
         Ok(found) => found,
         Err(e) => return console_failure(e),
     };
+    let challenges = match c.spec.challenge_days {
+        Some(_) => match state.engine.challenges(id).await {
+            Ok(list) => list,
+            Err(e) => return console_failure(e),
+        },
+        None => Vec::new(),
+    };
+    let challenge_end = datetime(c.spec.challenge_days.and_then(|days| {
+        c.closed_at
+            .map(|at| crate::domain::challenge::window_end(at, days))
+    }));
     let chrome = Chrome::new(operator, admin, "campaigns");
     let reviewer = filter.reviewer.clone().unwrap_or_default();
     let holder = filter.holder.clone().unwrap_or_default();
@@ -313,5 +328,7 @@ pub(super) async fn campaign_page(
         show_choices: SHOW,
         notice: if admin { notice(&q, &reviewers) } else { None },
         reviewers,
+        challenge_end,
+        challenges,
     })
 }
