@@ -21,6 +21,7 @@ mod m20261129_000017_webhooks;
 mod m20261129_000018_suspensions;
 mod m20261129_000019_carried_items;
 mod m20261129_000020_mover_events;
+mod m20261129_000023_standing_access;
 
 /// Applies the attest schema; see `docs/data-model.md`.
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000018_suspensions::Migration),
             Box::new(m20261129_000019_carried_items::Migration),
             Box::new(m20261129_000020_mover_events::Migration),
+            Box::new(m20261129_000023_standing_access::Migration),
         ]
     }
 }

@@ -246,6 +246,8 @@ pub enum ItemShow {
     /// Revoked by a person or by the policy.
     Revoked,
     Flagged,
+    /// Standing access: active assignments.
+    Standing,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -286,6 +288,7 @@ pub async fn items(
         ItemShow::Decided => Some("decided"),
         ItemShow::Revoked => Some("revoked"),
         ItemShow::Flagged => Some("flagged"),
+        ItemShow::Standing => Some("standing"),
     };
     let filter = ItemFilter {
         reviewer: q.reviewer,
