@@ -264,6 +264,33 @@ async fn standing_access_is_reviewed_counted_and_evidenced() {
     assert!(refused.says("only standing access"), "{}", refused.body);
     assert!(app.item(anna_ga.id).await.verdict.is_none());
 
+    // The API refuses it too, whole: a convert of Bo's eligibility with a keep beside it.
+    let bo_pra = item("b2", PRA);
+    let answer = app
+        .http
+        .post(app.url(&format!("/api/v1/campaigns/{id}/decisions")))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "items": [
+            { "item_id": bo_pra.id, "verdict": "convert" },
+            { "item_id": bea_ga.id, "verdict": "attest" },
+        ] }))
+        .send()
+        .await
+        .expect("POST decisions");
+    assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = answer.json().await.expect("JSON");
+    assert!(
+        body.to_string().contains(&format!(
+            "item {}: only standing access (an active assignment) can be converted",
+            bo_pra.id
+        )),
+        "{body}"
+    );
+    assert!(
+        app.item(bea_ga.id).await.verdict.is_none(),
+        "nothing recorded"
+    );
+
     // Maria converts Arne's GA to eligible, keeps Aiko's PRA and revokes Anna's PRA at prod;
     // Mark leaves Bea's GA unanswered (the policy keeps it).
     let page = app.get(&link).await;
