@@ -933,6 +933,8 @@ async fn expected_items(s: &Scenario) -> BTreeMap<i64, HashMap<&'static str, Str
                     .and_then(|d| d.justification.clone())
                     .unwrap_or_default(),
             ),
+            ("assignment", i.assignment.clone()),
+            ("remediation", r.map(|r| r.kind.clone()).unwrap_or_default()),
         ]);
         expected.insert(i.id, row);
     }

@@ -24,6 +24,9 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub removal_receipt: Option<String>,
     pub source_id: i64,
+    /// An `Assignment` of attest's `domain::eligibility`, spelled as stored: "eligible" (PIM,
+    /// activated when needed) or "active" (standing access, held without activation).
+    pub assignment: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -26,6 +26,9 @@ pub struct Model {
     pub lease_owner: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// A `RemediationKind` of attest's `domain::closing`, spelled as stored: "remove", or
+    /// "convert" (standing access converted to eligible; migration 23).
+    pub kind: String,
 }
 
 // `migration/tests/apply.rs` reads a remediation's attempts through this.

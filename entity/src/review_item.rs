@@ -52,6 +52,9 @@ pub struct Model {
     /// JSON object of text.
     #[sea_orm(column_type = "Text")]
     pub holder_context: Option<String>,
+    /// The reviewed access's `Assignment` (attest's `domain::eligibility`) frozen at launch:
+    /// "eligible", or "active" for standing access.
+    pub assignment: String,
 }
 
 // `migration/tests/apply.rs` reads an item's decisions; `Campaign` is the far side of

@@ -23,6 +23,7 @@ mod m20261129_000019_carried_items;
 mod m20261129_000020_mover_events;
 mod m20261129_000021_leaver_events;
 mod m20261129_000022_challenges;
+mod m20261129_000023_standing_access;
 
 /// Applies the attest schema; see `docs/data-model.md`.
 pub struct Migrator;
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000020_mover_events::Migration),
             Box::new(m20261129_000021_leaver_events::Migration),
             Box::new(m20261129_000022_challenges::Migration),
+            Box::new(m20261129_000023_standing_access::Migration),
         ]
     }
 }

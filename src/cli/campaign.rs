@@ -250,6 +250,12 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
                 "  recommended for revocation: {}",
                 preview.recommended_revoke
             );
+            if preview.standing_access > 0 {
+                say!(
+                    "  standing access (active assignments, recommended: convert to eligible): {}",
+                    preview.standing_access
+                );
+            }
             for e in &preview.excluded {
                 say!(
                     "  excluded from automatic removal: {} ({})",

@@ -303,6 +303,18 @@ pub async fn report(engine: &Engine, command: ReportCommand) -> Result<(), Failu
                     ""
                 }
             );
+            say!(
+                "  standing access remaining:   {}{}",
+                m.standing_access,
+                if m.standing_access > 0 {
+                    " (FINDING: active assignments held without activation; convert them to eligible)"
+                } else {
+                    ""
+                }
+            );
+            for r in &m.standing_by_role {
+                say!("    {:<40} {:<7} {}", r.role, r.risk, r.active);
+            }
             say!("  eligible assignments by risk:");
             for r in &m.eligible_by_risk {
                 say!("    {:<8} {}", r.risk, r.eligible);

@@ -12,9 +12,12 @@ use super::recommendation::Recommendation;
 pub enum Verdict {
     Attest,
     Revoke,
+    /// Keep standing access as an eligibility instead (only an active assignment, and only
+    /// where its source can convert).
+    Convert,
 }
 
-string_enum!(Verdict, "verdict", { Attest => "attest", Revoke => "revoke" });
+string_enum!(Verdict, "verdict", { Attest => "attest", Revoke => "revoke", Convert => "convert" });
 
 /// Who made a decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -73,6 +76,8 @@ pub enum Outcome {
     RemovedByPolicy,
     /// Excluded from automatic removal (break-glass, listed exclusions): kept and flagged.
     KeptExcluded,
+    /// A reviewer chose to convert standing access to eligible: a conversion follows.
+    Converted,
 }
 
 string_enum!(Outcome, "outcome", {
@@ -81,6 +86,7 @@ string_enum!(Outcome, "outcome", {
     KeptByPolicy => "kept_by_policy",
     RemovedByPolicy => "removed_by_policy",
     KeptExcluded => "kept_excluded",
+    Converted => "converted",
 });
 
 impl Outcome {
@@ -93,7 +99,7 @@ impl Outcome {
         match self {
             Outcome::KeptByPolicy | Outcome::KeptExcluded => Some(Verdict::Attest),
             Outcome::RemovedByPolicy => Some(Verdict::Revoke),
-            Outcome::Kept | Outcome::Revoked => None,
+            Outcome::Kept | Outcome::Revoked | Outcome::Converted => None,
         }
     }
 }
@@ -108,11 +114,13 @@ pub fn outcome(
     match (human, excluded, policy) {
         (Some(Verdict::Attest), _, _) => Outcome::Kept,
         (Some(Verdict::Revoke), _, _) => Outcome::Revoked,
+        (Some(Verdict::Convert), _, _) => Outcome::Converted,
         (None, true, _) => Outcome::KeptExcluded,
         (None, false, OnNoResponse::Keep) => Outcome::KeptByPolicy,
         (None, false, OnNoResponse::Remove) => Outcome::RemovedByPolicy,
         (None, false, OnNoResponse::Recommendation) => match recommendation {
-            Recommendation::Keep => Outcome::KeptByPolicy,
+            // Nobody chose to convert standing access: it stays as it is, and stays a finding.
+            Recommendation::Keep | Recommendation::ConvertToEligible => Outcome::KeptByPolicy,
             Recommendation::Revoke => Outcome::RemovedByPolicy,
         },
     }
@@ -160,6 +168,21 @@ string_enum!(RemediationState, "remediation state", {
     AlreadyGone => "already_gone",
     Failed => "failed",
 });
+
+/// What a remediation does (`remediation.kind`): remove the access (a revocation), or convert
+/// standing access to eligible (an active assignment becomes an eligibility). Both are carried
+/// out, retried, read back and evidenced the same way.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RemediationKind {
+    #[default]
+    Remove,
+    Convert,
+}
+
+string_enum!(RemediationKind, "remediation kind", { Remove => "remove", Convert => "convert" });
 
 /// Result of one attempt to remove an eligibility, or of the re-read that proves it gone
 /// (`remediation_attempt.outcome`).

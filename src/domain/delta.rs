@@ -73,7 +73,9 @@ pub fn carries(
         && earlier.role_id == current.role_id
         && earlier.scope == current.scope
         && earlier.since == current.since;
-    kept_by_a_person && fresh && unchanged
+    // Standing access is asked about every time: carrying a "keep" would let it stand unseen.
+    let eligible = current.assignment == super::eligibility::Assignment::Eligible;
+    kept_by_a_person && fresh && unchanged && eligible
 }
 
 #[cfg(test)]
@@ -100,6 +102,7 @@ mod tests {
             scope: "/".into(),
             since: Some(at("2026-01-01T00:00:00Z")),
             last_activated_at: None,
+            assignment: Default::default(),
         }
     }
 

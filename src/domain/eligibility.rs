@@ -35,6 +35,23 @@ pub enum EligibilityStatus {
 
 string_enum!(EligibilityStatus, "eligibility status", { Active => "active", Removed => "removed" });
 
+/// How a role is held (`eligibility.assignment`, frozen as `review_item.assignment`): eligible
+/// (PIM: activated when needed, for a while), or active: standing access, permanent or
+/// time-bound, held without activation. Standing access is reviewed like eligibility, and each
+/// is a finding ("convert to eligible"). Rows from before standing access was tracked are
+/// eligible.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Assignment {
+    #[default]
+    Eligible,
+    Active,
+}
+
+string_enum!(Assignment, "assignment", { Eligible => "eligible", Active => "active" });
+
 /// One eligibility as a source reports it, with what a review item freezes about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceEligibility {
@@ -51,6 +68,8 @@ pub struct SourceEligibility {
     pub scope: String,
     pub since: Option<DateTime<Utc>>,
     pub last_activated_at: Option<DateTime<Utc>>,
+    /// Eligible, or active (standing access).
+    pub assignment: Assignment,
 }
 
 /// What to remove, and on whose behalf.
@@ -63,6 +82,8 @@ pub struct RemovalTarget {
     pub role_name: String,
     pub scope: String,
     pub campaign_id: i64,
+    /// Remove it, or (standing access) convert it to eligible.
+    pub kind: super::closing::RemediationKind,
 }
 
 /// How the built-in source (attest's own database) writes its receipts: defined once, because
@@ -92,5 +113,19 @@ pub mod builtin_receipt {
     /// The receipt of a removal that found the eligibility no longer active.
     pub fn not_active(eligibility_id: i64) -> String {
         format!("{PREFIX}{eligibility_id}:not-active")
+    }
+
+    /// What follows the id in the receipt of a conversion to eligible by `campaign_id`.
+    pub fn converted_suffix(campaign_id: i64, now: DateTime<Utc>) -> String {
+        format!(
+            ":converted-to-eligible-by-campaign/{campaign_id}@{}",
+            now.to_rfc3339_opts(SecondsFormat::Micros, true)
+        )
+    }
+
+    /// The receipt of a conversion that found the assignment no longer standing (already
+    /// eligible, or gone).
+    pub fn not_standing(eligibility_id: i64) -> String {
+        format!("{PREFIX}{eligibility_id}:not-standing")
     }
 }

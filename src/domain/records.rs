@@ -2,6 +2,7 @@
 //! follow on its own. Rules that need the database (does this manager exist?) live in the engine.
 
 use super::directory::{PrincipalKind, Risk};
+use super::eligibility::Assignment;
 use super::limits::{
     check_text, quote, Lines, DESCRIPTION_MAX_CHARS, EMAIL_MAX_CHARS, ID_MAX_CHARS,
     JUSTIFICATION_MAX_CHARS, NAME_MAX_CHARS, SCOPE_MAX_CHARS, WORD_MAX_CHARS,
@@ -72,6 +73,8 @@ const ELIGIBILITY: &[Column] = &[
     col("start", false, WORD_MAX_CHARS),
     col("end", false, WORD_MAX_CHARS),
     col("last_activated_at", false, WORD_MAX_CHARS),
+    // `eligible` (the default) or `active`: standing access, reviewed as a finding.
+    col("assignment", false, WORD_MAX_CHARS),
 ];
 const ACTIVATIONS: &[Column] = &[
     col("principal_id", true, ID_MAX_CHARS),
@@ -189,6 +192,8 @@ pub struct EligibilityRow {
     pub start: Option<DateTime<Utc>>,
     pub end: Option<DateTime<Utc>>,
     pub last_activated_at: Option<DateTime<Utc>>,
+    /// Eligible (the default, an empty cell too) or active: standing access.
+    pub assignment: Assignment,
 }
 
 /// Reads the fields of a record by column name, turning each problem into a [`RowError`].
@@ -311,6 +316,7 @@ impl EligibilityRow {
             start,
             end,
             last_activated_at: f.parse("last_activated_at", parse_timestamp)?,
+            assignment: f.parse("assignment", |s| s.parse())?.unwrap_or_default(),
         })
     }
 

@@ -25,6 +25,8 @@ pub struct CampaignCounts {
     pub undecided: i64,
     pub attested: i64,
     pub revoked: i64,
+    /// Standing access a person chose to convert to eligible.
+    pub converted: i64,
     pub kept_by_policy: i64,
     pub removed_by_policy: i64,
     /// Items excluded from automatic removal (break-glass, listed exclusions), decided or not.
@@ -34,6 +36,8 @@ pub struct CampaignCounts {
     pub flagged: i64,
     pub escalated: i64,
     pub recommended_revoke: i64,
+    /// Items that are standing access (active assignments), decided or not.
+    pub standing_access: i64,
     /// Removals not carried out yet (never tried, or due again after a failed attempt).
     pub removals_pending: i64,
     /// Of `removals_pending`, those whose last attempt failed and that will be tried again.
@@ -50,6 +54,11 @@ pub struct CampaignCounts {
     pub challenges_upheld: i64,
     /// Challenges still within their period and unanswered (their removals wait for it).
     pub challenges_open: i64,
+    /// Conversions of standing access to eligible: not carried out yet, done (read back as no
+    /// longer standing), given up.
+    pub conversions_pending: i64,
+    pub conversions_done: i64,
+    pub conversions_failed: i64,
     /// The campaign's mail (invitations, reminders, escalations, outcome): not tried yet,
     /// failed and to be tried again, sent, given up (reported; re-queued by an admin or when
     /// the server answers again), no longer applying.
@@ -93,6 +102,8 @@ pub struct CampaignSummary {
     pub decided_share: String,
     pub kept_by_people: i64,
     pub revoked_by_people: i64,
+    /// Standing access people chose to convert to eligible.
+    pub converted_by_people: i64,
     /// Unanswered at close and settled by the campaign's policy (`kept_by_policy` +
     /// `revoked_by_policy`).
     pub settled_by_policy: i64,
@@ -104,6 +115,9 @@ pub struct CampaignSummary {
     /// Nobody has decided yet (0 once the campaign is closed).
     pub undecided: i64,
     pub flagged: i64,
+    /// Of `population`, standing access: active assignments held without activation, each a
+    /// finding recommended to be converted to eligible.
+    pub standing_access: i64,
     /// Items moved to another reviewer because theirs did not answer.
     pub escalated: i64,
     /// Removals decided, by people and by the policy: the sum of the six that follow.
@@ -131,6 +145,12 @@ pub struct CampaignSummary {
     pub challenges_upheld: i64,
     /// Revocations still within their challenge period, unanswered: their removals wait.
     pub challenges_open: i64,
+    /// Conversions to eligible not carried out yet (0 once a campaign is cancelled).
+    pub conversions_pending: i64,
+    /// Converted in the source and read back as no longer standing.
+    pub conversions_done: i64,
+    /// attest gave up after its attempts: the standing access may still be there.
+    pub conversions_given_up: i64,
     pub mail_sent: i64,
     pub mail_queued: i64,
     pub mail_retrying: i64,
@@ -165,12 +185,14 @@ impl CampaignSummary {
             decided_share: share(n.decided, n.items),
             kept_by_people: n.attested,
             revoked_by_people: n.revoked,
+            converted_by_people: n.converted,
             settled_by_policy: n.kept_by_policy + n.removed_by_policy,
             kept_by_policy: n.kept_by_policy,
             revoked_by_policy: n.removed_by_policy,
             excluded: n.kept_excluded,
             undecided: n.undecided,
             flagged: n.flagged,
+            standing_access: n.standing_access,
             escalated: n.escalated,
             removals: n.removals_pending
                 + n.removals_awaiting_confirmation
@@ -192,6 +214,9 @@ impl CampaignSummary {
             kept_after_challenge: n.challenges_kept,
             challenges_upheld: n.challenges_upheld,
             challenges_open: waiting(n.challenges_open),
+            conversions_pending: waiting(n.conversions_pending),
+            conversions_done: n.conversions_done,
+            conversions_given_up: n.conversions_failed,
             mail_sent: n.mail_sent,
             mail_queued: n.mail_queued,
             mail_retrying: n.mail_retrying,
@@ -247,6 +272,11 @@ impl CampaignSummary {
                 self.revoked_by_people,
             ),
             f(
+                "converted_by_people",
+                "Converted to eligible by people",
+                self.converted_by_people,
+            ),
+            f(
                 "settled_by_policy",
                 "Settled by policy",
                 self.settled_by_policy,
@@ -260,6 +290,11 @@ impl CampaignSummary {
             f("excluded", "Excluded and kept", self.excluded),
             f("undecided", "Undecided", self.undecided),
             f("flagged", "Flagged", self.flagged),
+            f(
+                "standing_access",
+                "Standing access (active assignments)",
+                self.standing_access,
+            ),
             f("escalated", "Escalated", self.escalated),
             f("removals", "Removals decided", self.removals),
             f(
@@ -303,6 +338,17 @@ impl CampaignSummary {
                 "challenges_upheld",
                 "Challenges upheld",
                 self.challenges_upheld,
+            ),
+            f(
+                "conversions_pending",
+                "Conversions pending",
+                self.conversions_pending,
+            ),
+            f("conversions_done", "Converted", self.conversions_done),
+            f(
+                "conversions_given_up",
+                "Conversions given up",
+                self.conversions_given_up,
             ),
             f("mail_sent", "Mail sent", self.mail_sent),
             f("mail_queued", "Mail queued", self.mail_queued),

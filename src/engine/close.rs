@@ -60,7 +60,7 @@ impl Engine {
         items::settle_human(&txn, id).await?;
         let mut policy_removals = 0;
         for excluded in [true, false] {
-            for recommendation in [Recommendation::Keep, Recommendation::Revoke] {
+            for &recommendation in Recommendation::ALL {
                 let result = outcome(None, excluded, recommendation, spec.on_no_response);
                 let why = policy_justification(&when, result, spec.on_no_response);
                 let settled = items::settle_undecided(

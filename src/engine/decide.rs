@@ -72,6 +72,19 @@ pub struct DecideReport {
 }
 
 impl Engine {
+    /// Whether the source a campaign of `spec` reviews can convert standing access to eligible:
+    /// attest's own tables (imports) can, and so can a configured source whose connector says
+    /// so (Entra); LDAP groups and webhooks cannot.
+    pub fn campaign_converts(&self, spec: &crate::domain::definition::CampaignSpec) -> bool {
+        match &spec.scope.source {
+            None => self.source().in_database(),
+            Some(name) => self
+                .sources()
+                .connector(name)
+                .is_ok_and(|connector| connector.converts()),
+        }
+    }
+
     pub async fn decide(&self, request: &DecisionRequest<'_>) -> Result<DecideReport, EngineError> {
         let choices: Vec<Choice> = request
             .item_ids
@@ -160,6 +173,29 @@ impl Engine {
             return Err(EngineError::NotFound(format!(
                 "campaign #{id} has no item {missing:?}"
             )));
+        }
+        // Only standing access can be converted, and only where the campaign's source can.
+        let converting: Vec<&items::ItemForDecision> = found
+            .iter()
+            .filter(|i| wanted[&i.id].verdict == Verdict::Convert)
+            .collect();
+        if let Some(item) = converting
+            .iter()
+            .find(|i| i.assignment != crate::domain::eligibility::Assignment::Active)
+        {
+            return Err(EngineError::Invalid(format!(
+                "item {}: only standing access (an active assignment) can be converted to eligible; this one is eligible already",
+                item.id
+            )));
+        }
+        if let Some(item) = converting.first() {
+            if !self.campaign_converts(&campaign.spec) {
+                return Err(EngineError::Invalid(format!(
+                    "item {}: the campaign's source ({}) cannot convert standing access to eligible; keep or revoke it",
+                    item.id,
+                    campaign.spec.scope.source.as_deref().unwrap_or("built-in")
+                )));
+            }
         }
         if let Some(reviewer) = by.reviewer {
             if let Some(other) = found.iter().find(|i| i.reviewer_id != Some(reviewer)) {

@@ -110,10 +110,15 @@ impl Engine {
     pub async fn gauges(&self) -> Result<Gauges, EngineError> {
         let conn = self.store().conn();
         let names = |all: &[&str]| all.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let item_labels = ["undecided", "decided_attest", "decided_revoke"]
-            .into_iter()
-            .map(String::from)
-            .chain(Outcome::ALL.iter().map(|o| o.to_string()));
+        let item_labels = [
+            "undecided",
+            "decided_attest",
+            "decided_revoke",
+            "decided_convert",
+        ]
+        .into_iter()
+        .map(String::from)
+        .chain(Outcome::ALL.iter().map(|o| o.to_string()));
         let items = health::open_items(conn)
             .await?
             .into_iter()
@@ -122,6 +127,7 @@ impl Engine {
                     match verdict.as_deref() {
                         Some("attest") => "decided_attest",
                         Some("revoke") => "decided_revoke",
+                        Some("convert") => "decided_convert",
                         _ => "undecided",
                     }
                     .to_string()

@@ -246,6 +246,7 @@ impl Job<'_> {
                         start: row.start,
                         end: row.end,
                         last_activated_at: row.last_activated_at,
+                        assignment: row.assignment,
                     }),
                 }
             }

@@ -4,7 +4,7 @@
 //! loop, tests call it directly.
 
 use super::{Engine, EngineError};
-use crate::domain::closing::{AttemptOutcome, RemediationState};
+use crate::domain::closing::{AttemptOutcome, RemediationKind, RemediationState};
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::retry::{backoff, should_retry};
 use crate::sources::builtin;
@@ -95,13 +95,35 @@ impl Engine {
         let now = self.now();
         let txn = self.store().begin().await?;
         let in_database: Vec<usize> = (0..due.len()).filter(|&i| outcomes[i].is_none()).collect();
-        if !in_database.is_empty() {
+        for kind in [RemediationKind::Remove, RemediationKind::Convert] {
+            let picked: Vec<usize> = in_database
+                .iter()
+                .copied()
+                .filter(|&i| due[i].target.kind == kind)
+                .collect();
+            if picked.is_empty() {
+                continue;
+            }
             let targets: Vec<RemovalTarget> =
-                in_database.iter().map(|&i| due[i].target.clone()).collect();
-            let removed = builtin_eligibility::remove_in_database(&txn, &targets, now).await?;
-            let present = builtin_eligibility::still_active(&txn, &targets).await?;
-            for (&i, target) in in_database.iter().zip(&targets) {
-                let answer = builtin::answer(target, removed.contains(&target.eligibility_id), now);
+                picked.iter().map(|&i| due[i].target.clone()).collect();
+            // A conversion is proven by the assignment no longer standing, a removal by the
+            // eligibility no longer active.
+            let (done, present) = match kind {
+                RemediationKind::Remove => (
+                    builtin_eligibility::remove_in_database(&txn, &targets, now).await?,
+                    builtin_eligibility::still_active(&txn, &targets).await?,
+                ),
+                RemediationKind::Convert => (
+                    builtin_eligibility::convert_in_database(&txn, &targets, now).await?,
+                    builtin_eligibility::still_standing(&txn, &targets).await?,
+                ),
+            };
+            for (&i, target) in picked.iter().zip(&targets) {
+                let went_through = done.contains(&target.eligibility_id);
+                let answer = match kind {
+                    RemediationKind::Remove => builtin::answer(target, went_through, now),
+                    RemediationKind::Convert => builtin::convert_answer(target, went_through, now),
+                };
                 outcomes[i] = Some((
                     Ok(answer),
                     Some(Ok(present.contains(&target.eligibility_id))),
@@ -161,9 +183,15 @@ impl Engine {
                             continue;
                         }
                         Some(Ok(true)) => {
-                            let error =
-                                "the eligibility is still present in the source after its removal"
-                                    .to_string();
+                            let error = match item.target.kind {
+                                RemediationKind::Remove => {
+                                    "the eligibility is still present in the source after its removal"
+                                }
+                                RemediationKind::Convert => {
+                                    "the assignment is still standing in the source after its conversion"
+                                }
+                            }
+                            .to_string();
                             attempts.push(line(outcome, Some(receipt.clone()), None));
                             attempts.push(line(
                                 AttemptOutcome::StillPresent,
@@ -212,6 +240,13 @@ impl Engine {
                 EventKind::RemovalGivenUp,
             ];
             if kinds.into_iter().any(|k| self.wants_event(k)) {
+                // Conversions are not removals: no removal event for them.
+                let (due, settled): (Vec<_>, Vec<_>) = due
+                    .iter()
+                    .zip(&settled)
+                    .filter(|(d, _)| d.target.kind == RemediationKind::Remove)
+                    .map(|(d, s)| (d.clone(), s.clone()))
+                    .unzip();
                 self.emit(
                     &txn,
                     crate::engine::webhook_events::removals(&due, &settled, now),
@@ -271,6 +306,17 @@ impl Engine {
             }
         }
         // The built-in source itself: left to the recording transaction (see remediate_step).
+        // Another source standing in for it removes only: it has no standing access.
+        if !self.source().in_database() {
+            builtin.retain(|&i| {
+                let convert = due[i].target.kind == RemediationKind::Convert;
+                if convert {
+                    let e = SourceError("this source cannot convert standing access".into());
+                    outcomes[i] = Some((Err(e), None));
+                }
+                !convert
+            });
+        }
         if !builtin.is_empty() && !self.source().in_database() {
             let targets: Vec<RemovalTarget> =
                 builtin.iter().map(|&i| due[i].target.clone()).collect();
@@ -351,6 +397,9 @@ impl Engine {
     /// no longer lists it mark attest's row removed with the source's receipt (so attest's
     /// tables, and the evidence made from them, never claim a removal the source denies).
     async fn remove_one(&self, connector: &dyn Connector, target: &RemovalTarget) -> Outcome {
+        if target.kind == RemediationKind::Convert {
+            return self.convert_one(connector, target).await;
+        }
         let removal = match connector.remove(target).await {
             Ok(removal) => removal,
             Err(e) => return (Err(e), None),
@@ -384,6 +433,44 @@ impl Engine {
                     connector.name()
                 )))),
             ),
+        }
+    }
+
+    /// One conversion of standing access to eligible through a connector: convert there, read
+    /// it back, and only when the standing assignment is gone record attest's row as eligible.
+    async fn convert_one(&self, connector: &dyn Connector, target: &RemovalTarget) -> Outcome {
+        if !connector.converts() {
+            let e = SourceError(format!(
+                "source {}: this kind of source cannot convert standing access",
+                connector.name()
+            ));
+            return (Err(e), None);
+        }
+        let conversion = match connector.convert(target).await {
+            Ok(conversion) => conversion,
+            Err(e) => return (Err(e), None),
+        };
+        match connector.is_standing(target).await {
+            Err(e) => (Ok(conversion), Some(Err(e))),
+            Ok(true) => (Ok(conversion), Some(Ok(true))),
+            Ok(false) => {
+                let marked = sources_store::mark_converted(
+                    self.store().conn(),
+                    target.eligibility_id,
+                    self.now(),
+                )
+                .await;
+                match marked {
+                    Ok(_) => (Ok(conversion), Some(Ok(false))),
+                    Err(e) => (
+                        Ok(conversion),
+                        Some(Err(SourceError(format!(
+                            "converted in {}, but recording it failed: {e}",
+                            connector.name()
+                        )))),
+                    ),
+                }
+            }
         }
     }
 

@@ -3,6 +3,7 @@
 
 use super::{Engine, EngineError};
 use crate::domain::definition::CampaignSpec;
+use crate::domain::eligibility::Assignment;
 use crate::domain::evidence::median_seconds;
 use crate::store::reports;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -39,6 +40,19 @@ pub struct MonthlyReport {
     /// Eligibilities a campaign had removed that an import or sync listed again this month
     /// (each a finding: the removal did not hold in the source, or access was granted again).
     pub reappeared: i64,
+    /// Standing access that remains at the end of the month (for the current month: now):
+    /// active assignments, held without activation, that no review converted or removed.
+    pub standing_access: i64,
+    /// `standing_access` by role.
+    pub standing_by_role: Vec<StandingCount>,
+}
+
+/// Active assignments (standing access) of one role.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StandingCount {
+    pub role: String,
+    pub risk: String,
+    pub active: i64,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -160,7 +174,7 @@ impl Engine {
         let mut eligible_by_role = Vec::new();
         let mut by_risk: std::collections::BTreeMap<String, i64> =
             std::collections::BTreeMap::new();
-        for (role, risk, n) in reports::eligible_by_role(conn, to).await? {
+        for (role, risk, n) in reports::eligible_by_role(conn, to, Assignment::Eligible).await? {
             *by_risk.entry(risk.clone()).or_default() += n;
             eligible_by_role.push(RoleCount {
                 role,
@@ -168,6 +182,12 @@ impl Engine {
                 eligible: n,
             });
         }
+        let standing_by_role: Vec<StandingCount> =
+            reports::eligible_by_role(conn, to, Assignment::Active)
+                .await?
+                .into_iter()
+                .map(|(role, risk, active)| StandingCount { role, risk, active })
+                .collect();
         let (campaigns_completed, on_time) = reports::campaigns_completed(conn, from, to).await?;
         let closed = reports::closed_items(conn, from, to).await?;
         let waits = reports::decision_waits(conn, from, to).await?;
@@ -188,6 +208,8 @@ impl Engine {
             auto_removals: closed.auto_removed,
             median_hours_to_decision: median_seconds(waits).map(|s| s / 3600.0),
             reappeared,
+            standing_access: standing_by_role.iter().map(|r| r.active).sum(),
+            standing_by_role,
         })
     }
 }

@@ -68,6 +68,9 @@ pub struct ReviewPage {
     pub reviewer_name: String,
     pub justification_for_attest: bool,
     pub justification_for_revoke: bool,
+    /// Whether the campaign's source can convert standing access to eligible (the third
+    /// choice on standing items).
+    pub can_convert: bool,
     pub items: Vec<ReviewerItem>,
     /// Each item's last review (by item id): what the latest completed campaign over the same
     /// eligibility decided. An item absent here is new since the last review.
@@ -84,7 +87,10 @@ impl ReviewPage {
     /// Whether the campaign wants a justification with this answer.
     pub fn requires_justification(&self, verdict: crate::domain::closing::Verdict) -> bool {
         match verdict {
-            crate::domain::closing::Verdict::Attest => self.justification_for_attest,
+            // Converting keeps the access (as an eligibility): it asks what keeping asks.
+            crate::domain::closing::Verdict::Attest | crate::domain::closing::Verdict::Convert => {
+                self.justification_for_attest
+            }
             crate::domain::closing::Verdict::Revoke => self.justification_for_revoke,
         }
     }
@@ -209,6 +215,7 @@ impl Engine {
             justification_for_revoke: c
                 .spec
                 .requires_justification(crate::domain::closing::Verdict::Revoke),
+            can_convert: self.campaign_converts(&c.spec),
             decided: items.iter().filter(|i| i.verdict.is_some()).count(),
             items,
             previous,

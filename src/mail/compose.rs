@@ -17,6 +17,8 @@ pub struct MailContext {
     /// Items the recipient holds as reviewer, and how many still wait for an answer.
     pub items: i64,
     pub undecided: i64,
+    /// Of `items`, those that are standing access (active assignments).
+    pub standing: i64,
     /// The deadline in the recipient's time zone, written out.
     pub deadline: String,
     /// The recipient's personal review link, for mails that carry one.

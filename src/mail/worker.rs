@@ -393,6 +393,7 @@ impl Mailer {
                 period: campaign.period.clone(),
                 items: who.items,
                 undecided: who.undecided,
+                standing: who.standing,
                 deadline: deadline_text(campaign.due_at, &timezone),
                 link: None,
                 reason: payload

@@ -127,6 +127,25 @@ pub fn answer(target: &RemovalTarget, removed: bool, now: DateTime<Utc>) -> Remo
     }
 }
 
+/// The built-in source's answer to a conversion to eligible: converted now, or found no longer
+/// standing (already eligible, or gone), which is what the conversion wanted.
+pub fn convert_answer(target: &RemovalTarget, converted: bool, now: DateTime<Utc>) -> Removal {
+    if converted {
+        Removal::Removed {
+            receipt: format!(
+                "{}{}{}",
+                builtin_receipt::PREFIX,
+                target.eligibility_id,
+                builtin_receipt::converted_suffix(target.campaign_id, now)
+            ),
+        }
+    } else {
+        Removal::AlreadyGone {
+            receipt: builtin_receipt::not_standing(target.eligibility_id),
+        }
+    }
+}
+
 /// What the built-in source writes as proof of a removal.
 fn receipt(target: &RemovalTarget, now: DateTime<Utc>) -> String {
     builtin_receipt::removed(target.eligibility_id, target.campaign_id, now)

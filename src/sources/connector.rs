@@ -45,6 +45,9 @@ pub struct SyncEligibility {
     /// The last activation the source knows of (`None`: none known; a sync never forgets an
     /// earlier one it recorded).
     pub last_activated_at: Option<DateTime<Utc>>,
+    /// Eligible (PIM), or active: a standing assignment (Entra's `roleAssignmentSchedules` of
+    /// type `Assigned`). LDAP knows only membership: eligible.
+    pub assignment: crate::domain::eligibility::Assignment,
 }
 
 /// One activation of an eligible role (PIM "selfActivate"), for the weekly activation review.
@@ -136,6 +139,30 @@ pub trait Connector: Send + Sync {
     ) -> Result<String, SourceError> {
         Err(SourceError(format!(
             "source {}: this kind of source cannot put an eligibility back; restore it there by hand",
+            self.name()
+        )))
+    }
+
+    /// Whether this source tells standing access from eligibility and can convert one to the
+    /// other ([`Connector::convert`]): the review page offers "convert to eligible" only then.
+    fn converts(&self) -> bool {
+        false
+    }
+
+    /// Converts standing access (an active assignment) to eligible: makes the eligibility,
+    /// then removes the standing assignment. One no longer standing is
+    /// [`Removal::AlreadyGone`]. Receipts start with the source's name.
+    async fn convert(&self, _target: &RemovalTarget) -> Result<Removal, SourceError> {
+        Err(SourceError(format!(
+            "source {}: this kind of source has no standing access to convert",
+            self.name()
+        )))
+    }
+
+    /// Reads a conversion back: is the standing assignment still there?
+    async fn is_standing(&self, _target: &RemovalTarget) -> Result<bool, SourceError> {
+        Err(SourceError(format!(
+            "source {}: this kind of source has no standing access to read back",
             self.name()
         )))
     }

@@ -42,6 +42,7 @@ fn eligibility_from_row(row: &QueryResult) -> Result<SourceEligibility, DbErr> {
         scope: row.try_get("", "scope")?,
         since: row.try_get("", "start_at")?,
         last_activated_at: row.try_get("", "last_activated_at")?,
+        assignment: parse("assignment", row.try_get("", "assignment")?)?,
     })
 }
 
@@ -57,8 +58,8 @@ pub async fn enumerate(
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT e.id, e.principal_id, p.external_id, p.display_name, p.email, p.kind, e.role_id, \
-         r.name AS role_name, r.risk, r.owner_id, e.scope, e.start_at, e.last_activated_at \
-         FROM eligibility e JOIN principal p ON p.id = e.principal_id JOIN \"role\" r ON r.id = e.role_id \
+         r.name AS role_name, r.risk, r.owner_id, e.scope, e.start_at, e.last_activated_at, \
+         e.assignment FROM eligibility e JOIN principal p ON p.id = e.principal_id JOIN \"role\" r ON r.id = e.role_id \
          WHERE e.status = 'active' AND e.id > ",
     );
     sql.bind(cursor.unwrap_or(0));
@@ -199,6 +200,56 @@ pub async fn remove_in_database(
         }
     }
     Ok(removed)
+}
+
+/// Converts a batch of standing assignments to eligible (standing access a reviewer chose to
+/// convert); returns the ids that were standing and active (and so are converted now). Called
+/// with the transaction that records the conversion, like [`remove_in_database`]; the receipt
+/// is the remediation's (`domain::eligibility::builtin_receipt`).
+pub async fn convert_in_database(
+    conn: &impl ConnectionTrait,
+    targets: &[RemovalTarget],
+    now: DateTime<Utc>,
+) -> Result<std::collections::HashSet<i64>, StoreError> {
+    let mut converted = std::collections::HashSet::new();
+    let backend = conn.get_database_backend();
+    // hand-written: the remediation's bulk write with RETURNING, as `remove_in_database`.
+    for chunk in targets.chunks(super::backend::ids_per_statement(backend)) {
+        let mut sql = Sql::new(
+            backend,
+            "UPDATE eligibility SET assignment = 'eligible', updated_at = ",
+        );
+        sql.bind(now)
+            .push(" WHERE status = 'active' AND assignment = 'active' AND id");
+        sql.one_of(chunk.iter().map(|t| t.eligibility_id));
+        sql.push(" RETURNING id");
+        for row in conn.query_all_raw(sql.build()).await? {
+            converted.insert(row.try_get::<i64>("", "id")?);
+        }
+    }
+    Ok(converted)
+}
+
+/// Of `targets`, the ids still standing (active and assigned active), read on `conn`: the
+/// proof a conversion took effect.
+pub async fn still_standing(
+    conn: &impl ConnectionTrait,
+    targets: &[RemovalTarget],
+) -> Result<std::collections::HashSet<i64>, StoreError> {
+    let mut present = std::collections::HashSet::new();
+    let backend = conn.get_database_backend();
+    // hand-written: the conversion's bulk re-read, as `still_active`.
+    for chunk in targets.chunks(super::backend::ids_per_statement(backend)) {
+        let mut sql = Sql::new(
+            backend,
+            "SELECT id FROM eligibility WHERE status = 'active' AND assignment = 'active' AND id",
+        );
+        sql.one_of(chunk.iter().map(|t| t.eligibility_id));
+        for row in conn.query_all_raw(sql.build()).await? {
+            present.insert(row.try_get::<i64>("", "id")?);
+        }
+    }
+    Ok(present)
 }
 
 /// Of `targets`, the ids still active, read on `conn` (the proof a removal took effect).

@@ -86,7 +86,8 @@ pub async fn open(
         .bind(closes_at)
         .push(", ")
         .bind(now)
-        .push(" FROM remediation r JOIN review_item i ON i.id = r.item_id WHERE r.campaign_id = ")
+        // Removals only: a conversion to eligible (standing access) takes nothing away.
+        .push(" FROM remediation r JOIN review_item i ON i.id = r.item_id WHERE r.kind = 'remove' AND r.campaign_id = ")
         .bind(campaign_id)
         .push(" ON CONFLICT (item_id) DO NOTHING");
     let opened = conn.execute_raw(sql.build()).await?.rows_affected();

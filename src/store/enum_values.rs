@@ -7,9 +7,11 @@
 
 use crate::domain::access::Role;
 use crate::domain::challenge::ChallengeState;
-use crate::domain::closing::{AttemptOutcome, Channel, MadeBy, RemediationState, Verdict};
+use crate::domain::closing::{
+    AttemptOutcome, Channel, MadeBy, RemediationKind, RemediationState, Verdict,
+};
 use crate::domain::directory::{PrincipalKind, Risk};
-use crate::domain::eligibility::{EligibilityStatus, SourceKind};
+use crate::domain::eligibility::{Assignment, EligibilityStatus, SourceKind};
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::mail_state::MailState;
 use crate::domain::recommendation::Recommendation;
@@ -83,12 +85,14 @@ stored_as_string!(
     PrincipalKind,
     Risk,
     EligibilityStatus,
+    Assignment,
     CampaignState,
     Verdict,
     MadeBy,
     Channel,
     Recommendation,
     RemediationState,
+    RemediationKind,
     AttemptOutcome,
     MailState,
     Role,
@@ -136,12 +140,14 @@ mod tests {
         check(PrincipalKind::ALL);
         check(Risk::ALL);
         check(EligibilityStatus::ALL);
+        check(Assignment::ALL);
         check(CampaignState::ALL);
         check(Verdict::ALL);
         check(MadeBy::ALL);
         check(Channel::ALL);
         check(Recommendation::ALL);
         check(RemediationState::ALL);
+        check(RemediationKind::ALL);
         check(AttemptOutcome::ALL);
         check(SuspensionState::ALL);
         check(ItemRemoval::ALL);
@@ -193,5 +199,6 @@ mod tests {
             ["pending", "sending", "sent", "failed", "skipped"]
         );
         assert_eq!(spelled(EligibilityStatus::ALL), ["active", "removed"]);
+        assert_eq!(spelled(Assignment::ALL), ["eligible", "active"]);
     }
 }

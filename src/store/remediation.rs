@@ -52,6 +52,7 @@ pub async fn lease_due(
                     role_name: row.try_get("", "role_name")?,
                     scope: row.try_get("", "scope")?,
                     campaign_id: row.try_get("", "campaign_id")?,
+                    kind: row.try_get("", "kind")?,
                 },
             })
         })

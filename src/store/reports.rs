@@ -4,6 +4,7 @@
 
 use super::sql::Sql;
 use super::StoreError;
+use crate::domain::eligibility::Assignment;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr, QueryResult};
 
@@ -86,17 +87,20 @@ pub async fn last_review(
 }
 
 /// Eligibility per role (name, risk, count) as of `at`: what existed before then and was not
-/// removed before then.
+/// removed before then, held as `assignment` (eligible, or active: standing access).
 pub async fn eligible_by_role(
     conn: &impl ConnectionTrait,
     at: DateTime<Utc>,
+    assignment: Assignment,
 ) -> Result<Vec<(String, String, i64)>, StoreError> {
     let mut sql = Sql::new(
         conn.get_database_backend(),
         "SELECT r.name, r.risk, COUNT(*) AS n FROM eligibility e JOIN \"role\" r ON r.id = e.role_id \
-         WHERE e.created_at < ",
+         WHERE e.assignment = ",
     );
-    sql.bind(at)
+    sql.bind(assignment)
+        .push(" AND e.created_at < ")
+        .bind(at)
         .push(" AND (e.status = 'active' OR (e.removed_at IS NOT NULL AND e.removed_at >= ")
         .bind(at)
         .push(")) GROUP BY r.name, r.risk ORDER BY r.name");

@@ -104,6 +104,8 @@ pub struct ReviewerItem {
     pub escalated: bool,
     /// The holder's attributes frozen at launch (a JSON object), when the definition names some.
     pub holder_context: Option<String>,
+    /// `eligible`, or `active` for standing access.
+    pub assignment: String,
 }
 
 /// The items a reviewer holds in a campaign, grouped by holder. Never their own eligibility:
@@ -136,6 +138,7 @@ pub async fn reviewer_items(
             Item::FlagReason,
             Item::Excluded,
             Item::HolderContext,
+            Item::Assignment,
         ])
         .column_as(decision::Column::Justification, "justification")
         .column_as(Item::EscalatedAt.is_not_null(), "escalated")

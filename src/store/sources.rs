@@ -138,6 +138,26 @@ pub async fn mark_removed(
         .rows_affected)
 }
 
+/// Records in attest's own table that a source converted standing access to eligible (after
+/// the source's read-back proved it); the receipt stays with the remediation.
+pub async fn mark_converted(
+    conn: &impl ConnectionTrait,
+    eligibility_id: i64,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    Ok(eligibility::Entity::update_many()
+        .col_expr(
+            eligibility::Column::Assignment,
+            Expr::value(crate::domain::eligibility::Assignment::Eligible),
+        )
+        .col_expr(eligibility::Column::UpdatedAt, Expr::value(now))
+        .filter(eligibility::Column::Id.eq(eligibility_id))
+        .filter(eligibility::Column::Status.eq(EligibilityStatus::Active))
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
 /// Sets what was done about a reappearance recorded at `at` (`removed_again`, or why not).
 pub async fn set_reappearance_action(
     conn: &impl ConnectionTrait,

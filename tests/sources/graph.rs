@@ -39,6 +39,7 @@ fn target(principal: &str, role: &str) -> RemovalTarget {
         role_name: role.into(),
         scope: "/".into(),
         campaign_id: 7,
+        kind: Default::default(),
     }
 }
 

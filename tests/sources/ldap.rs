@@ -72,6 +72,7 @@ fn target(uid: &str, role: &str) -> RemovalTarget {
         role_name: role.to_string(),
         scope: "/".into(),
         campaign_id: 3,
+        kind: Default::default(),
     }
 }
 

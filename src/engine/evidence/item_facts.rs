@@ -19,6 +19,8 @@ pub(super) struct ItemFacts {
     pub(super) inconsistent: u64,
     /// Items no completed campaign before this one reviewed (see `store::items::previous`).
     pub(super) new_since_last_review: u64,
+    /// Items that are standing access (items.csv `assignment` = `active`).
+    pub(super) standing_access: u64,
     /// Each reviewer's items by external id, for the reviewers' summaries: counted here rather
     /// than by a second read of every item (on SQLite that aggregate cost more than the
     /// decisions pass).
@@ -70,6 +72,7 @@ impl ReviewerTally {
 impl ItemFacts {
     pub(super) fn tally(&mut self, item: &ev::ItemView<'_>) {
         self.new_since_last_review += u64::from(item.previous_campaign_id.is_none());
+        self.standing_access += u64::from(item.assignment == "active");
         if let Some(from) = item.escalated_from {
             match self.reviewers.get_mut(from) {
                 Some(tally) => tally.escalated_away += 1,

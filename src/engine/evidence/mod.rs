@@ -187,6 +187,10 @@ impl Engine {
                     "count": count, "file": "carried_forward.csv",
                     "about": "review = \"changes\": eligibilities in scope not asked about again, because a person kept them in an earlier campaign (named in each row) no longer ago than carry_max_days and they have not changed since; not part of the population",
                 })),
+                "standing_access": {
+                    "count": facts.standing_access, "file": "items.csv", "column": "assignment",
+                    "about": "items that are standing access: active assignments (permanent or time-bound, held without activation), each a finding recommended to be converted to eligible; the rest are eligibilities",
+                },
                 "previous_review": {
                     "new_since_last_review": facts.new_since_last_review,
                     "reviewed_before": facts.count - facts.new_since_last_review,

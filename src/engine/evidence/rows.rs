@@ -56,6 +56,12 @@ pub const ITEM_COLUMNS: &[&str] = &[
     "previous_justification",
     // The holder's attributes the definition names (`context`), frozen at launch: a JSON object.
     "holder_context",
+    // Appended (standing access, issue 17): `eligible`, or `active` for standing access; a
+    // bundle without it reads as all eligible. Then what the item's remediation does: `remove`,
+    // `convert` (standing access converted to eligible; its removal_* cells are the
+    // conversion's), or empty for none.
+    "assignment",
+    "remediation",
 ];
 
 pub(super) const DECISION_COLUMNS: &[&str] = &[
@@ -241,6 +247,8 @@ pub(super) fn write_item<W: Write>(
             .collect();
         text(w, &serde_json::Value::Object(object).to_string())?;
     }
+    text(w, item.assignment)?;
+    text(w, item.remediation_kind.unwrap_or_default())?;
     end_record(w)
 }
 

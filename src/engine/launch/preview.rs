@@ -1,5 +1,6 @@
 //! `attest campaign preview`: what a launch would create, without creating anything.
 
+use crate::domain::eligibility::Assignment;
 use crate::domain::recommendation::Recommendation;
 use crate::domain::reviewers::ReviewerReason;
 use crate::engine::{Engine, EngineError};
@@ -35,7 +36,7 @@ impl Engine {
         let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
         let mut excluded = BTreeMap::new();
         let (mut population, mut flagged, mut recommended_revoke) = (0u64, 0u64, 0u64);
-        let mut carried_forward = 0u64;
+        let (mut carried_forward, mut standing_access) = (0u64, 0u64);
         let carry = self.carry_plan_now(spec).await?;
         let scope = self.population_scope(&spec.scope)?;
         let mut batches = pin!(self.population(&scope, None));
@@ -51,6 +52,7 @@ impl Engine {
                     .or_default() += 1;
                 flagged += u64::from(item.flag.is_some());
                 recommended_revoke += u64::from(item.recommendation == Recommendation::Revoke);
+                standing_access += u64::from(e.assignment == Assignment::Active);
                 if item.excluded {
                     *excluded
                         .entry(e.principal_external_id.clone())
@@ -83,6 +85,7 @@ impl Engine {
             fallback_items: 0,
             flagged,
             recommended_revoke,
+            standing_access,
             excluded: excluded
                 .into_iter()
                 .map(|(principal, items)| ExcludedPrincipal { principal, items })
@@ -111,6 +114,9 @@ pub struct Preview {
     /// Items no one regular may review: they go to the owner, flagged.
     pub flagged: u64,
     pub recommended_revoke: u64,
+    /// Items that are standing access (active assignments): each a finding, recommended to be
+    /// converted to eligible.
+    pub standing_access: u64,
     /// Principals reviewed but never removed automatically (break-glass, listed exclusions).
     pub excluded: Vec<ExcludedPrincipal>,
     pub reviewers: Vec<ReviewerLoad>,

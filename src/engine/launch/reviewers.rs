@@ -3,7 +3,7 @@
 
 use crate::domain::definition::CampaignSpec;
 use crate::domain::directory::PrincipalKind;
-use crate::domain::recommendation::recommend;
+use crate::domain::recommendation::recommend_for;
 use crate::domain::reviewers::{Person, ReviewerRules};
 use crate::engine::{Engine, EngineError};
 use crate::sources::SourceEligibility;
@@ -25,8 +25,13 @@ impl Rules {
             .resolved
             .rules
             .resolve(&self.people, e.principal_id, e.role_owner_id);
-        let (recommendation, why) =
-            recommend(e.since, e.last_activated_at, self.inactive_days, now);
+        let (recommendation, why) = recommend_for(
+            e.assignment,
+            e.since,
+            e.last_activated_at,
+            self.inactive_days,
+            now,
+        );
         NewItem {
             eligibility: e,
             reviewer_id: assignment.reviewer,

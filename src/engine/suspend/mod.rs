@@ -92,6 +92,7 @@ fn target_of(item: &suspension_item::Model) -> RemovalTarget {
         role_name: item.role_name.clone(),
         scope: item.scope.clone(),
         campaign_id: 0,
+        kind: Default::default(),
     }
 }
 

@@ -228,6 +228,7 @@ impl Engine {
                     start: e.start,
                     end: e.end,
                     last_activated_at: e.last_activated_at,
+                    assignment: e.assignment,
                 });
             }
             let back = reappearance::removed_by_campaign(&txn, &writes).await?;

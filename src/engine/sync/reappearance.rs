@@ -35,6 +35,7 @@ impl Engine {
                 role_name: item.role.clone(),
                 scope: item.scope.clone(),
                 campaign_id,
+                kind: Default::default(),
             };
             let outcome = match connector.remove(&target).await {
                 Ok(Removal::Removed { receipt } | Removal::AlreadyGone { receipt }) => {

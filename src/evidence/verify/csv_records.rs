@@ -54,7 +54,7 @@ impl<R: Read> GuardedCsv<R> {
         Self { name, csv, seen }
     }
 
-    fn headers(&mut self) -> Result<&csv::StringRecord, String> {
+    pub(super) fn headers(&mut self) -> Result<&csv::StringRecord, String> {
         let name = self.name;
         self.csv.headers().map_err(|e| format!("{name}: {e}"))
     }

@@ -136,6 +136,9 @@ struct Population {
     /// Delta-only campaigns' carried decisions (absent from other bundles and older ones).
     #[serde(default)]
     carried_forward: Option<Carried>,
+    /// Items that are standing access (absent from bundles written before it was counted).
+    #[serde(default)]
+    standing_access: Option<Carried>,
 }
 
 #[derive(Deserialize)]
@@ -232,22 +235,29 @@ fn run(path: &Path, pin: Option<&Pin>, v: &mut Verification) -> Result<(), Strin
         return Err("campaign.json: names another campaign than the manifest".into());
     }
     let population = campaign.population.at_launch.count;
-    let (rows, listing) = {
+    let (rows, listing, standing) = {
         let mut csv = GuardedCsv::new(
             "items.csv",
             bundle
                 .reader("items.csv", size_of("items.csv"))
                 .map_err(|e| format!("items.csv: {e}"))?,
         );
-        let mut rows = 0u64;
+        // Bundles written before standing access was tracked have no `assignment` column.
+        let assignment = csv.headers()?.iter().position(|h| h == "assignment");
+        let (mut rows, mut standing) = (0u64, 0u64);
         let mut listing = Sha256::new();
         let mut record = csv::StringRecord::new();
         while csv.next(&mut record)? {
             rows += 1;
             let cell = |i: usize| record.get(i).unwrap_or("");
             listing.update(format!("{},{},{},{}\n", cell(1), cell(2), cell(6), cell(8)).as_bytes());
+            standing += u64::from(assignment.is_some_and(|i| cell(i) == "active"));
         }
-        (rows, hex::encode(listing.finalize()))
+        (
+            rows,
+            hex::encode(listing.finalize()),
+            assignment.map(|_| standing),
+        )
     };
     if rows != population {
         return Err(format!(
@@ -261,6 +271,22 @@ fn run(path: &Path, pin: Option<&Pin>, v: &mut Verification) -> Result<(), Strin
         return Err("items.csv: its population listing does not match the SHA-256 recorded in campaign.json".into());
     }
     v.pass("items.csv: the population listing matches the SHA-256 in campaign.json");
+    match (&campaign.population.standing_access, standing) {
+        (Some(recorded), Some(standing)) if recorded.count != standing => {
+            return Err(format!(
+                "items.csv: {standing} rows of standing access (assignment active), but campaign.json says {}",
+                recorded.count
+            ))
+        }
+        (Some(_), Some(standing)) => v.pass(format!(
+            "items.csv: {standing} rows of standing access, as campaign.json counts"
+        )),
+        (Some(_), None) => {
+            return Err("items.csv: campaign.json counts standing access, but items.csv has no assignment column".into())
+        }
+        // Older bundles: neither the count nor the column, nothing to check.
+        (None, _) => {}
+    }
 
     if names.iter().any(|n| n == "after_remediation.csv") {
         let (rows, inconsistent) = count_inconsistent(

@@ -354,6 +354,7 @@ impl GraphConnector {
                             start,
                             end,
                             last_activated_at,
+                            assignment: Default::default(),
                         },
                     );
                 }

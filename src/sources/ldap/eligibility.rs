@@ -226,6 +226,8 @@ impl LdapConnector {
                 start: None,
                 end: None,
                 last_activated_at: None,
+                // Group membership has no standing/eligible distinction.
+                assignment: Default::default(),
             }));
         }
         Ok(Snapshot {

@@ -2,7 +2,7 @@
 //! The multi-row writes are hand-written: upserts that update only rows that changed, and one
 //! CASE update for the managers, which sea-orm's builder cannot express.
 
-use crate::domain::eligibility::EligibilityStatus;
+use crate::domain::eligibility::{Assignment, EligibilityStatus};
 use crate::domain::records::{PersonRow, RoleRow};
 use crate::store::sql::Sql;
 use crate::store::StoreError;
@@ -25,6 +25,8 @@ pub struct EligibilityWrite {
     pub start: Option<DateTime<Utc>>,
     pub end: Option<DateTime<Utc>>,
     pub last_activated_at: Option<DateTime<Utc>>,
+    /// Eligible, or active (standing access).
+    pub assignment: Assignment,
 }
 
 /// The id of the named source, created on first use.
@@ -219,7 +221,7 @@ pub async fn upsert_eligibility(
     // hand-written: multi-row upsert with a conditional update, which sea-orm's builder cannot express.
     let mut sql = Sql::new(
         ConnectionTrait::get_database_backend(conn),
-        "INSERT INTO eligibility (principal_id, role_id, scope, start_at, end_at, last_activated_at, granted_via, status, source_id, created_at, updated_at) VALUES ",
+        "INSERT INTO eligibility (principal_id, role_id, scope, start_at, end_at, last_activated_at, granted_via, status, source_id, created_at, updated_at, assignment) VALUES ",
     );
     sql.rows(rows.iter().map(|e| {
         [
@@ -234,6 +236,7 @@ pub async fn upsert_eligibility(
             source_id.into(),
             now.into(),
             now.into(),
+            e.assignment.into(),
         ]
     }));
     // The activation the row ends with, the same expression in SET and in the change test.
@@ -249,10 +252,11 @@ pub async fn upsert_eligibility(
     sql.push(&format!(
         " ON CONFLICT (principal_id, role_id, scope) DO UPDATE SET start_at = excluded.start_at, end_at = excluded.end_at, \
          last_activated_at = {activated}, status = 'active', removed_at = NULL, removed_by_campaign_id = NULL, \
-         removal_reason = NULL, removal_receipt = NULL, source_id = excluded.source_id, updated_at = excluded.updated_at \
+         removal_reason = NULL, removal_receipt = NULL, source_id = excluded.source_id, updated_at = excluded.updated_at, \
+         assignment = excluded.assignment \
          WHERE eligibility.start_at IS DISTINCT FROM excluded.start_at OR eligibility.end_at IS DISTINCT FROM excluded.end_at \
          OR eligibility.last_activated_at IS DISTINCT FROM ({activated}) OR eligibility.status <> 'active' \
-         OR eligibility.source_id IS DISTINCT FROM excluded.source_id"
+         OR eligibility.source_id IS DISTINCT FROM excluded.source_id OR eligibility.assignment <> excluded.assignment"
     ));
     Ok(conn.execute_raw(sql.build()).await?.rows_affected())
 }

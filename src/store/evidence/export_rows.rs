@@ -59,6 +59,10 @@ pub struct ItemView<'r> {
     pub previous_justification: Option<&'r str>,
     /// The holder's attributes frozen at launch (JSON), when the definition names some.
     pub holder_context: Option<&'r str>,
+    /// `eligible`, or `active` for standing access (frozen at launch).
+    pub assignment: &'r str,
+    /// What its remediation does, if it has one: `remove`, or `convert` (to eligible).
+    pub remediation_kind: Option<&'r str>,
 }
 
 /// The columns of an item, in [`ItemView`] order, but for the previous review's (appended by
@@ -121,7 +125,7 @@ pub async fn each_item<E: From<DbErr>>(
         "review_item",
         "i",
         format!(
-            "{ITEM_COLUMNS}, {}, i.holder_context",
+            "{ITEM_COLUMNS}, {}, i.holder_context, i.assignment, r.kind",
             crate::store::items::previous::COLUMNS
         ),
         format!(

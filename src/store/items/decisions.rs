@@ -2,6 +2,7 @@
 //! superseding the item's previous one).
 
 use crate::domain::closing::{MadeBy, Verdict};
+use crate::domain::eligibility::Assignment;
 use crate::store::sql::Sql;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
@@ -24,6 +25,8 @@ pub struct ItemForDecision {
     pub justification: Option<String>,
     /// When the current verdict was given.
     pub decided_at: Option<DateTime<Utc>>,
+    /// Eligible, or active (standing access: the only kind that may be converted).
+    pub assignment: Assignment,
 }
 
 /// The join from an item to the decision in force (`current_decision_id`; the entities'
@@ -59,6 +62,7 @@ pub async fn items_for_decision(
                 Item::DecidedAt,
             ])
             .column(decision::Column::Justification)
+            .column(Item::Assignment)
             .join(JoinType::LeftJoin, current_decision())
             .filter(Item::Id.is_in(chunk.iter().copied()))
             .into_tuple()
@@ -73,6 +77,7 @@ pub async fn items_for_decision(
             verdict,
             decided_at,
             justification,
+            assignment,
         ) in rows
         {
             if item_campaign != campaign_id {
@@ -86,6 +91,7 @@ pub async fn items_for_decision(
                 verdict,
                 justification,
                 decided_at,
+                assignment,
             });
         }
     }
@@ -93,7 +99,8 @@ pub async fn items_for_decision(
 }
 
 /// An item's row as [`items_for_decision`] reads it: id, campaign, holder, reviewer, current
-/// decision, verdict, when it was given and the current decision's justification.
+/// decision, verdict, when it was given, the current decision's justification and the
+/// assignment.
 type ItemRow = (
     i64,
     i64,
@@ -103,6 +110,7 @@ type ItemRow = (
     Option<Verdict>,
     Option<DateTime<Utc>>,
     Option<String>,
+    Assignment,
 );
 
 /// One person's decision on one item.

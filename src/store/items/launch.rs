@@ -1,14 +1,15 @@
 //! Items frozen at launch: written in batches (multi-row inserts here; PostgreSQL's COPY is in
 //! `backend::postgres::launch`), and each reviewer's load recorded once the population is in.
 
-use crate::domain::eligibility::SourceEligibility;
-use crate::domain::recommendation::Recommendation;
+use crate::domain::eligibility::{Assignment, SourceEligibility};
+use crate::domain::recommendation::{Recommendation, STANDING_ACCESS_FINDING};
 use crate::domain::reviewers::ReviewerReason;
 use crate::store::sql::Sql;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use entity::review_item;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::borrow::Cow;
 
 /// One review item to insert at launch.
 #[derive(Debug, Clone)]
@@ -25,14 +26,23 @@ pub struct NewItem<'a> {
 /// The columns a launch fills, in the order both bulk paths write them.
 pub const ITEM_COLUMNS: &str = "campaign_id, eligibility_id, principal_id, role_id, scope, holder_external_id, \
     holder_name, holder_email, holder_kind, role_name, role_risk, since, last_activated_at, reviewer_id, \
-    reviewer_reason, flagged, flag_reason, recommendation, recommendation_reason, excluded, created_at";
+    reviewer_reason, flagged, flag_reason, recommendation, recommendation_reason, excluded, created_at, \
+    assignment";
 
 impl NewItem<'_> {
-    /// Why the item needs attention: its reviewer rule's flag, or its exclusion.
-    pub(crate) fn flag_reason(&self) -> Option<&str> {
-        self.flag
+    /// Why the item needs attention: its reviewer rule's flag, or its exclusion; and the
+    /// standing-access finding of an active assignment. `None`: the item is not flagged.
+    pub(crate) fn flag_reason(&self) -> Option<Cow<'_, str>> {
+        let first = self
+            .flag
             .as_deref()
-            .or_else(|| self.excluded.then_some(EXCLUDED_FLAG))
+            .or_else(|| self.excluded.then_some(EXCLUDED_FLAG));
+        let standing =
+            (self.eligibility.assignment == Assignment::Active).then_some(STANDING_ACCESS_FINDING);
+        match (first, standing) {
+            (Some(first), Some(standing)) => Some(Cow::Owned(format!("{first}; {standing}"))),
+            (first, standing) => first.or(standing).map(Cow::Borrowed),
+        }
     }
 }
 
@@ -71,12 +81,13 @@ pub async fn insert_items(
             e.last_activated_at.into(),
             i.reviewer_id.into(),
             i.reviewer_reason.as_str().into(),
-            (i.flag.is_some() || i.excluded).into(),
-            i.flag_reason().map(str::to_string).into(),
+            i.flag_reason().is_some().into(),
+            i.flag_reason().map(Cow::into_owned).into(),
             i.recommendation.into(),
             i.recommendation_reason.as_str().into(),
             i.excluded.into(),
             now.into(),
+            e.assignment.into(),
         ]
     }));
     sql.push(" ON CONFLICT (campaign_id, eligibility_id) DO NOTHING");

@@ -45,7 +45,8 @@ pub struct ItemFilter {
     pub reviewer: Option<String>,
     /// Only this holder's (external id).
     pub holder: Option<String>,
-    /// `undecided`, `decided`, `revoked` (by a person or the policy), `flagged`, or all when unset.
+    /// `undecided`, `decided`, `revoked` (by a person or the policy), `flagged`, `standing`
+    /// (standing access), or all when unset.
     pub show: Option<String>,
 }
 
@@ -72,6 +73,8 @@ pub struct ItemView {
     pub outcome: Option<String>,
     pub flagged: bool,
     pub flag_reason: Option<String>,
+    /// `eligible`, or `active`: standing access (an active assignment, frozen at launch).
+    pub assignment: String,
     pub removal_state: Option<String>,
     /// What the last completed campaign over the same eligibility decided; none when the
     /// eligibility is new since the last review.
@@ -125,6 +128,10 @@ pub async fn list_items(
             Some("flagged") => {
                 sql.push(" AND i.flagged = ").bind(true);
             }
+            Some("standing") => {
+                sql.push(" AND i.assignment = ")
+                    .bind(crate::domain::eligibility::Assignment::Active);
+            }
             _ => {}
         }
     };
@@ -140,7 +147,7 @@ pub async fn list_items(
             "SELECT i.id, i.holder_external_id, i.holder_name, i.role_name, i.role_risk, i.scope, rv.external_id AS reviewer, \
              rv.display_name AS reviewer_name, dr.display_name AS decider_name, dr.external_id AS decider_id, d.actor AS decision_actor, \
              i.recommendation, i.verdict, i.made_by, d.justification, i.decided_at, i.outcome, i.flagged, i.flag_reason, \
-             r.state AS removal_state, i.holder_context{from}"
+             r.state AS removal_state, i.holder_context, i.assignment{from}"
         ),
     );
     where_clause(&mut sql);
@@ -182,6 +189,7 @@ pub async fn list_items(
                 outcome: row.try_get("", "outcome")?,
                 flagged: row.try_get("", "flagged")?,
                 flag_reason: row.try_get("", "flag_reason")?,
+                assignment: row.try_get("", "assignment")?,
                 removal_state: row.try_get("", "removal_state")?,
                 previous: None,
                 new_since_last_review: true,

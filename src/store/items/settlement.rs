@@ -99,7 +99,8 @@ pub async fn settle_human(conn: &impl ConnectionTrait, campaign_id: i64) -> Resu
     // hand-written: close path over up to a million items, one CASE update.
     let mut sql = Sql::new(
         conn.get_database_backend(),
-        "UPDATE review_item SET outcome = CASE verdict WHEN 'attest' THEN 'kept' ELSE 'revoked' END \
+        "UPDATE review_item SET outcome = CASE verdict WHEN 'attest' THEN 'kept' \
+         WHEN 'convert' THEN 'converted' ELSE 'revoked' END \
          WHERE made_by = 'human' AND campaign_id = ",
     );
     sql.bind(campaign_id);
@@ -136,8 +137,9 @@ pub async fn roles_emptied_by_policy(
 }
 
 /// Creates one remediation per item to remove: people's revocations pending at once, the
-/// policy's pending too unless a safety rail holds them for an admin. `not_before`: the end of
-/// a challenge period, before which none is attempted (`None`: at once).
+/// policy's pending too unless a safety rail holds them for an admin; and one per item a
+/// person chose to convert (standing access to eligible). `not_before`: the end of a challenge
+/// period, before which no removal is attempted (`None`: at once).
 pub async fn plan_remediation(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
@@ -153,17 +155,21 @@ pub async fn plan_remediation(
     // hand-written: close path, one INSERT … SELECT with CASE for up to a million items.
     let mut sql = Sql::new(
         conn.get_database_backend(),
-        "INSERT INTO remediation (item_id, campaign_id, eligibility_id, state, attempts, next_attempt_at, created_at, updated_at) \
-         SELECT id, campaign_id, eligibility_id, CASE WHEN outcome = 'revoked' THEN 'pending' ELSE ",
+        "INSERT INTO remediation (item_id, campaign_id, eligibility_id, kind, state, attempts, next_attempt_at, created_at, updated_at) \
+         SELECT id, campaign_id, eligibility_id, CASE WHEN outcome = 'converted' THEN 'convert' ELSE 'remove' END, \
+         CASE WHEN outcome IN ('revoked', 'converted') THEN 'pending' ELSE ",
     );
+    // A conversion takes nothing away: no challenge period holds it.
     sql.bind(policy_state)
-        .push(" END, 0, ")
+        .push(" END, 0, CASE WHEN outcome = 'converted' THEN ")
+        .bind(now)
+        .push(" ELSE ")
         .bind(not_before.unwrap_or(now))
-        .push(", ")
+        .push(" END, ")
         .bind(now)
         .push(", ")
         .bind(now)
-        .push(" FROM review_item WHERE outcome IN ('revoked', 'removed_by_policy') AND campaign_id = ")
+        .push(" FROM review_item WHERE outcome IN ('revoked', 'removed_by_policy', 'converted') AND campaign_id = ")
         .bind(campaign_id)
         .push(" ON CONFLICT (item_id) DO NOTHING");
     Ok(conn.execute_raw(sql.build()).await?.rows_affected())

@@ -152,6 +152,8 @@ pub struct Recipient {
     /// Items they hold as reviewer, and how many of those still wait for an answer.
     pub items: i64,
     pub undecided: i64,
+    /// Of `items`, those that are standing access (active assignments).
+    pub standing: i64,
     pub signed_off_at: Option<DateTime<Utc>>,
 }
 
@@ -168,12 +170,12 @@ pub async fn recipients(
         // hand-written: a join to an aggregate subquery with CASE.
         let mut sql = Sql::new(
             conn.get_database_backend(),
-            "SELECT p.id, p.display_name, p.timezone, cr.signed_off_at, l.n, l.open FROM principal p \
+            "SELECT p.id, p.display_name, p.timezone, cr.signed_off_at, l.n, l.open, l.standing FROM principal p \
              LEFT JOIN campaign_reviewer cr ON cr.reviewer_id = p.id AND cr.campaign_id = ",
         );
         sql.bind(campaign_id).push(
-            " LEFT JOIN (SELECT reviewer_id, COUNT(*) AS n, SUM(CASE WHEN verdict IS NULL THEN 1 ELSE 0 END) AS open \
-             FROM review_item WHERE campaign_id = ",
+            " LEFT JOIN (SELECT reviewer_id, COUNT(*) AS n, SUM(CASE WHEN verdict IS NULL THEN 1 ELSE 0 END) AS open, \
+             SUM(CASE WHEN assignment = 'active' THEN 1 ELSE 0 END) AS standing FROM review_item WHERE campaign_id = ",
         );
         sql.bind(campaign_id).push(" AND reviewer_id IN ");
         sql.tuple(ids())
@@ -187,6 +189,7 @@ pub async fn recipients(
                     timezone: row.try_get("", "timezone")?,
                     items: row.try_get::<Option<i64>>("", "n")?.unwrap_or(0),
                     undecided: row.try_get::<Option<i64>>("", "open")?.unwrap_or(0),
+                    standing: row.try_get::<Option<i64>>("", "standing")?.unwrap_or(0),
                     signed_off_at: row.try_get("", "signed_off_at")?,
                 },
             );

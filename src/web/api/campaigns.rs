@@ -246,6 +246,8 @@ pub enum ItemShow {
     /// Revoked by a person or by the policy.
     Revoked,
     Flagged,
+    /// Standing access: active assignments.
+    Standing,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -286,6 +288,7 @@ pub async fn items(
         ItemShow::Decided => Some("decided"),
         ItemShow::Revoked => Some("revoked"),
         ItemShow::Flagged => Some("flagged"),
+        ItemShow::Standing => Some("standing"),
     };
     let filter = ItemFilter {
         reviewer: q.reviewer,
@@ -340,7 +343,7 @@ pub struct DecideRequest {
         (status = 409, description = "The campaign does not accept decisions (not active).", body = ErrorBody),
         (status = 413, description = "The body is larger than the API takes (1 MiB).", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
-        (status = 422, description = "The body does not fit: no items, an item twice, a missing justification, an item not assigned to `reviewer`.", body = ErrorBody),
+        (status = 422, description = "The body does not fit: no items, an item twice, a missing justification, an item not assigned to `reviewer`, a `convert` of an item that is not standing access or whose source cannot convert.", body = ErrorBody),
         AuthErrors,
     )
 )]

@@ -21,9 +21,16 @@ struct Row<'a> {
     since: String,
     last_activated: String,
     recommendation: &'a str,
+    /// "Keep", "Revoke", "Convert to eligible".
+    recommendation_label: &'static str,
     recommendation_reason: &'a str,
+    /// Standing access (an active assignment): shown as such, a finding.
+    standing: bool,
     attest: bool,
     revoke: bool,
+    convert: bool,
+    /// Standing access whose source can convert it: the third choice is offered.
+    offer_convert: bool,
     why: String,
     decided_by_policy: bool,
     flag: Option<&'a str>,
@@ -157,9 +164,17 @@ pub(super) async fn render_page(
             since: date(item.since),
             last_activated: date(item.last_activated_at),
             recommendation: &item.recommendation,
+            recommendation_label: item
+                .recommendation
+                .parse::<crate::domain::recommendation::Recommendation>()
+                .map_or("Keep", |r| r.label()),
+            standing: item.assignment == crate::domain::eligibility::Assignment::Active.as_str(),
             recommendation_reason: item.recommendation_reason.as_deref().unwrap_or(""),
             attest: chosen == Some("attest"),
             revoke: chosen == Some("revoke"),
+            convert: chosen == Some("convert"),
+            offer_convert: page.can_convert
+                && item.assignment == crate::domain::eligibility::Assignment::Active.as_str(),
             why,
             decided_by_policy: item.made_by.as_deref() == Some("policy"),
             flag: item.flag_reason.as_deref(),

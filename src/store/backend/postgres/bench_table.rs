@@ -44,7 +44,7 @@ pub(crate) async fn fill(conn: &DatabaseConnection, refs: &Refs, n: usize) -> Re
         let r = refs.row(i);
         let _ = writeln!(
             buffer,
-            "{},{},{},{},/,{},{},{},user,{},high,{},{},{},manager,f,,{},{},f,{}",
+            "{},{},{},{},/,{},{},{},user,{},high,{},{},{},manager,f,,{},{},f,{},eligible",
             refs.campaign,
             r.eligibility,
             r.principal,

@@ -96,6 +96,8 @@ fn item(row: &sqlx::postgres::PgRow) -> Result<ItemView<'_>, sqlx::Error> {
         previous_decided_at: row.try_get_unchecked(39)?,
         previous_justification: row.try_get_unchecked(40)?,
         holder_context: row.try_get_unchecked(41)?,
+        assignment: row.try_get_unchecked(42)?,
+        remediation_kind: row.try_get_unchecked(43)?,
     })
 }
 

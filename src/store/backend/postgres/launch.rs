@@ -24,6 +24,7 @@ pub(crate) async fn copy_items(
     let mut rows = CopyRows::default();
     for i in items {
         let e = i.eligibility;
+        let flag = i.flag_reason();
         rows.int(Some(campaign_id))
             .int(Some(e.eligibility_id))
             .int(Some(e.principal_id))
@@ -39,12 +40,13 @@ pub(crate) async fn copy_items(
             .time(e.last_activated_at)
             .int(Some(i.reviewer_id))
             .text(Some(i.reviewer_reason.as_str()))
-            .boolean(i.flag.is_some() || i.excluded)
-            .text(i.flag_reason())
+            .boolean(flag.is_some())
+            .text(flag.as_deref())
             .text(Some(i.recommendation.as_str()))
             .text(Some(&i.recommendation_reason))
             .boolean(i.excluded)
             .time(Some(now))
+            .text(Some(e.assignment.as_str()))
             .end_row();
     }
     copy_in(

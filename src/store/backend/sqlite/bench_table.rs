@@ -33,7 +33,7 @@ pub(crate) async fn fill(conn: &DatabaseConnection, refs: &Refs, n: usize) -> Re
         );
         sql.rows((start..(start + 1000).min(n as i64)).map(|i| {
             let r = refs.row(i);
-            let row: [Value; 21] = [
+            let row: [Value; 22] = [
                 refs.campaign.into(),
                 r.eligibility.into(),
                 r.principal.into(),
@@ -55,6 +55,7 @@ pub(crate) async fn fill(conn: &DatabaseConnection, refs: &Refs, n: usize) -> Re
                 r.why.into(),
                 false.into(),
                 refs.now.into(),
+                "eligible".into(),
             ];
             row
         }));

@@ -21,6 +21,7 @@ type BatchRow = (
     String,
     Option<String>,
     Option<String>,
+    String,
 );
 
 /// The batch `query` (the enumeration's SELECT, in its column order) selects, read as one
@@ -35,7 +36,7 @@ pub(crate) async fn enumerate(
     let mut statement = query.build();
     statement.sql = format!(
         "SELECT json_group_array(json_array(id, principal_id, external_id, display_name, email, kind, \
-         role_id, role_name, risk, owner_id, scope, start_at, last_activated_at)) AS batch FROM ({})",
+         role_id, role_name, risk, owner_id, scope, start_at, last_activated_at, assignment)) AS batch FROM ({})",
         statement.sql
     );
     let Some(row) = conn.query_one_raw(statement).await? else {
@@ -61,6 +62,7 @@ pub(crate) async fn enumerate(
                 scope: r.10,
                 since: sqlite_time(r.11.as_deref())?,
                 last_activated_at: sqlite_time(r.12.as_deref())?,
+                assignment: parse("assignment", r.13)?,
             })
         })
         .collect::<Result<Vec<_>, DbErr>>()?;

@@ -185,6 +185,8 @@ struct ItemJson<'a>(
     #[serde(borrow)] Option<Text<'a>>,
     #[serde(borrow)] Option<Text<'a>>,
     #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Text<'a>,
+    #[serde(borrow)] Option<Text<'a>>,
 );
 
 impl ItemJson<'_> {
@@ -233,6 +235,8 @@ impl ItemJson<'_> {
             previous_decided_at: sqlite_time(self.39.as_deref())?,
             previous_justification: self.40.as_deref(),
             holder_context: self.41.as_deref(),
+            assignment: &self.42,
+            remediation_kind: self.43.as_deref(),
         })
     }
 }

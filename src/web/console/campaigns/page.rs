@@ -45,6 +45,8 @@ struct ItemLine {
     outcome: String,
     flagged: bool,
     flag_reason: String,
+    /// Standing access (an active assignment).
+    standing: bool,
     removal: String,
     /// The last review of the same eligibility, e.g. "attest by m1 (reviewer-flow 2027-Q1),
     /// 2027-01-06 10:00 UTC"; empty when the item is new since the last review.
@@ -72,6 +74,7 @@ impl From<ItemView> for ItemLine {
             outcome: i.outcome.unwrap_or_default(),
             flagged: i.flagged,
             flag_reason: i.flag_reason.unwrap_or_default(),
+            standing: i.assignment == crate::domain::eligibility::Assignment::Active.as_str(),
             removal: i.removal_state.unwrap_or_default(),
             context: i
                 .holder_context
@@ -199,6 +202,7 @@ const SHOW: &[(&str, &str)] = &[
     ("decided", "decided"),
     ("revoked", "revoked"),
     ("flagged", "flagged"),
+    ("standing", "standing access"),
 ];
 
 /// Items per page of a campaign's item list (the evidence bundle has them all).
