@@ -236,20 +236,7 @@ pub async fn still_standing(
     conn: &impl ConnectionTrait,
     targets: &[RemovalTarget],
 ) -> Result<std::collections::HashSet<i64>, StoreError> {
-    let mut present = std::collections::HashSet::new();
-    let backend = conn.get_database_backend();
-    // hand-written: the conversion's bulk re-read, as `still_active`.
-    for chunk in targets.chunks(super::backend::ids_per_statement(backend)) {
-        let mut sql = Sql::new(
-            backend,
-            "SELECT id FROM eligibility WHERE status = 'active' AND assignment = 'active' AND id",
-        );
-        sql.one_of(chunk.iter().map(|t| t.eligibility_id));
-        for row in conn.query_all_raw(sql.build()).await? {
-            present.insert(row.try_get::<i64>("", "id")?);
-        }
-    }
-    Ok(present)
+    ids_where(conn, targets, "status = 'active' AND assignment = 'active'").await
 }
 
 /// Of `targets`, the ids still active, read on `conn` (the proof a removal took effect).
@@ -257,13 +244,23 @@ pub async fn still_active(
     conn: &impl ConnectionTrait,
     targets: &[RemovalTarget],
 ) -> Result<std::collections::HashSet<i64>, StoreError> {
+    ids_where(conn, targets, "status = 'active'").await
+}
+
+/// The eligibility ids of `targets` whose row matches `condition` (a fixed SQL condition, never
+/// user input).
+async fn ids_where(
+    conn: &impl ConnectionTrait,
+    targets: &[RemovalTarget],
+    condition: &'static str,
+) -> Result<std::collections::HashSet<i64>, StoreError> {
     let mut present = std::collections::HashSet::new();
     let backend = conn.get_database_backend();
     // hand-written: the remediation's bulk re-read, ids as one array on PostgreSQL (Sql::one_of).
     for chunk in targets.chunks(super::backend::ids_per_statement(backend)) {
         let mut sql = Sql::new(
             backend,
-            "SELECT id FROM eligibility WHERE status = 'active' AND id",
+            &format!("SELECT id FROM eligibility WHERE {condition} AND id"),
         );
         sql.one_of(chunk.iter().map(|t| t.eligibility_id));
         for row in conn.query_all_raw(sql.build()).await? {
