@@ -3,7 +3,7 @@
 //! answer, who gave it and when, and what became of the eligibility. Written only for such
 //! campaigns (counted in campaign.json `challenges`), so other bundles are as they were.
 
-use super::rows::{csv_writer, end_record, text};
+use super::rows::{begin_csv, csv_writer, end_record, text};
 use super::{io_err, ExportOptions};
 use crate::domain::challenge::final_outcome;
 use crate::engine::EngineError;
@@ -43,12 +43,9 @@ pub(super) fn write(
     challenges: &[ChallengeView],
     options: ExportOptions,
 ) -> Result<(), EngineError> {
-    let mut bytes = Vec::new();
-    if options.bom {
-        bytes.extend_from_slice("\u{feff}".as_bytes());
-    }
+    begin_csv(bundle, "challenges.csv", options)?;
     {
-        let mut csv = csv_writer(&mut bytes);
+        let mut csv = csv_writer(&mut *bundle);
         csv.write_record(CHALLENGE_COLUMNS).map_err(io_err)?;
         for c in challenges {
             let row = [
@@ -79,5 +76,5 @@ pub(super) fn write(
         }
         csv.flush().map_err(io_err)?;
     }
-    bundle.file("challenges.csv", &bytes, false).map_err(io_err)
+    bundle.end(false).map_err(io_err)
 }

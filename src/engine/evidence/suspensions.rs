@@ -3,7 +3,7 @@
 //! Listed in the manifest like every file; bundles made before it existed have no such file
 //! and still verify (the verifier checks what the manifest lists).
 
-use super::rows::{csv_writer, end_record, text};
+use super::rows::{begin_csv, csv_writer, end_record, text};
 use super::{io_err, ExportOptions};
 use crate::engine::suspend::SuspensionView;
 use crate::engine::{Engine, EngineError};
@@ -61,12 +61,9 @@ pub(super) fn write(
     suspensions: &[SuspensionView],
     options: ExportOptions,
 ) -> Result<(), EngineError> {
-    let mut bytes = Vec::new();
-    if options.bom {
-        bytes.extend_from_slice("\u{feff}".as_bytes());
-    }
+    begin_csv(bundle, "suspensions.csv", options)?;
     {
-        let mut csv = csv_writer(&mut bytes);
+        let mut csv = csv_writer(&mut *bundle);
         csv.write_record(SUSPENSION_COLUMNS).map_err(io_err)?;
         for s in suspensions {
             let head = [
@@ -115,7 +112,5 @@ pub(super) fn write(
         }
         csv.flush().map_err(io_err)?;
     }
-    bundle
-        .file("suspensions.csv", &bytes, false)
-        .map_err(io_err)
+    bundle.end(false).map_err(io_err)
 }
