@@ -529,6 +529,9 @@ fn routes(f: &Fixture) -> Vec<Route> {
             empty,
             200,
         ),
+        get(format!("/api/v1/campaigns/{c}/stages")),
+        // A single-stage campaign has no next stage: refused, for a reason that is not who asks.
+        post(format!("/api/v1/campaigns/{c}/next-stage"), empty, 422),
         post(
             format!("/api/v1/campaigns/{c}/rerun"),
             |_| Body::Json(json!({ "days": 20 })),

@@ -46,6 +46,10 @@ pub struct Model {
     /// When the open round started (none in the first round): an item decided before it is
     /// settled.
     pub round_started_at: Option<DateTimeUtc>,
+    /// The review stage now open: 1, then 2, 3… in a multi-stage campaign (migration 24).
+    pub stage: i32,
+    /// When the open stage started (none in stage 1): an item decided before it is settled.
+    pub stage_started_at: Option<DateTimeUtc>,
 }
 
 // `migration/tests/apply.rs` reads a campaign's items, tokens and reviewers through these.

@@ -27,6 +27,8 @@ pub struct Model {
     /// names them; null for a reviewer's own decisions and for decisions before migration 9.
     #[sea_orm(column_type = "Text")]
     pub actor: Option<String>,
+    /// The review stage the decision was given in (1 for single-stage campaigns).
+    pub stage: i32,
 }
 
 // The far side of `review_item::Relation::Decision` (used by `migration/tests/apply.rs`).

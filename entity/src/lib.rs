@@ -10,6 +10,7 @@ pub mod campaign;
 pub mod campaign_definition;
 pub mod campaign_reviewer;
 pub mod campaign_round;
+pub mod campaign_stage;
 pub mod carried_item;
 pub mod challenge;
 pub mod decision;
@@ -46,6 +47,7 @@ pub mod prelude {
     pub use crate::campaign_definition::Entity as CampaignDefinition;
     pub use crate::campaign_reviewer::Entity as CampaignReviewer;
     pub use crate::campaign_round::Entity as CampaignRound;
+    pub use crate::campaign_stage::Entity as CampaignStage;
     pub use crate::carried_item::Entity as CarriedItem;
     pub use crate::challenge::Entity as Challenge;
     pub use crate::decision::Entity as Decision;

@@ -55,6 +55,8 @@ pub struct Model {
     /// The reviewed access's `Assignment` (attest's `domain::eligibility`) frozen at launch:
     /// "eligible", or "active" for standing access.
     pub assignment: String,
+    /// The last review stage the item entered (1 unless its campaign has later stages).
+    pub stage: i32,
 }
 
 // `migration/tests/apply.rs` reads an item's decisions; `Campaign` is the far side of

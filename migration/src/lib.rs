@@ -24,6 +24,7 @@ mod m20261129_000020_mover_events;
 mod m20261129_000021_leaver_events;
 mod m20261129_000022_challenges;
 mod m20261129_000023_standing_access;
+mod m20261129_000024_stages;
 
 /// Applies the attest schema; see `docs/data-model.md`.
 pub struct Migrator;
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000021_leaver_events::Migration),
             Box::new(m20261129_000022_challenges::Migration),
             Box::new(m20261129_000023_standing_access::Migration),
+            Box::new(m20261129_000024_stages::Migration),
         ]
     }
 }

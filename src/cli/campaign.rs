@@ -79,6 +79,20 @@ pub enum CampaignCommand {
         #[arg(long)]
         json: bool,
     },
+    /// End the open stage of a multi-stage campaign now and open the next, as its deadline
+    /// would: the items that go on get the next stage's reviewers and a mail with a fresh link.
+    NextStage {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A multi-stage campaign's stages: the one open, the outcome rule, and the decisions given
+    /// in each stage.
+    Stages {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Release the automatic removals a safety rail held back for an admin's confirmation.
     ConfirmRemovals { id: i64 },
     /// Stop a campaign: no more decisions, and nothing (more) is removed.
@@ -341,6 +355,10 @@ pub async fn run(engine: &Engine, command: CampaignCommand, actor: &str) -> Resu
             );
             Ok(())
         }
+        CampaignCommand::NextStage { id, json } => {
+            super::stages::next_stage(engine, id, json, actor).await
+        }
+        CampaignCommand::Stages { id, json } => super::stages::stages(engine, id, json).await,
         CampaignCommand::ConfirmRemovals { id } => {
             let confirmed = engine.confirm_removals(id, actor).await?;
             say!(
@@ -425,6 +443,15 @@ fn show(view: &CampaignView, json: bool) -> Result<(), Failure> {
             r.days,
             r.due_before
                 .map_or_else(|| "none".into(), |d| d.to_rfc3339())
+        );
+    }
+    if c.stages > 1 {
+        say!(
+            "  stage: {} of {} (outcome rule {}; attest campaign stages {} shows each)",
+            c.stage,
+            c.stages,
+            c.spec.stage_outcome,
+            c.id
         );
     }
     if c.state == crate::domain::lifecycle::CampaignState::Launching {

@@ -9,6 +9,7 @@ mod lifecycle;
 mod output;
 mod serve;
 mod source;
+mod stages;
 mod suspension;
 mod user;
 mod webhook;

@@ -16,6 +16,7 @@ use super::reviewers::Strategy;
 use super::schedule::LaunchSchedule;
 use super::spec_error::{parse_all, parse_optional, problem};
 pub use super::spec_error::{too_large, SpecError};
+use super::stages::{parse_stages, FirstStage, OutcomeRule, RawStage, StageSpec};
 use serde::{Deserialize, Serialize};
 
 /// The default share of a campaign's population that may be removed automatically for lack of
@@ -69,7 +70,19 @@ pub struct CampaignSpec {
     /// (default [`DEFAULT_CARRY_MAX_DAYS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carry_max_days: Option<u32>,
+    /// The stages after the first (`[[later_stages]]`, `domain::stages`); the top-level
+    /// reviewer keys, `duration_days` and `require_justification` are stage 1. Left out of the
+    /// stored JSON when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub later_stages: Vec<StageSpec>,
+    /// How the stages' decisions make an item's verdict; meaningful with later stages only.
+    #[serde(default, skip_serializing_if = "is_default_rule")]
+    pub stage_outcome: OutcomeRule,
     pub scope: ScopeFilter,
+}
+
+fn is_default_rule(rule: &OutcomeRule) -> bool {
+    *rule == OutcomeRule::default()
 }
 
 /// Which eligibility a campaign reviews. An empty list means no restriction.
@@ -122,6 +135,9 @@ struct RawSpec {
     context: Vec<String>,
     review: Option<String>,
     carry_max_days: Option<i64>,
+    #[serde(default)]
+    later_stages: Vec<RawStage>,
+    stage_outcome: Option<String>,
     /// A configured source's name (attest.toml `[sources.NAME]`).
     source: Option<String>,
     #[serde(default)]
@@ -405,6 +421,16 @@ impl CampaignSpec {
             "require_justification",
             &mut errors,
         );
+        let (later_stages, stage_outcome) = parse_stages(
+            &raw.later_stages,
+            raw.stage_outcome.as_deref(),
+            &FirstStage {
+                reminders_days_before: &raw.reminders_days_before,
+                escalate_after_days: raw.escalate_after_days,
+                require_justification: &require_justification,
+            },
+            &mut errors,
+        );
         let risk = parse_all(&raw.scope.risk, "scope.risk", &mut errors);
         let principal_kinds = parse_all(
             &raw.scope.principal_kinds,
@@ -450,6 +476,8 @@ impl CampaignSpec {
             context: raw.context,
             review,
             carry_max_days: raw.carry_max_days.map(|d| d as u32),
+            later_stages,
+            stage_outcome,
             scope: ScopeFilter {
                 roles: raw.scope.roles,
                 risk,
@@ -480,9 +508,35 @@ impl CampaignSpec {
         self.timezone.parse().unwrap_or(chrono_tz::UTC)
     }
 
-    /// Whether a decision of this kind needs a justification.
+    /// Whether a decision of this kind needs a justification in the first stage.
     pub fn requires_justification(&self, verdict: Verdict) -> bool {
         self.require_justification.contains(&verdict)
+    }
+
+    /// Whether a decision of this kind needs a justification in stage `stage`.
+    pub fn requires_justification_in(&self, stage: i32, verdict: Verdict) -> bool {
+        self.stage(stage).require_justification.contains(&verdict)
+    }
+
+    /// How many stages a campaign of this definition has (1 without `[[later_stages]]`).
+    pub fn stage_count(&self) -> i32 {
+        1 + self.later_stages.len() as i32
+    }
+
+    /// Stage `stage` (1-based) as its own spec: the top-level keys for stage 1. A number past
+    /// the last stage reads as the last.
+    pub fn stage(&self, stage: i32) -> StageSpec {
+        let later = usize::try_from(stage - 2).ok();
+        match later.and_then(|i| self.later_stages.get(i).or(self.later_stages.last())) {
+            Some(spec) => spec.clone(),
+            None => StageSpec {
+                reviewers: self.reviewers,
+                named_reviewers: self.named_reviewers.clone(),
+                fallback_reviewer: self.fallback_reviewer.clone(),
+                duration_days: self.duration_days,
+                require_justification: self.require_justification.clone(),
+            },
+        }
     }
 
     /// The people the definition names, with the key that names each; the engine checks they exist.
@@ -498,6 +552,20 @@ impl CampaignSpec {
                 .iter()
                 .map(|n| ("named_reviewers", n.as_str())),
         );
+        for stage in &self.later_stages {
+            named.extend(
+                stage
+                    .fallback_reviewer
+                    .as_deref()
+                    .map(|f| ("later_stages.fallback_reviewer", f)),
+            );
+            named.extend(
+                stage
+                    .named_reviewers
+                    .iter()
+                    .map(|n| ("later_stages.named_reviewers", n.as_str())),
+            );
+        }
         named.extend(
             self.scope
                 .exclude_principals
@@ -509,59 +577,5 @@ impl CampaignSpec {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SAMPLE: &str = r#"
-name = "high-risk-quarterly"
-owner = "u000"
-schedule = "quarterly"
-timezone = "Europe/Berlin"
-duration_days = 14
-reviewers = "manager"
-fallback_reviewer = "u000"
-on_no_response = "remove"
-reminders_days_before = [2, 7]
-escalate_after_days = 10
-require_justification = ["revoke"]
-recommend_revoke_after_inactive_days = 90
-
-[scope]
-risk = ["high"]
-"#;
-
-    #[test]
-    fn the_sample_definition_parses() {
-        let spec = CampaignSpec::from_toml(SAMPLE).unwrap();
-        assert_eq!(spec.reminders_days_before, vec![7, 2]);
-        assert_eq!(spec.scope.risk, vec![Risk::High]);
-        assert!(spec.requires_justification(Verdict::Revoke));
-        assert!(!spec.requires_justification(Verdict::Attest));
-        assert_eq!(spec.max_auto_remove_percent, 50);
-    }
-
-    #[test]
-    fn each_bad_key_is_named() {
-        let bad = SAMPLE
-            .replace("duration_days = 14", "duration_days = 0")
-            .replace("\"quarterly\"", "\"every tuesday\"")
-            .replace("\"remove\"", "\"delete\"")
-            .replace("\"Europe/Berlin\"", "\"Mars/Olympus\"");
-        let keys: Vec<String> = CampaignSpec::from_toml(&bad)
-            .unwrap_err()
-            .into_iter()
-            .map(|e| e.key)
-            .collect();
-        for key in ["duration_days", "schedule", "on_no_response", "timezone"] {
-            assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
-        }
-    }
-
-    #[test]
-    fn unknown_keys_and_syntax_errors_name_the_line() {
-        let err = CampaignSpec::from_toml(&format!("{SAMPLE}\nfrequency = 3\n")).unwrap_err();
-        assert!(err[0].reason.contains("frequency"), "{err:?}");
-        let err = CampaignSpec::from_toml("name = \"x\"\nowner = \n").unwrap_err();
-        assert_eq!(err[0].key, "line 2");
-    }
-}
+#[path = "definition_tests.rs"]
+mod tests;

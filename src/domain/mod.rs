@@ -61,6 +61,7 @@ pub mod retry;
 pub mod reviewers;
 pub mod schedule;
 pub mod spec_error;
+pub mod stages;
 pub mod summary;
 pub mod suspension;
 pub mod webhooks;

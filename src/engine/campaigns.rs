@@ -25,6 +25,12 @@ pub struct CampaignView {
     /// state and the receiver's receipt: only in the view of one campaign, not in lists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhooks: Option<Vec<crate::store::webhooks::CampaignDelivery>>,
+    /// A multi-stage campaign's outcome rule and the stages it opened so far, with their
+    /// figures: only in the view of one campaign, not in lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome_rule: Option<crate::domain::stages::OutcomeRule>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opened_stages: Option<Vec<crate::store::campaigns::StageRow>>,
 }
 
 impl CampaignView {
@@ -36,6 +42,8 @@ impl CampaignView {
             counts,
             rounds,
             webhooks: None,
+            outcome_rule: None,
+            opened_stages: None,
         }
     }
 }
@@ -48,8 +56,17 @@ impl Engine {
         })?;
         let counts = campaigns::counts(conn, id).await?;
         let rounds = campaigns::rounds(conn, id).await?;
+        let stages = if campaign.stages > 1 {
+            Some(campaigns::stage_rows(conn, &campaign).await?)
+        } else {
+            None
+        };
         let mut view = CampaignView::new(campaign, counts, rounds);
         view.webhooks = Some(self.campaign_webhooks(id).await?);
+        if stages.is_some() {
+            view.outcome_rule = Some(view.campaign.spec.stage_outcome);
+            view.opened_stages = stages;
+        }
         Ok(view)
     }
 

@@ -51,12 +51,18 @@ impl Engine {
                 "no answer when {actor} closed the campaign before its deadline ({})",
                 due.format("%Y-%m-%d %H:%M UTC")
             ),
+            _ if campaign.stages > 1 => format!(
+                "no decision settles it under the outcome rule {} by the end of stage {} of {}",
+                spec.stage_outcome, campaign.stage, campaign.stages
+            ),
             _ if campaign.round > 1 => format!(
                 "no answer by the deadline, nor by the end of re-run round {}",
                 campaign.round
             ),
             _ => "no answer by the deadline".to_string(),
         };
+        // A multi-stage campaign's items first get the verdict their stages' decisions make.
+        let settled_by_rule = self.settle_by_outcome_rule(&txn, &campaign).await?;
         items::settle_human(&txn, id).await?;
         let mut policy_removals = 0;
         for excluded in [true, false] {
@@ -127,7 +133,15 @@ impl Engine {
             actor,
             "campaign.close",
             Some(&format!("campaign:{id}")),
-            &serde_json::json!({ "counts": counts, "removals_planned": planned, "rail_reason": rail }),
+            &serde_json::json!({
+                "counts": counts,
+                "removals_planned": planned,
+                "rail_reason": rail,
+                "stage": campaign.stage,
+                "stages": campaign.stages,
+                "outcome_rule": (campaign.stages > 1).then_some(spec.stage_outcome),
+                "settled_by_rule": settled_by_rule,
+            }),
         )
         .await?;
         let event = crate::engine::webhook_events::closed(
@@ -209,6 +223,15 @@ impl Engine {
         let mut closed = Vec::new();
         for campaign in campaigns::campaigns(self.store().conn(), &[CampaignState::Active]).await? {
             if campaign.due_at.is_some_and(|due| due <= now) {
+                // A stage's deadline opens the next stage; the last one's closes the campaign.
+                if campaign.stage < campaign.stages {
+                    match self.next_stage(campaign.id, "scheduler").await {
+                        Ok(_) | Err(EngineError::Conflict(_)) => continue,
+                        // Nothing goes on (an earlier stage settled every item): close.
+                        Err(EngineError::Invalid(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
                 // The definition may give the silent a second chance before its policy speaks.
                 let open = campaigns::unanswered(self.store().conn(), campaign.id).await?;
                 let rerun = automatic_rerun(

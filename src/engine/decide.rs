@@ -161,7 +161,9 @@ impl Engine {
         ids.sort_unstable();
         for item in &ids {
             let choice = &wanted[item];
-            let required = campaign.spec.requires_justification(choice.verdict);
+            let required = campaign
+                .spec
+                .requires_justification_in(campaign.stage, choice.verdict);
             if let Some(reason) = refusal(choice.justification, choice.verdict, required) {
                 return Err(EngineError::Invalid(format!("item {item}: {reason}")));
             }
@@ -223,14 +225,24 @@ impl Engine {
             item.verdict == Some(choice.verdict)
                 && item.justification.as_deref() == choice.justification
         };
+        // A later stage likewise: what an earlier stage decided is that stage's, and settled.
         if let Some(settled) = found
             .iter()
-            .find(|i| settled_before_round(i.decided_at, campaign.round_started_at) && !same(i))
+            .find(|i| settled_before_round(i.decided_at, campaign.answers_open_since()) && !same(i))
         {
-            return Err(EngineError::Conflict(format!(
-                "item {} was answered before this re-run (round {}) and is settled; a re-run re-opens only the unanswered items",
-                settled.id, campaign.round
-            )));
+            return Err(EngineError::Conflict(
+                if campaign.stage_started_at >= campaign.round_started_at {
+                    format!(
+                        "item {} was settled in an earlier stage (this is stage {} of {}); it is no longer open",
+                        settled.id, campaign.stage, campaign.stages
+                    )
+                } else {
+                    format!(
+                        "item {} was answered before this re-run (round {}) and is settled; a re-run re-opens only the unanswered items",
+                        settled.id, campaign.round
+                    )
+                },
+            ));
         }
         // Nobody reviews their own eligibility: an item that could only be assigned to its
         // holder (the campaign owner holding it) is theirs to see and an admin's to decide.

@@ -31,6 +31,7 @@ pub mod remind;
 pub mod reports;
 pub mod rerun;
 pub mod review;
+pub mod stages;
 pub mod suspend;
 pub mod sync;
 pub mod webhook_events;

@@ -41,10 +41,13 @@ impl Engine {
             &txn,
             campaign.id,
             template::REMINDER,
-            // A re-run's reminders are its own: the first round's do not stand in for them.
-            Some(&match campaign.round {
-                1 => format!("{days}d"),
-                round => format!("round{round}/{days}d"),
+            // A re-run's and a later stage's reminders are their own: the first round's do not
+            // stand in for them.
+            Some(&match (campaign.stage, campaign.round) {
+                (1, 1) => format!("{days}d"),
+                (1, round) => format!("round{round}/{days}d"),
+                (stage, 1) => format!("stage{stage}/{days}d"),
+                (stage, round) => format!("stage{stage}/round{round}/{days}d"),
             }),
             true,
             now,
@@ -67,13 +70,15 @@ impl Engine {
 
     async fn escalate(&self, campaign: &CampaignRow) -> Result<u64, EngineError> {
         let now = self.now();
-        let Some(launched_at) = campaign.launched_at else {
+        // Escalation counts from the open stage's start, to that stage's fallback reviewer.
+        let Some(started_at) = campaign.stage_started_at.or(campaign.launched_at) else {
             return Ok(0);
         };
-        if !escalation_due(launched_at, campaign.spec.escalate_after_days, now) {
+        if !escalation_due(started_at, campaign.spec.escalate_after_days, now) {
             return Ok(0);
         }
-        let Some(fallback) = campaign.spec.fallback_reviewer.as_deref() else {
+        let stage = campaign.spec.stage(campaign.stage);
+        let Some(fallback) = stage.fallback_reviewer.as_deref() else {
             return Ok(0);
         };
         let conn = self.store().conn();
@@ -91,7 +96,14 @@ impl Engine {
             items::upsert_campaign_reviewers(&txn, campaign.id, &loads, now).await?;
             outbox::queue_to_principal(
                 &txn,
-                &format!("{}/{}/{fallback}", template::ESCALATION, campaign.id),
+                &match campaign.stage {
+                    1 => format!("{}/{}/{fallback}", template::ESCALATION, campaign.id),
+                    n => format!(
+                        "{}/{}/{fallback}/stage{n}",
+                        template::ESCALATION,
+                        campaign.id
+                    ),
+                },
                 Some(campaign.id),
                 fallback,
                 template::ESCALATION,

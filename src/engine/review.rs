@@ -77,10 +77,16 @@ pub struct ReviewPage {
     pub previous: std::collections::HashMap<i64, items::previous::PreviousDecision>,
     pub decided: usize,
     pub signed_off_at: Option<DateTime<Utc>>,
-    /// The round open (2 and up after a re-run for non-responders) and when it started: items
-    /// answered before it are settled and shown without a choice.
+    /// The round open (2 and up after a re-run for non-responders), and when the answering
+    /// period opened (that round, or a later stage): items answered before it are settled and
+    /// shown without a choice.
     pub round: i32,
     pub round_started_at: Option<DateTime<Utc>>,
+    /// The stage open and how many the campaign has (1 of 1 for most campaigns).
+    pub stage: i32,
+    pub stages: i32,
+    /// What the earlier stages decided on each item (by item id), first stage first.
+    pub earlier_stages: std::collections::HashMap<i64, Vec<items::stage_history::StageDecision>>,
 }
 
 impl ReviewPage {
@@ -195,6 +201,11 @@ impl Engine {
         let items = review::reviewer_items(conn, c.id, access.reviewer_id).await?;
         let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
         let previous = items::previous::of_items(conn, c.id, &ids).await?;
+        let earlier_stages = if c.stage > 1 {
+            items::stage_history::earlier_stages(conn, &ids, c.stage).await?
+        } else {
+            Default::default()
+        };
         let reviewer = directory::names_by_id(conn, &[access.reviewer_id])
             .await?
             .remove(&access.reviewer_id);
@@ -211,17 +222,20 @@ impl Engine {
             reviewer_name: reviewer.map(|r| r.name).unwrap_or_default(),
             justification_for_attest: c
                 .spec
-                .requires_justification(crate::domain::closing::Verdict::Attest),
+                .requires_justification_in(c.stage, crate::domain::closing::Verdict::Attest),
             justification_for_revoke: c
                 .spec
-                .requires_justification(crate::domain::closing::Verdict::Revoke),
+                .requires_justification_in(c.stage, crate::domain::closing::Verdict::Revoke),
             can_convert: self.campaign_converts(&c.spec),
             decided: items.iter().filter(|i| i.verdict.is_some()).count(),
             items,
             previous,
             signed_off_at: review::sign_off_of(conn, c.id, access.reviewer_id).await?,
             round: c.round,
-            round_started_at: c.round_started_at,
+            round_started_at: c.answers_open_since(),
+            stage: c.stage,
+            stages: c.stages,
+            earlier_stages,
         })
     }
 

@@ -41,6 +41,8 @@ pub struct MailContext {
     /// The eligibility a challenge mail is about ("role at scope"), and its holder.
     pub item: Option<String>,
     pub holder: Option<String>,
+    /// "stage 2 of 3" in a multi-stage campaign.
+    pub stage_line: Option<String>,
 }
 
 macro_rules! mail_templates {
@@ -73,6 +75,7 @@ mail_templates!(
     "invitation": InvitationText = "mail/invitation.txt", InvitationHtml = "mail/invitation.html";
     "reminder": ReminderText = "mail/reminder.txt", ReminderHtml = "mail/reminder.html";
     "rerun": RerunText = "mail/rerun.txt", RerunHtml = "mail/rerun.html";
+    "stage": StageText = "mail/stage.txt", StageHtml = "mail/stage.html";
     "escalation": EscalationText = "mail/escalation.txt", EscalationHtml = "mail/escalation.html";
     "thanks": ThanksText = "mail/thanks.txt", ThanksHtml = "mail/thanks.html";
     "outcome": OutcomeText = "mail/outcome.txt", OutcomeHtml = "mail/outcome.html";
@@ -119,6 +122,12 @@ fn subject(template: &str, m: &MailContext) -> String {
         ),
         "rerun" => format!(
             "Access review re-opened: {} still to review by {}",
+            eligibilities(m.undecided),
+            m.deadline
+        ),
+        "stage" => format!(
+            "Access review, {}: {} to review by {}",
+            m.stage_line.as_deref().unwrap_or("next stage"),
             eligibilities(m.undecided),
             m.deadline
         ),
@@ -302,6 +311,7 @@ mod tests {
             "invitation",
             "reminder",
             "rerun",
+            "stage",
             "escalation",
             "thanks",
             "outcome",
@@ -327,7 +337,7 @@ mod tests {
             link: Some("https://attest.example/r/abc".into()),
             ..MailContext::default()
         };
-        for template in ["invitation", "reminder", "rerun", "escalation"] {
+        for template in ["invitation", "reminder", "rerun", "stage", "escalation"] {
             let (_, html) = render(template, &m).unwrap();
             let html = html.replace("&#x2f;", "/");
             assert!(

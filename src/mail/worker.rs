@@ -360,6 +360,7 @@ impl Mailer {
             template::INVITATION,
             template::REMINDER,
             template::RERUN,
+            template::STAGE,
             template::ESCALATION,
         ]
         .contains(&mail.template.as_str());
@@ -413,6 +414,13 @@ impl Mailer {
                 .then(|| format!("{}/admin/campaigns/{campaign_id}", self.base_url)),
                 failed_reviewers: figure("reviewers"),
                 requeued_reviewers: figure("requeued"),
+                stage_line: (campaign.spec.stage_count() > 1).then(|| {
+                    format!(
+                        "stage {} of {}",
+                        campaign.stage,
+                        campaign.spec.stage_count()
+                    )
+                }),
                 ..MailContext::default()
             },
             reviewer_mail,

@@ -220,6 +220,15 @@ impl Engine {
         if let Some(challenged) = challenged {
             campaign_json["challenges"] = challenged;
         }
+        if campaign.stages > 1 {
+            campaign_json["stages"] = serde_json::json!({
+                "count": campaign.stages,
+                "reached": campaign.stage,
+                "outcome_rule": campaign.spec.stage_outcome,
+                "opened": campaigns::stage_rows(conn, &campaign).await?,
+                "about": "a multi-stage review: each stage's decisions are in decisions.csv (column stage); when the last stage ended, the outcome rule chose each item's decision in force (items.csv decided_in_stage), or left it to on_no_response",
+            });
+        }
         let text = serde_json::to_vec_pretty(&campaign_json).map_err(io_err)?;
         bundle.file("campaign.json", &text, false).map_err(io_err)?;
 

@@ -62,6 +62,9 @@ pub const ITEM_COLUMNS: &[&str] = &[
     // conversion's), or empty for none.
     "assignment",
     "remediation",
+    // Appended (multi-stage reviews, issue 17): the stage whose decision is in force, the one
+    // the outcome rule chose (decisions.csv `stage`); empty while undecided.
+    "decided_in_stage",
 ];
 
 pub(super) const DECISION_COLUMNS: &[&str] = &[
@@ -76,6 +79,9 @@ pub(super) const DECISION_COLUMNS: &[&str] = &[
     "client_addr",
     "justification",
     "supersedes_decision_id",
+    // Added with multi-stage reviews: the stage the decision was given in (1 for a
+    // single-stage campaign). Bundles before it have no such column.
+    "stage",
 ];
 
 pub(super) const AFTER_COLUMNS: &[&str] = &[
@@ -249,6 +255,10 @@ pub(super) fn write_item<W: Write>(
     }
     text(w, item.assignment)?;
     text(w, item.remediation_kind.unwrap_or_default())?;
+    match item.decided_in_stage {
+        Some(stage) => text(w, &stage.to_string())?,
+        None => text(w, "")?,
+    }
     end_record(w)
 }
 

@@ -181,6 +181,7 @@ impl Engine {
                 text(w, d.client_addr.unwrap_or_default())?;
                 text(w, d.justification.unwrap_or_default())?;
                 text(w, d.supersedes_id.map_or("", |s| cells.int(s)))?;
+                text(w, cells.int(i64::from(d.stage)))?;
                 end_record(w)
             })
             .await?;

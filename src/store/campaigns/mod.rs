@@ -6,6 +6,7 @@ mod definitions;
 mod launch;
 mod rounds;
 mod rows;
+mod stages;
 mod state;
 pub use counts::{counts, CampaignCounts};
 pub use definitions::{
@@ -20,4 +21,5 @@ pub use rounds::{
     open_round, reopen_sign_offs, rounds, unanswered, withdraw_links, RoundRow, Unanswered,
 };
 pub use rows::{campaign, campaign_by_key, campaigns, CampaignRow};
+pub use stages::{open_stage, stage_rows, NewStage, StageRow};
 pub use state::{lock_state, set_ended_by, set_rail_reason, transition, EndedBy};

@@ -46,12 +46,27 @@ pub struct CampaignRow {
     /// When the open round started (none in the first round): answers given before it are
     /// settled.
     pub round_started_at: Option<DateTime<Utc>>,
+    /// The review stage now open: 1, then 2, 3… in a multi-stage campaign.
+    pub stage: i32,
+    /// How many stages the campaign has (1 without `[[later_stages]]`).
+    pub stages: i32,
+    /// When the open stage started (none in stage 1): answers given before it are settled.
+    pub stage_started_at: Option<DateTime<Utc>>,
+}
+
+impl CampaignRow {
+    /// When the current answering period opened (a re-run round or a later stage, whichever
+    /// came last); answers given before it are settled.
+    pub fn answers_open_since(&self) -> Option<DateTime<Utc>> {
+        self.round_started_at.max(self.stage_started_at)
+    }
 }
 
 fn campaign_from(m: campaign::Model) -> Result<CampaignRow, DbErr> {
     let spec = serde_json::from_str(&m.frozen_definition)
         .map_err(|e| DbErr::Json(format!("campaign {}: {e}", m.id)))?;
     let state = m.state.parse().map_err(DbErr::Type)?;
+    let spec_stages = CampaignSpec::stage_count(&spec);
     Ok(CampaignRow {
         id: m.id,
         definition_id: m.definition_id,
@@ -79,6 +94,9 @@ fn campaign_from(m: campaign::Model) -> Result<CampaignRow, DbErr> {
         created_by: m.created_by,
         round: m.round,
         round_started_at: m.round_started_at,
+        stage: m.stage,
+        stages: spec_stages,
+        stage_started_at: m.stage_started_at,
     })
 }
 

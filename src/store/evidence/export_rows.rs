@@ -63,6 +63,8 @@ pub struct ItemView<'r> {
     pub assignment: &'r str,
     /// What its remediation does, if it has one: `remove`, or `convert` (to eligible).
     pub remediation_kind: Option<&'r str>,
+    /// The stage whose decision is in force (none: undecided).
+    pub decided_in_stage: Option<i32>,
 }
 
 /// The columns of an item, in [`ItemView`] order, but for the previous review's (appended by
@@ -99,11 +101,13 @@ pub struct DecisionView<'r> {
     pub client_addr: Option<&'r str>,
     pub justification: Option<&'r str>,
     pub supersedes_id: Option<i64>,
+    /// The review stage it was given in.
+    pub stage: i32,
 }
 
 const DECISION_COLUMNS: &str =
     "d.id, d.item_id, d.verdict, d.made_by, COALESCE(rp.external_id, d.actor), \
-     ap.external_id, d.decided_at, d.channel, d.client_addr, d.justification, d.supersedes_id";
+     ap.external_id, d.decided_at, d.channel, d.client_addr, d.justification, d.supersedes_id, d.stage";
 
 const DECISION_FROM: &str = " FROM decision d \
      LEFT JOIN principal rp ON rp.id = d.reviewer_id \
@@ -125,7 +129,7 @@ pub async fn each_item<E: From<DbErr>>(
         "review_item",
         "i",
         format!(
-            "{ITEM_COLUMNS}, {}, i.holder_context, i.assignment, r.kind",
+            "{ITEM_COLUMNS}, {}, i.holder_context, i.assignment, r.kind, d.stage",
             crate::store::items::previous::COLUMNS
         ),
         format!(

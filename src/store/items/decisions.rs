@@ -27,6 +27,8 @@ pub struct ItemForDecision {
     pub decided_at: Option<DateTime<Utc>>,
     /// Eligible, or active (standing access: the only kind that may be converted).
     pub assignment: Assignment,
+    /// The stage the item is in: a decision on it is that stage's.
+    pub stage: i32,
 }
 
 /// The join from an item to the decision in force (`current_decision_id`; the entities'
@@ -63,6 +65,7 @@ pub async fn items_for_decision(
             ])
             .column(decision::Column::Justification)
             .column(Item::Assignment)
+            .column(Item::Stage)
             .join(JoinType::LeftJoin, current_decision())
             .filter(Item::Id.is_in(chunk.iter().copied()))
             .into_tuple()
@@ -78,6 +81,7 @@ pub async fn items_for_decision(
             decided_at,
             justification,
             assignment,
+            stage,
         ) in rows
         {
             if item_campaign != campaign_id {
@@ -92,6 +96,7 @@ pub async fn items_for_decision(
                 justification,
                 decided_at,
                 assignment,
+                stage,
             });
         }
     }
@@ -99,8 +104,8 @@ pub async fn items_for_decision(
 }
 
 /// An item's row as [`items_for_decision`] reads it: id, campaign, holder, reviewer, current
-/// decision, verdict, when it was given, the current decision's justification and the
-/// assignment.
+/// decision, verdict, when it was given, the current decision's justification, the assignment
+/// and the stage.
 type ItemRow = (
     i64,
     i64,
@@ -111,6 +116,7 @@ type ItemRow = (
     Option<DateTime<Utc>>,
     Option<String>,
     Assignment,
+    i32,
 );
 
 /// One person's decision on one item.
@@ -141,7 +147,7 @@ pub async fn record_decisions(
         let mut sql = Sql::new(
             backend,
             "INSERT INTO decision (item_id, campaign_id, verdict, made_by, reviewer_id, acting_for_id, justification, \
-             channel, client_addr, decided_at, supersedes_id, actor) VALUES ",
+             channel, client_addr, decided_at, supersedes_id, actor, stage) VALUES ",
         );
         sql.rows(chunk.iter().map(|d| {
             [
@@ -157,6 +163,7 @@ pub async fn record_decisions(
                 now.into(),
                 d.item.current_decision_id.into(),
                 d.actor.map(str::to_string).into(),
+                d.item.stage.into(),
             ]
         }));
         sql.push(" RETURNING id, item_id, verdict");

@@ -9,6 +9,8 @@ mod launch;
 mod listing;
 pub mod previous;
 mod settlement;
+pub mod stage_history;
+pub mod stages;
 pub use admin_queue::{admin_queue, item_holder, QueuedItem};
 pub(crate) use decisions::current_decision;
 pub use decisions::{items_for_decision, record_decisions, ItemForDecision, NewDecision};

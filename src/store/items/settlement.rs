@@ -72,14 +72,14 @@ impl PolicySettlement<'_> {
     pub(crate) fn push_insert(&self, sql: &mut Sql) {
         sql.push(
             "INSERT INTO decision (item_id, campaign_id, verdict, made_by, justification, channel, decided_at, \
-             supersedes_id) SELECT id, campaign_id, ",
+             supersedes_id, stage) SELECT id, campaign_id, ",
         )
         .bind(self.verdict.as_str())
         .push(", 'policy', ")
         .bind(self.justification)
         .push(", 'policy', ")
         .bind(self.now)
-        .push(", current_decision_id FROM review_item");
+        .push(", current_decision_id, stage FROM review_item");
         self.push_filter(sql);
     }
 

@@ -18,6 +18,8 @@ pub mod template {
     pub const REMINDER: &str = "reminder";
     /// To each reviewer with unanswered items when a campaign is re-run: a fresh link.
     pub const RERUN: &str = "rerun";
+    /// A later stage of a multi-stage campaign opened: its reviewers' invitation.
+    pub const STAGE: &str = "stage";
     pub const ESCALATION: &str = "escalation";
     pub const REMOVALS_AWAITING_CONFIRMATION: &str = "removals_awaiting_confirmation";
     pub const OUTCOME: &str = "outcome";

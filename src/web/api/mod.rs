@@ -18,6 +18,7 @@ mod definitions;
 mod directory;
 mod rerun;
 mod sources;
+mod stages;
 mod support;
 mod suspensions;
 
@@ -96,6 +97,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(campaigns::cancel))
         .routes(routes!(campaigns::confirm_removals))
         .routes(routes!(rerun::rerun))
+        .routes(routes!(stages::list))
+        .routes(routes!(stages::next))
         .routes(routes!(challenges::list))
         .routes(routes!(challenges::keep))
         .routes(routes!(challenges::uphold))

@@ -169,7 +169,8 @@ async fn submit(
                 let refused: Vec<(i64, String)> = choices
                     .iter()
                     .filter_map(|c| {
-                        let required = spec.requires_justification(c.verdict);
+                        let required =
+                            spec.requires_justification_in(access.campaign.stage, c.verdict);
                         refusal(c.justification, c.verdict, required).map(|r| (c.item_id, r))
                     })
                     .collect();

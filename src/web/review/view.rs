@@ -43,6 +43,39 @@ struct Row<'a> {
     settled: bool,
     /// What the last review of this eligibility decided; none: new since the last review.
     previous: Option<Previous<'a>>,
+    /// What the earlier stages of a multi-stage campaign decided, first stage first.
+    earlier_stages: Vec<StageLine<'a>>,
+}
+
+/// One earlier stage's decision on an item, as the page words it.
+struct StageLine<'a> {
+    stage: i32,
+    /// "Kept", "Revoked" or "Convert to eligible".
+    verdict: &'static str,
+    /// "Maria Manager (m1)".
+    by: String,
+    on: String,
+    justification: Option<&'a str>,
+}
+
+impl<'a> StageLine<'a> {
+    fn of(d: &'a crate::store::items::stage_history::StageDecision) -> Self {
+        use crate::domain::closing::Verdict;
+        StageLine {
+            stage: d.stage,
+            verdict: match d.verdict {
+                Verdict::Attest => "Kept",
+                Verdict::Revoke => "Revoked",
+                Verdict::Convert => "Convert to eligible",
+            },
+            by: match &d.decided_by_name {
+                Some(name) => format!("{name} ({})", d.decided_by),
+                None => d.decided_by.clone(),
+            },
+            on: date(Some(d.decided_at)),
+            justification: d.justification.as_deref(),
+        }
+    }
 }
 
 /// The last review of an item's eligibility, as the page words it.
@@ -186,6 +219,11 @@ pub(super) async fn render_page(
                 .map(|(_, reason)| reason.as_str()),
             settled: settled_before_round(item.decided_at, page.round_started_at),
             previous: page.previous.get(&item.id).map(Previous::of),
+            earlier_stages: page
+                .earlier_stages
+                .get(&item.id)
+                .map(|stages| stages.iter().map(StageLine::of).collect())
+                .unwrap_or_default(),
         };
         match groups.last_mut() {
             Some(group) if group.holder_id == item.holder_external_id => group.rows.push(row),

@@ -98,6 +98,7 @@ fn item(row: &sqlx::postgres::PgRow) -> Result<ItemView<'_>, sqlx::Error> {
         holder_context: row.try_get_unchecked(41)?,
         assignment: row.try_get_unchecked(42)?,
         remediation_kind: row.try_get_unchecked(43)?,
+        decided_in_stage: row.try_get_unchecked(44)?,
     })
 }
 
@@ -116,6 +117,7 @@ fn decision(row: &sqlx::postgres::PgRow) -> Result<DecisionView<'_>, sqlx::Error
         client_addr: row.try_get_unchecked(8)?,
         justification: row.try_get_unchecked(9)?,
         supersedes_id: row.try_get_unchecked(10)?,
+        stage: row.try_get_unchecked(11)?,
     })
 }
 

@@ -187,6 +187,7 @@ struct ItemJson<'a>(
     #[serde(borrow)] Option<Text<'a>>,
     #[serde(borrow)] Text<'a>,
     #[serde(borrow)] Option<Text<'a>>,
+    Option<i32>,
 );
 
 impl ItemJson<'_> {
@@ -237,6 +238,7 @@ impl ItemJson<'_> {
             holder_context: self.41.as_deref(),
             assignment: &self.42,
             remediation_kind: self.43.as_deref(),
+            decided_in_stage: self.44,
         })
     }
 }
@@ -256,6 +258,7 @@ struct DecisionJson<'a>(
     #[serde(borrow)] Option<Text<'a>>,
     #[serde(borrow)] Option<Text<'a>>,
     Option<i64>,
+    i32,
 );
 
 impl DecisionJson<'_> {
@@ -273,6 +276,7 @@ impl DecisionJson<'_> {
             client_addr: self.8.as_deref(),
             justification: self.9.as_deref(),
             supersedes_id: self.10,
+            stage: self.11,
         })
     }
 }

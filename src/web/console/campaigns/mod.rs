@@ -68,7 +68,7 @@ pub(super) async fn action(
     }
     if !matches!(
         action.as_str(),
-        "close" | "cancel" | "confirm-removals" | "resend-failed"
+        "close" | "cancel" | "confirm-removals" | "resend-failed" | "next-stage"
     ) {
         return crate::web::console::message_page(
             StatusCode::NOT_FOUND,
@@ -84,6 +84,7 @@ pub(super) async fn action(
     let done = match action.as_str() {
         "close" => engine.close(id, actor).await.map(|_| "closed"),
         "cancel" => engine.cancel(id, actor).await.map(|_| "cancelled"),
+        "next-stage" => engine.next_stage(id, actor).await.map(|_| "next-stage"),
         "resend-failed" => engine
             .requeue_failed_mail(id, actor)
             .await

@@ -123,6 +123,39 @@ impl From<&RoundRow> for RoundLine {
     }
 }
 
+/// One stage of a multi-stage campaign, as the page lists it.
+struct StageLine {
+    stage: i32,
+    reviewers: &'static str,
+    started: String,
+    started_by: String,
+    due: String,
+    items: i64,
+    attested: i64,
+    revoked: i64,
+    converted: i64,
+    unanswered: i64,
+    open: bool,
+}
+
+impl From<&crate::store::campaigns::StageRow> for StageLine {
+    fn from(s: &crate::store::campaigns::StageRow) -> Self {
+        Self {
+            stage: s.stage,
+            reviewers: s.reviewers.as_str(),
+            started: datetime(s.started_at),
+            started_by: s.started_by.clone(),
+            due: datetime(s.due_at),
+            items: s.items,
+            attested: s.attested,
+            revoked: s.revoked,
+            converted: s.converted,
+            unanswered: s.unanswered,
+            open: s.open,
+        }
+    }
+}
+
 /// One outbound event about the campaign, as the page lists it.
 struct WebhookLine {
     event: &'static str,
@@ -157,6 +190,9 @@ fn notice(q: &ItemQuery, reviewers: &[ReviewerLine]) -> Option<String> {
         "cancelled" => {
             Some("The campaign is cancelled: no more decisions, nothing more removed.".into())
         }
+        "next-stage" => Some(
+            "The next stage is open: its reviewers' mails with fresh links are queued; earlier links no longer work.".into(),
+        ),
         "confirmed" => Some("The held-back removals are confirmed and will be carried out.".into()),
         "mail-requeued" => Some("The failed mail is queued again and goes out now.".into()),
         "rerun" => {
@@ -215,6 +251,8 @@ struct CampaignPage<'a> {
     c: &'a CampaignRow,
     s: &'a CampaignSummary,
     rounds: Vec<RoundLine>,
+    /// A multi-stage campaign's stages opened so far (empty for a single-stage one).
+    stages: Vec<StageLine>,
     webhooks: Vec<WebhookLine>,
     figures: Vec<Figure>,
     deadline: String,
@@ -314,6 +352,12 @@ pub(super) async fn campaign_page(
         c,
         s: &view.summary,
         rounds: view.rounds.iter().map(RoundLine::from).collect(),
+        stages: view
+            .opened_stages
+            .iter()
+            .flatten()
+            .map(StageLine::from)
+            .collect(),
         webhooks: view
             .webhooks
             .iter()
