@@ -935,6 +935,10 @@ async fn expected_items(s: &Scenario) -> BTreeMap<i64, HashMap<&'static str, Str
             ),
             ("assignment", i.assignment.clone()),
             ("remediation", r.map(|r| r.kind.clone()).unwrap_or_default()),
+            (
+                "decided_in_stage",
+                d.map(|d| d.stage.to_string()).unwrap_or_default(),
+            ),
         ]);
         expected.insert(i.id, row);
     }

@@ -405,8 +405,8 @@ async fn standing_access_is_reviewed_counted_and_evidenced() {
     let mut csv = csv::Reader::from_reader(csv_text.as_bytes());
     let header = csv.headers().expect("header").clone();
     assert_eq!(
-        header.iter().rev().take(2).collect::<Vec<_>>(),
-        ["remediation", "assignment"]
+        header.iter().rev().take(3).collect::<Vec<_>>(),
+        ["decided_in_stage", "remediation", "assignment"]
     );
     let column = |name: &str| header.iter().position(|h| h == name).expect(name);
     let mut by_item = std::collections::HashMap::new();
