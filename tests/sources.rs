@@ -11,6 +11,8 @@ mod graph;
 mod graph_activations;
 #[path = "sources/graph_campaign.rs"]
 mod graph_campaign;
+#[path = "sources/graph_standing.rs"]
+mod graph_standing;
 #[path = "sources/ldap.rs"]
 mod ldap;
 #[path = "sources/ldap_campaign.rs"]

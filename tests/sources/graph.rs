@@ -40,6 +40,7 @@ fn target(principal: &str, role: &str) -> RemovalTarget {
         scope: "/".into(),
         campaign_id: 7,
         kind: Default::default(),
+        assignment: Default::default(),
     }
 }
 

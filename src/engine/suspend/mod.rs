@@ -93,6 +93,7 @@ fn target_of(item: &suspension_item::Model) -> RemovalTarget {
         scope: item.scope.clone(),
         campaign_id: 0,
         kind: Default::default(),
+        assignment: Default::default(),
     }
 }
 
