@@ -7,7 +7,8 @@
 //! steps, and a standing removal never read back as gone from the wrong list.
 
 use crate::common::graph_server::{
-    GraphServer, ASSIGNMENTS_PATH, ASSIGNMENT_READ_WRITE, GLOBAL_ADMINISTRATOR, READ_WRITE,
+    GraphServer, ACTIVATION_REQUESTS_PATH, ASSIGNMENTS_PATH, ASSIGNMENT_READ_WRITE,
+    GLOBAL_ADMINISTRATOR, READ_WRITE,
 };
 use crate::common::{at, attest_cli, TestDb};
 use attest::clock::ManualClock;
@@ -192,6 +193,8 @@ roles = ["Global Administrator"]
             .await
             .expect("decide");
     }
+    // Graph throttles the first standing removal once; the connector waits it out.
+    server.throttle(ACTIVATION_REQUESTS_PATH, &[429]);
     engine.close(campaign.id, "test").await.expect("close");
     let _ = engine.confirm_removals(campaign.id, "test").await;
     while engine.remediate_step().await.expect("remediate") > 0 {}
@@ -220,6 +223,13 @@ roles = ["Global Administrator"]
     assert_eq!(eligible_end(&cora), Some(Some(CONVERTED_END.to_string())));
     assert_eq!(eligible_end(&eve), Some(None));
     assert_eq!(eligible_end(&sam), None, "the revoked one became eligible?");
+    let posts: Vec<u16> = server
+        .log()
+        .iter()
+        .filter(|l| l.method == "POST" && l.target == ACTIVATION_REQUESTS_PATH)
+        .map(|l| l.status)
+        .collect();
+    assert_eq!(posts, [429, 201, 201], "throttled once, then two removals");
     let removals = server.assignment_requests_posted();
     assert_eq!(removals.len(), 2, "{removals:#?}");
     for request in &removals {
@@ -381,6 +391,14 @@ async fn a_conversion_is_idempotent_and_a_standing_removal_is_never_read_back_fr
         .expect("connector")
         .with_retry_cap(Duration::from_secs(2));
     assert!(source.converts());
+    let probe = source.test().await.expect("test");
+    assert!(
+        probe.checks.iter().any(|c| c
+            == "application permission RoleAssignmentSchedule.ReadWrite.Directory granted \
+                (standing access)"),
+        "{:?}",
+        probe.checks
+    );
 
     // A crash after the eligibility was made: the retry finds it and only removes the
     // assignment; a further retry finds nothing standing.
@@ -480,4 +498,111 @@ async fn a_conversion_is_idempotent_and_a_standing_removal_is_never_read_back_fr
             .any(|a| a.principal_id == stan),
         "Stan's assignment stays, and nothing claimed otherwise"
     );
+}
+
+/// The test server answers bad requests as Graph does, so the connector's handling of them is
+/// tested against the published shapes: 400 for an unreadable body, a missing field or an
+/// unknown expansion, the tenant's justification rule, 403 without the permission.
+#[tokio::test]
+async fn the_graph_test_server_refuses_bad_assignment_requests_as_graph_does() {
+    let server = GraphServer::start(CLIENT_ID, SECRET).await;
+    server.set_roles(&[READ_WRITE, ASSIGNMENT_READ_WRITE]);
+    let who = server.add_user("Bad Request", None);
+    server.add_assignment(&who, GLOBAL_ADMINISTRATOR, "/", "Assigned", "Direct", None);
+    let http = reqwest::Client::new();
+    let token = |http: reqwest::Client| {
+        let url = format!("{}/contoso-test/oauth2/v2.0/token", server.url());
+        let scope = format!("{}/.default", server.url());
+        async move {
+            let answer: serde_json::Value = http
+                .post(url)
+                .form(&[
+                    ("client_id", CLIENT_ID),
+                    ("client_secret", SECRET),
+                    ("grant_type", "client_credentials"),
+                    ("scope", scope.as_str()),
+                ])
+                .send()
+                .await
+                .expect("token")
+                .json()
+                .await
+                .expect("token JSON");
+            answer["access_token"].as_str().expect("token").to_string()
+        }
+    };
+    let bearer = token(http.clone()).await;
+    let post = |body: String| {
+        let http = http.clone();
+        let url = format!("{}{ACTIVATION_REQUESTS_PATH}", server.url());
+        let bearer = bearer.clone();
+        async move {
+            let reply = http
+                .post(url)
+                .bearer_auth(bearer)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .expect("post");
+            let status = reply.status().as_u16();
+            let body: serde_json::Value = reply.json().await.expect("JSON");
+            (
+                status,
+                body["error"]["code"].as_str().unwrap_or("").to_string(),
+                body,
+            )
+        }
+    };
+    let full = serde_json::json!({
+        "action": "adminRemove",
+        "principalId": who,
+        "roleDefinitionId": GLOBAL_ADMINISTRATOR,
+        "directoryScopeId": "/",
+        "justification": "test",
+    });
+    let (status, code, _) = post("{not json".into()).await;
+    assert_eq!((status, code.as_str()), (400, "BadRequest"));
+    let mut missing = full.clone();
+    missing
+        .as_object_mut()
+        .expect("object")
+        .remove("roleDefinitionId");
+    let (status, code, _) = post(missing.to_string()).await;
+    assert_eq!((status, code.as_str()), (400, "BadRequest"));
+    let mut unjustified = full.clone();
+    unjustified["justification"] = serde_json::json!(" ");
+    let (status, code, _) = post(unjustified.to_string()).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "RoleAssignmentRequestPolicyValidationFailed")
+    );
+    let (status, _, created) = post(full.to_string()).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["action"], "adminRemove");
+    assert_eq!(created["status"], "Revoked");
+    assert_eq!(created["principalId"], who.as_str());
+    assert!(created["id"].as_str().is_some_and(|id| !id.is_empty()));
+    let (status, code, _) = post(full.to_string()).await;
+    assert_eq!((status, code.as_str()), (400, "RoleAssignmentDoesNotExist"));
+    let listed = http
+        .get(format!(
+            "{}{ASSIGNMENTS_PATH}?$expand=nothing",
+            server.url()
+        ))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(listed.status().as_u16(), 400);
+
+    server.set_roles(&[READ_WRITE]);
+    let narrow = token(http.clone()).await;
+    let reply = http
+        .get(format!("{}{ASSIGNMENTS_PATH}", server.url()))
+        .bearer_auth(&narrow)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(reply.status().as_u16(), 403);
 }
