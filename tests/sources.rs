@@ -13,6 +13,8 @@ mod graph_activations;
 mod graph_campaign;
 #[path = "sources/graph_standing.rs"]
 mod graph_standing;
+#[path = "sources/graph_standing_suspend.rs"]
+mod graph_standing_suspend;
 #[path = "sources/ldap.rs"]
 mod ldap;
 #[path = "sources/ldap_campaign.rs"]

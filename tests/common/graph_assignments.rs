@@ -1,6 +1,6 @@
 //! The Graph test server's active role assignments: `roleAssignmentSchedules` listed (standing
 //! `Assigned` ones and PIM `Activated` ones, as Graph lists both) and `adminRemove` requests on
-//! `roleAssignmentScheduleRequests`, with state, so that a removal reads back for real.
+//! `roleAssignmentScheduleRequests` (and `adminAssign`, a suspension's restore), with state, so that a removal reads back for real.
 //!
 //! Shapes from Microsoft's reference:
 //! <https://learn.microsoft.com/en-us/graph/api/resources/unifiedroleassignmentschedule?view=graph-rest-1.0>
@@ -210,7 +210,8 @@ fn list(state: &State, query: &HashMap<String, String>) -> Response {
     )
 }
 
-/// `adminRemove` of a direct standing assignment; other actions are not served here.
+/// `adminRemove` of a direct standing assignment, or `adminAssign` of one; other actions are
+/// not served here.
 fn request(state: &mut State, body: &Bytes) -> Response {
     let Ok(request) = serde_json::from_slice::<Value>(body) else {
         return graph_error(400, "BadRequest", "Unable to read JSON request payload.");
@@ -218,12 +219,15 @@ fn request(state: &mut State, body: &Bytes) -> Response {
     state.assignment_requests_posted.push(request.clone());
     let text = |key: &str| request.get(key).and_then(Value::as_str).map(str::to_string);
     let action = text("action").unwrap_or_default();
+    if action == "adminAssign" {
+        return assign(state, &request);
+    }
     if action != "adminRemove" {
         return graph_error(
             400,
             "BadRequest",
             &format!(
-                "This test server handles action adminRemove of role assignment schedule requests only, not '{action}'."
+                "This test server handles actions adminRemove and adminAssign of role assignment schedule requests only, not '{action}'."
             ),
         );
     }
@@ -307,6 +311,115 @@ fn request(state: &mut State, body: &Bytes) -> Response {
             "targetScheduleId": null,
             "justification": text("justification"),
             "scheduleInfo": null,
+            "createdBy": {
+                "application": {"displayName": null, "id": state.client_id},
+                "device": null,
+                "user": null
+            },
+            "ticketInfo": {"ticketNumber": null, "ticketSystem": null}
+        }),
+    )
+}
+
+/// `adminAssign`: a new provisioned, direct standing assignment with the schedule the request
+/// gives; `RoleAssignmentExists` when one is there.
+fn assign(state: &mut State, request: &Value) -> Response {
+    let text = |key: &str| request.get(key).and_then(Value::as_str).map(str::to_string);
+    let (Some(principal), Some(role), Some(scope)) = (
+        text("principalId"),
+        text("roleDefinitionId"),
+        text("directoryScopeId"),
+    ) else {
+        return graph_error(
+            400,
+            "BadRequest",
+            "principalId, roleDefinitionId and directoryScopeId are required.",
+        );
+    };
+    if text("justification").is_none_or(|j| j.trim().is_empty()) {
+        return graph_error(
+            400,
+            "RoleAssignmentRequestPolicyValidationFailed",
+            "The following policy rules failed: [\"JustificationRule\"]",
+        );
+    }
+    let info = &request["scheduleInfo"];
+    let Some(start) = info["startDateTime"].as_str().map(str::to_string) else {
+        return graph_error(400, "BadRequest", "scheduleInfo.startDateTime is required.");
+    };
+    let end = match info["expiration"]["type"].as_str() {
+        Some("noExpiration") => None,
+        Some("afterDateTime") => match info["expiration"]["endDateTime"].as_str() {
+            Some(end) => Some(end.to_string()),
+            None => return graph_error(400, "BadRequest", "expiration.endDateTime is required."),
+        },
+        _ => {
+            return graph_error(
+                400,
+                "BadRequest",
+                "scheduleInfo.expiration.type is required.",
+            )
+        }
+    };
+    if !state.role_definitions.contains_key(&role)
+        || (!state.users.contains_key(&principal) && !state.others.contains_key(&principal))
+    {
+        return graph_error(
+            404,
+            "Request_ResourceNotFound",
+            "Resource does not exist or one of its queried reference-property objects are not present.",
+        );
+    }
+    if state.assignment_schedules.iter().any(|a| {
+        a.principal_id == principal
+            && a.role_definition_id == role
+            && a.directory_scope_id == scope
+            && a.assignment_type == "Assigned"
+    }) {
+        return graph_error(
+            400,
+            "RoleAssignmentExists",
+            "The Role assignment already exists.",
+        );
+    }
+    let id = state.guid();
+    state.assignment_schedules.push(AssignmentSchedule {
+        id: id.clone(),
+        principal_id: principal.clone(),
+        role_definition_id: role.clone(),
+        directory_scope_id: scope.clone(),
+        assignment_type: "Assigned".into(),
+        member_type: "Direct".into(),
+        status: "Provisioned".into(),
+        start: start.clone(),
+        end: end.clone(),
+    });
+    ok_json(
+        StatusCode::CREATED,
+        json!({
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#roleManagement/directory/roleAssignmentScheduleRequests/$entity",
+            "id": id,
+            "status": "Provisioned",
+            "createdDateTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "completedDateTime": null,
+            "approvalId": null,
+            "customData": null,
+            "action": "adminAssign",
+            "principalId": principal,
+            "roleDefinitionId": role,
+            "directoryScopeId": scope,
+            "appScopeId": null,
+            "isValidationOnly": false,
+            "targetScheduleId": id,
+            "justification": text("justification"),
+            "scheduleInfo": {
+                "startDateTime": start,
+                "recurrence": null,
+                "expiration": match &end {
+                    Some(end) => json!({"type": "afterDateTime", "endDateTime": end, "duration": null}),
+                    None => json!({"type": "noExpiration", "endDateTime": null, "duration": null}),
+                },
+            },
             "createdBy": {
                 "application": {"displayName": null, "id": state.client_id},
                 "device": null,

@@ -13,6 +13,8 @@
 //!   `justification`; `201 Created` with a unifiedRoleAssignmentScheduleRequest).
 //! - conversion: an `adminAssign` on roleEligibilityScheduleRequests (as a suspension's
 //!   restore), then the `adminRemove` above.
+//! - a suspension's restore of standing access: `action: adminAssign` on the same
+//!   roleAssignmentScheduleRequests, with `scheduleInfo` as an eligibility's restore.
 //!
 //! Only `Assigned` schedules are standing access: a PIM activation is listed in the same
 //! collection as `Activated` and ends by itself; reviewing it would review the eligibility
@@ -27,7 +29,7 @@
 use super::resources::{Schedule, ASSIGNMENTS_PATH, ASSIGNMENT_REQUESTS_PATH, REQUESTS_PATH};
 use super::{GraphConnector, REMOVE_PERMISSIONS};
 use crate::domain::eligibility::Assignment;
-use crate::sources::{Removal, RemovalTarget, SourceError};
+use crate::sources::{Removal, RemovalTarget, RestoreSchedule, SourceError};
 use chrono::SecondsFormat;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -316,6 +318,68 @@ impl GraphConnector {
         if reply.status == StatusCode::FORBIDDEN {
             return Err(self.refused(&what, REMOVE_PERMISSIONS[0], &reply));
         }
+        Err(self.err(format!("Graph refused {what}: {code}: {message}")))
+    }
+
+    /// Puts back standing access a suspension removed, as it was (its end, if it had one):
+    /// standing again, not eligible.
+    pub(super) async fn restore_standing(
+        &self,
+        target: &RemovalTarget,
+        schedule: &RestoreSchedule,
+    ) -> Result<String, SourceError> {
+        let describe = describe(target);
+        if !self
+            .lookup_standing(target, true)
+            .await?
+            .unwrap_or_default()
+            .is_empty()
+        {
+            return Ok(format!(
+                "entra:{}:already listed: Microsoft Entra lists the standing assignment of \
+                 {describe} again",
+                self.name
+            ));
+        }
+        let role = self.role_definition_id(&target.role_name).await?;
+        let expiration = match schedule.end {
+            Some(end) => json!({
+                "type": "afterDateTime",
+                "endDateTime": end.to_rfc3339_opts(SecondsFormat::Secs, true),
+            }),
+            None => json!({ "type": "noExpiration" }),
+        };
+        let body = json!({
+            "action": "adminAssign",
+            "principalId": target.principal_external_id,
+            "roleDefinitionId": role,
+            "directoryScopeId": target.scope,
+            "justification": format!(
+                "attest suspension item {}: restore of the standing assignment of {describe} \
+                 approved by an admin",
+                target.item_id
+            ),
+            "scheduleInfo": {
+                "startDateTime": schedule.start.to_rfc3339_opts(SecondsFormat::Secs, true),
+                "expiration": expiration,
+            },
+        });
+        let url = self.url(ASSIGNMENT_REQUESTS_PATH, &[]);
+        let what = format!("the restore of the standing assignment of {describe}");
+        let reply = self.graph(Method::POST, &url, Some(&body), &what).await?;
+        if reply.status.is_success() {
+            let request = self.request(&reply.body, &what)?;
+            return Ok(format!(
+                "entra:{}:assignment adminAssign request {} {}",
+                self.name,
+                request.id,
+                request.status.as_deref().unwrap_or("(no status)")
+            ));
+        }
+        if reply.status == StatusCode::FORBIDDEN {
+            return Err(self.refused(&what, STANDING_PERMISSION, &reply));
+        }
+        let (code, message) = reply.error();
         Err(self.err(format!("Graph refused {what}: {code}: {message}")))
     }
 
