@@ -1,6 +1,6 @@
 //! Reads the population a sync copies: every provisioned eligibility schedule and standing
-//! assignment schedule with its principal and role, the last activations, the activation history, and the principals'
-//! management chains.
+//! assignment schedule with its principal and role, the last activations, the activation
+//! history, and the principals' management chains.
 
 use super::resources::{
     ActivationInstance, DirectoryObject, Schedule, ACTIVATIONS_PATH, ELIGIBILITY_PATH, USERS_PATH,

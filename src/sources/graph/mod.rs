@@ -3,8 +3,8 @@
 //! attest signs in as an app registration with the OAuth 2.0 client credentials grant and reads
 //! and removes *eligible* directory role assignments (PIM eligibility schedules) and *standing*
 //! ones (active assignments of type `Assigned`, see `standing`), and converts standing access
-//! to eligible. Every request
-//! and answer follows Microsoft's published reference; the shapes used here come from:
+//! to eligible. Every request and answer follows Microsoft's published reference; the shapes
+//! used here come from:
 //!
 //! - token: <https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow>
 //!   (`POST {authority}/{tenant}/oauth2/v2.0/token`, form `client_id`, `client_secret`,
