@@ -11,6 +11,10 @@ mod graph;
 mod graph_activations;
 #[path = "sources/graph_campaign.rs"]
 mod graph_campaign;
+#[path = "sources/graph_standing.rs"]
+mod graph_standing;
+#[path = "sources/graph_standing_suspend.rs"]
+mod graph_standing_suspend;
 #[path = "sources/ldap.rs"]
 mod ldap;
 #[path = "sources/ldap_campaign.rs"]

@@ -84,6 +84,11 @@ pub struct RemovalTarget {
     pub campaign_id: i64,
     /// Remove it, or (standing access) convert it to eligible.
     pub kind: super::closing::RemediationKind,
+    /// How the review item held it (frozen at launch): a source that keeps eligibility and
+    /// standing assignments in different places (Entra) looks for it in the right one, so a
+    /// standing assignment is never read back as "already gone" from the eligibility list.
+    /// Targets not from a review item (suspensions, reappearances) say eligible.
+    pub assignment: Assignment,
 }
 
 /// How the built-in source (attest's own database) writes its receipts: defined once, because

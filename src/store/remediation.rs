@@ -53,6 +53,7 @@ pub async fn lease_due(
                     scope: row.try_get("", "scope")?,
                     campaign_id: row.try_get("", "campaign_id")?,
                     kind: row.try_get("", "kind")?,
+                    assignment: row.try_get("", "assignment")?,
                 },
             })
         })

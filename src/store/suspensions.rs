@@ -419,3 +419,19 @@ pub async fn eligibility_end(
         .await?;
     Ok(end.flatten())
 }
+
+/// How the eligibility is held (eligible or standing), so that a source that keeps the two
+/// apart (Entra) removes and restores the right one. Eligible when the row is gone.
+pub async fn eligibility_assignment(
+    conn: &impl ConnectionTrait,
+    eligibility_id: i64,
+) -> Result<crate::domain::eligibility::Assignment, StoreError> {
+    use sea_orm::QuerySelect;
+    let assignment: Option<String> = eligibility::Entity::find_by_id(eligibility_id)
+        .select_only()
+        .column(eligibility::Column::Assignment)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(assignment.and_then(|a| a.parse().ok()).unwrap_or_default())
+}

@@ -9,6 +9,7 @@
 //! unifiedRoleEligibilityScheduleRequest answered `201 Created` to an `adminRemove` and to an
 //! `adminAssign` (with its `scheduleInfo`), and role definitions listed with `$filter` on
 //! `displayName` (which needs `RoleManagement.Read.Directory` or a broader permission).
+//! Active role assignments (standing and activated) are in `graph_assignments.rs`.
 //!
 //! Graph itself is unreachable from tests, so this is the only Graph they see; it checks what
 //! the connector sends (token, `$filter` syntax, request body) as strictly as the real one.
@@ -22,6 +23,11 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+
+#[path = "graph_assignments.rs"]
+mod assignments;
+#[allow(unused_imports)] // not every test target uses them
+pub use assignments::{AssignmentSchedule, ASSIGNMENTS_PATH, ASSIGNMENT_READ_WRITE};
 
 pub const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
 pub const PRIVILEGED_ROLE_ADMINISTRATOR: &str = "e8611ab8-c189-46e8-94e1-60213ab1f814";
@@ -120,6 +126,10 @@ pub struct State {
     pub schedules: Vec<Schedule>,
     pub instances: Vec<Instance>,
     pub assignment_requests: Vec<AssignmentRequest>,
+    /// Role assignment schedules: standing (`Assigned`) and activated.
+    pub assignment_schedules: Vec<AssignmentSchedule>,
+    /// Every POST body of roleAssignmentScheduleRequests.
+    pub assignment_requests_posted: Vec<Value>,
     /// Issued tokens and the roles each carries.
     pub tokens: HashMap<String, Vec<String>>,
     pub expired: HashSet<String>,
@@ -767,6 +777,9 @@ fn answer(
             &query,
             items,
         );
+    }
+    if let Some(response) = assignments::route(state, method, path, &query, body, &roles) {
+        return response;
     }
     if path == REQUESTS_PATH && method == Method::POST {
         if !has(&[READ_WRITE, "RoleManagement.ReadWrite.Directory"]) {

@@ -40,6 +40,7 @@ fn target(principal: &str, role: &str) -> RemovalTarget {
         scope: "/".into(),
         campaign_id: 7,
         kind: Default::default(),
+        assignment: Default::default(),
     }
 }
 
@@ -553,7 +554,18 @@ async fn graph_test_checks_credentials_reachability_and_the_removal_permission()
         .all(|e| e.last_activated_at.is_none()));
     assert_eq!(snapshot.people.len(), org.eligible_users.len() + 2);
     assert!(snapshot.people.iter().all(|p| p.manager.is_none()));
-    for missing in ["User.Read.All", "RoleAssignmentSchedule.Read.Directory"] {
+    assert!(
+        probe.checks.iter().any(|c| c
+            == "application permission RoleAssignmentSchedule.ReadWrite.Directory not granted: \
+                syncs will not know standing access"),
+        "{:?}",
+        probe.checks
+    );
+    for missing in [
+        "User.Read.All",
+        "RoleAssignmentSchedule.Read.Directory",
+        "RoleAssignmentSchedule.ReadWrite.Directory",
+    ] {
         assert!(
             snapshot.warnings.iter().any(|w| w.contains(&format!(
                 "lacks the Microsoft Graph application permission {missing}"

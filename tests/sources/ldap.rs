@@ -73,6 +73,7 @@ fn target(uid: &str, role: &str) -> RemovalTarget {
         scope: "/".into(),
         campaign_id: 3,
         kind: Default::default(),
+        assignment: Default::default(),
     }
 }
 

@@ -8,7 +8,7 @@
 mod restore;
 
 use super::{Engine, EngineError};
-use crate::domain::eligibility::{builtin_receipt, SourceKind};
+use crate::domain::eligibility::{builtin_receipt, Assignment, SourceKind};
 use crate::domain::limits;
 use crate::domain::suspension::{self, ItemRemoval, ItemRestore, SuspensionState};
 use crate::sources::{Removal, RemovalTarget, SourceError};
@@ -84,7 +84,8 @@ fn item_view(i: suspension_item::Model) -> Result<SuspensionItemView, EngineErro
 }
 
 /// The target a connector removes or restores; campaign id 0 marks a suspension's item.
-fn target_of(item: &suspension_item::Model) -> RemovalTarget {
+/// `assignment`: how the eligibility is held (`store::eligibility_assignment`).
+fn target_of(item: &suspension_item::Model, assignment: Assignment) -> RemovalTarget {
     RemovalTarget {
         eligibility_id: item.eligibility_id,
         item_id: item.id,
@@ -93,6 +94,7 @@ fn target_of(item: &suspension_item::Model) -> RemovalTarget {
         scope: item.scope.clone(),
         campaign_id: 0,
         kind: Default::default(),
+        assignment,
     }
 }
 
@@ -361,7 +363,10 @@ impl Engine {
             Ok(c) => c,
             Err(e) => return failed(e),
         };
-        let target = target_of(item);
+        let target = target_of(
+            item,
+            store::eligibility_assignment(conn, item.eligibility_id).await?,
+        );
         let (state, receipt) = match connector.remove(&target).await {
             Ok(Removal::Removed { receipt }) => (ItemRemoval::Removed, receipt),
             Ok(Removal::AlreadyGone { receipt }) => (ItemRemoval::AlreadyGone, receipt),

@@ -161,7 +161,10 @@ impl Engine {
                 Ok(c) => c,
                 Err(e) => return failed(e),
             };
-            let target = target_of(item);
+            let target = target_of(
+                item,
+                store::eligibility_assignment(conn, item.eligibility_id).await?,
+            );
             let schedule = RestoreSchedule {
                 start: self.now(),
                 end: store::eligibility_end(conn, item.eligibility_id).await?,

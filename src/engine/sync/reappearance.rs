@@ -36,6 +36,7 @@ impl Engine {
                 scope: item.scope.clone(),
                 campaign_id,
                 kind: Default::default(),
+                assignment: Default::default(),
             };
             let outcome = match connector.remove(&target).await {
                 Ok(Removal::Removed { receipt } | Removal::AlreadyGone { receipt }) => {

@@ -1,12 +1,13 @@
-//! Reads the population a sync copies: every provisioned eligibility schedule with its
-//! principal and role, the last activations, the activation history, and the principals'
-//! management chains.
+//! Reads the population a sync copies: every provisioned eligibility schedule and standing
+//! assignment schedule with its principal and role, the last activations, the activation
+//! history, and the principals' management chains.
 
 use super::resources::{
     ActivationInstance, DirectoryObject, Schedule, ACTIVATIONS_PATH, ELIGIBILITY_PATH, USERS_PATH,
 };
 use super::{GraphConnector, REMOVE_PERMISSIONS};
 use crate::domain::directory::{PrincipalKind, Risk};
+use crate::domain::eligibility::Assignment;
 use crate::sources::connector::{Snapshot, SyncEligibility, SyncPerson, SyncRole};
 use crate::sources::SourceError;
 use chrono::{DateTime, Utc};
@@ -227,6 +228,7 @@ impl GraphConnector {
     pub(super) async fn read_snapshot(&self) -> Result<Snapshot, SourceError> {
         let mut warnings = Vec::new();
         let schedules = self.schedules().await?;
+        let standing = self.standing_schedules(&mut warnings).await?;
         let activations = self.activations(&mut warnings).await?;
 
         let mut people: BTreeMap<String, SyncPerson> = BTreeMap::new();
@@ -236,17 +238,31 @@ impl GraphConnector {
         let mut eligibility: BTreeMap<(String, String, String), SyncEligibility> = BTreeMap::new();
         let mut users = Vec::new();
         let mut groups_warned = BTreeSet::new();
-        let mut inherited = 0usize;
+        // Inherited through a group: (eligibilities, standing assignments).
+        let mut inherited = (0usize, 0usize);
 
-        for schedule in schedules.iter().filter(|s| s.provisioned()) {
+        // Eligibility, then standing access (one row per principal × role × scope: standing
+        // when Entra lists it standing at all).
+        let held = schedules
+            .iter()
+            .map(|s| (s, Assignment::Eligible))
+            .chain(standing.iter().map(|s| (s, Assignment::Active)));
+        for (schedule, assignment) in held.filter(|(s, _)| s.provisioned()) {
+            let noun = match assignment {
+                Assignment::Eligible => "eligibility schedule",
+                Assignment::Active => "standing assignment schedule",
+            };
             if !schedule.direct() {
-                inherited += 1;
+                match assignment {
+                    Assignment::Eligible => inherited.0 += 1,
+                    Assignment::Active => inherited.1 += 1,
+                }
                 continue;
             }
             let Some(principal) = schedule.principal.as_ref() else {
                 warnings.push(format!(
-                    "eligibility schedule {} names principal {} that Microsoft Graph did not \
-                     return (deleted?); it is left out",
+                    "{noun} {} names principal {} that Microsoft Graph did not return \
+                     (deleted?); it is left out",
                     schedule.id.as_deref().unwrap_or("?"),
                     schedule.principal_id
                 ));
@@ -254,8 +270,8 @@ impl GraphConnector {
             };
             let Some(definition) = schedule.role_definition.as_ref() else {
                 warnings.push(format!(
-                    "eligibility schedule {} names role definition {} that Microsoft Graph did \
-                     not return; it is left out",
+                    "{noun} {} names role definition {} that Microsoft Graph did not return; \
+                     it is left out",
                     schedule.id.as_deref().unwrap_or("?"),
                     schedule.role_definition_id
                 ));
@@ -343,6 +359,9 @@ impl GraphConnector {
                         (Some(a), Some(b)) => Some(a.max(b)),
                         _ => None,
                     };
+                    if assignment == Assignment::Active {
+                        existing.assignment = Assignment::Active;
+                    }
                 }
                 None => {
                     eligibility.insert(
@@ -354,16 +373,24 @@ impl GraphConnector {
                             start,
                             end,
                             last_activated_at,
-                            assignment: Default::default(),
+                            assignment,
                         },
                     );
                 }
             }
         }
-        if inherited > 0 {
+        if inherited.0 > 0 {
             warnings.push(format!(
-                "{inherited} eligibilities inherited through a group are left out: the group's \
-                 own eligibility is reviewed"
+                "{} eligibilities inherited through a group are left out: the group's own \
+                 eligibility is reviewed",
+                inherited.0
+            ));
+        }
+        if inherited.1 > 0 {
+            warnings.push(format!(
+                "{} standing assignments inherited through a group are left out: the group's \
+                 own assignment is reviewed",
+                inherited.1
             ));
         }
 

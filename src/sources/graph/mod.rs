@@ -1,8 +1,10 @@
 //! The Microsoft Entra PIM source through Microsoft Graph v1.0.
 //!
 //! attest signs in as an app registration with the OAuth 2.0 client credentials grant and reads
-//! and removes *eligible* directory role assignments (PIM eligibility schedules). Every request
-//! and answer follows Microsoft's published reference; the shapes used here come from:
+//! and removes *eligible* directory role assignments (PIM eligibility schedules) and *standing*
+//! ones (active assignments of type `Assigned`, see `standing`), and converts standing access
+//! to eligible. Every request and answer follows Microsoft's published reference; the shapes
+//! used here come from:
 //!
 //! - token: <https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow>
 //!   (`POST {authority}/{tenant}/oauth2/v2.0/token`, form `client_id`, `client_secret`,
@@ -40,7 +42,8 @@
 //! `client` speaks HTTP to Entra and Graph (token, paging, throttling, errors); `resources`
 //! are the Graph objects read; `eligibility` reads the population a sync copies;
 //! `activations` the activation history it records; `removal`
-//! removes one eligibility and reads it back.
+//! removes one eligibility and reads it back; `standing` lists, removes and converts standing
+//! access.
 
 mod activations;
 mod client;
@@ -48,6 +51,7 @@ mod eligibility;
 mod removal;
 mod resources;
 mod restore;
+mod standing;
 
 use super::config::{secret_from_env, EntraConfig};
 use super::connector::{Connector, Probe, Snapshot};
@@ -59,6 +63,7 @@ use std::time::Duration;
 
 pub(crate) use client::describe;
 pub use client::token_roles;
+pub use standing::STANDING_PERMISSION;
 
 /// The application permissions that allow `adminRemove` of an eligibility (the least
 /// privileged first). Reading needs less, but a source that cannot remove is no use to a
@@ -168,17 +173,26 @@ impl Connector for GraphConnector {
             )));
         };
         checks.push(format!("application permission {granted} granted"));
-        // Not needed to remove, but a sync without them lacks managers or last activations
-        // (it says so in its warnings); said here so that the admin can grant them up front.
+        // Not needed to remove an eligibility, but a sync without them lacks standing access,
+        // managers or last activations (it says so in its warnings); said here so that the
+        // admin can grant them up front. Each is named with the broader ones that cover it.
         for (permission, purpose, also) in [
-            ("User.Read.All", "managers", "Directory.Read.All"),
+            (
+                STANDING_PERMISSION,
+                "standing access",
+                &["RoleManagement.ReadWrite.Directory"][..],
+            ),
+            ("User.Read.All", "managers", &["Directory.Read.All"][..]),
             (
                 "RoleAssignmentSchedule.Read.Directory",
                 "last activations",
-                "RoleManagement.ReadWrite.Directory",
+                &[STANDING_PERMISSION, "RoleManagement.ReadWrite.Directory"][..],
             ),
         ] {
-            if roles.iter().any(|r| r == permission || r == also) {
+            if roles
+                .iter()
+                .any(|r| r == permission || also.contains(&r.as_str()))
+            {
                 checks.push(format!(
                     "application permission {permission} granted ({purpose})"
                 ));
@@ -227,11 +241,23 @@ impl Connector for GraphConnector {
     }
 
     async fn remove(&self, target: &RemovalTarget) -> Result<Removal, SourceError> {
-        self.remove_eligibility(target).await
+        self.remove_access(target).await
     }
 
     async fn is_present(&self, target: &RemovalTarget) -> Result<Option<bool>, SourceError> {
-        Ok(Some(!self.lookup(target).await?.is_empty()))
+        Ok(Some(self.holds(target).await?))
+    }
+
+    fn converts(&self) -> bool {
+        true
+    }
+
+    async fn convert(&self, target: &RemovalTarget) -> Result<Removal, SourceError> {
+        self.convert_standing(target).await
+    }
+
+    async fn is_standing(&self, target: &RemovalTarget) -> Result<bool, SourceError> {
+        self.still_standing(target).await
     }
 
     async fn restore(

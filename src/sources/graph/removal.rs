@@ -9,6 +9,20 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
+impl Schedule {
+    /// Whether this schedule is the one a removal target names: provisioned, of its principal,
+    /// at its scope, of the role by name (as a sync named it).
+    pub(super) fn names(&self, target: &RemovalTarget) -> bool {
+        self.provisioned()
+            && self.principal_id == target.principal_external_id
+            && self.scope() == target.scope
+            && self.role_definition.as_ref().is_some_and(|r| {
+                r.display_name == target.role_name
+                    || disambiguated(&r.display_name, &r.id) == target.role_name
+            })
+    }
+}
+
 impl GraphConnector {
     /// The schedules of one principal that match a removal target (provisioned, the role by
     /// name, the scope).
@@ -32,18 +46,7 @@ impl GraphConnector {
             .list_all(url, &what, REMOVE_PERMISSIONS[0])
             .await?
             .map_err(|reply| self.refused(&what, REMOVE_PERMISSIONS[0], &reply))?;
-        Ok(schedules
-            .into_iter()
-            .filter(|s| {
-                s.provisioned()
-                    && s.principal_id == target.principal_external_id
-                    && s.scope() == target.scope
-                    && s.role_definition.as_ref().is_some_and(|r| {
-                        r.display_name == target.role_name
-                            || disambiguated(&r.display_name, &r.id) == target.role_name
-                    })
-            })
-            .collect())
+        Ok(schedules.into_iter().filter(|s| s.names(target)).collect())
     }
 
     /// Asks Graph to remove the eligibility `target` names; one not listed any more is already gone.

@@ -1,5 +1,5 @@
-//! The Microsoft Graph objects a sync and a removal read: eligibility schedules, directory
-//! objects, role definitions and activated assignments, and where Graph lists them.
+//! The Microsoft Graph objects a sync and a removal read: eligibility and assignment schedules,
+//! directory objects, role definitions and activated assignments, and where Graph lists them.
 
 use crate::domain::directory::PrincipalKind;
 use crate::sources::connector::SyncPerson;
@@ -17,6 +17,11 @@ pub(super) const ACTIVATION_REQUESTS_PATH: &str =
 pub(super) const ROLE_DEFINITIONS_PATH: &str = "/v1.0/roleManagement/directory/roleDefinitions";
 pub(super) const REQUESTS_PATH: &str =
     "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests";
+/// Active role assignment schedules: standing access (`assignmentType` `Assigned`) and PIM
+/// activations (`Activated`), the same shape as an eligibility schedule plus `assignmentType`.
+pub(super) const ASSIGNMENTS_PATH: &str = "/v1.0/roleManagement/directory/roleAssignmentSchedules";
+/// Where a standing assignment is removed (`action: adminRemove`).
+pub(super) const ASSIGNMENT_REQUESTS_PATH: &str = ACTIVATION_REQUESTS_PATH;
 
 #[derive(Deserialize, Clone)]
 #[serde(rename_all = "camelCase")]
@@ -37,9 +42,17 @@ pub(super) struct Schedule {
     pub(super) principal: Option<DirectoryObject>,
     #[serde(default)]
     pub(super) role_definition: Option<RoleDefinition>,
+    /// Assignment schedules only: `Assigned` (standing access) or `Activated` (a PIM
+    /// activation of an eligibility, which is not standing access).
+    #[serde(default)]
+    pub(super) assignment_type: Option<String>,
 }
 
 impl Schedule {
+    /// An assignment schedule of standing access: assigned, not activated.
+    pub(super) fn standing(&self) -> bool {
+        self.assignment_type.as_deref() == Some("Assigned")
+    }
     pub(super) fn provisioned(&self) -> bool {
         self.status.as_deref() == Some("Provisioned")
     }

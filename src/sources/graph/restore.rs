@@ -6,10 +6,12 @@
 //! unifiedRoleEligibilityScheduleRequest). The role definition's id comes from
 //! <https://learn.microsoft.com/en-us/graph/api/rbacapplication-list-roledefinitions?view=graph-rest-1.0>
 //! (`$filter=displayName eq '…'`), or from a disambiguated name (`Name (id)`) as syncs write it
-//! when two roles share a name.
+//! when two roles share a name. Standing access a suspension removed is put back standing
+//! (`standing::restore_standing`).
 
 use super::resources::{RoleDefinition, REQUESTS_PATH, ROLE_DEFINITIONS_PATH};
 use super::{GraphConnector, REMOVE_PERMISSIONS};
+use crate::domain::eligibility::Assignment;
 use crate::sources::{RemovalTarget, RestoreSchedule, SourceError};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -21,7 +23,7 @@ const READ_ROLES_PERMISSION: &str = "RoleManagement.Read.Directory";
 
 impl GraphConnector {
     /// The id of the role definition `name` names.
-    async fn role_definition_id(&self, name: &str) -> Result<String, SourceError> {
+    pub(super) async fn role_definition_id(&self, name: &str) -> Result<String, SourceError> {
         if let Some((_, id)) = name.strip_suffix(')').and_then(|n| n.rsplit_once(" (")) {
             if !id.is_empty() && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
                 return Ok(id.to_string());
@@ -53,6 +55,9 @@ impl GraphConnector {
         target: &RemovalTarget,
         schedule: &RestoreSchedule,
     ) -> Result<String, SourceError> {
+        if target.assignment == Assignment::Active {
+            return self.restore_standing(target, schedule).await;
+        }
         let describe = format!(
             "{} as {} at {}",
             target.principal_external_id, target.role_name, target.scope

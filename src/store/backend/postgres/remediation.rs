@@ -46,7 +46,7 @@ pub(crate) async fn lease_due(
         .push(
             " FROM picked WHERE r.id = picked.id \
              RETURNING r.id, r.attempts, r.campaign_id, r.eligibility_id, r.item_id, r.kind, r.next_attempt_at) \
-             SELECT l.id, l.attempts, l.campaign_id, l.eligibility_id, l.item_id, l.kind, i.holder_external_id, i.role_name, i.scope \
+             SELECT l.id, l.attempts, l.campaign_id, l.eligibility_id, l.item_id, l.kind, i.holder_external_id, i.role_name, i.scope, i.assignment \
              FROM leased l JOIN review_item i ON i.id = l.item_id ORDER BY l.next_attempt_at, l.id",
         );
     conn.query_all_raw(sql.build()).await

@@ -21,7 +21,7 @@ pub(crate) async fn lease_due(
 ) -> Result<Vec<QueryResult>, DbErr> {
     let mut sql = Sql::new(
         DbBackend::Sqlite,
-        "SELECT r.id, r.attempts, r.campaign_id, r.eligibility_id, r.item_id, r.kind, i.holder_external_id, i.role_name, i.scope \
+        "SELECT r.id, r.attempts, r.campaign_id, r.eligibility_id, r.item_id, r.kind, i.holder_external_id, i.role_name, i.scope, i.assignment \
          FROM review_item i JOIN (SELECT r.id, r.attempts, r.campaign_id, r.eligibility_id, r.item_id, r.kind, r.next_attempt_at \
          FROM remediation r JOIN campaign c ON c.id = r.campaign_id \
          WHERE c.state = 'remediating' AND r.state = 'pending' AND r.next_attempt_at <= ",
