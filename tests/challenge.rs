@@ -576,3 +576,108 @@ async fn confirming_removals_a_safety_rail_held_keeps_them_in_the_challenge_peri
     assert_eq!(lapsed.len(), 6);
     assert!(lapsed.iter().all(|c| c.state == "lapsed"));
 }
+
+#[tokio::test]
+async fn an_admin_answers_a_challenge_on_the_campaign_page() {
+    let Some(app) = TestApp::spawn("an_admin_answers_a_challenge_on_the_console").await else {
+        return;
+    };
+    let launched = launch(&app).await;
+    let id = launched.campaign_id;
+    let anna_ga = item_of(&app, &launched, "a1", "Global Administrator", "/").await;
+    let arne_ga = item_of(&app, &launched, "a2", "Global Administrator", "/").await;
+    let maria = app.link_for("maria@org.test");
+    decide(&app, &maria, anna_ga, "revoke").await;
+    decide(&app, &maria, arne_ga, "revoke").await;
+    app.clock.set(launched.due_at);
+    tick(&app.engine).await.expect("tick");
+    app.drain_mail().await;
+    let subject = "Your access";
+    for (email, reason) in [
+        ("anna@org.test", "I am on the payroll rota"),
+        ("arne@org.test", "Needed this quarter"),
+    ] {
+        // Each holder also has the policy's revocation of what Maria left open: the mail about
+        // the Global Administrator role is the one answered here.
+        let prefix = format!("{}/c/", app.base_url);
+        let link = app
+            .smtp
+            .messages_to(email)
+            .iter()
+            .filter(|m| {
+                m.subject.starts_with(subject) && m.subject.contains("Global Administrator")
+            })
+            .flat_map(|m| m.links())
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("{email}: a challenge link for Global Administrator"));
+        assert_eq!(
+            give_reason(&app, &link, reason).await,
+            StatusCode::SEE_OTHER
+        );
+    }
+    let anna_c = challenge_of(&app, anna_ga).await;
+    let arne_c = challenge_of(&app, arne_ga).await;
+
+    // The page offers both answers for a challenge with a reason; upholding needs its box.
+    app.admin_api_token("console-answer").await;
+    let session = app
+        .sign_in("admin@org.test", "a long enough password")
+        .await;
+    let page_path = format!("/admin/campaigns/{id}");
+    let (status, html) = app.console(&session, &page_path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(&format!("data-answer=\"keep-{}\"", anna_c.id)),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("data-answer=\"uphold-{}\"", arne_c.id)),
+        "{html}"
+    );
+    let csrf = field_value(&html, "csrf").expect("csrf");
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        let request = app
+            .http
+            .post(app.url(&path))
+            .header(reqwest::header::COOKIE, format!("attest_session={session}"))
+            .form(&form);
+        async move { request.send().await.expect("POST").status() }
+    };
+    let keep = format!("{page_path}/challenges/{}/keep", anna_c.id);
+    let uphold = format!("{page_path}/challenges/{}/uphold", arne_c.id);
+    // Without the anti-forgery value, or unconfirmed, nothing changes.
+    assert_ne!(
+        post(keep.clone(), vec![("confirm", "yes".into())]).await,
+        StatusCode::SEE_OTHER
+    );
+    assert_ne!(
+        post(uphold.clone(), vec![("csrf", csrf.clone())]).await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(challenge_of(&app, anna_ga).await.state, "submitted");
+    assert_eq!(challenge_of(&app, arne_ga).await.state, "submitted");
+    let confirmed = |csrf: &str| vec![("csrf", csrf.to_string()), ("confirm", "yes".to_string())];
+    assert_eq!(
+        post(keep.clone(), confirmed(&csrf)).await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(post(uphold, confirmed(&csrf)).await, StatusCode::SEE_OTHER);
+    // Answered once: a second answer is refused.
+    assert_eq!(post(keep, confirmed(&csrf)).await, StatusCode::CONFLICT);
+    let anna_c = challenge_of(&app, anna_ga).await;
+    assert_eq!(anna_c.state, "kept");
+    assert!(
+        anna_c
+            .answered_by
+            .as_deref()
+            .is_some_and(|by| by.contains("admin@org.test")),
+        "{anna_c:?}"
+    );
+    assert_eq!(challenge_of(&app, arne_ga).await.state, "upheld");
+    app.clock.set(launched.due_at + Duration::minutes(1));
+    tick(&app.engine).await.expect("tick");
+    assert_eq!(eligibility_status(&app, arne_ga).await, "removed");
+    assert_eq!(eligibility_status(&app, anna_ga).await, "active");
+    let (_, html) = app.console(&session, &page_path).await;
+    assert!(!html.contains("data-answer=\"keep-"), "{html}");
+}

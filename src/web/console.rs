@@ -39,6 +39,10 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/campaigns/{id}/resend", post(campaigns::resend))
         .route("/admin/campaigns/{id}/rerun", post(campaigns::rerun))
         .route(
+            "/admin/campaigns/{id}/challenges/{challenge}/{answer}",
+            post(campaigns::answer_challenge),
+        )
+        .route(
             "/admin/campaigns/{id}/revoke-links",
             post(credentials::revoke_links),
         )

@@ -137,6 +137,46 @@ pub(super) async fn rerun(
     }
 }
 
+/// An admin's answer to a challenged revocation: keep the eligibility after all, or uphold the
+/// revocation (its removal runs at once). The same engine function as the API and the CLI.
+pub(super) async fn answer_challenge(
+    State(state): State<AppState>,
+    Admin(operator): Admin,
+    Path((id, challenge, answer)): Path<(i64, i64, String)>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    if let Some(refused) = forged(&state, &operator, form.csrf.as_deref()).await {
+        return refused;
+    }
+    let Ok(answer) = answer.parse::<crate::domain::challenge::Answer>() else {
+        return crate::web::console::message_page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such answer to a challenge.",
+        );
+    };
+    if let Some(refused) = unconfirmed(form.confirm.as_deref()) {
+        return refused;
+    }
+    let by = crate::engine::challenges::Answerer {
+        reviewer: None,
+        channel: crate::domain::closing::Channel::Web,
+        actor: &operator.actor,
+    };
+    match state
+        .engine
+        .answer_challenge(id, challenge, answer, &by)
+        .await
+    {
+        Ok(_) => Redirect::to(&done_url(
+            &format!("/admin/campaigns/{id}"),
+            &[("done", &format!("challenge-{answer}"))],
+        ))
+        .into_response(),
+        Err(e) => console_failure(e),
+    }
+}
+
 /// A fresh invitation (with a new link) to a reviewer who still has open items.
 pub(super) async fn resend(
     State(state): State<AppState>,

@@ -190,6 +190,12 @@ fn notice(q: &ItemQuery, reviewers: &[ReviewerLine]) -> Option<String> {
         "cancelled" => {
             Some("The campaign is cancelled: no more decisions, nothing more removed.".into())
         }
+        "challenge-keep" => Some(
+            "The challenged eligibility is kept after all: its removal is cancelled.".into(),
+        ),
+        "challenge-uphold" => {
+            Some("The revocation is upheld: its removal runs now.".into())
+        }
         "next-stage" => Some(
             "The next stage is open: its reviewers' mails with fresh links are queued; earlier links no longer work.".into(),
         ),
