@@ -121,6 +121,34 @@ async fn a_disabled_person_loses_their_eligibility_after_the_grace_period() {
     assert_eq!(report.leavers_handled, 2);
     assert!(active_of(&app, "a1").await.is_empty(), "Anna's are removed");
     assert_eq!(active_of(&app, "a2").await.len(), 2, "Arne keeps his");
+    // Their manager is told, once, what was removed; nothing is said of Arne.
+    app.drain_mail().await;
+    attest::scheduler::tick(&engine).await.expect("tick");
+    app.drain_mail().await;
+    let told: Vec<_> = app
+        .smtp
+        .messages_to("maria@org.test")
+        .into_iter()
+        .filter(|m| m.subject.starts_with("Access removed:"))
+        .collect();
+    assert_eq!(
+        told.len(),
+        1,
+        "{:?}",
+        told.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        told[0].subject,
+        "Access removed: Anna One (a1) left (2 eligibilities)"
+    );
+    assert!(
+        told[0]
+            .text
+            .contains("Global Administrator at /: removed (builtin)")
+            && told[0].text.contains("disabled by import of upload:hr.csv"),
+        "{}",
+        told[0].text
+    );
     let events = leaver_event::Entity::find()
         .all(conn)
         .await

@@ -14,6 +14,8 @@ use sea_orm::ConnectionTrait;
 
 /// The actor leaver suspensions and their audit events name.
 pub const ACTOR: &str = "lifecycle";
+/// The mail to a leaver's manager saying what was removed.
+pub const MAIL_TEMPLATE: &str = "leaver";
 
 /// Writes `rows` of people (an import's or a sync's) and records a leaver event for each person
 /// they disable; returns (people written or changed, leavers recorded).
@@ -75,11 +77,16 @@ impl Engine {
                     // An open suspension (a SOC's, or this event's before a crash) is reused:
                     // `suspend` answers with it rather than opening a second one.
                     let (view, _) = self.suspend(&person, &reason, ACTOR).await?;
-                    (LeaverOutcome::Suspended, Some(view.id))
+                    (LeaverOutcome::Suspended, Some(view))
                 }
             };
             let txn = self.store().begin().await?;
-            if store::mark_handled(&txn, event.id, outcome, suspension, now).await? {
+            let suspension_id = suspension.as_ref().map(|v| v.id);
+            if store::mark_handled(&txn, event.id, outcome, suspension_id, now).await? {
+                if let Some(view) = &suspension {
+                    self.mail_manager(&txn, event.id, event.principal_id, &event.via, view, now)
+                        .await?;
+                }
                 st::audit::append(
                     &txn,
                     now,
@@ -92,7 +99,7 @@ impl Engine {
                         "detected_at": event.detected_at,
                         "grace_days": self.lifecycle.leaver_grace_days,
                         "outcome": outcome,
-                        "suspension": suspension,
+                        "suspension": suspension_id,
                         "eligibilities_held": held,
                     }),
                 )
@@ -102,5 +109,51 @@ impl Engine {
             txn.commit().await?;
         }
         Ok(handled)
+    }
+
+    /// Tells the leaver's manager (when they have one) what was removed, once per event.
+    async fn mail_manager(
+        &self,
+        txn: &impl ConnectionTrait,
+        event: i64,
+        principal: i64,
+        via: &str,
+        view: &crate::engine::suspend::SuspensionView,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        let Some(who) = store::person_and_manager(txn, principal).await? else {
+            return Ok(());
+        };
+        let Some((manager, manager_name)) = who.manager else {
+            return Ok(());
+        };
+        let removed: Vec<(String, String)> = view
+            .items
+            .iter()
+            .map(|i| {
+                (
+                    format!("{} at {}", i.role, i.scope),
+                    format!("{} ({})", i.removal_state, i.source),
+                )
+            })
+            .collect();
+        crate::store::outbox::queue_to_principal(
+            txn,
+            &format!("{MAIL_TEMPLATE}/{event}"),
+            None,
+            manager,
+            MAIL_TEMPLATE,
+            &serde_json::json!({
+                "manager_name": manager_name,
+                "person": view.principal,
+                "person_name": who.name,
+                "via": format!("disabled by {via}"),
+                "count": removed.len(),
+                "removed": removed,
+            }),
+            now,
+        )
+        .await?;
+        Ok(())
     }
 }

@@ -91,6 +91,7 @@ mail_templates!(
         ChallengeSubmittedHtml = "mail/challenge_submitted.html";
     "activation_review": ActivationReviewText = "mail/activation_review.txt",
         ActivationReviewHtml = "mail/activation_review.html";
+    "leaver": LeaverText = "mail/leaver.txt", LeaverHtml = "mail/leaver.html";
 );
 
 fn eligibilities(n: i64) -> String {
@@ -173,6 +174,11 @@ fn subject(template: &str, m: &MailContext) -> String {
             "Activation review {}: {} in the roles you own",
             m.period,
             crate::domain::figures::count(m.items, "finding", "findings")
+        ),
+        "leaver" => format!(
+            "Access removed: {} left ({})",
+            m.holder.as_deref().unwrap_or_default(),
+            eligibilities(m.items)
         ),
         other => other.to_string(),
     }
@@ -319,6 +325,7 @@ mod tests {
             "launch_waiting",
             "invitations_failed",
             "activation_review",
+            "leaver",
         ] {
             let (message, _) = compose(template, &m, &from, "ana@example.test", "k").unwrap();
             let raw = String::from_utf8(message.formatted()).unwrap();

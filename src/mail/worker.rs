@@ -344,6 +344,9 @@ impl Mailer {
         if mail.template == crate::engine::activations::MAIL_TEMPLATE {
             return Ok(Ok((activation_review(mail, &self.base_url), false)));
         }
+        if mail.template == crate::engine::leavers::MAIL_TEMPLATE {
+            return Ok(Ok((leaver(mail), false)));
+        }
         let (Some(campaign_id), Some(recipient)) = (mail.campaign_id, mail.recipient_id) else {
             return Ok(Err("the mail names no campaign or recipient".into()));
         };
@@ -425,6 +428,28 @@ impl Mailer {
             },
             reviewer_mail,
         )))
+    }
+}
+
+/// A leaver's manager told what was removed: everything it says was written into its payload
+/// when the leaver event was handled.
+fn leaver(mail: &OutboxRow) -> MailContext {
+    let payload: serde_json::Value = serde_json::from_str(&mail.payload).unwrap_or_default();
+    let text = |key: &str| {
+        payload
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    MailContext {
+        recipient_name: text("manager_name"),
+        holder: Some(format!("{} ({})", text("person_name"), text("person"))),
+        reason: Some(text("via")),
+        summary: serde_json::from_value(payload.get("removed").cloned().unwrap_or_default())
+            .unwrap_or_default(),
+        items: payload.get("count").and_then(|v| v.as_i64()).unwrap_or(0),
+        ..MailContext::default()
     }
 }
 

@@ -112,6 +112,35 @@ pub async fn enabled(conn: &impl ConnectionTrait, id: i64) -> Result<bool, Store
         .unwrap_or(false))
 }
 
+/// A leaver's name and their manager (id and name) when the manager is enabled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonAndManager {
+    pub name: String,
+    pub manager: Option<(i64, String)>,
+}
+
+/// Principal `id`'s name and enabled manager, if `id` exists.
+pub async fn person_and_manager(
+    conn: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<PersonAndManager>, StoreError> {
+    let Some(person) = principal::Entity::find_by_id(id).one(conn).await? else {
+        return Ok(None);
+    };
+    let manager = match person.manager_id {
+        Some(m) => principal::Entity::find_by_id(m)
+            .one(conn)
+            .await?
+            .filter(|m| m.enabled)
+            .map(|m| (m.id, m.display_name)),
+        None => None,
+    };
+    Ok(Some(PersonAndManager {
+        name: person.display_name,
+        manager,
+    }))
+}
+
 /// Every event detected in `[from, to)`, oldest first.
 pub async fn between(
     conn: &impl ConnectionTrait,
