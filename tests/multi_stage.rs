@@ -546,3 +546,27 @@ async fn a_definition_checks_its_stages() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn a_campaign_closed_in_its_first_stage_weighs_only_the_stage_it_ran() {
+    let Some(app) = TestApp::spawn("closed_in_the_first_stage").await else {
+        return;
+    };
+    let (launched, items) = launch(&app, "all_must_attest").await;
+    let id = launched.campaign_id;
+    stage_one(&app, &items).await;
+    let token = app.admin_api_token("stages-test").await;
+    let (status, body) = api(&app, &token, &format!("/api/v1/campaigns/{id}/close"), true).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Every stage that ran (one) attested Bea's: kept; nobody answered Bo's: the policy's.
+    for (item, expected) in [
+        (items.bea_ga, ("attest", "kept", 1)),
+        (items.arne_ga, ("revoke", "revoked", 1)),
+        (items.bo, ("revoke", "removed_by_policy", 1)),
+    ] {
+        let (v, o, s) = settled(&app, item).await;
+        assert_eq!((v.as_str(), o.as_str(), s), expected, "item {item}");
+    }
+    let view = app.engine.campaign(id).await.expect("show");
+    assert_eq!((view.campaign.stage, view.campaign.stages), (1, 2));
+}

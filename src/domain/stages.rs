@@ -192,9 +192,10 @@ pub struct StageVote {
     pub decision_id: i64,
 }
 
-/// The decision that settles an item under `rule` once its last stage (`stages` in all) ends,
-/// from the people's decisions in force, one per stage at most; `None`: no stage settles it
-/// and the `on_no_response` policy does.
+/// The decision that settles an item under `rule` when the campaign closes after running
+/// `stages` stages (all of them, or fewer when an admin closed it early), from the people's
+/// decisions in force, one per stage at most; `None`: no stage settles it and the
+/// `on_no_response` policy does.
 pub fn settling_decision(rule: OutcomeRule, stages: i32, votes: &[StageVote]) -> Option<i64> {
     let mut votes = votes.to_vec();
     votes.sort_by_key(|v| v.stage);

@@ -207,7 +207,9 @@ impl Engine {
             for item in current {
                 let decisions = votes.get(&item.id).map(Vec::as_slice).unwrap_or_default();
                 let weighed: Vec<_> = decisions.iter().map(stage_history::vote).collect();
-                let chosen = settling_decision(rule, campaign.stages, &weighed)
+                // Closed early, a campaign never reached its later stages: the rule weighs
+                // the stages it ran.
+                let chosen = settling_decision(rule, campaign.stage, &weighed)
                     .and_then(|id| decisions.iter().find(|d| d.decision_id == id));
                 if chosen.map(|d| d.decision_id) != item.current_decision_id {
                     item_stages::settle_by_rule(txn, item.id, chosen).await?;
