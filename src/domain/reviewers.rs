@@ -80,6 +80,25 @@ pub fn may_review(people: &HashMap<i64, Person>, candidate: i64, holder: i64) ->
 }
 
 impl ReviewerRules {
+    /// A stage's rules with the people it names resolved by `id_of` (external id to principal
+    /// id); a name that resolves to no one is left out.
+    pub fn of(
+        stage: &super::stages::StageSpec,
+        owner: i64,
+        id_of: impl Fn(&str) -> Option<i64>,
+    ) -> Self {
+        ReviewerRules {
+            strategy: stage.reviewers,
+            named: stage
+                .named_reviewers
+                .iter()
+                .filter_map(|n| id_of(n))
+                .collect(),
+            fallback: stage.fallback_reviewer.as_deref().and_then(&id_of),
+            owner,
+        }
+    }
+
     /// Picks the reviewer of an eligibility held by `holder` in a role owned by `role_owner`.
     pub fn resolve(
         &self,

@@ -239,15 +239,6 @@ impl Engine {
                 campaign.name, campaign.spec.owner
             ))
         })?;
-        Ok(ReviewerRules {
-            strategy: spec.reviewers,
-            named: spec
-                .named_reviewers
-                .iter()
-                .filter_map(|n| id_of(n))
-                .collect(),
-            fallback: spec.fallback_reviewer.as_deref().and_then(id_of),
-            owner,
-        })
+        Ok(ReviewerRules::of(&spec, owner, id_of))
     }
 }

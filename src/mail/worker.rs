@@ -315,13 +315,7 @@ impl Mailer {
             // No campaign exists yet: everything the mail says was written into its payload.
             let payload: serde_json::Value =
                 serde_json::from_str(&mail.payload).unwrap_or_default();
-            let text = |key: &str| {
-                payload
-                    .get(key)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_string()
-            };
+            let text = |key: &str| payload_text(&payload, key);
             return Ok(Ok((
                 MailContext {
                     recipient_name: text("owner_name"),
@@ -431,17 +425,20 @@ impl Mailer {
     }
 }
 
+/// A text field of a mail's payload ("" when absent).
+fn payload_text(payload: &serde_json::Value, key: &str) -> String {
+    payload
+        .get(key)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// A leaver's manager told what was removed: everything it says was written into its payload
 /// when the leaver event was handled.
 fn leaver(mail: &OutboxRow) -> MailContext {
     let payload: serde_json::Value = serde_json::from_str(&mail.payload).unwrap_or_default();
-    let text = |key: &str| {
-        payload
-            .get(key)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_string()
-    };
+    let text = |key: &str| payload_text(&payload, key);
     MailContext {
         recipient_name: text("manager_name"),
         holder: Some(format!("{} ({})", text("person_name"), text("person"))),
@@ -457,13 +454,7 @@ fn leaver(mail: &OutboxRow) -> MailContext {
 /// payload when the week's review was queued.
 fn activation_review(mail: &OutboxRow, base_url: &str) -> MailContext {
     let payload: serde_json::Value = serde_json::from_str(&mail.payload).unwrap_or_default();
-    let text = |key: &str| {
-        payload
-            .get(key)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_string()
-    };
+    let text = |key: &str| payload_text(&payload, key);
     let week = text("week");
     MailContext {
         recipient_name: text("owner_name"),

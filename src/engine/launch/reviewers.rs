@@ -73,16 +73,7 @@ impl Engine {
             ))
         })?;
         Ok(Resolved {
-            rules: ReviewerRules {
-                strategy: spec.reviewers,
-                named: spec
-                    .named_reviewers
-                    .iter()
-                    .filter_map(|n| id_of(n))
-                    .collect(),
-                fallback: spec.fallback_reviewer.as_deref().and_then(id_of),
-                owner,
-            },
+            rules: ReviewerRules::of(&spec.stage(1), owner, id_of),
             excluded: spec
                 .scope
                 .exclude_principals
