@@ -174,7 +174,44 @@ async fn a_second_stage_opens_at_the_deadline_and_any_revocation_removes() {
     // the role owner with a fresh deadline.
     let stage_two_due = launched.due_at + Duration::days(7);
     app.clock.set(launched.due_at);
-    tick(&app.engine).await.expect("tick");
+    // With an outbound event endpoint configured, the stage's opening is an event of its own.
+    let hooks = std::collections::BTreeMap::from([(
+        "tickets".to_string(),
+        attest::webhooks::WebhookEndpoint {
+            url: "http://127.0.0.1:9/events".into(),
+            secret_env: "ATTEST_TEST_STAGE_HOOK_SECRET".into(),
+            events: vec!["campaign.stage_opened".into()],
+            timeout_secs: Some(5),
+        },
+    )]);
+    let engine = app
+        .engine
+        .clone()
+        .with_webhooks(attest::engine::webhooks::WebhookRouting {
+            subscriptions: attest::webhooks::config::subscriptions(&hooks),
+            base_url: "http://attest.test".into(),
+        });
+    tick(&engine).await.expect("tick");
+    let events = entity::webhook_delivery::Entity::find()
+        .all(app.engine.store().conn())
+        .await
+        .expect("read the outbox of events");
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        (
+            events[0].event_type.as_str(),
+            events[0].subject_key.as_str()
+        ),
+        (
+            "campaign.stage_opened",
+            format!("campaign:{id}/stage:2").as_str()
+        )
+    );
+    let data: Value = serde_json::from_str(&events[0].payload).expect("JSON");
+    assert_eq!(
+        (&data["data"]["items_entered"], &data["data"]["opened_by"]),
+        (&Value::from(5), &Value::from("scheduler"))
+    );
     let view = app.engine.campaign(id).await.expect("show");
     assert_eq!(view.campaign.state.as_str(), "active");
     assert_eq!((view.campaign.stage, view.campaign.stages), (2, 2));

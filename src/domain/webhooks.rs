@@ -30,6 +30,8 @@ pub enum EventKind {
     CampaignLaunched,
     ReviewerFinished,
     CampaignClosed,
+    /// A multi-stage campaign's next stage opened (`engine::stages`).
+    StageOpened,
     RemovalDone,
     RemovalFailed,
     RemovalGivenUp,
@@ -41,6 +43,7 @@ string_enum!(EventKind, "event", {
     CampaignLaunched => "campaign.launched",
     ReviewerFinished => "reviewer.finished",
     CampaignClosed => "campaign.closed",
+    StageOpened => "campaign.stage_opened",
     RemovalDone => "removal.done",
     RemovalFailed => "removal.failed",
     RemovalGivenUp => "removal.given_up",

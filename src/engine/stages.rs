@@ -166,6 +166,8 @@ impl Engine {
             }),
         )
         .await?;
+        let event = crate::engine::webhook_events::stage_opened(&report, actor, now);
+        self.emit(&txn, vec![event]).await?;
         txn.commit().await?;
         Ok(report)
     }

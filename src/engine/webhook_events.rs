@@ -59,6 +59,26 @@ pub fn closed(
     }
 }
 
+/// `campaign.stage_opened`: a multi-stage campaign moved on to its next stage.
+pub fn stage_opened(
+    report: &super::stages::StageReport,
+    opened_by: &str,
+    now: DateTime<Utc>,
+) -> Event {
+    let id = report.campaign_id;
+    Event {
+        kind: EventKind::StageOpened,
+        campaign_id: Some(id),
+        subject: format!("campaign:{id}/stage:{}", report.stage),
+        data: serde_json::json!({
+            "stage": report.stage, "stages": report.stages, "due_at": report.due_at,
+            "items_entered": report.items_entered, "items_settled_earlier": report.items_settled_earlier,
+            "reviewers": report.reviewers, "opened_by": opened_by,
+        }),
+        occurred_at: now,
+    }
+}
+
 /// `removal.done` / `removal.failed` (an attempt failed, retried later) / `removal.given_up`
 /// (no more attempts, or the source still lists it): one per settled removal.
 pub fn removals(due: &[DueRemoval], settled: &[Settled], now: DateTime<Utc>) -> Vec<Event> {
