@@ -6,6 +6,11 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc rather than glibc's allocator: under many small concurrent requests glibc's malloc
+/// and free were about a fifth of the server's CPU (docs/benchmarks.md, 2026-11-29).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let filter = EnvFilter::try_from_env("ATTEST_LOG")
         .unwrap_or_else(|_| EnvFilter::new("warn,attest=info"));
