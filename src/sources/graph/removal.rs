@@ -24,20 +24,23 @@ impl Schedule {
 }
 
 impl GraphConnector {
+    /// The URL listing one principal's schedules at `path` (eligibility or standing
+    /// assignments), with their role definitions.
+    pub(super) fn schedules_of(&self, path: &str, target: &RemovalTarget) -> String {
+        let filter = format!(
+            "principalId eq '{}'",
+            target.principal_external_id.replace('\'', "''")
+        );
+        self.url(path, &[("$filter", &filter), ("$expand", "roleDefinition")])
+    }
+
     /// The schedules of one principal that match a removal target (provisioned, the role by
     /// name, the scope).
     pub(super) async fn lookup(
         &self,
         target: &RemovalTarget,
     ) -> Result<Vec<Schedule>, SourceError> {
-        let filter = format!(
-            "principalId eq '{}'",
-            target.principal_external_id.replace('\'', "''")
-        );
-        let url = self.url(
-            ELIGIBILITY_PATH,
-            &[("$filter", &filter), ("$expand", "roleDefinition")],
-        );
+        let url = self.schedules_of(ELIGIBILITY_PATH, target);
         let what = format!(
             "the eligibility schedules of {}",
             target.principal_external_id

@@ -89,14 +89,7 @@ impl GraphConnector {
         target: &RemovalTarget,
         strict: bool,
     ) -> Result<Option<Vec<Schedule>>, SourceError> {
-        let filter = format!(
-            "principalId eq '{}'",
-            target.principal_external_id.replace('\'', "''")
-        );
-        let url = self.url(
-            ASSIGNMENTS_PATH,
-            &[("$filter", &filter), ("$expand", "roleDefinition")],
-        );
+        let url = self.schedules_of(ASSIGNMENTS_PATH, target);
         let what = format!(
             "the standing role assignments of {}",
             target.principal_external_id
