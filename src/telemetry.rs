@@ -63,7 +63,14 @@ pub fn mail_send_time(per_mail: Duration, mails: usize) {
 /// One removal attempt through a source: `outcome` is `removed`, `already_gone`, `failed`
 /// (to be retried) or `given_up`.
 pub fn removal(outcome: &'static str) {
-    metrics::counter!("attest_removals_total", "outcome" => outcome).increment(1);
+    removals(outcome, 1);
+}
+
+/// `n` removals that ended (or were retried) with `outcome`.
+pub fn removals(outcome: &'static str, n: u64) {
+    if n > 0 {
+        metrics::counter!("attest_removals_total", "outcome" => outcome).increment(n);
+    }
 }
 
 /// One sync of a configured source, and whether it worked.

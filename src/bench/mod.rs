@@ -59,7 +59,18 @@ pub struct BenchReport {
     pub launch_to_baseline: Option<f64>,
     /// The paced runs (a page, one item per form, one item per API call), then the saturation run.
     pub decisions: Vec<load::LoadResult>,
+    /// The close + remediation stage taken apart: the close, then the removals.
+    pub close_split: CloseSplit,
     pub evidence_verified: bool,
+}
+
+/// The two halves of the close + remediation stage, and how many removals the second did:
+/// the number of removals, not of items, is what the second half's time follows.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct CloseSplit {
+    pub close_seconds: f64,
+    pub remediation_seconds: f64,
+    pub removals: u64,
 }
 
 /// Runs every stage once and reports; the scratch database is removed afterwards.
@@ -233,11 +244,13 @@ async fn run_stages(
         decisions.push(result);
     }
 
+    let mut close_split = CloseSplit::default();
     measure(
         &mut stages,
         "close + remediation",
         options.items as u64,
         async {
+            let started = Instant::now();
             engine.close(campaign.id, "bench").await?;
             if engine
                 .campaign(campaign.id)
@@ -248,7 +261,16 @@ async fn run_stages(
             {
                 engine.confirm_removals(campaign.id, "bench").await?;
             }
-            while engine.remediate_step().await? > 0 {}
+            close_split.close_seconds = started.elapsed().as_secs_f64();
+            let started = Instant::now();
+            loop {
+                let handled = engine.remediate_step().await?;
+                if handled == 0 {
+                    break;
+                }
+                close_split.removals += handled as u64;
+            }
+            close_split.remediation_seconds = started.elapsed().as_secs_f64();
             Ok(())
         },
     )
@@ -286,6 +308,7 @@ async fn run_stages(
         stages,
         launch_to_baseline,
         decisions,
+        close_split,
         evidence_verified: verification.problem.is_none(),
     })
 }

@@ -351,6 +351,13 @@ pub fn print_bench(r: &BenchReport) {
             d.p99_ms
         );
     }
+    let split = &r.close_split;
+    say!(
+        "close + remediation: close {:.2} s, then {} removals in {:.2} s",
+        split.close_seconds,
+        split.removals,
+        split.remediation_seconds
+    );
     say!(
         "evidence bundle verified: {}",
         if r.evidence_verified { "yes" } else { "NO" }

@@ -117,8 +117,11 @@ pub mod builtin_receipt {
 
     /// The receipt of a removal that found the eligibility no longer active.
     pub fn not_active(eligibility_id: i64) -> String {
-        format!("{PREFIX}{eligibility_id}:not-active")
+        format!("{PREFIX}{eligibility_id}{NOT_ACTIVE_SUFFIX}")
     }
+
+    /// What follows the id in the receipt of a removal that found it no longer active.
+    pub const NOT_ACTIVE_SUFFIX: &str = ":not-active";
 
     /// What follows the id in the receipt of a conversion to eligible by `campaign_id`.
     pub fn converted_suffix(campaign_id: i64, now: DateTime<Utc>) -> String {

@@ -27,6 +27,7 @@ pub mod oidc;
 pub mod outbox;
 pub mod process;
 pub mod remediate;
+mod remediate_in_database;
 pub mod remind;
 pub mod reports;
 pub mod rerun;

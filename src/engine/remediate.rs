@@ -61,6 +61,10 @@ impl Engine {
 
     /// Works through the removals due now; returns how many it handled (0: nothing was due).
     pub async fn remediate_step(&self) -> Result<usize, EngineError> {
+        let in_database = self.remediate_in_database_step().await?;
+        if in_database > 0 {
+            return Ok(in_database);
+        }
         let now = self.now();
         let txn = self.store().begin().await?;
         let due =

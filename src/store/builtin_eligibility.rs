@@ -176,22 +176,9 @@ pub async fn remove_in_database(
     // hand-written: the remediation's bulk write, a computed receipt per row and RETURNING.
     for (campaign_id, ids) in by_campaign {
         for chunk in ids.chunks(super::backend::ids_per_statement(backend)) {
-            let mut sql = Sql::new(
-                backend,
-                "UPDATE eligibility SET status = 'removed', removed_at = ",
-            );
-            sql.bind(now)
-                .push(", removed_by_campaign_id = ")
-                .bind(campaign_id)
-                .push(", removal_reason = ")
-                .bind(format!("access review campaign #{campaign_id}"))
-                .push(", removal_receipt = ")
-                .bind(builtin_receipt::PREFIX)
-                .push(" || CAST(id AS TEXT) || ")
-                .bind(builtin_receipt::removed_suffix(campaign_id, now))
-                .push(", updated_at = ")
-                .bind(now)
-                .push(" WHERE status = 'active' AND id");
+            let mut sql = Sql::new(backend, "");
+            push_remove(&mut sql, campaign_id, now);
+            sql.push(" AND id");
             sql.one_of(chunk.iter().copied());
             sql.push(" RETURNING id");
             for row in conn.query_all_raw(sql.build()).await? {
@@ -200,6 +187,43 @@ pub async fn remove_in_database(
         }
     }
     Ok(removed)
+}
+
+/// `UPDATE eligibility SET … WHERE status = 'active'`: the removal by `campaign_id` at `now`,
+/// with its built-in receipt, of the active rows the caller goes on to name.
+pub(crate) fn push_remove(sql: &mut Sql, campaign_id: i64, now: DateTime<Utc>) {
+    sql.push("UPDATE eligibility SET status = 'removed', removed_at = ")
+        .bind(now)
+        .push(", removed_by_campaign_id = ")
+        .bind(campaign_id)
+        .push(", removal_reason = ")
+        .bind(format!("access review campaign #{campaign_id}"))
+        .push(", removal_receipt = ");
+    push_removed_receipt(sql, "id", campaign_id, now);
+    sql.push(", updated_at = ")
+        .bind(now)
+        .push(" WHERE status = 'active'");
+}
+
+/// The built-in receipt of the removal of eligibility `id_column` by `campaign_id` at `now`,
+/// as an SQL expression (`builtin_receipt::removed`, computed by the database for a batch).
+pub(crate) fn push_removed_receipt(
+    sql: &mut Sql,
+    id_column: &str,
+    campaign_id: i64,
+    now: DateTime<Utc>,
+) {
+    sql.bind(builtin_receipt::PREFIX)
+        .push(&format!(" || CAST({id_column} AS TEXT) || "))
+        .bind(builtin_receipt::removed_suffix(campaign_id, now));
+}
+
+/// The built-in receipt of a removal that found eligibility `id_column` no longer active, as
+/// an SQL expression (`builtin_receipt::not_active`).
+pub(crate) fn push_not_active_receipt(sql: &mut Sql, id_column: &str) {
+    sql.bind(builtin_receipt::PREFIX)
+        .push(&format!(" || CAST({id_column} AS TEXT) || "))
+        .bind(builtin_receipt::NOT_ACTIVE_SUFFIX);
 }
 
 /// Converts a batch of standing assignments to eligible (standing access a reviewer chose to

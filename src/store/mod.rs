@@ -29,6 +29,7 @@ pub mod outbox;
 pub mod process;
 pub mod reappearance;
 pub mod remediation;
+pub mod remediation_in_database;
 pub mod reports;
 pub mod review;
 pub mod sources;

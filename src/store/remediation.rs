@@ -82,8 +82,9 @@ const IN_LIST: usize = 2000;
 /// How a leased removal ends this round.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settlement {
-    /// Removed (or already gone) and re-read as gone. Its two history lines (the removal with
-    /// its receipt, then `verified_gone`) are written by [`settle`] itself. `removed_at`: when
+    /// Removed (or already gone) and re-read as gone. Its history line (the removal with its
+    /// receipt; the re-read is the row's `verified_at`) is written by [`settle`] itself.
+    /// `removed_at`: when
     /// it was removed, if earlier than now (an attempt interrupted before it was recorded).
     Done {
         state: RemediationState,
@@ -152,7 +153,7 @@ impl Settled {
 }
 
 /// Settles a batch of leased removals and releases their leases; for those that went through,
-/// also writes their history (the removal with its receipt, then `verified_gone`), taken from
+/// also writes their history line (the removal with its receipt), taken from
 /// the settled rows. A pending removal keeps its receipt; a retried one keeps no verification.
 pub async fn settle(
     conn: &impl ConnectionTrait,

@@ -76,6 +76,19 @@ impl Sql {
         }
         self
     }
+
+    /// Appends the test that a column is one of `ids`, however many: one parameter on either
+    /// backend (a JSON array SQLite reads with `json_each`, an array PostgreSQL unnests), so a
+    /// set-based step can name tens of thousands of rows in each of its statements, each
+    /// looked up by its key.
+    pub(crate) fn among(&mut self, ids: &[i64]) -> &mut Self {
+        if self.backend() == DbBackend::Postgres {
+            postgres::push_among(self, ids);
+        } else {
+            sqlite::push_among(self, ids);
+        }
+        self
+    }
 }
 
 /// Ids per statement for [`Sql::one_of`].
@@ -90,6 +103,15 @@ pub(crate) fn ids_per_statement(backend: DbBackend) -> usize {
 /// for this transaction; SQLite's write transaction already excludes it).
 pub(crate) fn locks_rows(backend: DbBackend) -> bool {
     backend == DbBackend::Postgres
+}
+
+/// Has the rest of the caller's transaction run without JIT compilation (PostgreSQL,
+/// `postgres::without_jit`; SQLite compiles nothing).
+pub(crate) async fn without_jit(conn: &impl ConnectionTrait) -> Result<(), DbErr> {
+    if is_postgres(conn) {
+        postgres::without_jit(conn).await?;
+    }
+    Ok(())
 }
 
 /// Has the database sample `tables` again after a bulk change (PostgreSQL; SQLite keeps no

@@ -59,11 +59,20 @@ pub(crate) struct PolicySettlement<'a> {
 impl PolicySettlement<'_> {
     /// ` WHERE …`: the class's undecided items.
     pub(crate) fn push_filter(&self, sql: &mut Sql) {
-        sql.push(" WHERE campaign_id = ")
+        sql.push(" WHERE");
+        self.push_class(sql, "");
+    }
+
+    /// ` campaign_id = … AND …`: the class's undecided items, their columns named with
+    /// `prefix` (`review_item.` where another table in the statement has such columns too).
+    pub(crate) fn push_class(&self, sql: &mut Sql, prefix: &str) {
+        sql.push(&format!(" {prefix}campaign_id = "))
             .bind(self.campaign_id)
-            .push(" AND verdict IS NULL AND excluded = ")
+            .push(&format!(
+                " AND {prefix}verdict IS NULL AND {prefix}excluded = "
+            ))
             .bind(self.class.excluded)
-            .push(" AND recommendation = ")
+            .push(&format!(" AND {prefix}recommendation = "))
             .bind(self.class.recommendation.as_str());
     }
 

@@ -42,8 +42,8 @@ pub(crate) async fn lease_due(
     Ok(rows)
 }
 
-/// Settles a batch from a VALUES list, then writes the history of the removals that went
-/// through from the settled rows.
+/// Settles a batch from a VALUES list, then writes the history line of each removal that went
+/// through from its settled row.
 pub(crate) async fn settle(
     conn: &impl ConnectionTrait,
     settled: &[Settled],
@@ -87,12 +87,9 @@ pub(crate) async fn settle(
              SELECT r.id, r.attempts, ",
         );
         sql.bind(now)
-            .push(
-                ", CASE WHEN k.n = 0 THEN r.state ELSE 'verified_gone' END, CASE WHEN k.n = 0 THEN r.receipt END, NULL \
-                 FROM remediation r CROSS JOIN (SELECT 0 AS n UNION ALL SELECT 1) k WHERE r.id IN ",
-            )
+            .push(", r.state, r.receipt, NULL FROM remediation r WHERE r.id IN ")
             .tuple(verified)
-            .push(" ORDER BY r.id, k.n");
+            .push(" ORDER BY r.id");
         conn.execute_raw(sql.build()).await?;
     }
     Ok(())
