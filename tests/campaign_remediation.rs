@@ -763,12 +763,12 @@ async fn closing_a_campaign_that_is_still_removing_carries_its_removals_on() {
     );
 }
 
-/// A campaign closed by an admin with one revocation (a1's GA eligibility) to remove (through
-/// a stand-in for the built-in source when `faults` are given).
+/// A campaign closed by an admin with one revocation (a1's GA eligibility) to remove.
 async fn closed_with_one_revocation(db: &TestDb, name: &str) -> (Engine, Arc<ManualClock>, i64) {
     closed_with_one_revocation_through(db, name, None).await
 }
 
+/// The same, through a stand-in for the built-in source when `faults` are given.
 async fn closed_with_one_revocation_through(
     db: &TestDb,
     name: &str,

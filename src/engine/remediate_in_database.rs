@@ -9,6 +9,7 @@ use super::{Engine, EngineError};
 use crate::domain::lifecycle::CampaignState;
 use crate::domain::webhooks::EventKind;
 use crate::store::{campaigns, remediation_in_database};
+use sea_orm::ConnectionTrait;
 
 /// Removals per in-database step: a step holds SQLite's one writer for its transaction (about
 /// 0.2 s on 2 cores, measured at a million removals: other writers wait that long at most), yet
@@ -31,14 +32,15 @@ impl Engine {
         if !self.source().in_database() || per_removal_events {
             return Ok(0);
         }
+        // Most ticks have nothing of this kind to do: found out on the read pool, so that they
+        // do not also take a write transaction (SQLite's one writer) to learn it.
+        if builtin_remediating(self.store().conn()).await?.is_empty() {
+            return Ok(0);
+        }
         let now = self.now();
         let txn = self.store().begin().await?;
-        let builtin: Vec<i64> = campaigns::campaigns(&txn, &[CampaignState::Remediating])
-            .await?
-            .into_iter()
-            .filter(|c| c.spec.scope.source.is_none())
-            .map(|c| c.id)
-            .collect();
+        // Again inside the transaction, which the step's removals are judged in.
+        let builtin = builtin_remediating(&txn).await?;
         let step =
             remediation_in_database::remove_due(&txn, &builtin, IN_DATABASE_STEP, now).await?;
         txn.commit().await?;
@@ -46,4 +48,14 @@ impl Engine {
         crate::telemetry::removals("already_gone", step.already_gone);
         Ok(step.settled() as usize)
     }
+}
+
+/// The remediating campaigns whose source is the built-in one.
+async fn builtin_remediating(conn: &impl ConnectionTrait) -> Result<Vec<i64>, EngineError> {
+    Ok(campaigns::campaigns(conn, &[CampaignState::Remediating])
+        .await?
+        .into_iter()
+        .filter(|c| c.spec.scope.source.is_none())
+        .map(|c| c.id)
+        .collect())
 }

@@ -28,15 +28,7 @@ pub(super) fn push_one_of(sql: &mut Sql, ids: impl Iterator<Item = i64>) {
 
 /// ` IN (SELECT value FROM json_each(?))`, the ids as one JSON array: no placeholder limit.
 pub(super) fn push_among(sql: &mut Sql, ids: &[i64]) {
-    let mut list = String::with_capacity(ids.len() * 8 + 2);
-    list.push('[');
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            list.push(',');
-        }
-        list.push_str(&id.to_string());
-    }
-    list.push(']');
+    let list = serde_json::to_string(ids).expect("a list of integers is JSON");
     sql.push(" IN (SELECT value FROM json_each(")
         .bind(list)
         .push("))");
