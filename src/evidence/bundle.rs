@@ -45,9 +45,13 @@ impl ZipPipe {
             .name("evidence-zip".into())
             .spawn(move || -> io::Result<()> {
                 let mut zip = ZipWriter::new(BufWriter::with_capacity(1 << 20, file));
+                // Zip64 for every entry: the items of a 10,000,000-item campaign are more than
+                // 4 GiB of CSV, past what a plain zip entry can say, and an entry's size is not
+                // known before it is streamed (without it the export failed at 4 GiB).
                 let options = SimpleFileOptions::default()
                     .compression_method(zip::CompressionMethod::Deflated)
-                    .compression_level(Some(LEVEL));
+                    .compression_level(Some(LEVEL))
+                    .large_file(true);
                 for command in inbox {
                     match command {
                         Command::Begin(name) => {
@@ -322,5 +326,39 @@ impl Write for BundleWriter {
             Some(file) => file.flush(),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The id of the first extra field of the zip's first local file header.
+    fn first_extra_field_id(zip: &[u8]) -> Option<u16> {
+        assert_eq!(&zip[..4], b"PK\x03\x04", "a local file header first");
+        let name = u16::from_le_bytes([zip[26], zip[27]]) as usize;
+        let extra = u16::from_le_bytes([zip[28], zip[29]]) as usize;
+        (extra >= 4).then(|| u16::from_le_bytes([zip[30 + name], zip[31 + name]]))
+    }
+
+    #[test]
+    fn zip_entries_are_written_as_zip64_so_a_file_may_pass_4_gib() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("bundle.zip");
+        let mut bundle = BundleWriter::create(&path, false).expect("create");
+        bundle.file("items.csv", b"id\n1\n", false).expect("write");
+        bundle.finish().expect("finish");
+        let zip = std::fs::read(&path).expect("read");
+        assert_eq!(
+            first_extra_field_id(&zip),
+            Some(0x0001),
+            "Zip64 extra field"
+        );
+        // And it reads back as any zip does.
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).expect("a zip");
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut archive.by_name("items.csv").expect("entry"), &mut text)
+            .expect("read entry");
+        assert_eq!(text, "id\n1\n");
     }
 }
