@@ -99,7 +99,7 @@ fn gauge_text(g: &Gauges) -> String {
 
 /// Which kind of route a path is, for the request counters: a handful of fixed words, never
 /// the path itself (tokens and ids must not become labels).
-fn route_class(path: &str) -> &'static str {
+pub(super) fn route_class(path: &str) -> &'static str {
     let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
     if under("/r") {
         "review"

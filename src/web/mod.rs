@@ -9,6 +9,7 @@ pub mod console;
 mod downloads;
 pub mod error;
 mod health;
+pub mod in_flight;
 mod oidc;
 mod review;
 
@@ -56,6 +57,11 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(limit_body))
         // A backstop for any extractor that buffers a body: no route takes more.
         .layer(DefaultBodyLimit::max(API_BODY_MAX_BYTES))
+        // Outside the body's reading: a request waiting for its turn holds no body yet.
+        .layer(middleware::from_fn_with_state(
+            in_flight::InFlight::default(),
+            in_flight::bound,
+        ))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(health::count_requests))
         .with_state(state)
