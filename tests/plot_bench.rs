@@ -1,6 +1,7 @@
 //! `scripts/plot-bench.py` on real `attest bench --json` reports of two sizes: an SVG with a
 //! line per stage through both sizes, and the growth check that flags a stage growing faster
-//! than allowed per tenfold items (issue 18's "linear, not worse").
+//! than allowed per tenfold items (issue 18's "linear, not worse"); close + remediation as its
+//! two halves, the removals judged against the number of removals.
 
 use std::path::Path;
 use std::process::Command;
@@ -51,7 +52,8 @@ fn the_plot_script_draws_every_stage_and_checks_its_growth() {
     for stage in [
         "import eligibility",
         "launch",
-        "close + remediation",
+        "close",
+        "removals",
         "evidence export",
     ] {
         assert!(
@@ -65,6 +67,10 @@ fn the_plot_script_draws_every_stage_and_checks_its_growth() {
         assert!(line.contains("1,000 ->     10,000"), "{line}");
         assert!(line.contains("OVER"), "{line}");
     }
+    assert!(
+        !svg.contains("data-stage=\"close + remediation\""),
+        "close + remediation is drawn as its two halves"
+    );
     // Each line runs through both sizes.
     let points = svg
         .split("<polyline")
@@ -84,6 +90,21 @@ fn the_plot_script_draws_every_stage_and_checks_its_growth() {
         !svg.contains("data-stage=\"decisions"),
         "paced stages are not plotted"
     );
+
+    // A size whose decisions left no removals is not compared with one that has some: the
+    // removals are other work, not the same work grown.
+    let mut report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&small).expect("read")).expect("json");
+    report["close_split"]["removals"] = serde_json::json!(0);
+    let none = dir.path().join("bench-1000-no-removals.json");
+    std::fs::write(&none, report.to_string()).expect("write");
+    let (_, table, _) = plot(dir.path(), &[&none, &large], "0.5");
+    let line = table
+        .lines()
+        .find(|l| l.contains(" removals "))
+        .unwrap_or_else(|| panic!("no growth line for the removals: {table}"));
+    assert!(line.contains("not compared"), "{line}");
+    assert!(!line.contains("OVER"), "{line}");
 
     // A report that is not one: a clear error naming the file.
     let bogus = dir.path().join("bogus.json");

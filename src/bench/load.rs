@@ -8,7 +8,10 @@
 //! - **paced** (open loop): requests arrive on a fixed timetable at a given rate of decisions
 //!   per second, whether or not earlier ones are done, and each latency is counted from the
 //!   request's scheduled time (so a stalled server cannot hide its queue). This is the latency
-//!   reviewers see at that load.
+//!   reviewers see at that load. At most [`CONNECTIONS_MAX`] requests are on the wire at once
+//!   (a request due while that many are waiting for answers waits for one of them, its latency
+//!   still counted from its scheduled time): the generator runs in the server's process, and
+//!   thousands of open connections were its memory, not the server's.
 
 use crate::engine::review::csrf_for;
 use crate::engine::{Engine, EngineError};
@@ -17,6 +20,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
+
+/// The most requests the paced generator has on the wire at once: far more than the server
+/// works on at once (`web::in_flight`), so it never holds the server's queue back.
+const CONNECTIONS_MAX: usize = 512;
 
 /// How the generator loads the server.
 #[derive(Debug, Clone, Copy)]
@@ -259,12 +266,16 @@ async fn paced(post: &Poster, forms: Vec<Form>, per_second: f64) -> Result<(), E
     let start = Instant::now();
     let mut offered = 0u64;
     let mut requests = Vec::with_capacity(forms.len());
+    let connections = Arc::new(tokio::sync::Semaphore::new(CONNECTIONS_MAX));
     for form in forms {
         let at = start + Duration::from_secs_f64(offered as f64 / per_second.max(1.0));
         offered += form.items;
-        let post = post.clone();
+        let (post, connections) = (post.clone(), connections.clone());
         requests.push(tokio::spawn(async move {
             tokio::time::sleep_until(at).await;
+            let Ok(_connection) = connections.acquire_owned().await else {
+                return;
+            };
             post.send(&form, at).await;
         }));
     }

@@ -46,6 +46,10 @@ pub struct Stage {
     pub rows_per_second: f64,
     /// The process's peak resident memory during this stage.
     pub peak_rss_mib: f64,
+    /// The process's resident memory when the stage began: the peak counts from here, so what
+    /// an earlier stage still holds (the load generator's server and clients) is not the
+    /// stage's own.
+    pub rss_at_start_mib: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -359,6 +363,7 @@ async fn measure<T>(
     work: impl std::future::Future<Output = Result<T, EngineError>>,
 ) -> Result<T, EngineError> {
     reset_peak_rss();
+    let rss_at_start_mib = resident_mib("VmRSS:");
     let started = Instant::now();
     let value = work.await?;
     let seconds = started.elapsed().as_secs_f64();
@@ -367,7 +372,8 @@ async fn measure<T>(
         rows,
         seconds,
         rows_per_second: rows as f64 / seconds.max(1e-9),
-        peak_rss_mib: peak_rss_mib(),
+        peak_rss_mib: resident_mib("VmHWM:"),
+        rss_at_start_mib,
     });
     Ok(value)
 }
@@ -377,13 +383,14 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-fn peak_rss_mib() -> f64 {
+/// A line of /proc/self/status in MiB: `VmHWM:` (the high-water mark) or `VmRSS:` (now).
+fn resident_mib(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
             status
                 .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .find_map(|l| l.strip_prefix(field))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)

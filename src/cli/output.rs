@@ -319,20 +319,22 @@ pub fn print_bench(r: &BenchReport) {
         r.cores
     );
     say!(
-        "{:<36} {:>10} {:>10} {:>12} {:>10}",
+        "{:<36} {:>10} {:>10} {:>12} {:>10} {:>10}",
         "STAGE",
         "ROWS",
         "SECONDS",
         "ROWS/S",
+        "START MiB",
         "PEAK MiB"
     );
     for s in &r.stages {
         say!(
-            "{:<36} {:>10} {:>10.2} {:>12.0} {:>10.1}",
+            "{:<36} {:>10} {:>10.2} {:>12.0} {:>10.1} {:>10.1}",
             s.name,
             s.rows,
             s.seconds,
             s.rows_per_second,
+            s.rss_at_start_mib,
             s.peak_rss_mib
         );
     }
