@@ -54,8 +54,9 @@ pub const DEFINITION_FORM_BODY_MAX_BYTES: usize = 3 * DEFINITION_MAX_BYTES + 4 *
 pub const API_BODY_MAX_BYTES: usize = 1024 * 1024;
 
 /// Requests of one kind of route (review pages, API, console, sign-in, the rest) the web server
-/// works on at once (`web::in_flight`); more wait in line, holding only their connection. Each holds up to its route's body limit and waits on the database,
-/// which works on a transaction at a time on SQLite and a pool's worth on PostgreSQL.
+/// works on at once (`web::in_flight`); more wait in line, holding only their connection. Each
+/// holds up to its route's body limit and waits on the database, which works on a transaction
+/// at a time on SQLite and a pool's worth on PostgreSQL.
 pub const REQUESTS_IN_FLIGHT_MAX: usize = 64;
 /// How long a request waits in that line before it is answered 503 (busy, nothing changed).
 pub const REQUEST_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);

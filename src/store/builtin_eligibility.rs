@@ -213,17 +213,29 @@ pub(crate) fn push_removed_receipt(
     campaign_id: i64,
     now: DateTime<Utc>,
 ) {
-    sql.bind(builtin_receipt::PREFIX)
-        .push(&format!(" || CAST({id_column} AS TEXT) || "))
-        .bind(builtin_receipt::removed_suffix(campaign_id, now));
+    push_receipt(
+        sql,
+        id_column,
+        builtin_receipt::removed_suffix(campaign_id, now),
+    );
 }
 
 /// The built-in receipt of a removal that found eligibility `id_column` no longer active, as
 /// an SQL expression (`builtin_receipt::not_active`).
 pub(crate) fn push_not_active_receipt(sql: &mut Sql, id_column: &str) {
+    push_receipt(
+        sql,
+        id_column,
+        builtin_receipt::NOT_ACTIVE_SUFFIX.to_string(),
+    );
+}
+
+/// `PREFIX || id || suffix`: a built-in receipt as `builtin_receipt` formats it, computed by
+/// the database for the eligibility in `id_column`.
+fn push_receipt(sql: &mut Sql, id_column: &str, suffix: String) {
     sql.bind(builtin_receipt::PREFIX)
         .push(&format!(" || CAST({id_column} AS TEXT) || "))
-        .bind(builtin_receipt::NOT_ACTIVE_SUFFIX);
+        .bind(suffix);
 }
 
 /// Converts a batch of standing assignments to eligible (standing access a reviewer chose to

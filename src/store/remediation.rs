@@ -84,8 +84,8 @@ const IN_LIST: usize = 2000;
 pub enum Settlement {
     /// Removed (or already gone) and re-read as gone. Its history line (the removal with its
     /// receipt; the re-read is the row's `verified_at`) is written by [`settle`] itself.
-    /// `removed_at`: when
-    /// it was removed, if earlier than now (an attempt interrupted before it was recorded).
+    /// `removed_at`: when it was removed, if earlier than now (an attempt interrupted before it
+    /// was recorded).
     Done {
         state: RemediationState,
         receipt: String,

@@ -153,9 +153,12 @@ fn push_receipt(sql: &mut Sql, alias: &str, campaign_id: i64, now: DateTime<Utc>
     sql.push(" END");
 }
 
-/// ` AND <the eligibility of removal `alias` no longer reads as active>`: the read-back that
-/// admits a removal to settlement.
-fn push_read_back_gone(sql: &mut Sql, alias: &str) {
+/// ` WHERE <removal `alias` is one of `ids`> AND <its eligibility no longer reads as active>`:
+/// the rows the history and the settlement both name, the read-back admitting a removal to
+/// settlement.
+fn push_read_back_gone(sql: &mut Sql, alias: &str, ids: &[i64]) {
+    sql.push(&format!(" WHERE {alias}.id"));
+    sql.among(ids);
     sql.push(&format!(
         " AND {} <> 'active'",
         eligibility_column(alias, "status")
@@ -186,9 +189,8 @@ async fn write_history(
     push_outcome(&mut sql, "r", campaign_id, now);
     sql.push(",");
     push_receipt(&mut sql, "r", campaign_id, now);
-    sql.push(", NULL FROM remediation r WHERE r.id");
-    sql.among(ids);
-    push_read_back_gone(&mut sql, "r");
+    sql.push(", NULL FROM remediation r");
+    push_read_back_gone(&mut sql, "r", ids);
     sql.push(" ORDER BY r.id");
     Ok(conn.execute_raw(sql.build()).await?.rows_affected())
 }
@@ -214,9 +216,7 @@ async fn settle(
         .push(", verified_at = ")
         .bind(now)
         .push(", lease_until = NULL, updated_at = ")
-        .bind(now)
-        .push(" WHERE id");
-    sql.among(ids);
-    push_read_back_gone(&mut sql, "remediation");
+        .bind(now);
+    push_read_back_gone(&mut sql, "remediation", ids);
     Ok(conn.execute_raw(sql.build()).await?.rows_affected())
 }

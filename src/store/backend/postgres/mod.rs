@@ -48,8 +48,6 @@ pub(super) async fn advisory_lock(
 /// The clause that locks the rows a SELECT reads, skipping those another transaction holds.
 pub(super) const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 
-/// ` = ANY($n)` with the ids as one array parameter: one plan for any length, no placeholder
-/// limit.
 /// ` IN (SELECT unnest($n))`: the ids as one array, read as a set the planner estimates small,
 /// so it looks each id up by its key. (`= ANY($n)` with ten thousand ids is estimated right,
 /// and then answered by a sequential scan of the whole table, in every step of a bulk path.)
@@ -59,6 +57,8 @@ pub(super) fn push_among(sql: &mut Sql, ids: &[i64]) {
         .push("::int8[]))");
 }
 
+/// ` = ANY($n)` with the ids as one array parameter: one plan for any length, no placeholder
+/// limit.
 pub(super) fn push_one_of(sql: &mut Sql, ids: impl Iterator<Item = i64>) {
     sql.push(" = ANY(")
         .bind(ids.collect::<Vec<i64>>())
