@@ -865,6 +865,69 @@ async fn duplicate_eligibility_key_rejects_the_whole_file() {
 }
 
 #[tokio::test]
+async fn duplicate_eligibility_key_on_the_next_line_rejects_the_whole_file() {
+    let db = TestDb::new().await;
+    let engine = db.engine().await;
+    load_reference(&db, &engine).await;
+    // Both in one write batch (one statement of the listing), the key an existing eligibility's.
+    assert_rejected_and_nothing_changed(
+        &db,
+        &engine,
+        BadFile {
+            kind: ImportKind::Eligibility,
+            name: "eligibility-duplicate-adjacent.csv",
+            content: csv_lf(&[
+                "principal_id,role,scope",
+                "u2,Reader,/new",
+                "u4,Reader,/prod",
+                "u4,Reader,/prod",
+            ]),
+            line: 4,
+            field: None,
+            reason: "duplicate: line 3 already lists u4 × Reader × /prod",
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_prune_after_a_rejected_file_goes_by_its_own_file_alone() {
+    let db = TestDb::new().await;
+    let engine = db.engine().await;
+    load_reference(&db, &engine).await;
+    // The rejected file lists everything (and a duplicate); what it listed must not count
+    // for the next import.
+    let mut all = ELIGIBILITY.to_vec();
+    all.push(ELIGIBILITY[5]);
+    let path = db.file("eligibility-all-twice.csv", &csv_crlf(&all));
+    let rejected = rejection(import(&engine, ImportKind::Eligibility, &path, true).await);
+    assert_eq!(rejected.problems[0].line, 7, "{rejected}");
+    let path = db.file(
+        "eligibility-two.csv",
+        &csv_crlf(&[ELIGIBILITY[0], ELIGIBILITY[1], ELIGIBILITY[3]]),
+    );
+    let report = import(&engine, ImportKind::Eligibility, &path, true)
+        .await
+        .expect("a good file imports");
+    assert_eq!((report.rows, report.pruned), (2, 3), "{report:?}");
+    let mut active: Vec<(String, String, String)> =
+        list_eligibility(engine.store().conn(), &EligibilityFilter::default())
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|e| (e.principal, e.role, e.scope))
+            .collect();
+    active.sort();
+    assert_eq!(
+        active,
+        vec![
+            key("u1", "Global Administrator", "/"),
+            key("u3", "Reader", "/régions/東京"),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn duplicate_person_id_rejects_the_whole_file() {
     let db = TestDb::new().await;
     let engine = db.engine().await;

@@ -14,6 +14,7 @@ use crate::domain::limits::{clip, quote};
 use crate::domain::movers::moves;
 use crate::domain::records::{key_of, EligibilityRow, ImportKind, PersonRow, RoleRow, RowError};
 use crate::import_file::FileSummary;
+use crate::store::directory::listed::{self, Listed, Listing};
 use crate::store::{self, directory as dir, movers, reappearance};
 use chrono::{DateTime, Utc};
 use records::Records;
@@ -197,7 +198,7 @@ impl Job<'_> {
     async fn eligibility(&mut self, options: ImportOptions) -> Result<(), EngineError> {
         let before = dir::count(self.txn, "eligibility").await?;
         let roles = dir::role_ids(self.txn).await?;
-        let mut seen: HashMap<u128, u64> = HashMap::new();
+        listed::begin(self.txn, Listing::Eligibility).await?;
         let mut changed = 0;
         let mut records = Records::open(self.input, ImportKind::Eligibility);
         while let Some(batch) = records.next().await {
@@ -206,28 +207,13 @@ impl Job<'_> {
             for record in batch {
                 match record.and_then(|r| EligibilityRow::parse(&r)) {
                     Err(problem) => self.problems.add(problem),
-                    Ok(row) => match seen.entry(row.key()) {
-                        Entry::Occupied(first) => self.problems.add(RowError::new(
-                            row.line,
-                            None,
-                            format!(
-                                "duplicate: line {} already lists {} × {} × {}",
-                                first.get(),
-                                clip(&row.principal),
-                                clip(&row.role),
-                                clip(&row.scope)
-                            ),
-                        )),
-                        Entry::Vacant(slot) => {
-                            slot.insert(row.line);
-                            rows.push(row);
-                        }
-                    },
+                    Ok(row) => rows.push(row),
                 }
             }
             let ids: Vec<&str> = rows.iter().map(|r| r.principal.as_str()).collect();
             let principals = dir::principal_refs(self.txn, &ids).await?;
             let mut writes = Vec::with_capacity(rows.len());
+            let mut lines = Vec::with_capacity(rows.len());
             for row in &rows {
                 match (principals.get(&row.principal), roles.get(&row.role)) {
                     (None, _) => self.problems.add(unknown(
@@ -239,16 +225,45 @@ impl Job<'_> {
                     (_, None) => self
                         .problems
                         .add(unknown(row.line, "role", "role", &row.role)),
-                    (Some(p), Some(role_id)) => writes.push(dir::EligibilityWrite {
-                        principal_id: p.id,
-                        role_id: *role_id,
-                        scope: row.scope.clone(),
-                        start: row.start,
-                        end: row.end,
-                        last_activated_at: row.last_activated_at,
-                        assignment: row.assignment,
-                    }),
+                    (Some(p), Some(role_id)) => {
+                        writes.push(dir::EligibilityWrite {
+                            principal_id: p.id,
+                            role_id: *role_id,
+                            scope: row.scope.clone(),
+                            start: row.start,
+                            end: row.end,
+                            last_activated_at: row.last_activated_at,
+                            assignment: row.assignment,
+                        });
+                        lines.push(row);
+                    }
                 }
+            }
+            let listing: Vec<Listed> = writes
+                .iter()
+                .zip(&lines)
+                .map(|(w, row)| Listed::Eligibility {
+                    principal_id: w.principal_id,
+                    role_id: w.role_id,
+                    scope: &w.scope,
+                    line: row.line,
+                })
+                .collect();
+            for twice in listed::add(self.txn, Listing::Eligibility, &listing).await? {
+                let row = lines.iter().find(|r| r.line == twice.line);
+                let (principal, role, scope) =
+                    row.map_or(("", "", ""), |r| (&*r.principal, &*r.role, &*r.scope));
+                self.problems.add(RowError::new(
+                    twice.line,
+                    None,
+                    format!(
+                        "duplicate: line {} already lists {} × {} × {}",
+                        twice.first,
+                        clip(principal),
+                        clip(role),
+                        clip(scope)
+                    ),
+                ));
             }
             if self.problems.is_empty() {
                 // Before the upsert makes them active again: what a campaign removed and the
@@ -282,14 +297,12 @@ impl Job<'_> {
         let after = dir::count(self.txn, "eligibility").await?;
         self.tally(before, after, changed, summary);
         if options.prune {
-            let gone = dir::active_eligibility_not_kept(self.txn, self.source_id, |p, r, s| {
-                seen.contains_key(&key_of(&[p, r, s]))
-            })
-            .await?;
+            let gone = listed::eligibility_not_listed(self.txn, self.source_id).await?;
             let reason = format!("import --prune: not listed in {}", self.report.file);
             self.report.pruned =
                 dir::mark_eligibility_removed(self.txn, &gone, &reason, self.now).await?;
         }
+        listed::end(self.txn, Listing::Eligibility).await?;
         Ok(())
     }
 
@@ -348,7 +361,7 @@ impl Job<'_> {
     /// the file. The second pass re-reads the file rather than keeping it in memory.
     async fn people(&mut self, options: ImportOptions) -> Result<(), EngineError> {
         let before = dir::count(self.txn, "principal").await?;
-        let mut seen: HashMap<u128, u64> = HashMap::new();
+        listed::begin(self.txn, Listing::People).await?;
         let mut changed = 0;
         let mut records = Records::open(self.input, ImportKind::People);
         while let Some(batch) = records.next().await {
@@ -357,18 +370,21 @@ impl Job<'_> {
             for record in batch {
                 match record.and_then(|r| PersonRow::parse(&r)) {
                     Err(problem) => self.problems.add(problem),
-                    Ok(row) => match seen.entry(key_of(&[&row.external_id])) {
-                        Entry::Occupied(first) => self.problems.add(duplicate(
-                            row.line,
-                            "id",
-                            &row.external_id,
-                            *first.get(),
-                        )),
-                        Entry::Vacant(slot) => {
-                            slot.insert(row.line);
-                            rows.push(row);
-                        }
-                    },
+                    Ok(row) => rows.push(row),
+                }
+            }
+            let listing: Vec<Listed> = rows
+                .iter()
+                .map(|row| Listed::Person {
+                    external_id: &row.external_id,
+                    line: row.line,
+                })
+                .collect();
+            let twice = listed::add(self.txn, Listing::People, &listing).await?;
+            for d in &twice {
+                if let Some(row) = rows.iter().find(|r| r.line == d.line) {
+                    self.problems
+                        .add(duplicate(d.line, "id", &row.external_id, d.first));
                 }
             }
             if self.problems.is_empty() {
@@ -437,14 +453,12 @@ impl Job<'_> {
         let after = dir::count(self.txn, "principal").await?;
         self.tally(before, after, changed, summary);
         if options.prune {
-            let gone = dir::enabled_principals_not_kept(self.txn, self.source_id, |id| {
-                seen.contains_key(&key_of(&[id]))
-            })
-            .await?;
+            let gone = listed::people_not_listed(self.txn, self.source_id).await?;
             let via = format!("prune of {}", self.report.file);
             self.report.pruned = leavers::disable(self.txn, &gone, &via, self.now).await?;
             self.report.leavers += gone.len() as u64;
         }
+        listed::end(self.txn, Listing::People).await?;
         Ok(())
     }
 }

@@ -114,6 +114,26 @@ pub(crate) async fn without_jit(conn: &impl ConnectionTrait) -> Result<(), DbErr
     Ok(())
 }
 
+/// The name of the temporary table `table`, qualified by the schema temporary tables live in
+/// (`temp` on SQLite, `pg_temp` on PostgreSQL), so no statement can reach a real table of that
+/// name instead.
+pub(crate) fn temp_table(backend: DbBackend, table: &str) -> String {
+    match backend {
+        DbBackend::Postgres => format!("pg_temp.{table}"),
+        _ => format!("temp.{table}"),
+    }
+}
+
+/// `CREATE TEMPORARY TABLE name (columns)` for the rest of the caller's transaction:
+/// PostgreSQL drops it at commit; SQLite keeps it by its key alone (no row ids), in its
+/// temporary file, and the caller drops it.
+pub(crate) fn create_temp_table(backend: DbBackend, name: &str, columns: &str) -> String {
+    match backend {
+        DbBackend::Postgres => format!("CREATE TEMPORARY TABLE {name} ({columns}) ON COMMIT DROP"),
+        _ => format!("CREATE TEMPORARY TABLE {name} ({columns}) WITHOUT ROWID"),
+    }
+}
+
 /// Has the database sample `tables` again after a bulk change (PostgreSQL; SQLite keeps no
 /// statistics unless asked and plans by its indexes).
 pub(crate) async fn refresh_statistics(

@@ -3,6 +3,7 @@
 mod eligibility;
 mod import;
 pub(crate) mod joins;
+pub mod listed;
 mod principals;
 mod prune;
 pub use eligibility::{
