@@ -124,13 +124,29 @@ pub(crate) fn temp_table(backend: DbBackend, table: &str) -> String {
     }
 }
 
-/// `CREATE TEMPORARY TABLE name (columns)` for the rest of the caller's transaction:
-/// PostgreSQL drops it at commit; SQLite keeps it by its key alone (no row ids), in its
-/// temporary file, and the caller drops it.
-pub(crate) fn create_temp_table(backend: DbBackend, name: &str, columns: &str) -> String {
+/// The statements that create the temporary table `name (columns)` for the rest of the
+/// caller's transaction: PostgreSQL drops it at commit; SQLite keeps it by its key alone (no
+/// row ids) in a temporary file, behind a page cache of its own made large enough
+/// ([`sqlite::TEMP_CACHE_KIB`]) that its pages do not push the database's out; the caller
+/// drops it with [`drop_temp_table`].
+pub(crate) fn create_temp_table(backend: DbBackend, name: &str, columns: &str) -> Vec<String> {
     match backend {
-        DbBackend::Postgres => format!("CREATE TEMPORARY TABLE {name} ({columns}) ON COMMIT DROP"),
-        _ => format!("CREATE TEMPORARY TABLE {name} ({columns}) WITHOUT ROWID"),
+        DbBackend::Postgres => vec![format!(
+            "CREATE TEMPORARY TABLE {name} ({columns}) ON COMMIT DROP"
+        )],
+        _ => vec![
+            format!("PRAGMA temp.cache_size = -{}", sqlite::TEMP_CACHE_KIB),
+            format!("CREATE TEMPORARY TABLE {name} ({columns}) WITHOUT ROWID"),
+        ],
+    }
+}
+
+/// The statements that drop the temporary table `name` (and give back SQLite's larger cache).
+pub(crate) fn drop_temp_table(backend: DbBackend, name: &str) -> Vec<String> {
+    let drop = format!("DROP TABLE IF EXISTS {name}");
+    match backend {
+        DbBackend::Postgres => vec![drop],
+        _ => vec![drop, "PRAGMA temp.cache_size = -2000".to_string()],
     }
 }
 

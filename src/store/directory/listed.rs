@@ -7,12 +7,11 @@
 //! [`end`] drops it, and a rollback undoes its creation on either).
 
 use crate::domain::eligibility::EligibilityStatus;
-use crate::store::backend::{create_temp_table, temp_table};
+use crate::store::backend::{create_temp_table, drop_temp_table, temp_table};
 use crate::store::sql::Sql;
 use crate::store::StoreError;
 use futures::TryStreamExt;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, StreamTrait, Value};
-use std::collections::HashSet;
 
 /// Which file an import lists: each has its own natural key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,16 +116,18 @@ pub async fn begin(conn: &impl ConnectionTrait, what: Listing) -> Result<(), Sto
     let name = what.name(backend);
     conn.execute_unprepared(&format!("DROP TABLE IF EXISTS {name}"))
         .await?;
-    conn.execute_unprepared(&create_temp_table(backend, &name, what.columns()))
-        .await?;
+    for statement in create_temp_table(backend, &name, what.columns()) {
+        conn.execute_unprepared(&statement).await?;
+    }
     Ok(())
 }
 
 /// Ends the listing (the table is dropped; on PostgreSQL the commit would drop it anyway).
 pub async fn end(conn: &impl ConnectionTrait, what: Listing) -> Result<(), StoreError> {
-    let name = what.name(conn.get_database_backend());
-    conn.execute_unprepared(&format!("DROP TABLE IF EXISTS {name}"))
-        .await?;
+    let backend = conn.get_database_backend();
+    for statement in drop_temp_table(backend, &what.name(backend)) {
+        conn.execute_unprepared(&statement).await?;
+    }
     Ok(())
 }
 
@@ -148,21 +149,15 @@ pub async fn add(
     };
     let mut sql = Sql::new(backend, &format!("INSERT INTO {name} ({columns}) VALUES "));
     sql.rows(rows.iter().map(Listed::values));
-    // A key already there (from an earlier line, in this statement or before) is left alone
-    // and not returned.
-    sql.push(" ON CONFLICT DO NOTHING RETURNING line");
-    let added: HashSet<i64> = conn
-        .query_all_raw(sql.build())
-        .await?
-        .iter()
-        .map(|row| row.try_get::<i64>("", "line"))
-        .collect::<Result<_, _>>()?;
-    if added.len() == rows.len() {
+    // A key already there (from an earlier line, in this statement or before) is left alone.
+    sql.push(" ON CONFLICT DO NOTHING");
+    let added = conn.execute_raw(sql.build()).await?.rows_affected();
+    if added == rows.len() as u64 {
         return Ok(Vec::new());
     }
     // Rare (the import is then rejected): the line that listed each duplicate first.
     let mut duplicates = Vec::new();
-    for row in rows.iter().filter(|r| !added.contains(&(r.line() as i64))) {
+    for row in rows {
         let mut sql = Sql::new(
             backend,
             &format!("SELECT line FROM {name} WHERE ({}) = ", what.key()),
@@ -174,10 +169,12 @@ pub async fn add(
             .map(|found| found.try_get::<i64>("", "line"))
             .transpose()?
             .unwrap_or(0);
-        duplicates.push(Duplicate {
-            line: row.line(),
-            first: first as u64,
-        });
+        if first as u64 != row.line() {
+            duplicates.push(Duplicate {
+                line: row.line(),
+                first: first as u64,
+            });
+        }
     }
     Ok(duplicates)
 }
