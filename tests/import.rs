@@ -359,6 +359,19 @@ async fn eligibility_by_key(
         .collect()
 }
 
+/// The active eligibilities as (principal, role, scope), sorted.
+async fn active_keys(engine: &Engine) -> Vec<(String, String, String)> {
+    let mut active: Vec<(String, String, String)> =
+        list_eligibility(engine.store().conn(), &EligibilityFilter::default())
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|e| (e.principal, e.role, e.scope))
+            .collect();
+    active.sort();
+    active
+}
+
 fn key(principal: &str, role: &str, scope: &str) -> (String, String, String) {
     (principal.into(), role.into(), scope.into())
 }
@@ -910,16 +923,8 @@ async fn a_prune_after_a_rejected_file_goes_by_its_own_file_alone() {
         .await
         .expect("a good file imports");
     assert_eq!((report.rows, report.pruned), (2, 3), "{report:?}");
-    let mut active: Vec<(String, String, String)> =
-        list_eligibility(engine.store().conn(), &EligibilityFilter::default())
-            .await
-            .expect("list")
-            .into_iter()
-            .map(|e| (e.principal, e.role, e.scope))
-            .collect();
-    active.sort();
     assert_eq!(
-        active,
+        active_keys(&engine).await,
         vec![
             key("u1", "Global Administrator", "/"),
             key("u3", "Reader", "/régions/東京"),
@@ -1197,16 +1202,8 @@ async fn prune_removes_exactly_the_missing_eligibilities_and_relisting_restores_
             assert_eq!(row.status.as_str(), "active");
         }
     }
-    let mut active: Vec<(String, String, String)> =
-        list_eligibility(engine.store().conn(), &EligibilityFilter::default())
-            .await
-            .expect("list")
-            .into_iter()
-            .map(|e| (e.principal, e.role, e.scope))
-            .collect();
-    active.sort();
     assert_eq!(
-        active,
+        active_keys(&engine).await,
         vec![
             key("u1", "Global Administrator", "/"),
             key("u3", "Reader", "/régions/東京"),
