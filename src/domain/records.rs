@@ -319,11 +319,6 @@ impl EligibilityRow {
             assignment: f.parse("assignment", |s| s.parse())?.unwrap_or_default(),
         })
     }
-
-    /// The identity of an eligibility: a file may list each principal × role × scope once.
-    pub fn key(&self) -> u128 {
-        key_of(&[&self.principal, &self.role, &self.scope])
-    }
 }
 
 /// A 128-bit fingerprint of a natural key, so duplicate detection over a million rows holds

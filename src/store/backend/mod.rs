@@ -146,7 +146,13 @@ pub(crate) fn drop_temp_table(backend: DbBackend, name: &str) -> Vec<String> {
     let drop = format!("DROP TABLE IF EXISTS {name}");
     match backend {
         DbBackend::Postgres => vec![drop],
-        _ => vec![drop, "PRAGMA temp.cache_size = -2000".to_string()],
+        _ => vec![
+            drop,
+            format!(
+                "PRAGMA temp.cache_size = -{}",
+                sqlite::TEMP_CACHE_DEFAULT_KIB
+            ),
+        ],
     }
 }
 

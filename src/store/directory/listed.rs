@@ -42,6 +42,7 @@ impl Listing {
         }
     }
 
+    /// The key's columns, in the order [`Listed::values`] gives them (the line comes last).
     fn key(self) -> &'static str {
         match self {
             Listing::People => "external_id",
@@ -114,9 +115,10 @@ pub struct Duplicate {
 pub async fn begin(conn: &impl ConnectionTrait, what: Listing) -> Result<(), StoreError> {
     let backend = conn.get_database_backend();
     let name = what.name(backend);
-    conn.execute_unprepared(&format!("DROP TABLE IF EXISTS {name}"))
-        .await?;
-    for statement in create_temp_table(backend, &name, what.columns()) {
+    let statements = drop_temp_table(backend, &name)
+        .into_iter()
+        .chain(create_temp_table(backend, &name, what.columns()));
+    for statement in statements {
         conn.execute_unprepared(&statement).await?;
     }
     Ok(())
@@ -143,11 +145,10 @@ pub async fn add(
     }
     let backend = conn.get_database_backend();
     let name = what.name(backend);
-    let columns = match what {
-        Listing::People => "external_id, line",
-        Listing::Eligibility => "principal_id, role_id, scope, line",
-    };
-    let mut sql = Sql::new(backend, &format!("INSERT INTO {name} ({columns}) VALUES "));
+    let mut sql = Sql::new(
+        backend,
+        &format!("INSERT INTO {name} ({}, line) VALUES ", what.key()),
+    );
     sql.rows(rows.iter().map(Listed::values));
     // A key already there (from an earlier line, in this statement or before) is left alone.
     sql.push(" ON CONFLICT DO NOTHING");

@@ -17,7 +17,10 @@ use sea_orm::Value;
 /// Ids per statement: one placeholder an id (SQLite takes at most 32,766 a statement).
 pub(crate) const IDS_PER_STATEMENT: usize = 5_000;
 
-/// The page cache of SQLite's temporary tables while one is in use, in KiB (2,000 otherwise).
+/// The page cache of SQLite's temporary tables while none is in use, in KiB (SQLite's default).
+pub(crate) const TEMP_CACHE_DEFAULT_KIB: u32 = 2_000;
+
+/// The page cache of SQLite's temporary tables while one is in use, in KiB.
 /// With the default, an import's listing of a million rows (`store::directory::listed`) and
 /// the database's own pages evicted each other: 4 million reads of the database file instead
 /// of 0.2 million, a re-import 50 % slower; 16 MiB brings that back to within 20 %.
