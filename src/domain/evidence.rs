@@ -84,37 +84,73 @@ pub struct RubberStamp {
 pub const FAST_ITEMS: usize = 10;
 pub const FAST_SECONDS: i64 = 30;
 
-/// Flags every reviewer who made at least [`FAST_ITEMS`] human decisions within
-/// [`FAST_SECONDS`] (the largest such burst per reviewer).
-pub fn rubber_stamps(decisions: &[(String, DateTime<Utc>)]) -> Vec<RubberStamp> {
-    let mut by_reviewer: BTreeMap<&str, Vec<DateTime<Utc>>> = BTreeMap::new();
-    for (reviewer, at) in decisions {
-        by_reviewer.entry(reviewer).or_default().push(*at);
-    }
-    let mut flags = Vec::new();
-    for (reviewer, mut times) in by_reviewer {
-        times.sort_unstable();
-        let mut best: Option<(usize, usize)> = None;
-        let mut start = 0;
-        for end in 0..times.len() {
-            while (times[end] - times[start]).num_seconds() > FAST_SECONDS {
-                start += 1;
-            }
-            let count = end - start + 1;
-            if count >= FAST_ITEMS && best.is_none_or(|(s, e)| count > e - s + 1) {
-                best = Some((start, end));
+/// When the decisions people made in a campaign were made, grouped by who made them: each name
+/// is held once, not once per decision (a ten-million-item campaign has hundreds of thousands).
+#[derive(Debug, Default)]
+pub struct DecisionTimes {
+    by_reviewer: BTreeMap<String, Vec<DateTime<Utc>>>,
+    count: usize,
+}
+
+impl DecisionTimes {
+    pub fn add(&mut self, reviewer: &str, at: DateTime<Utc>) {
+        match self.by_reviewer.get_mut(reviewer) {
+            Some(times) => times.push(at),
+            None => {
+                self.by_reviewer.insert(reviewer.to_string(), vec![at]);
             }
         }
-        if let Some((s, e)) = best {
-            flags.push(RubberStamp {
-                reviewer: reviewer.to_string(),
-                items: e - s + 1,
-                within_seconds: (times[e] - times[s]).num_seconds(),
-                from: times[s],
-            });
-        }
+        self.count += 1;
     }
-    flags
+
+    /// How many decisions.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The median time from `start` to a decision, in seconds (None when there are none).
+    pub fn median_seconds_after(&self, start: DateTime<Utc>) -> Option<f64> {
+        median_seconds(
+            self.by_reviewer
+                .values()
+                .flatten()
+                .map(|at| (*at - start).num_seconds())
+                .collect(),
+        )
+    }
+
+    /// Flags every reviewer who made at least [`FAST_ITEMS`] decisions within
+    /// [`FAST_SECONDS`] (the largest such burst per reviewer), in the reviewers' order.
+    pub fn rubber_stamps(&mut self) -> Vec<RubberStamp> {
+        let mut flags = Vec::new();
+        for (reviewer, times) in &mut self.by_reviewer {
+            times.sort_unstable();
+            let mut best: Option<(usize, usize)> = None;
+            let mut start = 0;
+            for end in 0..times.len() {
+                while (times[end] - times[start]).num_seconds() > FAST_SECONDS {
+                    start += 1;
+                }
+                let count = end - start + 1;
+                if count >= FAST_ITEMS && best.is_none_or(|(s, e)| count > e - s + 1) {
+                    best = Some((start, end));
+                }
+            }
+            if let Some((s, e)) = best {
+                flags.push(RubberStamp {
+                    reviewer: reviewer.clone(),
+                    items: e - s + 1,
+                    within_seconds: (times[e] - times[s]).num_seconds(),
+                    from: times[s],
+                });
+            }
+        }
+        flags
+    }
 }
 
 /// The median of durations in seconds (None when there are none).
@@ -150,13 +186,22 @@ mod tests {
         let t0 = DateTime::parse_from_rfc3339("2027-01-05T10:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let mut decisions: Vec<(String, DateTime<Utc>)> = (0..25)
-            .map(|i| ("fast".to_string(), t0 + Duration::seconds(i)))
-            .collect();
-        decisions.extend((0..25).map(|i| ("careful".to_string(), t0 + Duration::minutes(3 * i))));
-        let flags = rubber_stamps(&decisions);
+        let mut decisions = DecisionTimes::default();
+        // Out of order, and the two reviewers interleaved, as decisions.csv may list them.
+        for i in (0..25).rev() {
+            decisions.add("fast", t0 + Duration::seconds(i));
+            decisions.add("careful", t0 + Duration::minutes(3 * i));
+        }
+        assert_eq!(decisions.len(), 50);
+        let flags = decisions.rubber_stamps();
         assert_eq!(flags.len(), 1);
         assert_eq!((flags[0].reviewer.as_str(), flags[0].items), ("fast", 25));
+        assert_eq!((flags[0].from, flags[0].within_seconds), (t0, 24));
+        // The careful reviewer's median is 36 minutes in; the fast one's 12 seconds.
+        let mut fast = DecisionTimes::default();
+        (0..25).for_each(|i| fast.add("fast", t0 + Duration::seconds(i)));
+        assert_eq!(fast.median_seconds_after(t0), Some(12.0));
+        assert_eq!(DecisionTimes::default().median_seconds_after(t0), None);
     }
 
     #[test]

@@ -51,7 +51,9 @@ pub struct Report<'a> {
     pub reviewers: &'a [ReviewerSummary],
     pub receipts: &'a [RemovalLine],
     pub receipts_total: u64,
+    /// The first failed removals, and how many failed.
     pub failures: &'a [RemovalLine],
+    pub failures_total: u64,
     pub inconsistent: u64,
     /// Items whose eligibility came back after an earlier campaign removed it (the first few).
     pub reappeared: &'a [crate::store::reappearance::ReappearedItem],

@@ -12,9 +12,10 @@ use std::collections::HashMap;
 pub(super) struct ItemFacts {
     pub(super) count: u64,
     pub(super) population_hash: Sha256,
-    pub(super) receipts: Vec<RemovalLine>,
-    pub(super) receipts_total: u64,
-    pub(super) failures: Vec<RemovalLine>,
+    /// Removals with a receipt from the source.
+    pub(super) receipts: FirstFew<RemovalLine>,
+    /// Removals that failed and remain in the source.
+    pub(super) failures: FirstFew<RemovalLine>,
     /// Items whose eligibility is not as their outcome requires.
     pub(super) inconsistent: u64,
     /// Items no completed campaign before this one reviewed (see `store::items::previous`).
@@ -25,6 +26,36 @@ pub(super) struct ItemFacts {
     /// than by a second read of every item (on SQLite that aggregate cost more than the
     /// decisions pass).
     reviewers: HashMap<String, ReviewerTally>,
+}
+
+/// At most this many of a kind (receipts, failed removals) are listed in the report; items.csv
+/// has all of them.
+pub(super) const REPORT_LISTED: usize = 200;
+
+/// The first [`REPORT_LISTED`] of something the report lists, and how many there are: a
+/// campaign whose source refused all of its million removals holds 200 of them, not a million.
+pub(super) struct FirstFew<T> {
+    pub(super) listed: Vec<T>,
+    pub(super) total: u64,
+}
+
+impl<T> Default for FirstFew<T> {
+    fn default() -> Self {
+        Self {
+            listed: Vec::new(),
+            total: 0,
+        }
+    }
+}
+
+impl<T> FirstFew<T> {
+    /// Counts one more; `make` builds it only while there is room in the list.
+    pub(super) fn push(&mut self, make: impl FnOnce() -> T) {
+        self.total += 1;
+        if self.listed.len() < REPORT_LISTED {
+            self.listed.push(make());
+        }
+    }
 }
 
 /// One reviewer's share of the campaign's items, as `store::evidence::reviewer_summaries`
@@ -109,5 +140,25 @@ impl ItemFacts {
             }
         }
         roster
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_few_are_listed_and_all_are_counted() {
+        let mut few = FirstFew::default();
+        let mut built = 0;
+        for n in 0..REPORT_LISTED + 50 {
+            few.push(|| {
+                built += 1;
+                n
+            });
+        }
+        assert_eq!(few.total, (REPORT_LISTED + 50) as u64);
+        assert_eq!(few.listed, (0..REPORT_LISTED).collect::<Vec<_>>());
+        assert_eq!(built, REPORT_LISTED, "nothing past the list is built");
     }
 }

@@ -8,6 +8,7 @@
 //! instance's key is in `signing_key`, bundles kept in the database in `stored`, and
 //! downloads in `download`.
 
+mod campaign_json;
 mod carried;
 mod challenges;
 pub mod download;
@@ -23,7 +24,7 @@ pub use rows::{population_line, ITEM_COLUMNS};
 pub use signing_key::instance_pin;
 
 use super::{Engine, EngineError, NoProgress, Progress};
-use crate::domain::evidence::{median_seconds, rubber_stamps, CONTROLS, FORMAT};
+use crate::domain::evidence::{CONTROLS, FORMAT};
 use crate::evidence::bundle::BundleWriter;
 use crate::evidence::manifest::FileEntry;
 use crate::evidence::report::Report;
@@ -112,20 +113,16 @@ impl Engine {
         let Passes {
             facts,
             decisions,
-            human_decisions,
+            mut human_decisions,
             carried,
             timeline,
         } = passes;
         let inconsistent = facts.inconsistent;
         let reviewers = facts.summaries(roster);
-        let stamps = rubber_stamps(&human_decisions);
-        let launched = campaign.launched_at;
-        let median = median_seconds(
-            human_decisions
-                .iter()
-                .filter_map(|(_, at)| launched.map(|l| (*at - l).num_seconds()))
-                .collect(),
-        );
+        let stamps = human_decisions.rubber_stamps();
+        let median = campaign
+            .launched_at
+            .and_then(|launched| human_decisions.median_seconds_after(launched));
         // Access that came back after an earlier campaign removed it: a finding of this review.
         let (reappeared, reappeared_total) = match campaign.launched_at {
             Some(launched) => {
@@ -161,7 +158,7 @@ impl Engine {
             }
             None => None,
         };
-        let mut campaign_json = serde_json::json!({
+        let mut document = serde_json::json!({
             "format": FORMAT,
             "campaign": {
                 "id": campaign.id, "definition": campaign.name, "definition_version": campaign.version,
@@ -211,17 +208,16 @@ impl Engine {
                 "file": "suspensions.csv",
                 "about": "every suspension on a signal of a person who holds an item of this campaign, one row per eligibility it removed, with the removal's and the restore's state and receipts",
             },
-            "reviewers": reviewers,
             "median_seconds_to_decision": median,
             "rubber_stamp_flags": stamps,
             "timeline": timeline.iter().map(|t| serde_json::json!({"at": t.at, "action": t.action, "actor": t.actor})).collect::<Vec<_>>(),
             "controls": CONTROLS,
         });
         if let Some(challenged) = challenged {
-            campaign_json["challenges"] = challenged;
+            document["challenges"] = challenged;
         }
         if campaign.stages > 1 {
-            campaign_json["stages"] = serde_json::json!({
+            document["stages"] = serde_json::json!({
                 "count": campaign.stages,
                 "reached": campaign.stage,
                 "outcome_rule": campaign.spec.stage_outcome,
@@ -229,8 +225,15 @@ impl Engine {
                 "about": "a multi-stage review: each stage's decisions are in decisions.csv (column stage); when the last stage ended, the outcome rule chose each item's decision in force (items.csv decided_in_stage), or left it to on_no_response",
             });
         }
-        let text = serde_json::to_vec_pretty(&campaign_json).map_err(io_err)?;
-        bundle.file("campaign.json", &text, false).map_err(io_err)?;
+        let serde_json::Value::Object(rest) = document else {
+            return Err(io_err("campaign.json is not a JSON object"));
+        };
+        campaign_json::CampaignJson {
+            rest,
+            reviewers: &reviewers,
+        }
+        .write(&mut bundle)
+        .map_err(io_err)?;
 
         let public_key = hex::encode(key.verifying_key().to_bytes());
         let on_no_response = campaign.spec.on_no_response.to_string();
@@ -259,9 +262,10 @@ impl Engine {
             handovers_total,
             escalate_after_days: campaign.spec.escalate_after_days,
             reviewers: &reviewers,
-            receipts: &facts.receipts,
-            receipts_total: facts.receipts_total,
-            failures: &facts.failures,
+            receipts: &facts.receipts.listed,
+            receipts_total: facts.receipts.total,
+            failures: &facts.failures.listed,
+            failures_total: facts.failures.total,
             inconsistent,
             reappeared: &reappeared,
             reappeared_total,
@@ -271,10 +275,14 @@ impl Engine {
             rubber_stamps: &stamps,
             controls: Report::controls(),
         };
-        let html = report.render().map_err(io_err)?;
-        bundle
-            .file("report.html", html.as_bytes(), false)
-            .map_err(io_err)?;
+        // Written as it is rendered: at ten million items its reviewers' table alone is 26 MB.
+        bundle.begin("report.html").map_err(io_err)?;
+        {
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, &mut bundle);
+            report.write_into(&mut out).map_err(io_err)?;
+            std::io::Write::flush(&mut out).map_err(io_err)?;
+        }
+        bundle.end(false).map_err(io_err)?;
 
         let files = bundle.entries.clone();
         let signed = crate::evidence::signing::sign(&key, campaign_id, generated_at, files.clone());

@@ -8,11 +8,11 @@ use super::rows::{
 };
 use super::{io_err, ExportOptions};
 use crate::domain::audit_chain::ChainedEvent;
+use crate::domain::evidence::DecisionTimes;
 use crate::engine::{Engine, EngineError, Progress};
 use crate::evidence::bundle::BundleWriter;
 use crate::evidence::report::{RemovalLine, TimelineLine};
 use crate::store::evidence as ev;
-use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use sha2::Digest;
 use std::fs::File;
@@ -23,15 +23,12 @@ pub(super) struct Passes {
     pub(super) facts: ItemFacts,
     /// How many decisions decisions.csv lists.
     pub(super) decisions: u64,
-    /// (decided by, when) of each decision people made.
-    pub(super) human_decisions: Vec<(String, DateTime<Utc>)>,
+    /// When each decision people made was made, by whom.
+    pub(super) human_decisions: DecisionTimes,
     /// How many decisions carried_forward.csv lists (delta-only campaigns; `None`: no file).
     pub(super) carried: Option<u64>,
     pub(super) timeline: Vec<TimelineLine>,
 }
-
-/// At most this many receipts are listed in the report (all are in items.csv).
-const REPORT_RECEIPTS: usize = 200;
 
 /// Items written between two reports to the progress bar.
 const PROGRESS_EVERY: u64 = 4096;
@@ -126,15 +123,12 @@ impl Engine {
                     detail: detail.to_string(),
                 };
                 if let Some(receipt) = item.removal_receipt {
-                    facts.receipts_total += 1;
-                    if facts.receipts.len() < REPORT_RECEIPTS {
-                        facts.receipts.push(line(receipt));
-                    }
+                    facts.receipts.push(|| line(receipt));
                 }
                 if item.removal_state == Some("failed") {
                     facts
                         .failures
-                        .push(line(item.removal_error.unwrap_or("failed")));
+                        .push(|| line(item.removal_error.unwrap_or("failed")));
                 }
                 Ok::<_, EngineError>(())
             })
@@ -145,14 +139,14 @@ impl Engine {
         Ok(facts)
     }
 
-    /// Writes decisions.csv; returns how many decisions, and (decided by, when) of people's.
+    /// Writes decisions.csv; returns how many decisions, and when people made theirs.
     async fn write_decisions(
         &self,
         bundle: &mut BundleWriter,
         campaign_id: i64,
         options: ExportOptions,
-    ) -> Result<(u64, Vec<(String, DateTime<Utc>)>), EngineError> {
-        let mut human = Vec::new();
+    ) -> Result<(u64, DecisionTimes), EngineError> {
+        let mut human = DecisionTimes::default();
         let mut count = 0;
         begin_csv(bundle, "decisions.csv", options)?;
         {
@@ -162,7 +156,7 @@ impl Engine {
             ev::each_decision(self.store().conn(), campaign_id, |d| {
                 count += 1;
                 if d.made_by == "human" {
-                    human.push((d.decided_by.unwrap_or("admin").to_string(), d.decided_at));
+                    human.add(d.decided_by.unwrap_or("admin"), d.decided_at);
                 }
                 let by = match (d.decided_by, d.made_by) {
                     (Some(by), _) => by,

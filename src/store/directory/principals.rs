@@ -5,9 +5,11 @@ use crate::domain::directory::PrincipalKind;
 use crate::domain::reviewers::Person;
 use crate::store::StoreError;
 use entity::{principal, role};
+use futures::TryStreamExt;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    StreamTrait,
 };
 use std::collections::HashMap;
 
@@ -69,9 +71,13 @@ pub async fn role_ids(conn: &impl ConnectionTrait) -> Result<HashMap<String, i64
 }
 
 /// Every principal as reviewer resolution sees it. Bounded by the number of people (not of
-/// eligibilities), which reviewer resolution needs at hand to walk manager chains.
-pub async fn people(conn: &impl ConnectionTrait) -> Result<HashMap<i64, Person>, StoreError> {
-    let rows: Vec<(i64, Option<i64>, bool, PrincipalKind)> = principal::Entity::find()
+/// eligibilities), which reviewer resolution needs at hand to walk manager chains. Streamed:
+/// read whole first, the rows of a million people held about 300 MB before the map was built.
+pub async fn people<C>(conn: &C) -> Result<HashMap<i64, Person>, StoreError>
+where
+    C: ConnectionTrait + StreamTrait,
+{
+    let rows = principal::Entity::find()
         .select_only()
         .columns([
             principal::Column::Id,
@@ -79,20 +85,20 @@ pub async fn people(conn: &impl ConnectionTrait) -> Result<HashMap<i64, Person>,
             principal::Column::Enabled,
             principal::Column::Kind,
         ])
-        .into_tuple()
-        .all(conn)
+        .into_tuple::<(i64, Option<i64>, bool, PrincipalKind)>()
+        .stream(conn)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, manager_id, enabled, kind)| {
-            let person = Person {
-                manager_id,
-                enabled,
-                kind,
-            };
-            (id, person)
-        })
-        .collect())
+    let mut rows = std::pin::pin!(rows);
+    let mut people = HashMap::new();
+    while let Some((id, manager_id, enabled, kind)) = rows.try_next().await? {
+        let person = Person {
+            manager_id,
+            enabled,
+            kind,
+        };
+        people.insert(id, person);
+    }
+    Ok(people)
 }
 
 /// A principal's external id, name and email, by id.
