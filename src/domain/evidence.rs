@@ -89,7 +89,6 @@ pub const FAST_SECONDS: i64 = 30;
 #[derive(Debug, Default)]
 pub struct DecisionTimes {
     by_reviewer: BTreeMap<String, Vec<DateTime<Utc>>>,
-    count: usize,
 }
 
 impl DecisionTimes {
@@ -100,16 +99,15 @@ impl DecisionTimes {
                 self.by_reviewer.insert(reviewer.to_string(), vec![at]);
             }
         }
-        self.count += 1;
     }
 
     /// How many decisions.
     pub fn len(&self) -> usize {
-        self.count
+        self.by_reviewer.values().map(Vec::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.by_reviewer.is_empty()
     }
 
     /// The median time from `start` to a decision, in seconds (None when there are none).

@@ -282,6 +282,22 @@ impl BundleWriter {
         self.end(unlisted)
     }
 
+    /// Writes a file that `write` produces piece by piece (a document serialized or rendered
+    /// straight into the bundle), buffered so that small pieces are hashed and shipped whole.
+    pub fn file_written_by(
+        &mut self,
+        name: &str,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<()> {
+        self.begin(name)?;
+        {
+            let mut out = BufWriter::with_capacity(1 << 16, &mut *self);
+            write(&mut out)?;
+            out.flush()?;
+        }
+        self.end(false)
+    }
+
     pub fn finish(mut self) -> io::Result<()> {
         self.end(false)?;
         if let Target::Zip {

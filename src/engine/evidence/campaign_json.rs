@@ -9,7 +9,7 @@ use crate::store::evidence::ReviewerSummary;
 use serde::ser::{Error as _, SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
-use std::io::{self, BufWriter, Write};
+use std::io;
 
 /// The key the reviewers are written under.
 const REVIEWERS: &str = "reviewers";
@@ -24,13 +24,9 @@ impl CampaignJson<'_> {
     /// Writes the document into the bundle as `campaign.json`, pretty-printed: byte for byte
     /// what `serde_json::to_vec_pretty` of the whole document as one value gives.
     pub(super) fn write(&self, bundle: &mut BundleWriter) -> io::Result<()> {
-        bundle.begin("campaign.json")?;
-        {
-            let mut out = BufWriter::with_capacity(1 << 16, &mut *bundle);
-            serde_json::to_writer_pretty(&mut out, self)?;
-            out.flush()?;
-        }
-        bundle.end(false)
+        bundle.file_written_by("campaign.json", |out| {
+            Ok(serde_json::to_writer_pretty(out, self)?)
+        })
     }
 }
 

@@ -276,13 +276,9 @@ impl Engine {
             controls: Report::controls(),
         };
         // Written as it is rendered: at ten million items its reviewers' table alone is 26 MB.
-        bundle.begin("report.html").map_err(io_err)?;
-        {
-            let mut out = std::io::BufWriter::with_capacity(1 << 16, &mut bundle);
-            report.write_into(&mut out).map_err(io_err)?;
-            std::io::Write::flush(&mut out).map_err(io_err)?;
-        }
-        bundle.end(false).map_err(io_err)?;
+        bundle
+            .file_written_by("report.html", |out| report.write_into(out))
+            .map_err(io_err)?;
 
         let files = bundle.entries.clone();
         let signed = crate::evidence::signing::sign(&key, campaign_id, generated_at, files.clone());

@@ -143,25 +143,25 @@ where
         .into_tuple::<Row>()
         .stream(conn)
         .await?;
-    let mut rows = std::pin::pin!(rows);
-    let mut roster = Vec::new();
-    while let Some((id, name, email, signed_off_at, signed_off_addr)) = rows.try_next().await? {
-        roster.push(ReviewerSummary {
-            id,
-            name,
-            email,
-            items: 0,
-            escalated_away: 0,
-            decided: 0,
-            attested: 0,
-            revoked: 0,
-            first_decision_at: None,
-            last_decision_at: None,
-            signed_off_at,
-            signed_off_addr,
-        });
-    }
-    Ok(roster)
+    Ok(rows
+        .map_ok(
+            |(id, name, email, signed_off_at, signed_off_addr)| ReviewerSummary {
+                id,
+                name,
+                email,
+                items: 0,
+                escalated_away: 0,
+                decided: 0,
+                attested: 0,
+                revoked: 0,
+                first_decision_at: None,
+                last_decision_at: None,
+                signed_off_at,
+                signed_off_addr,
+            },
+        )
+        .try_collect()
+        .await?)
 }
 
 /// An item that did not stay with the reviewer first chosen for it: escalated because they did
